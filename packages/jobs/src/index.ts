@@ -1,1 +1,91 @@
-export {};
+export { ConfigError, InvalidHostIdError, InvalidJobError } from "./errors.js";
+export { assertHostId, HOST_ID_PATTERN, hostIdSchema, isHostId, type HostId } from "./host-id.js";
+export {
+  assertPrefix,
+  bullPrefix,
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  DEFAULT_PREFIX,
+  HOST_QUEUE_KINDS,
+  hostOfQueue,
+  hostQueue,
+  keys,
+  PREFIX_PATTERN,
+  TOKEN_PATTERN,
+  type HostQueueKind,
+} from "./names.js";
+export * as schemas from "./schemas/common.js";
+export * as payloads from "./schemas/payloads.js";
+export * as results from "./schemas/results.js";
+export type { DomainRef } from "./schemas/common.js";
+export {
+  DEFAULT_JOB_OPTIONS,
+  isJobType,
+  JOB_SPECS,
+  JOB_TYPES,
+  queueOf,
+  type JobPayload,
+  type JobPlace,
+  type JobResult,
+  type JobSpec,
+  type JobType,
+} from "./job-types.js";
+export { jobData, jobResult, parseJob, parseJobByName, parseResult } from "./parse-job.js";
+export {
+  fleetEnvSchema,
+  logLevelSchema,
+  parseEnv,
+  portSchema,
+  prefixSchema,
+  redisUrlSchema,
+  type FleetEnv,
+} from "./config.js";
+export {
+  createRedis,
+  describeRedis,
+  parseRedisUrl,
+  redisOptions,
+  type ConnectionRole,
+  type RedisTarget,
+} from "./connection.js";
+export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from "./logger.js";
+export { createMetrics, type FleetMetrics, type JobOutcome, type MetricsOptions } from "./metrics.js";
+export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
+export {
+  DEFAULT_STALL_SETTINGS,
+  isUnrecoverable,
+  runWorker,
+  type JobContext,
+  type JobHandler,
+  type JobHandlers,
+  type RunWorkerOptions,
+  type ShutdownOutcome,
+  type StallSettings,
+  type WorkerHandle,
+} from "./run-worker.js";
+export { terminationSignal } from "./shutdown.js";
+export {
+  clearDraining,
+  getHost,
+  heartbeat,
+  hostDomainSchema,
+  hostInfoSchema,
+  isDraining,
+  listHosts,
+  markDraining,
+  removeHost,
+  runHeartbeat,
+  type HeartbeatLoopOptions,
+  type HostDomain,
+  type HostInfo,
+  type HostState,
+  type HostStatus,
+} from "./host-registry.js";
+export {
+  batchSaveFlow,
+  batchSaveJobId,
+  batchSaveReport,
+  saveChildJobId,
+  type BatchSaveFlowInput,
+  type BatchSaveTarget,
+} from "./flows.js";

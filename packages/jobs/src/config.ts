@@ -1,0 +1,46 @@
+/**
+ * Schema pieces for service configuration. Each service has its own
+ * `config.ts` that passes `process.env` in; nothing in this package reads
+ * `process.env` itself, so tests pass plain objects.
+ */
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+import { DEFAULT_PREFIX, PREFIX_PATTERN } from "./names.js";
+import { storeUrl } from "./schemas/common.js";
+
+/** redis://[user:password@]host[:port][/db]; rediss:// for TLS. */
+export const redisUrlSchema = z
+  .string()
+  .max(2048)
+  .refine((s) => URL.canParse(s), "must be a URL")
+  .refine((s) => !URL.canParse(s) || ["redis:", "rediss:"].includes(new URL(s).protocol), "must use redis:// or rediss://");
+
+export const prefixSchema = z.string().regex(PREFIX_PATTERN, "must be 1-32 of a-z, 0-9, '_', '-'");
+
+export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+/** A TCP port; 0 turns the metrics endpoint off. */
+export const portSchema = z.coerce.number().int().min(0).max(65_535);
+
+/** The variables every xenfleet service reads. Services `.extend()` it with their own. */
+export const fleetEnvSchema = z.object({
+  XENFLEET_REDIS: redisUrlSchema.default("redis://127.0.0.1:6379"),
+  XENFLEET_PREFIX: prefixSchema.default(DEFAULT_PREFIX),
+  XENFLEET_STORE: storeUrl,
+  XENFLEET_METRICS_PORT: portSchema.default(0),
+  XENFLEET_LOG_LEVEL: logLevelSchema.default("info"),
+});
+
+export type FleetEnv = z.infer<typeof fleetEnvSchema>;
+
+/**
+ * Parse an environment with any schema, turning failures into one
+ * ConfigError naming each bad variable and what is wrong with it. Values are
+ * never echoed: XENFLEET_REDIS may carry a password.
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(env)"}: ${i.message}`);
+  throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+}

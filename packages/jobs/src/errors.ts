@@ -1,0 +1,33 @@
+import { XenfleetError } from "@xenfleet/format";
+
+/**
+ * A job payload (or a job result) this process does not understand: wrong
+ * shape, a version it does not speak, or a job type the queue does not take.
+ * Retrying cannot change the bytes in Redis, so it is unrecoverable.
+ */
+export class InvalidJobError extends XenfleetError {
+  readonly code = "XF_INVALID_JOB";
+  constructor(
+    readonly jobType: string,
+    readonly version: unknown,
+    readonly reason: string,
+  ) {
+    super(`invalid ${jobType} job (v${String(version)}): ${reason}`);
+  }
+}
+
+/** A host id that could break out of its place in a key or queue name. */
+export class InvalidHostIdError extends XenfleetError {
+  readonly code = "XF_INVALID_HOST_ID";
+  constructor(readonly hostId: string) {
+    super(
+      `invalid host id ${JSON.stringify(hostId.slice(0, 80))}: ` +
+        "use 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+    );
+  }
+}
+
+/** Service configuration that cannot work; the message never repeats secret values. */
+export class ConfigError extends XenfleetError {
+  readonly code = "XF_CONFIG";
+}

@@ -1,0 +1,163 @@
+/**
+ * The host registry: which Xen hosts exist, what they run, and whether they
+ * are alive. Each host registers itself periodically (a heartbeat); its
+ * "alive" key expires unless renewed, so a host that dies or loses its
+ * network shows as down without anyone having to notice. Liveness comes from
+ * Redis key expiry, not timestamps, so host clocks do not matter.
+ */
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { hostIdSchema } from "./host-id.js";
+import { keys } from "./names.js";
+import { bytes, domainRef, labels } from "./schemas/common.js";
+
+export const hostDomainSchema = z.strictObject({
+  ...domainRef.shape,
+  /** Memory the domain uses, in bytes. */
+  memory: bytes,
+  state: z.enum(["running", "paused", "blocked", "shutdown", "crashed", "dying", "unknown"]),
+});
+
+export const hostInfoSchema = z.strictObject({
+  v: z.literal(1),
+  id: hostIdSchema,
+  /** Where migration receivers on this host can be reached (host name or IP). */
+  address: z.string().min(1).max(255),
+  memoryTotal: bytes,
+  memoryFree: bytes,
+  /** Placement tags, e.g. "ssd", "rack-3". */
+  tags: labels,
+  domains: z.array(hostDomainSchema).max(4096),
+});
+
+export type HostInfo = z.infer<typeof hostInfoSchema>;
+export type HostDomain = z.infer<typeof hostDomainSchema>;
+
+/** down: the heartbeat lapsed. draining: alive but being emptied; place nothing new there. */
+export type HostState = "up" | "down" | "draining";
+
+export interface HostStatus {
+  id: string;
+  state: HostState;
+  draining: boolean;
+  /** The last registration, or null when it is missing or unreadable (see `problem`). */
+  info: HostInfo | null;
+  problem?: string;
+}
+
+/** Register a host (or renew its registration) with a heartbeat that lives `ttlMs`. */
+export async function heartbeat(redis: Redis, prefix: string, info: HostInfo, ttlMs: number): Promise<void> {
+  const checked = hostInfoSchema.parse(info);
+  await redis
+    .multi()
+    .sadd(keys.hosts(prefix), checked.id)
+    .set(keys.host(prefix, checked.id), JSON.stringify(checked))
+    .set(keys.alive(prefix, checked.id), "1", "PX", Math.max(1, Math.round(ttlMs)))
+    .exec();
+}
+
+/** Every registered host with its state, sorted by id. */
+export async function listHosts(redis: Redis, prefix: string): Promise<HostStatus[]> {
+  const ids = (await redis.smembers(keys.hosts(prefix))).filter((id) => hostIdSchema.safeParse(id).success).sort();
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) {
+    pipeline.get(keys.host(prefix, id));
+    pipeline.exists(keys.alive(prefix, id));
+    pipeline.sismember(keys.draining(prefix), id);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  return ids.map((id, i) => {
+    const [infoErr, infoText] = replies[i * 3] ?? [];
+    const [, alive] = replies[i * 3 + 1] ?? [];
+    const [, draining] = replies[i * 3 + 2] ?? [];
+    if (infoErr) throw infoErr;
+    const isDraining = draining === 1;
+    const state: HostState = alive !== 1 ? "down" : isDraining ? "draining" : "up";
+    const status: HostStatus = { id, state, draining: isDraining, info: null };
+    const parsed = readInfo(infoText);
+    if (parsed.ok) status.info = parsed.info;
+    else status.problem = parsed.problem;
+    return status;
+  });
+}
+
+export async function getHost(redis: Redis, prefix: string, id: string): Promise<HostStatus | undefined> {
+  return (await listHosts(redis, prefix)).find((h) => h.id === id);
+}
+
+export async function markDraining(redis: Redis, prefix: string, id: string): Promise<void> {
+  await redis.sadd(keys.draining(prefix), hostIdSchema.parse(id));
+}
+
+export async function clearDraining(redis: Redis, prefix: string, id: string): Promise<void> {
+  await redis.srem(keys.draining(prefix), hostIdSchema.parse(id));
+}
+
+export async function isDraining(redis: Redis, prefix: string, id: string): Promise<boolean> {
+  return (await redis.sismember(keys.draining(prefix), hostIdSchema.parse(id))) === 1;
+}
+
+/** Forget a decommissioned host entirely. */
+export async function removeHost(redis: Redis, prefix: string, id: string): Promise<void> {
+  await redis
+    .multi()
+    .srem(keys.hosts(prefix), id)
+    .srem(keys.draining(prefix), id)
+    .del(keys.host(prefix, id), keys.alive(prefix, id))
+    .exec();
+}
+
+export interface HeartbeatLoopOptions {
+  redis: Redis;
+  prefix: string;
+  /** Reads the host's current state (memory, domains) for each beat. */
+  read: () => Promise<HostInfo>;
+  intervalMs: number;
+  /** Heartbeat lifetime; three intervals by default, so one missed beat is not "down". */
+  ttlMs?: number;
+  signal: AbortSignal;
+  onError?: (err: unknown) => void;
+}
+
+/** Beat every `intervalMs` until `signal` aborts. Resolves once the loop has stopped. */
+export async function runHeartbeat(options: HeartbeatLoopOptions): Promise<void> {
+  const ttlMs = options.ttlMs ?? options.intervalMs * 3;
+  while (!options.signal.aborted) {
+    try {
+      await heartbeat(options.redis, options.prefix, await options.read(), ttlMs);
+    } catch (err) {
+      options.onError?.(err);
+    }
+    await sleep(options.intervalMs, options.signal);
+  }
+}
+
+function readInfo(text: unknown): { ok: true; info: HostInfo } | { ok: false; problem: string } {
+  if (typeof text !== "string") return { ok: false, problem: "no registration stored" };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: "registration is not JSON" };
+  }
+  const parsed = hostInfoSchema.safeParse(json);
+  if (parsed.success) return { ok: true, info: parsed.data };
+  const v = (json as { v?: unknown } | null)?.v;
+  return {
+    ok: false,
+    problem: v !== 1 ? `registration version ${String(v)} is not understood` : "registration does not match the schema",
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

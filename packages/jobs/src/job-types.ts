@@ -1,0 +1,123 @@
+/**
+ * The one table of job types: for each, the version this code speaks, the
+ * payload and result schemas, where the job runs, and its retry policy.
+ * Job name in BullMQ == job type.
+ */
+import type { JobsOptions } from "bullmq";
+import type { z } from "zod";
+import * as p from "./schemas/payloads.js";
+import * as r from "./schemas/results.js";
+import { COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, type HostQueueKind } from "./names.js";
+
+/** Where a job type runs: on one host's queue of that kind, or a shared queue. */
+export type JobPlace =
+  | { readonly host: HostQueueKind }
+  | { readonly shared: "compress" | "controller" };
+
+export interface JobSpec {
+  readonly version: number;
+  readonly payload: z.ZodType<{ v: number }>;
+  readonly result: z.ZodType<{ v: number }>;
+  readonly place: JobPlace;
+  readonly options: JobsOptions;
+}
+
+/**
+ * Transient failures (a store returning 503, a Redis blip, a host busy) are
+ * retried with exponential backoff and jitter, so a fleet of jobs failing
+ * together does not retry in lockstep: 10s, 20s, 40s, 80s. Unrecoverable
+ * errors skip the remaining attempts.
+ */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: "exponential", delay: 10_000, jitter: 0.25 },
+  // Finished jobs are kept long enough to read reports, then trimmed so
+  // Redis does not grow with every night's batch.
+  removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+  removeOnFail: { age: 30 * 86_400, count: 50_000 },
+};
+
+export const JOB_SPECS = {
+  save: {
+    version: 1,
+    payload: p.savePayloadV1,
+    result: r.saveResultV1,
+    place: { host: "save" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
+  restore: {
+    version: 1,
+    payload: p.restorePayloadV1,
+    result: r.restoreResultV1,
+    place: { host: "restore" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
+  compress: {
+    version: 1,
+    payload: p.compressPayloadV1,
+    result: r.compressResultV1,
+    place: { shared: "compress" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
+  "batch-save": {
+    version: 1,
+    payload: p.batchSavePayloadV1,
+    result: r.batchSaveResultV1,
+    place: { shared: "controller" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
+  },
+  // A failed migration is not retried blindly: the evacuation that asked for
+  // it picks another target (or a cold path) instead.
+  "migrate-send": {
+    version: 1,
+    payload: p.migrateSendPayloadV1,
+    result: r.migrateSendResultV1,
+    place: { host: "migrate-send" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
+  },
+  "migrate-recv": {
+    version: 1,
+    payload: p.migrateRecvPayloadV1,
+    result: r.migrateRecvResultV1,
+    place: { host: "migrate-recv" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
+  },
+  evacuate: {
+    version: 1,
+    payload: p.evacuatePayloadV1,
+    result: r.evacuateResultV1,
+    place: { shared: "controller" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
+  },
+  retention: {
+    version: 1,
+    payload: p.retentionPayloadV1,
+    result: r.retentionResultV1,
+    place: { shared: "controller" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
+  gc: {
+    version: 1,
+    payload: p.gcPayloadV1,
+    result: r.gcResultV1,
+    place: { shared: "controller" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
+} as const satisfies Record<string, JobSpec>;
+
+export type JobType = keyof typeof JOB_SPECS;
+export const JOB_TYPES = Object.keys(JOB_SPECS) as JobType[];
+
+export type JobPayload<T extends JobType> = z.infer<(typeof JOB_SPECS)[T]["payload"]>;
+export type JobResult<T extends JobType> = z.infer<(typeof JOB_SPECS)[T]["result"]>;
+
+export function isJobType(name: string): name is JobType {
+  return Object.hasOwn(JOB_SPECS, name);
+}
+
+/** The queue a job goes to: its host's queue for host-bound work, else the shared one. */
+export function queueOf<T extends JobType>(type: T, payload: JobPayload<T>): string {
+  const place: JobPlace = JOB_SPECS[type].place;
+  if ("host" in place) return hostQueue(place.host, (payload as { host: string }).host);
+  return place.shared === "compress" ? COMPRESS_QUEUE : CONTROLLER_QUEUE;
+}

@@ -1,0 +1,69 @@
+/**
+ * Prometheus metrics for a service process. Each process builds one registry
+ * (never prom-client's global one, so tests and several workers in one
+ * process do not trample each other) and the worker harness feeds it.
+ */
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+/** How a job attempt ended, as counted by `xenfleet_jobs_total{state}`. */
+export type JobOutcome = "completed" | "failed" | "retrying" | "invalid" | "handed_back" | "stalled";
+
+export interface FleetMetrics {
+  registry: Registry;
+  jobs: Counter<"queue" | "type" | "state">;
+  jobSeconds: Histogram<"queue" | "type" | "state">;
+  /** Bytes of guest memory saved (the whole stream), new bytes stored, bytes restored. */
+  bytesSaved: Counter<"host">;
+  bytesNew: Counter<"host">;
+  bytesRestored: Counter<"host">;
+}
+
+export interface MetricsOptions {
+  /** Added as a label to every metric, e.g. { service: "save-worker", host: "h1" }. */
+  labels?: Record<string, string>;
+  /** Node process metrics (memory, event loop lag); off in tests. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): FleetMetrics {
+  const registry = new Registry();
+  if (options.labels) registry.setDefaultLabels(options.labels);
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "xenfleet_" });
+  const registers = [registry];
+  return {
+    registry,
+    jobs: new Counter({
+      name: "xenfleet_jobs_total",
+      help: "Job attempts by queue, job type and how they ended",
+      labelNames: ["queue", "type", "state"],
+      registers,
+    }),
+    jobSeconds: new Histogram({
+      name: "xenfleet_job_duration_seconds",
+      help: "Time spent processing one job attempt",
+      labelNames: ["queue", "type", "state"],
+      // Jobs range from sub-second (compress of a small image) to an hour
+      // (suspend-saving a large domain over a slow link).
+      buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    bytesSaved: new Counter({
+      name: "xenfleet_bytes_saved_total",
+      help: "Bytes of domain streams saved",
+      labelNames: ["host"],
+      registers,
+    }),
+    bytesNew: new Counter({
+      name: "xenfleet_bytes_new_total",
+      help: "Bytes newly written to the store by saves (after deduplication)",
+      labelNames: ["host"],
+      registers,
+    }),
+    bytesRestored: new Counter({
+      name: "xenfleet_bytes_restored_total",
+      help: "Bytes of domain streams restored",
+      labelNames: ["host"],
+      registers,
+    }),
+  };
+}

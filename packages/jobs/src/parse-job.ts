@@ -1,0 +1,77 @@
+/**
+ * Reading and writing job data through the schemas. A worker never touches
+ * `job.data` before it has passed through `parseJob`.
+ */
+import type { z } from "zod";
+import { InvalidJobError } from "./errors.js";
+import { isJobType, JOB_SPECS, type JobPayload, type JobResult, type JobType } from "./job-types.js";
+
+/** The typed payload of a `type` job, or InvalidJobError saying why not. */
+export function parseJob<T extends JobType>(type: T, data: unknown): JobPayload<T> {
+  return parseVersioned(type, "payload", data) as JobPayload<T>;
+}
+
+/** The typed result of a `type` job (a parent reading its children), or InvalidJobError. */
+export function parseResult<T extends JobType>(type: T, data: unknown): JobResult<T> {
+  return parseVersioned(type, "result", data) as JobResult<T>;
+}
+
+/** Parse data for a job known only by its BullMQ name. */
+export function parseJobByName(name: string, data: unknown): JobPayload<JobType> {
+  if (!isJobType(name)) {
+    throw new InvalidJobError(name.slice(0, 64), versionOf(data), "unknown job type");
+  }
+  return parseJob(name, data);
+}
+
+/**
+ * Build job data for `type` at the current version, checked before it goes to
+ * Redis: a producer bug shows up at the producer, not in a worker hours later.
+ */
+export function jobData<T extends JobType>(type: T, fields: Omit<JobPayload<T>, "v">): JobPayload<T> {
+  return parseJob(type, { ...fields, v: JOB_SPECS[type].version });
+}
+
+/** A result at the current version, checked. */
+export function jobResult<T extends JobType>(type: T, fields: Omit<JobResult<T>, "v">): JobResult<T> {
+  return parseResult(type, { ...fields, v: JOB_SPECS[type].version });
+}
+
+function parseVersioned(type: JobType, what: "payload" | "result", data: unknown): unknown {
+  const spec = JOB_SPECS[type];
+  const v = versionOf(data);
+  // The version is checked before the shape: a newer payload may look
+  // "almost valid" to an older schema, and that is exactly the misreading a
+  // mixed-version fleet must never do.
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new InvalidJobError(type, v, `${what} has no valid version field "v"`);
+  }
+  if (v > spec.version) {
+    throw new InvalidJobError(
+      type,
+      v,
+      `${what} version ${v} is newer than this worker understands (it speaks v${spec.version}); ` +
+        "upgrade this worker",
+    );
+  }
+  if (v < spec.version) {
+    throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${spec.version})`);
+  }
+  const parsed = (spec[what] as z.ZodType).safeParse(data);
+  if (!parsed.success) {
+    throw new InvalidJobError(type, v, `${what} does not match the schema: ${describeIssues(parsed.error.issues)}`);
+  }
+  return parsed.data;
+}
+
+function versionOf(data: unknown): unknown {
+  return typeof data === "object" && data !== null ? (data as { v?: unknown }).v : undefined;
+}
+
+/** "domain.uuid: Invalid GUID; mode: Invalid option ..." (issue paths, never input values). */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 10)
+    .map((i) => `${i.path.length ? i.path.map(String).join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}

@@ -1,0 +1,130 @@
+/**
+ * Job payloads, one schema per job type, each at its current version. A
+ * payload is a strict object: a field this version does not know is refused
+ * rather than silently dropped, so adding a field means a new version (see
+ * the README, "Changing a payload").
+ */
+import { z } from "zod";
+import {
+  domainName,
+  domainRef,
+  hostIdSchema,
+  imageId,
+  labels,
+  storeUrl,
+  token,
+} from "./common.js";
+
+const v1 = z.literal(1);
+
+/** Save one domain on its host into the store. */
+export const savePayloadV1 = z.strictObject({
+  v: v1,
+  host: hostIdSchema,
+  domain: domainRef,
+  store: storeUrl,
+  /** checkpoint: the domain keeps running; suspend: it is saved and stopped. */
+  mode: z.enum(["checkpoint", "suspend"]),
+  /** Retention classes this image counts for (e.g. "nightly"). */
+  labels,
+  /** Queue a compress job for the new image once it is committed. */
+  compress: z.boolean(),
+  /** Set when the save is one child of a batch. */
+  batchId: token.optional(),
+});
+
+/** Restore an image onto a host as a domain. */
+export const restorePayloadV1 = z.strictObject({
+  v: v1,
+  host: hostIdSchema,
+  store: storeUrl,
+  image: imageId,
+  /** Name for the restored domain; the image's own name when absent. */
+  name: domainName.optional(),
+  /** Leave the domain paused after restore (cold migration resumes it later). */
+  paused: z.boolean(),
+});
+
+/** Rewrite an image's raw data compressed. Any compress worker may take it. */
+export const compressPayloadV1 = z.strictObject({
+  v: v1,
+  store: storeUrl,
+  image: imageId,
+  algorithm: z.enum(["zstd"]),
+  level: z.int().min(1).max(22),
+});
+
+/**
+ * The parent of a batch-save flow. Its children are save jobs on the hosts'
+ * queues; the controller processes it after they have all finished and writes
+ * the batch report from their results.
+ */
+export const batchSavePayloadV1 = z.strictObject({
+  v: v1,
+  batchId: token,
+  store: storeUrl,
+  mode: z.enum(["checkpoint", "suspend"]),
+  labels,
+  /** How many save children the flow was built with. */
+  total: z.int().min(0).max(100_000),
+});
+
+/** Source side of a migration: stream the domain to the target host. */
+export const migrateSendPayloadV1 = z.strictObject({
+  v: v1,
+  migrationId: token,
+  host: hostIdSchema,
+  target: hostIdSchema,
+  domain: domainRef,
+  /**
+   * live: pre-copy over TCP to the receiver, whose address and one-time token
+   * the receiver publishes under the migration's key (never in the payload).
+   */
+  mode: z.enum(["live"]),
+  compress: z.boolean(),
+});
+
+/** Target side of a live migration: listen, authenticate, receive, resume. */
+export const migrateRecvPayloadV1 = z.strictObject({
+  v: v1,
+  migrationId: token,
+  host: hostIdSchema,
+  source: hostIdSchema,
+  domain: domainRef,
+});
+
+/** Empty the given hosts: place every domain elsewhere and migrate it. */
+export const evacuatePayloadV1 = z.strictObject({
+  v: v1,
+  evacuationId: token,
+  hosts: z.array(hostIdSchema).min(1).max(256),
+  limits: z.strictObject({
+    perSource: z.int().min(1).max(64),
+    perTarget: z.int().min(1).max(64),
+    total: z.int().min(1).max(4096),
+  }),
+  /** When no host can take a domain live, save it and restore it elsewhere via this store. */
+  coldVia: storeUrl.optional(),
+});
+
+/** Drop images that no retention rule keeps. */
+export const retentionPayloadV1 = z.strictObject({
+  v: v1,
+  store: storeUrl,
+  keep: z.strictObject({
+    nightly: z.int().min(0).max(3650),
+    weekly: z.int().min(0).max(520),
+  }),
+  /** Only this domain's images; every domain when absent. */
+  domain: domainRef.shape.uuid.optional(),
+  dryRun: z.boolean(),
+});
+
+/** Sweep store objects no ref reaches, older than the grace period. */
+export const gcPayloadV1 = z.strictObject({
+  v: v1,
+  store: storeUrl,
+  /** Objects younger than this are kept: a save may still be writing them. */
+  graceSeconds: z.int().min(60).max(30 * 86_400),
+  dryRun: z.boolean(),
+});

@@ -1,0 +1,92 @@
+/**
+ * Job results, one schema per job type. Results cross Redis too (a batch
+ * parent reads its children's), so they are versioned and strict like payloads.
+ */
+import { z } from "zod";
+import { bytes, domainRef, domainUuid, hostIdSchema, imageId, nonNegativeInt, reason, seconds, token } from "./common.js";
+
+const v1 = z.literal(1);
+
+export const saveResultV1 = z.strictObject({
+  v: v1,
+  imageId,
+  /** Size of the whole stream the image reproduces. */
+  bytesTotal: bytes,
+  /** Bytes this save added to the store (what dedup could not skip). */
+  bytesNew: bytes,
+  /** How long the domain was paused. */
+  pausedMs: nonNegativeInt,
+  seconds,
+});
+
+export const restoreResultV1 = z.strictObject({
+  v: v1,
+  domain: domainRef,
+  bytesRestored: bytes,
+  seconds,
+});
+
+export const compressResultV1 = z.strictObject({
+  v: v1,
+  imageId,
+  bytesIn: bytes,
+  bytesOut: bytes,
+  seconds,
+});
+
+const saveOutcome = z.strictObject({
+  host: hostIdSchema,
+  /** Uuid of the domain the child saved. */
+  domain: domainUuid,
+  /** The image written, when the save succeeded. */
+  imageId: imageId.optional(),
+  /** Why the save failed, when it did. */
+  error: reason.optional(),
+});
+
+export const batchSaveResultV1 = z.strictObject({
+  v: v1,
+  batchId: token,
+  total: nonNegativeInt,
+  succeeded: nonNegativeInt,
+  failed: nonNegativeInt,
+  bytesNew: bytes,
+  outcomes: z.array(saveOutcome).max(100_000),
+});
+
+export const migrateSendResultV1 = z.strictObject({
+  v: v1,
+  bytesSent: bytes,
+  iterations: nonNegativeInt,
+  downtimeMs: nonNegativeInt,
+  seconds,
+});
+
+export const migrateRecvResultV1 = z.strictObject({
+  v: v1,
+  domain: domainRef,
+  bytesReceived: bytes,
+  seconds,
+});
+
+export const evacuateResultV1 = z.strictObject({
+  v: v1,
+  evacuationId: token,
+  moved: nonNegativeInt,
+  cold: nonNegativeInt,
+  failed: z
+    .array(z.strictObject({ host: hostIdSchema, domain: domainRef, error: reason }))
+    .max(100_000),
+});
+
+export const retentionResultV1 = z.strictObject({
+  v: v1,
+  kept: nonNegativeInt,
+  dropped: nonNegativeInt,
+});
+
+export const gcResultV1 = z.strictObject({
+  v: v1,
+  objectsDeleted: nonNegativeInt,
+  bytesFreed: bytes,
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  ConfigError,
+  createRedis,
+  describeRedis,
+  fleetEnvSchema,
+  parseEnv,
+  parseRedisUrl,
+  redisOptions,
+} from "../src/index.js";
+import { REDIS_URL } from "./helpers.js";
+
+describe("configuration", () => {
+  it("fills defaults for everything but the store", () => {
+    expect(parseEnv(fleetEnvSchema, { XENFLEET_STORE: "file:///var/lib/xenfleet" })).toEqual({
+      XENFLEET_REDIS: "redis://127.0.0.1:6379",
+      XENFLEET_PREFIX: "xenfleet",
+      XENFLEET_STORE: "file:///var/lib/xenfleet",
+      XENFLEET_METRICS_PORT: 0,
+      XENFLEET_LOG_LEVEL: "info",
+    });
+  });
+
+  it("names each bad variable and never repeats a secret", () => {
+    const env = {
+      XENFLEET_REDIS: "http://user:sup3rsecret@redis:6379",
+      XENFLEET_PREFIX: "Bad Prefix",
+      XENFLEET_METRICS_PORT: "70000",
+    };
+    let message = "";
+    try {
+      parseEnv(fleetEnvSchema, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    for (const name of ["XENFLEET_REDIS", "XENFLEET_PREFIX", "XENFLEET_STORE", "XENFLEET_METRICS_PORT"]) {
+      expect(message).toContain(name);
+    }
+    expect(message).not.toContain("sup3rsecret");
+  });
+
+  it("lets a service extend the schema with its own variables", () => {
+    const schema = fleetEnvSchema.extend({ XENFLEET_HOST: z.string().min(1) });
+    const env = parseEnv(schema, { XENFLEET_STORE: "s3://b/p", XENFLEET_HOST: "h1" });
+    expect(env.XENFLEET_HOST).toBe("h1");
+  });
+
+  it.each([
+    ["redis://127.0.0.1:6379", { host: "127.0.0.1", port: 6379, db: 0, tls: false }],
+    ["redis://redis", { host: "redis", port: 6379, db: 0, tls: false }],
+    ["rediss://cache.example:6380/2", { host: "cache.example", port: 6380, db: 2, tls: true }],
+    ["redis://:p%40ss@r:1/0", { host: "r", port: 1, db: 0, tls: false, password: "p@ss" }],
+    ["redis://fleet:pw@[::1]:7000", { host: "::1", port: 7000, db: 0, tls: false, username: "fleet", password: "pw" }],
+  ])("parses %s", (url, target) => {
+    expect(parseRedisUrl(url)).toEqual(target);
+  });
+
+  it.each(["http://r:1", "redis://r/99", "not a url"])("refuses %s", (url) => {
+    expect(() => parseRedisUrl(url)).toThrow(ConfigError);
+  });
+
+  it("masks the password when describing a connection", () => {
+    const text = describeRedis(parseRedisUrl("rediss://fleet:topsecret@r:6380/1"));
+    expect(text).toBe("rediss://fleet:***@r:6380/1");
+  });
+
+  it("gives workers unlimited retries and producers a bounded number, with TLS for rediss", () => {
+    const target = parseRedisUrl("rediss://:pw@r:6380");
+    expect(redisOptions(target, "worker").maxRetriesPerRequest).toBeNull();
+    expect(redisOptions(target, "producer").maxRetriesPerRequest).toBe(3);
+    expect(redisOptions(target, "worker").tls).toEqual({ servername: "r" });
+    expect(redisOptions(target, "worker").password).toBe("pw");
+    expect(redisOptions(parseRedisUrl("redis://r"), "worker").tls).toBeUndefined();
+  });
+
+  it("connects to the real Redis", async () => {
+    const client = createRedis(REDIS_URL, "producer");
+    try {
+      expect(await client.ping()).toBe("PONG");
+    } finally {
+      await client.quit();
+    }
+  });
+});

@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createMetrics, serveMetrics, type MetricsServer } from "../src/index.js";
+import { captureLogger } from "./helpers.js";
+
+describe("logger", () => {
+  it("redacts secrets at the top level and nested", () => {
+    const { logger, lines } = captureLogger();
+    logger.info({ password: "pw-top", redis: { password: "pw-nested" }, s3: { creds: { secretAccessKey: "sk" } } }, "x");
+    logger.info({ migration: { token: "tok-123" } }, "y");
+    const out = lines();
+    for (const secret of ["pw-top", "pw-nested", "\"sk\"", "tok-123"]) expect(out).not.toContain(secret);
+    expect(out).toContain("[redacted]");
+    expect(JSON.parse(out.split("\n")[0] ?? "").service).toBe("test");
+  });
+});
+
+describe("metrics server", () => {
+  let server: MetricsServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it("serves /metrics with the standard metrics and /healthz", async () => {
+    const metrics = createMetrics({ labels: { service: "test" }, processMetrics: false });
+    metrics.jobs.inc({ queue: "save@h1", type: "save", state: "completed" });
+    metrics.bytesNew.inc({ host: "h1" }, 4096);
+    metrics.jobSeconds.observe({ queue: "save@h1", type: "save", state: "completed" }, 2);
+    let healthy = true;
+    server = await serveMetrics({ registry: metrics.registry, port: 0, host: "127.0.0.1", healthy: () => healthy });
+    const base = `http://127.0.0.1:${server.port}`;
+
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('xenfleet_jobs_total{queue="save@h1",type="save",state="completed",service="test"} 1');
+    expect(text).toContain('xenfleet_bytes_new_total{host="h1",service="test"} 4096');
+    expect(text).toContain("xenfleet_job_duration_seconds_bucket");
+    expect(text).toContain("xenfleet_bytes_saved_total");
+    expect(text).toContain("xenfleet_bytes_restored_total");
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    healthy = false;
+    expect((await fetch(`${base}/healthz`)).status).toBe(503);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it("keeps the registries of two workers in one process apart", async () => {
+    const a = createMetrics({ processMetrics: false });
+    const b = createMetrics({ processMetrics: false });
+    a.jobs.inc({ queue: "q", type: "save", state: "failed" });
+    expect(await a.registry.metrics()).toContain('state="failed"');
+    expect(await b.registry.metrics()).not.toContain('state="failed"');
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import {
+  InvalidJobError,
+  JOB_SPECS,
+  JOB_TYPES,
+  jobData,
+  jobResult,
+  parseJob,
+  parseJobByName,
+  parseResult,
+  queueOf,
+  type JobType,
+} from "../src/index.js";
+import { IMAGE, UUID_A, UUID_B } from "./helpers.js";
+
+const domain = { uuid: UUID_A, name: "web-1" };
+const store = "s3://images/fleet";
+
+/** One valid payload (at v1) per job type. */
+const valid: { [T in JobType]: Record<string, unknown> } = {
+  save: { v: 1, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
+  restore: { v: 1, host: "h2", store, image: IMAGE, paused: false },
+  compress: { v: 1, store, image: IMAGE, algorithm: "zstd", level: 3 },
+  "batch-save": { v: 1, batchId: "nightly-2024-05-01", store, mode: "suspend", labels: [], total: 2 },
+  "migrate-send": { v: 1, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
+  "migrate-recv": { v: 1, migrationId: "m1", host: "h2", source: "h1", domain },
+  evacuate: { v: 1, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
+  retention: { v: 1, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
+  gc: { v: 1, store, graceSeconds: 86_400, dryRun: true },
+};
+
+const validResult: { [T in JobType]: Record<string, unknown> } = {
+  save: { v: 1, imageId: IMAGE, bytesTotal: 10, bytesNew: 1, pausedMs: 0, seconds: 1 },
+  restore: { v: 1, domain, bytesRestored: 10, seconds: 1 },
+  compress: { v: 1, imageId: IMAGE, bytesIn: 10, bytesOut: 5, seconds: 1 },
+  "batch-save": {
+    v: 1,
+    batchId: "b1",
+    total: 1,
+    succeeded: 1,
+    failed: 0,
+    bytesNew: 1,
+    outcomes: [{ host: "h1", domain: UUID_A, imageId: IMAGE }],
+  },
+  "migrate-send": { v: 1, bytesSent: 10, iterations: 3, downtimeMs: 40, seconds: 2 },
+  "migrate-recv": { v: 1, domain, bytesReceived: 10, seconds: 2 },
+  evacuate: { v: 1, evacuationId: "e1", moved: 3, cold: 0, failed: [] },
+  retention: { v: 1, kept: 7, dropped: 2 },
+  gc: { v: 1, objectsDeleted: 4, bytesFreed: 400 },
+};
+
+function reasonOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidJobError);
+    expect((err as InvalidJobError).unrecoverable).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error("expected InvalidJobError");
+}
+
+describe("job payloads", () => {
+  it("covers every job type in the table", () => {
+    expect(Object.keys(valid).sort()).toEqual([...JOB_TYPES].sort());
+  });
+
+  it.each(JOB_TYPES)("%s: accepts a valid payload and result", (type) => {
+    expect(parseJob(type, valid[type])).toEqual(valid[type]);
+    expect(parseResult(type, validResult[type])).toEqual(validResult[type]);
+  });
+
+  it.each(JOB_TYPES)("%s: refuses a newer version, naming it", (type) => {
+    const reason = reasonOf(() => parseJob(type, { ...valid[type], v: JOB_SPECS[type].version + 1 }));
+    expect(reason).toContain(`invalid ${type} job (v2)`);
+    expect(reason).toMatch(/newer than this worker understands/);
+  });
+
+  it.each(JOB_TYPES)("%s: refuses a newer result version", (type) => {
+    expect(reasonOf(() => parseResult(type, { ...validResult[type], v: 2 }))).toMatch(/result version 2 is newer/);
+  });
+
+  it.each(JOB_TYPES)("%s: refuses an unknown field rather than dropping it", (type) => {
+    expect(reasonOf(() => parseJob(type, { ...valid[type], surprise: 1 }))).toMatch(/surprise/);
+  });
+
+  it.each([
+    ["missing version", { ...valid.save, v: undefined }, /no valid version field/],
+    ["version as string", { ...valid.save, v: "1" }, /no valid version field/],
+    ["version zero", { ...valid.save, v: 0 }, /no valid version field/],
+    ["not an object", "save everything", /no valid version field/],
+    ["null", null, /no valid version field/],
+    ["bad domain uuid", { ...valid.save, domain: { uuid: "nope", name: "x" } }, /domain\.uuid/],
+    ["control char in name", { ...valid.save, domain: { uuid: UUID_B, name: "a\nb" } }, /domain\.name/],
+    ["oversized name", { ...valid.save, domain: { uuid: UUID_B, name: "n".repeat(129) } }, /domain\.name/],
+    ["host with key separator", { ...valid.save, host: "h1:wait" }, /host/],
+    ["host with hash tag", { ...valid.save, host: "{h1}" }, /host/],
+    ["upper-case host", { ...valid.save, host: "H1" }, /host/],
+    ["unknown mode", { ...valid.save, mode: "hibernate" }, /mode/],
+    ["store with credentials", { ...valid.save, store: "s3://key:secret@bucket/x" }, /credentials/],
+    ["store not a URL", { ...valid.save, store: "/var/lib/images" }, /store/],
+    ["store with odd scheme", { ...valid.save, store: "ftp://host/x" }, /scheme/],
+    ["too many labels", { ...valid.save, labels: Array(17).fill("a") }, /labels/],
+    ["page data smuggled in", { ...valid.save, pages: "AAAA" }, /pages/],
+  ])("save: refuses %s", (_name, data, why) => {
+    const reason = reasonOf(() => parseJob("save", data));
+    expect(reason).toMatch(/^invalid save job/);
+    expect(reason).toMatch(why);
+  });
+
+  it.each([
+    ["restore", { ...valid.restore, image: "ABC" }, /image/],
+    ["compress", { ...valid.compress, level: 99 }, /level/],
+    ["batch-save", { ...valid["batch-save"], batchId: "has space" }, /batchId/],
+    ["migrate-send", { ...valid["migrate-send"], target: "" }, /target/],
+    ["evacuate", { ...valid.evacuate, hosts: [] }, /hosts/],
+    ["retention", { ...valid.retention, keep: { nightly: -1, weekly: 0 } }, /keep\.nightly/],
+    ["gc", { ...valid.gc, graceSeconds: 1 }, /graceSeconds/],
+  ] as const)("%s: refuses a malformed payload", (type, data, why) => {
+    expect(reasonOf(() => parseJob(type, data))).toMatch(why);
+  });
+
+  it("never echoes the offending value in the reason", () => {
+    const reason = reasonOf(() => parseJob("save", { ...valid.save, store: "s3://key:hunter2@bucket/x" }));
+    expect(reason).not.toContain("hunter2");
+  });
+
+  it("refuses an unknown job name", () => {
+    expect(reasonOf(() => parseJobByName("defrag", { v: 1 }))).toMatch(/unknown job type/);
+  });
+
+  it("jobData stamps the current version and checks the fields", () => {
+    const { v: _v, ...fields } = valid.gc;
+    expect(jobData("gc", fields as never)).toEqual(valid.gc);
+    expect(() => jobData("gc", { ...fields, graceSeconds: -5 } as never)).toThrow(InvalidJobError);
+    expect(() => jobResult("save", { imageId: "x" } as never)).toThrow(/imageId/);
+  });
+
+  it("routes host-bound jobs to their host's queue and the rest to shared queues", () => {
+    expect(queueOf("save", parseJob("save", valid.save))).toBe("save@h1");
+    expect(queueOf("migrate-recv", parseJob("migrate-recv", valid["migrate-recv"]))).toBe("migrate-recv@h2");
+    expect(queueOf("compress", parseJob("compress", valid.compress))).toBe("compress");
+    expect(queueOf("gc", parseJob("gc", valid.gc))).toBe("controller");
+  });
+});
