@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { XenfleetError } from "@xenfleet/format";
+import { registerSimCommands } from "./commands/sim.js";
 import { registerStreamCommands } from "./commands/stream.js";
 
 const program = new Command("xenfleet")
@@ -7,5 +9,17 @@ const program = new Command("xenfleet")
   .showHelpAfterError();
 
 registerStreamCommands(program);
+registerSimCommands(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Errors raised on purpose carry a code and a message meant for the user;
+  // anything else is a bug, and its stack trace helps find it.
+  if (error instanceof XenfleetError) {
+    process.stderr.write(`xenfleet: ${error.message} [${error.code}]\n`);
+  } else {
+    process.stderr.write(`xenfleet: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exitCode = 1;
+}

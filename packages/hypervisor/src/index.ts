@@ -1,1 +1,34 @@
-export {};
+export type {
+  DomainDigest,
+  DomainInfo,
+  DomainRef,
+  DomainState,
+  DomainType,
+  HostInfo,
+  Hypervisor,
+  LiveOptions,
+  MigrateSendOptions,
+  MigrationReceiver,
+  MigrationSender,
+  RestoreOptions,
+  SaveMode,
+  SaveOptions,
+  SaveReport,
+} from "./hypervisor.js";
+export {
+  DomainBusyError,
+  DomainExistsError,
+  DomainNotFoundError,
+  InsufficientMemoryError,
+  InvalidSizeError,
+  MigrationStateError,
+  MigrationTimeoutError,
+  NotSupportedError,
+  OperationAbortedError,
+  SimStateError,
+  StreamContentError,
+} from "./errors.js";
+export { parseSize } from "./size.js";
+export { SimHost, type SimDomainSpec, type SimHostOptions } from "./sim/host.js";
+export { LIVE_DEFAULTS } from "./sim/precopy.js";
+export { XenHypervisor } from "./xen/xen-host.js";

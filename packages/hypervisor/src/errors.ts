@@ -1,0 +1,97 @@
+import { XenfleetError } from "@xenfleet/format";
+
+/** No domain with that domid, uuid or name on this host. */
+export class DomainNotFoundError extends XenfleetError {
+  readonly code = "ERR_DOMAIN_NOT_FOUND";
+  constructor(readonly domain: number | string) {
+    super(`no domain ${JSON.stringify(domain)} on this host`);
+  }
+}
+
+/** A restore would create a second domain with an existing uuid or name. */
+export class DomainExistsError extends XenfleetError {
+  readonly code = "ERR_DOMAIN_EXISTS";
+  constructor(readonly field: "uuid" | "name", readonly value: string) {
+    super(`a domain with ${field} ${JSON.stringify(value)} already exists on this host`);
+  }
+}
+
+/** Another operation (maybe in another process) holds the domain's lock. */
+export class DomainBusyError extends XenfleetError {
+  readonly code = "ERR_DOMAIN_BUSY";
+  override readonly unrecoverable = false;
+  constructor(readonly lockPath: string, readonly holderPid: number | undefined) {
+    super(`domain is busy: ${lockPath} held by pid ${holderPid ?? "unknown"}`);
+  }
+}
+
+/** The host has not enough free memory for the domain. */
+export class InsufficientMemoryError extends XenfleetError {
+  readonly code = "ERR_INSUFFICIENT_MEMORY";
+  override readonly unrecoverable = false;
+  constructor(readonly neededBytes: number, readonly freeBytes: number) {
+    super(`host has ${freeBytes} bytes free, domain needs ${neededBytes}`);
+  }
+}
+
+/**
+ * A stream that parsed but cannot become a domain here: wrong guest type,
+ * pages beyond the domain's memory, missing vCPU state. Decoding errors come
+ * from @xenfleet/format with their own codes and byte offsets.
+ */
+export class StreamContentError extends XenfleetError {
+  readonly code = "ERR_STREAM_CONTENT";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class OperationAbortedError extends XenfleetError {
+  readonly code = "ERR_ABORTED";
+  override readonly unrecoverable = false;
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(`${operation} aborted`, options);
+  }
+}
+
+/** Live pre-copy did not converge within `timeoutMs` and the action was "abort". */
+export class MigrationTimeoutError extends XenfleetError {
+  readonly code = "ERR_PRECOPY_TIMEOUT";
+  override readonly unrecoverable = false;
+  constructor(readonly timeoutMs: number, readonly iterations: number) {
+    super(`pre-copy did not converge within ${timeoutMs} ms (${iterations} iterations)`);
+  }
+}
+
+/** A migration handle was used twice or out of order. */
+export class MigrationStateError extends XenfleetError {
+  readonly code = "ERR_MIGRATION_STATE";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** A sim state directory that is not one, or of a version this code does not speak. */
+export class SimStateError extends XenfleetError {
+  readonly code = "ERR_SIM_STATE";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Input such as "16M" that is not a size. */
+export class InvalidSizeError extends XenfleetError {
+  readonly code = "ERR_INVALID_SIZE";
+  constructor(readonly input: string) {
+    super(`not a size: ${JSON.stringify(input)} (examples: 16M, 256MiB, 1G, 4096)`);
+  }
+}
+
+/** The backend cannot do this operation (e.g. the native addon binds no call for it). */
+export class NotSupportedError extends XenfleetError {
+  readonly code = "ERR_NOT_SUPPORTED";
+  constructor(readonly backend: string, readonly operation: string, reason: string) {
+    super(`${backend} backend cannot ${operation}: ${reason}`);
+  }
+}

@@ -1,0 +1,208 @@
+import { randomUUID } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { PageType, pageTypeHasData, readStream } from "@xenfleet/format";
+import { InsufficientMemoryError, StreamContentError } from "../errors.js";
+import type { DomainType } from "../hypervisor.js";
+import { PAGE_SIZE } from "./content.js";
+import { isZeroPage } from "./memory.js";
+import { emptyPlatform, type Platform, type PlatformRecord, writePlatform } from "./platform.js";
+import { paths } from "./state-dir.js";
+
+/** What a stream turned into: a complete domain directory, not yet on the host. */
+export interface BuiltDomain {
+  type: DomainType;
+  pages: number;
+  vcpus: number;
+  name: string | undefined;
+  uuid: string | undefined;
+  /** The xl config, or one made up from the stream when it had no xl header. */
+  config: Record<string, unknown>;
+}
+
+/** Where each libxc record goes in the platform state; records not listed carry nothing to keep. */
+const PLACE: Record<string, keyof Omit<Platform, "pageTypes" | "libxl">> = {
+  X86_PV_INFO: "static",
+  X86_CPUID_POLICY: "static",
+  X86_MSR_POLICY: "static",
+  X86_PV_P2M_FRAMES: "early",
+  X86_TSC_INFO: "late",
+  SHARED_INFO: "late",
+  X86_PV_VCPU_BASIC: "late",
+  X86_PV_VCPU_EXTENDED: "late",
+  X86_PV_VCPU_XSAVE: "late",
+  X86_PV_VCPU_MSRS: "late",
+  HVM_PARAMS: "late",
+  HVM_CONTEXT: "late",
+};
+
+/**
+ * Reads a save or migration stream (xl, libxl or bare libxc; from this sim
+ * or any other writer) into `dir`: memory.img from PAGE_DATA (a later copy of
+ * a pfn replaces an earlier one, as pre-copy streams resend pages),
+ * platform.json from the vCPU and platform records, config from the xl
+ * header. `maxPages` bounds memory when the stream does not state its size.
+ * Throws the format package's errors for malformed streams and
+ * StreamContentError for streams that decode but do not make a domain.
+ */
+export async function buildDomainFromStream(
+  source: Readable,
+  dir: string,
+  maxPages: number,
+  signal?: AbortSignal,
+): Promise<BuiltDomain> {
+  let config: Record<string, unknown> | undefined;
+  let statedPages: number | undefined;
+  let type: DomainType | undefined;
+  let mem: FileHandle | undefined;
+  let highestPfn = -1;
+  // pfns written so far; a zero page over one of them must be written, elsewhere it stays a hole.
+  const written = new Set<number>();
+  const platform = emptyPlatform();
+  const limit = () => statedPages ?? maxPages;
+
+  const onAbort = () => source.destroy();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const ev of readStream(source)) {
+      signal?.throwIfAborted();
+      switch (ev.kind) {
+        case "xl-header": {
+          config = isObject(ev.config) ? ev.config : undefined;
+          statedPages = config ? configPages(config) : undefined;
+          if (statedPages !== undefined && statedPages > maxPages) {
+            throw new InsufficientMemoryError(statedPages * PAGE_SIZE, maxPages * PAGE_SIZE);
+          }
+          break;
+        }
+        case "domain-header": {
+          type = domainType(ev.domainTypeName, config);
+          mem = await open(paths.memory(dir), "wx");
+          break;
+        }
+        case "page-data": {
+          await writePages(mem!, ev.pfns, ev.pages, limit(), written, platform);
+          for (const e of ev.pfns) if (pageTypeHasData(e.type)) highestPfn = Math.max(highestPfn, e.pfn);
+          break;
+        }
+        case "libxc-record": {
+          const place = PLACE[ev.name];
+          if (place) keep(platform[place], { name: ev.name, fields: ev.fields });
+          break;
+        }
+        case "libxl-record": {
+          if (ev.name === "EMULATOR_CONTEXT" || ev.name === "EMULATOR_XENSTORE_DATA") {
+            keep(platform.libxl, { name: ev.name, fields: ev.fields });
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  } catch (err) {
+    await mem?.close();
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (signal?.aborted) await mem?.close();
+  signal?.throwIfAborted();
+  if (!type || !mem) throw new StreamContentError("stream ended before its domain header");
+
+  const pages = statedPages ?? highestPfn + 1;
+  if (pages <= 0) throw new StreamContentError("stream holds no memory and states no size");
+  try {
+    await mem.truncate(pages * PAGE_SIZE);
+    await mem.sync();
+  } finally {
+    await mem.close();
+  }
+  checkVcpuState(type, platform);
+  await writePlatform(dir, platform);
+
+  const cInfo = isObject(config?.c_info) ? config.c_info : {};
+  const bInfo = isObject(config?.b_info) ? config.b_info : {};
+  const vcpus = typeof bInfo.max_vcpus === "number" ? bInfo.max_vcpus : countVcpus(platform);
+  return {
+    type,
+    pages,
+    vcpus,
+    name: typeof cInfo.name === "string" ? cInfo.name : undefined,
+    uuid: typeof cInfo.uuid === "string" ? cInfo.uuid : undefined,
+    config: config ?? { c_info: { type, name: `restored-${randomUUID().slice(0, 8)}` }, b_info: { max_memkb: pages * 4, target_memkb: pages * 4 } },
+  };
+}
+
+async function writePages(
+  mem: FileHandle,
+  pfns: Array<{ pfn: number; type: number }>,
+  pages: Uint8Array[],
+  limit: number,
+  written: Set<number>,
+  platform: Platform,
+): Promise<void> {
+  let next = 0;
+  for (const e of pfns) {
+    const page = pageTypeHasData(e.type) ? pages[next++] : undefined;
+    if (e.pfn >= limit) {
+      // XTAB/BROKEN/XALLOC entries carry nothing; Xen lists unpopulated pfns beyond memory too.
+      if (!page) continue;
+      throw new StreamContentError(`page pfn ${e.pfn} is beyond the domain's ${limit} pages`);
+    }
+    const hasData = page !== undefined;
+    if (e.type === PageType.NOTAB || !hasData) delete platform.pageTypes[e.pfn];
+    else platform.pageTypes[e.pfn] = e.type;
+    // XTAB, BROKEN, XALLOC carry no data: the page reads as zeros.
+    if (!page || isZeroPage(page)) {
+      if (written.delete(e.pfn)) await mem.write(new Uint8Array(PAGE_SIZE), 0, PAGE_SIZE, e.pfn * PAGE_SIZE);
+      continue;
+    }
+    await mem.write(page, 0, PAGE_SIZE, e.pfn * PAGE_SIZE);
+    written.add(e.pfn);
+  }
+}
+
+/** A record sent again (a later checkpoint) replaces the earlier one for the same vCPU. */
+function keep(list: PlatformRecord[], rec: PlatformRecord): void {
+  const vcpu = (rec.fields as { vcpuId?: number }).vcpuId;
+  const i = list.findIndex((r) => r.name === rec.name && (r.fields as { vcpuId?: number }).vcpuId === vcpu);
+  if (i >= 0) list[i] = rec;
+  else list.push(rec);
+}
+
+function domainType(streamType: string, config: Record<string, unknown> | undefined): DomainType {
+  const cInfo = isObject(config?.c_info) ? config.c_info : {};
+  const stated = cInfo.type;
+  if (streamType === "x86-pv") {
+    if (stated !== undefined && stated !== "pv") throw new StreamContentError(`config says type ${String(stated)}, stream holds an x86 PV domain`);
+    return "pv";
+  }
+  if (stated !== undefined && stated !== "hvm" && stated !== "pvh") {
+    throw new StreamContentError(`config says type ${String(stated)}, stream holds an x86 HVM domain`);
+  }
+  return stated === "pvh" ? "pvh" : "hvm";
+}
+
+function checkVcpuState(type: DomainType, platform: Platform): void {
+  const names = new Set(platform.late.map((r) => r.name));
+  if (type === "pv" && !names.has("X86_PV_VCPU_BASIC")) throw new StreamContentError("PV stream without X86_PV_VCPU_BASIC: no vCPU state");
+  if (type !== "pv" && !names.has("HVM_CONTEXT")) throw new StreamContentError("HVM stream without HVM_CONTEXT: no vCPU state");
+}
+
+function countVcpus(platform: Platform): number {
+  const ids = new Set(platform.late.filter((r) => r.name === "X86_PV_VCPU_BASIC").map((r) => (r.fields as { vcpuId: number }).vcpuId));
+  return Math.max(1, ids.size);
+}
+
+/** Memory from libxl's b_info (KiB), whole pages. */
+function configPages(config: Record<string, unknown>): number | undefined {
+  const bInfo = isObject(config.b_info) ? config.b_info : undefined;
+  const kb = bInfo?.max_memkb ?? bInfo?.target_memkb;
+  if (typeof kb !== "number" || !Number.isSafeInteger(kb) || kb <= 0) return undefined;
+  return Math.ceil(kb / 4);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}

@@ -1,0 +1,228 @@
+import { Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { encodeXlHeader, StreamDecoder } from "@xenfleet/format";
+import type { DomainInfo as NativeDomainInfo, Libxl } from "@xenfleet/native";
+import { DomainNotFoundError, MigrationStateError, NotSupportedError, StreamContentError } from "../errors.js";
+import type {
+  DomainDigest,
+  DomainInfo,
+  DomainRef,
+  DomainType,
+  HostInfo,
+  Hypervisor,
+  MigrateSendOptions,
+  MigrationReceiver,
+  MigrationSender,
+  RestoreOptions,
+  SaveOptions,
+  SaveReport,
+} from "../hypervisor.js";
+import { writeChunk } from "../sim/sink.js";
+import { openFifo } from "./fifo.js";
+
+/**
+ * The Hypervisor of a real dom0, over @xenfleet/native's libxl bindings. On a
+ * machine without Xen every call rejects with the addon's
+ * XenUnavailableError; nothing is simulated here.
+ *
+ * Streams: libxl writes the libxl stream to a descriptor; this class writes
+ * the xl header (config from libxl) in front and pipes the rest through a
+ * named pipe into the sink, so the sink receives exactly an `xl save` file.
+ */
+export class XenHypervisor implements Hypervisor {
+  readonly kind = "xen";
+  private ctx: Promise<Libxl> | undefined;
+
+  /**
+   * The libxl context, opened on first use (and retried after a failure).
+   * The addon is loaded here, not at import, so that using the sim backend
+   * never needs a built native module.
+   */
+  private libxl(): Promise<Libxl> {
+    this.ctx ??= import("@xenfleet/native")
+      .catch((err: unknown) => {
+        throw new NotSupportedError("xen", "load @xenfleet/native", err instanceof Error ? err.message : String(err));
+      })
+      .then((native) => native.Libxl.open())
+      .catch((err: unknown) => {
+        this.ctx = undefined;
+        throw err;
+      });
+    return this.ctx;
+  }
+
+  close(): void {
+    void this.ctx?.then((x) => x.close(), () => undefined);
+    this.ctx = undefined;
+  }
+
+  async hostInfo(): Promise<HostInfo> {
+    await this.libxl();
+    throw new NotSupportedError("xen", "report host memory", "@xenfleet/native binds no libxl_get_physinfo yet");
+  }
+
+  async listDomains(): Promise<DomainInfo[]> {
+    return (await (await this.libxl()).listDomains()).map(toInfo);
+  }
+
+  async domainInfo(domain: DomainRef): Promise<DomainInfo> {
+    return toInfo(await this.find(domain));
+  }
+
+  async pause(domain: DomainRef): Promise<void> {
+    const x = await this.libxl();
+    const d = await this.find(domain);
+    if (!d.paused) await x.pause(d.domid);
+  }
+
+  async unpause(domain: DomainRef): Promise<void> {
+    const x = await this.libxl();
+    const d = await this.find(domain);
+    if (d.paused) await x.unpause(d.domid);
+  }
+
+  async destroy(domain: DomainRef): Promise<void> {
+    const x = await this.libxl();
+    await x.destroy((await this.find(domain)).domid);
+  }
+
+  async save(domain: DomainRef, sink: Writable, options: SaveOptions): Promise<SaveReport> {
+    const x = await this.libxl();
+    const d = await this.find(domain);
+    // libxl's checkpoint flag resumes the guest after writing; "live" here keeps it running too.
+    const report = await this.writeXlStream(x, d, sink, { live: options.mode === "live", checkpoint: options.mode !== "suspend" }, options.mode, options.signal);
+    if (options.mode === "suspend") await x.destroy(d.domid);
+    return report;
+  }
+
+  async restore(source: Readable, options: RestoreOptions = {}): Promise<DomainInfo> {
+    const x = await this.libxl();
+    if (options.name !== undefined || options.uuid !== undefined) {
+      throw new NotSupportedError("xen", "restore under another name or uuid", "edit the config in the xl header instead");
+    }
+    const { configText, rest } = await readXlHeader(source);
+    const fifo = await openFifo();
+    try {
+      const feeding = pipeline(rest, fifo.writeEnd.createWriteStream({ autoClose: false }), { signal: options.signal });
+      const [domid] = await Promise.all([x.restore(fifo.readEnd.fd, configText, { paused: options.paused ?? false }), feeding]);
+      return toInfo(await x.domainInfo(domid));
+    } finally {
+      await fifo.close();
+    }
+  }
+
+  async migrateSend(domain: DomainRef, sink: Writable, options: MigrateSendOptions = {}): Promise<MigrationSender> {
+    const x = await this.libxl();
+    const d = await this.find(domain);
+    // Without checkpoint libxl leaves the guest suspended: ours to destroy or resume.
+    const report = await this.writeXlStream(x, d, sink, { live: true, checkpoint: false }, "live", options.signal);
+    let settled = false;
+    const once = async (fn: () => Promise<void>) => {
+      if (settled) throw new MigrationStateError("migration already committed or aborted");
+      settled = true;
+      await fn();
+    };
+    return { report, commit: () => once(() => x.destroy(d.domid)), abort: () => once(() => x.resume(d.domid)) };
+  }
+
+  async migrateReceive(source: Readable, options: RestoreOptions = {}): Promise<MigrationReceiver> {
+    const info = await this.restore(source, { ...options, paused: true });
+    const x = await this.libxl();
+    let settled = false;
+    const once = async (fn: () => Promise<void>) => {
+      if (settled) throw new MigrationStateError("received domain already started or aborted");
+      settled = true;
+      await fn();
+    };
+    return { domain: info, start: () => once(() => x.unpause(info.domid)), abort: () => once(() => x.destroy(info.domid)) };
+  }
+
+  async digest(_domain: DomainRef): Promise<DomainDigest> {
+    await this.libxl();
+    throw new NotSupportedError("xen", "digest guest memory", "@xenfleet/native maps no guest memory");
+  }
+
+  private async find(ref: DomainRef): Promise<NativeDomainInfo> {
+    const x = await this.libxl();
+    if (typeof ref === "number") return x.domainInfo(ref);
+    const all = await x.listDomains();
+    const found = all.find((d) => d.uuid === ref) ?? all.find((d) => d.name === ref);
+    if (!found) throw new DomainNotFoundError(ref);
+    return found;
+  }
+
+  private async writeXlStream(
+    x: Libxl,
+    d: NativeDomainInfo,
+    sink: Writable,
+    flags: { live: boolean; checkpoint: boolean },
+    mode: SaveOptions["mode"],
+    signal?: AbortSignal,
+  ): Promise<SaveReport> {
+    const started = performance.now();
+    const config = JSON.parse(await x.domainConfig(d.domid)) as unknown;
+    const header = encodeXlHeader({ byteOrder: "little", config });
+    let bytes = header.length;
+    await writeChunk(sink, header, signal);
+    const fifo = await openFifo();
+    try {
+      const counted = fifo.readEnd.createReadStream({ autoClose: false });
+      counted.on("data", (c: Buffer | string) => {
+        bytes += c.length;
+      });
+      // libxl closes nothing; the write end is closed once it returns so the reader sees EOF.
+      const saving = x.save(d.domid, fifo.writeEnd.fd, flags).finally(() => fifo.writeEnd.close());
+      await Promise.all([saving, pipeline(counted, sink, { signal })]);
+    } finally {
+      await fifo.close();
+    }
+    const done = performance.now();
+    return { mode, domid: d.domid, uuid: d.uuid, pagesPerIteration: [], iterations: 0, bytesWritten: bytes, durationMs: done - started };
+  }
+}
+
+function toInfo(d: NativeDomainInfo): DomainInfo {
+  const type: DomainType = d.type === "pv" ? "pv" : d.type === "pvh" ? "pvh" : "hvm";
+  return {
+    domid: d.domid,
+    uuid: d.uuid,
+    name: d.name,
+    type,
+    memoryBytes: d.maxMemKiB * 1024,
+    vcpus: d.vcpuOnline,
+    state: d.paused ? "paused" : "running",
+  };
+}
+
+/**
+ * Reads the xl header off the front of `source` with the format package's
+ * decoder and returns its config text and a stream of everything after it
+ * (the libxl stream libxl restores from).
+ */
+async function readXlHeader(source: Readable): Promise<{ configText: string; rest: Readable }> {
+  const decoder = new StreamDecoder({ format: "xl" });
+  const held: Buffer[] = [];
+  let heldBytes = 0;
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  for (;;) {
+    const { value, done } = await it.next();
+    if (done) throw new StreamContentError("stream ended inside its xl header");
+    held.push(value);
+    heldBytes += value.length;
+    const header = decoder.push(value).find((e) => e.kind === "xl-header");
+    if (header && header.kind === "xl-header") {
+      if (header.configText === undefined) throw new StreamContentError("xl header carries no domain config");
+      const end = header.offset + header.raw.length;
+      const first = Buffer.concat(held, heldBytes).subarray(end);
+      async function* rest() {
+        yield first;
+        for (;;) {
+          const next = await it.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      }
+      return { configText: header.configText, rest: Readable.from(rest()) };
+    }
+  }
+}
