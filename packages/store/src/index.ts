@@ -1,1 +1,49 @@
-export {};
+export * from "./errors.js";
+export { MAX_KEY_LENGTH, MAX_SEGMENT_LENGTH, REFS_PREFIX, compareKeys, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
+export {
+  CONTENT_ID_BYTES,
+  contentIdFromBytes,
+  contentIdToBytes,
+  contentKey,
+  parseContentId,
+  sha256Hasher,
+  sha256Id,
+  shortId,
+  type ContentId,
+  type HashAlgorithm,
+  type Hasher,
+} from "./content-id.js";
+export type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+  StoreCapabilities,
+} from "./object-store.js";
+export { LocalStore } from "./local-store.js";
+export { MemoryStore } from "./memory-store.js";
+export { MIN_PART_SIZE, S3Store, type S3StoreConfig } from "./s3-store.js";
+export { RetryStore, type RetryEvent, type RetryOptions } from "./retry-store.js";
+export { LimitStore, Semaphore } from "./limit-store.js";
+export { isTransientError } from "./transient.js";
+export { DEFAULT_STORE_PATH, parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
+export { openStore, openStoreConfig, type OpenStoreOptions } from "./open-store.js";
+export { getContent, getVerified, putContent } from "./verified.js";
+export { COMPRESSIONS, DEFAULT_ZSTD_LEVEL, type Compression } from "./pack/compression.js";
+export * as packFormat from "./pack/format.js";
+export {
+  DEFAULT_FRAME_ENTRIES,
+  DEFAULT_PACK_TARGET_BYTES,
+  PackWriter,
+  packKey,
+  writePack,
+  type FinishedPack,
+  type PackEntryLocation,
+  type PackWriterOptions,
+} from "./pack/writer.js";
+export { PackReader, type PackReaderOptions } from "./pack/reader.js";
+export { recompressPack, type RecompressOptions, type RecompressResult } from "./pack/recompress.js";

@@ -1,0 +1,149 @@
+import { XenfleetError } from "@xenfleet/format";
+
+/**
+ * Errors raised by the store. Each has a fixed `code` and says, through
+ * `unrecoverable`, whether repeating the same call could succeed: only
+ * `StoreUnavailableError` (and a lost compare-and-swap race) can.
+ */
+
+/** The object (or ref) does not exist. Retrying will not make it appear. */
+export class ObjectNotFoundError extends XenfleetError {
+  readonly code = "OBJECT_NOT_FOUND";
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`object not found: ${key}`, options);
+  }
+}
+
+/**
+ * The storage service could not be reached or answered with a transient
+ * failure (timeout, connection reset, 5xx, throttling). The retry wrapper
+ * retries these; anything else is passed through untouched.
+ */
+export class StoreUnavailableError extends XenfleetError {
+  readonly code = "STORE_UNAVAILABLE";
+  override readonly unrecoverable = false;
+  constructor(
+    readonly operation: string,
+    readonly key: string | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`store unavailable during ${operation}${key === undefined ? "" : ` of ${key}`}: ${detail}`, options);
+  }
+}
+
+/** The service refused the request for a reason a retry will not fix (access denied, no such bucket, ...). */
+export class StoreRequestError extends XenfleetError {
+  readonly code = "STORE_REQUEST_FAILED";
+  constructor(
+    readonly operation: string,
+    readonly key: string | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`store refused ${operation}${key === undefined ? "" : ` of ${key}`}: ${detail}`, options);
+  }
+}
+
+/** A key, key prefix or ref name breaks the key rules (see key.ts). */
+export class InvalidKeyError extends XenfleetError {
+  readonly code = "INVALID_KEY";
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`invalid key ${JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key)}: ${reason}`);
+  }
+}
+
+/** A byte range with a negative, fractional or unsafe offset or length. */
+export class InvalidRangeError extends XenfleetError {
+  readonly code = "INVALID_RANGE";
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`invalid byte range for ${key}: ${detail}`);
+  }
+}
+
+/**
+ * An object's bytes are not what they should be: a hash mismatch, a truncated
+ * or malformed pack. Names the object and, where known, the byte offset.
+ */
+export class CorruptObjectError extends XenfleetError {
+  readonly code = "CORRUPT_OBJECT";
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+    readonly offset?: number,
+  ) {
+    super(`corrupt object ${key}${offset === undefined ? "" : ` at byte ${offset}`}: ${detail}`);
+  }
+}
+
+/** A pack whose version (or another header field) this code does not speak. Refused, never guessed at. */
+export class UnsupportedPackError extends XenfleetError {
+  readonly code = "UNSUPPORTED_PACK";
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+  ) {
+    super(`unsupported pack ${key}: ${detail}`);
+  }
+}
+
+/** An entry id asked of a pack that does not hold it. */
+export class PackEntryNotFoundError extends XenfleetError {
+  readonly code = "PACK_ENTRY_NOT_FOUND";
+  constructor(
+    readonly key: string,
+    readonly entryId: string,
+  ) {
+    super(`pack ${key} has no entry ${entryId}`);
+  }
+}
+
+/**
+ * A conditional ref update lost: the ref's current version is not the one the
+ * caller expected. Not retryable as is; the caller re-reads the ref, decides
+ * again and retries with the new version, so `unrecoverable` is false.
+ */
+export class RefConflictError extends XenfleetError {
+  readonly code = "REF_CONFLICT";
+  override readonly unrecoverable = false;
+  constructor(
+    readonly refName: string,
+    readonly expected: string | null,
+    readonly actual: string | null,
+  ) {
+    super(
+      `ref ${refName} changed: expected ${expected === null ? "absent" : `version ${expected}`}, found ${actual === null ? "absent" : `version ${actual}`}`,
+    );
+  }
+}
+
+/** A store URL that cannot be understood (or that carries credentials, which belong in the environment). */
+export class InvalidStoreUrlError extends XenfleetError {
+  readonly code = "INVALID_STORE_URL";
+  constructor(
+    readonly url: string,
+    detail: string,
+  ) {
+    super(`invalid store URL ${JSON.stringify(url)}: ${detail}`);
+  }
+}
+
+/** A content id string that is not lowercase hex of the right length. */
+export class InvalidContentIdError extends XenfleetError {
+  readonly code = "INVALID_CONTENT_ID";
+  constructor(
+    readonly text: string,
+    detail: string,
+  ) {
+    super(`invalid content id ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text)}: ${detail}`);
+  }
+}

@@ -1,0 +1,379 @@
+import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { Readable } from "node:stream";
+import { InvalidKeyError, ObjectNotFoundError, RefConflictError, StoreRequestError, StoreUnavailableError } from "./errors.js";
+import { withFileLock } from "./file-lock.js";
+import { REFS_PREFIX, compareKeys, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
+import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import { clampRange, validateRange } from "./range.js";
+import { refVersion } from "./ref-version.js";
+import { sourceChunks } from "./source.js";
+
+/** Temp files and ref locks live in dot-directories, which no key can name (key.ts). */
+const TMP_DIR = ".tmp";
+const LOCK_DIR = ".locks";
+
+/**
+ * The filesystem backend: each key is a file at <root>/<key>, so the key
+ * layout's fan-out (contentKey: packs/ab/abcd...) is the directory fan-out.
+ *
+ * Writes: the bytes go to a temp file under <root>/.tmp, are fsynced, then
+ * hard-linked to the final name. link() fails if the name exists, which
+ * makes put-if-absent atomic (exclusiveCreate); the directory is then
+ * fsynced so the new name survives a crash. A crash leaves at most a stray
+ * temp file, never a partial object.
+ *
+ * Refs are replaced by rename() of a synced temp file (atomic replace);
+ * compare-and-swap holds a lock file in <root>/.locks (see file-lock.ts).
+ *
+ * Keys never escape the root: they are validated, and the resolved path is
+ * checked to lie under the root. A key that is also a directory (a key "a"
+ * when "a/b" exists) cannot be stored here and is refused with
+ * InvalidKeyError; the store's own key layouts never do that.
+ */
+export class LocalStore implements ObjectStore {
+  readonly capabilities = { exclusiveCreate: true, atomicRefs: true } as const;
+  readonly location: string;
+  private readonly inProcessLocks = new Map<string, Promise<unknown>>();
+
+  private constructor(readonly root: string) {
+    this.location = `file://${root}`;
+  }
+
+  /** Opens (creating if needed) the store at directory `root`. */
+  static async open(root: string): Promise<LocalStore> {
+    const absolute = resolve(root);
+    await mkdir(join(absolute, TMP_DIR), { recursive: true });
+    await mkdir(join(absolute, LOCK_DIR), { recursive: true });
+    return new LocalStore(absolute);
+  }
+
+  async put(key: string, data: PutSource): Promise<PutResult> {
+    validateObjectKey(key);
+    const path = this.pathOf(key);
+    if (await this.isObject(key, path)) return { created: false };
+    const tmp = await this.writeTemp("put", key, data);
+    try {
+      await this.makeParents("put", key, path);
+      try {
+        await link(tmp, path);
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === "EEXIST") {
+          if (await this.isObject(key, path)) return { created: false };
+          throw new InvalidKeyError(key, "a directory of other keys has this name");
+        }
+        if (code === "ENOTDIR") throw new InvalidKeyError(key, "a parent segment is itself an object");
+        // Filesystems without hard links: rename (which replaces). The
+        // existence check above keeps this to the rare race, where both
+        // writers hold the same content-addressed bytes.
+        if (code === "EPERM" || code === "ENOTSUP" || code === "ENOSYS") await rename(tmp, path);
+        else throw mapFsError("put", key, err);
+      }
+      await fsyncDir(dirname(path));
+      return { created: true };
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    validateKey(key);
+    validateRange(key, range);
+    const handle = await this.openObject("get", key);
+    try {
+      const { size } = await handle.stat();
+      const { start, end } = clampRange(range, size);
+      const out = Buffer.alloc(end - start);
+      let filled = 0;
+      while (filled < out.length) {
+        const { bytesRead } = await handle.read(out, filled, out.length - filled, start + filled);
+        if (bytesRead === 0) break; // the file shrank: impossible for immutable objects, but never loop forever
+        filled += bytesRead;
+      }
+      return out.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    validateKey(key);
+    validateRange(key, range);
+    const handle = await this.openObject("get", key);
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close();
+      throw mapFsError("get", key, err);
+    }
+    const { start, end } = clampRange(range, size);
+    if (end === start) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return handle.createReadStream({ start, end: end - 1, autoClose: true });
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    validateKey(key);
+    const path = this.pathOf(key);
+    try {
+      const info = await stat(path);
+      return info.isFile() ? { size: info.size, mtime: info.mtime } : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw mapFsError("head", key, err);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ListEntry> {
+    validatePrefix(prefix);
+    // Start at the deepest directory the prefix names in full.
+    const slash = prefix.lastIndexOf("/");
+    const dirKey = slash < 0 ? "" : prefix.slice(0, slash + 1);
+    const dir = dirKey === "" ? this.root : this.pathOf(dirKey.slice(0, -1));
+    yield* this.walk(dir, dirKey, prefix);
+  }
+
+  async delete(key: string): Promise<void> {
+    validateObjectKey(key);
+    const path = this.pathOf(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      // A directory under that name is not an object either: nothing to delete.
+      if (isMissing(err) || errnoOf(err) === "EISDIR" || errnoOf(err) === "EPERM") return;
+      throw mapFsError("delete", key, err);
+    }
+    await fsyncDir(dirname(path));
+  }
+
+  async getRef(name: string): Promise<RefValue | undefined> {
+    const key = refKey(name);
+    const data = await this.readIfPresent("getRef", key);
+    return data === undefined ? undefined : { data, version: refVersion(data) };
+  }
+
+  async putRef(name: string, data: Uint8Array, options?: RefWriteOptions): Promise<{ version: string }> {
+    const key = refKey(name);
+    const path = this.pathOf(key);
+    return this.withRefLock(key, async () => {
+      await this.checkExpect(name, key, options);
+      const tmp = await this.writeTemp("putRef", key, data);
+      try {
+        await this.makeParents("putRef", key, path);
+        await rename(tmp, path).catch((err) => {
+          throw errnoOf(err) === "EISDIR" || errnoOf(err) === "ENOTDIR"
+            ? new InvalidKeyError(key, "conflicts with another ref's path")
+            : mapFsError("putRef", key, err);
+        });
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
+      await fsyncDir(dirname(path));
+      return { version: refVersion(data) };
+    });
+  }
+
+  async deleteRef(name: string, options?: RefWriteOptions): Promise<void> {
+    const key = refKey(name);
+    const path = this.pathOf(key);
+    await this.withRefLock(key, async () => {
+      await this.checkExpect(name, key, options);
+      try {
+        await unlink(path);
+      } catch (err) {
+        if (isMissing(err) || errnoOf(err) === "EISDIR") return;
+        throw mapFsError("deleteRef", key, err);
+      }
+      await fsyncDir(dirname(path));
+    });
+  }
+
+  async *listRefs(prefix: string): AsyncIterable<ListEntry> {
+    validatePrefix(prefix);
+    for await (const entry of this.list(REFS_PREFIX + prefix)) yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
+  }
+
+  async close(): Promise<void> {}
+
+  /** The file of a key; refuses any path that would resolve outside the root. */
+  private pathOf(key: string): string {
+    validateKey(key);
+    const path = resolve(this.root, ...key.split("/"));
+    if (!path.startsWith(this.root + sep)) throw new InvalidKeyError(key, "resolves outside the store root");
+    return path;
+  }
+
+  private async isObject(key: string, path: string): Promise<boolean> {
+    try {
+      const info = await stat(path);
+      if (info.isFile()) return true;
+      throw new InvalidKeyError(key, "a directory of other keys has this name");
+    } catch (err) {
+      if (isMissing(err)) return false;
+      if (errnoOf(err) === undefined) throw err;
+      throw mapFsError("put", key, err);
+    }
+  }
+
+  private async openObject(op: string, key: string): Promise<FileHandle> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(key), "r");
+    } catch (err) {
+      if (isMissing(err)) throw new ObjectNotFoundError(key);
+      throw mapFsError(op, key, err);
+    }
+    const isFile = await handle.stat().then((s) => s.isFile(), () => false);
+    if (!isFile) {
+      await handle.close();
+      throw new ObjectNotFoundError(key);
+    }
+    return handle;
+  }
+
+  private async readIfPresent(op: string, key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      if (isMissing(err) || errnoOf(err) === "EISDIR") return undefined;
+      throw mapFsError(op, key, err);
+    }
+  }
+
+  /** Writes the source to a new synced temp file and returns its path. */
+  private async writeTemp(op: string, key: string, data: PutSource): Promise<string> {
+    const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString("hex")}.tmp`);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(tmp, "wx", 0o644);
+      for await (const chunk of sourceChunks(data)) {
+        for (let written = 0; written < chunk.length; ) {
+          written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten;
+        }
+      }
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      return tmp;
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw errnoOf(err) === undefined ? err : mapFsError(op, key, err);
+    }
+  }
+
+  /** Creates the directories above `path` and syncs each new directory entry. */
+  private async makeParents(op: string, key: string, path: string): Promise<void> {
+    const dir = dirname(path);
+    let first: string | undefined;
+    try {
+      first = await mkdir(dir, { recursive: true });
+    } catch (err) {
+      if (errnoOf(err) === "ENOTDIR" || errnoOf(err) === "EEXIST") throw new InvalidKeyError(key, "a parent segment is itself an object");
+      throw mapFsError(op, key, err);
+    }
+    if (first === undefined) return;
+    for (let d = dir; ; d = dirname(d)) {
+      await fsyncDir(dirname(d));
+      if (d === first) break;
+    }
+  }
+
+  private async checkExpect(name: string, key: string, options: RefWriteOptions | undefined): Promise<void> {
+    if (options?.expect === undefined) return;
+    const current = await this.readIfPresent("putRef", key);
+    const actual = current === undefined ? null : refVersion(current);
+    if (actual !== options.expect) throw new RefConflictError(name, options.expect, actual);
+  }
+
+  /** Serialises ref writers: in process by a promise chain, across processes by a lock file. */
+  private async withRefLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.inProcessLocks.get(key) ?? Promise.resolve();
+    const lockFile = join(this.root, LOCK_DIR, `${refVersion(Buffer.from(key))}.lock`);
+    const run = previous.then(
+      () => withFileLock(lockFile, fn),
+      () => withFileLock(lockFile, fn),
+    );
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inProcessLocks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.inProcessLocks.get(key) === settled) this.inProcessLocks.delete(key);
+    }
+  }
+
+  /**
+   * Yields the objects under `dir` (whose keys start with `dirKey`) that
+   * match `prefix`, one directory read at a time, in key order: entries are
+   * sorted by name, with "/" appended to directory names, which is exactly
+   * where their keys fall in byte order.
+   */
+  private async *walk(dir: string, dirKey: string, prefix: string): AsyncGenerator<ListEntry> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw mapFsError("list", prefix, err);
+    }
+    const sorted = entries
+      .filter((e) => !e.name.startsWith(".") && (e.isDirectory() || e.isFile()))
+      .map((e) => ({ entry: e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+    for (const { entry, sortKey } of sorted) {
+      const key = dirKey + sortKey;
+      if (entry.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(key)) yield* this.walk(join(dir, entry.name), key, prefix);
+      } else if (key.startsWith(prefix)) {
+        const info = await lstat(join(dir, entry.name)).catch((err) => {
+          if (isMissing(err)) return undefined; // deleted while listing
+          throw mapFsError("list", key, err);
+        });
+        if (info?.isFile()) yield { key, size: info.size, mtime: info.mtime };
+      }
+    }
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && typeof (err as NodeJS.ErrnoException).code === "string"
+    ? (err as NodeJS.ErrnoException).code
+    : undefined;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = errnoOf(err);
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** Out of descriptors or a busy device may pass; anything else (EACCES, ENOSPC, EROFS, EIO) will not. */
+const TRANSIENT_FS_CODES = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR", "ETIMEDOUT"]);
+
+function mapFsError(op: string, key: string, err: unknown): Error {
+  if (err instanceof InvalidKeyError) return err;
+  const code = errnoOf(err) ?? "unknown";
+  const message = err instanceof Error ? err.message : String(err);
+  return TRANSIENT_FS_CODES.has(code)
+    ? new StoreUnavailableError(op, key, message, { cause: err })
+    : new StoreRequestError(op, key, message, { cause: err });
+}

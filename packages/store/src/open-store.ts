@@ -1,0 +1,42 @@
+import { LimitStore } from "./limit-store.js";
+import { LocalStore } from "./local-store.js";
+import { MemoryStore } from "./memory-store.js";
+import type { ObjectStore } from "./object-store.js";
+import { RetryStore, type RetryOptions } from "./retry-store.js";
+import { S3Store } from "./s3-store.js";
+import { parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
+
+export interface OpenStoreOptions {
+  /** Base of relative file paths. Default process.cwd(). */
+  readonly cwd?: string;
+  /** Calls in flight at once. Default 32. */
+  readonly concurrency?: number;
+  /** Retry policy for transient failures, or false for none. */
+  readonly retry?: RetryOptions | false;
+}
+
+/**
+ * Opens the store a URL names (see parseStoreUrl), wrapped for production
+ * use: a concurrency limit around the backend, retries around that (so a
+ * backing-off call does not hold a slot).
+ */
+export async function openStore(url: string | undefined, env: StoreEnv, options: OpenStoreOptions = {}): Promise<ObjectStore> {
+  return openStoreConfig(parseStoreUrl(url, env, options.cwd), options);
+}
+
+export async function openStoreConfig(config: StoreConfig, options: OpenStoreOptions = {}): Promise<ObjectStore> {
+  const backend = await openBackend(config);
+  const limited = new LimitStore(backend, options.concurrency ?? 32);
+  return options.retry === false ? limited : new RetryStore(limited, options.retry ?? {});
+}
+
+async function openBackend(config: StoreConfig): Promise<ObjectStore> {
+  switch (config.kind) {
+    case "file":
+      return LocalStore.open(config.root);
+    case "s3":
+      return new S3Store(config.s3);
+    case "memory":
+      return new MemoryStore();
+  }
+}

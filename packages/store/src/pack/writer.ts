@@ -1,0 +1,135 @@
+import { createHash } from "node:crypto";
+import { contentKey, sha256Id, type ContentId, type HashAlgorithm } from "../content-id.js";
+import { InvalidContentIdError } from "../errors.js";
+import type { ObjectStore, PutResult } from "../object-store.js";
+import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "./compression.js";
+import { encodeHeader, encodeIndex, encodeTrailerBody, HEADER, MAX_FRAME_RAW_BYTES, MAX_PACK_ENTRIES, type EntryRecord, type FrameRecord } from "./format.js";
+
+/** Default pack size: a few MiB keeps object counts sane on S3 without making single uploads slow. */
+export const DEFAULT_PACK_TARGET_BYTES = 4 * 1024 * 1024;
+/** Default entries per compressed frame: 16 pages = 64 KiB raw, the most a single-page read decompresses. */
+export const DEFAULT_FRAME_ENTRIES = 16;
+
+export interface PackWriterOptions {
+  /** The algorithm of the entry ids (pages: blake3). */
+  readonly entryHash: HashAlgorithm;
+  readonly compression?: Compression;
+  /** isFull() turns true once this many raw entry bytes are in. */
+  readonly targetBytes?: number;
+  readonly frameEntries?: number;
+  readonly zstdLevel?: number;
+}
+
+/** Where an entry sits in a finished pack (what an image index records). */
+export interface PackEntryLocation {
+  readonly id: string;
+  readonly frame: number;
+  readonly offsetInFrame: number;
+  readonly length: number;
+}
+
+export interface FinishedPack {
+  /** SHA-256 of `bytes`: the pack's content id. */
+  readonly id: ContentId<"sha256">;
+  /** packs/<ab>/<id> */
+  readonly key: string;
+  readonly bytes: Buffer;
+  readonly entries: readonly PackEntryLocation[];
+}
+
+/** The store key of a pack. */
+export function packKey(id: ContentId<"sha256">): string {
+  return contentKey("packs", id);
+}
+
+/**
+ * Accumulates entries (content id + bytes) and produces one pack (format.ts).
+ * The caller adds entries until isFull(), then finish() and store the bytes
+ * with writePack. Bytes are copied on add, so callers may reuse buffers.
+ */
+export class PackWriter {
+  readonly entryHash: HashAlgorithm;
+  readonly compression: Compression;
+  private readonly targetBytes: number;
+  private readonly frameEntries: number;
+  private readonly zstdLevel: number;
+  private readonly pending: Array<{ id: string; data: Buffer }> = [];
+  private readonly ids = new Set<string>();
+  private raw = 0;
+  private finished = false;
+
+  constructor(options: PackWriterOptions) {
+    this.entryHash = options.entryHash;
+    this.compression = options.compression ?? "none";
+    this.targetBytes = options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES;
+    this.frameEntries = options.frameEntries ?? DEFAULT_FRAME_ENTRIES;
+    this.zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
+    if (!Number.isInteger(this.frameEntries) || this.frameEntries < 1) throw new RangeError(`frameEntries must be a positive integer`);
+  }
+
+  /** Adds an entry; false (and nothing added) if this pack already holds the id. */
+  add(id: ContentId, data: Uint8Array): boolean {
+    if (this.finished) throw new Error("PackWriter.add after finish");
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new InvalidContentIdError(id, "an entry id is 64 lowercase hex digits");
+    if (this.ids.has(id)) return false;
+    if (this.pending.length >= MAX_PACK_ENTRIES) throw new RangeError(`a pack holds at most ${MAX_PACK_ENTRIES} entries`);
+    if (data.length > MAX_FRAME_RAW_BYTES / this.frameEntries) {
+      throw new RangeError(`entry of ${data.length} bytes is too large for frames of ${this.frameEntries} entries`);
+    }
+    this.ids.add(id);
+    this.pending.push({ id, data: Buffer.from(data) });
+    this.raw += data.length;
+    return true;
+  }
+
+  has(id: ContentId): boolean {
+    return this.ids.has(id);
+  }
+
+  get entryCount(): number {
+    return this.pending.length;
+  }
+
+  /** Raw entry bytes added so far. */
+  get rawBytes(): number {
+    return this.raw;
+  }
+
+  isFull(): boolean {
+    return this.raw >= this.targetBytes;
+  }
+
+  /** Lays out frames, index and trailer and returns the pack. The writer is spent afterwards. */
+  finish(): FinishedPack {
+    this.finished = true;
+    const parts: Buffer[] = [encodeHeader({ compression: this.compression, entryHash: this.entryHash })];
+    const frames: FrameRecord[] = [];
+    const entries: EntryRecord[] = [];
+    let offset = HEADER.size;
+    for (let first = 0; first < this.pending.length; first += this.frameEntries) {
+      const group = this.pending.slice(first, first + this.frameEntries);
+      let inFrame = 0;
+      for (const entry of group) {
+        entries.push({ id: entry.id, frame: frames.length, offsetInFrame: inFrame, length: entry.data.length });
+        inFrame += entry.data.length;
+      }
+      const raw = Buffer.concat(group.map((e) => e.data));
+      const stored = compressFrame(this.compression, raw, this.zstdLevel);
+      frames.push({ offset, storedLength: stored.length, rawLength: raw.length });
+      parts.push(stored);
+      offset += stored.length;
+    }
+    const index = encodeIndex(frames, entries);
+    const indexChecksum = createHash("sha256").update(index).digest();
+    parts.push(index, encodeTrailerBody({ indexOffset: offset, frameCount: frames.length, entryCount: entries.length, indexChecksum }));
+    const body = Buffer.concat(parts);
+    const bytes = Buffer.concat([body, createHash("sha256").update(body).digest()]);
+    const id = sha256Id(bytes);
+    return { id, key: packKey(id), bytes, entries };
+  }
+}
+
+/** Stores a finished pack under its content key (skipped if an identical pack exists). */
+export function writePack(store: ObjectStore, pack: FinishedPack): Promise<PutResult> {
+  return store.put(pack.key, pack.bytes);
+}
