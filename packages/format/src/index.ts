@@ -1,1 +1,14 @@
 export * from "./errors.js";
+export * from "./layout.js";
+export * from "./records.js";
+export * from "./events.js";
+export { StreamGrammar, type Position } from "./grammar.js";
+export { StreamDecoder, type DecoderOptions } from "./decoder.js";
+export { readStream, type ReadOptions } from "./reader.js";
+export { openSource, DEFAULT_CHUNK_SIZE, type StreamSource, type SourceOptions } from "./source.js";
+export { StreamWriter, type ByteSink, type WriterOptions } from "./writer.js";
+export { writeSampleStream, samplePage, samplePageType, type SampleOptions } from "./sample.js";
+export { inspectStream, verifyStream, type StreamSummary, type VerifyResult } from "./inspect.js";
+export { encodeXlHeader, type XlHeaderOptions } from "./xl-header.js";
+export { encodeLibxlHeader } from "./libxl-header.js";
+export { encodeImageHeader, encodeDomainHeader } from "./libxc-headers.js";

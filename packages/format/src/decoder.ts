@@ -1,0 +1,446 @@
+/**
+ * The stream reader's core: a synchronous state machine fed arbitrary chunks,
+ * consuming exact byte counts and returning the events each chunk completes.
+ * Memory is bounded by the current event: bytes are only gathered once they
+ * have arrived, and a record length is checked against its type and the
+ * reader's limits before any of its body is gathered.
+ *
+ * Specs: libxc-migration-stream.html (3 Headers, 4 Records),
+ * libxl-migration-stream.html (3 Header, 4 Record Overview); xl header in
+ * Xen tools/xl/xl.h.
+ */
+import { concatBytes, dataView, isAllZero } from "./bytes.js";
+import { type FormatErrorReason, type Layer, RecordError, StreamError } from "./errors.js";
+import type { LibxcRecordEvent, LibxlRecordEvent, PageDataEvent, StreamEvent } from "./events.js";
+import { type Fail, StreamGrammar } from "./grammar.js";
+import { decodeDomainHeader, decodeImageHeader, startsWithImageMarker } from "./libxc-headers.js";
+import { decodeLibxlHeader, startsWithLibxlIdent } from "./libxl-header.js";
+import { PAGE_SIZE, REC_LENGTH_MAX, SIZES, padLength } from "./layout.js";
+import {
+  type CodecContext,
+  type PfnEntry,
+  type RecordSpec,
+  decodePageDataCount,
+  decodePfnEntries,
+  pageDataLength,
+  recordName,
+  recordSpec,
+} from "./records.js";
+import { type XlFixedHeader, decodeXlConfig, decodeXlFixedHeader, startsWithXlMagic } from "./xl-header.js";
+
+export interface DecoderOptions {
+  /** Outermost layer of the stream; "auto" detects it from the first 8 bytes. */
+  format?: "auto" | Layer;
+  /** Largest record body accepted (default Xen's REC_LENGTH_MAX, 128 MiB). */
+  maxRecordLength?: number;
+  /** Most pfns accepted in one PAGE_DATA record (default 4096; Xen writes at most 1024). */
+  maxPagesPerRecord?: number;
+  /** Largest xl optional data (domain config) accepted (default 16 MiB). */
+  maxConfigLength?: number;
+}
+
+type State =
+  | "detect"
+  | "xl-fixed"
+  | "xl-optional"
+  | "libxl-header"
+  | "image-header"
+  | "domain-header"
+  | "record-header"
+  | "record-body"
+  | "page-count"
+  | "page-pfns"
+  | "page-data"
+  | "done";
+
+const EMPTY = new Uint8Array(0);
+
+export class StreamDecoder {
+  private readonly maxRecordLength: number;
+  private readonly maxPagesPerRecord: number;
+  private readonly maxConfigLength: number;
+  private grammar: StreamGrammar | undefined;
+  private outerLayer: Layer = "xl";
+  private state: State = "detect";
+
+  /** Stream offset of the next byte to consume. */
+  private position = 0;
+  /** Offset of the first byte of the event being gathered. */
+  private eventStart = 0;
+  /** Bytes of the current event gathered from earlier chunks. */
+  private pieces: Uint8Array[] = [];
+  private gathered = 0;
+  /** Bytes the current stage of the event needs in total (counted from eventStart). */
+  private need = 0;
+
+  private xlHeader: XlFixedHeader | undefined;
+  private libxlLittle = true;
+  private libxcLittle = true;
+  private recordLayer: "libxl" | "libxc" = "libxc";
+  private recordType = 0;
+  private recordLength = 0;
+  private spec: RecordSpec<unknown> | undefined;
+  private pageCount = 0;
+  private pfns: PfnEntry[] = [];
+  private pages: Uint8Array[] = [];
+  private pagesLeft = 0;
+  private pageRaw: Uint8Array = EMPTY;
+  private partialPage: Uint8Array | undefined;
+  private partialFill = 0;
+
+  constructor(options: DecoderOptions = {}) {
+    this.maxRecordLength = Math.min(options.maxRecordLength ?? REC_LENGTH_MAX, 0xffff_ffff);
+    this.maxPagesPerRecord = options.maxPagesPerRecord ?? 4096;
+    this.maxConfigLength = options.maxConfigLength ?? 16 * 1024 * 1024;
+    const format = options.format ?? "auto";
+    if (format === "auto") {
+      this.state = "detect";
+      this.need = 8;
+    } else {
+      this.startAt(format);
+    }
+  }
+
+  /** True once the outermost END has been read. */
+  get finished(): boolean {
+    return this.state === "done";
+  }
+
+  /** Bytes consumed so far. */
+  get offset(): number {
+    return this.position;
+  }
+
+  /** Feeds the next chunk; returns the events it completes, in order. */
+  push(chunk: Uint8Array): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    const len = chunk.length;
+    let pos = 0;
+    // Where the current event's bytes start in this chunk, when all of them lie in it:
+    // they are then handed on as one view, never copied.
+    let segStart = -1;
+    while (pos < len) {
+      if (this.state === "done") {
+        throw this.streamError("trailing-data", this.position, this.outerLayer, "end of stream after the final END record", `${len - pos} more bytes`);
+      }
+      if (this.state === "page-data") {
+        pos = this.takePages(chunk, pos, out);
+        segStart = -1;
+        continue;
+      }
+      const start = pos;
+      const want = this.need - this.gathered;
+      const take = Math.min(want, len - pos);
+      pos += take;
+      this.position += take;
+      if (take < want) {
+        this.pieces.push(chunk.subarray(segStart >= 0 ? segStart : start, pos));
+        this.gathered += take;
+        segStart = -1;
+        break;
+      }
+      let bytes: Uint8Array;
+      let contiguous = true;
+      if (segStart >= 0) bytes = chunk.subarray(segStart, pos);
+      else if (this.pieces.length === 0) bytes = chunk.subarray(start, pos);
+      else {
+        this.pieces.push(chunk.subarray(start, pos));
+        bytes = concatBytes(this.pieces);
+        contiguous = false;
+      }
+      this.pieces = [];
+      this.gathered = 0;
+      segStart = -1;
+      for (;;) {
+        const eventStart = this.eventStart;
+        this.advance(bytes, out);
+        const state = this.state as State; // advance() moved it on
+        if (this.eventStart !== eventStart || state === "page-data" || state === "done") break;
+        // The same event goes on: a header told us how long the rest is.
+        if (this.need > bytes.length) {
+          this.gathered = bytes.length;
+          if (contiguous) segStart = pos - bytes.length;
+          else this.pieces.push(bytes);
+          break;
+        }
+        // Nothing more to gather (an empty body): the next stage runs on the same bytes.
+      }
+    }
+    // The chunk ended exactly where a stage of the current event did: keep what it holds.
+    if (segStart >= 0) this.pieces.push(chunk.subarray(segStart, len));
+    return out;
+  }
+
+  /** Signals end of input; throws if the stream is incomplete. */
+  end(): StreamEvent[] {
+    if (this.state !== "done") {
+      const missing = this.state === "page-data" ? this.pagesLeft * PAGE_SIZE - this.partialFill : this.need - this.gathered;
+      const inRecord = this.state === "record-body" || this.state.startsWith("page-");
+      throw new StreamError({
+        reason: "truncated",
+        offset: inRecord ? this.eventStart : this.position,
+        layer: this.currentLayer(),
+        recordType: inRecord ? this.recordType : undefined,
+        recordName: inRecord ? recordName(this.recordLayer, this.recordType) : undefined,
+        expected: `${missing} more bytes of ${inRecord ? "the record" : (this.grammar?.describeNext() ?? "a stream header")}`,
+        actual: `end of input at offset ${this.position}`,
+      });
+    }
+    return [];
+  }
+
+  private startAt(layer: Layer): void {
+    this.grammar = new StreamGrammar(layer);
+    this.outerLayer = layer;
+    if (layer === "xl") this.expect("xl-fixed", SIZES.xlHeader);
+    else if (layer === "libxl") this.expect("libxl-header", SIZES.libxlHeader);
+    else this.expect("image-header", SIZES.imageHeader);
+  }
+
+  private expect(state: State, need: number): void {
+    this.state = state;
+    this.need = need;
+  }
+
+  /** Moves on to the next event, as the grammar says. */
+  private nextEvent(): void {
+    const g = this.grammar!;
+    this.eventStart = this.position;
+    switch (g.position) {
+      case "libxl-header":
+        return this.expect("libxl-header", SIZES.libxlHeader);
+      case "image-header":
+        return this.expect("image-header", SIZES.imageHeader);
+      case "domain-header":
+        return this.expect("domain-header", SIZES.domainHeader);
+      case "libxl-record":
+        this.recordLayer = "libxl";
+        return this.expect("record-header", SIZES.recordHeader);
+      case "libxc-record":
+        this.recordLayer = "libxc";
+        return this.expect("record-header", SIZES.recordHeader);
+      case "done":
+        this.state = "done";
+        this.need = 0;
+        return;
+      case "xl-header":
+        return this.expect("xl-fixed", SIZES.xlHeader);
+    }
+  }
+
+  /** `bytes` are the current event's bytes so far, exactly `need` of them. */
+  private advance(bytes: Uint8Array, out: StreamEvent[]): void {
+    const offset = this.eventStart;
+    switch (this.state) {
+      case "detect": {
+        const layer: Layer | undefined = startsWithXlMagic(bytes)
+          ? "xl"
+          : startsWithLibxlIdent(bytes)
+            ? "libxl"
+            : startsWithImageMarker(bytes)
+              ? "libxc"
+              : undefined;
+        if (layer === undefined) {
+          throw this.streamError("bad-magic", 0, "xl", 'an xl header ("Xen saved domain"), a libxl header ("LibxlFmt") or a libxc image marker (0xffffffffffffffff)');
+        }
+        this.startAt(layer);
+        return;
+      }
+      case "xl-fixed": {
+        this.xlHeader = decodeXlFixedHeader(bytes, this.maxConfigLength, this.failer("xl", offset));
+        this.expect("xl-optional", SIZES.xlHeader + this.xlHeader.optionalDataLength);
+        return;
+      }
+      case "xl-optional": {
+        const h = this.xlHeader!;
+        const cfg = decodeXlConfig(h, bytes.subarray(SIZES.xlHeader), this.failer("xl", offset));
+        out.push({ kind: "xl-header", offset, raw: bytes, ...h, ...cfg });
+        this.grammar!.xlHeader();
+        return this.nextEvent();
+      }
+      case "libxl-header": {
+        const h = decodeLibxlHeader(bytes, this.failer("libxl", offset));
+        this.libxlLittle = h.byteOrder === "little";
+        out.push({ kind: "libxl-header", offset, raw: bytes, ...h });
+        this.grammar!.libxlHeader();
+        return this.nextEvent();
+      }
+      case "image-header": {
+        const h = decodeImageHeader(bytes, this.failer("libxc", offset));
+        this.libxcLittle = h.byteOrder === "little";
+        out.push({ kind: "image-header", offset, raw: bytes, ...h });
+        this.grammar!.imageHeader(h.version);
+        return this.nextEvent();
+      }
+      case "domain-header": {
+        const h = decodeDomainHeader(bytes, this.libxcLittle, this.failer("libxc", offset));
+        out.push({ kind: "domain-header", offset, raw: bytes, ...h });
+        this.grammar!.domainHeader(h.domainTypeName);
+        return this.nextEvent();
+      }
+      case "record-header":
+        return this.recordHeader(bytes);
+      case "record-body":
+        this.recordBody(bytes, out);
+        return this.nextEvent();
+      case "page-count": {
+        const ctx = this.codec();
+        this.pageCount = decodePageDataCount(bytes.subarray(SIZES.recordHeader), this.recordLength, ctx);
+        if (this.pageCount > this.maxPagesPerRecord) {
+          ctx.fail("too-large", `at most ${this.maxPagesPerRecord} pfns per PAGE_DATA record`, String(this.pageCount));
+        }
+        this.expect("page-pfns", SIZES.recordHeader + SIZES.pageDataHeader + this.pageCount * SIZES.pfnEntry);
+        return;
+      }
+      case "page-pfns": {
+        const ctx = this.codec();
+        const first = SIZES.recordHeader + SIZES.pageDataHeader;
+        const { pfns, dataPages } = decodePfnEntries(bytes.subarray(first), this.pageCount, ctx);
+        const expected = pageDataLength(this.pageCount, dataPages);
+        if (this.recordLength !== expected) {
+          ctx.fail("bad-length", `body_length ${expected} for ${this.pageCount} pfns with ${dataPages} pages`, String(this.recordLength));
+        }
+        this.pfns = pfns;
+        this.pageRaw = bytes;
+        this.pages = [];
+        this.pagesLeft = dataPages;
+        this.state = "page-data";
+        this.need = 0;
+        if (dataPages === 0) this.finishPages(out);
+        return;
+      }
+      default:
+        throw new Error(`decoder in state ${this.state} was handed bytes`);
+    }
+  }
+
+  private recordHeader(bytes: Uint8Array): void {
+    const le = this.recordLayer === "libxc" ? this.libxcLittle : this.libxlLittle;
+    const v = dataView(bytes);
+    this.recordType = v.getUint32(0, le);
+    this.recordLength = v.getUint32(4, le);
+    this.spec = recordSpec(this.recordLayer, this.recordType);
+    const ctx = this.codec();
+    const g = this.grammar!;
+    if (this.recordLayer === "libxc") g.libxcRecord(this.recordType, this.spec, ctx.fail);
+    else g.libxlRecord(this.recordType, this.spec, ctx.fail);
+    const length = this.recordLength;
+    // Checked before a single body byte is gathered: a hostile length costs nothing.
+    if (length > this.maxRecordLength) ctx.fail("too-large", `body_length at most ${this.maxRecordLength}`, String(length));
+    if (this.spec !== undefined && (length < this.spec.minLength || length > this.spec.maxLength)) {
+      const range = this.spec.minLength === this.spec.maxLength ? `${this.spec.minLength}` : `${this.spec.minLength}..${this.spec.maxLength}`;
+      ctx.fail("bad-length", `body_length ${range}`, String(length));
+    }
+    if (this.spec?.name === "PAGE_DATA" && this.recordLayer === "libxc") {
+      this.expect("page-count", SIZES.recordHeader + SIZES.pageDataHeader);
+      return;
+    }
+    this.expect("record-body", SIZES.recordHeader + length + padLength(length));
+  }
+
+  private recordBody(bytes: Uint8Array, out: StreamEvent[]): void {
+    const ctx = this.codec();
+    const bodyEnd = SIZES.recordHeader + this.recordLength;
+    if (!isAllZero(bytes.subarray(bodyEnd))) ctx.fail("bad-padding", "zero padding after the record body");
+    const body = bytes.subarray(SIZES.recordHeader, bodyEnd);
+    const known = this.spec !== undefined;
+    const event = {
+      kind: this.recordLayer === "libxc" ? "libxc-record" : "libxl-record",
+      offset: this.eventStart,
+      raw: bytes,
+      type: this.recordType,
+      length: this.recordLength,
+      name: known ? this.spec!.name : "UNKNOWN",
+      fields: known ? this.spec!.decode(body, ctx) : { body },
+    };
+    out.push(event as LibxcRecordEvent | LibxlRecordEvent);
+  }
+
+  /** Takes page payloads straight from the chunk as views; copies only a page split across chunks. */
+  private takePages(chunk: Uint8Array, pos: number, out: StreamEvent[]): number {
+    const len = chunk.length;
+    const pages = this.pages;
+    while (this.pagesLeft > 0 && pos < len) {
+      if (this.partialPage === undefined) {
+        if (len - pos >= PAGE_SIZE) {
+          pages.push(chunk.subarray(pos, pos + PAGE_SIZE));
+          pos += PAGE_SIZE;
+          this.position += PAGE_SIZE;
+          this.pagesLeft--;
+          continue;
+        }
+        this.partialPage = new Uint8Array(PAGE_SIZE);
+        this.partialFill = 0;
+      }
+      const take = Math.min(PAGE_SIZE - this.partialFill, len - pos);
+      this.partialPage.set(chunk.subarray(pos, pos + take), this.partialFill);
+      this.partialFill += take;
+      pos += take;
+      this.position += take;
+      if (this.partialFill === PAGE_SIZE) {
+        pages.push(this.partialPage);
+        this.partialPage = undefined;
+        this.partialFill = 0;
+        this.pagesLeft--;
+      }
+    }
+    if (this.pagesLeft === 0) this.finishPages(out);
+    return pos;
+  }
+
+  private finishPages(out: StreamEvent[]): void {
+    const event: PageDataEvent = {
+      kind: "page-data",
+      offset: this.eventStart,
+      raw: this.pageRaw,
+      type: this.recordType,
+      length: this.recordLength,
+      name: "PAGE_DATA",
+      pfns: this.pfns,
+      pages: this.pages,
+    };
+    out.push(event);
+    this.pfns = [];
+    this.pages = [];
+    this.pageRaw = EMPTY;
+    this.nextEvent();
+  }
+
+  private currentLayer(): Layer {
+    switch (this.state) {
+      case "detect":
+      case "xl-fixed":
+      case "xl-optional":
+        return "xl";
+      case "libxl-header":
+        return "libxl";
+      case "image-header":
+      case "domain-header":
+        return "libxc";
+      default:
+        return this.recordLayer;
+    }
+  }
+
+  private codec(): CodecContext {
+    const layer = this.recordLayer;
+    const type = this.recordType;
+    const offset = this.eventStart;
+    return {
+      littleEndian: layer === "libxc" ? this.libxcLittle : this.libxlLittle,
+      fail: (reason, expected, actual) => {
+        throw new RecordError({ reason, offset, layer, recordType: type, recordName: recordName(layer, type), expected, actual });
+      },
+    };
+  }
+
+  private failer(layer: Layer, offset: number): Fail {
+    return (reason, expected, actual) => {
+      throw this.streamError(reason, offset, layer, expected, actual);
+    };
+  }
+
+  private streamError(reason: FormatErrorReason, offset: number, layer: Layer, expected: string, actual?: string): StreamError {
+    return new StreamError({ reason, offset, layer, expected, actual });
+  }
+}

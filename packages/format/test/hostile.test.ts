@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { FormatError, RecordError, StreamDecoder, StreamError, XenfleetError, verifyStream } from "../src/index.js";
+import { brokenCases, readerOnlyCases } from "./broken.js";
+import { decodeChunked, patch, reserialize, sampleBytes, u32 } from "./helpers.js";
+
+const cases = [...(await brokenCases()), ...(await readerOnlyCases())];
+
+describe("hostile inputs", () => {
+  it.each(cases.map((c) => [c.name, c] as const))("%s", async (_name, c) => {
+    for (const sizes of [[c.bytes.length], [1], [7, 4096, 13]]) {
+      let caught: unknown;
+      try {
+        decodeChunked(c.bytes, sizes, { format: c.format });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(c.error === "StreamError" ? StreamError : RecordError);
+      const err = caught as FormatError;
+      expect(err.reason).toBe(c.reason);
+      expect(err.layer).toBe(c.layer);
+      if (c.recordName !== undefined) expect(err.recordName).toBe(c.recordName);
+      expect(err.offset).toBeGreaterThanOrEqual(0);
+      expect(err.offset).toBeLessThanOrEqual(c.bytes.length);
+      expect(err.expected.length).toBeGreaterThan(0);
+    }
+    const verdict = await verifyStream([c.bytes], { format: c.format });
+    expect(verdict.ok).toBe(false);
+  });
+
+  it("refuses a hostile length from the record header alone, before any body byte arrives", async () => {
+    const bytes = await sampleBytes({ layers: "libxc", pages: 1 });
+    const events = decodeChunked(bytes);
+    const tsc = events.find((e) => "name" in e && e.name === "X86_TSC_INFO")!;
+    const hostile = patch(bytes, tsc.offset + 4, u32(0xfffffff8));
+    const decoder = new StreamDecoder();
+    decoder.push(hostile.subarray(0, tsc.offset));
+    const before = process.memoryUsage().arrayBuffers;
+    expect(() => decoder.push(hostile.subarray(tsc.offset, tsc.offset + 8))).toThrow(RecordError);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+  });
+
+  it("refuses PAGE_DATA with more pfns than the reader's limit", async () => {
+    const bytes = await sampleBytes({ layers: "libxc", pages: 100 });
+    expect(() => decodeChunked(bytes, [bytes.length], { maxPagesPerRecord: 50 })).toThrow(/too-large/);
+  });
+
+  it("skips an unknown optional record, passing its bytes through", async () => {
+    const bytes = await sampleBytes({ layers: "libxc", domainType: "x86-hvm", pages: 3 });
+    const events = decodeChunked(bytes);
+    const at = events.find((e) => e.kind === "page-data")!.offset;
+    const optional = Buffer.concat([u32(0x80000013), u32(5), Buffer.from("hello"), Buffer.alloc(3)]);
+    const withOptional = Buffer.concat([bytes.subarray(0, at), optional, bytes.subarray(at)]);
+    const read = decodeChunked(withOptional, [11]);
+    const unknown = read.find((e) => e.kind === "libxc-record" && e.name === "UNKNOWN");
+    expect(unknown).toMatchObject({ type: 0x80000013, length: 5 });
+    if (unknown?.kind === "libxc-record" && unknown.name === "UNKNOWN") expect(Buffer.from(unknown.fields.body).toString()).toBe("hello");
+    expect(reserialize(read).equals(withOptional)).toBe(true);
+    expect((await verifyStream([withOptional])).ok).toBe(true);
+  });
+
+  it("each error class has one fixed code and is unrecoverable", () => {
+    const details = { reason: "truncated", offset: 5, layer: "libxc", expected: "x" } as const;
+    const table = [
+      [new StreamError(details), "XENFLEET_FORMAT_STREAM"],
+      [new RecordError({ ...details, recordType: 8, recordName: "X86_TSC_INFO" }), "XENFLEET_FORMAT_RECORD"],
+    ] as const;
+    for (const [error, code] of table) {
+      expect(error).toBeInstanceOf(XenfleetError);
+      expect(error).toBeInstanceOf(FormatError);
+      expect(error.code).toBe(code);
+      expect(error.unrecoverable).toBe(true);
+      expect(error.message).toContain("offset 5");
+    }
+    expect(table[1][0].message).toContain("X86_TSC_INFO (0x00000008)");
+  });
+});
