@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerLegacyCommands } from "./legacy.js";
 import { FormatError, type StreamSource, type StreamSummary, inspectStream, verifyStream } from "@xenfleet/format";
 
 type Format = "auto" | "xl" | "libxl" | "libxc";
@@ -56,6 +57,7 @@ function fail(error: unknown, json: boolean): void {
 
 export function registerStreamCommands(program: Command): void {
   const stream = program.command("stream").description("Inspect, verify and convert Xen save/migration streams");
+  registerLegacyCommands(stream);
 
   stream
     .command("inspect")
