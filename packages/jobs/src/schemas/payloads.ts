@@ -17,6 +17,19 @@ import {
 
 const v1 = z.literal(1);
 
+/** Optional live-migration tuning shared by migrate-send and evacuate payloads. */
+const migrateTuning = {
+  /** Per-frame compression on the wire (default: lz4 when `compress`, else none). */
+  compression: z.enum(["none", "lz4", "zstd"]).optional(),
+  /** Bytes per second on the wire for this migration. */
+  bandwidth: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Stop pre-copy once the rest can be sent within this many ms at the measured rate. */
+  maxDowntimeMs: z.int().min(1).max(3_600_000).optional(),
+  /** Bound on the pre-copy phase, and what to do when it runs out. */
+  timeoutMs: z.int().min(1).max(86_400_000).optional(),
+  timeoutAction: z.enum(["abort", "force"]).optional(),
+};
+
 /** Save one domain on its host into the store. */
 export const savePayloadV1 = z.strictObject({
   v: v1,
@@ -80,8 +93,13 @@ export const migrateSendPayloadV1 = z.strictObject({
    * live: pre-copy over TCP to the receiver, whose address and one-time token
    * the receiver publishes under the migration's key (never in the payload).
    */
-  mode: z.enum(["live"]),
+  mode: z.enum(["live", "cold"]),
   compress: z.boolean(),
+  ...migrateTuning,
+  /** Cold migration: the store the image goes through. */
+  store: storeUrl.optional(),
+  /** Set when the migration is one move of an evacuation. */
+  evacuationId: token.optional(),
 });
 
 /** Target side of a live migration: listen, authenticate, receive, resume. */
@@ -91,6 +109,12 @@ export const migrateRecvPayloadV1 = z.strictObject({
   host: hostIdSchema,
   source: hostIdSchema,
   domain: domainRef,
+  /** Memory the domain needs; the receiver refuses early when it lacks room. */
+  memoryBytes: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** live (default): listen for the sender; cold: restore the image the sender put in `store`. */
+  mode: z.enum(["live", "cold"]).optional(),
+  store: storeUrl.optional(),
+  evacuationId: token.optional(),
 });
 
 /** Empty the given hosts: place every domain elsewhere and migrate it. */
@@ -105,6 +129,14 @@ export const evacuatePayloadV1 = z.strictObject({
   }),
   /** When no host can take a domain live, save it and restore it elsewhere via this store. */
   coldVia: storeUrl.optional(),
+  /** Move every domain cold (through `coldVia`), even when a live path exists. */
+  cold: z.boolean().optional(),
+  /** Placement rules: domains of one group never share a host; domains needing tags. */
+  antiAffinity: z.array(z.array(z.string().min(1).max(128)).max(4096)).max(256).optional(),
+  requireTags: z.array(z.strictObject({ domain: z.string().min(1).max(128), tags: labels })).max(4096).optional(),
+  /** Tries per domain, each on another target (default 3). */
+  maxAttempts: z.int().min(1).max(10).optional(),
+  ...migrateTuning,
 });
 
 /** Drop images that no retention rule keeps. */

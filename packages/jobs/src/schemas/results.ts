@@ -60,6 +60,12 @@ export const migrateSendResultV1 = z.strictObject({
   iterations: nonNegativeInt,
   downtimeMs: nonNegativeInt,
   seconds,
+  /** Save-image bytes carried (bytesSent counts the wire, after compression). */
+  bytesRaw: bytes.optional(),
+  compressionRatio: z.number().min(0).max(1e6).optional(),
+  /** Why pre-copy stopped. */
+  stopReason: z.enum(["max-iterations", "dirty-threshold", "downtime-target", "timeout"]).optional(),
+  mode: z.enum(["live", "cold"]).optional(),
 });
 
 export const migrateRecvResultV1 = z.strictObject({
@@ -77,6 +83,15 @@ export const evacuateResultV1 = z.strictObject({
   failed: z
     .array(z.strictObject({ host: hostIdSchema, domain: domainRef, error: reason }))
     .max(100_000),
+  /** Where every moved domain runs now. */
+  placements: z
+    .array(z.strictObject({ domain: domainRef, from: hostIdSchema, to: hostIdSchema, mode: z.enum(["live", "cold"]), attempts: nonNegativeInt }))
+    .max(100_000)
+    .optional(),
+  /** Hosts left with no domain of theirs unmoved; the others are not empty. */
+  emptied: z.array(hostIdSchema).max(256).optional(),
+  notEmpty: z.array(z.strictObject({ host: hostIdSchema, remaining: nonNegativeInt })).max(256).optional(),
+  seconds: seconds.optional(),
 });
 
 export const retentionResultV1 = z.strictObject({

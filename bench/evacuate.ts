@@ -1,0 +1,114 @@
+/**
+ * Evacuation of 2 of 8 sim hosts (default 40 domains of 256 MiB, all on the
+ * two hosts being drained), with every host's outgoing migration bandwidth
+ * limited. Each host is a migrate-worker process; this process plays the
+ * controller (runEvacuation). Prints one JSON line: completion time, the
+ * lower bound (bytes leaving the busiest source / its bandwidth) and their
+ * ratio (target <= 1.25).
+ *
+ *   npm run bench -- evacuate [--domains 40] [--memory 256M] [--hosts 8] [--bandwidth 200M] [--per-host 4]
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { parseSize, SimHost } from "@xenfleet/hypervisor";
+import { jobData, keys, listHosts } from "@xenfleet/jobs";
+import { parseRate, runEvacuation } from "@xenfleet/migration";
+
+const { values } = parseArgs({
+  options: {
+    domains: { type: "string", default: "40" },
+    memory: { type: "string", default: "256M" },
+    hosts: { type: "string", default: "8" },
+    bandwidth: { type: "string", default: "200M" },
+    "per-host": { type: "string", default: "4" },
+    redis: { type: "string", default: process.env.XENFLEET_REDIS ?? "redis://127.0.0.1:6379" },
+  },
+});
+const nDomains = Number(values.domains);
+const memoryBytes = parseSize(values.memory);
+const nHosts = Number(values.hosts);
+const bandwidth = parseRate(values.bandwidth);
+const perHost = Number(values["per-host"]);
+const hostIds = Array.from({ length: nHosts }, (_, i) => `h${i + 1}`);
+const drained = hostIds.slice(0, 2);
+
+const dir = await mkdtemp(join(tmpdir(), "xf-bench-evac-"));
+const redis = new Redis(values.redis);
+const prefix = `bench-${randomBytes(4).toString("hex")}`;
+const children: ChildProcess[] = [];
+try {
+  const hostMemory = Math.max(4 * memoryBytes * Math.ceil(nDomains / (nHosts - 2)), 2 * memoryBytes * nDomains);
+  for (const h of hostIds) await SimHost.open(join(dir, h), { name: h, totalMemoryBytes: hostMemory });
+  for (let i = 0; i < nDomains; i++) {
+    const sim = await SimHost.open(join(dir, drained[i % 2]!));
+    await sim.createDomain({ name: `vm${i}`, type: i % 2 ? "pv" : "hvm", memoryBytes });
+  }
+  for (const h of hostIds) {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(import.meta.dirname, "..", "services", "migrate-worker", "src", "main.ts")], {
+      env: {
+        ...process.env,
+        XENFLEET_REDIS: values.redis,
+        XENFLEET_PREFIX: prefix,
+        XENFLEET_STORE: `file://${join(dir, "store")}`,
+        XENFLEET_HOST: h,
+        XENFLEET_SIM_DIR: join(dir, h),
+        XENFLEET_HOST_ADDRESS: "127.0.0.1",
+        XENFLEET_MIGRATE_BIND: "127.0.0.1",
+        XENFLEET_MIGRATE_BANDWIDTH: String(bandwidth),
+        XENFLEET_MIGRATE_SEND_CONCURRENCY: String(perHost),
+        XENFLEET_MIGRATE_RECV_CONCURRENCY: String(perHost),
+        XENFLEET_HEARTBEAT_MS: "500",
+        XENFLEET_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    children.push(child);
+  }
+  for (;;) {
+    const hosts = await listHosts(redis, prefix);
+    const ready = hosts.filter((h) => h.state === "up").length === nHosts && drained.every((d) => hosts.find((h) => h.id === d)?.info?.domains.length === nDomains / 2);
+    if (ready) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const t0 = performance.now();
+  const report = await runEvacuation(
+    redis,
+    prefix,
+    jobData("evacuate", { evacuationId: "bench", hosts: drained, limits: { perSource: perHost, perTarget: perHost, total: 2 * perHost }, compression: "none" }),
+    { pollMs: 100 },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  // Lower bound: the busiest source must push all its domains' memory through its link.
+  const busiest = Math.max(...drained.map((d) => (report.placements ?? []).filter((p) => p.from === d).length)) * memoryBytes;
+  const lowerBound = busiest / bandwidth;
+  console.log(
+    JSON.stringify({
+      bench: "evacuate",
+      domains: nDomains,
+      memoryBytes,
+      hosts: nHosts,
+      drained,
+      bandwidthPerHost: bandwidth,
+      perHost,
+      moved: report.placements?.length ?? 0,
+      failed: report.failed.length,
+      emptied: report.emptied,
+      seconds: Math.round(seconds * 100) / 100,
+      lowerBoundSeconds: Math.round(lowerBound * 100) / 100,
+      ratio: Math.round((seconds / lowerBound) * 1000) / 1000,
+      target: { ratio: 1.25, met: seconds / lowerBound <= 1.25 },
+    }),
+  );
+} finally {
+  for (const c of children) c.kill("SIGTERM");
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+  const found = await redis.keys(keys.all(prefix));
+  if (found.length) await redis.del(...found);
+  redis.disconnect();
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,70 @@
+import { XenfleetError } from "@xenfleet/format";
+
+/**
+ * Why a byte stream on the migration wire was refused. Stable strings, so
+ * programs and tests can tell a bad checksum from a version we do not speak.
+ */
+export type WireErrorReason =
+  | "bad-magic"
+  | "unsupported-version"
+  | "bad-byte-order"
+  | "bad-header"
+  | "oversize"
+  | "unknown-frame-type"
+  | "unknown-compression"
+  | "checksum"
+  | "decompress"
+  | "sequence"
+  | "truncated"
+  | "unexpected-frame"
+  | "bad-control";
+
+/** A frame stream that is not ours, not our version, or damaged. Never retried as-is. */
+export class WireFormatError extends XenfleetError {
+  readonly code = "ERR_MIGRATION_WIRE";
+  constructor(
+    readonly reason: WireErrorReason,
+    /** Byte offset in the stream where the problem was found. */
+    readonly offset: number,
+    detail: string,
+  ) {
+    super(`migration stream refused at byte ${offset} (${reason}): ${detail}`);
+  }
+}
+
+/** A connection presented no token, a wrong one, a used one or an expired one. */
+export class TokenRejectedError extends XenfleetError {
+  readonly code = "ERR_MIGRATION_TOKEN";
+  constructor(readonly reason: "unknown" | "used" | "expired") {
+    super(`migration token refused: ${reason}`);
+  }
+}
+
+/** The target host cannot take the domain (not enough free memory). A retry elsewhere may work. */
+export class NoRoomError extends XenfleetError {
+  readonly code = "ERR_MIGRATION_NO_ROOM";
+  override readonly unrecoverable = false;
+  constructor(readonly neededBytes: number, readonly freeBytes: number) {
+    super(`target has ${freeBytes} bytes free, domain needs ${neededBytes}`);
+  }
+}
+
+/**
+ * The migration did not complete: the peer went away, refused, or a phase
+ * timed out. The domain stays (or is put back) running on the source.
+ */
+export class MigrationFailedError extends XenfleetError {
+  readonly code = "ERR_MIGRATION_FAILED";
+  override readonly unrecoverable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The migration's outcome record in Redis says something this side cannot act on. */
+export class OutcomeConflictError extends XenfleetError {
+  readonly code = "ERR_MIGRATION_OUTCOME";
+  constructor(message: string) {
+    super(message);
+  }
+}

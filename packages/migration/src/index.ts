@@ -1,0 +1,22 @@
+/**
+ * @xenfleet/migration: live migration over the fleet's own wire format, cold
+ * migration through the store, the commit protocol that keeps a domain
+ * running in exactly one place, and evacuation (placement + moves + report).
+ */
+export * from "./errors.js";
+export * as wire from "./wire/format.js";
+export { FrameEncoder, encodeStreamHeader, type EncodedFrame } from "./wire/encoder.js";
+export { FrameDecoder } from "./wire/decoder.js";
+export type { Compression, Frame, FrameType } from "./wire/format.js";
+export { TokenBucket, parseRate, realClock, type Clock, type TokenBucketOptions } from "./throttle.js";
+export { OneTimeToken } from "./token.js";
+export { MigrationRecord, RECORD_TTL_MS, type Listener, type Outcome } from "./rendezvous.js";
+export { FrameChannel } from "./channel.js";
+export { FrameSink } from "./frame-sink.js";
+export { recoverSide, receiverSettle, senderAbort, senderDecide } from "./commit.js";
+export { sendLive, type SendOptions, type SendReport } from "./sender.js";
+export { receiveLive, type ReceiveOptions, type ReceiveReport } from "./receiver.js";
+export { coldImageKey, receiveCold, sendCold, type ColdReceiveOptions, type ColdSendOptions } from "./cold.js";
+export { planPlacement, type Placement, type Plan, type PlanDomain, type PlanHost, type PlanInput, type Unplaced } from "./planner.js";
+export { runEvacuation, type DomainProgress, type EvacuationContext, type EvacuationProgress } from "./evacuation.js";
+export { migrateHandlers, type MigrateWorkerDeps } from "./handlers.js";

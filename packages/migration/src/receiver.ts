@@ -1,0 +1,225 @@
+/**
+ * The receiving half of a live migration. Checks room, listens, publishes
+ * its address and a one-time token in the migration record, lets in the
+ * first connection that presents the token (any other is refused and the
+ * listener keeps waiting until the token expires), builds the domain paused
+ * from the data frames, says READY, and starts the domain on COMMIT. Without
+ * a COMMIT the record decides (commit.ts).
+ */
+import { createServer as netServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { PassThrough } from "node:stream";
+import { createServer as tlsServer } from "node:tls";
+import type { DomainInfo, Hypervisor, MigrationReceiver } from "@xenfleet/hypervisor";
+import { FrameChannel } from "./channel.js";
+import { receiverSettle } from "./commit.js";
+import { MigrationFailedError, NoRoomError, WireFormatError } from "./errors.js";
+import type { MigrationRecord, Outcome } from "./rendezvous.js";
+import { OneTimeToken } from "./token.js";
+
+export interface ReceiveOptions {
+  hypervisor: Hypervisor;
+  record: MigrationRecord;
+  /** The domain expected (uuid); a HELLO naming another is refused. */
+  domainUuid: string;
+  /** Memory the domain needs, when known before the HELLO. */
+  memoryBytes?: number;
+  /** Where to listen; port 0 picks a free one. */
+  bind: { host: string; port: number };
+  /** The address senders should connect to. */
+  advertise: string;
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  tokenTtlMs?: number;
+  /** Longest silence on the connection before the transfer counts as failed. */
+  idleTimeoutMs?: number;
+  commitTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReceiveReport {
+  outcome: Outcome;
+  domain: DomainInfo;
+  rawBytes: number;
+  wireBytes: number;
+  seconds: number;
+}
+
+export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
+  const started = performance.now();
+  const hv = o.hypervisor;
+  await checkRoom(o, o.memoryBytes);
+
+  const token = new OneTimeToken(o.tokenTtlMs ?? 60_000);
+  const server: Server = o.tls ? tlsServer({ key: o.tls.key, cert: o.tls.cert }) : netServer();
+  let channel: FrameChannel;
+  let hello: Record<string, unknown>;
+  try {
+    const port = await listen(server, o.bind);
+    await o.record.publishListener({ address: o.advertise, port, tls: o.tls !== undefined, token: token.value, expiresAt: Date.now() + (o.tokenTtlMs ?? 60_000) });
+    ({ channel, hello } = await acceptOne(server, o, token));
+  } catch (err) {
+    await o.record.decide("aborted", `receiver: ${(err as Error).message}`).catch(() => undefined);
+    throw err;
+  } finally {
+    server.close();
+  }
+
+  const onAbort = () => channel.close(true);
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  let receiver: MigrationReceiver | undefined;
+  let rawBytes = 0;
+  try {
+    await checkRoom(o, typeof hello.memoryBytes === "number" ? hello.memoryBytes : undefined);
+    const data = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const building = hv.migrateReceive(data, o.signal ? { signal: o.signal } : {});
+    // If building fails early, stop pumping: the pump may be waiting for a drain that never comes.
+    building.catch(() => channel.close(true));
+    try {
+      rawBytes = await pump(channel, data, o.idleTimeoutMs ?? 30_000);
+    } catch (err) {
+      data.destroy(err as Error);
+      await building.then((r) => r.abort(), () => undefined);
+      throw err;
+    }
+    receiver = await building;
+    await o.record.set({ ready: 1, targetDomid: receiver.domain.domid });
+    await channel.sendControl("ready", { domid: receiver.domain.domid });
+  } catch (err) {
+    await o.record.decide("aborted", `receiver: ${(err as Error).message}`).catch(() => undefined);
+    if (receiver) await receiverSettle(o.record, receiver, (err as Error).message);
+    channel.close(true);
+    o.signal?.removeEventListener("abort", onAbort);
+    throw err instanceof MigrationFailedError || err instanceof WireFormatError ? err : new MigrationFailedError(`receive failed: ${(err as Error).message}`, { cause: err });
+  }
+
+  let outcome: Outcome;
+  try {
+    await channel.expect(["commit"], o.commitTimeoutMs ?? 60_000);
+    // The sender wrote "committed" before it sent COMMIT.
+    await receiver.start();
+    outcome = "committed";
+    await channel.sendControl("done").catch(() => undefined);
+  } catch (err) {
+    outcome = await receiverSettle(o.record, receiver, `no COMMIT: ${(err as Error).message}`);
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+    channel.close();
+  }
+  if (outcome === "aborted") throw new MigrationFailedError("migration aborted before the commit; the received copy was destroyed");
+  const info = await hv.domainInfo(receiver.domain.uuid);
+  return { outcome, domain: info, rawBytes, wireBytes: 0, seconds: (performance.now() - started) / 1000 };
+}
+
+async function checkRoom(o: ReceiveOptions, needed: number | undefined): Promise<void> {
+  if (needed === undefined) return;
+  const free = (await o.hypervisor.hostInfo()).freeMemoryBytes;
+  if (free < needed) throw new NoRoomError(needed, free);
+}
+
+function listen(server: Server, bind: { host: string; port: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(bind.port, bind.host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Waits for the first connection whose HELLO carries the token for this
+ * migration and domain. Others are answered with ABORT and closed; the wait
+ * ends when the token expires.
+ */
+function acceptOne(server: Server, o: ReceiveOptions, token: OneTimeToken): Promise<{ channel: FrameChannel; hello: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stopWatch();
+      o.signal?.removeEventListener("abort", onAbort);
+      fn();
+    };
+    const timer = setTimeout(
+      () => finish(() => reject(new MigrationFailedError("no sender presented the token before it expired"))),
+      Math.max(0, token.expiresAt - Date.now()),
+    );
+    const onAbort = () => finish(() => reject(new MigrationFailedError("receive cancelled while waiting for the sender")));
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    // A sender that fails before connecting records "aborted"; stop waiting for it then.
+    const watch = setInterval(() => {
+      o.record.outcome().then(
+        (outcome) => {
+          if (outcome === "aborted") finish(() => reject(new MigrationFailedError("the sender aborted before connecting")));
+        },
+        () => undefined,
+      );
+    }, 500);
+    const stopWatch = () => clearInterval(watch);
+    server.on(o.tls ? "secureConnection" : "connection", (socket: Socket) => {
+      if (settled) return void socket.destroy();
+      const channel = new FrameChannel(socket);
+      channel
+        .expect(["hello"], 10_000)
+        .then(({ body }) => {
+          if (settled) throw new MigrationFailedError("migration already connected");
+          token.redeem(body.token);
+          if (body.migrationId !== o.record.migrationId) throw new MigrationFailedError("HELLO names another migration");
+          const domain = body.domain as { uuid?: unknown } | undefined;
+          if (domain?.uuid !== o.domainUuid) throw new MigrationFailedError("HELLO names another domain");
+          finish(() => resolve({ channel, hello: body }));
+        })
+        .catch((err: Error) => {
+          channel.sendControl("abort", { reason: err.message }).catch(() => undefined);
+          channel.close();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        });
+    });
+  });
+}
+
+/** Moves data frames into the domain builder until END; returns the raw bytes carried. */
+async function pump(channel: FrameChannel, data: PassThrough, idleMs: number): Promise<number> {
+  let raw = 0;
+  for (;;) {
+    const f = await withTimeout(channel.next(), idleMs, "no data from the sender");
+    if (f.type === "data") {
+      raw += f.payload.length;
+      if (!data.write(f.payload)) await drained(data);
+      continue;
+    }
+    if (f.type === "end") {
+      const body = JSON.parse(f.payload.toString("utf8")) as { rawBytes?: unknown };
+      if (body.rawBytes !== raw) throw new WireFormatError("truncated", 0, `END says ${String(body.rawBytes)} bytes, ${raw} arrived`);
+      data.end();
+      return raw;
+    }
+    if (f.type === "abort") throw new MigrationFailedError(`sender aborted: ${f.payload.toString("utf8").slice(0, 200)}`);
+    throw new WireFormatError("unexpected-frame", 0, `${f.type} frame during the data phase`);
+  }
+}
+
+function drained(s: PassThrough): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      s.off("drain", onDrain);
+      s.off("close", onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new MigrationFailedError("domain builder stopped reading"));
+    s.on("drain", onDrain);
+    s.on("close", onClose);
+  });
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new MigrationFailedError(`${what} for ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The migration's record in Redis (`keys.migration(prefix, id)`, a hash):
+ * where the receiver listens and with which one-time token, whether the
+ * target holds a complete paused copy, and the outcome. Redis carries the
+ * address and the token, never page data.
+ *
+ * Fields: source, target, domain, address, port, tls, token, expiresAt
+ * (listener); ready (target holds a paused copy); image (cold path); outcome
+ * ("committed" | "aborted", written once, see commit.ts) and reason.
+ * The record expires a day after its last write.
+ */
+import type { Redis } from "ioredis";
+import { keys } from "@xenfleet/jobs";
+import { MigrationFailedError } from "./errors.js";
+import { realClock, type Clock } from "./throttle.js";
+
+export const RECORD_TTL_MS = 24 * 3600 * 1000;
+
+export interface Listener {
+  address: string;
+  port: number;
+  tls: boolean;
+  token: string;
+  expiresAt: number;
+}
+
+export type Outcome = "committed" | "aborted";
+
+export class MigrationRecord {
+  readonly key: string;
+
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+    readonly migrationId: string,
+    private readonly clock: Clock = realClock,
+  ) {
+    this.key = keys.migration(prefix, migrationId);
+  }
+
+  async set(fields: Record<string, string | number>): Promise<void> {
+    await this.redis.multi().hset(this.key, fields).pexpire(this.key, RECORD_TTL_MS).exec();
+  }
+
+  async get(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.key);
+  }
+
+  async publishListener(l: Listener): Promise<void> {
+    await this.set({ address: l.address, port: l.port, tls: l.tls ? 1 : 0, token: l.token, expiresAt: l.expiresAt });
+  }
+
+  /** Polls until the receiver has published its listener; fails if the migration was decided meanwhile. */
+  async waitForListener(timeoutMs: number, signal?: AbortSignal): Promise<Listener> {
+    return this.poll(timeoutMs, signal, "the receiver to listen", (r) => {
+      if (r.address === undefined || r.port === undefined || r.token === undefined) return undefined;
+      return { address: r.address, port: Number(r.port), tls: r.tls === "1", token: r.token, expiresAt: Number(r.expiresAt) };
+    });
+  }
+
+  /** Polls until `field` is set; fails if the outcome is decided first. */
+  async waitForField(field: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    return this.poll(timeoutMs, signal, `"${field}"`, (r) => r[field]);
+  }
+
+  async outcome(): Promise<Outcome | undefined> {
+    const o = await this.redis.hget(this.key, "outcome");
+    return o === "committed" || o === "aborted" ? o : undefined;
+  }
+
+  /**
+   * Writes `wanted` as the outcome unless one is already written, and returns
+   * the outcome that holds: the first writer wins, atomically. Redis errors
+   * are retried (the decision must not be guessed) until `signal` aborts.
+   */
+  async decide(wanted: Outcome, reason = "", signal?: AbortSignal): Promise<Outcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const replies = await this.redis
+          .multi()
+          .hsetnx(this.key, "outcome", wanted)
+          .hget(this.key, "outcome")
+          .pexpire(this.key, RECORD_TTL_MS)
+          .exec();
+        const won = replies?.[0]?.[1] === 1;
+        const held = replies?.[1]?.[1];
+        if (won && reason) await this.redis.hset(this.key, "reason", reason.slice(0, 1024));
+        if (held === "committed" || held === "aborted") return held;
+        throw new Error(`outcome field holds ${String(held)}`);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        await this.clock.sleep(Math.min(2000, 50 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  async delete(): Promise<void> {
+    await this.redis.del(this.key);
+  }
+
+  private async poll<T>(timeoutMs: number, signal: AbortSignal | undefined, what: string, pick: (r: Record<string, string>) => T | undefined): Promise<T> {
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      const r = await this.get();
+      if (r.outcome === "aborted") throw new MigrationFailedError(`migration ${this.migrationId} was aborted: ${r.reason ?? "no reason given"}`);
+      const value = pick(r);
+      if (value !== undefined) return value;
+      if (this.clock.now() >= deadline) throw new MigrationFailedError(`timed out after ${timeoutMs} ms waiting for ${what} (migration ${this.migrationId})`);
+      await this.clock.sleep(50, signal);
+    }
+  }
+}

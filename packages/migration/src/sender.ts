@@ -1,0 +1,178 @@
+/**
+ * The sending half of a live migration. Waits for the receiver's listener in
+ * the migration record, connects, presents the one-time token, streams the
+ * live save through a FrameSink, then runs the commit handshake (commit.ts).
+ *
+ * Downtime is measured here, on one clock: from the moment the source paused
+ * (the end of the save minus the final pass the hypervisor reports) until the
+ * receiver says DONE (the target runs).
+ */
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { Hypervisor, LiveOptions, MigrationSender, SaveReport } from "@xenfleet/hypervisor";
+import { FrameChannel } from "./channel.js";
+import { senderAbort, senderDecide } from "./commit.js";
+import { MigrationFailedError } from "./errors.js";
+import { FrameSink } from "./frame-sink.js";
+import type { Listener, MigrationRecord } from "./rendezvous.js";
+import { TokenBucket } from "./throttle.js";
+import type { Compression } from "./wire/format.js";
+
+export interface SendOptions {
+  hypervisor: Hypervisor;
+  record: MigrationRecord;
+  /** uuid, name or domid on the source. */
+  domain: string | number;
+  compression?: Compression;
+  /** Bytes per second for this migration (wire bytes). */
+  bandwidth?: number;
+  /** Limiters shared with other migrations (e.g. the host's link). */
+  limiters?: TokenBucket[];
+  live?: LiveOptions;
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  listenerTimeoutMs?: number;
+  /** How long the receiver may take to finish building the domain after the last byte. */
+  readyTimeoutMs?: number;
+  doneTimeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { rawBytes: number; memoryBytes: number }) => void;
+}
+
+export interface SendReport {
+  outcome: "committed";
+  /** Bytes on the wire (headers and frames, both directions' overhead excluded). */
+  bytesSent: number;
+  /** Bytes of save image carried. */
+  rawBytes: number;
+  /** rawBytes / frame payload bytes sent; 1 without compression. */
+  compressionRatio: number;
+  iterations: number;
+  pagesPerIteration: number[];
+  stopReason?: SaveReport["stopReason"];
+  /** Source paused until the target ran. */
+  downtimeMs: number;
+  /** The final paused pass alone, as the hypervisor reports it. */
+  finalPassMs: number;
+  seconds: number;
+  digest?: string;
+}
+
+export async function sendLive(o: SendOptions): Promise<SendReport> {
+  const started = performance.now();
+  const hv = o.hypervisor;
+  const info = await hv.domainInfo(o.domain);
+  await o.record.set({ domain: info.uuid, sourceWasRunning: info.state === "running" ? 1 : 0 });
+  const listener = await o.record.waitForListener(o.listenerTimeoutMs ?? 60_000, o.signal);
+  const socket = await connect(listener, o.tls, o.signal);
+  const channel = new FrameChannel(socket);
+  const onAbort = () => channel.close(true);
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  let handle: MigrationSender | undefined;
+  try {
+    await channel.sendControl("hello", {
+      migrationId: o.record.migrationId,
+      token: listener.token,
+      domain: { uuid: info.uuid, name: info.name },
+      memoryBytes: info.memoryBytes,
+    });
+    const limiters = [...(o.bandwidth ? [new TokenBucket({ rate: o.bandwidth })] : []), ...(o.limiters ?? [])];
+    const sink = new FrameSink(channel, { compression: o.compression ?? "none", limiters, ...(o.signal ? { signal: o.signal } : {}) });
+    const progress = o.onProgress ? setInterval(() => o.onProgress?.({ rawBytes: sink.rawBytes, memoryBytes: info.memoryBytes }), 500) : undefined;
+    try {
+      handle = await hv.migrateSend(info.uuid, sink, { ...precopyOptions(o.live), ...(o.signal ? { signal: o.signal } : {}) });
+    } catch (err) {
+      // The hypervisor has resumed the source; tell the receiver to drop its copy.
+      await o.record.decide("aborted", `live save failed: ${(err as Error).message}`).catch(() => undefined);
+      throw new MigrationFailedError(`live save failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearInterval(progress);
+    }
+    const sentAt = performance.now();
+    const finalPassMs = handle.report.downtimeMs ?? 0;
+    const pausedAt = sentAt - finalPassMs;
+
+    try {
+      await channel.expect(["ready"], o.readyTimeoutMs ?? 120_000);
+    } catch (err) {
+      const h = handle;
+      handle = undefined;
+      await senderAbort(o.record, h, `no READY from the receiver: ${(err as Error).message}`);
+      throw new MigrationFailedError(`receiver did not confirm: ${(err as Error).message}`, { cause: err });
+    }
+    const h = handle;
+    handle = undefined;
+    if ((await senderDecide(o.record, h)) === "aborted") {
+      throw new MigrationFailedError("the receiver aborted the migration before the commit");
+    }
+    // Committed: the target will run (via COMMIT, or via the record if COMMIT is lost).
+    // The source is paused; destroy it while the target starts.
+    const done = channel
+      .sendControl("commit")
+      .then(() => channel.expect(["done"], o.doneTimeoutMs ?? 30_000))
+      .then(
+        () => performance.now(),
+        () => undefined,
+      );
+    const [runningAt] = await Promise.all([done, h.commit()]);
+    const end = runningAt ?? performance.now();
+    const payload = Math.max(1, sink.wireBytes - 24 * sink.frames);
+    return {
+      outcome: "committed",
+      bytesSent: channel.wireBytesOut,
+      rawBytes: sink.rawBytes,
+      compressionRatio: sink.rawBytes / payload,
+      iterations: h.report.iterations,
+      pagesPerIteration: h.report.pagesPerIteration,
+      ...(h.report.stopReason ? { stopReason: h.report.stopReason } : {}),
+      downtimeMs: end - pausedAt,
+      finalPassMs,
+      seconds: (performance.now() - started) / 1000,
+      ...(h.report.digest ? { digest: h.report.digest } : {}),
+    };
+  } catch (err) {
+    if (handle) await senderAbort(o.record, handle, (err as Error).message).catch(() => undefined);
+    throw err;
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+    channel.close();
+  }
+}
+
+function connect(l: Listener, tls: SendOptions["tls"], signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = l.tls
+      ? tlsConnect({ host: l.address, port: l.port, ...(tls?.ca ? { ca: tls.ca } : {}), rejectUnauthorized: tls?.rejectUnauthorized ?? true, ...(signal ? { signal } : {}) })
+      : netConnect({ host: l.address, port: l.port, ...(signal ? { signal } : {}) });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new MigrationFailedError(`could not connect to ${l.address}:${l.port} within 10 s`));
+    }, 10_000);
+    socket.once(l.tls ? "secureConnect" : "connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new MigrationFailedError(`could not connect to ${l.address}:${l.port}: ${err.message}`, { cause: err }));
+    });
+  });
+}
+
+/** Share of the downtime target given to the final paused pass; the rest covers the target finishing its build and the handshake. */
+export const FINAL_PASS_SHARE = 0.5;
+
+/**
+ * What the hypervisor's pre-copy loop is asked for. `maxDowntimeMs` is the
+ * whole downtime the operator accepts (paused on the source until running on
+ * the target), while the hypervisor's own figure bounds only the final pass,
+ * so the pass gets a share of it. Pre-copy may run more rounds than libxc's 5
+ * (up to 30): the downtime target and the timeout decide when to stop.
+ */
+export function precopyOptions(live: LiveOptions = {}): LiveOptions {
+  return {
+    ...live,
+    maxIterations: live.maxIterations ?? 30,
+    maxDowntimeMs: Math.max(1, Math.round((live.maxDowntimeMs ?? 300) * FINAL_PASS_SHARE)),
+  };
+}

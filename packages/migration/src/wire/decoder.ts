@@ -1,0 +1,224 @@
+/**
+ * Reads the migration wire format as an explicit state machine that consumes
+ * exact byte counts: stream header, header extension, then frame header and
+ * payload in turn. Input may arrive split anywhere. Every length is checked
+ * against its bound before any buffer of that size exists, and every frame's
+ * checksum before its payload is decompressed or handed on.
+ */
+import { WireFormatError } from "../errors.js";
+import { frameChecksum } from "./checksum.js";
+import { decompress } from "./compression.js";
+import {
+  BYTE_ORDER_MARK,
+  CHECKSUM_SIZE,
+  compressionName,
+  FRAME_HEADER_SIZE,
+  FRAME_TYPES,
+  type Frame,
+  frameTypeOf,
+  MAGIC,
+  MAX_CONTROL_LENGTH,
+  MAX_FRAME_LIMIT,
+  MAX_HEADER_LENGTH,
+  STREAM_HEADER_SIZE,
+  type StreamHeader,
+  WIRE_VERSION,
+} from "./format.js";
+
+type State =
+  | { kind: "stream-header" }
+  | { kind: "header-extension"; remaining: number }
+  | { kind: "frame-header" }
+  | { kind: "payload"; header: Buffer; stored: number }
+  | { kind: "failed"; error: WireFormatError };
+
+export class FrameDecoder {
+  private state: State = { kind: "stream-header" };
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes consumed so far: the offset named in errors. */
+  private offset = 0;
+  private nextSeq = 0;
+  private streamHeader: StreamHeader | undefined;
+
+  get header(): StreamHeader | undefined {
+    return this.streamHeader;
+  }
+
+  /** Feeds bytes; returns the frames they completed. Throws WireFormatError, and keeps throwing it after. */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.state.kind === "failed") throw this.state.error;
+    if (chunk.length > 0) {
+      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      this.buffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    try {
+      for (;;) {
+        const frame = this.step();
+        if (frame === null) break;
+        if (frame !== undefined) frames.push(frame);
+      }
+    } catch (err) {
+      if (err instanceof WireFormatError) this.state = { kind: "failed", error: err };
+      throw err;
+    }
+    return frames;
+  }
+
+  /** The input ended: an error unless it ended between frames. */
+  end(): void {
+    if (this.state.kind === "failed") throw this.state.error;
+    if (this.state.kind !== "frame-header" || this.buffered > 0) {
+      const error = new WireFormatError("truncated", this.offset + this.buffered, `stream ended in ${this.state.kind}`);
+      this.state = { kind: "failed", error };
+      throw error;
+    }
+  }
+
+  /** One transition: a frame, undefined (progress, no frame), or null (needs more input). */
+  private step(): Frame | undefined | null {
+    const s = this.state;
+    switch (s.kind) {
+      case "stream-header": {
+        const b = this.take(STREAM_HEADER_SIZE);
+        if (!b) return null;
+        this.readStreamHeader(b);
+        return undefined;
+      }
+      case "header-extension": {
+        // Extensions of later minor revisions are skipped without being kept.
+        const n = Math.min(s.remaining, this.buffered);
+        if (n === 0 && s.remaining > 0) return null;
+        this.skip(n);
+        const remaining = s.remaining - n;
+        this.state = remaining > 0 ? { kind: "header-extension", remaining } : { kind: "frame-header" };
+        return undefined;
+      }
+      case "frame-header": {
+        const at = this.offset;
+        const h = this.take(FRAME_HEADER_SIZE);
+        if (!h) return null;
+        const stored = this.checkFrameHeader(h, at);
+        this.state = { kind: "payload", header: h, stored };
+        return undefined;
+      }
+      case "payload": {
+        const at = this.offset - FRAME_HEADER_SIZE;
+        const stored = this.take(s.stored);
+        if (!stored) return null;
+        this.state = { kind: "frame-header" };
+        return this.finishFrame(s.header, stored, at);
+      }
+      case "failed":
+        throw s.error;
+    }
+  }
+
+  private readStreamHeader(b: Buffer): void {
+    const at = this.offset - STREAM_HEADER_SIZE;
+    if (!b.subarray(0, 4).equals(MAGIC)) {
+      throw new WireFormatError("bad-magic", at, `expected "XFMW", got ${JSON.stringify(b.subarray(0, 4).toString("latin1"))}`);
+    }
+    const bom = b.readUInt16LE(6);
+    if (bom !== BYTE_ORDER_MARK) {
+      throw new WireFormatError("bad-byte-order", at + 6, `byte order mark 0x${bom.toString(16)}: written big-endian, this reader speaks little-endian`);
+    }
+    const version = b.readUInt16LE(4);
+    if (version !== WIRE_VERSION) {
+      throw new WireFormatError("unsupported-version", at + 4, `version ${version}; this reader speaks version ${WIRE_VERSION}`);
+    }
+    const headerLength = b.readUInt16LE(8);
+    if (headerLength < STREAM_HEADER_SIZE || headerLength > MAX_HEADER_LENGTH) {
+      throw new WireFormatError("bad-header", at + 8, `header length ${headerLength} outside ${STREAM_HEADER_SIZE}..${MAX_HEADER_LENGTH}`);
+    }
+    const maxFrame = b.readUInt32LE(12);
+    if (maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT) {
+      throw new WireFormatError("oversize", at + 12, `declared frame size ${maxFrame} outside 1..${MAX_FRAME_LIMIT}`);
+    }
+    this.streamHeader = { version, maxFrame };
+    const extra = headerLength - STREAM_HEADER_SIZE;
+    this.state = extra > 0 ? { kind: "header-extension", remaining: extra } : { kind: "frame-header" };
+  }
+
+  /** Validates everything a header can say on its own; returns the stored length to read. */
+  private checkFrameHeader(h: Buffer, at: number): number {
+    const type = frameTypeOf(h.readUInt8(0));
+    if (!type) throw new WireFormatError("unknown-frame-type", at, `frame type ${h.readUInt8(0)}`);
+    const compression = compressionName(h.readUInt8(1));
+    if (!compression) throw new WireFormatError("unknown-compression", at + 1, `compression code ${h.readUInt8(1)}`);
+    if (h.readUInt16LE(2) !== 0) throw new WireFormatError("bad-header", at + 2, `frame flags 0x${h.readUInt16LE(2).toString(16)} unknown in version 1`);
+    const seq = h.readUInt32LE(4);
+    if (seq !== this.nextSeq) throw new WireFormatError("sequence", at + 4, `frame ${seq} where ${this.nextSeq} was due`);
+    const raw = h.readUInt32LE(8);
+    const stored = h.readUInt32LE(12);
+    const limit = FRAME_TYPES[type].control ? MAX_CONTROL_LENGTH : (this.streamHeader?.maxFrame ?? 0);
+    if (raw > limit) throw new WireFormatError("oversize", at + 8, `${type} frame of ${raw} bytes exceeds ${limit}`);
+    if (FRAME_TYPES[type].control && compression !== "none") {
+      throw new WireFormatError("bad-header", at + 1, `${type} frames are never compressed`);
+    }
+    // A compressed frame is only sent when it is smaller, so stored <= raw always holds.
+    if (compression === "none" ? stored !== raw : stored > raw || stored === 0) {
+      throw new WireFormatError("oversize", at + 12, `stored length ${stored} impossible for raw length ${raw} (${compression})`);
+    }
+    return stored;
+  }
+
+  private finishFrame(h: Buffer, stored: Buffer, at: number): Frame {
+    const expected = frameChecksum(h, stored);
+    if (!expected.equals(h.subarray(16, 16 + CHECKSUM_SIZE))) {
+      throw new WireFormatError("checksum", at + 16, `frame ${h.readUInt32LE(4)} checksum mismatch`);
+    }
+    const type = frameTypeOf(h.readUInt8(0))!;
+    const compression = compressionName(h.readUInt8(1))!;
+    const raw = h.readUInt32LE(8);
+    let payload: Buffer;
+    try {
+      payload = decompress(compression, stored, raw);
+    } catch (err) {
+      throw new WireFormatError("decompress", at + FRAME_HEADER_SIZE, `${compression} payload of frame ${h.readUInt32LE(4)}: ${(err as Error).message}`);
+    }
+    const seq = this.nextSeq;
+    this.nextSeq = (this.nextSeq + 1) >>> 0;
+    return { type, seq, compression, wireBytes: FRAME_HEADER_SIZE + stored.length, payload };
+  }
+
+  /** Exactly n bytes, or undefined (nothing consumed) when fewer are buffered. */
+  private take(n: number): Buffer | undefined {
+    if (this.buffered < n) return undefined;
+    let out: Buffer;
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, n - filled);
+        c.copy(out, filled, 0, k);
+        filled += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.buffered -= n;
+    this.offset += n;
+    return out;
+  }
+
+  private skip(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, left);
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+      left -= k;
+    }
+    this.buffered -= n;
+    this.offset += n;
+  }
+}

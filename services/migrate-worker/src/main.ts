@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * migrate-worker: the two halves of migrations on one host. It serves
+ * migrate-send@<host> (this host is the source) and migrate-recv@<host>
+ * (this host is the target) as two workers, so sends never wait behind
+ * receives. Receivers listen on XENFLEET_MIGRATE_BIND and advertise
+ * XENFLEET_HOST_ADDRESS through the migration record.
+ */
+import { openHypervisor, runHostAgent, Stores } from "@xenfleet/fleet";
+import { createLogger, createMetrics, createRedis, hostQueue, keys, runWorker, serveMetrics, terminationSignal } from "@xenfleet/jobs";
+import { migrateHandlers, TokenBucket } from "@xenfleet/migration";
+import { loadConfig, loadTls } from "./config.js";
+
+const config = loadConfig();
+const host = config.XENFLEET_HOST;
+const prefix = config.XENFLEET_PREFIX;
+const logger = createLogger({ service: "migrate-worker", level: config.XENFLEET_LOG_LEVEL }).child({ host });
+const signal = terminationSignal();
+
+const hypervisor = await openHypervisor({
+  kind: config.XENFLEET_HYPERVISOR,
+  host,
+  simDir: config.XENFLEET_SIM_DIR,
+  simMemoryBytes: config.XENFLEET_SIM_MEMORY,
+});
+const sendConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-send@${host}`);
+const recvConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-recv@${host}`);
+const producer = createRedis(config.XENFLEET_REDIS, "producer", `migrate-worker@${host}:producer`);
+const stores = new Stores(config);
+const metrics = createMetrics({ labels: { service: "migrate-worker", host } });
+const server =
+  config.XENFLEET_METRICS_PORT > 0
+    ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
+    : undefined;
+const { tls, ca } = loadTls(config);
+
+const agentStop = new AbortController();
+const agent = config.XENFLEET_MIGRATE_AGENT
+  ? runHostAgent({
+      redis: producer,
+      prefix,
+      hypervisor,
+      identity: { id: host, address: config.XENFLEET_HOST_ADDRESS, tags: config.XENFLEET_HOST_TAGS },
+      intervalMs: config.XENFLEET_HEARTBEAT_MS,
+      signal: agentStop.signal,
+      onError: (err) => logger.warn({ err }, "heartbeat failed"),
+    })
+  : Promise.resolve();
+
+const handlers = migrateHandlers({
+  hypervisor,
+  redis: producer,
+  prefix,
+  bind: { host: config.XENFLEET_MIGRATE_BIND, port: config.XENFLEET_MIGRATE_PORT },
+  advertise: config.XENFLEET_HOST_ADDRESS,
+  ...(tls ? { tls } : {}),
+  ...(ca ? { tlsCa: ca } : {}),
+  ...(config.XENFLEET_MIGRATE_BANDWIDTH ? { hostLimiter: new TokenBucket({ rate: config.XENFLEET_MIGRATE_BANDWIDTH }) } : {}),
+  openStore: (url) => stores.get(url),
+  tokenTtlMs: config.XENFLEET_MIGRATE_TOKEN_TTL_MS,
+});
+
+const common = { prefix, logger, metrics, signal };
+const send = runWorker({
+  ...common,
+  queue: hostQueue("migrate-send", host),
+  connection: sendConnection,
+  concurrency: config.XENFLEET_MIGRATE_SEND_CONCURRENCY,
+  name: `migrate-send@${host}`,
+  handlers: { "migrate-send": handlers["migrate-send"] },
+});
+const recv = runWorker({
+  ...common,
+  queue: hostQueue("migrate-recv", host),
+  connection: recvConnection,
+  concurrency: config.XENFLEET_MIGRATE_RECV_CONCURRENCY,
+  name: `migrate-recv@${host}`,
+  handlers: { "migrate-recv": handlers["migrate-recv"] },
+});
+logger.info({ hypervisor: hypervisor.kind, bind: config.XENFLEET_MIGRATE_BIND, tls: tls !== undefined, metricsPort: server?.port }, "migrate worker started");
+
+const outcomes = await Promise.all([send.stopped, recv.stopped]);
+agentStop.abort();
+await agent;
+if (config.XENFLEET_MIGRATE_AGENT) await producer.del(keys.alive(prefix, host)).catch(() => undefined);
+await stores.close();
+await server?.close();
+await Promise.allSettled([sendConnection.quit(), recvConnection.quit(), producer.quit()]);
+logger.info({ outcomes }, "migrate worker stopped");
