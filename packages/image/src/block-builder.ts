@@ -1,0 +1,119 @@
+/**
+ * Gathers one page list block during an import: raw event bytes and, per
+ * page, its digest and pack handle (or -1 for a zero page). The handles are
+ * turned into the block's own pack table once every pack involved is stored.
+ */
+import { MAX_BLOCK_PACKS, ZERO_SLOT, type PageListBlock } from "./page-list.js";
+import type { PackTable } from "./pack-assembly.js";
+import type { Sha256Id } from "./keys.js";
+
+export const ZERO_HANDLE = -1;
+
+export class BlockBuilder {
+  private raw: Uint8Array[] = [];
+  private rawLength = 0;
+  private pieces: number[] = [];
+  private digests = Buffer.alloc(32 * 2048);
+  private handles = new Int32Array(2048);
+  private fresh = new Uint8Array(2048);
+  private count = 0;
+
+  get pages(): number {
+    return this.count;
+  }
+
+  get rawBytes(): number {
+    return this.rawLength;
+  }
+
+  get empty(): boolean {
+    return this.pieces.length === 0;
+  }
+
+  /** Starts a piece: these stream bytes, then the pages added next. */
+  addRaw(bytes: Uint8Array): void {
+    this.raw.push(bytes);
+    this.rawLength += bytes.length;
+    this.pieces.push(bytes.length, 0);
+  }
+
+  /** Appends a page to the current piece: digest at digests[offset..+32), or a zero page when handle is ZERO_HANDLE; `isNew` when this import stores it. */
+  addPage(digests: Uint8Array, offset: number, handle: number, isNew = false): void {
+    if (this.count === this.handles.length) this.grow();
+    if (this.pieces.length === 0) this.pieces.push(0, 0); // a block that starts inside a record: no raw bytes before its pages
+    if (handle === ZERO_HANDLE) this.digests.fill(0, this.count * 32, this.count * 32 + 32);
+    else this.digests.set(digests.subarray(offset, offset + 32), this.count * 32);
+    this.fresh[this.count] = isNew ? 1 : 0;
+    this.handles[this.count++] = handle;
+    this.pieces[this.pieces.length - 1]!++;
+  }
+
+  /** Hands over what was gathered and starts an empty block. */
+  take(): PendingBlock {
+    // Raw bytes are copied: they are views into the source's chunks, which must not stay alive while the block waits for its packs.
+    const pending = new PendingBlock(Buffer.concat(this.raw), this.rawLength, this.pieces, this.digests.subarray(0, this.count * 32), this.handles.subarray(0, this.count), this.fresh.subarray(0, this.count));
+    this.raw = [];
+    this.rawLength = 0;
+    this.pieces = [];
+    this.digests = Buffer.alloc(32 * 2048);
+    this.handles = new Int32Array(2048);
+    this.fresh = new Uint8Array(2048);
+    this.count = 0;
+    return pending;
+  }
+
+  private grow(): void {
+    const digests = Buffer.alloc(this.digests.length * 2);
+    this.digests.copy(digests);
+    this.digests = digests;
+    const handles = new Int32Array(this.handles.length * 2);
+    handles.set(this.handles);
+    this.handles = handles;
+    const fresh = new Uint8Array(this.fresh.length * 2);
+    fresh.set(this.fresh);
+    this.fresh = fresh;
+  }
+}
+
+export class PendingBlock {
+  constructor(
+    private readonly raw: Buffer,
+    readonly rawBytes: number,
+    private readonly pieces: number[],
+    readonly digests: Buffer,
+    private readonly handles: Int32Array,
+    /** 1 for each page this import stored (not found already stored). */
+    readonly newPages: Uint8Array,
+  ) {}
+
+  get pages(): number {
+    return this.handles.length;
+  }
+
+  /** The block, once every pack it names is stored. */
+  async resolve(table: PackTable): Promise<PageListBlock> {
+    const distinct = [...new Set(this.handles)].filter((h) => h !== ZERO_HANDLE);
+    if (distinct.length > MAX_BLOCK_PACKS) throw new RangeError(`a block names at most ${MAX_BLOCK_PACKS} packs`);
+    const ids = await Promise.all(distinct.map((h) => table.resolve(h)));
+    // Same pack ids in the same first-use order give the same block bytes whatever the handles were.
+    const packs: Sha256Id[] = [];
+    const slotOfId = new Map<string, number>();
+    const slotOfHandle = new Map<number, number>();
+    for (let i = 0; i < distinct.length; i++) {
+      const id = ids[i]!;
+      let slot = slotOfId.get(id);
+      if (slot === undefined) {
+        slot = packs.length;
+        packs.push(id);
+        slotOfId.set(id, slot);
+      }
+      slotOfHandle.set(distinct[i]!, slot);
+    }
+    const slots = new Uint16Array(this.handles.length);
+    for (let i = 0; i < this.handles.length; i++) {
+      const h = this.handles[i]!;
+      slots[i] = h === ZERO_HANDLE ? ZERO_SLOT : slotOfHandle.get(h)!;
+    }
+    return { packs, pieces: Uint32Array.from(this.pieces), digests: this.digests, slots, raw: this.raw };
+  }
+}

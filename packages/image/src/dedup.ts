@@ -1,0 +1,121 @@
+/**
+ * A dedup session: what one import knows about pages already stored, with
+ * memory bounded by the image being written, never by the store.
+ *
+ * It holds a DigestTable (digest -> pack handle) filled from
+ * - the parent image's whole page list (the previous night of the same
+ *   domain: the usual source of dedup), loaded at the start;
+ * - champions: for a segment of incoming pages that the table mostly
+ *   misses, the few blocks anywhere in the store that together share the
+ *   most hooks with it (hooks.ts), e.g. the template a clone was made from;
+ * - the import's own new pages, so a page repeated within the image is
+ *   stored once.
+ */
+import { getContent, ObjectNotFoundError, type ObjectStore } from "@xenfleet/store";
+import { DigestTable } from "./digest-table.js";
+import { blocksSharingHooks, hooksOf, minHook, pickChampions } from "./hooks.js";
+import type { Sha256Id } from "./keys.js";
+import type { Manifest } from "./manifest.js";
+import { PackTable } from "./pack-assembly.js";
+import { BLOCK_TARGET_PAGES, decodeBlock, ZERO_SLOT, type PageListBlock } from "./page-list.js";
+
+export interface DedupOptions {
+  /** Champion blocks loaded per segment (default 8: a segment of 1024 pages spans 4 blocks of a similar image). */
+  readonly champions?: number;
+}
+
+export class DedupSession {
+  readonly index: DigestTable;
+  readonly packs = new PackTable();
+  private readonly loaded = new Set<string>();
+  private readonly champions: number;
+  /** Segments to skip consulting after a consult that found nothing (backs off on stores with nothing alike). */
+  private skip = 0;
+  private fruitless = 0;
+  championBlocksLoaded = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    options: DedupOptions & { expectedPages?: number } = {},
+  ) {
+    this.champions = options.champions ?? 8;
+    this.index = new DigestTable(options.expectedPages ?? 4096);
+  }
+
+  /** Loads every block of an image (the parent). Missing blocks only cost dedup. */
+  async loadImage(manifest: Manifest): Promise<void> {
+    const ids = manifest.blocks.map((b) => b.id);
+    for (let i = 0; i < ids.length; i += 16) {
+      const blocks = await Promise.all(ids.slice(i, i + 16).map((id) => this.fetchBlock(id)));
+      for (const block of blocks) if (block !== undefined) this.addBlock(block);
+    }
+  }
+
+  /**
+   * Called with a segment's digests before its pages are classified. When
+   * more than a tenth of its non-zero pages are unknown, asks the hook index
+   * for champion blocks and loads them.
+   */
+  async prepareSegment(digests: Uint8Array, zero: Uint8Array, count: number, firstPage = 0): Promise<void> {
+    let nonZero = 0;
+    let misses = 0;
+    for (let i = 0; i < count; i++) {
+      if (zero[i] === 1) continue;
+      nonZero++;
+      if (!this.index.has(digests, i * 32)) misses++;
+    }
+    if (misses === 0 || misses * 10 < nonZero) return;
+    if (this.skip > 0) {
+      this.skip--;
+      return;
+    }
+    const candidates = new Uint8Array(count);
+    for (let i = 0; i < count; i++) candidates[i] = zero[i] === 1 ? 0 : 1;
+    const hooks = new Set(hooksOf(digests, 0, count, candidates));
+    // The smallest digest of each block-aligned window: the hook every block has.
+    for (let start = 0; start < count; ) {
+      const end = Math.min(count, start + BLOCK_TARGET_PAGES - ((firstPage + start) % BLOCK_TARGET_PAGES));
+      const hook = minHook(digests, start, end, (i) => zero[i] === 1);
+      if (hook !== undefined) hooks.add(hook);
+      start = end;
+    }
+    if (hooks.size === 0) return;
+    const shared = await blocksSharingHooks(this.store, [...hooks]);
+    const best = pickChampions(shared, this.champions, (id) => this.loaded.has(id));
+    const blocks = await Promise.all(best.map((id) => this.fetchBlock(id)));
+    let found = 0;
+    for (const block of blocks) {
+      if (block === undefined) continue;
+      this.addBlock(block);
+      this.championBlocksLoaded++;
+      found++;
+    }
+    if (found === 0 && shared.size === 0) {
+      this.fruitless = Math.min(this.fruitless + 1, 3);
+      this.skip = this.fruitless;
+    } else {
+      this.fruitless = 0;
+    }
+  }
+
+  private async fetchBlock(id: Sha256Id): Promise<PageListBlock | undefined> {
+    if (this.loaded.has(id)) return undefined;
+    this.loaded.add(id);
+    try {
+      return decodeBlock(`blocks/${id}`, await getContent(this.store, "blocks", id));
+    } catch (err) {
+      // A hook may outlive its block (a swept image); the block is then simply no champion.
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  private addBlock(block: PageListBlock): void {
+    const handles = block.packs.map((p) => this.packs.known(p));
+    for (let i = 0; i < block.slots.length; i++) {
+      const slot = block.slots[i]!;
+      if (slot === ZERO_SLOT) continue;
+      this.index.add(block.digests, i * 32, handles[slot]!);
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * Import: a stream in, an image out. One pass over the stream, never a temp
+ * file: events are read and their pages hashed (BLAKE3, a batch per
+ * PAGE_DATA record on a libuv thread, overlapping with reading the next
+ * records), classified against the dedup session (zero / known / new), new
+ * pages packed and stored, and the page list cut into blocks.
+ *
+ * Commit order (README.md, "Crash safety"): packs, then the blocks naming
+ * them, then the manifest naming the blocks, then the ref naming the
+ * manifest. Until the ref exists no image is visible; whatever was stored
+ * before a crash is content-addressed, so a retry finds it (through the
+ * hook index, or as identical objects) instead of storing it again.
+ */
+import { getContent, ObjectNotFoundError, putContent, type Compression, type ObjectStore } from "@xenfleet/store";
+import { openSource, readStream, type StreamEvent, type StreamSource } from "@xenfleet/format";
+import { blake3, hashPagesAsync, PAGE_SIZE } from "@xenfleet/native";
+import { BlockBuilder, ZERO_HANDLE, type PendingBlock } from "./block-builder.js";
+import { DedupSession } from "./dedup.js";
+import { ImageAbortedError, ImageNotFoundError, ImageObjectMissingError } from "./errors.js";
+import { hooksOf, minHook, writeHooks } from "./hooks.js";
+import { acquireLock, type LockOptions } from "./locks.js";
+import { forwardKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
+import { decodeManifest, encodeManifest, type BlockRef, type DomainTypeName, type Manifest, type SourceKind } from "./manifest.js";
+import { PackAssembler } from "./pack-assembly.js";
+import { BLOCK_TARGET_PAGES, BLOCK_TARGET_RAW_BYTES, encodeBlock, ZERO_SLOT } from "./page-list.js";
+import { addImageRef, latestImageRef } from "./refs.js";
+import { StreamHasher } from "./stream-hash.js";
+
+export interface ImportProgress {
+  /** Stream bytes read so far. */
+  readonly bytes: number;
+  readonly pages: number;
+  /** Bytes of objects this import created so far. */
+  readonly bytesNew: number;
+}
+
+export interface ImportOptions {
+  /** The domain the image belongs to (its refs live under this name). */
+  readonly domain: string;
+  /** The domain's uuid; by default the one in the stream's xl config (c_info.uuid), when present. */
+  readonly uuid?: string;
+  /** 'auto' (default): the domain's latest image; an id; or null for none. */
+  readonly parent?: "auto" | Sha256Id | null;
+  /** How new packs are written (default 'none': the fast path; compress workers rewrite them later). */
+  readonly compression?: Compression;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: ImportProgress) => void;
+  /**
+   * What the stream was converted from. The stream given is always v2; a
+   * legacy image is converted first (importLegacyImage does that) and says
+   * so here, with its width, so the manifest records it.
+   */
+  readonly sourceKind?: SourceKind;
+  /** The image's creation time (default now). */
+  readonly created?: Date;
+  /** Champion blocks per segment (default 4). */
+  readonly champions?: number;
+  /** Raw bytes per pack (default 4 MiB). */
+  readonly packBytes?: number;
+  /** The shared lock held during the import (wait for a GC sweep up to lock.waitMs, default 10 minutes). */
+  readonly lock?: LockOptions;
+}
+
+export interface ImportResult {
+  readonly imageId: Sha256Id;
+  /** Stream bytes. */
+  readonly bytesTotal: number;
+  /** Bytes of the objects this import stored (packs, blocks, manifest); what the image added to the store. */
+  readonly bytesNew: number;
+  /** Pages carrying data in the stream. */
+  readonly pages: number;
+  readonly zeroPages: number;
+  /** Non-zero pages already stored (in the parent, a champion, or earlier in this image). */
+  readonly dedupPages: number;
+  readonly parent: Sha256Id | null;
+  readonly seconds: number;
+  /** Packs this import stored / found already stored with the same bytes (a retry). */
+  readonly packsCreated: number;
+  readonly packsReused: number;
+}
+
+const ZERO_PAGE_DIGEST = blake3(new Uint8Array(PAGE_SIZE));
+
+/** How many PAGE_DATA records are read and hashed ahead of the one being classified. */
+const READ_AHEAD = 3;
+/** Page list blocks being stored at once. */
+const BLOCK_CONCURRENCY = 8;
+
+export async function importImage(store: ObjectStore, source: StreamSource, options: ImportOptions): Promise<ImportResult> {
+  const started = performance.now();
+  const created = options.created ?? new Date();
+  const lock = await acquireLock(store, "shared", { waitMs: 10 * 60 * 1000, ...options.lock, purpose: `import of ${options.domain}` });
+  const hasher = new StreamHasher();
+  try {
+    const parent = await resolveParent(store, options);
+    const session = new DedupSession(store, { ...(options.champions === undefined ? {} : { champions: options.champions }), expectedPages: (parent?.manifest.pages ?? 0) * 2 + 4096 });
+    if (parent !== undefined) await session.loadImage(parent.manifest);
+    const packs = new PackAssembler(store, session.packs, { compression: options.compression ?? "none", ...(options.packBytes === undefined ? {} : { targetBytes: options.packBytes }) });
+
+    const facts = { domainType: "unknown" as DomainTypeName, xen: null as { major: number; minor: number } | null, libxc: 0, uuid: options.uuid, pageShift: 12 };
+    const counts = { pages: 0, zeroPages: 0, dedupPages: 0, records: 0, blockBytesNew: 0 };
+    const builder = new BlockBuilder();
+    const blocks: Array<Promise<BlockRef>> = [];
+    const referencedPacks = new Set<Sha256Id>();
+
+    // A block waits for the packs it names, which may take many more blocks
+    // to fill on a night with few changes; only its store is limited, never
+    // the waiting (that would stall the loop that fills the packs).
+    const storeSlots = new Semaphore(BLOCK_CONCURRENCY);
+    const storeBlock = async (pending: PendingBlock): Promise<BlockRef> => {
+      const block = await pending.resolve(session.packs);
+      for (const p of block.packs) referencedPacks.add(p);
+      const bytes = encodeBlock(block);
+      await storeSlots.acquire();
+      try {
+        const { id, created: isNew } = await putContent(store, "blocks", bytes);
+        if (isNew) {
+          counts.blockBytesNew += bytes.length;
+          // Hooks after the block: a hook never names a block that is not there yet.
+          // Only the hooks of pages this import stored: a page that was already
+          // stored already has its hook, pointing at a block that holds it.
+          const hooks = hooksOf(block.digests, 0, block.slots.length, pending.newPages);
+          const anchor = minHook(block.digests, 0, block.slots.length, (i) => block.slots[i] === ZERO_SLOT);
+          await writeHooks(store, id, anchor === undefined || hooks.includes(anchor) ? hooks : [...hooks, anchor]);
+        }
+        return { id, pages: pending.pages, rawBytes: pending.rawBytes };
+      } finally {
+        storeSlots.release();
+      }
+    };
+    const closeBlock = () => {
+      if (builder.empty) return;
+      const stored = storeBlock(builder.take());
+      stored.catch(() => {}); // awaited with the others at the end
+      blocks.push(stored);
+    };
+
+    const classify = async (item: Pending) => {
+      const ev = item.event;
+      counts.records++;
+      noteFacts(ev, facts);
+      builder.addRaw(ev.raw);
+      if (item.pages !== undefined) {
+        const pages = item.pages;
+        const digests = await item.digests!;
+        const n = pages.length;
+        // A zero page is told by its digest: no second pass over the page.
+        const zero = new Uint8Array(n);
+        for (let i = 0; i < n; i++) zero[i] = digests.compare(ZERO_PAGE_DIGEST, 0, 32, i * 32, i * 32 + 32) === 0 ? 1 : 0;
+        await session.prepareSegment(digests, zero, n, counts.pages);
+        for (let i = 0; i < n; i++) {
+          counts.pages++;
+          if (zero[i] === 1) {
+            counts.zeroPages++;
+            builder.addPage(digests, 0, ZERO_HANDLE);
+          } else {
+            let handle = session.index.get(digests, i * 32);
+            if (handle < 0) {
+              handle = packs.add(digests, i * 32, pages[i]!);
+              session.index.add(digests, i * 32, handle);
+              builder.addPage(digests, i * 32, handle, true);
+            } else {
+              counts.dedupPages++;
+              builder.addPage(digests, i * 32, handle, false);
+            }
+          }
+          // Blocks may end inside a record: a block's size, not Xen's batch size, decides how much of the page list an unchanged region shares.
+          if (builder.pages >= BLOCK_TARGET_PAGES) closeBlock();
+        }
+        await packs.drain();
+      }
+      if (builder.pages >= BLOCK_TARGET_PAGES || builder.rawBytes >= BLOCK_TARGET_RAW_BYTES) closeBlock();
+      options.onProgress?.({ bytes: hasher.bytes, pages: counts.pages, bytesNew: packs.stats.bytesCreated + counts.blockBytesNew });
+    };
+
+    const queue: Pending[] = [];
+    for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
+      queue.push(prepare(event));
+      while (queue.length > READ_AHEAD) await classify(queue.shift()!);
+    }
+    while (queue.length > 0) await classify(queue.shift()!);
+    closeBlock();
+    await packs.finish();
+    const blockRefs = await Promise.all(blocks);
+    const streamSha256 = await hasher.digest();
+
+    await checkPacksExist(store, referencedPacks, options.domain);
+
+    const manifest: Manifest = {
+      streamBytes: hasher.bytes,
+      streamSha256,
+      pageSize: 1 << facts.pageShift,
+      source: options.sourceKind ?? { kind: "v2" },
+      domainType: facts.domainType,
+      xenVersion: facts.xen,
+      libxcVersion: facts.libxc,
+      created,
+      pages: counts.pages,
+      zeroPages: counts.zeroPages,
+      records: counts.records,
+      parent: parent?.id ?? null,
+      domain: facts.uuid === undefined ? { name: options.domain } : { name: options.domain, uuid: facts.uuid },
+      blocks: blockRefs,
+    };
+    const manifestBytes = encodeManifest(manifest);
+    lock.assertHeld();
+    const { id: imageId, created: manifestNew } = await putContent(store, "manifests", manifestBytes);
+    lock.assertHeld();
+    await addImageRef(store, options.domain, imageId, created);
+
+    return {
+      imageId,
+      bytesTotal: hasher.bytes,
+      bytesNew: packs.stats.bytesCreated + counts.blockBytesNew + (manifestNew ? manifestBytes.length : 0),
+      pages: counts.pages,
+      zeroPages: counts.zeroPages,
+      dedupPages: counts.dedupPages,
+      parent: parent?.id ?? null,
+      seconds: (performance.now() - started) / 1000,
+      packsCreated: packs.stats.packsCreated,
+      packsReused: packs.stats.packs - packs.stats.packsCreated,
+    };
+  } finally {
+    await hasher.close();
+    await lock.release();
+  }
+}
+
+interface Pending {
+  readonly event: StreamEvent;
+  readonly pages?: Uint8Array[];
+  readonly digests?: Promise<Buffer>;
+}
+
+/**
+ * Starts hashing a PAGE_DATA record's pages on a libuv thread while the next
+ * records are read. The pages are hashed where the reader left them (views
+ * into the source's chunks, a batch per chunk with page offsets), so they
+ * are not copied; only new pages are, into their pack.
+ */
+function prepare(event: StreamEvent): Pending {
+  if (event.kind !== "page-data" || event.pages.length === 0) return { event };
+  const pages = event.pages;
+  const parts: Array<Promise<Buffer>> = [];
+  for (let i = 0; i < pages.length; ) {
+    const buffer = pages[i]!.buffer;
+    const offsets: number[] = [];
+    for (; i < pages.length && pages[i]!.buffer === buffer; i++) offsets.push(pages[i]!.byteOffset);
+    parts.push(hashPagesAsync(new Uint8Array(buffer), offsets));
+  }
+  const digests = parts.length === 1 ? parts[0]! : Promise.all(parts).then((d) => Buffer.concat(d));
+  digests.catch(() => {}); // awaited in order by classify; a failure surfaces there
+  return { event, pages, digests };
+}
+
+/** The source's chunks, each also fed to the whole-stream hash; honours the abort signal between chunks. */
+async function* hashedSource(source: StreamSource, hasher: StreamHasher, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+  for await (const chunk of openSource(source)) {
+    if (signal?.aborted) throw new ImageAbortedError("import", { cause: signal.reason });
+    await hasher.update(chunk);
+    yield chunk;
+  }
+  if (signal?.aborted) throw new ImageAbortedError("import", { cause: signal.reason });
+}
+
+function noteFacts(ev: StreamEvent, facts: { domainType: DomainTypeName; xen: { major: number; minor: number } | null; libxc: number; uuid: string | undefined; pageShift: number }): void {
+  if (ev.kind === "xl-header" && facts.uuid === undefined) {
+    const uuid = (ev.config as { c_info?: { uuid?: unknown } } | undefined)?.c_info?.uuid;
+    if (typeof uuid === "string") facts.uuid = uuid;
+  } else if (ev.kind === "image-header") {
+    facts.libxc = ev.version;
+  } else if (ev.kind === "domain-header") {
+    facts.domainType = ev.domainTypeName;
+    facts.xen = { major: ev.xenMajor, minor: ev.xenMinor };
+    facts.pageShift = ev.pageShift;
+  }
+}
+
+async function resolveParent(store: ObjectStore, options: ImportOptions): Promise<{ id: Sha256Id; manifest: Manifest } | undefined> {
+  const wanted = options.parent ?? "auto";
+  if (wanted === null) return undefined;
+  const id = wanted === "auto" ? (await latestImageRef(store, options.domain))?.id : wanted;
+  if (id === undefined) return undefined;
+  try {
+    return { id, manifest: decodeManifest(manifestKey(id), await getContent(store, "manifests", id)) };
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw new ImageNotFoundError(id, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Before committing, every pack the image names must exist (or have been
+ * rewritten, with a forward to its new copy). Dedup trusted the parent's and
+ * the champions' blocks; this catches a store damaged behind our back before
+ * a manifest depends on it.
+ */
+async function checkPacksExist(store: ObjectStore, ids: Set<Sha256Id>, domain: string): Promise<void> {
+  const all = [...ids];
+  for (let i = 0; i < all.length; i += 32) {
+    await Promise.all(
+      all.slice(i, i + 32).map(async (id) => {
+        if ((await store.head(packKey(id))) !== undefined) return;
+        if ((await store.head(forwardKey(id))) !== undefined) return;
+        throw new ImageObjectMissingError(`(new image of ${domain})`, packKey(id));
+      }),
+    );
+  }
+}
+
+class Semaphore {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.free++;
+  }
+}

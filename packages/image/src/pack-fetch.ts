@@ -1,0 +1,112 @@
+/**
+ * Reading pages out of packs for an export, fast and with bounded memory.
+ * Pack ids are resolved through forwards once per export. A pack from which
+ * a block needs many pages is fetched whole (one GET), checked against its
+ * id, decoded once (one decompression per frame) and kept in a small LRU
+ * cache, since the next blocks usually need it too; a pack from which only
+ * a few pages are needed is read by range, entry by entry.
+ *
+ * If a pack has vanished, it may have been rewritten and its old copy
+ * deleted after the grace period since the id was resolved: the id is
+ * resolved again and the read retried once before the pack is reported
+ * missing.
+ */
+import { blake3 } from "@xenfleet/native";
+import { CorruptObjectError, ObjectNotFoundError, PackReader, getVerified, type ObjectStore } from "@xenfleet/store";
+import { resolvePack } from "./forwards.js";
+import { packKey, type Sha256Id } from "./keys.js";
+
+/** Pages wanted from one pack at or above which the whole pack is fetched. */
+export const WHOLE_PACK_THRESHOLD = 32;
+
+export interface PageWant {
+  /** Entry id (hex digest). */
+  readonly id: string;
+  /** Byte offset in the target buffer. */
+  readonly at: number;
+}
+
+export class PackFetcher {
+  private readonly resolved = new Map<Sha256Id, Promise<Sha256Id>>();
+  private readonly whole = new Map<Sha256Id, Promise<Map<string, Buffer>>>();
+  private readonly ranged = new Map<Sha256Id, Promise<PackReader>>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: { cachedPacks?: number } = {},
+  ) {}
+
+  /** Copies each wanted entry of `pack` into `target` at its offset. */
+  async fetch(pack: Sha256Id, wants: readonly PageWant[], target: Buffer): Promise<void> {
+    try {
+      await this.fetchFrom(await this.resolve(pack), wants, target);
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+      this.forget(pack);
+      const again = await this.resolve(pack);
+      await this.fetchFrom(again, wants, target);
+    }
+  }
+
+  private async fetchFrom(current: Sha256Id, wants: readonly PageWant[], target: Buffer): Promise<void> {
+    if (wants.length >= WHOLE_PACK_THRESHOLD || this.whole.has(current)) {
+      const entries = await this.cached(this.whole, current, () => this.loadWhole(current));
+      for (const w of wants) {
+        const data = entries.get(w.id);
+        if (data === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${w.id}`);
+        data.copy(target, w.at);
+      }
+      return;
+    }
+    const reader = await this.cached(this.ranged, current, () => PackReader.open(this.store, current, { hashers: { blake3 } }));
+    const pages = await Promise.all(wants.map((w) => reader.read(w.id)));
+    pages.forEach((data, i) => data.copy(target, wants[i]!.at));
+  }
+
+  private async loadWhole(id: Sha256Id): Promise<Map<string, Buffer>> {
+    const bytes = await getVerified(this.store, packKey(id), id);
+    // Checked whole against its id here; each page is checked against its digest by the exporter.
+    const reader = PackReader.fromBytes(id, bytes);
+    const entries = new Map<string, Buffer>();
+    for await (const entry of reader.readAll()) entries.set(entry.id, entry.data);
+    return entries;
+  }
+
+  private resolve(pack: Sha256Id): Promise<Sha256Id> {
+    let r = this.resolved.get(pack);
+    if (r === undefined) {
+      r = resolvePack(this.store, pack);
+      this.resolved.set(pack, r);
+      r.catch(() => this.resolved.delete(pack));
+    }
+    return r;
+  }
+
+  private forget(pack: Sha256Id): void {
+    const r = this.resolved.get(pack);
+    this.resolved.delete(pack);
+    void r?.then(
+      (id) => {
+        this.whole.delete(id);
+        this.ranged.delete(id);
+      },
+      () => {},
+    );
+  }
+
+  /** A small LRU over promises (Map keeps insertion order; a hit moves the key to the end). */
+  private cached<T>(cache: Map<Sha256Id, Promise<T>>, id: Sha256Id, load: () => Promise<T>): Promise<T> {
+    let p = cache.get(id);
+    if (p !== undefined) {
+      cache.delete(id);
+      cache.set(id, p);
+      return p;
+    }
+    p = load();
+    cache.set(id, p);
+    p.catch(() => cache.delete(id));
+    const limit = this.options.cachedPacks ?? 8;
+    while (cache.size > limit) cache.delete(cache.keys().next().value!);
+    return p;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Page list blocks, format version 1. An image's stream is cut into runs of
+ * BLOCK_TARGET_PAGES pages (between pages, also inside a PAGE_DATA record); a block holds one
+ * run: the exact non-page bytes of its events (headers, records, PAGE_DATA
+ * headers and pfn arrays) and, for each page, its digest and which pack
+ * holds it. Blocks are content-addressed (blocks/<ab>/<sha256>), so a region
+ * of memory that did not change since the previous night gives the same
+ * block bytes and costs nothing; the manifest lists block ids.
+ *
+ *   header (32 bytes)  magic "XFLTPLST" [8] | version u8 | byteOrder u8 (1 = little-endian) | reserved u16 (0)
+ *                      | packCount u32 | pieceCount u32 | pageCount u32 | rawBytes u32 | reserved u32 (0)
+ *   pack table         packCount x pack id [32]
+ *   pieces             pieceCount x (rawLength u32 | pageCount u32): rawLength stream bytes, then pageCount pages
+ *   digests            pageCount x BLAKE3 digest [32] (all zero for a zero page)
+ *   slots              pageCount x u16: index into the pack table, ZERO_SLOT for a zero page
+ *   padding            zero bytes to a multiple of 8
+ *   raw                rawBytes: the pieces' stream bytes, back to back
+ */
+import { CorruptObjectError } from "@xenfleet/store";
+import { UnsupportedFormatError } from "./errors.js";
+import type { Sha256Id } from "./keys.js";
+
+export const BLOCK_MAGIC = Buffer.from("XFLTPLST", "latin1");
+export const BLOCK_VERSION = 1;
+export const BLOCK_HEADER = { size: 32, magic: 0, version: 8, byteOrder: 9, reserved: 10, packCount: 12, pieceCount: 16, pageCount: 20, rawBytes: 24, reserved2: 28 } as const;
+export const PIECE_SIZE = 8;
+export const DIGEST_SIZE = 32;
+export const ZERO_SLOT = 0xffff;
+/** At most this many packs per block (slots are u16, ZERO_SLOT excluded). */
+export const MAX_BLOCK_PACKS = 0xfffe;
+/**
+ * A block holds at most this many pages (1 MiB of memory, 8.5 KiB of page
+ * list). Small enough that a night's scattered changes leave most blocks
+ * unchanged (so shared with the previous image), large enough to keep
+ * object counts sane: 1024 blocks per GiB of memory.
+ */
+export const BLOCK_TARGET_PAGES = 256;
+/** ... or after this many raw bytes, so records without pages do not make one huge block. */
+export const BLOCK_TARGET_RAW_BYTES = 1024 * 1024;
+
+export interface PageListBlock {
+  readonly packs: readonly Sha256Id[];
+  /** Pairs (rawLength, pageCount), one per piece. */
+  readonly pieces: Uint32Array;
+  /** pageCount x 32 bytes. */
+  readonly digests: Uint8Array;
+  readonly slots: Uint16Array;
+  readonly raw: Uint8Array;
+}
+
+export function blockPageCount(block: PageListBlock): number {
+  return block.slots.length;
+}
+
+export function encodeBlock(block: PageListBlock): Buffer {
+  const pageCount = block.slots.length;
+  const pieceCount = block.pieces.length / 2;
+  const tableEnd = BLOCK_HEADER.size + block.packs.length * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
+  const rawAt = tableEnd + pad8(tableEnd);
+  const out = Buffer.alloc(rawAt + block.raw.length);
+  BLOCK_MAGIC.copy(out, BLOCK_HEADER.magic);
+  out.writeUInt8(BLOCK_VERSION, BLOCK_HEADER.version);
+  out.writeUInt8(1, BLOCK_HEADER.byteOrder);
+  out.writeUInt32LE(block.packs.length, BLOCK_HEADER.packCount);
+  out.writeUInt32LE(pieceCount, BLOCK_HEADER.pieceCount);
+  out.writeUInt32LE(pageCount, BLOCK_HEADER.pageCount);
+  out.writeUInt32LE(block.raw.length, BLOCK_HEADER.rawBytes);
+  let at: number = BLOCK_HEADER.size;
+  for (const pack of block.packs) at += out.write(pack, at, "hex");
+  for (let i = 0; i < block.pieces.length; i++, at += 4) out.writeUInt32LE(block.pieces[i]!, at);
+  out.set(block.digests.subarray(0, pageCount * DIGEST_SIZE), at);
+  at += pageCount * DIGEST_SIZE;
+  for (let i = 0; i < pageCount; i++, at += 2) out.writeUInt16LE(block.slots[i]!, at);
+  out.set(block.raw, rawAt);
+  return out;
+}
+
+/** Checks and decodes a block; `key` names it in errors. */
+export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
+  const bad = (detail: string, offset?: number): never => {
+    throw new CorruptObjectError(key, detail, offset);
+  };
+  if (bytes.length < BLOCK_HEADER.size) bad(`truncated: ${bytes.length} bytes`, 0);
+  if (!bytes.subarray(0, 8).equals(BLOCK_MAGIC)) bad("bad magic, not a page list block", 0);
+  const version = bytes.readUInt8(BLOCK_HEADER.version);
+  if (version !== BLOCK_VERSION) throw new UnsupportedFormatError(key, `page list block version ${version} (this code reads ${BLOCK_VERSION})`);
+  if (bytes.readUInt8(BLOCK_HEADER.byteOrder) !== 1) throw new UnsupportedFormatError(key, `byte order ${bytes.readUInt8(BLOCK_HEADER.byteOrder)}`);
+  const packCount = bytes.readUInt32LE(BLOCK_HEADER.packCount);
+  const pieceCount = bytes.readUInt32LE(BLOCK_HEADER.pieceCount);
+  const pageCount = bytes.readUInt32LE(BLOCK_HEADER.pageCount);
+  const rawBytes = bytes.readUInt32LE(BLOCK_HEADER.rawBytes);
+  if (packCount > MAX_BLOCK_PACKS) bad(`${packCount} packs`, BLOCK_HEADER.packCount);
+  const tableEnd = BLOCK_HEADER.size + packCount * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
+  const rawAt = tableEnd + pad8(tableEnd);
+  if (rawAt + rawBytes !== bytes.length) bad(`header describes ${rawAt + rawBytes} bytes, object has ${bytes.length}`, 0);
+  let at: number = BLOCK_HEADER.size;
+  const packs: Sha256Id[] = [];
+  for (let i = 0; i < packCount; i++, at += 32) packs.push(bytes.toString("hex", at, at + 32) as Sha256Id);
+  const pieces = new Uint32Array(pieceCount * 2);
+  let rawSum = 0;
+  let pageSum = 0;
+  for (let i = 0; i < pieceCount * 2; i++, at += 4) {
+    pieces[i] = bytes.readUInt32LE(at);
+    if (i % 2 === 0) rawSum += pieces[i]!;
+    else pageSum += pieces[i]!;
+  }
+  if (rawSum !== rawBytes || pageSum !== pageCount) bad(`pieces cover ${rawSum} raw bytes and ${pageSum} pages, header says ${rawBytes} and ${pageCount}`);
+  const digests = bytes.subarray(at, at + pageCount * DIGEST_SIZE);
+  at += pageCount * DIGEST_SIZE;
+  const slots = new Uint16Array(pageCount);
+  for (let i = 0; i < pageCount; i++, at += 2) {
+    const slot = bytes.readUInt16LE(at);
+    if (slot !== ZERO_SLOT && slot >= packCount) bad(`page ${i} names pack slot ${slot} of ${packCount}`, at);
+    slots[i] = slot;
+  }
+  return { packs, pieces, digests, slots, raw: bytes.subarray(rawAt) };
+}
+
+function pad8(length: number): number {
+  return (8 - (length % 8)) % 8;
+}

@@ -1,0 +1,71 @@
+import type { ObjectStore } from "@xenfleet/store";
+import { afterAll, describe, expect, it } from "vitest";
+import { ImageCorruptError, ImageNotFoundError, ImageObjectMissingError, importImage, keys, loadBlock, loadManifest, verifyImage, type Sha256Id } from "../src/index.js";
+import { BACKENDS, cleanupAll, exportToBuffer, sampleStream } from "./helpers.js";
+
+afterAll(cleanupAll);
+
+/** Replaces an object's bytes (objects are write-once, so: delete, then put the damaged copy). */
+async function damage(store: ObjectStore, key: string, edit: (bytes: Buffer) => Buffer): Promise<void> {
+  const bytes = await store.get(key);
+  await store.delete(key);
+  await store.put(key, edit(Buffer.from(bytes)));
+}
+
+async function imageWithPacks(store: ObjectStore, pages: number, seed: number): Promise<{ id: Sha256Id; packs: Sha256Id[]; blocks: Sha256Id[] }> {
+  const { imageId } = await importImage(store, [await sampleStream({ domainType: "x86-hvm", pages, seed })], { domain: `d${seed}` });
+  const manifest = await loadManifest(store, imageId);
+  const packs = new Set<Sha256Id>();
+  for (const b of manifest.blocks) for (const p of (await loadBlock(store, imageId, b.id)).packs) packs.add(p);
+  return { id: imageId, packs: [...packs], blocks: manifest.blocks.map((b) => b.id) };
+}
+
+describe.each(BACKENDS)("damaged images on %s", (_name, open) => {
+  it.each([
+    ["a pack fetched whole", 2000],
+    ["a pack read entry by entry", 20],
+  ])("a flipped byte in %s fails export and verify naming the pack and the image", async (_what, pages) => {
+    const store = await open();
+    const { id, packs } = await imageWithPacks(store, pages, pages);
+    const key = keys.packKey(packs[0]!);
+    await damage(store, key, (b) => {
+      b[16 + 4096 + 100] = b[16 + 4096 + 100]! ^ 0x40; // inside the second page's data
+      return b;
+    });
+    for (const attempt of [() => verifyImage(store, id), () => exportToBuffer(store, id)]) {
+      const err = await attempt().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ImageCorruptError);
+      expect(err).toMatchObject({ imageId: id, key, code: "IMAGE_CORRUPT" });
+      expect(String((err as Error).message)).toContain(id);
+    }
+    await store.close();
+  });
+
+  it("a missing pack is ImageObjectMissingError naming the pack and the image", async () => {
+    const store = await open();
+    const { id, packs } = await imageWithPacks(store, 300, 7);
+    await store.delete(keys.packKey(packs[0]!));
+    await expect(verifyImage(store, id)).rejects.toMatchObject({ name: "ImageObjectMissingError", imageId: id, key: keys.packKey(packs[0]!) });
+    await expect(verifyImage(store, id)).rejects.toBeInstanceOf(ImageObjectMissingError);
+    await store.close();
+  });
+
+  it("a damaged page list block is ImageCorruptError naming the block", async () => {
+    const store = await open();
+    const { id, blocks } = await imageWithPacks(store, 300, 8);
+    const key = keys.blockKey(blocks[0]!);
+    await damage(store, key, (b) => {
+      b[40] = b[40]! ^ 1;
+      return b;
+    });
+    await expect(verifyImage(store, id)).rejects.toMatchObject({ name: "ImageCorruptError", imageId: id, key });
+    await store.close();
+  });
+
+  it("an unknown image id is ImageNotFoundError", async () => {
+    const store = await open();
+    const id = "ab".repeat(32) as Sha256Id;
+    await expect(verifyImage(store, id)).rejects.toBeInstanceOf(ImageNotFoundError);
+    await store.close();
+  });
+});

@@ -1,0 +1,128 @@
+import { createHash } from "node:crypto";
+import { CorruptObjectError } from "@xenfleet/store";
+import { describe, expect, it } from "vitest";
+import { DigestTable, UnsupportedFormatError, manifestFormat, pageListFormat, type Manifest, type Sha256Id } from "../src/index.js";
+
+const { HEADER, SECTION_HEADER, TRAILER, IMAGE, BLOCK_ENTRY, encodeManifest, decodeManifest, OPTIONAL_SECTION_BIT } = manifestFormat;
+
+const id = (n: number) => createHash("sha256").update(String(n)).digest("hex") as Sha256Id;
+
+const sample: Manifest = {
+  streamBytes: 123_456_789,
+  streamSha256: id(1),
+  pageSize: 4096,
+  source: { kind: "legacy", width: 32 },
+  domainType: "x86-pv",
+  xenVersion: { major: 4, minor: 17 },
+  libxcVersion: 3,
+  created: new Date("2025-03-04T05:06:07.890Z"),
+  pages: 30_000,
+  zeroPages: 1_875,
+  records: 77,
+  parent: id(2),
+  domain: { name: "web-1", uuid: "6f1e2d3c-0000-4000-8000-000000000042" },
+  blocks: [
+    { id: id(3), pages: 1024, rawBytes: 8224 },
+    { id: id(4), pages: 17, rawBytes: 99 },
+  ],
+};
+
+describe("manifest format", () => {
+  it("pins the header, section and record layouts", () => {
+    expect(HEADER).toEqual({ size: 24, magic: 0, version: 8, byteOrder: 10, flags: 11, sectionCount: 12, totalLength: 16 });
+    expect(SECTION_HEADER).toEqual({ size: 8, type: 0, length: 4 });
+    expect(TRAILER.size).toBe(32);
+    expect(IMAGE.size).toBe(120);
+    expect(IMAGE.records + 8).toBe(IMAGE.size);
+    expect(BLOCK_ENTRY).toEqual({ size: 40, id: 0, pages: 32, rawBytes: 36 });
+  });
+
+  it("writes the header as documented: magic, version, byte order stated once, section count, length, checksum trailer", () => {
+    const bytes = encodeManifest(sample);
+    expect(bytes.subarray(0, 8).toString("latin1")).toBe("XFLTIMAG");
+    expect(bytes.readUInt16LE(8)).toBe(1);
+    expect(bytes.readUInt8(10)).toBe(1);
+    expect(bytes.readUInt32LE(12)).toBe(3);
+    expect(Number(bytes.readBigUInt64LE(16))).toBe(bytes.length);
+    expect(bytes.subarray(bytes.length - 32)).toEqual(createHash("sha256").update(bytes.subarray(0, bytes.length - 32)).digest());
+    expect(bytes.readUInt32LE(24)).toBe(1); // IMAGE first
+    expect(bytes.readUInt32LE(28)).toBe(IMAGE.size);
+  });
+
+  it("decodes what it encodes", () => {
+    expect(decodeManifest("m", encodeManifest(sample))).toEqual(sample);
+    const v2 = { ...sample, source: { kind: "v2" } as const, parent: null, xenVersion: null, domain: { name: "ünïcode dom" } };
+    expect(decodeManifest("m", encodeManifest(v2))).toEqual(v2);
+  });
+
+  it("skips an unknown optional section and refuses an unknown mandatory one", () => {
+    const withSection = (type: number) => {
+      const bytes = encodeManifest(sample);
+      const body = bytes.subarray(0, bytes.length - 32);
+      const extra = Buffer.alloc(16);
+      extra.writeUInt32LE(type >>> 0, 0);
+      extra.writeUInt32LE(5, 4);
+      extra.write("hello", 8);
+      const out = Buffer.concat([body, extra]);
+      out.writeUInt32LE(4, HEADER.sectionCount);
+      out.writeBigUInt64LE(BigInt(out.length + 32), HEADER.totalLength);
+      return Buffer.concat([out, createHash("sha256").update(out).digest()]);
+    };
+    expect(decodeManifest("m", withSection(OPTIONAL_SECTION_BIT | 9))).toEqual(sample);
+    expect(() => decodeManifest("m", withSection(9))).toThrow(UnsupportedFormatError);
+  });
+
+  it("refuses a flipped byte, a truncation, another version or byte order", () => {
+    const bytes = encodeManifest(sample);
+    const flipped = Buffer.from(bytes);
+    flipped[100] = flipped[100]! ^ 1;
+    expect(() => decodeManifest("m", flipped)).toThrow(CorruptObjectError);
+    expect(() => decodeManifest("m", bytes.subarray(0, bytes.length - 1))).toThrow(CorruptObjectError);
+    const v2 = Buffer.from(bytes);
+    v2.writeUInt16LE(2, HEADER.version);
+    expect(() => decodeManifest("m", v2)).toThrow(/manifest version 2/);
+    const be = Buffer.from(bytes);
+    be.writeUInt8(2, HEADER.byteOrder);
+    expect(() => decodeManifest("m", be)).toThrow(UnsupportedFormatError);
+  });
+});
+
+describe("page list blocks", () => {
+  const { encodeBlock, decodeBlock, BLOCK_HEADER, ZERO_SLOT } = pageListFormat;
+  it("pins the header layout and round-trips", () => {
+    expect(BLOCK_HEADER.size).toBe(32);
+    const digests = Buffer.alloc(3 * 32, 7);
+    digests.fill(0, 32, 64);
+    const block = { packs: [id(5), id(6)], pieces: Uint32Array.from([10, 2, 3, 1]), digests, slots: Uint16Array.from([1, ZERO_SLOT, 0]), raw: Buffer.from("0123456789abc") };
+    const bytes = encodeBlock(block);
+    expect(bytes.subarray(0, 8).toString("latin1")).toBe("XFLTPLST");
+    expect((bytes.length - 13) % 8).toBe(0); // raw bytes start 8-aligned
+    const back = decodeBlock("b", bytes);
+    expect(back.packs).toEqual(block.packs);
+    expect([...back.pieces]).toEqual([...block.pieces]);
+    expect(Buffer.from(back.digests)).toEqual(digests);
+    expect([...back.slots]).toEqual([...block.slots]);
+    expect(Buffer.from(back.raw).toString()).toBe("0123456789abc");
+  });
+
+  it("refuses a slot naming a pack the block does not list", () => {
+    const bytes = encodeBlock({ packs: [id(5)], pieces: Uint32Array.from([0, 1]), digests: Buffer.alloc(32, 1), slots: Uint16Array.from([1]), raw: Buffer.alloc(0) });
+    expect(() => decodeBlock("b", bytes)).toThrow(CorruptObjectError);
+  });
+});
+
+describe("DigestTable", () => {
+  it("maps digests to values through growth, and tells absent ones", () => {
+    const table = new DigestTable(4);
+    const digests = Buffer.concat(Array.from({ length: 5000 }, (_, i) => Buffer.from(id(i), "hex")));
+    for (let i = 0; i < 5000; i++) expect(table.add(digests, i * 32, i)).toBe(i);
+    expect(table.size).toBe(5000);
+    for (let i = 0; i < 5000; i++) expect(table.get(digests, i * 32)).toBe(i);
+    expect(table.add(digests, 0, 99)).toBe(0);
+    expect(table.get(Buffer.from(id(123_456), "hex"))).toBe(-1);
+    // Same first four bytes, different digest: still told apart.
+    const twin = Buffer.from(digests.subarray(32, 64));
+    twin[31] = twin[31]! ^ 1;
+    expect(table.get(twin)).toBe(-1);
+  });
+});
