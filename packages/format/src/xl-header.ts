@@ -76,11 +76,43 @@ export function decodeXlConfig(header: XlFixedHeader, data: Uint8Array, fail: Fa
     return fail("bad-config", "a UTF-8 domain config");
   }
   if (!json) return { json, configText, config: undefined };
+  const depth = jsonDepth(configText, MAX_CONFIG_DEPTH);
+  if (depth > MAX_CONFIG_DEPTH) fail("bad-config", `a JSON domain config nested at most ${MAX_CONFIG_DEPTH} deep`, `more than ${MAX_CONFIG_DEPTH}`);
   try {
     return { json, configText, config: JSON.parse(configText) as unknown };
   } catch (err) {
     return fail("bad-config", "a JSON domain config", err instanceof Error ? err.message.slice(0, 200) : undefined);
   }
+}
+
+/**
+ * How deeply a JSON domain config may nest. libxl's configs nest about five
+ * deep; a hostile one nested thousands deep parses (V8's JSON.parse is
+ * iterative) but then overflows the stack of whatever walks it next
+ * (JSON.stringify when the config is written back, a schema check, a logger).
+ */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * The nesting depth of JSON text, counted without parsing and without
+ * recursion; stops counting once past `limit`. Brackets inside strings do
+ * not count. Malformed text is left for JSON.parse to refuse.
+ */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest && (deepest = depth) > limit) return deepest;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }
 
 export interface XlHeaderOptions {

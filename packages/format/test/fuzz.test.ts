@@ -7,15 +7,39 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FormatError, StreamDecoder } from "../src/index.js";
+import { corpus, saveCrash } from "./corpus.js";
 import { sampleBytes } from "./helpers.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 
-const seeds = await Promise.all([
-  sampleBytes({ layers: "xl", domainType: "x86-pv", libxcVersion: 3, pages: 3, batchSize: 2, vcpus: 1 }),
-  sampleBytes({ layers: "libxl", domainType: "x86-hvm", libxcVersion: 2, pages: 2 }),
-  sampleBytes({ layers: "libxc", domainType: "x86-hvm", libxcVersion: 3, pages: 2, byteOrder: "big" }),
-]);
+const seeds: Uint8Array[] = [
+  ...(await Promise.all([
+    sampleBytes({ layers: "xl", domainType: "x86-pv", libxcVersion: 3, pages: 3, batchSize: 2, vcpus: 1 }),
+    sampleBytes({ layers: "libxl", domainType: "x86-hvm", libxcVersion: 2, pages: 2 }),
+    sampleBytes({ layers: "libxc", domainType: "x86-hvm", libxcVersion: 3, pages: 2, byteOrder: "big" }),
+  ])),
+  ...corpus("stream").map((c) => c.bytes),
+];
+
+/** Decodes `bytes` fed in `sizes`-byte chunks; only a FormatError may come out, and nothing big may be allocated. */
+function decodeOrRefuse(bytes: Uint8Array, sizes: readonly number[]): void {
+  const decoder = new StreamDecoder({ maxConfigLength: 1024 * 1024 });
+  const before = process.memoryUsage().arrayBuffers;
+  try {
+    let pos = 0;
+    for (let i = 0; pos < bytes.length; i++) {
+      const size = sizes[i % sizes.length]!;
+      decoder.push(bytes.subarray(pos, pos + size));
+      pos += size;
+    }
+    decoder.end();
+  } catch (error) {
+    if (!(error instanceof FormatError)) throw error;
+    expect(error.offset).toBeLessThanOrEqual(bytes.length);
+  }
+  // Nothing the decoder gathers can outgrow the bytes it was given (plus slack for the runtime).
+  expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(bytes.length * 4 + 8 * 1024 * 1024);
+}
 
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
@@ -37,6 +61,10 @@ function mutate(base: Uint8Array, mutations: { kind: string; at: number; value: 
 }
 
 describe("reader fuzz", () => {
+  it.each(corpus("stream").map((c) => [c.name, c.bytes] as const))("corpus %s decodes or is refused with a FormatError", (_name, bytes) => {
+    for (const sizes of [[bytes.length || 1], [1], [7, 4096]]) decodeOrRefuse(bytes, sizes);
+  });
+
   it(`decodes or refuses with a FormatError (${RUNS} runs)`, () => {
     fc.assert(
       fc.property(
@@ -45,22 +73,12 @@ describe("reader fuzz", () => {
         fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 8 }),
         (which, mutations, sizes) => {
           const bytes = mutate(seeds[which]!, mutations);
-          const decoder = new StreamDecoder({ maxConfigLength: 1024 * 1024 });
-          const before = process.memoryUsage().arrayBuffers;
           try {
-            let pos = 0;
-            for (let i = 0; pos < bytes.length; i++) {
-              const size = sizes[i % sizes.length]!;
-              decoder.push(bytes.subarray(pos, pos + size));
-              pos += size;
-            }
-            decoder.end();
+            decodeOrRefuse(bytes, sizes);
           } catch (error) {
-            if (!(error instanceof FormatError)) throw error;
-            expect(error.offset).toBeLessThanOrEqual(bytes.length);
+            saveCrash("stream", bytes);
+            throw error;
           }
-          // Nothing the decoder gathers can outgrow the bytes it was given (plus slack for the runtime).
-          expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(bytes.length * 4 + 8 * 1024 * 1024);
         },
       ),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 20240601) },

@@ -2,6 +2,8 @@
  * Redis connections. BullMQ's ESM build cannot load ioredis from options by
  * itself, so services always hand it a client made here.
  */
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError } from "./errors.js";
 
@@ -12,7 +14,16 @@ export interface RedisTarget {
   username?: string;
   password?: string;
   tls: boolean;
+  /**
+   * PEM files for TLS, from the rediss:// URL's query: `ca` (the CA that
+   * signed the server's certificate, for a private CA), `cert` and `key`
+   * (a client certificate, for servers that ask for one). Paths, not
+   * contents: the URL stays short and holds no key material.
+   */
+  tlsFiles?: { ca?: string; cert?: string; key?: string };
 }
+
+const TLS_FILE_PARAMS = ["ca", "cert", "key"] as const;
 
 /**
  * What a connection is for. Workers (and QueueEvents) block on Redis and
@@ -39,7 +50,26 @@ export function parseRedisUrl(url: string): RedisTarget {
   };
   if (u.username !== "") target.username = decodeURIComponent(u.username);
   if (u.password !== "") target.password = decodeURIComponent(u.password);
+  for (const param of TLS_FILE_PARAMS) {
+    const path = u.searchParams.get(param);
+    if (path === null) continue;
+    if (!target.tls) throw new ConfigError(`XENFLEET_REDIS: "${param}" needs rediss:// (TLS)`);
+    if (path === "") throw new ConfigError(`XENFLEET_REDIS: "${param}" is an empty path`);
+    target.tlsFiles = { ...target.tlsFiles, [param]: path };
+  }
+  if (target.tlsFiles !== undefined && (target.tlsFiles.cert === undefined) !== (target.tlsFiles.key === undefined)) {
+    throw new ConfigError('XENFLEET_REDIS: "cert" and "key" go together');
+  }
   return target;
+}
+
+/** Reads one PEM file named in the URL; the error names the parameter and path, never file contents. */
+function readPem(param: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`XENFLEET_REDIS: cannot read the "${param}" file ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+  }
 }
 
 /** ioredis options for a target and role. */
@@ -55,7 +85,15 @@ export function redisOptions(target: RedisTarget, role: ConnectionRole): RedisOp
   };
   if (target.username !== undefined) options.username = target.username;
   if (target.password !== undefined) options.password = target.password;
-  if (target.tls) options.tls = { servername: target.host };
+  if (target.tls) {
+    // SNI carries host names only; for an IP address the certificate is still checked against it.
+    const tls: NonNullable<RedisOptions["tls"]> = isIP(target.host) === 0 ? { servername: target.host } : {};
+    const files = target.tlsFiles;
+    if (files?.ca !== undefined) tls.ca = readPem("ca", files.ca);
+    if (files?.cert !== undefined) tls.cert = readPem("cert", files.cert);
+    if (files?.key !== undefined) tls.key = readPem("key", files.key);
+    options.tls = tls;
+  }
   return options;
 }
 

@@ -12,8 +12,19 @@ export class InvalidJobError extends XenfleetError {
     readonly version: unknown,
     readonly reason: string,
   ) {
-    super(`invalid ${jobType} job (v${String(version)}): ${reason}`);
+    super(`invalid ${jobType} job (${describeVersion(version)}): ${reason}`);
   }
+}
+
+/**
+ * The version field as a message shows it: a number as itself, anything else
+ * only by its type. The field comes from whatever wrote the job, and a
+ * message is logged and copied into Redis: it must stay short and must not
+ * echo values.
+ */
+function describeVersion(version: unknown): string {
+  if (typeof version === "number") return `v${String(version)}`;
+  return `v: ${version === null ? "null" : Array.isArray(version) ? "array" : typeof version}`;
 }
 
 /** A host id that could break out of its place in a key or queue name. */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
@@ -39,7 +40,11 @@ export class LocalStore implements ObjectStore {
   readonly location: string;
   private readonly inProcessLocks = new Map<string, Promise<unknown>>();
 
-  private constructor(readonly root: string) {
+  private constructor(
+    readonly root: string,
+    /** The root with symlinks resolved: where every key's directory must really be. */
+    private readonly realRoot: string,
+  ) {
     this.location = `file://${root}`;
   }
 
@@ -48,12 +53,12 @@ export class LocalStore implements ObjectStore {
     const absolute = resolve(root);
     await mkdir(join(absolute, TMP_DIR), { recursive: true });
     await mkdir(join(absolute, LOCK_DIR), { recursive: true });
-    return new LocalStore(absolute);
+    return new LocalStore(absolute, await realpath(absolute));
   }
 
   async put(key: string, data: PutSource): Promise<PutResult> {
     validateObjectKey(key);
-    const path = this.pathOf(key);
+    const path = await this.confinedPath(key);
     if (await this.isObject(key, path)) return { created: false };
     const tmp = await this.writeTemp("put", key, data);
     try {
@@ -121,9 +126,10 @@ export class LocalStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     validateKey(key);
-    const path = this.pathOf(key);
+    const path = await this.confinedPath(key);
     try {
-      const info = await stat(path);
+      // lstat: a symlink is not an object, wherever it points.
+      const info = await lstat(path);
       return info.isFile() ? { size: info.size, mtime: info.mtime } : undefined;
     } catch (err) {
       if (isMissing(err)) return undefined;
@@ -137,12 +143,13 @@ export class LocalStore implements ObjectStore {
     const slash = prefix.lastIndexOf("/");
     const dirKey = slash < 0 ? "" : prefix.slice(0, slash + 1);
     const dir = dirKey === "" ? this.root : this.pathOf(dirKey.slice(0, -1));
+    await this.confine(prefix, dir);
     yield* this.walk(dir, dirKey, prefix);
   }
 
   async delete(key: string): Promise<void> {
     validateObjectKey(key);
-    const path = this.pathOf(key);
+    const path = await this.confinedPath(key);
     try {
       await unlink(path);
     } catch (err) {
@@ -161,7 +168,7 @@ export class LocalStore implements ObjectStore {
 
   async putRef(name: string, data: Uint8Array, options?: RefWriteOptions): Promise<{ version: string }> {
     const key = refKey(name);
-    const path = this.pathOf(key);
+    const path = await this.confinedPath(key);
     return this.withRefLock(key, async () => {
       await this.checkExpect(name, key, options);
       const tmp = await this.writeTemp("putRef", key, data);
@@ -182,7 +189,7 @@ export class LocalStore implements ObjectStore {
 
   async deleteRef(name: string, options?: RefWriteOptions): Promise<void> {
     const key = refKey(name);
-    const path = this.pathOf(key);
+    const path = await this.confinedPath(key);
     await this.withRefLock(key, async () => {
       await this.checkExpect(name, key, options);
       try {
@@ -210,11 +217,41 @@ export class LocalStore implements ObjectStore {
     return path;
   }
 
+  /**
+   * The file of a key, after checking that the directory it would be in
+   * really lies under the root: a symlink planted inside the store (a
+   * directory link pointing elsewhere) must not carry reads, writes or
+   * deletes out of it. The deepest existing ancestor is resolved, since the
+   * key's own directories may not exist yet.
+   */
+  private async confinedPath(key: string): Promise<string> {
+    const path = this.pathOf(key);
+    await this.confine(key, dirname(path));
+    return path;
+  }
+
+  /** Refuses `start` (or its deepest existing ancestor) if it really lies outside the root. */
+  private async confine(key: string, start: string): Promise<void> {
+    for (let dir = start; ; dir = dirname(dir)) {
+      let real: string;
+      try {
+        real = await realpath(dir);
+      } catch (err) {
+        if (isMissing(err) && dir !== this.root) continue;
+        throw mapFsError("resolve", key, err);
+      }
+      if (real !== this.realRoot && !real.startsWith(this.realRoot + sep)) {
+        throw new InvalidKeyError(key, "a directory on its path leads outside the store root");
+      }
+      return;
+    }
+  }
+
   private async isObject(key: string, path: string): Promise<boolean> {
     try {
-      const info = await stat(path);
+      const info = await lstat(path);
       if (info.isFile()) return true;
-      throw new InvalidKeyError(key, "a directory of other keys has this name");
+      throw new InvalidKeyError(key, info.isSymbolicLink() ? "a symlink has this name" : "a directory of other keys has this name");
     } catch (err) {
       if (isMissing(err)) return false;
       if (errnoOf(err) === undefined) throw err;
@@ -225,9 +262,10 @@ export class LocalStore implements ObjectStore {
   private async openObject(op: string, key: string): Promise<FileHandle> {
     let handle: FileHandle;
     try {
-      handle = await open(this.pathOf(key), "r");
+      // O_NOFOLLOW: a symlink placed where an object should be is not followed out of the store.
+      handle = await open(await this.confinedPath(key), constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
-      if (isMissing(err)) throw new ObjectNotFoundError(key);
+      if (isMissing(err) || errnoOf(err) === "ELOOP") throw new ObjectNotFoundError(key);
       throw mapFsError(op, key, err);
     }
     const isFile = await handle.stat().then((s) => s.isFile(), () => false);
@@ -240,9 +278,14 @@ export class LocalStore implements ObjectStore {
 
   private async readIfPresent(op: string, key: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(this.pathOf(key));
+      const handle = await open(await this.confinedPath(key), constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        return await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
-      if (isMissing(err) || errnoOf(err) === "EISDIR") return undefined;
+      if (isMissing(err) || errnoOf(err) === "EISDIR" || errnoOf(err) === "ELOOP") return undefined;
       throw mapFsError(op, key, err);
     }
   }

@@ -47,7 +47,7 @@ export interface S3StoreConfig {
   readonly listPageSize?: number;
   /** Attempts per request by the SDK's own retry strategy (RetryStore retries on top). Default 3. */
   readonly maxAttempts?: number;
-  /** Per-request socket timeout. Default 60 s. */
+  /** A request fails (transiently) when its answer has not begun, or has stalled, for this long. Default 60 s. */
   readonly requestTimeoutMs?: number;
 }
 
@@ -89,7 +89,16 @@ export class S3Store implements ObjectStore {
       maxAttempts: config.maxAttempts ?? 3,
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      requestHandler: { requestTimeout: config.requestTimeoutMs ?? 60_000, connectionTimeout: 10_000 },
+      // requestTimeout alone only logs a warning (smithy's default); a service
+      // that stops answering must fail the request instead, both before the
+      // response head (throwOnRequestTimeout) and while its body is read
+      // (socketTimeout, on inactivity), so retries can take over.
+      requestHandler: {
+        requestTimeout: config.requestTimeoutMs ?? 60_000,
+        throwOnRequestTimeout: true,
+        socketTimeout: config.requestTimeoutMs ?? 60_000,
+        connectionTimeout: 10_000,
+      },
     });
   }
 

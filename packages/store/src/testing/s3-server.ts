@@ -22,6 +22,11 @@ const SECRET_KEY = "S3RVER";
  *   entries, and pages with "skip keys <= the last one", so pages lose keys
  *   unless entries come sorted: readdirSync is wrapped to return them in
  *   S3's order (by key, a directory sorting as its name plus "/").
+ * - it writes an upload straight to the object's file, so an upload whose
+ *   connection drops stays visible as a partial object; S3 makes an object
+ *   visible only once complete and refuses a body shorter than its
+ *   Content-Length (IncompleteBody). putObject is replaced by one that writes
+ *   a temp file and renames it into place only when every byte arrived.
  * It exits when its stdin closes, so it never outlives the test process.
  */
 const SERVER_SCRIPT = `
@@ -39,6 +44,35 @@ fs.readdirSync = function (dir, options) {
   return names.map((n) => [sortKey(n), n]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((p) => p[1]);
 };
 const S3rver = require(process.argv[1]);
+const lib = path.dirname(process.argv[1]);
+const crypto = require("crypto");
+const http = require("http");
+const { Readable, Transform } = require("stream");
+const { pipeline } = require("stream/promises");
+const FilesystemStore = require(path.join(lib, "stores", "filesystem.js"));
+const S3Error = require(path.join(lib, "models", "error.js"));
+FilesystemStore.prototype.putObject = async function (object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, "object");
+  const partial = this.getResourcePath(object.bucket, object.key, "partial-" + crypto.randomBytes(6).toString("hex"));
+  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+  const md5 = crypto.createHash("md5");
+  let size = 0;
+  const count = new Transform({ transform(chunk, _encoding, callback) { md5.update(chunk); size += chunk.length; callback(null, chunk); } });
+  const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+  try {
+    await pipeline(source, count, fs.createWriteStream(partial));
+    if (object.content instanceof http.IncomingMessage && size !== object.size) {
+      throw new S3Error("IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.");
+    }
+    await fs.promises.rename(partial, objectPath);
+  } catch (error) {
+    await fs.promises.rm(partial, { force: true });
+    throw error;
+  }
+  const digest = md5.digest("hex");
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+};
 const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: process.argv[2] });
 server.run().then((address) => process.stdout.write(JSON.stringify({ port: address.port }) + "\\n"));
 process.stdin.on("end", () => server.close().finally(() => process.exit(0)));

@@ -1,0 +1,203 @@
+/**
+ * Processes for the chaos suite: the fleet's services started from their
+ * TypeScript sources (always the current code), killed with SIGKILL and
+ * brought back as a supervisor would; a redis-server of the suite's own; a
+ * seeded random source so a failing run can be replayed (CHAOS_SEED).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { keys } from "@xenfleet/jobs";
+import type { Redis } from "ioredis";
+
+export const ROOT = join(import.meta.dirname, "..", "..");
+export const SHARED_REDIS = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
+
+export function chaosPrefix(): string {
+  return `xfchaos-${randomBytes(5).toString("hex")}`;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "xenfleet-chaos-"));
+}
+
+/** A small seeded generator (mulberry32): the same seed, the same faults. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const CHAOS_SEED = Number(process.env.CHAOS_SEED ?? 1234);
+
+export type Service = "save-worker" | "restore-worker" | "compress-worker" | "migrate-worker" | "controller";
+
+/** A service that can be killed and restarted; its output accumulates in one log file. */
+export class ServiceProc {
+  child: ChildProcess | undefined;
+  kills = 0;
+  starts = 0;
+  readonly log: string;
+
+  constructor(
+    readonly name: string,
+    readonly service: Service,
+    readonly env: Record<string, string>,
+    logDir: string,
+  ) {
+    this.log = join(logDir, `${name}.log`);
+  }
+
+  start(): void {
+    const fd = openSync(this.log, "a");
+    const args = ["--conditions=source", "--import", "tsx", join(ROOT, "services", this.service, "src", "main.ts")];
+    this.child = spawn(process.execPath, args, { env: { ...process.env, ...this.env }, stdio: ["ignore", fd, fd], cwd: ROOT });
+    closeSync(fd);
+    this.starts++;
+  }
+
+  get alive(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGKILL: no shutdown handler runs, whatever the process was doing stops mid-way. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || !this.alive) return;
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+    this.kills++;
+  }
+
+  /** Graceful stop (SIGTERM), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 20_000): Promise<void> {
+    const child = this.child;
+    if (child === undefined || !this.alive) return;
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  output(): string {
+    try {
+      return readFileSync(this.log, "utf8");
+    } catch {
+      return "";
+    }
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/**
+ * A redis-server of the suite's own, with an append-only file so queued
+ * jobs survive a restart. stop() kills it (SIGKILL: an outage, not a
+ * shutdown); start() again brings it back on the same port and directory.
+ */
+export class RedisServer {
+  child: ChildProcess | undefined;
+  restarts = 0;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  static async start(dir: string): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), dir);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(
+      "redis-server",
+      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", this.dir],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (d) => {
+        output += String(d);
+        if (output.includes("Ready to accept connections")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`redis-server exited (${String(code)}): ${output.slice(-500)}`)));
+    });
+    await ready;
+    child.stdout!.resume();
+    this.child = child;
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+    this.child = undefined;
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+    this.restarts++;
+  }
+}
+
+/** Delete every key under the prefix. */
+export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
+  for (let pass = 0; pass < 2; pass++) {
+    let cursor = "0";
+    do {
+      const [next, found] = await client.scan(cursor, "MATCH", keys.all(prefix), "COUNT", 1000);
+      cursor = next;
+      if (found.length > 0) await client.del(...found);
+    } while (cursor !== "0");
+  }
+}
+
+/** Poll `check` until it returns something other than undefined. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `check` until it is true or `timeoutMs` passes; says which. */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The migration receiver's door: it listens on the configured address only,
+ * lets in only the one-time token issued for this migration, once, before
+ * it expires, and with TLS configured speaks nothing else. Clients here are
+ * hostile peers speaking the wire protocol directly; the receiver is the
+ * real one, with its record in the real Redis.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { connect as netConnect, type Socket } from "node:net";
+import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
+import { promisify } from "node:util";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimHost } from "@xenfleet/hypervisor";
+import { createRedis } from "@xenfleet/jobs";
+import { FrameChannel, MigrationRecord, receiveLive, type Listener } from "@xenfleet/migration";
+import { SHARED_REDIS, chaosPrefix, deletePrefix, sleep, tempDir } from "./procs.js";
+
+const run = promisify(execFile);
+const MiB = 2 ** 20;
+const DOMAIN = "5f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b";
+
+let dir: string;
+let conn: Redis;
+let host: SimHost;
+const prefix = chaosPrefix();
+let tls: { key: string; cert: string; ca: string } | undefined;
+
+beforeAll(async () => {
+  dir = tempDir();
+  conn = createRedis(SHARED_REDIS, "producer", "xenfleet-chaos");
+  host = await SimHost.open(join(dir, "dst"), { name: "dst", totalMemoryBytes: 64 * MiB });
+  try {
+    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem"), "-days", "1", "-subj", "/CN=xenfleet test CA"]);
+    await writeFile(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+    await run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "csr.pem"), "-subj", "/CN=127.0.0.1"]);
+    await run("openssl", ["x509", "-req", "-in", join(dir, "csr.pem"), "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-out", join(dir, "cert.pem"), "-days", "1", "-extfile", join(dir, "ext.cnf")]);
+    tls = { key: await readFile(join(dir, "key.pem"), "utf8"), cert: await readFile(join(dir, "cert.pem"), "utf8"), ca: await readFile(join(dir, "ca.pem"), "utf8") };
+  } catch {
+    tls = undefined;
+  }
+});
+
+afterAll(async () => {
+  await deletePrefix(conn, prefix);
+  await conn.quit();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A receiver for a fresh migration id; resolves its listener once published. */
+async function receiver(options: { ttlMs: number; tls?: boolean; signal?: AbortSignal }) {
+  const record = new MigrationRecord(conn, prefix, `sec-${randomBytes(4).toString("hex")}`);
+  const receiving = receiveLive({
+    hypervisor: host,
+    record,
+    domainUuid: DOMAIN,
+    memoryBytes: 4 * MiB,
+    bind: { host: "127.0.0.1", port: 0 },
+    advertise: "127.0.0.1",
+    tokenTtlMs: options.ttlMs,
+    idleTimeoutMs: 5000,
+    ...(options.tls && tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  }).then(
+    (report) => ({ report }),
+    (error: unknown) => ({ error: error as Error }),
+  );
+  const listener: Listener = await record.waitForListener(10_000);
+  return { record, receiving, listener };
+}
+
+/** A peer that connects and says HELLO; resolves with what the receiver answered. */
+async function hello(socket: Socket, body: Record<string, unknown>): Promise<{ channel: FrameChannel; answer: string }> {
+  const channel = new FrameChannel(socket);
+  await channel.sendControl("hello", body).catch(() => undefined);
+  const answer = await channel.expect(["ready"], 1500).then(
+    () => "ready",
+    (e: Error) => e.message,
+  );
+  return { channel, answer };
+}
+
+function plain(port: number, address = "127.0.0.1"): Promise<Socket> {
+  const socket = netConnect(port, address);
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+describe("the migration receiver lets in only its one-time token", () => {
+  it("refuses a wrong or missing token, keeps waiting, and gives up at expiry", async () => {
+    const { record, receiving, listener } = await receiver({ ttlMs: 2500 });
+    const wrong = await hello(await plain(listener.port), { token: "0".repeat(listener.token.length), migrationId: record.migrationId, domain: { uuid: DOMAIN } });
+    expect(wrong.answer).toMatch(/peer aborted/);
+    wrong.channel.close();
+    const missing = await hello(await plain(listener.port), { migrationId: record.migrationId, domain: { uuid: DOMAIN } });
+    expect(missing.answer).toMatch(/peer aborted/);
+    missing.channel.close();
+    // Expiry: the right token, too late.
+    await sleep(2600);
+    const late = await plain(listener.port).then(
+      (s) => hello(s, { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN } }).then((r) => r.answer),
+      (e: Error) => e.message,
+    );
+    expect(late).not.toBe("ready");
+    const outcome = await receiving;
+    expect("error" in outcome && outcome.error.message).toMatch(/expired/);
+    expect(await record.outcome()).toBe("aborted");
+    expect(await host.listDomains()).toEqual([]);
+  });
+
+  it("accepts the right token once: a second peer with the same token is not let in", async () => {
+    const { record, receiving, listener } = await receiver({ ttlMs: 10_000 });
+    const body = { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN }, memoryBytes: 4 * MiB };
+    const first = await hello(await plain(listener.port), body);
+    // Let in: no abort (the receiver now waits for data, not for a HELLO).
+    expect(first.answer).toMatch(/no ready frame/);
+    const second = await plain(listener.port).then(
+      (s) => hello(s, body).then((r) => r.answer),
+      (e: Error) => e.message,
+    );
+    expect(second).not.toBe("ready");
+    expect(second).not.toMatch(/no ready frame/);
+    // The first peer goes away: the receiver fails the transfer, which shows it had let that peer in.
+    first.channel.close(true);
+    const outcome = await receiving;
+    expect("error" in outcome && outcome.error.message).not.toMatch(/expired|token/);
+    expect(await host.listDomains()).toEqual([]);
+  });
+
+  it("listens on the configured address only", async () => {
+    const abort = new AbortController();
+    const { receiving, listener } = await receiver({ ttlMs: 10_000, signal: abort.signal });
+    // Bound to 127.0.0.1: the same port on another loopback address is closed.
+    const elsewhere = await plain(listener.port, "127.0.0.2").then(
+      (s) => {
+        s.destroy();
+        return "connected";
+      },
+      (e: NodeJS.ErrnoException) => e.code,
+    );
+    expect(elsewhere).toBe("ECONNREFUSED");
+    abort.abort();
+    await receiving;
+  });
+
+  it("with TLS, a plaintext peer gets nothing, an unverified certificate is refused, and a verified peer gets in", async (ctx) => {
+    if (tls === undefined) return ctx.skip("openssl could not make test certificates");
+    const { record, receiving, listener } = await receiver({ ttlMs: 10_000, tls: true });
+    expect(listener.tls).toBe(true);
+    const body = { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN }, memoryBytes: 4 * MiB };
+    const plainPeer = await hello(await plain(listener.port), body);
+    expect(plainPeer.answer).not.toMatch(/no ready frame/);
+    plainPeer.channel.close(true);
+    const untrusted = tlsConnect({ host: "127.0.0.1", port: listener.port });
+    const [untrustedError] = (await once(untrusted, "error")) as [Error];
+    expect(untrustedError.message).toMatch(/self[- ]signed|unable to (get|verify)|certificate/i);
+    const trusted = tlsConnect({ host: "127.0.0.1", port: listener.port, ca: tls.ca });
+    await once(trusted, "secureConnect");
+    const peer = await hello(trusted, body);
+    expect(peer.answer).toMatch(/no ready frame/);
+    peer.channel.close(true);
+    const outcome = await receiving;
+    expect("error" in outcome && outcome.error.message).not.toMatch(/expired/);
+    expect(await host.listDomains()).toEqual([]);
+  });
+});
