@@ -133,6 +133,20 @@ describe("the migration receiver lets in only its one-time token", () => {
     expect(await host.listDomains()).toEqual([]);
   });
 
+  it("a HELLO naming another domain does not spend the token (regression: token redeemed before the identity check)", async () => {
+    const { record, receiving, listener } = await receiver({ ttlMs: 10_000 });
+    const stray = await hello(await plain(listener.port), { token: listener.token, migrationId: record.migrationId, domain: { uuid: "00000000-0000-4000-8000-000000000000" } });
+    expect(stray.answer).toMatch(/peer aborted/);
+    stray.channel.close();
+    // The real sender, with the same token, still gets in.
+    const real = await hello(await plain(listener.port), { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN }, memoryBytes: 4 * MiB });
+    expect(real.answer).toMatch(/no ready frame/);
+    real.channel.close(true);
+    const outcome = await receiving;
+    expect("error" in outcome && outcome.error.message).not.toMatch(/expired|token/);
+    expect(await host.listDomains()).toEqual([]);
+  });
+
   it("listens on the configured address only", async () => {
     const abort = new AbortController();
     const { receiving, listener } = await receiver({ ttlMs: 10_000, signal: abort.signal });

@@ -164,10 +164,12 @@ function acceptOne(server: Server, o: ReceiveOptions, token: OneTimeToken): Prom
         .expect(["hello"], 10_000)
         .then(({ body }) => {
           if (settled) throw new MigrationFailedError("migration already connected");
-          token.redeem(body.token);
+          // Identity first, token last: a HELLO for the wrong migration or
+          // domain must not spend the token the real sender still needs.
           if (body.migrationId !== o.record.migrationId) throw new MigrationFailedError("HELLO names another migration");
           const domain = body.domain as { uuid?: unknown } | undefined;
           if (domain?.uuid !== o.domainUuid) throw new MigrationFailedError("HELLO names another domain");
+          token.redeem(body.token);
           finish(() => resolve({ channel, hello: body }));
         })
         .catch((err: Error) => {
