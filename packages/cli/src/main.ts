@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { XenfleetError } from "@xenfleet/format";
+import { registerDemoCommand } from "./commands/demo.js";
+import { registerFleetCommands } from "./commands/fleet.js";
+import { registerHostCommand } from "./commands/host.js";
+import { registerMigrateCommands } from "./commands/migrate.js";
+import { registerImageCommands } from "./commands/image.js";
 import { registerSimCommands } from "./commands/sim.js";
+import { registerUpCommands } from "./commands/up.js";
 import { registerStreamCommands } from "./commands/stream.js";
 
 const program = new Command("xenfleet")
@@ -10,6 +16,12 @@ const program = new Command("xenfleet")
 
 registerStreamCommands(program);
 registerSimCommands(program);
+registerImageCommands(program);
+registerFleetCommands(program);
+registerMigrateCommands(program);
+registerUpCommands(program);
+registerHostCommand(program);
+registerDemoCommand(program);
 
 try {
   await program.parseAsync(process.argv);

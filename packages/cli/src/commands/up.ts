@@ -1,0 +1,160 @@
+/**
+ * `xenfleet up`: an embedded fleet on this machine (N sim hosts with M
+ * domains each, every worker and the controller as supervised child
+ * processes), until SIGINT/SIGTERM; `--detach` runs it in the background with
+ * a pid file, and `xenfleet down` stops it.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Option, type Command } from "commander";
+import type { EmbeddedFleet } from "@xenfleet/fleet";
+import { addFleetOptions, fail, fleetOptions, integer, size, withRedis } from "./fleet-options.js";
+import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
+
+export function addEmbeddedOptions(command: Command, defaults: { hosts: number; domains: number; memory: string; dirtyRate: number }): Command {
+  return addFleetOptions(command)
+    .option("--hosts <n>", "simulated hosts (host-1 ... host-N)", integer, defaults.hosts)
+    .option("--domains <m>", "domains per host", integer, defaults.domains)
+    .option("--memory <size>", "memory of each domain, e.g. 64M", size, size(defaults.memory))
+    .option("--host-memory <size>", "memory each host offers (default: room for twice its domains, at least 4G)", size)
+    .option("--dirty-rate <pages>", "pages per second each running domain writes", integer, defaults.dirtyRate)
+    .option("--compress-workers <k>", "compress worker processes", integer, 1)
+    .option("--state-dir <dir>", "sim hosts (hosts/host-N) and logs live here", ".xenfleet")
+    .addOption(new Option("--log-level <level>", "log level of the services").default("info").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]));
+}
+
+export function embeddedFleet(opts: Record<string, unknown>): EmbeddedFleet {
+  const f = fleetOptions(opts as { redis: string; prefix: string; store: string });
+  const hosts = opts.hosts as number;
+  const domains = opts.domains as number;
+  const memory = opts.memory as number;
+  if (hosts < 1) throw new Error("--hosts must be at least 1");
+  return {
+    hosts,
+    domains,
+    domainMemoryBytes: memory,
+    hostMemoryBytes: (opts.hostMemory as number | undefined) ?? Math.max(4 * 2 ** 30, 2 * domains * memory),
+    dirtyPagesPerSec: opts.dirtyRate as number,
+    compressWorkers: opts.compressWorkers as number,
+    redis: f.redis,
+    prefix: f.prefix,
+    store: f.store,
+    stateDir: resolve(opts.stateDir as string),
+    logLevel: opts.logLevel as string,
+  };
+}
+
+function pidFileOf(opts: Record<string, unknown>): string {
+  return resolve((opts.pidFile as string | undefined) ?? join(opts.stateDir as string, `up-${opts.prefix as string}.pid`));
+}
+
+export function registerUpCommands(program: Command): void {
+  addEmbeddedOptions(program.command("up"), { hosts: 3, domains: 4, memory: "64M", dirtyRate: 100 })
+    .description("Run an embedded fleet on this machine: sim hosts, all workers and the controller, supervised")
+    .option("--detach", "run in the background; write a pid file and return once every host is up")
+    .option("--pid-file <file>", "pid file of --detach (default <state-dir>/up-<prefix>.pid)")
+    .action(async (opts) => {
+      try {
+        const fleet = embeddedFleet(opts);
+        if (opts.detach) return await detach(fleet, pidFileOf(opts));
+        const log = (line: string) => process.stderr.write(`up: ${line}\n`);
+        // Listen first: a signal while the fleet starts must still stop it cleanly.
+        const stopRequested = new AbortController();
+        const onSignal = () => stopRequested.abort();
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        const running = await startEmbeddedFleet(fleet, log);
+        try {
+          await withRedis(fleetOptions(opts), (redis) => waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal));
+          log(`fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`);
+          await new Promise<void>((done) => {
+            if (stopRequested.signal.aborted) done();
+            else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
+          });
+        } catch (err) {
+          if (!stopRequested.signal.aborted) {
+            log(`error: ${(err as Error).message}`);
+            process.exitCode = 1;
+          }
+        }
+        log("stopping the fleet");
+        await running.stop();
+        log("fleet stopped");
+      } catch (err) {
+        fail(err, false);
+      }
+    });
+
+  addFleetOptions(program.command("down"))
+    .description("Stop a fleet started with `xenfleet up --detach`")
+    .option("--state-dir <dir>", "as given to up", ".xenfleet")
+    .option("--pid-file <file>", "as given to up")
+    .action(async (opts) => {
+      try {
+        const file = pidFileOf(opts);
+        if (!existsSync(file)) throw new Error(`no pid file ${file}: is a fleet running with this prefix?`);
+        const pid = Number(readFileSync(file, "utf8").trim());
+        if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pid file ${file}`);
+        if (alive(pid)) process.kill(pid, "SIGTERM");
+        const deadline = Date.now() + 120_000;
+        while (alive(pid)) {
+          if (Date.now() > deadline) throw new Error(`fleet (pid ${pid}) still running after 120 s`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        rmSync(file, { force: true });
+        process.stdout.write(`fleet (pid ${pid}) stopped\n`);
+      } catch (err) {
+        fail(err, false);
+      }
+    });
+}
+
+/** Start `up` again without --detach, in the background, and wait until its hosts are up. */
+async function detach(fleet: EmbeddedFleet, pidFile: string): Promise<void> {
+  if (existsSync(pidFile) && alive(Number(readFileSync(pidFile, "utf8").trim()))) {
+    throw new Error(`a fleet is already running (pid file ${pidFile})`);
+  }
+  mkdirSync(join(fleet.stateDir, "logs"), { recursive: true });
+  const logFile = join(fleet.stateDir, "logs", "up.log");
+  const out = openSync(logFile, "a");
+  const args = [
+    ...process.execArgv,
+    process.argv[1] ?? "",
+    "up",
+    "--redis", fleet.redis,
+    "--prefix", fleet.prefix,
+    "--store", fleet.store,
+    "--hosts", String(fleet.hosts),
+    "--domains", String(fleet.domains),
+    "--memory", String(fleet.domainMemoryBytes),
+    "--host-memory", String(fleet.hostMemoryBytes),
+    "--dirty-rate", String(fleet.dirtyPagesPerSec),
+    "--compress-workers", String(fleet.compressWorkers),
+    "--state-dir", fleet.stateDir,
+    "--log-level", fleet.logLevel ?? "info",
+  ];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("could not start the fleet process");
+  child.unref();
+  writeFileSync(pidFile, `${pid}\n`);
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`the fleet process exited (code ${code}); see ${logFile}`))),
+  );
+  await withRedis({ redis: fleet.redis, prefix: fleet.prefix, store: fleet.store }, (redis) =>
+    Promise.race([waitForHosts(redis, fleet.prefix, fleet.hosts), exited]),
+  );
+  child.removeAllListeners("exit");
+  process.stdout.write(`fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})\n`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

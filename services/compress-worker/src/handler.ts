@@ -1,0 +1,15 @@
+/** The compress job: rewrite an image's raw packs compressed. Any worker anywhere may take it. */
+import type { Stores } from "@xenfleet/fleet";
+import { compressImage, parseImageId } from "@xenfleet/image";
+import type { JobHandler } from "@xenfleet/jobs";
+
+export function compressHandler(stores: Stores): JobHandler<"compress"> {
+  return async (payload, { signal, logger }) => {
+    const started = performance.now();
+    const store = await stores.get(payload.store);
+    // The image layer compresses zstd at its own default level; the payload's level is not used yet.
+    const result = await compressImage(store, parseImageId(payload.image), payload.algorithm, { signal });
+    logger.info({ image: payload.image, packs: result.packs, rewritten: result.rewritten, bytesIn: result.bytesBefore, bytesOut: result.bytesAfter }, "compressed");
+    return { imageId: payload.image, bytesIn: result.bytesBefore, bytesOut: result.bytesAfter, seconds: (performance.now() - started) / 1000 };
+  };
+}

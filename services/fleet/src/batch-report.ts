@@ -1,0 +1,140 @@
+/**
+ * Reading a batch while it runs and once it is done, for the CLI and the
+ * demo: how many saves have finished, then the final report.
+ */
+import { Queue, type Job } from "bullmq";
+import { bullPrefix, CONTROLLER_QUEUE, parseResult, results } from "@xenfleet/jobs";
+import type { Redis } from "ioredis";
+import type { z } from "zod";
+import type { SkippedDomain } from "./targets.js";
+
+export interface BatchFailure {
+  host: string;
+  domain: string;
+  reason: string;
+}
+
+export interface BatchReport {
+  batchId: string;
+  saved: number;
+  failed: number;
+  bytesTotal: number;
+  bytesNew: number;
+  seconds: number;
+  failures: BatchFailure[];
+}
+
+export interface BatchProgress {
+  jobId: string;
+  batchId: string;
+  state: string;
+  total: number;
+  /** Saves that have finished, successfully or not. */
+  finished: number;
+  failed: number;
+  createdAt: number;
+  /** Present once the controller has written the report. */
+  report?: BatchReport;
+  /** Why the batch itself failed, when it did. */
+  error?: string;
+}
+
+function controllerQueue(redis: Redis, prefix: string): Queue {
+  return new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
+}
+
+export async function batchProgress(redis: Redis, prefix: string, jobId: string): Promise<BatchProgress | undefined> {
+  const queue = controllerQueue(redis, prefix);
+  try {
+    const job = await queue.getJob(jobId);
+    return job === undefined ? undefined : await progressOf(job);
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Batches known to the controller queue, newest first. */
+export async function listBatches(redis: Redis, prefix: string, limit = 20): Promise<BatchProgress[]> {
+  const queue = controllerQueue(redis, prefix);
+  try {
+    const jobs = await queue.getJobs(["waiting-children", "active", "waiting", "completed", "failed", "prioritized"], 0, limit * 3);
+    const batches = jobs.filter((j): j is Job => j !== undefined && j.name === "batch-save");
+    batches.sort((a, b) => b.timestamp - a.timestamp);
+    return await Promise.all(batches.slice(0, limit).map(progressOf));
+  } finally {
+    await queue.close();
+  }
+}
+
+async function progressOf(job: Job): Promise<BatchProgress> {
+  const state = await job.getState();
+  const counts = await job.getDependenciesCount();
+  const finishedChildren = (counts.processed ?? 0) + (counts.ignored ?? 0) + (counts.failed ?? 0);
+  const planned = typeof job.data?.total === "number" ? (job.data.total as number) : 0;
+  const expanded = (job.progress as { total?: unknown } | undefined)?.total;
+  const progress: BatchProgress = {
+    jobId: job.id ?? "",
+    batchId: batchIdOf(job),
+    state,
+    total: Math.max(planned, typeof expanded === "number" ? expanded : 0, finishedChildren + (counts.unprocessed ?? 0)),
+    finished: finishedChildren,
+    failed: (counts.ignored ?? 0) + (counts.failed ?? 0),
+    createdAt: job.timestamp,
+  };
+  if (state === "completed") progress.report = await reportOf(job);
+  if (state === "failed") progress.error = job.failedReason;
+  return progress;
+}
+
+function batchIdOf(job: Job): string {
+  const fromResult = (job.returnvalue as { batchId?: unknown } | null)?.batchId;
+  const fromProgress = (job.progress as { batchId?: unknown } | undefined)?.batchId;
+  const fromData = (job.data as { batchId?: unknown } | undefined)?.batchId;
+  for (const id of [fromResult, fromProgress, fromData]) if (typeof id === "string") return id;
+  return job.id ?? "";
+}
+
+async function reportOf(job: Job): Promise<BatchReport> {
+  const result: z.infer<typeof results.batchSaveResultV1> = parseResult("batch-save", job.returnvalue);
+  let bytesTotal = 0;
+  for (const value of Object.values(await job.getChildrenValues())) {
+    bytesTotal += parseResult("save", value).bytesTotal;
+  }
+  return {
+    batchId: result.batchId,
+    saved: result.succeeded,
+    failed: result.failed,
+    bytesTotal,
+    bytesNew: result.bytesNew,
+    seconds: ((job.finishedOn ?? Date.now()) - job.timestamp) / 1000,
+    failures: result.outcomes
+      .filter((o) => o.error !== undefined)
+      .map((o) => ({ host: o.host, domain: o.domain, reason: o.error ?? "" })),
+  };
+}
+
+/** Poll until the batch has its report (or has failed). */
+export async function waitForBatch(
+  redis: Redis,
+  prefix: string,
+  jobId: string,
+  options: { signal?: AbortSignal; onProgress?: (p: BatchProgress) => void; intervalMs?: number } = {},
+): Promise<BatchProgress> {
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const progress = await batchProgress(redis, prefix, jobId);
+    if (progress === undefined) throw new Error(`batch job ${jobId} not found on the controller queue`);
+    options.onProgress?.(progress);
+    if (progress.state === "completed" || progress.state === "failed") return progress;
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 300));
+  }
+}
+
+/** Domains a batch skipped (hosts down) count as failed in the final report. */
+export function withSkipped(report: BatchReport, skipped: readonly SkippedDomain[]): BatchReport {
+  return {
+    ...report,
+    failed: report.failed + skipped.length,
+    failures: [...report.failures, ...skipped.map((s) => ({ host: s.host, domain: s.domain.uuid, reason: s.reason }))],
+  };
+}

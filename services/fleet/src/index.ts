@@ -1,0 +1,51 @@
+export {
+  defaultSimDir,
+  hostEnvSchema,
+  sizeSchema,
+  storeCredentialsSchema,
+  tagsSchema,
+  type HostEnv,
+} from "./host-config.js";
+export { openHypervisor, type HypervisorConfig } from "./open-hypervisor.js";
+export { readHostInfo, runHostAgent, type HostAgentOptions, type HostIdentity } from "./host-agent.js";
+export { acquireSaveSlot, activeSaveSlots, DEFAULT_LIMITS, getLimits, setLimits, type FleetLimits, type SaveSlot } from "./limits.js";
+export { Stores } from "./stores.js";
+export { NoRoomError } from "./errors.js";
+export { saveDomain, type SaveDomainInput, type SaveDomainResult } from "./save-domain.js";
+export { restoreImage, type RestoreImageInput, type RestoreImageResult } from "./restore-image.js";
+export { batchTargets, UnknownHostError, type BatchTargets, type SkippedDomain } from "./targets.js";
+export { expandInto, newBatchId, startBatch, type BatchOptions, type StartedBatch } from "./batch.js";
+export {
+  batchProgress,
+  listBatches,
+  waitForBatch,
+  withSkipped,
+  type BatchFailure,
+  type BatchProgress,
+  type BatchReport,
+} from "./batch-report.js";
+export {
+  listSchedules,
+  NIGHTLY_BATCH,
+  removeSchedule,
+  scheduleGc,
+  scheduleNightly,
+  scheduleRetention,
+  SCHEDULES,
+  type Repeat,
+  type ScheduleId,
+  type ScheduleInfo,
+} from "./schedules.js";
+export { Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
+export {
+  definedOnly,
+  fleetChildren,
+  hostChildren,
+  hostIds,
+  prepareSimHost,
+  prepareSimHosts,
+  serviceCommand,
+  simDir,
+  type EmbeddedFleet,
+  type SimHostSetup,
+} from "./embedded.js";

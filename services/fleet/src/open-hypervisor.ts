@@ -1,0 +1,24 @@
+import { type Hypervisor, SimHost, XenHypervisor } from "@xenfleet/hypervisor";
+import { defaultSimDir } from "./host-config.js";
+
+export interface HypervisorConfig {
+  kind: "sim" | "xen";
+  host: string;
+  /** sim only: the host's state directory. */
+  simDir?: string | undefined;
+  /** sim only: memory of a new sim host. */
+  simMemoryBytes?: number;
+}
+
+/**
+ * The hypervisor a host's workers drive. Several processes on one host (the
+ * save and restore workers) open the same sim state directory; the sim
+ * serialises them with lock files.
+ */
+export async function openHypervisor(config: HypervisorConfig): Promise<Hypervisor> {
+  if (config.kind === "xen") return new XenHypervisor();
+  return SimHost.open(config.simDir ?? defaultSimDir(config.host), {
+    name: config.host,
+    ...(config.simMemoryBytes !== undefined ? { totalMemoryBytes: config.simMemoryBytes } : {}),
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Saving a domain into the store as one stream: the hypervisor writes its
+ * save image into a pipe that the image importer reads, so no temporary file
+ * of the whole image ever exists and memory stays bounded (backpressure runs
+ * from the store back to the hypervisor). The import is incremental against
+ * the domain's previous image, and stores raw packs: compressing while the
+ * domain is paused would lengthen the pause, so that is left to compress jobs.
+ */
+import { PassThrough } from "node:stream";
+import type { Hypervisor, SaveMode } from "@xenfleet/hypervisor";
+import { importImage } from "@xenfleet/image";
+import type { ObjectStore } from "@xenfleet/store";
+
+export interface SaveDomainInput {
+  hypervisor: Hypervisor;
+  store: ObjectStore;
+  /** Domain uuid (or name) on this host. */
+  domain: string;
+  mode: SaveMode;
+  signal?: AbortSignal;
+}
+
+export interface SaveDomainResult {
+  imageId: string;
+  bytesTotal: number;
+  bytesNew: number;
+  pausedMs: number;
+  seconds: number;
+}
+
+/** Bytes buffered between the hypervisor and the importer. */
+const PIPE_BYTES = 8 * 2 ** 20;
+
+export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResult> {
+  const started = performance.now();
+  const info = await input.hypervisor.domainInfo(input.domain);
+  // One failing side must stop the other: a dead importer would leave the
+  // hypervisor blocked on a full pipe, a failed save would leave the importer
+  // waiting for bytes that never come.
+  const abort = new AbortController();
+  const signal = input.signal ? AbortSignal.any([input.signal, abort.signal]) : abort.signal;
+  const pipe = new PassThrough({ highWaterMark: PIPE_BYTES });
+  let firstError: { err: unknown } | undefined;
+  const fail = (err: unknown): never => {
+    firstError ??= { err };
+    abort.abort(err);
+    pipe.destroy(asError(err));
+    throw err;
+  };
+  const saving = input.hypervisor.save(info.uuid, pipe, { mode: input.mode, signal }).catch(fail);
+  const importing = importImage(input.store, pipe, {
+    // Images are filed under the uuid: it is unique in the fleet and travels
+    // with the domain (a restore or migration elsewhere keeps the chain).
+    domain: info.uuid,
+    uuid: info.uuid,
+    parent: "auto",
+    compression: "none",
+    signal,
+  }).catch(fail);
+  // Wait for both sides, so nothing runs on after we return, then report the
+  // error that came first (the other side's is only the consequence).
+  const [saved, imported] = await Promise.allSettled([saving, importing]);
+  if (firstError !== undefined) throw firstError.err;
+  if (saved.status === "rejected" || imported.status === "rejected") throw new Error("unreachable");
+  const report = saved.value;
+  const image = imported.value;
+  return {
+    imageId: image.imageId,
+    bytesTotal: image.bytesTotal,
+    bytesNew: image.bytesNew,
+    pausedMs: Math.round(report.downtimeMs ?? report.durationMs),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

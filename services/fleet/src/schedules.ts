@@ -1,0 +1,105 @@
+/**
+ * Recurring controller work, as BullMQ job schedulers on the controller
+ * queue: each scheduler adds one job per tick from a template, and survives
+ * controller restarts because it lives in Redis. Upserting is idempotent, so
+ * every controller (and the CLI) may set a schedule without duplicating it.
+ */
+import { Queue } from "bullmq";
+import { bullPrefix, CONTROLLER_QUEUE, JOB_SPECS, jobData, type JobPayload } from "@xenfleet/jobs";
+import type { Redis } from "ioredis";
+
+export const SCHEDULES = { nightly: "nightly", retention: "retention", gc: "gc" } as const;
+export type ScheduleId = keyof typeof SCHEDULES;
+
+/** A cron pattern ("0 2 * * *") or a fixed interval in milliseconds. */
+export type Repeat = { cron: string; tz?: string } | { everyMs: number };
+
+/** The batch id a nightly template carries; each run gets its own id derived from it. */
+export const NIGHTLY_BATCH = "nightly";
+
+export interface ScheduleInfo {
+  id: string;
+  name: string;
+  pattern?: string;
+  every?: number;
+  next?: number;
+}
+
+function controllerQueue(redis: Redis, prefix: string): Queue {
+  return new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
+}
+
+function repeatOptions(repeat: Repeat): { pattern: string; tz?: string } | { every: number } {
+  if ("everyMs" in repeat) return { every: repeat.everyMs };
+  return repeat.tz === undefined ? { pattern: repeat.cron } : { pattern: repeat.cron, tz: repeat.tz };
+}
+
+/** The nightly batch save of every domain on every host that is up. */
+export async function scheduleNightly(
+  redis: Redis,
+  prefix: string,
+  repeat: Repeat,
+  template: { store: string; mode: "checkpoint" | "suspend"; labels?: string[] },
+): Promise<void> {
+  const data = jobData("batch-save", {
+    batchId: NIGHTLY_BATCH,
+    store: template.store,
+    mode: template.mode,
+    labels: template.labels ?? ["nightly"],
+    total: 0,
+  });
+  await upsert(redis, prefix, "nightly", repeat, "batch-save", data);
+}
+
+export async function scheduleRetention(redis: Redis, prefix: string, repeat: Repeat, data: Omit<JobPayload<"retention">, "v">): Promise<void> {
+  await upsert(redis, prefix, "retention", repeat, "retention", jobData("retention", data));
+}
+
+export async function scheduleGc(redis: Redis, prefix: string, repeat: Repeat, data: Omit<JobPayload<"gc">, "v">): Promise<void> {
+  await upsert(redis, prefix, "gc", repeat, "gc", jobData("gc", data));
+}
+
+async function upsert(
+  redis: Redis,
+  prefix: string,
+  id: ScheduleId,
+  repeat: Repeat,
+  name: "batch-save" | "retention" | "gc",
+  data: unknown,
+): Promise<void> {
+  const queue = controllerQueue(redis, prefix);
+  try {
+    const { attempts, backoff, removeOnComplete, removeOnFail } = JOB_SPECS[name].options;
+    await queue.upsertJobScheduler(SCHEDULES[id], repeatOptions(repeat), {
+      name,
+      data,
+      opts: { attempts, backoff, removeOnComplete, removeOnFail },
+    });
+  } finally {
+    await queue.close();
+  }
+}
+
+export async function removeSchedule(redis: Redis, prefix: string, id: ScheduleId): Promise<boolean> {
+  const queue = controllerQueue(redis, prefix);
+  try {
+    return await queue.removeJobScheduler(SCHEDULES[id]);
+  } finally {
+    await queue.close();
+  }
+}
+
+export async function listSchedules(redis: Redis, prefix: string): Promise<ScheduleInfo[]> {
+  const queue = controllerQueue(redis, prefix);
+  try {
+    return (await queue.getJobSchedulers(0, -1, true)).map((s) => ({
+      id: s.key,
+      name: s.name,
+      ...(s.pattern ? { pattern: s.pattern } : {}),
+      ...(s.every ? { every: Number(s.every) } : {}),
+      ...(s.next !== undefined ? { next: s.next } : {}),
+    }));
+  } finally {
+    await queue.close();
+  }
+}

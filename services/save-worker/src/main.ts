@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * save-worker: runs the save jobs of one host (queue save@<host>) against the
+ * host's hypervisor, and is the host's agent: it publishes the host's memory
+ * and domains with a heartbeat, so the host is "up" exactly while this
+ * process is alive.
+ */
+import { Queue } from "bullmq";
+import { openHypervisor, runHostAgent, Stores } from "@xenfleet/fleet";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  createLogger,
+  createMetrics,
+  createRedis,
+  hostQueue,
+  keys,
+  runWorker,
+  serveMetrics,
+  terminationSignal,
+} from "@xenfleet/jobs";
+import { loadConfig } from "./config.js";
+import { saveHandler } from "./handler.js";
+
+const config = loadConfig();
+const host = config.XENFLEET_HOST;
+const prefix = config.XENFLEET_PREFIX;
+const logger = createLogger({ service: "save-worker", level: config.XENFLEET_LOG_LEVEL }).child({ host });
+const signal = terminationSignal();
+
+const hypervisor = await openHypervisor({
+  kind: config.XENFLEET_HYPERVISOR,
+  host,
+  simDir: config.XENFLEET_SIM_DIR,
+  simMemoryBytes: config.XENFLEET_SIM_MEMORY,
+});
+const connection = createRedis(config.XENFLEET_REDIS, "worker", `save-worker@${host}`);
+const producer = createRedis(config.XENFLEET_REDIS, "producer", `save-worker@${host}:producer`);
+const stores = new Stores(config);
+const metrics = createMetrics({ labels: { service: "save-worker", host } });
+const server =
+  config.XENFLEET_METRICS_PORT > 0
+    ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
+    : undefined;
+const compressQueue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(prefix) });
+
+// The heartbeat outlives the worker's shutdown signal: while a save in hand
+// finishes, the host is still up.
+const agentStop = new AbortController();
+const agent = runHostAgent({
+  redis: producer,
+  prefix,
+  hypervisor,
+  identity: { id: host, address: config.XENFLEET_HOST_ADDRESS, tags: config.XENFLEET_HOST_TAGS },
+  intervalMs: config.XENFLEET_HEARTBEAT_MS,
+  signal: agentStop.signal,
+  onError: (err) => logger.warn({ err }, "heartbeat failed"),
+});
+
+const worker = runWorker({
+  queue: hostQueue("save", host),
+  connection,
+  prefix,
+  logger,
+  metrics,
+  signal,
+  concurrency: config.XENFLEET_CONCURRENCY,
+  name: `save-worker@${host}`,
+  handlers: {
+    save: saveHandler({
+      hypervisor,
+      stores,
+      redis: producer,
+      prefix,
+      compressQueue,
+      compressLevel: config.XENFLEET_COMPRESS_LEVEL,
+    }),
+  },
+});
+logger.info({ queue: hostQueue("save", host), hypervisor: hypervisor.kind, metricsPort: server?.port }, "save worker started");
+
+const outcome = await worker.stopped;
+agentStop.abort();
+await agent;
+// A host that stops on purpose is down now, not when its heartbeat expires.
+await producer.del(keys.alive(prefix, host)).catch(() => undefined);
+await compressQueue.close();
+await stores.close();
+await server?.close();
+await Promise.allSettled([connection.quit(), producer.quit()]);
+logger.info({ outcome }, "save worker stopped");

@@ -1,0 +1,62 @@
+/**
+ * docker-compose.yml cannot be run here (no Docker), so its shape is checked:
+ * it parses, every service the fleet needs is there and wired to Redis and
+ * MinIO, the bucket is created before the fleet starts, compress scales, and
+ * every command points at a file the build produces.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ROOT } from "./helpers.js";
+
+interface Service {
+  image?: string;
+  build?: string;
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  container_name?: string;
+  ports?: string[];
+  hostname?: string;
+  stop_grace_period?: string;
+}
+
+const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, Service> };
+const services = compose.services;
+const fleet = ["controller", "host-1", "host-2", "host-3", "compress"];
+
+describe("docker-compose.yml", () => {
+  it("has Redis, MinIO, the bucket job, the controller, several hosts and compress workers", () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(["redis", "minio", "minio-init", ...fleet]));
+    expect(services["minio-init"]!.entrypoint!.join(" ")).toMatch(/mc mb --ignore-existing local\/xenfleet/);
+  });
+
+  it("starts the fleet once Redis is healthy and the bucket exists, with the same store and Redis everywhere", () => {
+    for (const name of fleet) {
+      const s = services[name]!;
+      expect(s.depends_on).toMatchObject({ redis: { condition: "service_healthy" }, "minio-init": { condition: "service_completed_successfully" } });
+      expect(s.environment).toMatchObject({ XENFLEET_REDIS: "redis://redis:6379", XENFLEET_STORE: expect.stringMatching(/^s3:\/\/xenfleet\/.*endpoint=http:\/\/minio:9000/) });
+      expect(s.stop_grace_period).toBe("90s");
+    }
+  });
+
+  it("runs each host's workers with its own id and sim state, and keeps compress scalable", () => {
+    for (const host of ["host-1", "host-2", "host-3"]) {
+      const s = services[host]!;
+      expect(s.environment).toMatchObject({ XENFLEET_HOST: host, XENFLEET_HYPERVISOR: "sim" });
+      expect(s.entrypoint).toEqual(expect.arrayContaining(["run-host"]));
+    }
+    // A fixed container name or host port would stop `--scale compress=N`.
+    expect(services.compress!.container_name).toBeUndefined();
+    expect(services.compress!.ports).toBeUndefined();
+  });
+
+  it("points every command at an entry point of the build", () => {
+    for (const name of fleet) {
+      const script = services[name]!.entrypoint![1]!;
+      expect(script).toMatch(/dist\/main\.js$/);
+      expect(existsSync(join(ROOT, script.replace(/dist\/main\.js$/, "src/main.ts")))).toBe(true);
+    }
+  });
+});
