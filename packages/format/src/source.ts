@@ -9,11 +9,13 @@ import { open } from "node:fs/promises";
 export type StreamSource = string | number | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 export interface SourceOptions {
-  /** Read size for paths and fds (default 2 MiB). */
+  /** Read size for paths and fds (default 8 MiB). */
   chunkSize?: number;
 }
 
-export const DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024;
+// 8 MiB: fewer reads, fewer hand-offs to the stream hash and fewer large
+// allocations per GiB than 2 MiB, for a few MiB more held while parsing.
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 
 export function openSource(source: StreamSource, options: SourceOptions = {}): AsyncIterable<Uint8Array> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;

@@ -55,8 +55,9 @@ export function minHook(digests: Uint8Array, from: number, to: number, isZero: (
   return best < 0 ? undefined : hookName(digests, best);
 }
 
+/** Not synced: a hook lost in a crash costs dedup only (see above), and syncing hundreds a night would slow every import. */
 export async function writeHooks(store: ObjectStore, block: Sha256Id, hooks: readonly string[]): Promise<void> {
-  await Promise.all(hooks.map((h) => store.put(hookKey(h, block), EMPTY)));
+  await Promise.all(hooks.map((h) => store.put(hookKey(h, block), EMPTY, { durable: false })));
 }
 
 /** For each block sharing at least one of `hooks`, which ones it shares. */

@@ -23,6 +23,7 @@ export type {
   RefValue,
   RefWriteOptions,
   StoreCapabilities,
+  PutOptions,
 } from "./object-store.js";
 export { LocalStore } from "./local-store.js";
 export { MemoryStore } from "./memory-store.js";

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
 
 /** A counting semaphore: at most `limit` holders at once, waiters served in arrival order. */
 export class Semaphore {
@@ -44,8 +44,8 @@ export class LimitStore implements ObjectStore {
     this.semaphore = new Semaphore(limit);
   }
 
-  put(key: string, data: PutSource): Promise<PutResult> {
-    return this.semaphore.run(() => this.inner.put(key, data));
+  put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult> {
+    return this.semaphore.run(() => this.inner.put(key, data, options));
   }
   get(key: string, range?: ByteRange): Promise<Buffer> {
     return this.semaphore.run(() => this.inner.get(key, range));

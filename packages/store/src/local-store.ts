@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { InvalidKeyError, ObjectNotFoundError, RefConflictError, StoreRequestError, StoreUnavailableError } from "./errors.js";
 import { withFileLock } from "./file-lock.js";
 import { REFS_PREFIX, compareKeys, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
 import { clampRange, validateRange } from "./range.js";
 import { refVersion } from "./ref-version.js";
 import { sourceChunks } from "./source.js";
@@ -25,7 +25,8 @@ const LOCK_DIR = ".locks";
  * hard-linked to the final name. link() fails if the name exists, which
  * makes put-if-absent atomic (exclusiveCreate); the directory is then
  * fsynced so the new name survives a crash. A crash leaves at most a stray
- * temp file, never a partial object.
+ * temp file, never a partial object. A put with `durable: false` skips both
+ * syncs (see PutOptions).
  *
  * Refs are replaced by rename() of a synced temp file (atomic replace);
  * compare-and-swap holds a lock file in <root>/.locks (see file-lock.ts).
@@ -56,11 +57,12 @@ export class LocalStore implements ObjectStore {
     return new LocalStore(absolute, await realpath(absolute));
   }
 
-  async put(key: string, data: PutSource): Promise<PutResult> {
+  async put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult> {
     validateObjectKey(key);
+    const durable = options?.durable !== false;
     const path = await this.confinedPath(key);
     if (await this.isObject(key, path)) return { created: false };
-    const tmp = await this.writeTemp("put", key, data);
+    const tmp = await this.writeTemp("put", key, data, durable);
     try {
       await this.makeParents("put", key, path);
       try {
@@ -78,7 +80,7 @@ export class LocalStore implements ObjectStore {
         if (code === "EPERM" || code === "ENOTSUP" || code === "ENOSYS") await rename(tmp, path);
         else throw mapFsError("put", key, err);
       }
-      await fsyncDir(dirname(path));
+      if (durable) await fsyncDir(dirname(path));
       return { created: true };
     } finally {
       await unlink(tmp).catch(() => undefined);
@@ -143,6 +145,10 @@ export class LocalStore implements ObjectStore {
     const slash = prefix.lastIndexOf("/");
     const dirKey = slash < 0 ? "" : prefix.slice(0, slash + 1);
     const dir = dirKey === "" ? this.root : this.pathOf(dirKey.slice(0, -1));
+    // A directory that does not exist holds nothing to list; finding that
+    // out first spares resolving its ancestors (most prefixes listed while
+    // importing, the hooks of new pages, name no directory yet).
+    if (!(await exists(dir))) return;
     await this.confine(prefix, dir);
     yield* this.walk(dir, dirKey, prefix);
   }
@@ -291,7 +297,7 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Writes the source to a new synced temp file and returns its path. */
-  private async writeTemp(op: string, key: string, data: PutSource): Promise<string> {
+  private async writeTemp(op: string, key: string, data: PutSource, durable = true): Promise<string> {
     const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString("hex")}.tmp`);
     let handle: FileHandle | undefined;
     try {
@@ -301,7 +307,7 @@ export class LocalStore implements ObjectStore {
           written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten;
         }
       }
-      await handle.sync();
+      if (durable) await handle.sync();
       await handle.close();
       handle = undefined;
       return tmp;
@@ -386,6 +392,16 @@ export class LocalStore implements ObjectStore {
         if (info?.isFile()) yield { key, size: info.size, mtime: info.mtime };
       }
     }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
   }
 }
 

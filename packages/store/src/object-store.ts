@@ -43,7 +43,7 @@ export interface ObjectStore {
    *
    * Keys under "refs/" are refused (InvalidKeyError): use putRef.
    */
-  put(key: string, data: PutSource): Promise<PutResult>;
+  put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult>;
 
   /**
    * Reads the whole object, or the bytes [offset, offset + length) of it.
@@ -139,4 +139,14 @@ export interface RefValue {
 export interface RefWriteOptions {
   /** The version the ref must have now, or null for "must not exist". Omitted: unconditional. */
   readonly expect?: string | null;
+}
+
+export interface PutOptions {
+  /**
+   * false: a backend may skip its syncs, so after a crash the object may be
+   * missing, or (if not empty) hold fewer bytes. Only for advisory objects
+   * whose loss costs efficiency, not correctness (the empty dedup hooks).
+   * Default true.
+   */
+  durable?: boolean;
 }

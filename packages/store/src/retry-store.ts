@@ -1,7 +1,7 @@
 import { setTimeout as sleepMs } from "node:timers/promises";
 import type { Readable } from "node:stream";
 import { compareKeys } from "./key.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
 import { isTransientError } from "./transient.js";
 
 export interface RetryOptions {
@@ -67,9 +67,9 @@ export class RetryStore implements ObjectStore {
     this.onRetry = options.onRetry;
   }
 
-  put(key: string, data: PutSource): Promise<PutResult> {
-    if (!(data instanceof Uint8Array)) return this.inner.put(key, data);
-    return this.attempt("put", key, () => this.inner.put(key, data));
+  put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult> {
+    if (!(data instanceof Uint8Array)) return this.inner.put(key, data, options);
+    return this.attempt("put", key, () => this.inner.put(key, data, options));
   }
 
   get(key: string, range?: ByteRange): Promise<Buffer> {

@@ -48,7 +48,7 @@ export interface SimHostOptions {
   totalMemoryBytes?: number;
   /** How long to wait for a domain another operation holds (default 5000 ms). */
   lockWaitMs?: number;
-  /** Compute the digest of the saved state at the paused point into each SaveReport (default true). */
+  /** Compute the digest of the saved state at the paused point into each SaveReport (default true); a migration's report gets it on commit(), outside the downtime. */
   recordSaveDigest?: boolean;
 }
 
@@ -222,7 +222,6 @@ export class SimHost implements Hypervisor {
     let report: SaveReport;
     try {
       report = await writeImage(d, sink, "live", options, options.signal);
-      if (this.options.recordSaveDigest !== false) report.digest = (await digestOf(d.memory, await d.platform())).digest;
       // Persist "paused": if this process dies now, the source must not run beside the target.
       await d.persist();
     } catch (err) {
@@ -244,7 +243,14 @@ export class SimHost implements Hypervisor {
     };
     return {
       report,
-      commit: () => settle(() => this.remove(d)),
+      // The digest is taken here, not before the handle is returned: the source
+      // stays paused and unchanged until commit, and hashing all of memory
+      // before COMMIT could be sent would add to the migration's downtime.
+      commit: () =>
+        settle(async () => {
+          if (this.options.recordSaveDigest !== false) report.digest = (await digestOf(d.memory, await d.platform())).digest;
+          await this.remove(d);
+        }),
       abort: () =>
         settle(async () => {
           if (wasRunning) await d.unpause();

@@ -113,8 +113,10 @@ export async function buildDomainFromStream(
   const pages = statedPages ?? highestPfn + 1;
   if (pages <= 0) throw new StreamContentError("stream holds no memory and states no size");
   try {
+    // No fsync: memory.img stands for RAM. The page cache keeps it across
+    // process restarts, which is all a real host's memory survives, and
+    // syncing the whole image here would hold the paused target back.
     await mem.truncate(pages * PAGE_SIZE);
-    await mem.sync();
   } finally {
     await mem.close();
   }
@@ -142,6 +144,15 @@ async function writePages(
   written: Set<number>,
   platform: Platform,
 ): Promise<void> {
+  // Runs of consecutive pfns go out in one writev: a write per page costs a
+  // thread-pool round trip each, and a receiver that slow falls behind the
+  // sender, which then waits for it while the domain is paused.
+  let run: Uint8Array[] = [];
+  let runStart = 0;
+  const flush = async () => {
+    if (run.length > 0) await mem.writev(run, runStart * PAGE_SIZE);
+    run = [];
+  };
   let next = 0;
   for (const e of pfns) {
     const page = pageTypeHasData(e.type) ? pages[next++] : undefined;
@@ -154,14 +165,25 @@ async function writePages(
     if (e.type === PageType.NOTAB || !hasData) delete platform.pageTypes[e.pfn];
     else platform.pageTypes[e.pfn] = e.type;
     // XTAB, BROKEN, XALLOC carry no data: the page reads as zeros.
+    let data: Uint8Array | undefined;
     if (!page || isZeroPage(page)) {
-      if (written.delete(e.pfn)) await mem.write(new Uint8Array(PAGE_SIZE), 0, PAGE_SIZE, e.pfn * PAGE_SIZE);
-      continue;
+      // A zero page stays a hole unless it replaces one written earlier.
+      if (written.delete(e.pfn)) data = ZERO_PAGE;
+    } else {
+      data = page;
+      written.add(e.pfn);
     }
-    await mem.write(page, 0, PAGE_SIZE, e.pfn * PAGE_SIZE);
-    written.add(e.pfn);
+    if (data === undefined) continue;
+    if (run.length > 0 && (e.pfn !== runStart + run.length || run.length >= MAX_RUN)) await flush();
+    if (run.length === 0) runStart = e.pfn;
+    run.push(data);
   }
+  await flush();
 }
+
+/** Pages per writev: Linux takes at most 1024 buffers in one call. */
+const MAX_RUN = 1024;
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /** A record sent again (a later checkpoint) replaces the earlier one for the same vCPU. */
 function keep(list: PlatformRecord[], rec: PlatformRecord): void {

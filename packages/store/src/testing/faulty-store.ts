@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { StoreUnavailableError } from "../errors.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "../object-store.js";
+import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "../object-store.js";
 
 export type StoreOperation = "put" | "get" | "getStream" | "head" | "list" | "delete" | "getRef" | "putRef" | "deleteRef" | "listRefs";
 
@@ -45,8 +45,8 @@ export class FaultyStore implements ObjectStore {
     return this;
   }
 
-  put(key: string, data: PutSource): Promise<PutResult> {
-    return this.call("put", () => this.inner.put(key, data));
+  put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult> {
+    return this.call("put", () => this.inner.put(key, data, options));
   }
   get(key: string, range?: ByteRange): Promise<Buffer> {
     return this.call("get", () => this.inner.get(key, range));
