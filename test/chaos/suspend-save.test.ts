@@ -1,12 +1,9 @@
 /**
  * A suspend-mode save must not lose the domain when its image cannot be
  * stored: until the image is committed (its ref written), the domain must
- * stay (paused, then resumed on failure). Today the sim hypervisor's save
- * destroys a suspended domain as soon as the stream is written, before the
- * importer has committed the image, and saveDomain (services/fleet) has no
- * way to hold that back: a store failure at the commit, or a worker killed
- * between the two, loses the domain. Marked `fails` until that is fixed:
- * when it passes, drop the marker.
+ * stay (paused, then resumed on failure). Regression: the suspend used to
+ * destroy the domain as soon as the stream was written, before the importer
+ * had committed the image, so a store failure at the commit lost it.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +18,7 @@ import { tempDir } from "./procs.js";
 const MiB = 2 ** 20;
 
 describe("suspend save with a store that fails at the commit", () => {
-  it.fails("keeps the domain, running, with its memory (known bug: suspend destroys before the image is committed)", async () => {
+  it("keeps the domain, running, with its memory (regression: suspend destroyed before the image was committed)", async () => {
     const dir = tempDir();
     try {
       const host = await SimHost.open(join(dir, "h"), { name: "h", totalMemoryBytes: 64 * MiB });

@@ -5,6 +5,12 @@
  * from the store back to the hypervisor). The import is incremental against
  * the domain's previous image, and stores raw packs: compressing while the
  * domain is paused would lengthen the pause, so that is left to compress jobs.
+ *
+ * A suspend must never lose the domain: it is paused and saved as a
+ * checkpoint (the domain stays, paused), and destroyed only once the image
+ * is committed. If anything fails before that, the domain is resumed; if the
+ * worker dies instead, the domain is left paused, and the retried job saves
+ * it again from there.
  */
 import { PassThrough } from "node:stream";
 import type { Hypervisor, SaveMode } from "@xenfleet/hypervisor";
@@ -47,7 +53,11 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
     pipe.destroy(asError(err));
     throw err;
   };
-  const saving = input.hypervisor.save(info.uuid, pipe, { mode: input.mode, signal }).catch(fail);
+  const suspend = input.mode === "suspend";
+  const wasRunning = info.state === "running";
+  if (suspend) await input.hypervisor.pause(info.uuid);
+  const mode: SaveMode = suspend ? "checkpoint" : input.mode;
+  const saving = input.hypervisor.save(info.uuid, pipe, { mode, signal }).catch(fail);
   const importing = importImage(input.store, pipe, {
     // Images are filed under the uuid: it is unique in the fleet and travels
     // with the domain (a restore or migration elsewhere keeps the chain).
@@ -60,7 +70,12 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
   // Wait for both sides, so nothing runs on after we return, then report the
   // error that came first (the other side's is only the consequence).
   const [saved, imported] = await Promise.allSettled([saving, importing]);
-  if (firstError !== undefined) throw firstError.err;
+  if (firstError !== undefined) {
+    if (suspend && wasRunning) await input.hypervisor.unpause(info.uuid);
+    throw firstError.err;
+  }
+  // The image is committed (its ref is written): only now may a suspended domain go.
+  if (suspend) await input.hypervisor.destroy(info.uuid);
   if (saved.status === "rejected" || imported.status === "rejected") throw new Error("unreachable");
   const report = saved.value;
   const image = imported.value;
@@ -68,7 +83,8 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
     imageId: image.imageId,
     bytesTotal: image.bytesTotal,
     bytesNew: image.bytesNew,
-    pausedMs: Math.round(report.downtimeMs ?? report.durationMs),
+    // A suspended domain never runs again here: it was paused for the whole save.
+    pausedMs: Math.round(suspend ? report.durationMs : (report.downtimeMs ?? report.durationMs)),
     seconds: (performance.now() - started) / 1000,
   };
 }
