@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeSampleStream } from "@xenfleet/format";
+import { writeLegacyStream } from "@xenfleet/format/legacy";
 
 const root = join(import.meta.dirname, "../../..");
 const main = join(root, "packages/cli/src/main.ts");
@@ -27,6 +28,18 @@ async function setup(): Promise<{ dir: string; store: string; file: string; stre
 }
 
 describe("xenfleet image", () => {
+  it("imports a legacy (pre-v2) xl file as v2 and says so", async () => {
+    const { dir, store } = await setup();
+    const file = join(dir, "old.xl");
+    await writeFile(file, writeLegacyStream({ width: 32, guest: "pv", guestWidth: 4, pages: 120, xl: { config: { c_info: { name: "old" } } } }));
+    const imported = JSON.parse((await run(["image", "import", file, "--domain", "old", "--json", "--store", store])).stdout) as { id: string; source: string; width: number };
+    expect(imported).toMatchObject({ source: "legacy", width: 32 });
+    const out = join(dir, "old-v2.xl");
+    await run(["image", "export", imported.id, out, "--store", store]);
+    const verified = await promisify(execFile)(process.execPath, args(["stream", "verify", out]), { cwd: root });
+    expect(verified.stdout + verified.stderr).not.toMatch(/error/i);
+  });
+
   it("imports, lists, exports byte for byte, verifies and removes an image", async () => {
     const { dir, store, file, stream } = await setup();
     const imported = await run(["image", "import", file, "--domain", "web", "--store", store]);

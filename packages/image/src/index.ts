@@ -4,7 +4,7 @@
  */
 export * from "./errors.js";
 export { importImage, type ImportOptions, type ImportProgress, type ImportResult } from "./importer.js";
-export { importLegacyImage } from "./legacy.js";
+export { importAnyImage, importLegacyImage, type AnyImportOptions } from "./legacy.js";
 export { exportImage, verifyImage, type ExportOptions, type ExportProgress, type ExportResult } from "./exporter.js";
 export { listImages, removeImage, type ImageInfo } from "./images.js";
 export { prune, selectKept, isoWeek, type PruneResult, type RetentionPolicy } from "./retention.js";

@@ -100,7 +100,7 @@ const VERIFY = "/usr/lib/xen-4.17/bin/verify-stream-v2";
  * Runs Xen's own verifier on a stream. Returns the reason it could not run
  * (missing locally), or undefined after it passed; fails under CI if missing.
  */
-export async function xenVerify(stream: Buffer): Promise<string | undefined> {
+export async function xenVerify(stream: Buffer, format: "xl" | "libxl" | "libxc" = "xl"): Promise<string | undefined> {
   if (!existsSync(VERIFY)) {
     if (process.env.CI) throw new Error(`${VERIFY} is missing (install xen-utils-4.17)`);
     return `${VERIFY} is not installed`;
@@ -108,7 +108,7 @@ export async function xenVerify(stream: Buffer): Promise<string | undefined> {
   const dir = await tempDir();
   const file = join(dir, "stream");
   await writeFile(file, stream);
-  await promisify(execFile)("python3", [VERIFY, "-i", file, "-f", "xl"], {
+  await promisify(execFile)("python3", [VERIFY, "-i", file, "-f", format], {
     env: { ...process.env, PYTHONPATH: "/usr/lib/xen-4.17/lib/python" },
     maxBuffer: 64 * 1024 * 1024,
   });

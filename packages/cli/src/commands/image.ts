@@ -7,7 +7,7 @@ import type { StreamSource } from "@xenfleet/format";
 import {
   exportImage,
   gc,
-  importImage,
+  importAnyImage,
   listImageRefs,
   listImages,
   parseImageId,
@@ -63,6 +63,16 @@ function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`not a count: ${value}`);
   return n;
+}
+
+function legacyWidth(value: string): 32 | 64 {
+  if (value === "32" || value === "64") return Number(value) as 32 | 64;
+  throw new Error(`--width is 32 or 64, not ${value}`);
+}
+
+function legacyGuest(value: string): "pv" | "hvm" {
+  if (value === "pv" || value === "hvm") return value;
+  throw new Error(`--guest is pv or hvm, not ${value}`);
 }
 
 function compression(value: string): Compression {
@@ -123,20 +133,30 @@ export function registerImageCommands(program: Command): void {
     .requiredOption("--domain <name>", "the domain the image belongs to")
     .option("--parent <id>", "parent image: auto (the domain's latest), none, or an id", "auto")
     .option("--compression <algo>", "pack compression: none (fast; compressed later), zstd or lz4", compression, "none" as Compression)
+    .option("--width <bits>", "legacy (pre-v2) images: toolstack width, 32 or 64, when it cannot be detected", legacyWidth)
+    .option("--guest <type>", "legacy (pre-v2) images: guest type, pv or hvm, when it cannot be detected", legacyGuest)
     .option("--json", "print {id, bytesTotal, bytesNew, ...} as one JSON object")
     .option(...storeOption)
     .action(
-      withStore(async (store, file: string, opts: StoreOpts & { domain: string; parent: string; compression: Compression }) => {
+      withStore(async (store, file: string, opts: StoreOpts & { domain: string; parent: string; compression: Compression; width?: 32 | 64; guest?: "pv" | "hvm" }) => {
         const source: StreamSource = file === "-" ? process.stdin : file;
         const size = file === "-" ? undefined : (await stat(file)).size;
         const parent = opts.parent === "auto" ? "auto" : opts.parent === "none" ? null : await resolveImageId(store, opts.parent);
         const bar = progressBar(size);
         try {
-          const r = await importImage(store, source, { domain: opts.domain, parent, compression: opts.compression, onProgress: (p) => bar.update(p.bytes) });
+          // A legacy (pre-v2) image is detected from its first bytes and stored as v2.
+          const r = await importAnyImage(store, source, {
+            domain: opts.domain,
+            parent,
+            compression: opts.compression,
+            convert: { width: opts.width, guest: opts.guest },
+            onProgress: (p) => bar.update(p.bytes),
+          });
           bar.stop();
+          const origin = r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width };
           process.stdout.write(
             opts.json
-              ? JSON.stringify({ id: r.imageId, bytesTotal: r.bytesTotal, bytesNew: r.bytesNew, pages: r.pages, zeroPages: r.zeroPages, dedupPages: r.dedupPages, parent: r.parent, seconds: r.seconds }) + "\n"
+              ? JSON.stringify({ id: r.imageId, bytesTotal: r.bytesTotal, bytesNew: r.bytesNew, pages: r.pages, zeroPages: r.zeroPages, dedupPages: r.dedupPages, parent: r.parent, seconds: r.seconds, ...origin }) + "\n"
               : `${r.imageId}\n`,
           );
         } finally {
@@ -188,6 +208,7 @@ export function registerImageCommands(program: Command): void {
                 parent: m?.parent,
                 uuid: m?.domain.uuid,
                 domainType: m?.domainType,
+                source: m?.source,
                 broken: m === undefined,
               }) + "\n",
             );
