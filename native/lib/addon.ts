@@ -19,6 +19,7 @@ export interface NativeAddon {
   libxlListDomains(handle: LibxlHandle): Promise<NativeDomainInfo[]>;
   libxlDomainInfo(handle: LibxlHandle, domid: number): Promise<NativeDomainInfo>;
   libxlDomainConfig(handle: LibxlHandle, domid: number): Promise<string>;
+  libxlPhysInfo(handle: LibxlHandle): Promise<NativePhysInfo>;
   libxlPause(handle: LibxlHandle, domid: number): Promise<void>;
   libxlUnpause(handle: LibxlHandle, domid: number): Promise<void>;
   libxlResume(handle: LibxlHandle, domid: number): Promise<void>;
@@ -52,6 +53,16 @@ export interface NativeDomainInfo {
   cpuTimeNs: number;
   vcpuOnline: number;
   vcpuMaxId: number;
+}
+
+/** libxl_physinfo: memory in pages of 4 KiB, as Xen counts them. */
+export interface NativePhysInfo {
+  totalPages: number;
+  freePages: number;
+  /** Freed pages still being scrubbed: free soon, not yet. */
+  scrubPages: number;
+  nrCpus: number;
+  cpuKhz: number;
 }
 
 const require = createRequire(import.meta.url);

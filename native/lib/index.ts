@@ -13,6 +13,7 @@ export {
   xenAvailable,
   type DomainInfo,
   type DomainType,
+  type PhysInfo,
   type RestoreOptions,
   type SaveOptions,
 } from "./libxl.js";

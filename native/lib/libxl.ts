@@ -1,5 +1,8 @@
-import { addon, type LibxlHandle, type NativeDomainInfo } from "./addon.js";
+import { addon, type LibxlHandle, type NativeDomainInfo, type NativePhysInfo } from "./addon.js";
 import { callNative, callNativeAsync } from "./errors.js";
+
+/** The host's memory (4 KiB pages) and CPUs, from libxl_get_physinfo. */
+export type PhysInfo = NativePhysInfo;
 
 /**
  * libxl bindings for the `xen` backend. Every call that can block runs on a
@@ -61,6 +64,11 @@ export class Libxl {
   /** The domain's configuration as libxl JSON (what the xl save header carries). */
   domainConfig(domid: number): Promise<string> {
     return callNativeAsync(() => addon.libxlDomainConfig(this.handle, domid));
+  }
+
+  /** The host's memory (in 4 KiB pages) and CPUs: libxl_get_physinfo, as `xl info`. */
+  physInfo(): Promise<PhysInfo> {
+    return callNativeAsync(() => addon.libxlPhysInfo(this.handle));
   }
 
   pause(domid: number): Promise<void> {

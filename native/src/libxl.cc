@@ -452,6 +452,45 @@ Napi::Value DomainConfig(const Napi::CallbackInfo& info) {
       [json](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *json); });
 }
 
+// The host's memory and CPUs (libxl_get_physinfo), in pages as Xen counts
+// them: what `xl info` reports as total_memory and free_memory.
+struct PhysInfo {
+  uint64_t totalPages = 0, freePages = 0, scrubPages = 0;
+  uint32_t nrCpus = 0, cpuKhz = 0;
+};
+
+Napi::Value PhysInfoOf(const Napi::CallbackInfo& info) {
+  Holder context;
+  if (!GetContext(info, &context)) return Napi::Value();
+  auto result = std::make_shared<PhysInfo>();
+  return LibxlCall::Run(
+      info.Env(), context, "physInfo",
+      [result](libxl_ctx* ctx, const char** step) {
+        *step = "libxl_get_physinfo";
+        libxl_physinfo p;
+        libxl_physinfo_init(&p);
+        const int rc = libxl_get_physinfo(ctx, &p);
+        if (rc == 0) {
+          result->totalPages = p.total_pages;
+          result->freePages = p.free_pages;
+          result->scrubPages = p.scrub_pages;
+          result->nrCpus = p.nr_cpus;
+          result->cpuKhz = p.cpu_khz;
+        }
+        libxl_physinfo_dispose(&p);
+        return rc;
+      },
+      [result](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("totalPages", static_cast<double>(result->totalPages));
+        o.Set("freePages", static_cast<double>(result->freePages));
+        o.Set("scrubPages", static_cast<double>(result->scrubPages));
+        o.Set("nrCpus", result->nrCpus);
+        o.Set("cpuKhz", result->cpuKhz);
+        return o;
+      });
+}
+
 // pause, unpause, resume, destroy: one domid, no result.
 using DomainOp = int (*)(libxl_ctx*, uint32_t);
 
@@ -586,6 +625,7 @@ void InitLibxl(Napi::Env env, Napi::Object exports) {
   exports.Set("libxlListDomains", Napi::Function::New(env, ListDomains, "libxlListDomains"));
   exports.Set("libxlDomainInfo", Napi::Function::New(env, DomainInfoOf, "libxlDomainInfo"));
   exports.Set("libxlDomainConfig", Napi::Function::New(env, DomainConfig, "libxlDomainConfig"));
+  exports.Set("libxlPhysInfo", Napi::Function::New(env, PhysInfoOf, "libxlPhysInfo"));
   exports.Set("libxlPause", Napi::Function::New(env, Pause, "libxlPause"));
   exports.Set("libxlUnpause", Napi::Function::New(env, Unpause, "libxlUnpause"));
   exports.Set("libxlResume", Napi::Function::New(env, Resume, "libxlResume"));

@@ -33,7 +33,7 @@ void InitLibxl(Napi::Env env, Napi::Object exports) {
   exports.Set("xenProbe", Napi::Function::New(env, Probe, "xenProbe"));
   for (const char* name :
        {"libxlOpen", "libxlClose", "libxlListDomains", "libxlDomainInfo", "libxlDomainConfig",
-        "libxlPause", "libxlUnpause", "libxlResume", "libxlDestroy", "libxlSave",
+        "libxlPhysInfo", "libxlPause", "libxlUnpause", "libxlResume", "libxlDestroy", "libxlSave",
         "libxlRestore"}) {
     exports.Set(name, Napi::Function::New(env, Unavailable, name));
   }

@@ -1,8 +1,9 @@
+import { hostname } from "node:os";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { encodeXlHeader, StreamDecoder } from "@xenfleet/format";
 import type { DomainInfo as NativeDomainInfo, Libxl } from "@xenfleet/native";
-import { DomainNotFoundError, MigrationStateError, NotSupportedError, StreamContentError } from "../errors.js";
+import { DomainNotFoundError, MigrationStateError, NotSupportedError, OperationAbortedError, StreamContentError } from "../errors.js";
 import type {
   DomainDigest,
   DomainInfo,
@@ -19,6 +20,9 @@ import type {
 } from "../hypervisor.js";
 import { writeChunk } from "../sim/sink.js";
 import { openFifo } from "./fifo.js";
+
+/** Xen counts host memory in 4 KiB pages on x86. */
+const XEN_PAGE_BYTES = 4096;
 
 /**
  * The Hypervisor of a real dom0, over @xenfleet/native's libxl bindings. On a
@@ -56,13 +60,22 @@ export class XenHypervisor implements Hypervisor {
     this.ctx = undefined;
   }
 
+  /** Memory as `xl info` reports it (Xen's own pages); `domains` counts guests, not dom0. */
   async hostInfo(): Promise<HostInfo> {
-    await this.libxl();
-    throw new NotSupportedError("xen", "report host memory", "@xenfleet/native binds no libxl_get_physinfo yet");
+    const x = await this.libxl();
+    const [physical, domains] = await Promise.all([x.physInfo(), x.listDomains()]);
+    return {
+      name: hostname(),
+      kind: this.kind,
+      totalMemoryBytes: physical.totalPages * XEN_PAGE_BYTES,
+      freeMemoryBytes: physical.freePages * XEN_PAGE_BYTES,
+      domains: domains.filter((d) => d.domid !== 0).length,
+    };
   }
 
   async listDomains(): Promise<DomainInfo[]> {
-    return (await (await this.libxl()).listDomains()).map(toInfo);
+    const x = await this.libxl();
+    return (await Promise.all((await x.listDomains()).map((d) => withPvh(x, d)))).map(toInfo);
   }
 
   async domainInfo(domain: DomainRef): Promise<DomainInfo> {
@@ -102,11 +115,26 @@ export class XenHypervisor implements Hypervisor {
     }
     const { configText, rest } = await readXlHeader(source);
     const fifo = await openFifo();
+    // The stream owns the write end and closes it once everything is written.
+    // (A FileHandle's close() waits for every stream still open on it: with
+    // autoClose off, fifo.close() below never settled.)
+    const writer = fifo.writeEnd.createWriteStream();
+    const feeding = pipeline(rest, writer, { signal: options.signal });
+    // Awaited below; when libxl fails first, the feed only has to stop.
+    feeding.catch(() => undefined);
+    const restoring = x.restore(fifo.readEnd.fd, configText, { paused: options.paused ?? false });
     try {
-      const feeding = pipeline(rest, fifo.writeEnd.createWriteStream({ autoClose: false }), { signal: options.signal });
-      const [domid] = await Promise.all([x.restore(fifo.readEnd.fd, configText, { paused: options.paused ?? false }), feeding]);
-      return toInfo(await x.domainInfo(domid));
+      const [domid] = await Promise.all([restoring, feeding]);
+      return toInfo(await withPvh(x, await x.domainInfo(domid)));
+    } catch (err) {
+      // The source failed or the restore was aborted while libxl still reads:
+      // the closed write end ends its stream, libxl fails and removes the
+      // half-built domain. Wait for that before the read end is closed.
+      writer.destroy();
+      await restoring.catch(() => undefined);
+      throw options.signal?.aborted && !(err instanceof OperationAbortedError) ? new OperationAbortedError("restore", { cause: err }) : err;
     } finally {
+      writer.destroy();
       await fifo.close();
     }
   }
@@ -144,11 +172,11 @@ export class XenHypervisor implements Hypervisor {
 
   private async find(ref: DomainRef): Promise<NativeDomainInfo> {
     const x = await this.libxl();
-    if (typeof ref === "number") return x.domainInfo(ref);
+    if (typeof ref === "number") return withPvh(x, await x.domainInfo(ref));
     const all = await x.listDomains();
     const found = all.find((d) => d.uuid === ref) ?? all.find((d) => d.name === ref);
     if (!found) throw new DomainNotFoundError(ref);
-    return found;
+    return withPvh(x, found);
   }
 
   private async writeXlStream(
@@ -172,12 +200,37 @@ export class XenHypervisor implements Hypervisor {
       });
       // libxl closes nothing; the write end is closed once it returns so the reader sees EOF.
       const saving = x.save(d.domid, fifo.writeEnd.fd, flags).finally(() => fifo.writeEnd.close());
-      await Promise.all([saving, pipeline(counted, sink, { signal })]);
+      try {
+        await Promise.all([saving, pipeline(counted, sink, { signal })]);
+      } catch (err) {
+        // The sink failed or the save was aborted while libxl still writes:
+        // with the read end gone its writes fail, it resumes the guest and
+        // returns. Wait for that, so the domain is back as it was (and the
+        // write end is not closed under libxl) before reporting.
+        counted.destroy();
+        await saving.catch(() => undefined);
+        throw signal?.aborted && !(err instanceof OperationAbortedError) ? new OperationAbortedError("save", { cause: err }) : err;
+      }
     } finally {
       await fifo.close();
     }
     const done = performance.now();
     return { mode, domid: d.domid, uuid: d.uuid, pagesPerIteration: [], iterations: 0, bytesWritten: bytes, durationMs: done - started };
+  }
+}
+
+/**
+ * The hypervisor knows only PV and HVM domains, so libxl_domain_info reports a
+ * PVH guest as "hvm"; the domain's libxl config tells them apart.
+ */
+async function withPvh(x: Libxl, d: NativeDomainInfo): Promise<NativeDomainInfo> {
+  if (d.type !== "hvm") return d;
+  try {
+    const config = JSON.parse(await x.domainConfig(d.domid)) as { c_info?: { type?: unknown } };
+    return config.c_info?.type === "pvh" ? { ...d, type: "pvh" } : d;
+  } catch {
+    // Gone meanwhile, or no config to read: what the hypervisor said stands.
+    return d;
   }
 }
 
@@ -188,9 +241,13 @@ function toInfo(d: NativeDomainInfo): DomainInfo {
     uuid: d.uuid,
     name: d.name,
     type,
-    memoryBytes: d.maxMemKiB * 1024,
+    // The guest's memory, as `xl list` shows it: libxl sets the maximum 1 MiB
+    // above the configured size (LIBXL_MAXMEM_CONSTANT), so maxMemKiB overstates it.
+    memoryBytes: d.currentMemKiB * 1024,
     vcpus: d.vcpuOnline,
-    state: d.paused ? "paused" : "running",
+    // A suspended domain (shut down for a save or a live send, not yet
+    // destroyed or resumed) runs no more than a paused one.
+    state: d.paused || d.shutdown ? "paused" : "running",
   };
 }
 
