@@ -19,7 +19,7 @@ export interface BatchSaveFlowInput {
   prefix: string;
   batchId: string;
   store: string;
-  mode: "checkpoint" | "suspend";
+  mode: "checkpoint" | "live" | "suspend";
   labels: string[];
   compress: boolean;
   targets: BatchSaveTarget[];

@@ -9,7 +9,7 @@ const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" |
 export const configSchema = fleetEnvSchema.extend(storeCredentialsSchema.shape).extend({
   /** Cron pattern of the nightly batch save; when unset the schedule stored in Redis (`xenfleet schedule nightly`) stands. */
   XENFLEET_NIGHTLY_CRON: cron.optional(),
-  XENFLEET_NIGHTLY_MODE: z.enum(["checkpoint", "suspend"]).default("checkpoint"),
+  XENFLEET_NIGHTLY_MODE: z.enum(["checkpoint", "live", "suspend"]).default("checkpoint"),
   /** Queue a compress job after each save of a batch. */
   XENFLEET_COMPRESS: flag.default(true),
   XENFLEET_RETENTION_CRON: cron.default("30 3 * * *"),

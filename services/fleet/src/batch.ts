@@ -24,7 +24,7 @@ import { batchTargets, type SkippedDomain } from "./targets.js";
 
 export interface BatchOptions {
   store: string;
-  mode: "checkpoint" | "suspend";
+  mode: "checkpoint" | "live" | "suspend";
   labels: string[];
   /** Queue a compress job for each new image. */
   compress: boolean;

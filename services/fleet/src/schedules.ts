@@ -39,7 +39,7 @@ export async function scheduleNightly(
   redis: Redis,
   prefix: string,
   repeat: Repeat,
-  template: { store: string; mode: "checkpoint" | "suspend"; labels?: string[] },
+  template: { store: string; mode: "checkpoint" | "live" | "suspend"; labels?: string[] },
 ): Promise<void> {
   const data = jobData("batch-save", {
     batchId: NIGHTLY_BATCH,

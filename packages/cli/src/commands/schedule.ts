@@ -11,13 +11,13 @@ export function registerScheduleCommands(program: Command): void {
     .option("--cron <expr>", "cron pattern, e.g. '0 2 * * *' (02:00 daily)")
     .option("--tz <zone>", "time zone of the pattern, e.g. Europe/Paris")
     .option("--every <ms>", "a fixed interval in milliseconds instead of a cron pattern", integer)
-    .option("--mode <mode>", "checkpoint or suspend", "checkpoint")
+    .option("--mode <mode>", "checkpoint, live or suspend", "checkpoint")
     .option("--label <labels>", "retention labels, comma separated", list, ["nightly"])
     .option("--json", "print JSON")
     .action(async (opts) => {
       try {
         if ((opts.cron === undefined) === (opts.every === undefined)) throw new Error("give exactly one of --cron and --every");
-        if (opts.mode !== "checkpoint" && opts.mode !== "suspend") throw new Error("--mode must be checkpoint or suspend");
+        if (opts.mode !== "checkpoint" && opts.mode !== "live" && opts.mode !== "suspend") throw new Error("--mode must be checkpoint, live or suspend");
         const options = fleetOptions(opts);
         const repeat = opts.cron !== undefined ? { cron: opts.cron as string, ...(opts.tz ? { tz: opts.tz as string } : {}) } : { everyMs: opts.every as number };
         const schedules = await withRedis(options, async (redis) => {

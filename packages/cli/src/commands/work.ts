@@ -8,10 +8,10 @@ import { addFleetOptions, fail, fleetOptions, list, withRedis } from "./fleet-op
 import { fromBatch, printReport } from "./fleet-report.js";
 import { batchBar } from "./progress.js";
 
-type Mode = "checkpoint" | "suspend";
+type Mode = "checkpoint" | "live" | "suspend";
 
 function mode(text: string): Mode {
-  if (text !== "checkpoint" && text !== "suspend") throw new Error(`--mode must be checkpoint or suspend, not ${text}`);
+  if (text !== "checkpoint" && text !== "live" && text !== "suspend") throw new Error(`--mode must be checkpoint, live or suspend, not ${text}`);
   return text;
 }
 
@@ -20,7 +20,7 @@ export function registerWorkCommands(program: Command): void {
     .description("Save one domain of a host into the store (incremental against its previous image)")
     .argument("<host>", "host id")
     .argument("<domain>", "domain name or uuid")
-    .option("--mode <mode>", "checkpoint (keeps running) or suspend", mode, "checkpoint")
+    .option("--mode <mode>", "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)", mode, "checkpoint")
     .option("--label <labels>", "retention labels, comma separated", list, [])
     .option("--no-compress", "leave the image's packs raw")
     .option("--wait", "wait for the save to finish and print the report")
@@ -60,7 +60,7 @@ export function registerWorkCommands(program: Command): void {
   addFleetOptions(program.command("batch-save"))
     .description("Save every domain of the chosen hosts (all hosts by default) as one batch with a final report")
     .option("--hosts <ids>", "only these hosts, comma separated", list)
-    .option("--mode <mode>", "checkpoint (keeps running) or suspend", mode, "checkpoint")
+    .option("--mode <mode>", "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)", mode, "checkpoint")
     .option("--label <labels>", "retention labels, comma separated", list, ["nightly"])
     .option("--no-compress", "leave the images' packs raw")
     .option("--wait", "wait for the batch to finish and print the report")

@@ -30,14 +30,20 @@ const migrateTuning = {
   timeoutAction: z.enum(["abort", "force"]).optional(),
 };
 
+/** How a domain is saved; a worker refuses a mode it does not know. */
+const saveMode = z.enum(["checkpoint", "live", "suspend"]);
+
 /** Save one domain on its host into the store. */
 export const savePayloadV1 = z.strictObject({
   v: v1,
   host: hostIdSchema,
   domain: domainRef,
   store: storeUrl,
-  /** checkpoint: the domain keeps running; suspend: it is saved and stopped. */
-  mode: z.enum(["checkpoint", "suspend"]),
+  /**
+   * checkpoint: paused while saved, then keeps running; live: pre-copy while
+   * it runs, paused only for the final pass; suspend: saved and stopped.
+   */
+  mode: saveMode,
   /** Retention classes this image counts for (e.g. "nightly"). */
   labels,
   /** Queue a compress job for the new image once it is committed. */
@@ -76,7 +82,7 @@ export const batchSavePayloadV1 = z.strictObject({
   v: v1,
   batchId: token,
   store: storeUrl,
-  mode: z.enum(["checkpoint", "suspend"]),
+  mode: saveMode,
   labels,
   /** How many save children the flow was built with. */
   total: z.int().min(0).max(100_000),
