@@ -47,17 +47,28 @@ describe("the fleet, as separate processes", () => {
         ...env,
         XENFLEET_HOST: host,
         XENFLEET_SIM_DIR: simDir(host),
-        XENFLEET_HEARTBEAT_MS: "500",
+        XENFLEET_HEARTBEAT_MS: "1000",
         XENFLEET_HOST_ADDRESS: "127.0.0.1",
         XENFLEET_METRICS_PORT: host === "host-1" ? String(metricsPort) : "0",
       };
       procs.set(`${host}-save`, start(`${host}-save`, nodeArgs("save-worker"), hostEnv, logs));
       procs.set(`${host}-restore`, start(`${host}-restore`, nodeArgs("restore-worker"), hostEnv, logs));
     }
-    await until("every host to report up", async () => {
-      const hosts = await listHosts(conn, prefix);
-      return hosts.filter((h) => h.state === "up").length === HOSTS.length ? true : undefined;
-    });
+    try {
+      await until(
+        "every host to report up",
+        async () => {
+          const hosts = await listHosts(conn, prefix);
+          return hosts.filter((h) => h.state === "up").length === HOSTS.length ? true : undefined;
+        },
+        120_000,
+      );
+    } catch (error) {
+      // Say why: which hosts are not up, and what their workers printed.
+      const states = (await listHosts(conn, prefix)).map((h) => `${h.info.id}: ${h.state}`).join(", ");
+      const logs = [...procs.values()].map((p) => `--- ${p.name}\n${p.output().slice(-2000)}`).join("\n");
+      throw new Error(`${(error as Error).message} (hosts: ${states || "none registered"})\n${logs}`);
+    }
   });
 
   afterAll(async () => {
