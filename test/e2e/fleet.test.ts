@@ -61,7 +61,7 @@ describe("the fleet, as separate processes", () => {
           const hosts = await listHosts(conn, prefix);
           return hosts.filter((h) => h.state === "up").length === HOSTS.length ? true : undefined;
         },
-        120_000,
+        90_000,
       );
     } catch (error) {
       // Say why: which hosts are not up, and what their workers printed.
@@ -157,6 +157,11 @@ describe("the fleet, as separate processes", () => {
     // A cold migration would now destroy the original; here the copy goes, so
     // each uuid runs on one host again for the tests that follow.
     await (await SimHost.open(simDir("host-3"))).destroy(idle);
+    // ... and wait until host-3's heartbeat says so, or a batch started next
+    // would still see the copy there and try to save it.
+    await until("host-3 to stop listing the copy", async () =>
+      (await getHost(conn, prefix, "host-3"))?.info?.domains.some((d) => d.uuid === idle) ? undefined : true,
+    );
   });
 
   it("refuses a restore onto a host without room, once, with the reason", async () => {
