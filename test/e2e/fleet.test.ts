@@ -52,7 +52,8 @@ describe("the fleet, as separate processes", () => {
         XENFLEET_METRICS_PORT: host === "host-1" ? String(metricsPort) : "0",
       };
       procs.set(`${host}-save`, start(`${host}-save`, nodeArgs("save-worker"), hostEnv, logs));
-      procs.set(`${host}-restore`, start(`${host}-restore`, nodeArgs("restore-worker"), hostEnv, logs));
+      // Only the save worker serves metrics on the chosen port: two processes cannot both listen on it.
+      procs.set(`${host}-restore`, start(`${host}-restore`, nodeArgs("restore-worker"), { ...hostEnv, XENFLEET_METRICS_PORT: "0" }, logs));
     }
     try {
       await until(
