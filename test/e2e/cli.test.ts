@@ -41,7 +41,7 @@ describe("xenfleet up, the fleet commands, down", () => {
     }
 
     const batch = await cli(["batch-save", ...common, "--wait", "--json"]);
-    expect(batch.code).toBe(0);
+    expect(batch.code, batch.stderr + batch.stdout).toBe(0);
     const report = JSON.parse(batch.stdout) as Record<string, number>;
     expect(report).toMatchObject({ saved: 4, failed: 0 });
     expect(report.bytesTotal).toBeGreaterThan(4 * 8 * 2 ** 20);
