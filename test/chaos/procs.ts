@@ -11,7 +11,6 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keys } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -167,28 +166,8 @@ export class RedisServer {
   }
 }
 
-/** Delete every key under the prefix. */
-export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
-  for (let pass = 0; pass < 2; pass++) {
-    let cursor = "0";
-    do {
-      const [next, found] = await client.scan(cursor, "MATCH", keys.all(prefix), "COUNT", 1000);
-      cursor = next;
-      if (found.length > 0) await client.del(...found);
-    } while (cursor !== "0");
-  }
-}
-
-/** Poll `check` until it returns something other than undefined. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// Key cleanup and polling are the same as the end-to-end suites use.
+export { deletePrefix, until } from "../e2e/helpers.js";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
