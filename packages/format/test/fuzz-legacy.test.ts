@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LegacyError, openLegacyAsV2, writeLegacyStream } from "../src/legacy/index.js";
 import { corpus, saveCrash } from "./corpus.js";
+import { mutate, mutation as mutationOf } from "./mutation.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 500);
 
@@ -40,24 +41,7 @@ async function convertOrRefuse(bytes: Uint8Array, sizes: readonly number[]): Pro
   expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(bytes.length * 8 + 16 * 1024 * 1024);
 }
 
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant("word" as const), at: fc.nat(), value: fc.constantFrom(0, 1, -1, -2, -9, 1024, 1025, 0x7fffffff, 0x80000000, 0xffffffff) }),
-  fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), value: fc.constant(0) }),
-  fc.record({ kind: fc.constant("dup" as const), at: fc.nat(), value: fc.integer({ min: 1, max: 64 }) }),
-);
-
-function mutate(base: Uint8Array, mutations: { kind: string; at: number; value: number }[]): Uint8Array {
-  let bytes = Buffer.from(base);
-  for (const m of mutations) {
-    const at = m.at % Math.max(1, bytes.length);
-    if (m.kind === "byte") bytes[at] = m.value;
-    else if (m.kind === "word" && at + 4 <= bytes.length) bytes.writeUInt32LE(m.value >>> 0, at - (at % 4));
-    else if (m.kind === "cut") bytes = bytes.subarray(0, at);
-    else if (m.kind === "dup") bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + m.value), bytes.subarray(at)]);
-  }
-  return bytes;
-}
+const mutation = mutationOf([0, 1, -1, -2, -9, 1024, 1025, 0x7fffffff, 0x80000000, 0xffffffff]);
 
 describe("legacy reader fuzz", () => {
   it.each(corpus("legacy").map((c) => [c.name, c.bytes] as const))("corpus %s converts or is refused with a LegacyError", async (_name, bytes) => {

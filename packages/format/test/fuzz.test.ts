@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { FormatError, StreamDecoder } from "../src/index.js";
 import { corpus, saveCrash } from "./corpus.js";
 import { sampleBytes } from "./helpers.js";
+import { mutate, mutation as mutationOf } from "./mutation.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 
@@ -41,24 +42,7 @@ function decodeOrRefuse(bytes: Uint8Array, sizes: readonly number[]): void {
   expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(bytes.length * 4 + 8 * 1024 * 1024);
 }
 
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant("word" as const), at: fc.nat(), value: fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xfffffff8, 0xffffffff, 0x13, 4096) }),
-  fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), value: fc.constant(0) }),
-  fc.record({ kind: fc.constant("dup" as const), at: fc.nat(), value: fc.integer({ min: 1, max: 64 }) }),
-);
-
-function mutate(base: Uint8Array, mutations: { kind: string; at: number; value: number }[]): Uint8Array {
-  let bytes = Buffer.from(base);
-  for (const m of mutations) {
-    const at = m.at % Math.max(1, bytes.length);
-    if (m.kind === "byte") bytes[at] = m.value;
-    else if (m.kind === "word" && at + 4 <= bytes.length) bytes.writeUInt32LE(m.value >>> 0, at - (at % 4));
-    else if (m.kind === "cut") bytes = bytes.subarray(0, at);
-    else if (m.kind === "dup") bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + m.value), bytes.subarray(at)]);
-  }
-  return bytes;
-}
+const mutation = mutationOf([0, 1, 0x7fffffff, 0x80000000, 0xfffffff8, 0xffffffff, 0x13, 4096]);
 
 describe("reader fuzz", () => {
   it.each(corpus("stream").map((c) => [c.name, c.bytes] as const))("corpus %s decodes or is refused with a FormatError", (_name, bytes) => {
