@@ -66,7 +66,7 @@ describe("the fleet, as separate processes", () => {
       );
     } catch (error) {
       // Say why: which hosts are not up, and what their workers printed.
-      const states = (await listHosts(conn, prefix)).map((h) => `${h.info.id}: ${h.state}`).join(", ");
+      const states = (await listHosts(conn, prefix)).map((h) => `${h.id}: ${h.state}`).join(", ");
       const logs = [...procs.values()].map((p) => `--- ${p.name}\n${p.output().slice(-2000)}`).join("\n");
       throw new Error(`${(error as Error).message} (hosts: ${states || "none registered"})\n${logs}`);
     }
