@@ -17,6 +17,7 @@
         "src/addon.cc",
         "src/hash.cc",
         "src/zero.cc",
+        "src/classify.cc",
         "src/delta.cc",
         "src/blake3_pages.c",
         "src/blake3/lib_blake3.c",

@@ -6,6 +6,7 @@
 export { PAGE_SIZE, type PageOffsets } from "./pages.js";
 export { BLAKE3_VERSION, DIGEST_LENGTH, blake3, hashPages, hashPagesAsync } from "./hash.js";
 export { zeroPages } from "./zero.js";
+export { PAGE_OTHER, PAGE_SAME, PAGE_ZERO, classifyPagesAsync } from "./classify.js";
 export { DELTA_VERSION, MAX_DELTA_LENGTH, deltaDecode, deltaEncode } from "./delta.js";
 export {
   LIBXL_BUILT,

@@ -6,6 +6,7 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   xf::InitHash(env, exports);
   xf::InitZero(env, exports);
+  xf::InitClassify(env, exports);
   xf::InitDelta(env, exports);
   xf::InitLibxl(env, exports);
   return exports;

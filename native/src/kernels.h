@@ -7,6 +7,7 @@ namespace xf {
 
 void InitHash(Napi::Env env, Napi::Object exports);
 void InitZero(Napi::Env env, Napi::Object exports);
+void InitClassify(Napi::Env env, Napi::Object exports);
 void InitDelta(Napi::Env env, Napi::Object exports);
 void InitLibxl(Napi::Env env, Napi::Object exports);
 

@@ -32,25 +32,36 @@ export class BlockBuilder {
 
   /** Starts a piece: these stream bytes, then the pages added next. */
   addRaw(bytes: Uint8Array): void {
-    this.raw.push(bytes);
+    // Copied: they are views into the source's buffers, which are reused once the event is classified.
+    this.raw.push(Uint8Array.prototype.slice.call(bytes));
     this.rawLength += bytes.length;
     this.pieces.push(bytes.length, 0);
   }
 
-  /** Appends a page to the current piece: digest at digests[offset..+32), or a zero page when handle is ZERO_HANDLE; `isNew` when this import stores it. */
-  addPage(digests: Uint8Array, offset: number, handle: number, isNew = false): void {
-    if (this.count === this.handles.length) this.grow();
+  /**
+   * Appends pages [from, to) of a batch at once: digest i at digests[32 i..),
+   * handles[i] (ZERO_HANDLE for a zero page), fresh[i] 1 when this import
+   * stores the page. One copy per batch instead of one per page.
+   */
+  addPages(digests: Uint8Array, handles: Int32Array, fresh: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.reserve(n);
+    const at = this.count;
+    this.digests.set(digests.subarray(from * 32, to * 32), at * 32);
+    this.handles.set(handles.subarray(from, to), at);
+    this.fresh.set(fresh.subarray(from, to), at);
+    for (let i = 0; i < n; i++) if (this.handles[at + i] === ZERO_HANDLE) this.digests.fill(0, (at + i) * 32, (at + i) * 32 + 32);
+    this.count += n;
+    this.pieces[this.pieces.length - 1]! += n;
+  }
+
+  private reserve(n: number): void {
+    while (this.count + n > this.handles.length) this.grow();
     if (this.pieces.length === 0) this.pieces.push(0, 0); // a block that starts inside a record: no raw bytes before its pages
-    if (handle === ZERO_HANDLE) this.digests.fill(0, this.count * 32, this.count * 32 + 32);
-    else this.digests.set(digests.subarray(offset, offset + 32), this.count * 32);
-    this.fresh[this.count] = isNew ? 1 : 0;
-    this.handles[this.count++] = handle;
-    this.pieces[this.pieces.length - 1]!++;
   }
 
   /** Hands over what was gathered and starts an empty block. */
   take(): PendingBlock {
-    // Raw bytes are copied: they are views into the source's chunks, which must not stay alive while the block waits for its packs.
     const pending = new PendingBlock(Buffer.concat(this.raw), this.rawLength, this.pieces, this.digests.subarray(0, this.count * 32), this.handles.subarray(0, this.count), this.fresh.subarray(0, this.count));
     this.raw = [];
     this.rawLength = 0;

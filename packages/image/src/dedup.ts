@@ -11,6 +11,7 @@
  * - the import's own new pages, so a page repeated within the image is
  *   stored once.
  */
+import { PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { getContent, ObjectNotFoundError, type ObjectStore } from "@xenfleet/store";
 import { DigestTable } from "./digest-table.js";
 import { blocksSharingHooks, hooksOf, minHook, pickChampions } from "./hooks.js";
@@ -23,6 +24,9 @@ export interface DedupOptions {
   /** Champion blocks loaded per segment (default 8: a segment of 1024 pages spans 4 blocks of a similar image). */
   readonly champions?: number;
 }
+
+/** Parent page list blocks read at once while loadImage adds them in order. */
+const PARENT_READ_AHEAD = 16;
 
 export class DedupSession {
   readonly index: DigestTable;
@@ -42,27 +46,65 @@ export class DedupSession {
     this.index = new DigestTable(options.expectedPages ?? 4096);
   }
 
+  /**
+   * The parent's pages in stream order: digest k at parentDigests[32 k..)
+   * (all zero for a zero page or a page of a missing block) and its pack
+   * handle at parentHandles[k]. An incremental save mostly repeats the
+   * parent page for page, so a page is first compared with the parent's
+   * page at the same position, which needs no index lookup.
+   */
+  parentDigests = new Uint8Array(0);
+  parentHandles = new Int32Array(0);
+  /** Blocks read from the store in this session: they exist, so storing identical bytes again is skipped. */
+  readonly present = new Set<string>();
+
   /** Loads every block of an image (the parent). Missing blocks only cost dedup. */
   async loadImage(manifest: Manifest): Promise<void> {
-    const ids = manifest.blocks.map((b) => b.id);
-    for (let i = 0; i < ids.length; i += 16) {
-      const blocks = await Promise.all(ids.slice(i, i + 16).map((id) => this.fetchBlock(id)));
-      for (const block of blocks) if (block !== undefined) this.addBlock(block);
+    this.parentDigests = new Uint8Array(manifest.pages * 32);
+    this.parentHandles = new Int32Array(manifest.pages).fill(-1);
+    const refs = manifest.blocks;
+    // Blocks are read PARENT_READ_AHEAD ahead of the one being added, not in
+    // batches: a batch waits for its slowest read before the next starts,
+    // and a parent of a thousand blocks would pay that wait dozens of times.
+    const reads = new Map<string, Promise<PageListBlock | undefined>>();
+    let ahead = 0;
+    let page = 0;
+    for (let i = 0; i < refs.length; i++) {
+      for (; ahead < Math.min(refs.length, i + PARENT_READ_AHEAD); ahead++) {
+        const id = refs[ahead]!.id;
+        if (reads.has(id)) continue;
+        const read = this.fetchBlock(id);
+        read.catch(() => {}); // awaited in order below; a failure surfaces there
+        reads.set(id, read);
+      }
+      const ref = refs[i]!;
+      const block = await reads.get(ref.id)!;
+      if (block !== undefined && page + block.slots.length <= manifest.pages) {
+        const handles = this.addBlock(block);
+        this.parentDigests.set(block.digests.subarray(0, block.slots.length * 32), page * 32);
+        for (let j = 0; j < block.slots.length; j++) {
+          const slot = block.slots[j]!;
+          this.parentHandles[page + j] = slot === ZERO_SLOT ? -1 : handles[slot]!;
+        }
+      }
+      page += ref.pages;
     }
   }
 
   /**
-   * Called with a segment's digests before its pages are classified. When
-   * more than a tenth of its non-zero pages are unknown, asks the hook index
-   * for champion blocks and loads them.
+   * Called with a segment's digests and flags (PAGE_ZERO, PAGE_SAME as the
+   * parent's page at that position, or PAGE_OTHER) before its pages are
+   * classified. When more than a tenth of its non-zero pages are unknown,
+   * asks the hook index for champion blocks and loads them.
    */
-  async prepareSegment(digests: Uint8Array, zero: Uint8Array, count: number, firstPage = 0): Promise<void> {
+  async prepareSegment(digests: Uint8Array, flags: Uint8Array, count: number, firstPage = 0): Promise<void> {
     let nonZero = 0;
     let misses = 0;
     for (let i = 0; i < count; i++) {
-      if (zero[i] === 1) continue;
+      const flag = flags[i];
+      if (flag === PAGE_ZERO) continue;
       nonZero++;
-      if (!this.index.has(digests, i * 32)) misses++;
+      if (flag !== PAGE_SAME && !this.index.has(digests, i * 32)) misses++;
     }
     if (misses === 0 || misses * 10 < nonZero) return;
     if (this.skip > 0) {
@@ -70,12 +112,12 @@ export class DedupSession {
       return;
     }
     const candidates = new Uint8Array(count);
-    for (let i = 0; i < count; i++) candidates[i] = zero[i] === 1 ? 0 : 1;
+    for (let i = 0; i < count; i++) candidates[i] = flags[i] === PAGE_ZERO ? 0 : 1;
     const hooks = new Set(hooksOf(digests, 0, count, candidates));
     // The smallest digest of each block-aligned window: the hook every block has.
     for (let start = 0; start < count; ) {
       const end = Math.min(count, start + BLOCK_TARGET_PAGES - ((firstPage + start) % BLOCK_TARGET_PAGES));
-      const hook = minHook(digests, start, end, (i) => zero[i] === 1);
+      const hook = minHook(digests, start, end, (i) => flags[i] === PAGE_ZERO);
       if (hook !== undefined) hooks.add(hook);
       start = end;
     }
@@ -102,7 +144,9 @@ export class DedupSession {
     if (this.loaded.has(id)) return undefined;
     this.loaded.add(id);
     try {
-      return decodeBlock(`blocks/${id}`, await getContent(this.store, "blocks", id));
+      const block = decodeBlock(`blocks/${id}`, await getContent(this.store, "blocks", id));
+      this.present.add(id);
+      return block;
     } catch (err) {
       // A hook may outlive its block (a swept image); the block is then simply no champion.
       if (err instanceof ObjectNotFoundError) return undefined;
@@ -110,12 +154,14 @@ export class DedupSession {
     }
   }
 
-  private addBlock(block: PageListBlock): void {
+  /** Adds a block's pages to the index; returns the pack handle of each of its pack slots. */
+  private addBlock(block: PageListBlock): number[] {
     const handles = block.packs.map((p) => this.packs.known(p));
     for (let i = 0; i < block.slots.length; i++) {
       const slot = block.slots[i]!;
       if (slot === ZERO_SLOT) continue;
       this.index.add(block.digests, i * 32, handles[slot]!);
     }
+    return handles;
   }
 }

@@ -12,6 +12,8 @@ const DIGEST = 32;
 export class DigestTable {
   private digests: Buffer;
   private values: Int32Array;
+  /** Each entry's first four digest bytes (its hash), checked before comparing all 32. */
+  private hashes: Uint32Array;
   /** Entry index + 1 per slot; 0 marks an empty slot. */
   private slots: Int32Array;
   private mask: number;
@@ -24,6 +26,7 @@ export class DigestTable {
     this.mask = capacity - 1;
     this.digests = Buffer.allocUnsafe((capacity / 2) * DIGEST);
     this.values = new Int32Array(capacity / 2);
+    this.hashes = new Uint32Array(capacity / 2);
   }
 
   get size(): number {
@@ -48,6 +51,7 @@ export class DigestTable {
     const entry = this.count++;
     this.digests.set(bytes.subarray(offset, offset + DIGEST), entry * DIGEST);
     this.values[entry] = value;
+    this.hashes[entry] = hashOf(bytes, offset);
     this.place(entry);
     return value;
   }
@@ -61,18 +65,20 @@ export class DigestTable {
   }
 
   private find(bytes: Uint8Array, offset: number): number {
-    let slot = hashOf(bytes, offset) & this.mask;
+    const hash = hashOf(bytes, offset);
+    let slot = hash & this.mask;
     for (;;) {
       const stored = this.slots[slot]!;
       if (stored === 0) return -1;
       const entry = stored - 1;
-      if (this.digests.compare(bytes, offset, offset + DIGEST, entry * DIGEST, entry * DIGEST + DIGEST) === 0) return entry;
+      // Digests that differ almost always differ in their first bytes: compare the 32 only when those agree.
+      if (this.hashes[entry] === hash && this.digests.compare(bytes, offset, offset + DIGEST, entry * DIGEST, entry * DIGEST + DIGEST) === 0) return entry;
       slot = (slot + 1) & this.mask;
     }
   }
 
   private place(entry: number): void {
-    let slot = hashOf(this.digests, entry * DIGEST) & this.mask;
+    let slot = this.hashes[entry]! & this.mask;
     while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
     this.slots[slot] = entry + 1;
   }
@@ -87,6 +93,9 @@ export class DigestTable {
     const values = new Int32Array(capacity / 2);
     values.set(this.values.subarray(0, this.count));
     this.values = values;
+    const hashes = new Uint32Array(capacity / 2);
+    hashes.set(this.hashes.subarray(0, this.count));
+    this.hashes = hashes;
     for (let e = 0; e < this.count; e++) this.place(e);
   }
 }

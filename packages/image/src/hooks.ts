@@ -11,8 +11,9 @@
  * Hooks are advisory: a missing hook costs dedup, never correctness, and a
  * hook whose block is gone is ignored (and swept by GC).
  */
-import type { ObjectStore } from "@xenfleet/store";
+import type { ObjectStore, Semaphore } from "@xenfleet/store";
 import { HOOKS, hookKey, hookPrefix, type Sha256Id } from "./keys.js";
+import { settleAll } from "./settle.js";
 
 export const HOOK_ZERO_BITS = 5;
 /** Digest bytes naming a hook: 96 bits, so unrelated pages practically never share one. */
@@ -55,9 +56,13 @@ export function minHook(digests: Uint8Array, from: number, to: number, isZero: (
   return best < 0 ? undefined : hookName(digests, best);
 }
 
-/** Not synced: a hook lost in a crash costs dedup only (see above), and syncing hundreds a night would slow every import. */
-export async function writeHooks(store: ObjectStore, block: Sha256Id, hooks: readonly string[]): Promise<void> {
-  await Promise.all(hooks.map((h) => store.put(hookKey(h, block), EMPTY, { durable: false })));
+/**
+ * Not synced: a hook lost in a crash costs dedup only (see above), and
+ * syncing hundreds a night would slow every import. Each put takes one of
+ * `slots`, which the importer shares among all its puts.
+ */
+export async function writeHooks(store: ObjectStore, block: Sha256Id, hooks: readonly string[], slots: Semaphore): Promise<void> {
+  await settleAll(hooks.map((h) => slots.run(() => store.put(hookKey(h, block), EMPTY, { durable: false }))));
 }
 
 /** For each block sharing at least one of `hooks`, which ones it shares. */

@@ -11,19 +11,21 @@
  * before a crash is content-addressed, so a retry finds it (through the
  * hook index, or as identical objects) instead of storing it again.
  */
-import { getContent, ObjectNotFoundError, putContent, type Compression, type ObjectStore } from "@xenfleet/store";
-import { openSource, readStream, type StreamEvent, type StreamSource } from "@xenfleet/format";
-import { blake3, hashPagesAsync, PAGE_SIZE } from "@xenfleet/native";
+import { getContent, ObjectNotFoundError, putContent, Semaphore, sha256Id, type Compression, type ObjectStore } from "@xenfleet/store";
+import { open } from "node:fs/promises";
+import { eventByteLength, openSource, readStream, type StreamEvent, type StreamSource } from "@xenfleet/format";
+import { classifyPagesAsync, PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { BlockBuilder, ZERO_HANDLE, type PendingBlock } from "./block-builder.js";
 import { DedupSession } from "./dedup.js";
 import { ImageAbortedError, ImageNotFoundError, ImageObjectMissingError } from "./errors.js";
 import { hooksOf, minHook, writeHooks } from "./hooks.js";
 import { acquireLock, type LockOptions } from "./locks.js";
-import { forwardKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
+import { blockKey, forwardKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
 import { decodeManifest, encodeManifest, type BlockRef, type DomainTypeName, type Manifest, type SourceKind } from "./manifest.js";
 import { PackAssembler } from "./pack-assembly.js";
 import { BLOCK_TARGET_PAGES, BLOCK_TARGET_RAW_BYTES, encodeBlock, ZERO_SLOT } from "./page-list.js";
 import { addImageRef, latestImageRef } from "./refs.js";
+import { settleAll } from "./settle.js";
 import { StreamHasher } from "./stream-hash.js";
 
 export interface ImportProgress {
@@ -79,12 +81,18 @@ export interface ImportResult {
   readonly packsReused: number;
 }
 
-const ZERO_PAGE_DIGEST = blake3(new Uint8Array(PAGE_SIZE));
-
 /** How many PAGE_DATA records are read and hashed ahead of the one being classified. */
 const READ_AHEAD = 3;
-/** Page list blocks being stored at once. */
-const BLOCK_CONCURRENCY = 8;
+/**
+ * Puts of page list blocks and hooks in flight at once, one limit for both.
+ * A block put waits on two fsyncs, and the blocks naming the last pack can
+ * only be put once it is stored, after the stream has ended: many in flight
+ * shorten that wait. Bounded so they do not crowd the libuv pool, which
+ * also reads and hashes the stream.
+ */
+const PUT_CONCURRENCY = 16;
+/** Pack existence checks in flight at once before the commit. */
+const CHECK_CONCURRENCY = 32;
 
 export async function importImage(store: ObjectStore, source: StreamSource, options: ImportOptions): Promise<ImportResult> {
   const started = performance.now();
@@ -104,29 +112,28 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     const referencedPacks = new Set<Sha256Id>();
 
     // A block waits for the packs it names, which may take many more blocks
-    // to fill on a night with few changes; only its store is limited, never
+    // to fill on a night with few changes; only its puts are limited, never
     // the waiting (that would stall the loop that fills the packs).
-    const storeSlots = new Semaphore(BLOCK_CONCURRENCY);
+    const puts = new Semaphore(PUT_CONCURRENCY);
     const storeBlock = async (pending: PendingBlock): Promise<BlockRef> => {
       const block = await pending.resolve(session.packs);
       for (const p of block.packs) referencedPacks.add(p);
-      const bytes = encodeBlock(block);
-      await storeSlots.acquire();
-      try {
-        const { id, created: isNew } = await putContent(store, "blocks", bytes);
-        if (isNew) {
-          counts.blockBytesNew += bytes.length;
-          // Hooks after the block: a hook never names a block that is not there yet.
-          // Only the hooks of pages this import stored: a page that was already
-          // stored already has its hook, pointing at a block that holds it.
-          const hooks = hooksOf(block.digests, 0, block.slots.length, pending.newPages);
-          const anchor = minHook(block.digests, 0, block.slots.length, (i) => block.slots[i] === ZERO_SLOT);
-          await writeHooks(store, id, anchor === undefined || hooks.includes(anchor) ? hooks : [...hooks, anchor]);
-        }
-        return { id, pages: pending.pages, rawBytes: pending.rawBytes };
-      } finally {
-        storeSlots.release();
+      // Compressed: it is small, and the pfn arrays and slots in it are most of what compresses in an image's metadata.
+      const bytes = encodeBlock(block, "zstd");
+      const id = sha256Id(bytes);
+      // A block read in this session (the parent's, a champion) exists, and the shared lock keeps it: no store round trip.
+      if (session.present.has(id)) return { id, pages: pending.pages, rawBytes: pending.rawBytes };
+      const { created: isNew } = await puts.run(() => store.put(blockKey(id), bytes));
+      if (isNew) {
+        counts.blockBytesNew += bytes.length;
+        // Hooks after the block: a hook never names a block that is not there yet.
+        // Only the hooks of pages this import stored: a page that was already
+        // stored already has its hook, pointing at a block that holds it.
+        const hooks = hooksOf(block.digests, 0, block.slots.length, pending.newPages);
+        const anchor = minHook(block.digests, 0, block.slots.length, (i) => block.slots[i] === ZERO_SLOT);
+        await writeHooks(store, id, anchor === undefined || hooks.includes(anchor) ? hooks : [...hooks, anchor], puts);
       }
+      return { id, pages: pending.pages, rawBytes: pending.rawBytes };
     };
     const closeBlock = () => {
       if (builder.empty) return;
@@ -135,53 +142,79 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
       blocks.push(stored);
     };
 
+    // Per-batch scratch for the classification below, grown as needed.
+    let handles = new Int32Array(1024);
+    let fresh = new Uint8Array(1024);
     const classify = async (item: Pending) => {
       const ev = item.event;
       counts.records++;
       noteFacts(ev, facts);
       builder.addRaw(ev.raw);
-      if (item.pages !== undefined) {
-        const pages = item.pages;
-        const digests = await item.digests!;
-        const n = pages.length;
-        // A zero page is told by its digest: no second pass over the page.
-        const zero = new Uint8Array(n);
-        for (let i = 0; i < n; i++) zero[i] = digests.compare(ZERO_PAGE_DIGEST, 0, 32, i * 32, i * 32 + 32) === 0 ? 1 : 0;
-        await session.prepareSegment(digests, zero, n, counts.pages);
+      if (item.hashed !== undefined) {
+        const { digests, flags, count: n } = await item.hashed;
+        await session.prepareSegment(digests, flags, n, counts.pages);
+        if (handles.length < n) {
+          handles = new Int32Array(n);
+          fresh = new Uint8Array(n);
+        }
+        const first = counts.pages;
+        const parentHandles = session.parentHandles;
         for (let i = 0; i < n; i++) {
-          counts.pages++;
-          if (zero[i] === 1) {
+          const flag = flags[i];
+          fresh[i] = 0;
+          if (flag === PAGE_ZERO) {
             counts.zeroPages++;
-            builder.addPage(digests, 0, ZERO_HANDLE);
+            handles[i] = ZERO_HANDLE;
+          } else if (flag === PAGE_SAME) {
+            counts.dedupPages++;
+            handles[i] = parentHandles[first + i]!;
           } else {
             let handle = session.index.get(digests, i * 32);
             if (handle < 0) {
-              handle = packs.add(digests, i * 32, pages[i]!);
+              handle = packs.add(digests, i * 32, item.pages![i]!);
               session.index.add(digests, i * 32, handle);
-              builder.addPage(digests, i * 32, handle, true);
+              fresh[i] = 1;
             } else {
               counts.dedupPages++;
-              builder.addPage(digests, i * 32, handle, false);
             }
+            handles[i] = handle;
           }
-          // Blocks may end inside a record: a block's size, not Xen's batch size, decides how much of the page list an unchanged region shares.
+        }
+        counts.pages += n;
+        // Blocks may end inside a record: a block's size, not Xen's batch size, decides how much of the page list an unchanged region shares.
+        for (let i = 0; i < n; ) {
+          const take = Math.min(n - i, BLOCK_TARGET_PAGES - builder.pages);
+          builder.addPages(digests, handles, fresh, i, i + take);
+          i += take;
           if (builder.pages >= BLOCK_TARGET_PAGES) closeBlock();
         }
         await packs.drain();
       }
       if (builder.pages >= BLOCK_TARGET_PAGES || builder.rawBytes >= BLOCK_TARGET_RAW_BYTES) closeBlock();
+      hasher.release(ev.offset + eventByteLength(ev));
       options.onProgress?.({ bytes: hasher.bytes, pages: counts.pages, bytesNew: packs.stats.bytesCreated + counts.blockBytesNew });
     };
 
     const queue: Pending[] = [];
+    let preparedPages = 0;
+    const prepare = (event: StreamEvent): Pending => {
+      const pending = hashPages(event, session.parentDigests, preparedPages);
+      if (event.kind === "page-data") preparedPages += event.pages.length;
+      return pending;
+    };
     for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
       queue.push(prepare(event));
       while (queue.length > READ_AHEAD) await classify(queue.shift()!);
     }
     while (queue.length > 0) await classify(queue.shift()!);
     closeBlock();
-    await packs.finish();
-    const blockRefs = await Promise.all(blocks);
+    // Every pack, block and hook put has finished before the manifest is
+    // written, or before a failure is reported: the commit order holds
+    // however many were in flight, and none lands after the lock is released.
+    const packsStored = packs.finish();
+    const blocksStored = settleAll(blocks);
+    await settleAll<unknown>([packsStored, blocksStored]);
+    const blockRefs = await blocksStored;
     const streamSha256 = await hasher.digest();
 
     await checkPacksExist(store, referencedPacks, options.domain);
@@ -229,38 +262,65 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
 interface Pending {
   readonly event: StreamEvent;
   readonly pages?: Uint8Array[];
-  readonly digests?: Promise<Buffer>;
+  readonly hashed?: Promise<{ digests: Uint8Array; flags: Uint8Array; count: number }>;
 }
 
 /**
  * Starts hashing a PAGE_DATA record's pages on a libuv thread while the next
- * records are read. The pages are hashed where the reader left them (views
- * into the source's chunks, a batch per chunk with page offsets), so they
- * are not copied; only new pages are, into their pack.
+ * records are read, each page also compared there with the parent's page at
+ * the same stream position (`firstPage` onwards in `parentDigests`). The
+ * pages are hashed where the reader left them (views into the source's
+ * buffers, a batch per buffer with page offsets), so they are not copied;
+ * only new pages are, into their pack.
  */
-function prepare(event: StreamEvent): Pending {
+function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: number): Pending {
   if (event.kind !== "page-data" || event.pages.length === 0) return { event };
   const pages = event.pages;
-  const parts: Array<Promise<Buffer>> = [];
-  for (let i = 0; i < pages.length; ) {
+  const n = pages.length;
+  const digests = new Uint8Array(n * 32);
+  const flags = new Uint8Array(n);
+  const parts: Array<Promise<void>> = [];
+  for (let i = 0; i < n; ) {
+    const start = i;
     const buffer = pages[i]!.buffer;
+    const base = new Uint8Array(buffer);
     const offsets: number[] = [];
-    for (; i < pages.length && pages[i]!.buffer === buffer; i++) offsets.push(pages[i]!.byteOffset);
-    parts.push(hashPagesAsync(new Uint8Array(buffer), offsets));
+    for (; i < n && pages[i]!.buffer === buffer; i++) offsets.push(pages[i]!.byteOffset);
+    const expected = parentDigests.subarray(Math.min(parentDigests.length, (firstPage + start) * 32), Math.min(parentDigests.length, (firstPage + i) * 32));
+    parts.push(classifyPagesAsync(base, offsets, expected, digests.subarray(start * 32, i * 32), flags.subarray(start, i)));
   }
-  const digests = parts.length === 1 ? parts[0]! : Promise.all(parts).then((d) => Buffer.concat(d));
-  digests.catch(() => {}); // awaited in order by classify; a failure surfaces there
-  return { event, pages, digests };
+  const hashed = Promise.all(parts).then(() => ({ digests, flags, count: n }));
+  hashed.catch(() => {}); // awaited in order by classify; a failure surfaces there
+  return { event, pages, hashed };
 }
 
-/** The source's chunks, each also fed to the whole-stream hash; honours the abort signal between chunks. */
+/**
+ * The source's chunks, each also fed to the whole-stream hash; honours the
+ * abort signal between chunks. A file named by path is read straight into
+ * the hasher's reusable buffers (the importer releases them as it goes).
+ */
 async function* hashedSource(source: StreamSource, hasher: StreamHasher, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
-  for await (const chunk of openSource(source)) {
+  const check = () => {
     if (signal?.aborted) throw new ImageAbortedError("import", { cause: signal.reason });
-    await hasher.update(chunk);
-    yield chunk;
+  };
+  if (typeof source === "string") {
+    const file = await open(source, "r");
+    try {
+      for await (const chunk of hasher.readFile(file)) {
+        check();
+        yield chunk;
+      }
+    } finally {
+      await file.close();
+    }
+  } else {
+    for await (const chunk of openSource(source)) {
+      check();
+      await hasher.update(chunk);
+      yield chunk;
+    }
   }
-  if (signal?.aborted) throw new ImageAbortedError("import", { cause: signal.reason });
+  check();
 }
 
 function noteFacts(ev: StreamEvent, facts: { domainType: DomainTypeName; xen: { major: number; minor: number } | null; libxc: number; uuid: string | undefined; pageShift: number }): void {
@@ -296,33 +356,14 @@ async function resolveParent(store: ObjectStore, options: ImportOptions): Promis
  * a manifest depends on it.
  */
 async function checkPacksExist(store: ObjectStore, ids: Set<Sha256Id>, domain: string): Promise<void> {
-  const all = [...ids];
-  for (let i = 0; i < all.length; i += 32) {
-    await Promise.all(
-      all.slice(i, i + 32).map(async (id) => {
+  const heads = new Semaphore(CHECK_CONCURRENCY);
+  await settleAll(
+    [...ids].map((id) =>
+      heads.run(async () => {
         if ((await store.head(packKey(id))) !== undefined) return;
         if ((await store.head(forwardKey(id))) !== undefined) return;
         throw new ImageObjectMissingError(`(new image of ${domain})`, packKey(id));
       }),
-    );
-  }
-}
-
-class Semaphore {
-  private waiting: Array<() => void> = [];
-  constructor(private free: number) {}
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next !== undefined) next();
-    else this.free++;
-  }
+    ),
+  );
 }

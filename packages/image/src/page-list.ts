@@ -15,14 +15,26 @@
  *   slots              pageCount x u16: index into the pack table, ZERO_SLOT for a zero page
  *   padding            zero bytes to a multiple of 8
  *   raw                rawBytes: the pieces' stream bytes, back to back
+ *
+ * Version 2 is version 1 with everything after the header stored as one
+ * compressed frame, its algorithm named in the header (byte 10: 0 none,
+ * 1 zstd, 2 lz4, as in packs; byte 11 reserved 0). The header's counts give
+ * the frame's exact raw length, checked before anything is decompressed.
+ * The pfn arrays in the raw bytes, the runs of equal slots and the
+ * all-zero digests of zero pages compress well (about 40% off a block);
+ * the digests of data pages do not.
  */
-import { CorruptObjectError } from "@xenfleet/store";
+import { CorruptObjectError, compressFrame, decompressFrame, packFormat, type Compression } from "@xenfleet/store";
 import { UnsupportedFormatError } from "./errors.js";
 import type { Sha256Id } from "./keys.js";
 
 export const BLOCK_MAGIC = Buffer.from("XFLTPLST", "latin1");
+/** The version written for an uncompressed block; a compressed one is BLOCK_VERSION_COMPRESSED. */
 export const BLOCK_VERSION = 1;
-export const BLOCK_HEADER = { size: 32, magic: 0, version: 8, byteOrder: 9, reserved: 10, packCount: 12, pieceCount: 16, pageCount: 20, rawBytes: 24, reserved2: 28 } as const;
+export const BLOCK_VERSION_COMPRESSED = 2;
+export const BLOCK_HEADER = { size: 32, magic: 0, version: 8, byteOrder: 9, reserved: 10, compression: 10, packCount: 12, pieceCount: 16, pageCount: 20, rawBytes: 24, reserved2: 28 } as const;
+/** The most bytes a block may describe (a block holds at most one record beyond its raw-bytes target, and records are at most 128 MiB). */
+export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 export const PIECE_SIZE = 8;
 export const DIGEST_SIZE = 32;
 export const ZERO_SLOT = 0xffff;
@@ -52,7 +64,17 @@ export function blockPageCount(block: PageListBlock): number {
   return block.slots.length;
 }
 
-export function encodeBlock(block: PageListBlock): Buffer {
+/** Encodes a block: version 1 uncompressed, or version 2 with its body compressed. */
+export function encodeBlock(block: PageListBlock, compression: Compression = "none"): Buffer {
+  const plain = encodePlainBlock(block);
+  if (compression === "none") return plain;
+  const header = Buffer.from(plain.subarray(0, BLOCK_HEADER.size));
+  header.writeUInt8(BLOCK_VERSION_COMPRESSED, BLOCK_HEADER.version);
+  header.writeUInt8(packFormat.COMPRESSION_CODES[compression], BLOCK_HEADER.compression);
+  return Buffer.concat([header, compressFrame(compression, plain.subarray(BLOCK_HEADER.size))]);
+}
+
+function encodePlainBlock(block: PageListBlock): Buffer {
   const pageCount = block.slots.length;
   const pieceCount = block.pieces.length / 2;
   const tableEnd = BLOCK_HEADER.size + block.packs.length * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
@@ -83,7 +105,9 @@ export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
   if (bytes.length < BLOCK_HEADER.size) bad(`truncated: ${bytes.length} bytes`, 0);
   if (!bytes.subarray(0, 8).equals(BLOCK_MAGIC)) bad("bad magic, not a page list block", 0);
   const version = bytes.readUInt8(BLOCK_HEADER.version);
-  if (version !== BLOCK_VERSION) throw new UnsupportedFormatError(key, `page list block version ${version} (this code reads ${BLOCK_VERSION})`);
+  if (version !== BLOCK_VERSION && version !== BLOCK_VERSION_COMPRESSED) {
+    throw new UnsupportedFormatError(key, `page list block version ${version} (this code reads ${BLOCK_VERSION} and ${BLOCK_VERSION_COMPRESSED})`);
+  }
   if (bytes.readUInt8(BLOCK_HEADER.byteOrder) !== 1) throw new UnsupportedFormatError(key, `byte order ${bytes.readUInt8(BLOCK_HEADER.byteOrder)}`);
   const packCount = bytes.readUInt32LE(BLOCK_HEADER.packCount);
   const pieceCount = bytes.readUInt32LE(BLOCK_HEADER.pieceCount);
@@ -92,6 +116,21 @@ export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
   if (packCount > MAX_BLOCK_PACKS) bad(`${packCount} packs`, BLOCK_HEADER.packCount);
   const tableEnd = BLOCK_HEADER.size + packCount * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
   const rawAt = tableEnd + pad8(tableEnd);
+  if (version === BLOCK_VERSION_COMPRESSED) {
+    const code = bytes.readUInt8(BLOCK_HEADER.compression);
+    const compression = packFormat.compressionFromCode(code);
+    if (compression === undefined) throw new UnsupportedFormatError(key, `block compression code ${code}`);
+    if (bytes.readUInt8(BLOCK_HEADER.compression + 1) !== 0) bad("reserved header byte is not zero", BLOCK_HEADER.compression + 1);
+    if (rawAt + rawBytes > MAX_BLOCK_BYTES) bad(`header describes ${rawAt + rawBytes} bytes, at most ${MAX_BLOCK_BYTES}`, 0);
+    let body: Buffer;
+    try {
+      body = decompressFrame(compression, bytes.subarray(BLOCK_HEADER.size), rawAt + rawBytes - BLOCK_HEADER.size);
+    } catch (err) {
+      throw new CorruptObjectError(key, `block body: ${err instanceof Error ? err.message : String(err)}`, BLOCK_HEADER.size);
+    }
+    // The decompressed block reads as version 1 from here on.
+    bytes = Buffer.concat([bytes.subarray(0, BLOCK_HEADER.size), body]);
+  }
   if (rawAt + rawBytes !== bytes.length) bad(`header describes ${rawAt + rawBytes} bytes, object has ${bytes.length}`, 0);
   let at: number = BLOCK_HEADER.size;
   const packs: Sha256Id[] = [];

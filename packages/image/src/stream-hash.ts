@@ -3,33 +3,50 @@
  * about 1.4 GB/s here, slower than reading, parsing and BLAKE3-hashing the
  * pages together, so on the main thread it would set the pace of an import.
  *
- * Bytes go to the worker through one shared ring buffer (RING_BYTES),
- * allocated once: each chunk is copied in (a memcpy, far cheaper than the
- * hash) and announced by a message; the worker acknowledges what it has
- * hashed, which frees that part of the ring. A fresh buffer per chunk would
- * cost a large allocation per chunk and the garbage collections that follow.
+ * Bytes reach the worker through slots: buffers of SLOT_BYTES on
+ * SharedArrayBuffers, allocated once and reused, each announced to the worker
+ * once. A fresh buffer per chunk would cost a large allocation per chunk, the
+ * page faults of touching it and the garbage collections that follow.
+ *
+ * Two ways in:
+ * - update(chunk) copies a chunk the caller owns into free slots;
+ * - readFile(handle) reads a file straight into slots and yields views of
+ *   them, so the bytes are neither copied nor allocated again. The caller
+ *   reads those views while it parses, and says with release(offset) that
+ *   it is done with every byte before a stream offset; a slot is reused only
+ *   once the worker has hashed it and the caller has released it.
+ * When every slot is held by the caller (it is still parsing a long record),
+ * a new slot is added rather than waited for: only the worker, which always
+ * makes progress, is ever waited on.
  */
+import type { FileHandle } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 
-const RING_BYTES = 32 * 1024 * 1024;
+const SLOT_BYTES = 8 * 1024 * 1024;
 
 const WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
-const ring = new Uint8Array(workerData);
+const { parentPort } = require("node:worker_threads");
+const slots = [];
 const hash = require("node:crypto").createHash("sha256");
 parentPort.on("message", (m) => {
   if (m === null) parentPort.postMessage({ digest: hash.digest("hex") });
-  else { hash.update(ring.subarray(m.at, m.at + m.length)); parentPort.postMessage({ ack: m.length }); }
+  else if (m.buffer !== undefined) slots[m.slot] = new Uint8Array(m.buffer);
+  else { hash.update(slots[m.slot].subarray(0, m.length)); parentPort.postMessage({ ack: m.slot }); }
 });
 `;
 
+interface Slot {
+  readonly bytes: Uint8Array;
+  /** Sent to the worker and not yet acknowledged. */
+  hashing: boolean;
+  /** Stream offset just past the slot's bytes while the caller may still read them; 0 when not held. */
+  heldUntil: number;
+}
+
 export class StreamHasher {
-  private readonly shared = new SharedArrayBuffer(RING_BYTES);
-  private readonly ring = new Uint8Array(this.shared);
-  private readonly worker = new Worker(WORKER, { eval: true, workerData: this.shared });
-  /** Next write position in the ring, and bytes written but not yet acknowledged. */
-  private at = 0;
-  private queued = 0;
+  private readonly worker = new Worker(WORKER, { eval: true });
+  private readonly slots: Slot[] = [];
+  private released = 0;
   private wake: (() => void) | undefined;
   private done: { resolve: (digest: string) => void; reject: (err: unknown) => void } | undefined;
   private failure: unknown;
@@ -38,7 +55,7 @@ export class StreamHasher {
   constructor() {
     this.worker.on("message", (m: { ack?: number; digest?: string }) => {
       if (m.ack !== undefined) {
-        this.queued -= m.ack;
+        this.slots[m.ack]!.hashing = false;
         this.wake?.();
       } else if (m.digest !== undefined) this.done?.resolve(m.digest);
     });
@@ -49,23 +66,37 @@ export class StreamHasher {
     });
   }
 
-  /** Hands a chunk to the worker; waits while the ring is full. */
+  /** Hands a chunk to the worker (copied into slots); waits while the worker is behind. */
   async update(chunk: Uint8Array): Promise<void> {
-    this.bytes += chunk.length;
     for (let from = 0; from < chunk.length; ) {
-      if (this.failure !== undefined) throw this.failure;
-      // Write up to the end of the ring, into space the worker has finished with.
-      const length = Math.min(chunk.length - from, RING_BYTES - this.at, RING_BYTES - this.queued);
-      if (length === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        continue;
-      }
-      this.ring.set(chunk.subarray(from, from + length), this.at);
-      this.worker.postMessage({ at: this.at, length });
-      this.queued += length;
-      this.at = (this.at + length) % RING_BYTES;
+      const length = Math.min(chunk.length - from, SLOT_BYTES);
+      const slot = await this.freeSlot();
+      this.slots[slot]!.bytes.set(chunk.subarray(from, from + length));
+      this.send(slot, length);
       from += length;
     }
+  }
+
+  /**
+   * Reads an open file to its end, yielding views of the slots it reads
+   * into; every byte yielded is also hashed. A view stays valid until
+   * release() is given an offset at or past its end.
+   */
+  async *readFile(file: FileHandle): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const slot = await this.freeSlot();
+      const s = this.slots[slot]!;
+      const { bytesRead } = await file.read(s.bytes, 0, SLOT_BYTES, null);
+      if (bytesRead === 0) return;
+      s.heldUntil = this.bytes + bytesRead;
+      this.send(slot, bytesRead);
+      yield s.bytes.subarray(0, bytesRead);
+    }
+  }
+
+  /** The caller of readFile is done with every byte before stream offset `offset`. */
+  release(offset: number): void {
+    this.released = Math.max(this.released, offset);
   }
 
   /** The digest (hex) of everything handed over. */
@@ -78,5 +109,36 @@ export class StreamHasher {
 
   async close(): Promise<void> {
     await this.worker.terminate();
+  }
+
+  private send(slot: number, length: number): void {
+    this.slots[slot]!.hashing = true;
+    this.bytes += length;
+    this.worker.postMessage({ slot, length });
+  }
+
+  /** A slot neither being hashed nor held by the caller: waits only for the worker, else adds a slot. */
+  private async freeSlot(): Promise<number> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      let waitable = false;
+      for (let i = 0; i < this.slots.length; i++) {
+        const s = this.slots[i]!;
+        const held = s.heldUntil > this.released;
+        if (!held) s.heldUntil = 0;
+        if (!held && !s.hashing) return i;
+        if (!held) waitable = true;
+      }
+      if (!waitable) return this.addSlot();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private addSlot(): number {
+    const buffer = new SharedArrayBuffer(SLOT_BYTES);
+    const slot = this.slots.length;
+    this.slots.push({ bytes: new Uint8Array(buffer), hashing: false, heldUntil: 0 });
+    this.worker.postMessage({ slot, buffer });
+    return slot;
   }
 }

@@ -105,6 +105,27 @@ describe("page list blocks", () => {
     expect(Buffer.from(back.raw).toString()).toBe("0123456789abc");
   });
 
+  it("round-trips a compressed block (version 2) and refuses a damaged body", () => {
+    const digests = Buffer.alloc(4 * 32, 9);
+    digests.fill(0, 64, 96);
+    const block = { packs: [id(7)], pieces: Uint32Array.from([16, 4]), digests, slots: Uint16Array.from([0, 0, ZERO_SLOT, 0]), raw: Buffer.alloc(16, 3) };
+    const bytes = encodeBlock(block, "zstd");
+    expect(bytes.readUInt8(8)).toBe(2);
+    expect(bytes.readUInt8(10)).toBe(1); // zstd, named in the header
+    const back = decodeBlock("b", bytes);
+    expect(back.packs).toEqual(block.packs);
+    expect([...back.pieces]).toEqual([...block.pieces]);
+    expect(Buffer.from(back.digests)).toEqual(digests);
+    expect([...back.slots]).toEqual([...block.slots]);
+    expect(Buffer.from(back.raw)).toEqual(block.raw);
+    const damaged = Buffer.from(bytes);
+    damaged[damaged.length - 5]! ^= 0xff;
+    expect(() => decodeBlock("b", damaged)).toThrow(CorruptObjectError);
+    const unknown = Buffer.from(bytes);
+    unknown.writeUInt8(9, 10);
+    expect(() => decodeBlock("b", unknown)).toThrow(UnsupportedFormatError);
+  });
+
   it("refuses a slot naming a pack the block does not list", () => {
     const bytes = encodeBlock({ packs: [id(5)], pieces: Uint32Array.from([0, 1]), digests: Buffer.alloc(32, 1), slots: Uint16Array.from([1]), raw: Buffer.alloc(0) });
     expect(() => decodeBlock("b", bytes)).toThrow(CorruptObjectError);

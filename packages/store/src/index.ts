@@ -34,7 +34,7 @@ export { isTransientError } from "./transient.js";
 export { DEFAULT_STORE_PATH, parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
 export { openStore, openStoreConfig, type OpenStoreOptions } from "./open-store.js";
 export { getContent, getVerified, putContent } from "./verified.js";
-export { COMPRESSIONS, DEFAULT_ZSTD_LEVEL, type Compression } from "./pack/compression.js";
+export { COMPRESSIONS, DEFAULT_ZSTD_LEVEL, compressFrame, decompressFrame, type Compression } from "./pack/compression.js";
 export * as packFormat from "./pack/format.js";
 export {
   DEFAULT_FRAME_ENTRIES,

@@ -16,6 +16,8 @@ import { sourceChunks } from "./source.js";
 /** Temp files and ref locks live in dot-directories, which no key can name (key.ts). */
 const TMP_DIR = ".tmp";
 const LOCK_DIR = ".locks";
+/** Directories remembered as confined before the memory is cleared and checks start over. */
+const MAX_CONFINED_DIRS = 65536;
 
 /**
  * The filesystem backend: each key is a file at <root>/<key>, so the key
@@ -25,8 +27,9 @@ const LOCK_DIR = ".locks";
  * hard-linked to the final name. link() fails if the name exists, which
  * makes put-if-absent atomic (exclusiveCreate); the directory is then
  * fsynced so the new name survives a crash. A crash leaves at most a stray
- * temp file, never a partial object. A put with `durable: false` skips both
- * syncs (see PutOptions).
+ * temp file, never a partial object. An empty object is created in place
+ * with O_EXCL instead (nothing in it can be partial). A put with
+ * `durable: false` skips the syncs, of new directories too (see PutOptions).
  *
  * Refs are replaced by rename() of a synced temp file (atomic replace);
  * compare-and-swap holds a lock file in <root>/.locks (see file-lock.ts).
@@ -40,6 +43,8 @@ export class LocalStore implements ObjectStore {
   readonly capabilities = { exclusiveCreate: true, atomicRefs: true } as const;
   readonly location: string;
   private readonly inProcessLocks = new Map<string, Promise<unknown>>();
+  /** Directories already found to lie under the root (see confine). */
+  private readonly confinedDirs = new Set<string>();
 
   private constructor(
     readonly root: string,
@@ -61,10 +66,11 @@ export class LocalStore implements ObjectStore {
     validateObjectKey(key);
     const durable = options?.durable !== false;
     const path = await this.confinedPath(key);
+    if (data instanceof Uint8Array && data.length === 0) return this.putEmpty(key, path, durable);
     if (await this.isObject(key, path)) return { created: false };
     const tmp = await this.writeTemp("put", key, data, durable);
     try {
-      await this.makeParents("put", key, path);
+      await this.makeParents("put", key, path, durable);
       try {
         await link(tmp, path);
       } catch (err) {
@@ -87,12 +93,35 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  /**
+   * An empty object is created in place with O_EXCL: with no bytes there is
+   * no partial object a crash could leave, so the temp file and link are not
+   * needed (stores hold many empty marker objects, such as hooks).
+   */
+  private async putEmpty(key: string, path: string, durable: boolean): Promise<PutResult> {
+    await this.makeParents("put", key, path, durable);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === "EEXIST") {
+        if (await this.isObject(key, path)) return { created: false };
+        throw new InvalidKeyError(key, "a directory of other keys has this name");
+      }
+      if (code === "ENOTDIR") throw new InvalidKeyError(key, "a parent segment is itself an object");
+      throw mapFsError("put", key, err);
+    }
+    await handle.close();
+    if (durable) await fsyncDir(dirname(path));
+    return { created: true };
+  }
+
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     validateKey(key);
     validateRange(key, range);
-    const handle = await this.openObject("get", key);
+    const { handle, size } = await this.openObject("get", key);
     try {
-      const { size } = await handle.stat();
       const { start, end } = clampRange(range, size);
       const out = Buffer.alloc(end - start);
       let filled = 0;
@@ -110,14 +139,7 @@ export class LocalStore implements ObjectStore {
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateKey(key);
     validateRange(key, range);
-    const handle = await this.openObject("get", key);
-    let size: number;
-    try {
-      size = (await handle.stat()).size;
-    } catch (err) {
-      await handle.close();
-      throw mapFsError("get", key, err);
-    }
+    const { handle, size } = await this.openObject("get", key);
     const { start, end } = clampRange(range, size);
     if (end === start) {
       await handle.close();
@@ -236,9 +258,18 @@ export class LocalStore implements ObjectStore {
     return path;
   }
 
-  /** Refuses `start` (or its deepest existing ancestor) if it really lies outside the root. */
+  /**
+   * Refuses `start` (or its deepest existing ancestor) if it really lies
+   * outside the root. A directory found inside is remembered, so objects
+   * sharing a directory (a fan-out directory holds thousands) cost one
+   * realpath(), not one each. So a symlink planted in place of a directory
+   * this store has already used is not noticed until the store is reopened:
+   * the check guards against links planted beforehand, as it always did
+   * (a link swapped in between any check and the operation was never caught).
+   */
   private async confine(key: string, start: string): Promise<void> {
     for (let dir = start; ; dir = dirname(dir)) {
+      if (this.confinedDirs.has(dir)) return;
       let real: string;
       try {
         real = await realpath(dir);
@@ -248,6 +279,10 @@ export class LocalStore implements ObjectStore {
       }
       if (real !== this.realRoot && !real.startsWith(this.realRoot + sep)) {
         throw new InvalidKeyError(key, "a directory on its path leads outside the store root");
+      }
+      if (dir === start) {
+        if (this.confinedDirs.size >= MAX_CONFINED_DIRS) this.confinedDirs.clear();
+        this.confinedDirs.add(start);
       }
       return;
     }
@@ -265,7 +300,8 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  private async openObject(op: string, key: string): Promise<FileHandle> {
+  /** Opens an object's file and returns it with its size (one stat, which also refuses a directory). */
+  private async openObject(op: string, key: string): Promise<{ handle: FileHandle; size: number }> {
     let handle: FileHandle;
     try {
       // O_NOFOLLOW: a symlink placed where an object should be is not followed out of the store.
@@ -274,12 +310,12 @@ export class LocalStore implements ObjectStore {
       if (isMissing(err) || errnoOf(err) === "ELOOP") throw new ObjectNotFoundError(key);
       throw mapFsError(op, key, err);
     }
-    const isFile = await handle.stat().then((s) => s.isFile(), () => false);
-    if (!isFile) {
+    const info = await handle.stat().catch(() => undefined);
+    if (info === undefined || !info.isFile()) {
       await handle.close();
       throw new ObjectNotFoundError(key);
     }
-    return handle;
+    return { handle, size: info.size };
   }
 
   private async readIfPresent(op: string, key: string): Promise<Buffer | undefined> {
@@ -318,8 +354,8 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  /** Creates the directories above `path` and syncs each new directory entry. */
-  private async makeParents(op: string, key: string, path: string): Promise<void> {
+  /** Creates the directories above `path` and, when durable, syncs each new directory entry. */
+  private async makeParents(op: string, key: string, path: string, durable = true): Promise<void> {
     const dir = dirname(path);
     let first: string | undefined;
     try {
@@ -328,7 +364,7 @@ export class LocalStore implements ObjectStore {
       if (errnoOf(err) === "ENOTDIR" || errnoOf(err) === "EEXIST") throw new InvalidKeyError(key, "a parent segment is itself an object");
       throw mapFsError(op, key, err);
     }
-    if (first === undefined) return;
+    if (first === undefined || !durable) return;
     for (let d = dir; ; d = dirname(d)) {
       await fsyncDir(dirname(d));
       if (d === first) break;

@@ -20,10 +20,27 @@ export function compressFrame(algorithm: Compression, raw: Uint8Array, zstdLevel
     case "none":
       return Buffer.from(raw);
     case "zstd":
-      return zstd.compress(raw, { compressionLevel: zstdLevel });
+      return zstdCompressor(zstdLevel).compress(raw);
     case "lz4":
       return lz4.compressSync(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
   }
+}
+
+/**
+ * One zstd compressor per level, reused: zstd.compress() sets up a fresh
+ * context (hundreds of KiB) per call, which costs more than compressing a
+ * small frame (a page list block). The output is the same bytes.
+ */
+const compressors = new Map<number, zstd.Compressor>();
+
+function zstdCompressor(level: number): zstd.Compressor {
+  let compressor = compressors.get(level);
+  if (compressor === undefined) {
+    compressor = new zstd.Compressor();
+    compressor.setParameters({ compressionLevel: level });
+    compressors.set(level, compressor);
+  }
+  return compressor;
 }
 
 /**

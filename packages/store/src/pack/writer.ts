@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { contentKey, sha256Id, type ContentId, type HashAlgorithm } from "../content-id.js";
+import { contentKey, type ContentId, type HashAlgorithm } from "../content-id.js";
 import { InvalidContentIdError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../object-store.js";
 import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "./compression.js";
@@ -123,8 +123,11 @@ export class PackWriter {
     const indexChecksum = createHash("sha256").update(index).digest();
     parts.push(index, encodeTrailerBody({ indexOffset: offset, frameCount: frames.length, entryCount: entries.length, indexChecksum }));
     const body = Buffer.concat(parts);
-    const bytes = Buffer.concat([body, createHash("sha256").update(body).digest()]);
-    const id = sha256Id(bytes);
+    // The pack checksum is SHA-256(body) and the id SHA-256(body + checksum): one pass over the body serves both.
+    const hash = createHash("sha256").update(body);
+    const checksum = hash.copy().digest();
+    const bytes = Buffer.concat([body, checksum]);
+    const id = hash.update(checksum).digest("hex") as ContentId<"sha256">;
     return { id, key: packKey(id), bytes, entries };
   }
 }
