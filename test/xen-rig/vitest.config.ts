@@ -18,6 +18,8 @@ export default defineConfig({
     testTimeout: 900_000,
     hookTimeout: 600_000,
     fileParallelism: false,
+    // A failed match on a domain's info prints it whole: the rig is slow to rerun.
+    chaiConfig: { truncateThreshold: 0 },
     maxWorkers: 1,
   },
 });

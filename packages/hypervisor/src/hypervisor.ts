@@ -90,6 +90,13 @@ export type SaveMode = "suspend" | "checkpoint" | "live";
 export interface SaveOptions {
   mode: SaveMode;
   signal?: AbortSignal;
+  /**
+   * Mode "suspend" only: leave the domain stopped where the image left it
+   * instead of destroying it, so the caller can destroy it once the image is
+   * safely stored, or `unpause` it (which resumes a suspended domain) if
+   * storing failed. A domain is then never lost between save and store.
+   */
+  keepSuspended?: boolean;
   /** Pre-copy tuning, used by mode "live". */
   live?: LiveOptions;
 }
@@ -139,6 +146,11 @@ export interface RestoreOptions {
 
 export interface MigrateSendOptions extends LiveOptions {
   signal?: AbortSignal;
+  /**
+   * Called once, when the domain pauses for the final pass (the sim calls it;
+   * libxl tells the toolstack no such moment, so the xen backend never does).
+   */
+  onPaused?: () => void;
 }
 
 export interface MigrationSender {

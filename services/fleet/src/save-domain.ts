@@ -6,11 +6,12 @@
  * the domain's previous image, and stores raw packs: compressing while the
  * domain is paused would lengthen the pause, so that is left to compress jobs.
  *
- * A suspend must never lose the domain: it is paused and saved as a
- * checkpoint (the domain stays, paused), and destroyed only once the image
- * is committed. If anything fails before that, the domain is resumed; if the
- * worker dies instead, the domain is left paused, and the retried job saves
- * it again from there.
+ * A suspend must never lose the domain: the hypervisor suspends it and keeps
+ * it (`keepSuspended`), and it is destroyed only once the image is
+ * committed. If anything fails before that, the domain is resumed; if the
+ * worker dies instead, the domain is left stopped where its image left it.
+ * (A checkpoint of a paused domain is no substitute: a real PV guest must
+ * run to acknowledge the suspend request, and a checkpoint resumes it.)
  */
 import { PassThrough } from "node:stream";
 import type { Hypervisor, SaveMode } from "@xenfleet/hypervisor";
@@ -55,9 +56,7 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
   };
   const suspend = input.mode === "suspend";
   const wasRunning = info.state === "running";
-  if (suspend) await input.hypervisor.pause(info.uuid);
-  const mode: SaveMode = suspend ? "checkpoint" : input.mode;
-  const saving = input.hypervisor.save(info.uuid, pipe, { mode, signal }).catch(fail);
+  const saving = input.hypervisor.save(info.uuid, pipe, { mode: input.mode, keepSuspended: suspend, signal }).catch(fail);
   const importing = importImage(input.store, pipe, {
     // Images are filed under the uuid: it is unique in the fleet and travels
     // with the domain (a restore or migration elsewhere keeps the chain).

@@ -1,13 +1,18 @@
 /**
  * The shared Hypervisor conformance suite against the `xen` backend on the
  * rig's real hypervisor. Host and peer are two XenHypervisor objects on the
- * one dom0. Guests are real: Debian's kernel needs 128 MiB, so a spec asking
- * for less gets 128 MiB (the suite's sizes assume the sim's tiny domains).
+ * one dom0, so a domain can never exist on both at once. Guests are real:
+ * Debian's kernel needs 128 MiB. The backend reads no guest memory, so a
+ * restored guest proves its state by counting on from its image's heartbeat.
+ * Debian's Xen has no shadow paging: only PVH guests save live, so PV guests
+ * are saved by suspend and checkpoint (and must refuse a live save) and PVH
+ * guests live. A suspend of a PVH guest under QEMU's emulation once ended in
+ * a triple fault of the guest, so the suite does not rest on it.
  */
 import { XenHypervisor } from "@xenfleet/hypervisor";
 import { describeHypervisorConformance } from "@xenfleet/hypervisor/testing";
-import { describe, it } from "vitest";
-import { clearWork, createGuest, destroyAllGuests, GUEST_MEMORY_MIB, MiB, onXen } from "./rig.js";
+import { describe, expect, it } from "vitest";
+import { clearWork, createGuest, destroyAllGuests, GUEST_MEMORY_MIB, heartbeats, MiB, onXen, waitForNewHeartbeats } from "./rig.js";
 
 if (onXen) {
   describeHypervisorConformance("xen (real hypervisor)", async () => {
@@ -16,11 +21,20 @@ if (onXen) {
     return {
       host,
       peer,
-      types: ["pv", "pvh"],
+      types: ["pv"],
+      domainMemoryBytes: GUEST_MEMORY_MIB * MiB,
+      capabilities: { digest: false, restoreAs: false, separatePeer: false, liveTypes: ["pvh"], pagesPerIteration: false },
       async createDomain(h, spec) {
-        const type = spec.type === "pvh" ? "pvh" : "pv";
-        await createGuest(spec.name, type, Math.max(GUEST_MEMORY_MIB, Math.ceil(spec.memoryBytes / MiB)));
+        await createGuest(spec.name, spec.type === "pvh" ? "pvh" : "pv", Math.ceil(spec.memoryBytes / MiB));
         return h.domainInfo(spec.name);
+      },
+      // A guest that carried on counts up from where its image left it; a
+      // rebooted one would start again at 1.
+      async expectCarriesOn(_h, domain) {
+        const seen = await heartbeats(domain.name);
+        const next = await waitForNewHeartbeats(domain.name, seen.length);
+        expect(next[0]).toBeGreaterThan(1);
+        expect(next[1]).toBe(next[0]! + 1);
       },
       async cleanup() {
         await destroyAllGuests();

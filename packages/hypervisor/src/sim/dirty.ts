@@ -63,6 +63,8 @@ export class DirtyTracker {
       const pfn = this.pfnOfWrite(n);
       fillPage(this.page, c.seed, pfn, n);
       await this.memory.write(pfn, this.page);
+      // Page writes are synchronous: let timers and I/O run during a long catch-up.
+      if (i % 4096 === 4095) await new Promise((resolve) => setImmediate(resolve));
       if (this.logDirty && !this.logDirty[pfn]) {
         this.logDirty[pfn] = 1;
         this.logged++;

@@ -176,8 +176,9 @@ export class SimHost implements Hypervisor {
           sink.destroy();
           throw aborted(err, "save", options.signal);
         }
-        if (options.mode === "suspend") await this.remove(d);
-        else if (wasRunning) await d.unpause();
+        if (options.mode === "suspend") {
+          if (!options.keepSuspended) await this.remove(d);
+        } else if (wasRunning) await d.unpause();
         return report;
       },
       options.signal,
@@ -221,9 +222,13 @@ export class SimHost implements Hypervisor {
     const wasRunning = d.running;
     let report: SaveReport;
     try {
-      report = await writeImage(d, sink, "live", options, options.signal);
-      // Persist "paused": if this process dies now, the source must not run beside the target.
-      await d.persist();
+      // Persist "paused" beside the final pass; it is done before this returns,
+      // so before the caller can commit: should this process die after a
+      // commit, the source must not run beside the target.
+      report = await writeImage(d, sink, "live", options, options.signal, async () => {
+        options.onPaused?.();
+        await d.persist();
+      });
     } catch (err) {
       if (wasRunning) await d.unpause();
       await d.close();

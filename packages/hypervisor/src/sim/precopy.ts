@@ -24,6 +24,10 @@ export const LIVE_DEFAULTS = {
  * within `maxDowntimeMs` at the rate the sink accepted during the last pass,
  * after `maxIterations` passes in all, or at `timeoutMs`. Then the domain is
  * paused and the final pass sends the rest and the vCPU state.
+ *
+ * `onPaused` runs at the paused point, beside the final pass rather than
+ * before it (a migration persists the paused state there); the report's
+ * downtime includes waiting for it.
  */
 export async function writeImage(
   d: SimDomain,
@@ -31,6 +35,7 @@ export async function writeImage(
   mode: SaveMode,
   live: LiveOptions = {},
   signal?: AbortSignal,
+  onPaused?: () => Promise<void>,
 ): Promise<SaveReport> {
   const started = performance.now();
   const builder = new SaveStreamBuilder(sink, d.meta.type, d.meta.config, await d.platform(), signal);
@@ -61,13 +66,18 @@ export async function writeImage(
   } else {
     await d.pause();
     pausedAt = performance.now();
-    await builder.begin();
   }
-
-  const finalPfns = mode === "live" ? d.dirty.collect() : allPfns(d.memory.pages);
-  d.dirty.disableLogDirty();
-  pagesPerIteration.push(await builder.sendPages(d.memory, finalPfns));
-  await builder.finish();
+  const beside = onPaused?.();
+  try {
+    if (mode !== "live") await builder.begin();
+    const finalPfns = mode === "live" ? d.dirty.collect() : allPfns(d.memory.pages);
+    d.dirty.disableLogDirty();
+    pagesPerIteration.push(await builder.sendPages(d.memory, finalPfns));
+    await builder.finish();
+  } finally {
+    // Never return (or fail) while it still runs: the caller acts on the domain next.
+    await beside;
+  }
   const done = performance.now();
 
   return {

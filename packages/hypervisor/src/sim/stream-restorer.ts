@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { PageType, pageTypeHasData, readStream } from "@xenfleet/format";
@@ -144,14 +145,19 @@ async function writePages(
   written: Set<number>,
   platform: Platform,
 ): Promise<void> {
-  // Runs of consecutive pfns go out in one writev: a write per page costs a
+  // Runs of consecutive pfns go out in one write: a write per page costs a
   // thread-pool round trip each, and a receiver that slow falls behind the
-  // sender, which then waits for it while the domain is paused.
+  // sender, which then waits for it while the domain is paused. A few zero
+  // pages between written ones (free pages inside used memory) are written
+  // as zeros rather than left as holes, so they do not cut the run in
+  // pieces; longer stretches of zero pages stay holes.
   let run: Uint8Array[] = [];
   let runStart = 0;
+  let gap: Uint8Array[] = [];
   const flush = async () => {
-    if (run.length > 0) await mem.writev(run, runStart * PAGE_SIZE);
+    if (run.length > 0) await writeRun(mem, runStart * PAGE_SIZE, run);
     run = [];
+    gap = [];
   };
   let next = 0;
   for (const e of pfns) {
@@ -173,16 +179,61 @@ async function writePages(
       data = page;
       written.add(e.pfn);
     }
-    if (data === undefined) continue;
-    if (run.length > 0 && (e.pfn !== runStart + run.length || run.length >= MAX_RUN)) await flush();
+    const follows = run.length > 0 && e.pfn === runStart + run.length + gap.length;
+    if (data === undefined) {
+      // A hole: kept aside in case written pages follow right after it.
+      if (follows && gap.length < SHORT_HOLE_PAGES) gap.push(page ?? ZERO_PAGE);
+      else if (run.length > 0) await flush();
+      continue;
+    }
+    if (run.length > 0 && (!follows || run.length + gap.length >= MAX_RUN)) await flush();
     if (run.length === 0) runStart = e.pfn;
-    run.push(data);
+    run.push(...gap, data);
+    gap = [];
   }
   await flush();
 }
 
+/** Zero pages written as zeros when they sit between written pages (see writePages). */
+const SHORT_HOLE_PAGES = 8;
+
 /** Pages per writev: Linux takes at most 1024 buffers in one call. */
 const MAX_RUN = 1024;
+/** Runs up to this many pages are written synchronously (see writeRun). */
+const SYNC_RUN_PAGES = 16;
+
+/**
+ * Writes pages that belong at consecutive pfns. Pages that also lie side by
+ * side in memory (they usually do: one record's pages are slices of one
+ * buffer) become one buffer, since writev over a thousand 4 KiB buffers
+ * costs many times one write of the same bytes. A short run (the scattered
+ * pages of a late pre-copy pass, often one page each) is written
+ * synchronously: a page-cache write takes microseconds, the thread-pool
+ * round trip of an async one far longer, and those passes are what the
+ * paused domain waits for.
+ */
+async function writeRun(mem: FileHandle, position: number, run: Uint8Array[]): Promise<void> {
+  const pieces: Uint8Array[] = [];
+  for (const page of run) {
+    const last = pieces[pieces.length - 1];
+    if (last && last.buffer === page.buffer && last.byteOffset + last.byteLength === page.byteOffset) {
+      pieces[pieces.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + page.byteLength);
+    } else pieces.push(page);
+  }
+  if (run.length <= SYNC_RUN_PAGES) {
+    let at = position;
+    for (const p of pieces) {
+      writeFullySync(mem.fd, p, at);
+      at += p.byteLength;
+    }
+  } else if (pieces.length === 1) await mem.write(pieces[0]!, 0, pieces[0]!.byteLength, position);
+  else await mem.writev(pieces, position);
+}
+
+function writeFullySync(fd: number, data: Uint8Array, position: number): void {
+  for (let done = 0; done < data.byteLength; ) done += writeSync(fd, data, done, data.byteLength - done, position + done);
+}
+
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /** A record sent again (a later checkpoint) replaces the earlier one for the same vCPU. */

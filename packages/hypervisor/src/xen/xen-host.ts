@@ -23,6 +23,7 @@ import { openFifo } from "./fifo.js";
 
 /** Xen counts host memory in 4 KiB pages on x86. */
 const XEN_PAGE_BYTES = 4096;
+const MiB = 2 ** 20;
 
 /**
  * The Hypervisor of a real dom0, over @xenfleet/native's libxl bindings. On a
@@ -88,10 +89,12 @@ export class XenHypervisor implements Hypervisor {
     if (!d.paused) await x.pause(d.domid);
   }
 
+  /** Runs the domain again: unpaused, or resumed if a save left it suspended. */
   async unpause(domain: DomainRef): Promise<void> {
     const x = await this.libxl();
     const d = await this.find(domain);
-    if (d.paused) await x.unpause(d.domid);
+    if (d.shutdown) await x.resume(d.domid);
+    else if (d.paused) await x.unpause(d.domid);
   }
 
   async destroy(domain: DomainRef): Promise<void> {
@@ -104,7 +107,7 @@ export class XenHypervisor implements Hypervisor {
     const d = await this.find(domain);
     // libxl's checkpoint flag resumes the guest after writing; "live" here keeps it running too.
     const report = await this.writeXlStream(x, d, sink, { live: options.mode === "live", checkpoint: options.mode !== "suspend" }, options.mode, options.signal);
-    if (options.mode === "suspend") await x.destroy(d.domid);
+    if (options.mode === "suspend" && !options.keepSuspended) await x.destroy(d.domid);
     return report;
   }
 
@@ -129,9 +132,11 @@ export class XenHypervisor implements Hypervisor {
     } catch (err) {
       // The source failed or the restore was aborted while libxl still reads:
       // the closed write end ends its stream, libxl fails and removes the
-      // half-built domain. Wait for that before the read end is closed.
+      // half-built domain. Wait for that before the read end is closed. A
+      // domain libxl built from a stream that proved incomplete is removed here.
       writer.destroy();
-      await restoring.catch(() => undefined);
+      const built = await restoring.catch(() => undefined);
+      if (built !== undefined) await x.destroy(built).catch(() => undefined);
       throw options.signal?.aborted && !(err instanceof OperationAbortedError) ? new OperationAbortedError("restore", { cause: err }) : err;
     } finally {
       writer.destroy();
@@ -241,9 +246,11 @@ function toInfo(d: NativeDomainInfo): DomainInfo {
     uuid: d.uuid,
     name: d.name,
     type,
-    // The guest's memory, as `xl list` shows it: libxl sets the maximum 1 MiB
-    // above the configured size (LIBXL_MAXMEM_CONSTANT), so maxMemKiB overstates it.
-    memoryBytes: d.currentMemKiB * 1024,
+    // The guest's memory, as `xl list` shows it: whole MiB of its current
+    // pages. libxl sets the maximum 1 MiB above the configured size
+    // (LIBXL_MAXMEM_CONSTANT), so maxMemKiB overstates it; a restored PVH
+    // guest holds a few special pages (64 KiB) beyond its configured size.
+    memoryBytes: Math.floor(d.currentMemKiB / 1024) * MiB,
     vcpus: d.vcpuOnline,
     // A suspended domain (shut down for a save or a live send, not yet
     // destroyed or resumed) runs no more than a paused one.
@@ -271,11 +278,19 @@ async function readXlHeader(source: Readable): Promise<{ configText: string; res
       if (header.configText === undefined) throw new StreamContentError("xl header carries no domain config");
       const end = header.offset + header.raw.length;
       const first = Buffer.concat(held, heldBytes).subarray(end);
+      // The decoder goes on reading everything libxl is fed: libxl has built
+      // a domain from a truncated stream, so the stream's own END is what
+      // says it is whole (end() throws StreamError otherwise).
+      // It has seen every byte held so far, `first` included.
       async function* rest() {
         yield first;
         for (;;) {
           const next = await it.next();
-          if (next.done) return;
+          if (next.done) {
+            decoder.end();
+            return;
+          }
+          decoder.push(next.value);
           yield next.value;
         }
       }
