@@ -68,6 +68,8 @@ export const keys = {
   alive: (prefix: string, host: string) => key(prefix, "registry", "alive", assertHostId(host)),
   draining: (prefix: string) => key(prefix, "registry", "draining"),
   migration: (prefix: string, migrationId: string) => key(prefix, "migration", assertToken(migrationId)),
+  /** Pattern matching every migration record (for SCAN, e.g. a migrate worker's startup sweep). */
+  migrations: (prefix: string) => key(prefix, "migration", "*"),
   /** Pattern matching every key under a prefix (for SCAN, e.g. when cleaning up tests). */
   all: (prefix: string) => `${bullPrefix(prefix)}:*`,
 };

@@ -2,12 +2,16 @@
  * Frames over one TCP (or TLS) connection: writes honour the socket's
  * backpressure, reads decode with FrameDecoder and queue a few frames before
  * pausing the socket. A closed or failed connection rejects whoever waits.
+ *
+ * Flow control (STREAM_FLAGS.acks, when both headers state it): the channel
+ * consumes the peer's ack frames itself and keeps the highest count, so a
+ * sender can wait for its window without reading the connection.
  */
 import type { Socket } from "node:net";
 import { MigrationFailedError, WireFormatError } from "./errors.js";
 import { FrameDecoder } from "./wire/decoder.js";
 import { type EncodedFrame, FrameEncoder } from "./wire/encoder.js";
-import { DEFAULT_MAX_FRAME, type Frame, type FrameType } from "./wire/format.js";
+import { DEFAULT_MAX_FRAME, type Frame, type FrameType, type StreamHeader, STREAM_FLAGS } from "./wire/format.js";
 
 const READ_AHEAD_FRAMES = 8;
 
@@ -19,12 +23,16 @@ export class FrameChannel {
   private failure: Error | undefined;
   /** Bytes written to the socket, stream header included. */
   wireBytesOut = 0;
+  /** The highest data byte count the peer acknowledged. */
+  acked = 0;
+  private ackWaiters: Array<{ bytes: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  private headerWaiters: Array<{ resolve: (h: StreamHeader) => void; reject: (e: Error) => void }> = [];
 
   constructor(
     readonly socket: Socket,
-    maxFrame = DEFAULT_MAX_FRAME,
+    options: { maxFrame?: number; flags?: number } = {},
   ) {
-    this.encoder = new FrameEncoder(maxFrame);
+    this.encoder = new FrameEncoder(options.maxFrame ?? DEFAULT_MAX_FRAME, options.flags ?? 0);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => {
@@ -44,6 +52,27 @@ export class FrameChannel {
 
   get closed(): boolean {
     return this.failure !== undefined;
+  }
+
+  /** Both sides stated STREAM_FLAGS.acks (false until the peer's header arrived). */
+  get flowControl(): boolean {
+    const peer = this.decoder.header?.flags ?? 0;
+    return (this.encoder.flags & peer & STREAM_FLAGS.acks) !== 0;
+  }
+
+  /** The peer's stream header, once it has arrived. */
+  peerHeader(timeoutMs: number): Promise<StreamHeader> {
+    const h = this.decoder.header;
+    if (h) return Promise.resolve(h);
+    if (this.failure) return Promise.reject(this.failure);
+    return withTimeout(new Promise((resolve, reject) => this.headerWaiters.push({ resolve, reject })), timeoutMs, "no stream header from the peer");
+  }
+
+  /** Resolves once the peer acknowledged at least `bytes` data bytes. */
+  waitForAck(bytes: number): Promise<void> {
+    if (this.acked >= bytes) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.ackWaiters.push({ bytes, resolve, reject }));
   }
 
   /** Writes a frame; resolves once the socket accepted it (drained if it had to). */
@@ -103,7 +132,13 @@ export class FrameChannel {
       this.socket.destroy();
       return;
     }
+    const h = this.decoder.header;
+    if (h) for (const w of this.headerWaiters.splice(0)) w.resolve(h);
     for (const f of got) {
+      if (f.type === "ack") {
+        this.onAck(f);
+        continue;
+      }
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
@@ -113,6 +148,25 @@ export class FrameChannel {
     if (this.frames.length >= READ_AHEAD_FRAMES) this.socket.pause();
   }
 
+  private onAck(f: Frame): void {
+    let bytes: unknown;
+    try {
+      bytes = parseControl(f).rawBytes;
+      if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes < 0) throw new WireFormatError("bad-control", 0, `ack frame ${f.seq} without a byte count`);
+    } catch (err) {
+      this.fail(err as Error);
+      this.socket.destroy();
+      return;
+    }
+    if (bytes <= this.acked) return;
+    this.acked = bytes;
+    this.ackWaiters = this.ackWaiters.filter((w) => {
+      if (w.bytes > this.acked) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
   private fail(err: Error): void {
     this.failure ??= err;
     if (this.waiter) {
@@ -120,6 +174,8 @@ export class FrameChannel {
       this.waiter = undefined;
       w.reject(this.failure);
     }
+    for (const w of this.ackWaiters.splice(0)) w.reject(this.failure);
+    for (const w of this.headerWaiters.splice(0)) w.reject(this.failure);
   }
 
   private drained(): Promise<void> {
@@ -148,4 +204,10 @@ export function parseControl(f: Frame): Record<string, unknown> {
     // fall through
   }
   throw new WireFormatError("bad-control", 0, `${f.type} frame ${f.seq} does not hold a JSON object`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new MigrationFailedError(`${what} within ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,42 +1,47 @@
 /**
  * Cold migration: through the store instead of a connection, for a domain
  * that is not running or hosts with no direct path. The source pauses the
- * domain and saves it into the store; the target restores it paused; then
- * the same commit rule as live migration (commit.ts) decides, with the
- * migration record as the only channel: the sender writes "committed" and
- * destroys the source, the target starts its copy once it reads
- * "committed" (or writes "aborted" first and destroys it).
+ * domain and saves it as an image with the fleet's save pipeline
+ * (`saveDomain`: incremental against the domain's previous image, so pages
+ * unchanged since then cost nothing); the target restores that image paused
+ * (`restoreImage`: every page checked against its hash, the whole stream
+ * against the manifest's SHA-256, before the domain is built). Then the
+ * same commit rule as live migration (commit.ts) decides, with the
+ * migration record as the only channel: the sender writes "committed", the
+ * target brings its copy to the state the source had (running, or paused)
+ * and says so (`running`), and only then is the source destroyed.
  *
- * The image is one object under `migrations/<id>.xl`, deleted once the
- * outcome is settled. (When the image package's incremental images are
- * available, this is where importImage/exportImage plug in.)
+ * The image exists for the move only: the sender removes it once the
+ * outcome is settled either way (GC reclaims what no other image shares).
  */
-import type { Hypervisor, MigrationReceiver } from "@xenfleet/hypervisor";
+import type { Hypervisor } from "@xenfleet/hypervisor";
+import { restoreImage, saveDomain } from "@xenfleet/fleet";
+import { ImageNotFoundError, parseImageId, removeImage } from "@xenfleet/image";
 import type { ObjectStore } from "@xenfleet/store";
-import { PassThrough } from "node:stream";
-import { receiverSettle } from "./commit.js";
 import { MigrationFailedError, NoRoomError } from "./errors.js";
-import type { MigrationRecord } from "./rendezvous.js";
-
-export function coldImageKey(migrationId: string): string {
-  return `migrations/${migrationId}.xl`;
-}
+import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
 export interface ColdSendOptions {
   hypervisor: Hypervisor;
   record: MigrationRecord;
   store: ObjectStore;
   domain: string | number;
+  /** How long the target may take to restore the image. */
   readyTimeoutMs?: number;
+  /** After the commit: how long to wait for the target to say it holds the domain before giving up (the source then stays paused). */
+  confirmTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
 export interface ColdSendReport {
-  bytes: number;
-  /** Paused on the source until the target ran (or until the commit, if the target start is not seen). */
+  imageId: string;
+  /** Stream bytes of the image. */
+  bytesTotal: number;
+  /** Bytes the image added to the store (what was not already there). */
+  bytesNew: number;
+  /** Paused on the source until the target held the domain. */
   downtimeMs: number;
   seconds: number;
-  digest?: string;
 }
 
 export async function sendCold(o: ColdSendOptions): Promise<ColdSendReport> {
@@ -45,83 +50,105 @@ export async function sendCold(o: ColdSendOptions): Promise<ColdSendReport> {
   const info = await hv.domainInfo(o.domain);
   const wasRunning = info.state === "running";
   await o.record.set({ domain: info.uuid, sourceWasRunning: wasRunning ? 1 : 0, mode: "cold" });
-  const key = coldImageKey(o.record.migrationId);
-  const resume = async (reason: string) => {
-    const outcome = await o.record.decide("aborted", reason);
-    if (outcome === "aborted" && wasRunning) await hv.unpause(info.uuid);
-    await o.store.delete(key).catch(() => undefined);
-  };
-  await hv.pause(info.uuid);
+  // Paused from here until the target holds it: saved as a checkpoint, it stays paused.
+  if (wasRunning) await hv.pause(info.uuid);
   const pausedAt = performance.now();
-  let bytes = 0;
-  let digest: string | undefined;
+  let imageId: string | undefined;
+  let saved: Awaited<ReturnType<typeof saveDomain>> | undefined;
   try {
-    const pipe = new PassThrough();
-    pipe.on("data", (c: Buffer) => (bytes += c.length));
-    const stored = o.store.put(key, pipe);
-    const report = await hv.save(info.uuid, pipe, { mode: "checkpoint", ...(o.signal ? { signal: o.signal } : {}) });
-    await stored;
-    digest = report.digest;
-    await o.record.set({ image: key });
-    await o.record.waitForField("ready", o.readyTimeoutMs ?? 300_000, o.signal);
+    saved = await saveDomain({ hypervisor: hv, store: o.store, domain: info.uuid, mode: "checkpoint", ...(o.signal ? { signal: o.signal } : {}) });
+    imageId = saved.imageId;
+    await o.record.set({ image: imageId });
+    await o.record.waitForField("ready", o.readyTimeoutMs ?? 600_000, o.signal);
   } catch (err) {
-    await resume(`cold send: ${(err as Error).message}`);
+    await o.record.decide("aborted", `cold send: ${(err as Error).message}`);
+    // Only this sender writes "committed": the outcome is "aborted", the source resumes.
+    if (wasRunning) await hv.unpause(info.uuid);
+    if (imageId) await discardImage(o.store, imageId);
     throw err instanceof MigrationFailedError ? err : new MigrationFailedError(`cold migration failed: ${(err as Error).message}`, { cause: err });
   }
-  const outcome = await o.record.decide("committed");
-  if (outcome === "aborted") {
+  if ((await o.record.decide("committed")) === "aborted") {
     if (wasRunning) await hv.unpause(info.uuid);
+    await discardImage(o.store, saved.imageId);
     throw new MigrationFailedError("the target aborted the cold migration before the commit");
   }
-  await hv.destroy(info.uuid);
-  await o.record.waitForField("running", 30_000, o.signal).catch(() => undefined);
+  try {
+    await o.record.waitForField("running", o.confirmTimeoutMs ?? 600_000, o.signal);
+  } catch (err) {
+    // Committed: the source must never run again, but without word from the target it is kept, paused.
+    throw new MigrationFailedError(`committed, but the target never confirmed it holds the domain; the source stays paused: ${(err as Error).message}`, { cause: err });
+  }
   const downtimeMs = performance.now() - pausedAt;
-  await o.store.delete(key).catch(() => undefined);
-  return { bytes, downtimeMs, seconds: (performance.now() - started) / 1000, ...(digest ? { digest } : {}) };
+  await hv.destroy(info.uuid);
+  await discardImage(o.store, saved.imageId);
+  return { imageId: saved.imageId, bytesTotal: saved.bytesTotal, bytesNew: saved.bytesNew, downtimeMs, seconds: (performance.now() - started) / 1000 };
 }
 
 export interface ColdReceiveOptions {
   hypervisor: Hypervisor;
   record: MigrationRecord;
   store: ObjectStore;
+  /** This host's id, for messages. */
+  host: string;
   memoryBytes?: number;
   imageTimeoutMs?: number;
   commitTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
-export async function receiveCold(o: ColdReceiveOptions): Promise<{ domainUuid: string; domid: number; started: boolean; seconds: number }> {
+export interface ColdReceiveReport {
+  domainUuid: string;
+  domid: number;
+  /** Whether the domain runs (it stays paused when it was paused on the source). */
+  started: boolean;
+  bytesRestored: number;
+  seconds: number;
+}
+
+export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveReport> {
   const started = performance.now();
   const hv = o.hypervisor;
-  let receiver: MigrationReceiver | undefined;
+  let restored: Awaited<ReturnType<typeof restoreImage>> | undefined;
   try {
     if (o.memoryBytes !== undefined) {
       const free = (await hv.hostInfo()).freeMemoryBytes;
       if (free < o.memoryBytes) throw new NoRoomError(o.memoryBytes, free);
     }
-    const key = await o.record.waitForField("image", o.imageTimeoutMs ?? 600_000, o.signal);
-    receiver = await hv.migrateReceive(await o.store.getStream(key), o.signal ? { signal: o.signal } : {});
-    await o.record.set({ ready: 1, targetDomid: receiver.domain.domid });
+    const imageId = parseImageId(await o.record.waitForField("image", o.imageTimeoutMs ?? 600_000, o.signal));
+    restored = await restoreImage({ hypervisor: hv, store: o.store, host: o.host, imageId, paused: true, ...(o.signal ? { signal: o.signal } : {}) });
+    await o.record.set({ ready: 1, targetDomid: restored.domain.domid });
   } catch (err) {
     await o.record.decide("aborted", `cold receive: ${(err as Error).message}`).catch(() => undefined);
-    if (receiver) await receiver.abort();
+    if (restored) await hv.destroy(restored.domain.uuid);
     throw err;
   }
-  // Wait for the sender's decision; past the deadline, the record decides.
-  const deadline = performance.now() + (o.commitTimeoutMs ?? 60_000);
-  let outcome = await o.record.outcome();
-  while (outcome === undefined && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    outcome = await o.record.outcome();
+  const uuid = restored.domain.uuid;
+  // The sender decides; past the deadline this side does (first writer wins).
+  const outcome = (await waitForOutcome(o.record, o.commitTimeoutMs ?? 120_000, o.signal)) ?? (await o.record.decide("aborted", "cold receive: no commit in time"));
+  if (outcome === "aborted") {
+    await hv.destroy(uuid);
+    throw new MigrationFailedError("cold migration aborted before the commit; the restored copy was destroyed");
   }
-  const fields = await o.record.get();
-  if (outcome === "committed") {
-    if (fields.sourceWasRunning === "1") await receiver.start();
-  } else {
-    outcome = await receiverSettle(o.record, receiver, "cold receive: no commit in time");
-    if (outcome === "committed" && fields.sourceWasRunning !== "1") await hv.pause(receiver.domain.uuid);
-  }
-  if (outcome === "aborted") throw new MigrationFailedError("cold migration aborted before the commit; the restored copy was destroyed");
+  const wasRunning = (await o.record.get()).sourceWasRunning === "1";
+  if (wasRunning) await hv.unpause(uuid);
   await o.record.set({ running: 1 });
-  return { domainUuid: receiver.domain.uuid, domid: receiver.domain.domid, started: fields.sourceWasRunning === "1", seconds: (performance.now() - started) / 1000 };
+  return { domainUuid: uuid, domid: restored.domain.domid, started: wasRunning, bytesRestored: restored.bytesRestored, seconds: (performance.now() - started) / 1000 };
+}
+
+async function waitForOutcome(record: MigrationRecord, timeoutMs: number, signal?: AbortSignal): Promise<Outcome | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const outcome = await record.outcome();
+    if (outcome !== undefined || performance.now() >= deadline || signal?.aborted) return outcome;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Removes the move's image (its refs; GC reclaims its data). Already gone is fine. */
+export async function discardImage(store: ObjectStore, imageId: string): Promise<void> {
+  try {
+    await removeImage(store, parseImageId(imageId));
+  } catch (err) {
+    if (!(err instanceof ImageNotFoundError)) throw err;
+  }
 }

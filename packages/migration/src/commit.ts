@@ -38,8 +38,11 @@ export async function senderAbort(record: MigrationRecord, handle: MigrationSend
  */
 export async function receiverSettle(record: MigrationRecord, receiver: MigrationReceiver, reason: string, signal?: AbortSignal): Promise<Outcome> {
   const outcome = await record.decide("aborted", reason, signal);
-  if (outcome === "committed") await receiver.start();
-  else await receiver.abort();
+  if (outcome === "committed") {
+    await receiver.start();
+    // The sender destroys the source once it reads this.
+    await record.set({ running: 1 });
+  } else await receiver.abort();
   return outcome;
 }
 
@@ -47,10 +50,13 @@ export async function receiverSettle(record: MigrationRecord, receiver: Migratio
  * After a worker restart, settle what a migration left on this host. The
  * record names the domid the target built (`targetDomid`), so a domain that
  * merely shares the uuid is never touched.
- * - target: committed → start the paused copy; otherwise abort (decided now if
+ * - target: committed → bring the copy to the source's state (start it if the
+ *   source ran) and say so (`running`); otherwise abort (decided now if
  *   undecided) and destroy it.
- * - source: committed → destroy the paused source; aborted or undecided →
- *   decide "aborted" and resume it if it ran before.
+ * - source: committed → destroy the paused source, but only once the target
+ *   said it holds the domain (`running`); until then it stays paused
+ *   ("kept"). Aborted or undecided → decide "aborted" and resume it if it ran
+ *   before.
  */
 export async function recoverSide(
   hv: Hypervisor,
@@ -58,30 +64,30 @@ export async function recoverSide(
   side: "source" | "target",
   domainUuid: string,
   signal?: AbortSignal,
-): Promise<{ outcome: Outcome; action: "started" | "destroyed" | "resumed" | "none" }> {
-  const fields = await record.get();
+): Promise<{ outcome: Outcome; action: "started" | "destroyed" | "resumed" | "kept" | "none" }> {
   const local = await findDomain(hv, domainUuid);
+  const reason = `${side} worker restarted before the commit`;
+  const outcome = (await record.outcome()) ?? (await record.decide("aborted", reason, signal));
+  const fields = await record.get();
+  const ranBefore = fields.sourceWasRunning === "1";
   if (side === "target") {
     const ours = local !== undefined && fields.targetDomid !== undefined && Number(fields.targetDomid) === local.domid;
-    const outcome = (await record.outcome()) ?? (await record.decide("aborted", "target worker restarted before the commit", signal));
     if (!ours || !local) return { outcome, action: "none" };
     if (outcome === "committed") {
-      await hv.unpause(local.uuid);
+      if (ranBefore && local.state === "paused") await hv.unpause(local.uuid);
+      await record.set({ running: 1 });
       return { outcome, action: "started" };
     }
     await hv.destroy(local.uuid);
     return { outcome, action: "destroyed" };
   }
-  const outcome = (await record.outcome()) ?? (await record.decide("aborted", "source worker restarted before the commit", signal));
-  if (!local) return { outcome, action: "none" };
+  if (!local || local.state !== "paused") return { outcome, action: "none" };
   if (outcome === "committed") {
-    if (local.state === "paused") {
-      await hv.destroy(local.uuid);
-      return { outcome, action: "destroyed" };
-    }
-    return { outcome, action: "none" };
+    if (fields.running !== "1") return { outcome, action: "kept" };
+    await hv.destroy(local.uuid);
+    return { outcome, action: "destroyed" };
   }
-  if (local.state === "paused" && fields.sourceWasRunning === "1") {
+  if (ranBefore) {
     await hv.unpause(local.uuid);
     return { outcome, action: "resumed" };
   }

@@ -6,6 +6,12 @@
  * sink for its convergence decision is the real rate of the connection.
  * Ending the sink sends the END frame; the connection stays open for the
  * commit handshake.
+ *
+ * Under flow control the sink also keeps at most `window` data bytes that the
+ * receiver has not acknowledged. Socket buffers alone let a sender run tens of
+ * MiB ahead of a slower receiver (Linux grows a loopback receive buffer to
+ * 32 MiB); all of that would have to drain after the source paused, and the
+ * rate the sink reports would be the kernel's, not the receiver's.
  */
 import { Writable } from "node:stream";
 import type { FrameChannel } from "./channel.js";
@@ -18,13 +24,19 @@ export interface FrameSinkOptions {
   frameBytes?: number;
   /** Every limiter is paid for every frame: per-migration and per-host limits compose. */
   limiters?: TokenBucket[];
+  /** Unacknowledged data bytes allowed when the channel has flow control (default 4 MiB). */
+  window?: number;
   signal?: AbortSignal;
 }
+
+export const DEFAULT_WINDOW = 4 * 2 ** 20;
 
 export class FrameSink extends Writable {
   rawBytes = 0;
   wireBytes = 0;
   frames = 0;
+  /** Order at the shared limiters (lower goes first); a paused domain's final pass should lower it. */
+  priority = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private readonly frameBytes: number;
@@ -52,8 +64,9 @@ export class FrameSink extends Writable {
   private async flush(all: boolean): Promise<void> {
     while (this.pendingBytes >= this.frameBytes || (all && this.pendingBytes > 0)) {
       const raw = this.takePending(Math.min(this.frameBytes, this.pendingBytes));
+      if (this.channel.flowControl) await this.channel.waitForAck(this.rawBytes + raw.length - (this.options.window ?? DEFAULT_WINDOW));
       const frame = this.channel.encoder.data(raw, this.options.compression);
-      for (const limiter of this.options.limiters ?? []) await limiter.take(frame.wireBytes, this.options.signal);
+      for (const limiter of this.options.limiters ?? []) await limiter.take(frame.wireBytes, this.options.signal, this.priority);
       await this.channel.send(frame);
       this.rawBytes += raw.length;
       this.wireBytes += frame.wireBytes;

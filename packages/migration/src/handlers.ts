@@ -2,21 +2,29 @@
  * The job handlers of the migrate worker: `migrate-send` on the source's
  * queue, `migrate-recv` on the target's. A job that runs again after its
  * worker died first settles what the earlier attempt left (commit.ts
- * `recoverSide`) instead of starting over: a migration id is used once.
+ * `recoverSide`, through sweep.ts `settleSide`) instead of starting over: a
+ * migration id is used once.
+ *
+ * Each side writes its host into the record when it starts (`source`,
+ * `target`) and `<side>Settled` once nothing is left for it to do, so that a
+ * worker starting after a crash finds what its dead predecessor left
+ * half-done (sweep.ts).
  */
 import type { Hypervisor } from "@xenfleet/hypervisor";
 import type { JobHandler } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
 import { receiveCold, sendCold } from "./cold.js";
-import { recoverSide } from "./commit.js";
 import { MigrationFailedError } from "./errors.js";
 import { receiveLive } from "./receiver.js";
 import { MigrationRecord } from "./rendezvous.js";
 import { sendLive } from "./sender.js";
+import { settleSide } from "./sweep.js";
 import type { TokenBucket } from "./throttle.js";
 
 export interface MigrateWorkerDeps {
+  /** This host's id. */
+  host: string;
   hypervisor: Hypervisor;
   /** A producer-role client for the migration records. */
   redis: Redis;
@@ -38,73 +46,97 @@ export function migrateHandlers(deps: MigrateWorkerDeps): { "migrate-send": JobH
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
       const earlier = await record.get();
       if (earlier.sourceWasRunning !== undefined) {
-        const r = await recoverSide(deps.hypervisor, record, "source", p.domain.uuid, ctx.signal);
-        ctx.logger.warn({ recovered: r }, "migration resumed after a worker restart");
+        const r = await settleSide(deps, record, "source", p.domain.uuid, ctx.signal);
+        ctx.logger.warn({ recovered: r }, "migration settled after a worker restart");
+        if (r.action === "kept") throw new MigrationFailedError("committed, but the target has not confirmed it holds the domain; the source stays paused");
         if (r.outcome === "aborted") throw new MigrationFailedError(`migration aborted earlier: ${earlier.reason ?? "worker restarted"}`);
         return { bytesSent: 0, iterations: 0, downtimeMs: 0, seconds: 0, mode: p.mode };
       }
-      if (p.mode === "cold") {
-        const store = await needStore(deps, p.store);
-        const r = await sendCold({ hypervisor: deps.hypervisor, record, store, domain: p.domain.uuid, signal: ctx.signal });
-        return { bytesSent: r.bytes, bytesRaw: r.bytes, iterations: 1, downtimeMs: Math.round(r.downtimeMs), seconds: r.seconds, mode: "cold" };
-      }
-      const r = await sendLive({
-        hypervisor: deps.hypervisor,
-        record,
-        domain: p.domain.uuid,
-        compression: p.compression ?? (p.compress ? "lz4" : "none"),
-        ...(p.bandwidth ? { bandwidth: p.bandwidth } : {}),
-        ...(deps.hostLimiter ? { limiters: [deps.hostLimiter] } : {}),
-        live: {
-          ...(p.maxDowntimeMs !== undefined ? { maxDowntimeMs: p.maxDowntimeMs } : {}),
-          ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}),
-          ...(p.timeoutAction !== undefined ? { timeoutAction: p.timeoutAction } : {}),
-        },
-        ...(deps.tlsCa ? { tls: { ca: deps.tlsCa } } : {}),
-        signal: ctx.signal,
-        onProgress: ({ rawBytes, memoryBytes }) => {
-          void ctx.job.updateProgress({ phase: "migrating", percent: Math.min(99, Math.floor((100 * rawBytes) / Math.max(1, memoryBytes))) }).catch(() => undefined);
-        },
+      await record.set({ source: deps.host, domain: p.domain.uuid, mode: p.mode, ...(p.store ? { store: p.store } : {}) });
+      return settled(record, "source", async () => {
+        if (p.mode === "cold") {
+          const store = await needStore(deps, p.store);
+          const r = await sendCold({ hypervisor: deps.hypervisor, record, store, domain: p.domain.uuid, signal: ctx.signal });
+          return { bytesSent: r.bytesNew, bytesRaw: r.bytesTotal, iterations: 1, downtimeMs: Math.round(r.downtimeMs), seconds: r.seconds, mode: "cold" as const };
+        }
+        const r = await sendLive({
+          hypervisor: deps.hypervisor,
+          record,
+          domain: p.domain.uuid,
+          compression: p.compression ?? (p.compress ? "lz4" : "none"),
+          ...(p.bandwidth ? { bandwidth: p.bandwidth } : {}),
+          ...(deps.hostLimiter ? { limiters: [deps.hostLimiter] } : {}),
+          live: {
+            ...(p.maxDowntimeMs !== undefined ? { maxDowntimeMs: p.maxDowntimeMs } : {}),
+            ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}),
+            ...(p.timeoutAction !== undefined ? { timeoutAction: p.timeoutAction } : {}),
+          },
+          ...(deps.tlsCa ? { tls: { ca: deps.tlsCa } } : {}),
+          signal: ctx.signal,
+          onProgress: ({ rawBytes, memoryBytes }) => {
+            void ctx.job.updateProgress({ phase: "migrating", percent: Math.min(99, Math.floor((100 * rawBytes) / Math.max(1, memoryBytes))) }).catch(() => undefined);
+          },
+        });
+        return {
+          bytesSent: r.bytesSent,
+          bytesRaw: r.rawBytes,
+          compressionRatio: Math.round(r.compressionRatio * 1000) / 1000,
+          iterations: r.iterations,
+          downtimeMs: Math.round(r.downtimeMs),
+          seconds: r.seconds,
+          ...(r.stopReason ? { stopReason: r.stopReason } : {}),
+          mode: "live" as const,
+        };
       });
-      return {
-        bytesSent: r.bytesSent,
-        bytesRaw: r.rawBytes,
-        compressionRatio: Math.round(r.compressionRatio * 1000) / 1000,
-        iterations: r.iterations,
-        downtimeMs: Math.round(r.downtimeMs),
-        seconds: r.seconds,
-        ...(r.stopReason ? { stopReason: r.stopReason } : {}),
-        mode: "live",
-      };
     },
     "migrate-recv": async (p, ctx) => {
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
       const earlier = await record.get();
       if (earlier.targetDomid !== undefined || earlier.outcome !== undefined) {
-        const r = await recoverSide(deps.hypervisor, record, "target", p.domain.uuid, ctx.signal);
+        const r = await settleSide(deps, record, "target", p.domain.uuid, ctx.signal);
         ctx.logger.warn({ recovered: r }, "migration settled after a worker restart");
         if (r.outcome === "aborted") throw new MigrationFailedError(`migration aborted: ${earlier.reason ?? (await record.get()).reason ?? "worker restarted"}`);
         return { domain: p.domain, bytesReceived: 0, seconds: 0 };
       }
-      if (p.mode === "cold") {
-        const store = await needStore(deps, p.store);
-        const r = await receiveCold({ hypervisor: deps.hypervisor, record, store, ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}), signal: ctx.signal });
-        return { domain: p.domain, bytesReceived: 0, seconds: r.seconds };
-      }
-      const r = await receiveLive({
-        hypervisor: deps.hypervisor,
-        record,
-        domainUuid: p.domain.uuid,
-        ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}),
-        bind: deps.bind,
-        advertise: deps.advertise,
-        ...(deps.tls ? { tls: deps.tls } : {}),
-        ...(deps.tokenTtlMs ? { tokenTtlMs: deps.tokenTtlMs } : {}),
-        signal: ctx.signal,
+      await record.set({ target: deps.host, domain: p.domain.uuid });
+      return settled(record, "target", async () => {
+        if (p.mode === "cold") {
+          const store = await needStore(deps, p.store);
+          const r = await receiveCold({ hypervisor: deps.hypervisor, record, store, host: deps.host, ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}), signal: ctx.signal });
+          return { domain: p.domain, bytesReceived: r.bytesRestored, seconds: r.seconds };
+        }
+        const r = await receiveLive({
+          hypervisor: deps.hypervisor,
+          record,
+          domainUuid: p.domain.uuid,
+          ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}),
+          bind: deps.bind,
+          advertise: deps.advertise,
+          ...(deps.tls ? { tls: deps.tls } : {}),
+          ...(deps.tokenTtlMs ? { tokenTtlMs: deps.tokenTtlMs } : {}),
+          signal: ctx.signal,
+        });
+        return { domain: { uuid: r.domain.uuid, name: r.domain.name }, bytesReceived: r.rawBytes, seconds: r.seconds };
       });
-      return { domain: { uuid: r.domain.uuid, name: r.domain.name }, bytesReceived: r.rawBytes, seconds: r.seconds };
     },
   };
+}
+
+/**
+ * Runs one side and marks it settled when nothing is left for it: it
+ * finished, or the migration was aborted (every abort path puts its side
+ * back before throwing). A side that failed otherwise (committed, but the
+ * target never confirmed) stays unsettled for the next sweep.
+ */
+async function settled<T>(record: MigrationRecord, side: "source" | "target", run: () => Promise<T>): Promise<T> {
+  try {
+    const result = await run();
+    await record.set({ [`${side}Settled`]: 1 });
+    return result;
+  } catch (err) {
+    if ((await record.outcome().catch(() => undefined)) === "aborted") await record.set({ [`${side}Settled`]: 1 }).catch(() => undefined);
+    throw err;
+  }
 }
 
 async function needStore(deps: MigrateWorkerDeps, url: string | undefined): Promise<ObjectStore> {

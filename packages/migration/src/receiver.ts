@@ -14,6 +14,7 @@ import { FrameChannel } from "./channel.js";
 import { receiverSettle } from "./commit.js";
 import { MigrationFailedError, NoRoomError, WireFormatError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
+import { STREAM_FLAGS } from "./wire/format.js";
 import { OneTimeToken } from "./token.js";
 
 export interface ReceiveOptions {
@@ -69,7 +70,8 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
   let rawBytes = 0;
   try {
     await checkRoom(o, typeof hello.memoryBytes === "number" ? hello.memoryBytes : undefined);
-    const data = new PassThrough({ highWaterMark: 1024 * 1024 });
+    // Small: what waits here counts as taken (acknowledged) but still has to be built after the source paused.
+    const data = new PassThrough({ highWaterMark: 256 * 1024 });
     const building = hv.migrateReceive(data, o.signal ? { signal: o.signal } : {});
     // If building fails early, stop pumping: the pump may be waiting for a drain that never comes.
     building.catch(() => channel.close(true));
@@ -97,7 +99,8 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     // The sender wrote "committed" before it sent COMMIT.
     await receiver.start();
     outcome = "committed";
-    await channel.sendControl("done").catch(() => undefined);
+    // DONE lets the sender destroy the source; `running` in the record does too, should DONE be lost.
+    await Promise.all([channel.sendControl("done").catch(() => undefined), o.record.set({ running: 1 })]);
   } catch (err) {
     outcome = await receiverSettle(o.record, receiver, `no COMMIT: ${(err as Error).message}`);
   } finally {
@@ -159,7 +162,7 @@ function acceptOne(server: Server, o: ReceiveOptions, token: OneTimeToken): Prom
     const stopWatch = () => clearInterval(watch);
     server.on(o.tls ? "secureConnection" : "connection", (socket: Socket) => {
       if (settled) return void socket.destroy();
-      const channel = new FrameChannel(socket);
+      const channel = new FrameChannel(socket, { flags: STREAM_FLAGS.acks });
       channel
         .expect(["hello"], 10_000)
         .then(({ body }) => {
@@ -189,6 +192,7 @@ async function pump(channel: FrameChannel, data: PassThrough, idleMs: number): P
     if (f.type === "data") {
       raw += f.payload.length;
       if (!data.write(f.payload)) await drained(data);
+      if (channel.flowControl) await channel.sendControl("ack", { rawBytes: raw });
       continue;
     }
     if (f.type === "end") {

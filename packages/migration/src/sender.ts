@@ -4,8 +4,12 @@
  * live save through a FrameSink, then runs the commit handshake (commit.ts).
  *
  * Downtime is measured here, on one clock: from the moment the source paused
- * (the end of the save minus the final pass the hypervisor reports) until the
- * receiver says DONE (the target runs).
+ * (the hypervisor's onPaused, or where it has none, the end of the save minus
+ * the final pass it reports) until the receiver says DONE (the target runs).
+ *
+ * The source is destroyed only once the target confirmed it runs (DONE, or
+ * `running` in the record when DONE was lost), and after DONE: destroying it
+ * (and the sim's digest oracle) is no part of the downtime.
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
@@ -16,7 +20,7 @@ import { MigrationFailedError } from "./errors.js";
 import { FrameSink } from "./frame-sink.js";
 import type { Listener, MigrationRecord } from "./rendezvous.js";
 import { TokenBucket } from "./throttle.js";
-import type { Compression } from "./wire/format.js";
+import { type Compression, STREAM_FLAGS } from "./wire/format.js";
 
 export interface SendOptions {
   hypervisor: Hypervisor;
@@ -28,12 +32,18 @@ export interface SendOptions {
   bandwidth?: number;
   /** Limiters shared with other migrations (e.g. the host's link). */
   limiters?: TokenBucket[];
+  /** Order at shared limiters, lower first (default: when this send started, so the oldest migration goes first). */
+  priority?: number;
+  /** Unacknowledged bytes allowed on the connection (default DEFAULT_WINDOW). */
+  window?: number;
   live?: LiveOptions;
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   listenerTimeoutMs?: number;
   /** How long the receiver may take to finish building the domain after the last byte. */
   readyTimeoutMs?: number;
   doneTimeoutMs?: number;
+  /** When DONE was lost: how long to look for the target's `running` in the record before giving up (the source then stays paused). */
+  confirmTimeoutMs?: number;
   signal?: AbortSignal;
   onProgress?: (p: { rawBytes: number; memoryBytes: number }) => void;
 }
@@ -64,7 +74,7 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
   await o.record.set({ domain: info.uuid, sourceWasRunning: info.state === "running" ? 1 : 0 });
   const listener = await o.record.waitForListener(o.listenerTimeoutMs ?? 60_000, o.signal);
   const socket = await connect(listener, o.tls, o.signal);
-  const channel = new FrameChannel(socket);
+  const channel = new FrameChannel(socket, { flags: STREAM_FLAGS.acks });
   const onAbort = () => channel.close(true);
   o.signal?.addEventListener("abort", onAbort, { once: true });
   let handle: MigrationSender | undefined;
@@ -75,11 +85,25 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       domain: { uuid: info.uuid, name: info.name },
       memoryBytes: info.memoryBytes,
     });
+    // Whether the receiver takes part in flow control is in its stream header.
+    await channel.peerHeader(10_000);
     const limiters = [...(o.bandwidth ? [new TokenBucket({ rate: o.bandwidth })] : []), ...(o.limiters ?? [])];
-    const sink = new FrameSink(channel, { compression: o.compression ?? "none", limiters, ...(o.signal ? { signal: o.signal } : {}) });
+    const sink = new FrameSink(channel, {
+      compression: o.compression ?? "none",
+      limiters,
+      ...(o.window ? { window: o.window } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    sink.priority = o.priority ?? started;
+    let pausedAt: number | undefined;
+    const onPaused = () => {
+      pausedAt = performance.now();
+      // A paused domain's final pass goes before every running pre-copy on the shared link.
+      sink.priority = -Infinity;
+    };
     const progress = o.onProgress ? setInterval(() => o.onProgress?.({ rawBytes: sink.rawBytes, memoryBytes: info.memoryBytes }), 500) : undefined;
     try {
-      handle = await hv.migrateSend(info.uuid, sink, { ...precopyOptions(o.live), ...(o.signal ? { signal: o.signal } : {}) });
+      handle = await hv.migrateSend(info.uuid, sink, { ...precopyOptions(o.live), onPaused, ...(o.signal ? { signal: o.signal } : {}) });
     } catch (err) {
       // The hypervisor has resumed the source; tell the receiver to drop its copy.
       await o.record.decide("aborted", `live save failed: ${(err as Error).message}`).catch(() => undefined);
@@ -87,9 +111,8 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
     } finally {
       clearInterval(progress);
     }
-    const sentAt = performance.now();
     const finalPassMs = handle.report.downtimeMs ?? 0;
-    const pausedAt = sentAt - finalPassMs;
+    pausedAt ??= performance.now() - finalPassMs;
 
     try {
       await channel.expect(["ready"], o.readyTimeoutMs ?? 120_000);
@@ -105,16 +128,24 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       throw new MigrationFailedError("the receiver aborted the migration before the commit");
     }
     // Committed: the target will run (via COMMIT, or via the record if COMMIT is lost).
-    // The source is paused; destroy it while the target starts.
-    const done = channel
+    const runningAt = await channel
       .sendControl("commit")
       .then(() => channel.expect(["done"], o.doneTimeoutMs ?? 30_000))
       .then(
         () => performance.now(),
         () => undefined,
       );
-    const [runningAt] = await Promise.all([done, h.commit()]);
+    if (runningAt === undefined) {
+      try {
+        await o.record.waitForField("running", o.confirmTimeoutMs ?? 600_000, o.signal);
+      } catch (err) {
+        // The record says committed, so the source must never run again; without
+        // word that the target runs, it is kept (paused) rather than destroyed.
+        throw new MigrationFailedError(`committed, but the target never confirmed it runs; the source stays paused: ${(err as Error).message}`, { cause: err });
+      }
+    }
     const end = runningAt ?? performance.now();
+    await h.commit();
     const payload = Math.max(1, sink.wireBytes - 24 * sink.frames);
     return {
       outcome: "committed",

@@ -1,10 +1,14 @@
 /**
- * Live migration end to end: migrate workers as separate processes, jobs
- * through the real Redis, sim hosts as state directories.
+ * Migration end to end: migrate workers as separate processes, jobs through
+ * the real Redis, sim hosts as state directories. Live moves, a cold move
+ * through the store, a dropped connection and a killed worker.
  */
+import { join } from "node:path";
 import { FlowProducer, Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
+import { listImages } from "@xenfleet/image";
+import { LocalStore } from "@xenfleet/store";
 import { bullPrefix, hostQueue, JOB_SPECS, jobData } from "@xenfleet/jobs";
 import { TestFleet, waitForHosts, waitForJob } from "./helpers/fleet.js";
 import { testRedis } from "./helpers/redis.js";
@@ -29,11 +33,12 @@ afterAll(async () => {
   await r?.cleanup();
 });
 
-async function enqueue(id: string, domain: { uuid: string; name: string }, extra: { bandwidth?: number; compression?: "none" | "lz4" | "zstd" } = {}) {
+async function enqueue(id: string, domain: { uuid: string; name: string }, extra: { bandwidth?: number; compression?: "none" | "lz4" | "zstd" } = {}, cold?: { store: string }) {
   const opts = JOB_SPECS["migrate-send"].options;
+  const mode = cold ? "cold" : "live";
   await flows.addBulk([
-    { name: "migrate-recv", queueName: hostQueue("migrate-recv", "dst"), data: jobData("migrate-recv", { migrationId: id, host: "dst", source: "src", domain }), opts: { ...opts, jobId: `${id}-recv` } },
-    { name: "migrate-send", queueName: hostQueue("migrate-send", "src"), data: jobData("migrate-send", { migrationId: id, host: "src", target: "dst", domain, mode: "live", compress: true, ...extra }), opts: { ...opts, jobId: `${id}-send` } },
+    { name: "migrate-recv", queueName: hostQueue("migrate-recv", "dst"), data: jobData("migrate-recv", { migrationId: id, host: "dst", source: "src", domain, mode, ...cold }), opts: { ...opts, jobId: `${id}-recv` } },
+    { name: "migrate-send", queueName: hostQueue("migrate-send", "src"), data: jobData("migrate-send", { migrationId: id, host: "src", target: "dst", domain, mode, compress: true, ...extra, ...cold }), opts: { ...opts, jobId: `${id}-send` } },
   ]);
 }
 
@@ -54,6 +59,26 @@ describe("live migration between worker processes", () => {
     const moved = await dst.domainInfo(d.uuid);
     expect(moved.state).toBe("running");
     expect((await dst.digest(d.uuid)).digest).toBe(before.digest);
+    await dst.destroy(d.uuid);
+  });
+
+  it("moves a domain cold, through the store as an image, and leaves no image behind", async () => {
+    const src = await SimHost.open(fleet.simDir("src"));
+    const dst = await SimHost.open(fleet.simDir("dst"));
+    const d = await src.createDomain({ name: "cold-1", type: "pv", memoryBytes: 16 * MiB });
+    const before = await src.digest(d.uuid);
+    const storeUrl = `file://${join(fleet.dir, "store")}`;
+    await enqueue("cold-1", { uuid: d.uuid, name: d.name }, {}, { store: storeUrl });
+    const send = await waitForJob(r.redis, r.prefix, hostQueue("migrate-send", "src"), "cold-1-send");
+    const recv = await waitForJob(r.redis, r.prefix, hostQueue("migrate-recv", "dst"), "cold-1-recv");
+    expect(send.failedReason).toBeUndefined();
+    expect(recv.failedReason).toBeUndefined();
+    expect(send.returnvalue).toMatchObject({ v: 1, mode: "cold" });
+    expect(await src.listDomains()).toEqual([]);
+    expect((await dst.domainInfo(d.uuid)).state).toBe("running");
+    await dst.pause(d.uuid);
+    expect((await dst.digest(d.uuid)).digest).toBe(before.digest);
+    expect(await listImages(await LocalStore.open(join(fleet.dir, "store")), { domain: d.uuid })).toEqual([]);
     await dst.destroy(d.uuid);
   });
 
@@ -85,5 +110,26 @@ describe("live migration between worker processes", () => {
     expect((await dst.listDomains()).map((x) => x.uuid)).not.toContain(d.uuid);
     fleet.startWorker("dst");
     await waitForHosts(r.redis, r.prefix, ["dst"]);
+  });
+
+  it("a source worker killed mid-migration: its successor's startup sweep settles the record, and the domain runs once, on the source", async () => {
+    const src = await SimHost.open(fleet.simDir("src"));
+    const d = await src.createDomain({ name: "crash-1", type: "hvm", memoryBytes: 32 * MiB, dirtyPagesPerSec: 200 });
+    await enqueue("crash-1", { uuid: d.uuid, name: d.name }, { bandwidth: 4 * MiB, compression: "none" });
+    const key = `${bullPrefix(r.prefix)}:migration:crash-1`;
+    while ((await r.redis.hget(key, "source")) !== "src" || (await r.redis.hget(key, "address")) === null) await new Promise((res) => setTimeout(res, 100));
+    await new Promise((res) => setTimeout(res, 1500)); // some of the transfer happens
+    await fleet.stop("src-migrate", "SIGKILL");
+    fleet.startWorker("src");
+    await waitForHosts(r.redis, r.prefix, ["src"]);
+    const deadline = Date.now() + 60_000;
+    while ((await r.redis.hget(key, "sourceSettled")) !== "1") {
+      if (Date.now() > deadline) throw new Error(`not settled: ${JSON.stringify(await r.redis.hgetall(key))}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(await r.redis.hget(key, "outcome")).toBe("aborted");
+    expect((await src.domainInfo(d.uuid)).state).toBe("running");
+    const dst = await SimHost.open(fleet.simDir("dst"));
+    expect((await dst.listDomains()).map((x) => x.uuid)).not.toContain(d.uuid);
   });
 });

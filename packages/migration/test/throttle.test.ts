@@ -48,6 +48,49 @@ describe("token bucket", () => {
     expect(clock.t).toBeCloseTo(2000);
   });
 
+  it("serves the lowest priority first, so the oldest migration gets the link", async () => {
+    const clock = fakeClock();
+    const b = new TokenBucket({ rate: 100, burst: 100, maxWaitMs: 60_000, clock });
+    await b.take(100); // empty the bucket: everyone below waits
+    const order: string[] = [];
+    await Promise.all([
+      b.take(100, undefined, 3).then(() => order.push("young")),
+      b.take(100, undefined, 1).then(() => order.push("old")),
+      b.take(100, undefined, -Infinity).then(() => order.push("paused")),
+    ]);
+    expect(order).toEqual(["paused", "old", "young"]);
+  });
+
+  it("serves a take that waited maxWaitMs before higher priorities", async () => {
+    const clock = fakeClock();
+    const b = new TokenBucket({ rate: 100, burst: 100, maxWaitMs: 2500, clock });
+    await b.take(100);
+    const order: string[] = [];
+    const low = b.take(100, undefined, 9).then(() => order.push("low"));
+    // A stream of high-priority takes, each queued as soon as the previous one is served.
+    const high = (async () => {
+      for (let i = 0; i < 4; i++) {
+        await b.take(100, undefined, 0);
+        order.push("high");
+      }
+    })();
+    await Promise.all([low, high]);
+    // Tokens come once a second: the third second's go to "low", which has waited past maxWaitMs by then.
+    expect(order).toEqual(["high", "high", "low", "high", "high"]);
+  });
+
+  it("drops a waiting take whose signal aborts", async () => {
+    const clock = fakeClock();
+    const b = new TokenBucket({ rate: 100, burst: 100, clock });
+    await b.take(100);
+    const ac = new AbortController();
+    const aborted = b.take(100, ac.signal);
+    ac.abort(new Error("stop"));
+    await expect(aborted).rejects.toThrow("stop");
+    await b.take(100);
+    expect(clock.t).toBeCloseTo(1000);
+  });
+
   it("refuses a non-positive rate and parses rate strings", () => {
     expect(() => new TokenBucket({ rate: 0 })).toThrow(RangeError);
     expect(parseRate("100M")).toBe(100 * 2 ** 20);

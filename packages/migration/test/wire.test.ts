@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { WireFormatError } from "../src/errors.js";
 import { FrameDecoder } from "../src/wire/decoder.js";
 import { FrameEncoder } from "../src/wire/encoder.js";
-import { FRAME_HEADER_SIZE, type Frame, MAX_FRAME_LIMIT, STREAM_HEADER_SIZE } from "../src/wire/format.js";
+import { FRAME_HEADER_SIZE, type Frame, MAX_FRAME_LIMIT, STREAM_FLAGS, STREAM_HEADER_SIZE } from "../src/wire/format.js";
 
 function sample(size: number, seed = 1): Buffer {
   const b = Buffer.alloc(size);
@@ -145,6 +145,19 @@ describe("migration wire framing", () => {
     seq.writeUInt32LE(5, f0 + 4);
     expect(refusal(() => decodeAll(seq)).reason).toBe("sequence");
     expect(refusal(() => decodeAll(bytes.subarray(0, bytes.length - 1))).reason).toBe("truncated");
+  });
+
+  it("states its flags in the stream header and decodes ack frames", () => {
+    const enc = new FrameEncoder(1024, STREAM_FLAGS.acks);
+    const bytes = Buffer.concat([enc.header(), ...enc.control("ack", { rawBytes: 4096 }).buffers]);
+    const dec = new FrameDecoder();
+    const frames = dec.push(bytes);
+    expect(dec.header).toEqual({ version: 1, flags: STREAM_FLAGS.acks, maxFrame: 1024 });
+    expect(frames.map((f) => [f.type, JSON.parse(f.payload.toString())])).toEqual([["ack", { rawBytes: 4096 }]]);
+    // A writer that states no flags (one that predates them) reads as 0.
+    const plain = new FrameDecoder();
+    plain.push(new FrameEncoder(1024).header());
+    expect(plain.header?.flags).toBe(0);
   });
 
   it("keeps refusing after an error", () => {

@@ -8,6 +8,8 @@ export interface HypervisorConfig {
   simDir?: string | undefined;
   /** sim only: memory of a new sim host. */
   simMemoryBytes?: number;
+  /** sim only: compute the digest oracle into save reports (default true; it hashes all of memory). */
+  simSaveDigest?: boolean;
 }
 
 /**
@@ -20,5 +22,6 @@ export async function openHypervisor(config: HypervisorConfig): Promise<Hypervis
   return SimHost.open(config.simDir ?? defaultSimDir(config.host), {
     name: config.host,
     ...(config.simMemoryBytes !== undefined ? { totalMemoryBytes: config.simMemoryBytes } : {}),
+    ...(config.simSaveDigest !== undefined ? { recordSaveDigest: config.simSaveDigest } : {}),
   });
 }

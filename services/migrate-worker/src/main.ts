@@ -4,11 +4,12 @@
  * migrate-send@<host> (this host is the source) and migrate-recv@<host>
  * (this host is the target) as two workers, so sends never wait behind
  * receives. Receivers listen on XENFLEET_MIGRATE_BIND and advertise
- * XENFLEET_HOST_ADDRESS through the migration record.
+ * XENFLEET_HOST_ADDRESS through the migration record. At startup it first
+ * settles migrations a crashed predecessor left half-done (sweep.ts).
  */
 import { openHypervisor, runHostAgent, Stores } from "@xenfleet/fleet";
 import { createLogger, createMetrics, createRedis, hostQueue, keys, runWorker, serveMetrics, terminationSignal } from "@xenfleet/jobs";
-import { migrateHandlers, TokenBucket } from "@xenfleet/migration";
+import { migrateHandlers, sweepMigrations, TokenBucket } from "@xenfleet/migration";
 import { loadConfig, loadTls } from "./config.js";
 
 const config = loadConfig();
@@ -22,6 +23,9 @@ const hypervisor = await openHypervisor({
   host,
   simDir: config.XENFLEET_SIM_DIR,
   simMemoryBytes: config.XENFLEET_SIM_MEMORY,
+  // Nothing here reads a save report's digest, and hashing a whole domain
+  // after every migration would hold a send slot and a core for seconds.
+  simSaveDigest: false,
 });
 const sendConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-send@${host}`);
 const recvConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-recv@${host}`);
@@ -47,7 +51,15 @@ const agent = config.XENFLEET_MIGRATE_AGENT
     })
   : Promise.resolve();
 
+const openStore = (url: string) => stores.get(url);
+// Before taking jobs: settle what a crashed predecessor on this host left half-done.
+const swept = await sweepMigrations(producer, prefix, host, { hypervisor, openStore }, (migrationId, err) =>
+  logger.error({ err, migrationId }, "could not settle a migration left by an earlier worker"),
+);
+for (const s of swept) logger.warn(s, "settled a migration left by an earlier worker");
+
 const handlers = migrateHandlers({
+  host,
   hypervisor,
   redis: producer,
   prefix,
@@ -56,7 +68,7 @@ const handlers = migrateHandlers({
   ...(tls ? { tls } : {}),
   ...(ca ? { tlsCa: ca } : {}),
   ...(config.XENFLEET_MIGRATE_BANDWIDTH ? { hostLimiter: new TokenBucket({ rate: config.XENFLEET_MIGRATE_BANDWIDTH }) } : {}),
-  openStore: (url) => stores.get(url),
+  openStore,
   tokenTtlMs: config.XENFLEET_MIGRATE_TOKEN_TTL_MS,
 });
 

@@ -143,7 +143,9 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
       if (over(ss) && over(rs)) {
         if (ss === "completed" && rs === "completed") {
           const r = send!.returnvalue as JobResult<"migrate-send">;
-          print(o.json, { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "done", ...r }, `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs} ms, ${r.iterations} iteration(s), ${r.bytesSent} bytes sent${r.compressionRatio ? `, compression ${r.compressionRatio}x` : ""}`);
+          // Cold: bytesSent counts what the image added to the store (the rest was there already).
+          const carried = mode === "cold" ? `image of ${r.bytesRaw ?? 0} bytes, ${r.bytesSent} of them new to the store` : `${r.iterations} iteration(s), ${r.bytesSent} bytes sent${r.compressionRatio ? `, compression ${r.compressionRatio}x` : ""}`;
+          print(o.json, { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "done", ...r }, `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs} ms, ${carried}`);
           return;
         }
         const reason = send?.failedReason ?? recv?.failedReason ?? `send ${ss}, receive ${rs}`;

@@ -136,7 +136,7 @@ export class FrameDecoder {
     if (maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT) {
       throw new WireFormatError("oversize", at + 12, `declared frame size ${maxFrame} outside 1..${MAX_FRAME_LIMIT}`);
     }
-    this.streamHeader = { version, maxFrame };
+    this.streamHeader = { version, flags: b.readUInt16LE(10), maxFrame };
     const extra = headerLength - STREAM_HEADER_SIZE;
     this.state = extra > 0 ? { kind: "header-extension", remaining: extra } : { kind: "frame-header" };
   }

@@ -20,14 +20,15 @@ import {
   WIRE_VERSION,
 } from "./format.js";
 
-export function encodeStreamHeader(maxFrame = DEFAULT_MAX_FRAME): Buffer {
+export function encodeStreamHeader(maxFrame = DEFAULT_MAX_FRAME, flags = 0): Buffer {
   if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT) throw new RangeError(`maxFrame out of range: ${maxFrame}`);
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw new RangeError(`flags out of range: ${flags}`);
   const b = Buffer.alloc(STREAM_HEADER_SIZE);
   MAGIC.copy(b, 0);
   b.writeUInt16LE(WIRE_VERSION, 4);
   b.writeUInt16LE(BYTE_ORDER_MARK, 6);
   b.writeUInt16LE(STREAM_HEADER_SIZE, 8);
-  b.writeUInt16LE(0, 10);
+  b.writeUInt16LE(flags, 10);
   b.writeUInt32LE(maxFrame, 12);
   return b;
 }
@@ -43,11 +44,15 @@ export interface EncodedFrame {
 export class FrameEncoder {
   private seq = 0;
 
-  constructor(readonly maxFrame = DEFAULT_MAX_FRAME) {}
+  constructor(
+    readonly maxFrame = DEFAULT_MAX_FRAME,
+    /** STREAM_FLAGS this writer states in its header. */
+    readonly flags = 0,
+  ) {}
 
   /** The stream header; write it once before any frame. */
   header(): Buffer {
-    return encodeStreamHeader(this.maxFrame);
+    return encodeStreamHeader(this.maxFrame, this.flags);
   }
 
   /** A data frame; compressed with `compression` when that makes it smaller. */

@@ -13,7 +13,7 @@
  *   6  byte order   u16 0x0102 as written; a reader that sees 0x0201 knows the
  *                   writer used the other order and refuses
  *   8  headerLength u16, >= 16
- *  10  flags        u16, reserved (0)
+ *  10  flags        u16 (STREAM_FLAGS); bits this reader does not know are ignored
  *  12  maxFrame     u32, the largest raw payload the writer will send
  *
  * Frame header (24 bytes), then `storedLength` payload bytes:
@@ -43,6 +43,15 @@ export const MAX_FRAME_LIMIT = 16 * 1024 * 1024;
 /** Control frames carry small JSON documents. */
 export const MAX_CONTROL_LENGTH = 4096;
 
+/**
+ * Stream header flags: what the writer takes part in. `acks`: flow control.
+ * A receiver with it sends `ack` frames as its domain builder takes the
+ * data; a sender with it keeps at most a window of unacknowledged data on the
+ * wire. Both sides must set it for it to apply, so a peer that predates it
+ * neither sends nor receives an ack frame.
+ */
+export const STREAM_FLAGS = { acks: 0x0001 } as const;
+
 /** Per-frame compression: each frame names how its payload is stored. */
 export const COMPRESSIONS = { none: 0, lz4: 1, zstd: 2 } as const;
 export type Compression = keyof typeof COMPRESSIONS;
@@ -65,6 +74,8 @@ export const FRAME_TYPES = {
   commit: { code: 5, from: "sender", control: true },
   done: { code: 6, from: "receiver", control: true },
   abort: { code: 7, from: "either", control: true },
+  /** Receiver, under flow control: `{ rawBytes }`, the data bytes its builder has taken so far. */
+  ack: { code: 8, from: "receiver", control: true },
 } as const;
 export type FrameType = keyof typeof FRAME_TYPES;
 
@@ -88,5 +99,6 @@ export interface Frame {
 
 export interface StreamHeader {
   version: number;
+  flags: number;
   maxFrame: number;
 }
