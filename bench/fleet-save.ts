@@ -10,15 +10,19 @@
  * - The orchestration cost of one job: an empty job's round trip through
  *   Redis (add, a worker takes it, completes it, the producer hears back).
  * - Compression throughput with 1 and with 2 compress worker processes, each
- *   compressing one of the two stores' raw images. Target: 2 workers >= 1.7x.
+ *   run on its own copy of the queued run's raw images: raw pack bytes
+ *   rewritten per second while every worker is busy, and each worker's CPU
+ *   time (all threads, and its main thread) so that a worker using more than
+ *   one core, which caps the speedup on a small machine, shows. Target:
+ *   2 workers >= 1.7x.
  *
  * Prints one JSON line. Options: --hosts 4 --domains 32 --memory 256M
  * --per-host 2 --redis URL --dir DIR (default a temporary directory).
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
@@ -34,6 +38,7 @@ import {
   type ChildSpec,
 } from "@xenfleet/fleet";
 import { parseSize, SimHost } from "@xenfleet/hypervisor";
+import { listImages } from "@xenfleet/image";
 import { bullPrefix, COMPRESS_QUEUE, createLogger, createRedis, JOB_SPECS, jobData, keys, listHosts, runWorker } from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
@@ -120,51 +125,33 @@ try {
   const roundTripMs = await emptyJobRoundTrip(redis, args.redis, prefix);
   log(`empty job round trip: ${roundTripMs.toFixed(2)} ms`);
 
-  // Compression: each store holds the same raw images; one worker on one, two on the other.
-  const imagesOf = async (name: string) => {
-    const { listImages } = await import("@xenfleet/image");
-    const store = await openStore(storeUrl(name), {});
-    try {
-      return (await listImages(store)).map((i) => i.id as string);
-    } finally {
-      await store.close();
-    }
+  // Compression, 1 then 2 worker processes, on the same raw images: each run
+  // gets its own byte copy of the queued run's store (flushed to disk before
+  // timing), so both start from raw packs and the same page cache state.
+  const compressWith = async (workers: number) => {
+    const name = `store-compress-${workers}`;
+    cpSync(join(dir, "store-queued"), join(dir, name), { recursive: true });
+    execFileSync("sync");
+    const run = await compressRun(redis, prefix, storeUrl(name), workers, (i) => child(`compress-${workers}-${i}`, "compress-worker"), join(dir, "logs"));
+    rmSync(join(dir, name), { recursive: true, force: true });
+    log(
+      `compress, ${workers} worker(s): ${run.mibPerSecond.toFixed(1)} MiB/s steady, ` +
+        `CPU ${run.cpuSeconds.map((c) => c.toFixed(1)).join(" + ")} s (main threads ${run.mainThreadSeconds.map((c) => c.toFixed(1)).join(" + ")} s), load ${run.loadBefore.toFixed(1)}`,
+    );
+    return run;
   };
-  const compressWith = async (workers: number, storeName: string) => {
-    const images = await imagesOf(storeName);
-    const queue = new Queue(COMPRESS_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
-    const sup = new Supervisor({ logDir: join(dir, "logs") });
-    supervisor = sup;
-    sup.start(Array.from({ length: workers }, (_, i) => child(`compress-${workers}-${i + 1}`, "compress-worker")));
-    try {
-      await queue.obliterate({ force: true });
-      // Jobs first (paused), then release them together: worker start-up is not timed.
-      await queue.pause();
-      for (const image of images) {
-        await queue.add("compress", jobData("compress", { store: storeUrl(storeName), image, algorithm: "zstd", level: 3 }), JOB_SPECS.compress.options);
-      }
-      await new Promise((r) => setTimeout(r, 3000));
-      const run = await timed(async () => {
-        await queue.resume();
-        await until(async () => {
-          const c = await queue.getJobCounts("completed", "failed");
-          if ((c.failed ?? 0) > 0) throw new Error("a compress job failed");
-          return c.completed === images.length;
-        }, 50);
-        const jobs = await queue.getJobs(["completed"]);
-        return jobs.reduce((sum, j) => sum + (j.returnvalue as { bytesIn: number }).bytesIn, 0);
-      });
-      return { mbPerSecond: run.value / 2 ** 20 / run.seconds, seconds: run.seconds, bytes: run.value };
-    } finally {
-      await sup.stop();
-      supervisor = undefined;
-      await queue.close();
-    }
-  };
-  const one = await compressWith(1, "store-direct");
-  log(`compress, 1 worker: ${one.mbPerSecond.toFixed(1)} MiB/s`);
-  const two = await compressWith(2, "store-queued");
-  log(`compress, 2 workers: ${two.mbPerSecond.toFixed(1)} MiB/s`);
+  const one = await compressWith(1);
+  const two = await compressWith(2);
+  const compressJson = (run: CompressRun) => ({
+    mibPerSecond: round(run.mibPerSecond),
+    rawBytes: run.rawBytes,
+    windowSeconds: round(run.windowSeconds),
+    cpuSeconds: run.cpuSeconds.map(round),
+    mainThreadSeconds: run.mainThreadSeconds.map(round),
+    coresPerWorker: run.cpuSeconds.map((c) => round(c / run.spanSeconds)),
+    cpuSecondsPerGiB: round(run.cpuSeconds.reduce((a, b) => a + b, 0) / (run.rawBytes / 2 ** 30)),
+    loadBefore: round(run.loadBefore),
+  });
 
   process.stdout.write(
     JSON.stringify({
@@ -180,10 +167,13 @@ try {
       queuedOverDirect: round(queued.seconds / direct.seconds),
       queuedOverDirectTarget: 1.1,
       emptyJobRoundTripMs: round(roundTripMs),
-      compressOneWorkerMiBps: round(one.mbPerSecond),
-      compressTwoWorkersMiBps: round(two.mbPerSecond),
-      compressSpeedup: round(two.mbPerSecond / one.mbPerSecond),
+      compressOneWorkerMiBps: round(one.mibPerSecond),
+      compressTwoWorkersMiBps: round(two.mibPerSecond),
+      compressSpeedup: round(two.mibPerSecond / one.mibPerSecond),
       compressSpeedupTarget: 1.7,
+      compressOneWorker: compressJson(one),
+      compressTwoWorkers: compressJson(two),
+      cpus: availableParallelism(),
     }) + "\n",
   );
 } finally {
@@ -262,6 +252,97 @@ async function emptyJobRoundTrip(producer: Redis, url: string, benchPrefix: stri
     await queue.close();
     await Promise.all([connection.quit(), eventsConnection.quit()]);
   }
+}
+
+interface CompressRun {
+  /** Raw pack bytes rewritten per second while every worker had work. */
+  mibPerSecond: number;
+  rawBytes: number;
+  windowSeconds: number;
+  /** From the first job's start to the last one's end. */
+  spanSeconds: number;
+  /** CPU time of each worker process over the run: all its threads, and its main thread alone. */
+  cpuSeconds: number[];
+  mainThreadSeconds: number[];
+  loadBefore: number;
+}
+
+/**
+ * One compress job per raw image in `store`, run by `workers` compress worker
+ * processes. The clock is the jobs' own: from when the last worker took its
+ * first job to when the first worker ran out of jobs, the span in which all
+ * of them were busy (start-up, queue latency and the last job's tail are
+ * outside it); each job's bytes count in proportion to its time inside it.
+ */
+async function compressRun(
+  producer: Redis,
+  benchPrefix: string,
+  store: string,
+  workers: number,
+  spec: (i: number) => ChildSpec,
+  logDir: string,
+): Promise<CompressRun> {
+  const target = await openStore(store, {});
+  const images = (await listImages(target)).map((i) => i.id as string);
+  await target.close();
+  if (images.length < 2 * workers) throw new Error(`${images.length} images are too few to keep ${workers} workers busy`);
+  const queue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(benchPrefix) });
+  const sup = new Supervisor({ logDir });
+  try {
+    await queue.obliterate({ force: true });
+    // Jobs first, held back until every worker is connected.
+    await queue.pause();
+    for (const image of images) {
+      await queue.add("compress", jobData("compress", { store, image, algorithm: "zstd", level: 3 }), JOB_SPECS.compress.options);
+    }
+    sup.start(Array.from({ length: workers }, (_, i) => spec(i + 1)));
+    await until(async () => (await queue.getWorkersCount()) === workers);
+    const pids = Object.values(sup.pids()).filter((p): p is number => p !== undefined);
+    const cpuBefore = pids.map(cpuOf);
+    const loadBefore = loadavg()[0] ?? 0;
+    await queue.resume();
+    await until(async () => {
+      const c = await queue.getJobCounts("completed", "failed");
+      if ((c.failed ?? 0) > 0) throw new Error("a compress job failed");
+      return c.completed === images.length;
+    }, 100);
+    const cpuAfter = pids.map(cpuOf);
+    const jobs = (await queue.getJobs(["completed"])).map((j) => ({
+      start: j.processedOn ?? 0,
+      end: j.finishedOn ?? 0,
+      bytes: (j.returnvalue as { bytesIn: number }).bytesIn,
+    }));
+    const starts = jobs.map((j) => j.start).sort((a, b) => a - b);
+    const ends = jobs.map((j) => j.end).sort((a, b) => b - a);
+    const from = starts[workers - 1] ?? 0;
+    const to = ends[workers - 1] ?? 0;
+    let inWindow = 0;
+    for (const j of jobs) inWindow += (j.bytes * Math.max(0, Math.min(j.end, to) - Math.max(j.start, from))) / Math.max(1, j.end - j.start);
+    const windowSeconds = (to - from) / 1000;
+    return {
+      mibPerSecond: inWindow / 2 ** 20 / windowSeconds,
+      rawBytes: jobs.reduce((sum, j) => sum + j.bytes, 0),
+      windowSeconds,
+      spanSeconds: ((ends[0] ?? 0) - (starts[0] ?? 0)) / 1000,
+      cpuSeconds: cpuAfter.map((c, i) => c.all - (cpuBefore[i]?.all ?? 0)),
+      mainThreadSeconds: cpuAfter.map((c, i) => c.main - (cpuBefore[i]?.main ?? 0)),
+      loadBefore,
+    };
+  } finally {
+    await sup.stop();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
+}
+
+/** CPU seconds a process has used, all threads and its main thread (Linux /proc). */
+function cpuOf(pid: number): { all: number; main: number } {
+  const ticks = (path: string) => {
+    const stat = readFileSync(path, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {

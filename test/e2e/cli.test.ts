@@ -7,7 +7,8 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
-import { cli, deletePrefix, fileUrl, redis, REDIS_URL, tempDir, testPrefix } from "./helpers.js";
+import { CONTROLLER_QUEUE } from "@xenfleet/jobs";
+import { cli, deletePrefix, fileUrl, queue, redis, REDIS_URL, tempDir, testPrefix } from "./helpers.js";
 
 describe("xenfleet up, the fleet commands, down", () => {
   const prefix = testPrefix();
@@ -18,7 +19,7 @@ describe("xenfleet up, the fleet commands, down", () => {
   afterAll(async () => {
     // Stop the fleet even when a test failed half way.
     if (existsSync(join(dir, `up-${prefix}.pid`))) await cli(["down", ...common, "--state-dir", dir]);
-    conn = redis();
+    conn ??= redis();
     await deletePrefix(conn, prefix);
     await conn.quit();
     rmSync(dir, { recursive: true, force: true });
@@ -46,6 +47,16 @@ describe("xenfleet up, the fleet commands, down", () => {
     expect(report).toMatchObject({ saved: 4, failed: 0 });
     expect(report.bytesTotal).toBeGreaterThan(4 * 8 * 2 ** 20);
     for (const key of ["bytesNew", "seconds"]) expect(typeof report[key]).toBe("number");
+
+    // The hosts filter travels in the batch's payload: only host-2's two domains are saved.
+    const some = await cli(["batch-save", ...common, "--hosts", "host-2", "--wait", "--json"]);
+    expect(some.code, some.stderr + some.stdout).toBe(0);
+    expect(JSON.parse(some.stdout)).toMatchObject({ saved: 2, failed: 0 });
+    conn = redis();
+    const controller = queue(conn, prefix, CONTROLLER_QUEUE);
+    const batches = await controller.getJobs(["completed"]);
+    await controller.close();
+    expect(batches.map((j) => (j.data as { hosts?: string[] }).hosts ?? "all").sort()).toEqual(["all", ["host-2"]]);
 
     const one = await cli(["save", ...common, "host-2", "host-2-vm-1", "--wait", "--json"]);
     expect(JSON.parse(one.stdout)).toMatchObject({ saved: 1, failed: 0, imageId: expect.stringMatching(/^[0-9a-f]{64}$/) });

@@ -54,7 +54,8 @@ describe("docker-compose.yml", () => {
 
   it("points every command at an entry point of the build", () => {
     for (const name of fleet) {
-      const script = services[name]!.entrypoint![1]!;
+      // node [--flags] <script> [args]: the script is the first word after node's flags.
+      const script = services[name]!.entrypoint!.slice(1).find((w) => !w.startsWith("--")) ?? "";
       expect(script).toMatch(/dist\/main\.js$/);
       expect(existsSync(join(ROOT, script.replace(/dist\/main\.js$/, "src/main.ts")))).toBe(true);
     }

@@ -22,19 +22,23 @@ export interface BatchSaveFlowInput {
   mode: "checkpoint" | "live" | "suspend";
   labels: string[];
   compress: boolean;
+  /** The hosts filter the targets were chosen with (recorded in the parent's payload). */
+  hosts?: string[];
   targets: BatchSaveTarget[];
 }
 
 /**
- * Job ids are derived from the batch and the domain, so adding the same
- * batch twice (a controller retried after a crash) does not save twice.
+ * Job ids are derived from the batch, the host and the domain, so adding the
+ * same batch twice (a controller retried after a crash) does not save twice,
+ * and a domain uuid that two hosts report (a clone, or a domain caught
+ * mid-migration) gives two saves, one per host, each with its own outcome.
  */
 export function batchSaveJobId(batchId: string): string {
   return `batch-save-${batchId}`;
 }
 
-export function saveChildJobId(batchId: string, domainUuid: string): string {
-  return `${batchId}-${domainUuid.toLowerCase()}`;
+export function saveChildJobId(batchId: string, host: string, domainUuid: string): string {
+  return `${batchId}-${host}-${domainUuid.toLowerCase()}`;
 }
 
 /** The FlowProducer tree for a batch save; pass it to `flowProducer.add()`. */
@@ -46,6 +50,7 @@ export function batchSaveFlow(input: BatchSaveFlowInput): FlowJob {
     mode: input.mode,
     labels: input.labels,
     total: input.targets.length,
+    ...(input.hosts !== undefined ? { hosts: input.hosts } : {}),
   });
   return {
     name: "batch-save",
@@ -68,7 +73,7 @@ export function batchSaveFlow(input: BatchSaveFlowInput): FlowJob {
       }),
       opts: {
         ...JOB_SPECS.save.options,
-        jobId: saveChildJobId(input.batchId, t.domain.uuid),
+        jobId: saveChildJobId(input.batchId, t.host, t.domain.uuid),
         // One domain failing to save must not hold up the nightly report:
         // the parent runs anyway and lists the failure.
         ignoreDependencyOnFailure: true,
@@ -92,10 +97,10 @@ export async function batchSaveReport(
   for (const [key, value] of Object.entries(values)) {
     const result = parseResult("save", value);
     bytesNew += result.bytesNew;
-    outcomes.push({ ...childOf(key, payload.batchId), imageId: result.imageId });
+    outcomes.push({ ...childOf(key), imageId: result.imageId });
   }
   for (const [key, reason] of Object.entries(failures)) {
-    outcomes.push({ ...childOf(key, payload.batchId), error: String(reason).slice(0, 1024) });
+    outcomes.push({ ...childOf(key), error: String(reason).slice(0, 1024) });
   }
   outcomes.sort((a, b) => a.host.localeCompare(b.host) || a.domain.localeCompare(b.domain));
   const failed = outcomes.filter((o) => o.error !== undefined).length;
@@ -109,10 +114,16 @@ export async function batchSaveReport(
   };
 }
 
-/** A child key is "<bull prefix>:<queue>:<job id>". */
-function childOf(key: string, batchId: string): { host: string; domain: string } {
+/**
+ * A child key is "<bull prefix>:<queue>:<job id>"; the job id ends with the
+ * domain's uuid (36 characters), whether it is "<batch>-<host>-<uuid>" or a
+ * child of a batch made before ids named the host, "<batch>-<uuid>".
+ */
+function childOf(key: string): { host: string; domain: string } {
   const parts = key.split(":");
   const jobId = parts.at(-1) ?? "";
   const queue = parts.at(-2) ?? "";
-  return { host: hostOfQueue(queue) ?? queue, domain: jobId.slice(batchId.length + 1) };
+  return { host: hostOfQueue(queue) ?? queue, domain: jobId.slice(-UUID_LENGTH) };
 }
+
+const UUID_LENGTH = 36;

@@ -15,8 +15,20 @@ export type JobPlace =
   | { readonly shared: "compress" | "controller" };
 
 export interface JobSpec {
+  /** The payload version this code writes. */
   readonly version: number;
   readonly payload: z.ZodType<{ v: number }>;
+  /**
+   * The payload version before it, still read and upgraded: during a rolling
+   * upgrade, queues and job schedulers hold payloads written by older code.
+   */
+  readonly previous?: {
+    readonly version: number;
+    readonly payload: z.ZodType<{ v: number }>;
+    readonly upgrade: (old: never) => { v: number };
+  };
+  /** The result version this code writes. */
+  readonly resultVersion: number;
   readonly result: z.ZodType<{ v: number }>;
   readonly place: JobPlace;
   readonly options: JobsOptions;
@@ -41,6 +53,7 @@ export const JOB_SPECS = {
   save: {
     version: 1,
     payload: p.savePayloadV1,
+    resultVersion: 1,
     result: r.saveResultV1,
     place: { host: "save" },
     options: DEFAULT_JOB_OPTIONS,
@@ -48,6 +61,7 @@ export const JOB_SPECS = {
   restore: {
     version: 1,
     payload: p.restorePayloadV1,
+    resultVersion: 1,
     result: r.restoreResultV1,
     place: { host: "restore" },
     options: DEFAULT_JOB_OPTIONS,
@@ -55,13 +69,17 @@ export const JOB_SPECS = {
   compress: {
     version: 1,
     payload: p.compressPayloadV1,
+    resultVersion: 1,
     result: r.compressResultV1,
     place: { shared: "compress" },
     options: DEFAULT_JOB_OPTIONS,
   },
   "batch-save": {
-    version: 1,
-    payload: p.batchSavePayloadV1,
+    version: 2,
+    payload: p.batchSavePayloadV2,
+    // v1 had no hosts filter: it meant every host.
+    previous: { version: 1, payload: p.batchSavePayloadV1, upgrade: (old: z.infer<typeof p.batchSavePayloadV1>) => ({ ...old, v: 2 as const }) },
+    resultVersion: 1,
     result: r.batchSaveResultV1,
     place: { shared: "controller" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
@@ -71,6 +89,7 @@ export const JOB_SPECS = {
   "migrate-send": {
     version: 1,
     payload: p.migrateSendPayloadV1,
+    resultVersion: 1,
     result: r.migrateSendResultV1,
     place: { host: "migrate-send" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
@@ -78,6 +97,7 @@ export const JOB_SPECS = {
   "migrate-recv": {
     version: 1,
     payload: p.migrateRecvPayloadV1,
+    resultVersion: 1,
     result: r.migrateRecvResultV1,
     place: { host: "migrate-recv" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
@@ -85,6 +105,7 @@ export const JOB_SPECS = {
   evacuate: {
     version: 1,
     payload: p.evacuatePayloadV1,
+    resultVersion: 1,
     result: r.evacuateResultV1,
     place: { shared: "controller" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
@@ -92,6 +113,7 @@ export const JOB_SPECS = {
   retention: {
     version: 1,
     payload: p.retentionPayloadV1,
+    resultVersion: 1,
     result: r.retentionResultV1,
     place: { shared: "controller" },
     options: DEFAULT_JOB_OPTIONS,
@@ -99,6 +121,7 @@ export const JOB_SPECS = {
   gc: {
     version: 1,
     payload: p.gcPayloadV1,
+    resultVersion: 1,
     result: r.gcResultV1,
     place: { shared: "controller" },
     options: DEFAULT_JOB_OPTIONS,

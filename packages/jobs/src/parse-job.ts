@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { InvalidJobError } from "./errors.js";
-import { isJobType, JOB_SPECS, type JobPayload, type JobResult, type JobType } from "./job-types.js";
+import { isJobType, JOB_SPECS, type JobPayload, type JobResult, type JobSpec, type JobType } from "./job-types.js";
 
 /** The typed payload of a `type` job, or InvalidJobError saying why not. */
 export function parseJob<T extends JobType>(type: T, data: unknown): JobPayload<T> {
@@ -34,11 +34,12 @@ export function jobData<T extends JobType>(type: T, fields: Omit<JobPayload<T>, 
 
 /** A result at the current version, checked. */
 export function jobResult<T extends JobType>(type: T, fields: Omit<JobResult<T>, "v">): JobResult<T> {
-  return parseResult(type, { ...fields, v: JOB_SPECS[type].version });
+  return parseResult(type, { ...fields, v: JOB_SPECS[type].resultVersion });
 }
 
 function parseVersioned(type: JobType, what: "payload" | "result", data: unknown): unknown {
-  const spec = JOB_SPECS[type];
+  const spec: JobSpec = JOB_SPECS[type];
+  const current = what === "payload" ? spec.version : spec.resultVersion;
   const v = versionOf(data);
   // The version is checked before the shape: a newer payload may look
   // "almost valid" to an older schema, and that is exactly the misreading a
@@ -46,18 +47,26 @@ function parseVersioned(type: JobType, what: "payload" | "result", data: unknown
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
     throw new InvalidJobError(type, v, `${what} has no valid version field "v"`);
   }
-  if (v > spec.version) {
+  if (v > current) {
     throw new InvalidJobError(
       type,
       v,
-      `${what} version ${v} is newer than this worker understands (it speaks v${spec.version}); ` +
+      `${what} version ${v} is newer than this worker understands (it speaks v${current}); ` +
         "upgrade this worker",
     );
   }
-  if (v < spec.version) {
-    throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${spec.version})`);
+  if (v < current) {
+    const previous = what === "payload" ? spec.previous : undefined;
+    if (previous === undefined || previous.version !== v) {
+      throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${current})`);
+    }
+    return checked(type, v, what, spec.payload, previous.upgrade(checked(type, v, what, previous.payload, data) as never));
   }
-  const parsed = (spec[what] as z.ZodType).safeParse(data);
+  return checked(type, v, what, spec[what], data);
+}
+
+function checked(type: JobType, v: number, what: "payload" | "result", schema: z.ZodType, data: unknown): unknown {
+  const parsed = schema.safeParse(data);
   if (!parsed.success) {
     throw new InvalidJobError(type, v, `${what} does not match the schema: ${describeIssues(parsed.error.issues)}`);
   }

@@ -4,7 +4,7 @@
  * payloads fail once and for all while the worker keeps serving, transient
  * errors are retried, and shutdown finishes or hands back the job in hand.
  */
-import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { InvalidJobError } from "./errors.js";
 import { JOB_SPECS, type JobPayload, type JobResult, type JobType } from "./job-types.js";
@@ -120,6 +120,14 @@ export function runWorker(options: RunWorkerOptions): WorkerHandle {
       if (metrics) countBytes(metrics, queue, type, result);
       return result;
     } catch (err) {
+      // The handler moved its job on purpose (a parent now waiting for the
+      // children it just added, or a job put off till later): BullMQ takes
+      // these errors as "moved", not as failures, and so do we.
+      if (err instanceof WaitingChildrenError || err instanceof DelayedError) {
+        outcome = err instanceof WaitingChildrenError ? "waiting_children" : "delayed";
+        jobLog.debug(outcome === "delayed" ? "job delayed" : "job waiting for its children");
+        throw err;
+      }
       if (handingBack && signal?.aborted && token !== undefined) {
         // Shutdown aborted this job: put it back at the head of its queue
         // without spending an attempt, and tell BullMQ it has been moved.

@@ -30,6 +30,8 @@ describe("batch-save flow", () => {
   });
 
   it("runs end to end: children on each host's queue, then the parent's report", async () => {
+    // Regression: child ids were batch + uuid, so a uuid that two hosts
+    // report (here UUID_B, a clone on h1) gave their two saves one id.
     const saved: string[] = [];
     for (const host of ["h1", "h2"]) {
       handles.push(
@@ -67,14 +69,18 @@ describe("batch-save flow", () => {
       mode: "checkpoint",
       labels: ["nightly"],
       compress: false,
+      hosts: ["h1", "h2"],
       targets: [
         { host: "h1", domain: { uuid: UUID_A, name: "web-1" } },
+        { host: "h1", domain: { uuid: UUID_B, name: "db-1-clone" } },
         { host: "h2", domain: { uuid: UUID_B, name: "db-1" } },
         { host: "h2", domain: { uuid: UUID_C, name: "gone" } },
       ],
     });
     try {
       const tree = await flows.add(flow);
+      const childIds = (tree.children ?? []).map((c) => c.job.id);
+      expect(new Set(childIds).size).toBe(4);
       // A controller retried after a crash adds the same batch again: nothing runs twice.
       await flows.add(flow);
       const parent = tree.job;
@@ -85,20 +91,22 @@ describe("batch-save flow", () => {
       const controller = queue(CONTROLLER_QUEUE, prefix, conn);
       const finished = await controller.getJob(parent.id ?? "");
       await controller.close();
+      expect(finished?.data).toMatchObject({ v: 2, hosts: ["h1", "h2"], total: 4 });
       expect(finished?.returnvalue).toEqual({
         v: 1,
         batchId: "nightly-1",
-        total: 3,
-        succeeded: 2,
+        total: 4,
+        succeeded: 3,
         failed: 1,
-        bytesNew: 20,
+        bytesNew: 30,
         outcomes: [
           { host: "h1", domain: UUID_A, imageId: IMAGE },
+          { host: "h1", domain: UUID_B, imageId: IMAGE },
           { host: "h2", domain: UUID_C, error: `[XF_TEST_DOMAIN_GONE] domain ${UUID_C} no longer exists` },
           { host: "h2", domain: UUID_B, imageId: IMAGE },
         ],
       });
-      expect(saved.sort()).toEqual(["h1/web-1/nightly-1", "h2/db-1/nightly-1"]);
+      expect(saved.sort()).toEqual(["h1/db-1-clone/nightly-1", "h1/web-1/nightly-1", "h2/db-1/nightly-1"]);
 
       // Every key the flow created sits under the prefix's hash tag.
       const [, found] = await conn.scan("0", "MATCH", `*${prefix}*`, "COUNT", 10_000);

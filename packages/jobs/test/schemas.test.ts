@@ -16,12 +16,12 @@ import { IMAGE, UUID_A, UUID_B } from "./helpers.js";
 const domain = { uuid: UUID_A, name: "web-1" };
 const store = "s3://images/fleet";
 
-/** One valid payload (at v1) per job type. */
+/** One valid payload (at its current version) per job type. */
 const valid: { [T in JobType]: Record<string, unknown> } = {
   save: { v: 1, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
   restore: { v: 1, host: "h2", store, image: IMAGE, paused: false },
   compress: { v: 1, store, image: IMAGE, algorithm: "zstd", level: 3 },
-  "batch-save": { v: 1, batchId: "nightly-2024-05-01", store, mode: "suspend", labels: [], total: 2 },
+  "batch-save": { v: 2, batchId: "nightly-2024-05-01", store, mode: "suspend", labels: [], total: 2, hosts: ["h1", "h2"] },
   "migrate-send": { v: 1, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
   "migrate-recv": { v: 1, migrationId: "m1", host: "h2", source: "h1", domain },
   evacuate: { v: 1, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
@@ -72,7 +72,7 @@ describe("job payloads", () => {
 
   it.each(JOB_TYPES)("%s: refuses a newer version, naming it", (type) => {
     const reason = reasonOf(() => parseJob(type, { ...valid[type], v: JOB_SPECS[type].version + 1 }));
-    expect(reason).toContain(`invalid ${type} job (v2)`);
+    expect(reason).toContain(`invalid ${type} job (v${JOB_SPECS[type].version + 1})`);
     expect(reason).toMatch(/newer than this worker understands/);
   });
 
@@ -123,6 +123,15 @@ describe("job payloads", () => {
   it("never echoes the offending value in the reason", () => {
     const reason = reasonOf(() => parseJob("save", { ...valid.save, store: "s3://key:hunter2@bucket/x" }));
     expect(reason).not.toContain("hunter2");
+  });
+
+  it("batch-save: reads a v1 payload (written before the hosts filter) as v2 for every host", () => {
+    const v1: Record<string, unknown> = { ...valid["batch-save"], v: 1 };
+    delete v1.hosts;
+    expect(parseJob("batch-save", v1)).toEqual({ ...v1, v: 2 });
+    // v1 never had the filter: a v1 payload carrying one is malformed, not silently widened.
+    expect(reasonOf(() => parseJob("batch-save", { ...v1, hosts: ["h1"] }))).toMatch(/invalid batch-save job \(v1\).*hosts/);
+    expect(reasonOf(() => parseJob("batch-save", { ...valid["batch-save"], hosts: [] }))).toMatch(/hosts/);
   });
 
   it("refuses an unknown job name", () => {

@@ -7,8 +7,8 @@ export function compressHandler(stores: Stores): JobHandler<"compress"> {
   return async (payload, { signal, logger }) => {
     const started = performance.now();
     const store = await stores.get(payload.store);
-    // The image layer compresses zstd at its own default level; the payload's level is not used yet.
-    const result = await compressImage(store, parseImageId(payload.image), payload.algorithm, { signal });
+    // The level is part of the request (the schema bounds it); packs already compressed are left as they are.
+    const result = await compressImage(store, parseImageId(payload.image), payload.algorithm, { zstdLevel: payload.level, signal });
     logger.info({ image: payload.image, packs: result.packs, rewritten: result.rewritten, bytesIn: result.bytesBefore, bytesOut: result.bytesAfter }, "compressed");
     return { imageId: payload.image, bytesIn: result.bytesBefore, bytesOut: result.bytesAfter, seconds: (performance.now() - started) / 1000 };
   };

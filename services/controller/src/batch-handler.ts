@@ -6,7 +6,7 @@
  * waits for them; on its second run it writes the report.
  */
 import { WaitingChildrenError, type Job } from "bullmq";
-import { expandInto, type SkippedDomain } from "@xenfleet/fleet";
+import { expandInto, type DuplicateDomain, type SkippedDomain } from "@xenfleet/fleet";
 import { batchSaveReport, type JobHandler, type JobPayload } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 
@@ -21,6 +21,7 @@ interface Expansion {
   batchId: string;
   total: number;
   skipped: SkippedDomain[];
+  duplicates?: DuplicateDomain[];
 }
 
 export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save"> {
@@ -32,11 +33,12 @@ export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save
       // Each run gets its own batch id (its save jobs' ids derive from it),
       // fixed by the job's creation time so a re-run expands identically.
       const batchId = `${payload.batchId}-${job.timestamp}`;
-      const { total, skipped } = await expandInto(job, payload, deps.redis, deps.prefix, batchId, { compress: deps.compress });
-      expansion = { batchId, total, skipped: skipped.slice(0, 1000) };
+      const { total, skipped, duplicates } = await expandInto(job, payload, deps.redis, deps.prefix, batchId, { compress: deps.compress });
+      expansion = { batchId, total, skipped: skipped.slice(0, 1000), duplicates: duplicates.slice(0, 1000) };
       await job.updateProgress(expansion as unknown as object);
-      logger.info({ batchId, total, skipped: skipped.length }, "scheduled batch expanded");
+      logger.info({ batchId, total, skipped: skipped.length, hosts: payload.hosts ?? "all" }, "scheduled batch expanded");
       for (const s of skipped) logger.warn({ host: s.host, domain: s.domain.name }, s.reason);
+      for (const d of duplicates) logger.warn({ domain: d.uuid, hosts: d.hosts }, "domain uuid reported by several hosts; saved on each");
       if (total > 0 && (await job.moveToWaitingChildren(job.token ?? ""))) throw new WaitingChildrenError();
     }
     const report = await batchSaveReport(job, withBatch(payload, expansion));

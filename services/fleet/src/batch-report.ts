@@ -46,8 +46,7 @@ function controllerQueue(redis: Redis, prefix: string): Queue {
 export async function batchProgress(redis: Redis, prefix: string, jobId: string): Promise<BatchProgress | undefined> {
   const queue = controllerQueue(redis, prefix);
   try {
-    const job = await queue.getJob(jobId);
-    return job === undefined ? undefined : await progressOf(job);
+    return await progressOf(queue, jobId);
   } finally {
     await queue.close();
   }
@@ -60,14 +59,23 @@ export async function listBatches(redis: Redis, prefix: string, limit = 20): Pro
     const jobs = await queue.getJobs(["waiting-children", "active", "waiting", "completed", "failed", "prioritized"], 0, limit * 3);
     const batches = jobs.filter((j): j is Job => j !== undefined && j.name === "batch-save");
     batches.sort((a, b) => b.timestamp - a.timestamp);
-    return await Promise.all(batches.slice(0, limit).map(progressOf));
+    const progress = await Promise.all(batches.slice(0, limit).map((j) => progressOf(queue, j.id ?? "")));
+    return progress.filter((p): p is BatchProgress => p !== undefined);
   } finally {
     await queue.close();
   }
 }
 
-async function progressOf(job: Job): Promise<BatchProgress> {
-  const state = await job.getState();
+/**
+ * The state is read before the job: completed and failed are final, so a job
+ * read after its state said so carries its result. Read the other way round,
+ * a batch finishing in between looked completed with no result yet, and
+ * reading its report failed (regression: `batch-save --wait` exited 1).
+ */
+async function progressOf(queue: Queue, jobId: string): Promise<BatchProgress | undefined> {
+  const state = await queue.getJobState(jobId);
+  const job = state === "unknown" ? undefined : await queue.getJob(jobId);
+  if (job === undefined) return undefined;
   const counts = await job.getDependenciesCount();
   const finishedChildren = (counts.processed ?? 0) + (counts.ignored ?? 0) + (counts.failed ?? 0);
   const planned = typeof job.data?.total === "number" ? (job.data.total as number) : 0;

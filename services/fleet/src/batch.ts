@@ -20,7 +20,7 @@ import {
 } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { getLimits } from "./limits.js";
-import { batchTargets, type SkippedDomain } from "./targets.js";
+import { batchTargets, type DuplicateDomain, type SkippedDomain } from "./targets.js";
 
 export interface BatchOptions {
   store: string;
@@ -38,6 +38,7 @@ export interface StartedBatch {
   jobId: string;
   total: number;
   skipped: SkippedDomain[];
+  duplicates: DuplicateDomain[];
 }
 
 /** A fresh batch id: sortable by time, unique. */
@@ -47,23 +48,34 @@ export function newBatchId(kind = "batch"): string {
 
 export async function startBatch(redis: Redis, prefix: string, options: BatchOptions & { batchId?: string }): Promise<StartedBatch> {
   const batchId = options.batchId ?? newBatchId();
-  const { targets, skipped } = await batchTargets(redis, prefix, options.hosts);
+  const hosts = options.hosts === undefined ? undefined : [...options.hosts];
+  const { targets, skipped, duplicates } = await batchTargets(redis, prefix, hosts);
   await applyHostLimits(redis, prefix, targets);
   const producer = new FlowProducer({ connection: redis, prefix: bullPrefix(prefix) });
   try {
     await producer.add(
-      batchSaveFlow({ prefix, batchId, store: options.store, mode: options.mode, labels: options.labels, compress: options.compress, targets }),
+      batchSaveFlow({
+        prefix,
+        batchId,
+        store: options.store,
+        mode: options.mode,
+        labels: options.labels,
+        compress: options.compress,
+        ...(hosts !== undefined ? { hosts } : {}),
+        targets,
+      }),
     );
   } finally {
     await producer.close();
   }
-  return { batchId, jobId: batchSaveJobId(batchId), total: targets.length, skipped };
+  return { batchId, jobId: batchSaveJobId(batchId), total: targets.length, skipped, duplicates };
 }
 
 /**
- * Add one save child per domain to an existing batch-save job (which must be
- * active, held by the caller). Child ids are deterministic, so expanding the
- * same job twice (a controller that crashed halfway) adds each save once.
+ * Add one save child per domain of the payload's hosts to an existing
+ * batch-save job (which must be active, held by the caller). Child ids are
+ * deterministic, so expanding the same job twice (a controller that crashed
+ * halfway) adds each save once.
  */
 export async function expandInto(
   job: Job,
@@ -71,9 +83,9 @@ export async function expandInto(
   redis: Redis,
   prefix: string,
   batchId: string,
-  options: { compress: boolean; hosts?: readonly string[] },
-): Promise<{ total: number; skipped: SkippedDomain[] }> {
-  const { targets, skipped } = await batchTargets(redis, prefix, options.hosts);
+  options: { compress: boolean },
+): Promise<{ total: number; skipped: SkippedDomain[]; duplicates: DuplicateDomain[] }> {
+  const { targets, skipped, duplicates } = await batchTargets(redis, prefix, payload.hosts);
   await applyHostLimits(redis, prefix, targets);
   const flow = batchSaveFlow({
     prefix,
@@ -82,6 +94,7 @@ export async function expandInto(
     mode: payload.mode,
     labels: payload.labels,
     compress: options.compress,
+    ...(payload.hosts !== undefined ? { hosts: payload.hosts } : {}),
     targets,
   });
   const queues = new Map<string, Queue>();
@@ -97,7 +110,7 @@ export async function expandInto(
   } finally {
     await Promise.all([...queues.values()].map((q) => q.close()));
   }
-  return { total: targets.length, skipped };
+  return { total: targets.length, skipped, duplicates };
 }
 
 /** Each target host's save queue runs at most `hostSaves` jobs at once, however many workers it has. */

@@ -13,7 +13,7 @@ export { Stores } from "./stores.js";
 export { NoRoomError } from "./errors.js";
 export { saveDomain, type SaveDomainInput, type SaveDomainResult } from "./save-domain.js";
 export { restoreImage, type RestoreImageInput, type RestoreImageResult } from "./restore-image.js";
-export { batchTargets, UnknownHostError, type BatchTargets, type SkippedDomain } from "./targets.js";
+export { batchTargets, UnknownHostError, type BatchTargets, type DuplicateDomain, type SkippedDomain } from "./targets.js";
 export { expandInto, newBatchId, startBatch, type BatchOptions, type StartedBatch } from "./batch.js";
 export {
   batchProgress,
@@ -36,6 +36,7 @@ export {
   type ScheduleId,
   type ScheduleInfo,
 } from "./schedules.js";
+export { startService, type Service, type ServiceOptions } from "./service.js";
 export { Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
 export {
   definedOnly,
@@ -44,6 +45,7 @@ export {
   hostIds,
   prepareSimHost,
   prepareSimHosts,
+  SERVICE_NODE_FLAGS,
   serviceCommand,
   simDir,
   type EmbeddedFleet,

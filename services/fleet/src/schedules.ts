@@ -34,12 +34,12 @@ function repeatOptions(repeat: Repeat): { pattern: string; tz?: string } | { eve
   return repeat.tz === undefined ? { pattern: repeat.cron } : { pattern: repeat.cron, tz: repeat.tz };
 }
 
-/** The nightly batch save of every domain on every host that is up. */
+/** The nightly batch save of every domain on every host that is up (or only on `hosts`). */
 export async function scheduleNightly(
   redis: Redis,
   prefix: string,
   repeat: Repeat,
-  template: { store: string; mode: "checkpoint" | "live" | "suspend"; labels?: string[] },
+  template: { store: string; mode: "checkpoint" | "live" | "suspend"; labels?: string[]; hosts?: string[] },
 ): Promise<void> {
   const data = jobData("batch-save", {
     batchId: NIGHTLY_BATCH,
@@ -47,6 +47,7 @@ export async function scheduleNightly(
     mode: template.mode,
     labels: template.labels ?? ["nightly"],
     total: 0,
+    ...(template.hosts !== undefined ? { hosts: template.hosts } : {}),
   });
   await upsert(redis, prefix, "nightly", repeat, "batch-save", data);
 }

@@ -2,6 +2,9 @@
  * Which domains a batch saves: every domain the registry shows on the chosen
  * hosts. A host whose heartbeat has lapsed gets no new work: its domains are
  * listed as skipped, with the reason, instead of queueing saves nobody runs.
+ * A uuid is meant to be unique in the fleet; one that several hosts report
+ * (a cloned domain, or one caught between two hosts by a migration) is saved
+ * on each of them and listed as a duplicate, so the report can say so.
  */
 import { listHosts, type BatchSaveTarget } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
@@ -12,9 +15,16 @@ export interface SkippedDomain {
   reason: string;
 }
 
+/** A domain uuid reported by more than one host. */
+export interface DuplicateDomain {
+  uuid: string;
+  hosts: string[];
+}
+
 export interface BatchTargets {
   targets: BatchSaveTarget[];
   skipped: SkippedDomain[];
+  duplicates: DuplicateDomain[];
 }
 
 export class UnknownHostError extends Error {
@@ -32,7 +42,7 @@ export async function batchTargets(redis: Redis, prefix: string, hosts?: readonl
     if (missing.length > 0) throw new UnknownHostError(missing);
   }
   const chosen = hosts === undefined ? all : all.filter((s) => hosts.includes(s.id));
-  const result: BatchTargets = { targets: [], skipped: [] };
+  const result: BatchTargets = { targets: [], skipped: [], duplicates: [] };
   for (const host of chosen) {
     for (const d of host.info?.domains ?? []) {
       const domain = { uuid: d.uuid, name: d.name };
@@ -43,5 +53,15 @@ export async function batchTargets(redis: Redis, prefix: string, hosts?: readonl
       }
     }
   }
+  result.duplicates = duplicatesOf(result.targets);
   return result;
+}
+
+function duplicatesOf(targets: readonly BatchSaveTarget[]): DuplicateDomain[] {
+  const hostsOf = new Map<string, string[]>();
+  for (const t of targets) {
+    const uuid = t.domain.uuid.toLowerCase();
+    hostsOf.set(uuid, [...(hostsOf.get(uuid) ?? []), t.host]);
+  }
+  return [...hostsOf].filter(([, hosts]) => hosts.length > 1).map(([uuid, hosts]) => ({ uuid, hosts }));
 }

@@ -26,7 +26,15 @@ describe("Supervisor", () => {
       // A well-behaved service: finishes its work on SIGTERM, then exits 0.
       { name: "steady", ...node("process.on('SIGTERM', () => { console.log('bye'); process.exit(0) }); setInterval(() => {}, 1000)") },
     ]);
-    await until(() => sup.restarts("crasher") >= 2, "two restarts");
+    // Two restarts, and the second one has run (stopping it before it printed would leave two lines).
+    const ups = () => {
+      try {
+        return readFileSync(join(dir, "crasher.log"), "utf8").split("up\n").length - 1;
+      } catch {
+        return 0;
+      }
+    };
+    await until(() => sup.restarts("crasher") >= 2 && ups() >= 3, "two restarts");
     expect(events.filter((e) => e.type === "exited" && e.name === "crasher")[0]).toMatchObject({ code: 3, restartInMs: 50 });
     await sup.stop(10_000);
     expect(sup.pids()).toEqual({ crasher: undefined, steady: undefined });

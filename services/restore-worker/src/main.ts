@@ -4,15 +4,14 @@
  * against the host's hypervisor. The host's heartbeat comes from its save
  * worker, which also publishes the domains restored here on its next beat.
  */
-import { openHypervisor, Stores } from "@xenfleet/fleet";
-import { createLogger, createMetrics, createRedis, hostQueue, runWorker, serveMetrics, terminationSignal } from "@xenfleet/jobs";
+import { openHypervisor, startService, Stores } from "@xenfleet/fleet";
+import { createRedis, hostQueue, runWorker } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 import { restoreHandler } from "./handler.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
-const logger = createLogger({ service: "restore-worker", level: config.XENFLEET_LOG_LEVEL }).child({ host });
-const signal = terminationSignal();
+const service = await startService({ name: "restore-worker", host, config });
 
 const hypervisor = await openHypervisor({
   kind: config.XENFLEET_HYPERVISOR,
@@ -22,27 +21,18 @@ const hypervisor = await openHypervisor({
 });
 const connection = createRedis(config.XENFLEET_REDIS, "worker", `restore-worker@${host}`);
 const stores = new Stores(config);
-const metrics = createMetrics({ labels: { service: "restore-worker", host } });
-const server =
-  config.XENFLEET_METRICS_PORT > 0
-    ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
-    : undefined;
 
 const worker = runWorker({
   queue: hostQueue("restore", host),
   connection,
   prefix: config.XENFLEET_PREFIX,
-  logger,
-  metrics,
-  signal,
+  logger: service.logger,
+  metrics: service.metrics,
+  signal: service.signal,
   concurrency: config.XENFLEET_CONCURRENCY,
   name: `restore-worker@${host}`,
   handlers: { restore: restoreHandler({ host, hypervisor, stores }) },
 });
-logger.info({ queue: hostQueue("restore", host), hypervisor: hypervisor.kind, metricsPort: server?.port }, "restore worker started");
+service.logger.info({ queue: hostQueue("restore", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");
 
-const outcome = await worker.stopped;
-await stores.close();
-await server?.close();
-await connection.quit().catch(() => undefined);
-logger.info({ outcome }, "restore worker stopped");
+await service.close(await worker.stopped, [() => stores.close(), () => connection.quit()]);

@@ -6,27 +6,16 @@
  * process is alive.
  */
 import { Queue } from "bullmq";
-import { openHypervisor, runHostAgent, Stores } from "@xenfleet/fleet";
-import {
-  bullPrefix,
-  COMPRESS_QUEUE,
-  createLogger,
-  createMetrics,
-  createRedis,
-  hostQueue,
-  keys,
-  runWorker,
-  serveMetrics,
-  terminationSignal,
-} from "@xenfleet/jobs";
+import { openHypervisor, runHostAgent, startService, Stores } from "@xenfleet/fleet";
+import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, keys, runWorker } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 import { saveHandler } from "./handler.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
 const prefix = config.XENFLEET_PREFIX;
-const logger = createLogger({ service: "save-worker", level: config.XENFLEET_LOG_LEVEL }).child({ host });
-const signal = terminationSignal();
+const service = await startService({ name: "save-worker", host, config });
+const logger = service.logger;
 
 const hypervisor = await openHypervisor({
   kind: config.XENFLEET_HYPERVISOR,
@@ -37,11 +26,6 @@ const hypervisor = await openHypervisor({
 const connection = createRedis(config.XENFLEET_REDIS, "worker", `save-worker@${host}`);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `save-worker@${host}:producer`);
 const stores = new Stores(config);
-const metrics = createMetrics({ labels: { service: "save-worker", host } });
-const server =
-  config.XENFLEET_METRICS_PORT > 0
-    ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
-    : undefined;
 const compressQueue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(prefix) });
 
 // The heartbeat outlives the worker's shutdown signal: while a save in hand
@@ -62,8 +46,8 @@ const worker = runWorker({
   connection,
   prefix,
   logger,
-  metrics,
-  signal,
+  metrics: service.metrics,
+  signal: service.signal,
   concurrency: config.XENFLEET_CONCURRENCY,
   name: `save-worker@${host}`,
   handlers: {
@@ -77,15 +61,16 @@ const worker = runWorker({
     }),
   },
 });
-logger.info({ queue: hostQueue("save", host), hypervisor: hypervisor.kind, metricsPort: server?.port }, "save worker started");
+logger.info({ queue: hostQueue("save", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "save worker started");
 
 const outcome = await worker.stopped;
 agentStop.abort();
 await agent;
-// A host that stops on purpose is down now, not when its heartbeat expires.
-await producer.del(keys.alive(prefix, host)).catch(() => undefined);
-await compressQueue.close();
-await stores.close();
-await server?.close();
-await Promise.allSettled([connection.quit(), producer.quit()]);
-logger.info({ outcome }, "save worker stopped");
+await service.close(outcome, [
+  // A host that stops on purpose is down now, not when its heartbeat expires.
+  () => producer.del(keys.alive(prefix, host)),
+  () => compressQueue.close(),
+  () => stores.close(),
+  () => connection.quit(),
+  () => producer.quit(),
+]);

@@ -13,6 +13,7 @@ export function registerScheduleCommands(program: Command): void {
     .option("--every <ms>", "a fixed interval in milliseconds instead of a cron pattern", integer)
     .option("--mode <mode>", "checkpoint, live or suspend", "checkpoint")
     .option("--label <labels>", "retention labels, comma separated", list, ["nightly"])
+    .option("--hosts <ids>", "only these hosts, comma separated", list)
     .option("--json", "print JSON")
     .action(async (opts) => {
       try {
@@ -21,7 +22,7 @@ export function registerScheduleCommands(program: Command): void {
         const options = fleetOptions(opts);
         const repeat = opts.cron !== undefined ? { cron: opts.cron as string, ...(opts.tz ? { tz: opts.tz as string } : {}) } : { everyMs: opts.every as number };
         const schedules = await withRedis(options, async (redis) => {
-          await scheduleNightly(redis, options.prefix, repeat, { store: options.store, mode: opts.mode, labels: opts.label });
+          await scheduleNightly(redis, options.prefix, repeat, { store: options.store, mode: opts.mode, labels: opts.label, ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}) });
           return listSchedules(redis, options.prefix);
         });
         const nightly = schedules.find((s) => s.id === "nightly");

@@ -76,7 +76,10 @@ export function registerWorkCommands(program: Command): void {
             compress: opts.compress,
             ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
           });
-          if (!opts.wait) return printStarted({ batchId: batch.batchId, job: batch.jobId, saves: batch.total, skipped: batch.skipped }, opts.json);
+          // Each host's copy of a duplicated uuid is saved; say so, since their images share the uuid's history.
+          if (!opts.json) for (const d of batch.duplicates) process.stderr.write(`warning: domain ${d.uuid} is reported by hosts ${d.hosts.join(", ")}; saved on each\n`);
+          const duplicates = batch.duplicates.length > 0 ? { duplicates: batch.duplicates } : {};
+          if (!opts.wait) return printStarted({ batchId: batch.batchId, job: batch.jobId, saves: batch.total, skipped: batch.skipped, ...duplicates }, opts.json);
           const bar = !opts.json && process.stderr.isTTY ? batchBar(batch.batchId) : undefined;
           let done: BatchProgress;
           try {
@@ -86,7 +89,7 @@ export function registerWorkCommands(program: Command): void {
           }
           if (done.report === undefined) throw new Error(`batch ${batch.batchId} failed: ${done.error ?? "unknown reason"}`);
           const report = withSkipped(done.report, batch.skipped);
-          printReport(fromBatch(report), opts.json);
+          printReport({ ...fromBatch(report), ...duplicates }, opts.json);
           if (report.failed > 0) process.exitCode = 1;
         });
       } catch (err) {

@@ -88,6 +88,17 @@ export const batchSavePayloadV1 = z.strictObject({
   total: z.int().min(0).max(100_000),
 });
 
+/**
+ * v2 adds the hosts filter: the batch saves only the domains of these hosts
+ * (every host that is up when absent). The filter travels in the payload so
+ * that whoever expands the batch (the CLI, or the controller for a scheduled
+ * run) applies the same one.
+ */
+export const batchSavePayloadV2 = batchSavePayloadV1.extend({
+  v: z.literal(2),
+  hosts: z.array(hostIdSchema).min(1).max(256).optional(),
+});
+
 /** Source side of a migration: stream the domain to the target host. */
 export const migrateSendPayloadV1 = z.strictObject({
   v: v1,
