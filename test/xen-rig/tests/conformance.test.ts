@@ -6,7 +6,7 @@
  * restored guest proves its state by counting on from its image's heartbeat.
  * Debian's Xen has no shadow paging: only PVH guests save live, so PV guests
  * are saved by suspend and checkpoint (and must refuse a live save) and PVH
- * guests live. A suspend of a PVH guest under QEMU's emulation once ended in
+ * guests live. Suspends of PVH guests under QEMU's emulation sometimes end in
  * a triple fault of the guest, so the suite does not rest on it.
  */
 import { XenHypervisor } from "@xenfleet/hypervisor";
