@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { saveDomain } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
 import { listImages } from "@xenfleet/image";
@@ -15,13 +15,11 @@ import { LocalStore } from "@xenfleet/store";
 import { receiveCold, sendCold } from "../src/cold.js";
 import { MigrationFailedError } from "../src/errors.js";
 import { MigrationRecord } from "../src/rendezvous.js";
+import { cleanupsAfterEach } from "./helpers/cleanups.js";
 import { testRedis } from "./helpers/redis.js";
 
 const MiB = 2 ** 20;
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup() {
   const r = testRedis();

@@ -1,18 +1,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { MigrationFailedError } from "../src/errors.js";
 import { receiveLive } from "../src/receiver.js";
 import { MigrationRecord } from "../src/rendezvous.js";
 import { sendLive } from "../src/sender.js";
+import { cleanupsAfterEach } from "./helpers/cleanups.js";
 import { testRedis } from "./helpers/redis.js";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup() {
   const r = testRedis();

@@ -5,17 +5,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { MigrationRecord } from "../src/rendezvous.js";
 import { sweepMigrations } from "../src/sweep.js";
+import { cleanupsAfterEach } from "./helpers/cleanups.js";
 import { testRedis } from "./helpers/redis.js";
 
 const MiB = 2 ** 20;
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup() {
   const r = testRedis();

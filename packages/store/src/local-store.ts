@@ -74,12 +74,9 @@ export class LocalStore implements ObjectStore {
       try {
         await link(tmp, path);
       } catch (err) {
+        const existing = await this.createClash(key, path, err);
+        if (existing) return existing;
         const code = errnoOf(err);
-        if (code === "EEXIST") {
-          if (await this.isObject(key, path)) return { created: false };
-          throw new InvalidKeyError(key, "a directory of other keys has this name");
-        }
-        if (code === "ENOTDIR") throw new InvalidKeyError(key, "a parent segment is itself an object");
         // Filesystems without hard links: rename (which replaces). The
         // existence check above keeps this to the rare race, where both
         // writers hold the same content-addressed bytes.
@@ -94,6 +91,21 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
+   * A create that found its path taken: the object itself (already stored,
+   * which is no error for immutable content-addressed keys) or a key that
+   * clashes with another's directory or parent. Anything else is undefined.
+   */
+  private async createClash(key: string, path: string, err: unknown): Promise<PutResult | undefined> {
+    const code = errnoOf(err);
+    if (code === "EEXIST") {
+      if (await this.isObject(key, path)) return { created: false };
+      throw new InvalidKeyError(key, "a directory of other keys has this name");
+    }
+    if (code === "ENOTDIR") throw new InvalidKeyError(key, "a parent segment is itself an object");
+    return undefined;
+  }
+
+  /**
    * An empty object is created in place with O_EXCL: with no bytes there is
    * no partial object a crash could leave, so the temp file and link are not
    * needed (stores hold many empty marker objects, such as hooks).
@@ -104,12 +116,8 @@ export class LocalStore implements ObjectStore {
     try {
       handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     } catch (err) {
-      const code = errnoOf(err);
-      if (code === "EEXIST") {
-        if (await this.isObject(key, path)) return { created: false };
-        throw new InvalidKeyError(key, "a directory of other keys has this name");
-      }
-      if (code === "ENOTDIR") throw new InvalidKeyError(key, "a parent segment is itself an object");
+      const existing = await this.createClash(key, path, err);
+      if (existing) return existing;
       throw mapFsError("put", key, err);
     }
     await handle.close();
