@@ -7,7 +7,7 @@
  * Debian's Xen has no shadow paging: only PVH guests save live, so PV guests
  * are saved by suspend and checkpoint (and must refuse a live save) and PVH
  * guests live. Suspends of PVH guests under QEMU's emulation sometimes end in
- * a triple fault of the guest, so the suite does not rest on it.
+ * a triple fault of the guest (README.md, "Known gaps").
  */
 import { XenHypervisor } from "@xenfleet/hypervisor";
 import { describeHypervisorConformance } from "@xenfleet/hypervisor/testing";
