@@ -7,16 +7,16 @@
  * XENFLEET_HOST_ADDRESS through the migration record. At startup it first
  * settles migrations a crashed predecessor left half-done (sweep.ts).
  */
-import { openHypervisor, runHostAgent, Stores } from "@xenfleet/fleet";
-import { createLogger, createMetrics, createRedis, hostQueue, keys, runWorker, serveMetrics, terminationSignal } from "@xenfleet/jobs";
+import { openHypervisor, runHostAgent, startService, Stores } from "@xenfleet/fleet";
+import { createRedis, hostQueue, keys, runWorker } from "@xenfleet/jobs";
 import { migrateHandlers, sweepMigrations, TokenBucket } from "@xenfleet/migration";
 import { loadConfig, loadTls } from "./config.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
 const prefix = config.XENFLEET_PREFIX;
-const logger = createLogger({ service: "migrate-worker", level: config.XENFLEET_LOG_LEVEL }).child({ host });
-const signal = terminationSignal();
+const service = await startService({ name: "migrate-worker", host, config });
+const { logger, metrics, signal } = service;
 
 const hypervisor = await openHypervisor({
   kind: config.XENFLEET_HYPERVISOR,
@@ -31,11 +31,6 @@ const sendConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-sen
 const recvConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-recv@${host}`);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `migrate-worker@${host}:producer`);
 const stores = new Stores(config);
-const metrics = createMetrics({ labels: { service: "migrate-worker", host } });
-const server =
-  config.XENFLEET_METRICS_PORT > 0
-    ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
-    : undefined;
 const { tls, ca } = loadTls(config);
 
 const agentStop = new AbortController();
@@ -89,13 +84,12 @@ const recv = runWorker({
   name: `migrate-recv@${host}`,
   handlers: { "migrate-recv": handlers["migrate-recv"] },
 });
-logger.info({ hypervisor: hypervisor.kind, bind: config.XENFLEET_MIGRATE_BIND, tls: tls !== undefined, metricsPort: server?.port }, "migrate worker started");
+logger.info({ hypervisor: hypervisor.kind, bind: config.XENFLEET_MIGRATE_BIND, tls: tls !== undefined, metricsPort: service.metricsPort }, "migrate worker started");
 
 const outcomes = await Promise.all([send.stopped, recv.stopped]);
 agentStop.abort();
 await agent;
 if (config.XENFLEET_MIGRATE_AGENT) await producer.del(keys.alive(prefix, host)).catch(() => undefined);
-await stores.close();
-await server?.close();
-await Promise.allSettled([sendConnection.quit(), recvConnection.quit(), producer.quit()]);
-logger.info({ outcomes }, "migrate worker stopped");
+// The worse of the two workers' outcomes is the process's.
+const outcome = outcomes.includes("abandoned") ? "abandoned" : outcomes.includes("handed-back") ? "handed-back" : "finished";
+await service.close(outcome, [() => stores.close(), () => sendConnection.quit(), () => recvConnection.quit(), () => producer.quit()]);
