@@ -21,7 +21,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -42,6 +42,7 @@ import { listImages } from "@xenfleet/image";
 import { bullPrefix, COMPRESS_QUEUE, createLogger, createRedis, JOB_SPECS, jobData, keys, listHosts, runWorker } from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
+import { cpuOf, cpuSince } from "./lib/proc-cpu.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -324,8 +325,11 @@ async function compressRun(
       rawBytes: jobs.reduce((sum, j) => sum + j.bytes, 0),
       windowSeconds,
       spanSeconds: ((ends[0] ?? 0) - (starts[0] ?? 0)) / 1000,
-      cpuSeconds: cpuAfter.map((c, i) => c.all - (cpuBefore[i]?.all ?? 0)),
-      mainThreadSeconds: cpuAfter.map((c, i) => c.main - (cpuBefore[i]?.main ?? 0)),
+      cpuSeconds: cpuAfter.map((c, i) => {
+        const used = cpuSince(cpuBefore[i]!, c);
+        return used.user + used.system;
+      }),
+      mainThreadSeconds: cpuAfter.map((c, i) => cpuSince(cpuBefore[i]!, c).main),
       loadBefore,
     };
   } finally {
@@ -336,15 +340,6 @@ async function compressRun(
 }
 
 /** CPU seconds a process has used, all threads and its main thread (Linux /proc). */
-function cpuOf(pid: number): { all: number; main: number } {
-  const ticks = (path: string) => {
-    const stat = readFileSync(path, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
-  return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
-}
-
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const started = performance.now();
   const value = await fn();
