@@ -18,6 +18,7 @@ import type { Hypervisor } from "@xenfleet/hypervisor";
 import { restoreImage, saveDomain } from "@xenfleet/fleet";
 import { ImageNotFoundError, parseImageId, removeImage } from "@xenfleet/image";
 import type { ObjectStore } from "@xenfleet/store";
+import { claimTargetBuild } from "./commit.js";
 import { MigrationFailedError, NoRoomError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
@@ -115,6 +116,8 @@ export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveRep
       if (free < o.memoryBytes) throw new NoRoomError(o.memoryBytes, free);
     }
     const imageId = parseImageId(await o.record.waitForField("image", o.imageTimeoutMs ?? 600_000, o.signal));
+    // The sender names the domain before it saves the image.
+    await claimTargetBuild(hv, o.record, (await o.record.get()).domain ?? "");
     restored = await restoreImage({ hypervisor: hv, store: o.store, host: o.host, imageId, paused: true, ...(o.signal ? { signal: o.signal } : {}) });
     await o.record.set({ ready: 1, targetDomid: restored.domain.domid });
   } catch (err) {

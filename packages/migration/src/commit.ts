@@ -14,7 +14,7 @@
  * (and starts) or writes "aborted" first (and destroys its copy, while the
  * sender, finding "aborted", resumes the source).
  */
-import type { DomainInfo, Hypervisor, MigrationReceiver, MigrationSender } from "@xenfleet/hypervisor";
+import { type DomainInfo, DomainExistsError, type Hypervisor, type MigrationReceiver, type MigrationSender } from "@xenfleet/hypervisor";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
 /** Sender, after READY: claim the commit, or find the receiver gave up and resume the source. */
@@ -47,9 +47,23 @@ export async function receiverSettle(record: MigrationRecord, receiver: Migratio
 }
 
 /**
+ * Receiver, before it builds the copy: refuse a host that already holds a
+ * domain with this uuid (the domain would exist twice), and record that a
+ * copy is being built. A receiver killed after the hypervisor built the copy
+ * but before it recorded the domid leaves only this mark behind; recovery
+ * takes the uuid's domain on this host for that copy, since none was here
+ * before and only this host's migrate worker builds migration copies.
+ */
+export async function claimTargetBuild(hv: Hypervisor, record: MigrationRecord, domainUuid: string): Promise<void> {
+  if (await findDomain(hv, domainUuid)) throw new DomainExistsError("uuid", domainUuid);
+  await record.set({ targetBuilding: 1 });
+}
+
+/**
  * After a worker restart, settle what a migration left on this host. The
  * record names the domid the target built (`targetDomid`), so a domain that
- * merely shares the uuid is never touched.
+ * merely shares the uuid is never touched; without a domid, the copy is the
+ * uuid's domain here if the receiver had claimed the build (above).
  * - target: committed → bring the copy to the source's state (start it if the
  *   source ran) and say so (`running`); otherwise abort (decided now if
  *   undecided) and destroy it.
@@ -71,7 +85,7 @@ export async function recoverSide(
   const fields = await record.get();
   const ranBefore = fields.sourceWasRunning === "1";
   if (side === "target") {
-    const ours = local !== undefined && fields.targetDomid !== undefined && Number(fields.targetDomid) === local.domid;
+    const ours = local !== undefined && (fields.targetDomid !== undefined ? Number(fields.targetDomid) === local.domid : fields.targetBuilding === "1");
     if (!ours || !local) return { outcome, action: "none" };
     if (outcome === "committed") {
       if (ranBefore && local.state === "paused") await hv.unpause(local.uuid);

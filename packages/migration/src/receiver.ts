@@ -11,7 +11,7 @@ import { PassThrough } from "node:stream";
 import { createServer as tlsServer } from "node:tls";
 import type { DomainInfo, Hypervisor, MigrationReceiver } from "@xenfleet/hypervisor";
 import { FrameChannel } from "./channel.js";
-import { receiverSettle } from "./commit.js";
+import { claimTargetBuild, receiverSettle } from "./commit.js";
 import { MigrationFailedError, NoRoomError, WireFormatError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 import { STREAM_FLAGS } from "./wire/format.js";
@@ -70,6 +70,7 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
   let rawBytes = 0;
   try {
     await checkRoom(o, typeof hello.memoryBytes === "number" ? hello.memoryBytes : undefined);
+    await claimTargetBuild(hv, o.record, o.domainUuid);
     // Small: what waits here counts as taken (acknowledged) but still has to be built after the source paused.
     const data = new PassThrough({ highWaterMark: 256 * 1024 });
     const building = hv.migrateReceive(data, o.signal ? { signal: o.signal } : {});

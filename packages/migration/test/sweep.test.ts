@@ -6,7 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SimHost } from "@xenfleet/hypervisor";
+import { DomainExistsError, SimHost } from "@xenfleet/hypervisor";
+import { claimTargetBuild } from "../src/commit.js";
 import { MigrationRecord } from "../src/rendezvous.js";
 import { sweepMigrations } from "../src/sweep.js";
 import { cleanupsAfterEach } from "./helpers/cleanups.js";
@@ -37,6 +38,27 @@ describe("startup sweep of migration records", () => {
     expect((await rec.get()).targetSettled).toBe("1");
     // Settled once: a second sweep does nothing.
     expect(await sweep()).toEqual([]);
+  });
+
+  it("destroys a copy whose receiver died between building it and recording its domid", async () => {
+    const { host, record, sweep } = await setup();
+    const rec = record("t-unrecorded");
+    const uuid = "0b4c3e9a-5f1d-4e7a-9c2b-6d8e1f3a5b7c";
+    await rec.set({ source: "h0", target: "h1", domain: uuid, sourceWasRunning: 1 });
+    await claimTargetBuild(host, rec, uuid);
+    await host.createDomain({ name: "vm", type: "pv", uuid, memoryBytes: 4 * MiB, paused: true });
+    expect(await sweep()).toEqual([{ migrationId: "t-unrecorded", side: "target", outcome: "aborted", action: "destroyed" }]);
+    expect(await host.listDomains()).toEqual([]);
+  });
+
+  it("refuses to build a copy beside a domain with the same uuid, and later leaves that domain alone", async () => {
+    const { host, record, sweep } = await setup();
+    const resident = await host.createDomain({ name: "vm", type: "pv", memoryBytes: 4 * MiB, paused: true });
+    const rec = record("t-clash");
+    await rec.set({ source: "h0", target: "h1", domain: resident.uuid, sourceWasRunning: 1 });
+    await expect(claimTargetBuild(host, rec, resident.uuid)).rejects.toBeInstanceOf(DomainExistsError);
+    expect(await sweep()).toMatchObject([{ side: "target", outcome: "aborted", action: "none" }]);
+    expect((await host.domainInfo(resident.uuid)).state).toBe("paused");
   });
 
   it("starts a committed target copy and says so in the record", async () => {
