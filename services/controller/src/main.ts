@@ -5,8 +5,8 @@
  * schedules in Redis, and publishes the save concurrency limits that batch
  * expansion and the save workers honour. Run one or more; they share the queue.
  */
-import { Stores, scheduleGc, scheduleNightly, scheduleRetention, setLimits } from "@xenfleet/fleet";
-import { CONTROLLER_QUEUE, createLogger, createMetrics, createRedis, runWorker, serveMetrics, terminationSignal } from "@xenfleet/jobs";
+import { Stores, scheduleGc, scheduleNightly, scheduleRetention, setLimits, startService } from "@xenfleet/fleet";
+import { CONTROLLER_QUEUE, createRedis, runWorker } from "@xenfleet/jobs";
 import { runEvacuation } from "@xenfleet/migration";
 import { batchSaveHandler } from "./batch-handler.js";
 import { loadConfig } from "./config.js";
@@ -14,17 +14,12 @@ import { gcHandler, retentionHandler } from "./maintenance-handlers.js";
 
 const config = loadConfig();
 const prefix = config.XENFLEET_PREFIX;
-const logger = createLogger({ service: "controller", level: config.XENFLEET_LOG_LEVEL });
-const signal = terminationSignal();
+const service = await startService({ name: "controller", config });
+const { logger } = service;
 
 const connection = createRedis(config.XENFLEET_REDIS, "worker", "controller");
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");
 const stores = new Stores(config);
-const metrics = createMetrics({ labels: { service: "controller" } });
-const server =
-  config.XENFLEET_METRICS_PORT > 0
-    ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
-    : undefined;
 
 await setLimits(producer, prefix, { hostSaves: config.XENFLEET_HOST_SAVES, fleetSaves: config.XENFLEET_FLEET_SAVES });
 const store = config.XENFLEET_STORE;
@@ -43,8 +38,8 @@ const worker = runWorker({
   connection,
   prefix,
   logger,
-  metrics,
-  signal,
+  metrics: service.metrics,
+  signal: service.signal,
   concurrency: config.XENFLEET_CONCURRENCY,
   name: "controller",
   handlers: {
@@ -54,10 +49,6 @@ const worker = runWorker({
     evacuate: (payload, ctx) => runEvacuation(producer, prefix, payload, { job: ctx.job, signal: ctx.signal }),
   },
 });
-logger.info({ queue: CONTROLLER_QUEUE, metricsPort: server?.port }, "controller started");
+logger.info({ queue: CONTROLLER_QUEUE, metricsPort: service.metricsPort }, "controller started");
 
-const outcome = await worker.stopped;
-await stores.close();
-await server?.close();
-await Promise.allSettled([connection.quit(), producer.quit()]);
-logger.info({ outcome }, "controller stopped");
+await service.close(await worker.stopped, [() => stores.close(), () => Promise.allSettled([connection.quit(), producer.quit()])]);
