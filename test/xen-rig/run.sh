@@ -95,7 +95,7 @@ out=${XEN_RIG_OUT:-$(mktemp -d /tmp/xenfleet-rig.XXXXXX)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 safe_path "$out"
-rm -f "$out/status" "$out/vitest.json"
+rm -f "$out/status" "$out/vitest.json" "$out/xen-dmesg.txt" "$out/retries.jsonl"
 printf '%s\n' "${tests[@]}" >"$out/request"
 
 # The cached root plus this checkout's /init, as one initramfs (the kernel
@@ -137,5 +137,6 @@ fi
 [ -f "$out/status" ] || die "dom0 wrote no status (see $out/serial.log)"
 status=$(cat "$out/status")
 [ -f "$out/timings.jsonl" ] && { say "timings:"; cat "$out/timings.jsonl" >&2; }
+[ -f "$out/retries.jsonl" ] && { say "tests repeated after a guest triple fault:"; cat "$out/retries.jsonl" >&2; }
 say "tests exited with $status; results in $out"
 exit "$status"
