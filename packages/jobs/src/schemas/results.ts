@@ -56,11 +56,12 @@ export const batchSaveResultV1 = z.strictObject({
 
 export const migrateSendResultV1 = z.strictObject({
   v: v1,
+  /** Live: bytes on the wire (frames and headers, after compression). Cold: what the move's image added to the store. */
   bytesSent: bytes,
   iterations: nonNegativeInt,
   downtimeMs: nonNegativeInt,
   seconds,
-  /** Save-image bytes carried (bytesSent counts the wire, after compression). */
+  /** Save-image bytes carried: the stream before compression (live), the whole image (cold). */
   bytesRaw: bytes.optional(),
   compressionRatio: z.number().min(0).max(1e6).optional(),
   /** Why pre-copy stopped. */
