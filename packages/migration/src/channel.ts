@@ -9,6 +9,7 @@
  */
 import type { Socket } from "node:net";
 import { MigrationFailedError, WireFormatError } from "./errors.js";
+import { withTimeout } from "./timeout.js";
 import { FrameDecoder } from "./wire/decoder.js";
 import { type EncodedFrame, FrameEncoder } from "./wire/encoder.js";
 import { DEFAULT_MAX_FRAME, type Frame, type FrameType, type StreamHeader, STREAM_FLAGS } from "./wire/format.js";
@@ -101,19 +102,11 @@ export class FrameChannel {
 
   /** The next frame, which must be a control frame of one of `types` (an abort frame becomes an error). */
   async expect<T extends FrameType>(types: readonly T[], timeoutMs: number): Promise<{ type: T; body: Record<string, unknown> }> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new MigrationFailedError(`no ${types.join("/")} frame within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const f = await Promise.race([this.next(), timeout]);
-      const body = parseControl(f);
-      if (f.type === "abort") throw new MigrationFailedError(`peer aborted: ${String(body.reason ?? "no reason given")}`);
-      if (!(types as readonly string[]).includes(f.type)) throw new WireFormatError("unexpected-frame", 0, `${f.type} frame where ${types.join("/")} was due`);
-      return { type: f.type as T, body };
-    } finally {
-      clearTimeout(timer);
-    }
+    const f = await withTimeout(this.next(), timeoutMs, `no ${types.join("/")} frame`);
+    const body = parseControl(f);
+    if (f.type === "abort") throw new MigrationFailedError(`peer aborted: ${String(body.reason ?? "no reason given")}`);
+    if (!(types as readonly string[]).includes(f.type)) throw new WireFormatError("unexpected-frame", 0, `${f.type} frame where ${types.join("/")} was due`);
+    return { type: f.type as T, body };
   }
 
   /** Ends our side; the socket closes once the peer ends too (or now, if `force`). */
@@ -204,10 +197,4 @@ export function parseControl(f: Frame): Record<string, unknown> {
     // fall through
   }
   throw new WireFormatError("bad-control", 0, `${f.type} frame ${f.seq} does not hold a JSON object`);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new MigrationFailedError(`${what} within ${ms} ms`)), ms)));
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

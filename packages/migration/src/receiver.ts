@@ -14,6 +14,7 @@ import { FrameChannel } from "./channel.js";
 import { claimTargetBuild, receiverSettle } from "./commit.js";
 import { MigrationFailedError, NoRoomError, WireFormatError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
+import { withTimeout } from "./timeout.js";
 import { STREAM_FLAGS } from "./wire/format.js";
 import { OneTimeToken } from "./token.js";
 
@@ -220,13 +221,4 @@ function drained(s: PassThrough): Promise<void> {
     s.on("drain", onDrain);
     s.on("close", onClose);
   });
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new MigrationFailedError(`${what} for ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
