@@ -279,15 +279,15 @@ function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: num
   const n = pages.length;
   const digests = new Uint8Array(n * 32);
   const flags = new Uint8Array(n);
+  // In the addon's own form (a Float64Array), filled once: no per-batch conversion.
+  const offsets = new Float64Array(n);
   const parts: Array<Promise<void>> = [];
   for (let i = 0; i < n; ) {
     const start = i;
     const buffer = pages[i]!.buffer;
-    const base = new Uint8Array(buffer);
-    const offsets: number[] = [];
-    for (; i < n && pages[i]!.buffer === buffer; i++) offsets.push(pages[i]!.byteOffset);
+    for (; i < n && pages[i]!.buffer === buffer; i++) offsets[i] = pages[i]!.byteOffset;
     const expected = parentDigests.subarray(Math.min(parentDigests.length, (firstPage + start) * 32), Math.min(parentDigests.length, (firstPage + i) * 32));
-    parts.push(classifyPagesAsync(base, offsets, expected, digests.subarray(start * 32, i * 32), flags.subarray(start, i)));
+    parts.push(classifyPagesAsync(new Uint8Array(buffer), offsets.subarray(start, i), expected, digests.subarray(start * 32, i * 32), flags.subarray(start, i)));
   }
   const hashed = Promise.all(parts).then(() => ({ digests, flags, count: n }));
   hashed.catch(() => {}); // awaited in order by classify; a failure surfaces there
