@@ -139,6 +139,7 @@ try {
   );
   const seconds = (performance.now() - t0) / 1000;
   const loadEnd = loadavg()[0]!;
+  // Children were spawned in hostIds order, whose first hosts are the drained ones (the sources).
   const cpuUsed = children.map((c, i) => cpuSince(cpuBefore[i]!, cpuOf(c.pid!)));
   // Lower bound: the busiest source must push every byte it sent through its link.
   const sources = await Promise.all(drained.map((h) => sendTimeline(h, t0Epoch)));
@@ -160,7 +161,7 @@ try {
       busiestSource: { host: busiest.host, bytesSent: busiest.bytes, sends: busiest.sends, ...busiest.phases },
       lowerBoundSeconds: Math.round(lowerBound * 100) / 100,
       loadAverage: { start: loadStart, end: loadEnd, cores: cpus().length },
-      cpuSeconds: { sources: sumCpu(cpuUsed.slice(0, 2)), targets: sumCpu(cpuUsed.slice(2)), available: Math.round(seconds * cpus().length * 10) / 10 },
+      cpuSeconds: { sources: sumCpu(cpuUsed.slice(0, drained.length)), targets: sumCpu(cpuUsed.slice(drained.length)), available: Math.round(seconds * cpus().length * 10) / 10 },
       cpuShare: Math.round((cpuUsed.reduce((s, u) => s + u.user + u.system, 0) / (seconds * cpus().length)) * 100) / 100,
       ratio: Math.round((seconds / lowerBound) * 1000) / 1000,
       target: { ratio: 1.25, met: seconds / lowerBound <= 1.25 },

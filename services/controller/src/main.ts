@@ -51,4 +51,4 @@ const worker = runWorker({
 });
 logger.info({ queue: CONTROLLER_QUEUE, metricsPort: service.metricsPort }, "controller started");
 
-await service.close(await worker.stopped, [() => stores.close(), () => Promise.allSettled([connection.quit(), producer.quit()])]);
+await service.close(await worker.stopped, [() => stores.close(), () => connection.quit(), () => producer.quit()]);
