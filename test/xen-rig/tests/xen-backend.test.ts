@@ -22,7 +22,7 @@ import {
   lastHeartbeat,
   MiB,
   onXen,
-  RETRY_ON_GUEST_TRIPLE_FAULT,
+  retryingTripleFaults,
   takeXenLog,
   timing,
   VERIFY_STREAM_V2,
@@ -48,13 +48,18 @@ async function expectContinues(name: string, seen: number, from: number): Promis
   expect(after).toEqual([...after].sort((a, b) => a - b));
 }
 
-// PVH suspends may triple-fault under QEMU's emulation: such a test runs again (rig.ts).
-describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPLE_FAULT, () => {
+/** A test whose guest triple-faulted under QEMU's emulation runs again (rig.ts). */
+function rigTest(name: string, body: () => Promise<void>): void {
+  it(name, () => retryingTripleFaults(body));
+}
+
+describe.skipIf(!onXen)("xen backend on a real hypervisor", () => {
   let host: XenHypervisor;
 
   beforeAll(() => {
     host = new XenHypervisor();
   });
+  // Xen's log from here on belongs to this test (guestTripleFaulted).
   beforeEach(() => void takeXenLog());
   afterEach(async () => {
     await destroyAllGuests();
@@ -64,7 +69,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     host.close();
   });
 
-  it("lists dom0 and a PV guest, finds the guest by domid, uuid and name", async () => {
+  rigTest("lists dom0 and a PV guest, finds the guest by domid, uuid and name", async () => {
     await createGuest("rig-list", "pv");
     const all = await host.listDomains();
     expect(all.find((d) => d.domid === 0)).toMatchObject({ name: "Domain-0", type: "pv" });
@@ -79,7 +84,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await expect(host.domainInfo(listed!.uuid)).rejects.toBeInstanceOf(DomainNotFoundError);
   });
 
-  it("pauses and unpauses idempotently; the heartbeat stops while paused", async () => {
+  rigTest("pauses and unpauses idempotently; the heartbeat stops while paused", async () => {
     await createGuest("rig-pause", "pv");
     await host.pause("rig-pause");
     await host.pause("rig-pause");
@@ -93,7 +98,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await waitForHeartbeat("rig-pause", atPause + 1);
   });
 
-  it("suspend save: the guest is gone, the image verifies, and restoring it resumes the guest where it stopped", async () => {
+  rigTest("suspend save: the guest is gone, the image verifies, and restoring it resumes the guest where it stopped", async () => {
     await createGuest("rig-suspend", "pv");
     const before = await host.domainInfo("rig-suspend");
     const image = new Collector();
@@ -117,7 +122,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await expectContinues("rig-suspend", seen, stoppedAt);
   });
 
-  it("checkpoint save: the guest keeps running, and the image restores to the checkpointed state", async () => {
+  rigTest("checkpoint save: the guest keeps running, and the image restores to the checkpointed state", async () => {
     await createGuest("rig-ckpt", "pv");
     const atCheckpoint = await lastHeartbeat("rig-ckpt");
     const image = new Collector();
@@ -141,7 +146,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     expect(after[0]).toBeLessThanOrEqual(afterCheckpoint);
   });
 
-  it("a failed save leaves the guest running: live save of a PV guest on Debian's Xen (no shadow paging)", async () => {
+  rigTest("a failed save leaves the guest running: live save of a PV guest on Debian's Xen (no shadow paging)", async () => {
     await createGuest("rig-live-pv", "pv");
     const error = await host.save("rig-live-pv", new Collector(), { mode: "live" }).then(
       () => undefined,
@@ -152,7 +157,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await waitForHeartbeat("rig-live-pv", (await lastHeartbeat("rig-live-pv")) + 1);
   });
 
-  it("an image saved through the addon restores with `xl restore`", async () => {
+  rigTest("an image saved through the addon restores with `xl restore`", async () => {
     await createGuest("rig-to-xl", "pv");
     const image = new Collector();
     await host.save("rig-to-xl", image, { mode: "suspend" });
@@ -167,7 +172,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await expectContinues("rig-to-xl", seen, stoppedAt);
   });
 
-  it("an `xl save` image restores through the addon", async () => {
+  rigTest("an `xl save` image restores through the addon", async () => {
     await createGuest("rig-from-xl", "pv");
     const uuid = (await host.domainInfo("rig-from-xl")).uuid;
     const file = await workFile("from-xl.xl");
@@ -182,7 +187,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await expectContinues("rig-from-xl", seen, stoppedAt);
   });
 
-  it("live-sends a PVH guest into a sink; the image verifies and restores once the source is committed", async () => {
+  rigTest("live-sends a PVH guest into a sink; the image verifies and restores once the source is committed", async () => {
     await createGuest("rig-pvh", "pvh");
     const before = await host.domainInfo("rig-pvh");
     expect(before.type).toBe("pvh");
@@ -203,7 +208,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", RETRY_ON_GUEST_TRIPL
     await expectContinues("rig-pvh", seen, stoppedAt);
   });
 
-  it("an aborted live send resumes the PVH source", async () => {
+  rigTest("an aborted live send resumes the PVH source", async () => {
     await createGuest("rig-pvh-abort", "pvh");
     const sender = await host.migrateSend("rig-pvh-abort", new Collector());
     const stoppedAt = await lastHeartbeat("rig-pvh-abort");

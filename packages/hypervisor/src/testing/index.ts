@@ -39,7 +39,16 @@ export interface ConformanceFixture {
    * backend without `digest` (a real guest's heartbeat, say).
    */
   expectCarriesOn?(host: Hypervisor, domain: DomainInfo): Promise<void>;
+  /**
+   * Says a test's failure came from the environment, not the backend (an
+   * emulator's fault a real guest hit, say): the test then runs again with a
+   * new fixture, at most MAX_ENVIRONMENT_RETRIES times. Called once per failure.
+   */
+  failedByEnvironment?(error: unknown): boolean;
 }
+
+/** Runs of one test after failures its fixture blames on the environment. */
+export const MAX_ENVIRONMENT_RETRIES = 2;
 
 export interface ConformanceCapabilities {
   /** `digest()` reads a paused domain's memory. */
@@ -60,11 +69,16 @@ export function describeHypervisorConformance(name: string, makeFixture: () => P
   const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
 
   async function withFixture(fn: (f: ConformanceFixture) => Promise<void>): Promise<void> {
-    const f = await makeFixture();
-    try {
-      await fn(f);
-    } finally {
-      await f.cleanup();
+    for (let retries = 0; ; retries++) {
+      const f = await makeFixture();
+      try {
+        await fn(f);
+        return;
+      } catch (err) {
+        if (retries >= MAX_ENVIRONMENT_RETRIES || f.failedByEnvironment?.(err) !== true) throw err;
+      } finally {
+        await f.cleanup();
+      }
     }
   }
 
