@@ -37,6 +37,8 @@ export class DedupSession {
   private skip = 0;
   private fruitless = 0;
   championBlocksLoaded = 0;
+  /** Segments for which the hook index was consulted. */
+  consults = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -96,32 +98,42 @@ export class DedupSession {
    * parent's page at that position, or PAGE_OTHER) before its pages are
    * classified. When more than a tenth of its non-zero pages are unknown,
    * asks the hook index for champion blocks and loads them.
+   *
+   * Only the unknown pages are asked about: the hooks of pages the table
+   * already holds lead to blocks already loaded (the parent's, on a nightly
+   * save), and each hook is a store listing. Likewise only the block-sized
+   * windows that hold an unknown page ask for their smallest digest.
    */
   async prepareSegment(digests: Uint8Array, flags: Uint8Array, count: number, firstPage = 0): Promise<void> {
+    const unknown = new Uint8Array(count);
     let nonZero = 0;
     let misses = 0;
     for (let i = 0; i < count; i++) {
       const flag = flags[i];
       if (flag === PAGE_ZERO) continue;
       nonZero++;
-      if (flag !== PAGE_SAME && !this.index.has(digests, i * 32)) misses++;
+      if (flag !== PAGE_SAME && !this.index.has(digests, i * 32)) {
+        unknown[i] = 1;
+        misses++;
+      }
     }
     if (misses === 0 || misses * 10 < nonZero) return;
     if (this.skip > 0) {
       this.skip--;
       return;
     }
-    const candidates = new Uint8Array(count);
-    for (let i = 0; i < count; i++) candidates[i] = flags[i] === PAGE_ZERO ? 0 : 1;
-    const hooks = new Set(hooksOf(digests, 0, count, candidates));
+    const hooks = new Set(hooksOf(digests, 0, count, unknown));
     // The smallest digest of each block-aligned window: the hook every block has.
     for (let start = 0; start < count; ) {
       const end = Math.min(count, start + BLOCK_TARGET_PAGES - ((firstPage + start) % BLOCK_TARGET_PAGES));
-      const hook = minHook(digests, start, end, (i) => flags[i] === PAGE_ZERO);
-      if (hook !== undefined) hooks.add(hook);
+      if (unknown.subarray(start, end).includes(1)) {
+        const hook = minHook(digests, start, end, (i) => flags[i] === PAGE_ZERO);
+        if (hook !== undefined) hooks.add(hook);
+      }
       start = end;
     }
     if (hooks.size === 0) return;
+    this.consults++;
     const shared = await blocksSharingHooks(this.store, [...hooks]);
     const best = pickChampions(shared, this.champions, (id) => this.loaded.has(id));
     const blocks = await Promise.all(best.map((id) => this.fetchBlock(id)));
@@ -132,7 +144,9 @@ export class DedupSession {
       this.championBlocksLoaded++;
       found++;
     }
-    if (found === 0 && shared.size === 0) {
+    // A consult that loaded nothing new (the unknown pages are new to the
+    // store, as a night's changes mostly are) makes the next ones wait.
+    if (found === 0) {
       this.fruitless = Math.min(this.fruitless + 1, 3);
       this.skip = this.fruitless;
     } else {
