@@ -60,15 +60,17 @@ export class BlockBuilder {
     if (this.pieces.length === 0) this.pieces.push(0, 0); // a block that starts inside a record: no raw bytes before its pages
   }
 
-  /** Hands over what was gathered and starts an empty block. */
+  /**
+   * Hands over what was gathered (copied out at its exact size) and starts
+   * an empty block; the gathering arrays are kept for the next block, since
+   * an import cuts a thousand blocks per GiB.
+   */
   take(): PendingBlock {
-    const pending = new PendingBlock(Buffer.concat(this.raw), this.rawLength, this.pieces, this.digests.subarray(0, this.count * 32), this.handles.subarray(0, this.count), this.fresh.subarray(0, this.count));
+    const n = this.count;
+    const pending = new PendingBlock(Buffer.concat(this.raw), this.rawLength, this.pieces, Buffer.from(this.digests.subarray(0, n * 32)), this.handles.slice(0, n), this.fresh.slice(0, n));
     this.raw = [];
     this.rawLength = 0;
     this.pieces = [];
-    this.digests = Buffer.alloc(32 * 2048);
-    this.handles = new Int32Array(2048);
-    this.fresh = new Uint8Array(2048);
     this.count = 0;
     return pending;
   }

@@ -3,7 +3,7 @@ import { contentKey, type ContentId, type HashAlgorithm } from "../content-id.js
 import { InvalidContentIdError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../object-store.js";
 import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "./compression.js";
-import { encodeHeader, encodeIndex, encodeTrailerBody, HEADER, MAX_FRAME_RAW_BYTES, MAX_PACK_ENTRIES, type EntryRecord, type FrameRecord } from "./format.js";
+import { encodeHeader, encodeIndex, encodeTrailerBody, HEADER, MAX_FRAME_RAW_BYTES, MAX_PACK_ENTRIES, TRAILER, type EntryRecord, type FrameRecord } from "./format.js";
 
 /** Default pack size: a few MiB keeps object counts sane on S3 without making single uploads slow. */
 export const DEFAULT_PACK_TARGET_BYTES = 4 * 1024 * 1024;
@@ -45,7 +45,8 @@ export function packKey(id: ContentId<"sha256">): string {
 /**
  * Accumulates entries (content id + bytes) and produces one pack (format.ts).
  * The caller adds entries until isFull(), then finish() and store the bytes
- * with writePack. Bytes are copied on add, so callers may reuse buffers.
+ * with writePack. Bytes are copied on add, so callers may reuse buffers; they
+ * go into one buffer sized for a full pack, not one allocation per entry.
  */
 export class PackWriter {
   readonly entryHash: HashAlgorithm;
@@ -53,8 +54,11 @@ export class PackWriter {
   private readonly targetBytes: number;
   private readonly frameEntries: number;
   private readonly zstdLevel: number;
-  private readonly pending: Array<{ id: string; data: Buffer }> = [];
-  private readonly ids = new Set<string>();
+  /** Entry bytes back to back (grown by doubling), and each entry's id and end offset in them. */
+  private data: Buffer;
+  private readonly ids: string[] = [];
+  private readonly ends: number[] = [];
+  private readonly seen = new Set<string>();
   private raw = 0;
   private finished = false;
 
@@ -65,29 +69,38 @@ export class PackWriter {
     this.frameEntries = options.frameEntries ?? DEFAULT_FRAME_ENTRIES;
     this.zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
     if (!Number.isInteger(this.frameEntries) || this.frameEntries < 1) throw new RangeError(`frameEntries must be a positive integer`);
+    // Room for a full pack of pages from the start: growing would copy it all again.
+    this.data = Buffer.allocUnsafe(Math.min(this.targetBytes + 64 * 1024, 64 * 1024 * 1024));
   }
 
   /** Adds an entry; false (and nothing added) if this pack already holds the id. */
   add(id: ContentId, data: Uint8Array): boolean {
     if (this.finished) throw new Error("PackWriter.add after finish");
     if (!/^[0-9a-f]{64}$/.test(id)) throw new InvalidContentIdError(id, "an entry id is 64 lowercase hex digits");
-    if (this.ids.has(id)) return false;
-    if (this.pending.length >= MAX_PACK_ENTRIES) throw new RangeError(`a pack holds at most ${MAX_PACK_ENTRIES} entries`);
+    if (this.seen.has(id)) return false;
+    if (this.ids.length >= MAX_PACK_ENTRIES) throw new RangeError(`a pack holds at most ${MAX_PACK_ENTRIES} entries`);
     if (data.length > MAX_FRAME_RAW_BYTES / this.frameEntries) {
       throw new RangeError(`entry of ${data.length} bytes is too large for frames of ${this.frameEntries} entries`);
     }
-    this.ids.add(id);
-    this.pending.push({ id, data: Buffer.from(data) });
+    if (this.raw + data.length > this.data.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.raw + data.length));
+      this.data.copy(grown, 0, 0, this.raw);
+      this.data = grown;
+    }
+    this.data.set(data, this.raw);
     this.raw += data.length;
+    this.seen.add(id);
+    this.ids.push(id);
+    this.ends.push(this.raw);
     return true;
   }
 
   has(id: ContentId): boolean {
-    return this.ids.has(id);
+    return this.seen.has(id);
   }
 
   get entryCount(): number {
-    return this.pending.length;
+    return this.ids.length;
   }
 
   /** Raw entry bytes added so far. */
@@ -102,35 +115,48 @@ export class PackWriter {
   /** Lays out frames, index and trailer and returns the pack. The writer is spent afterwards. */
   finish(): FinishedPack {
     this.finished = true;
-    const parts: Buffer[] = [encodeHeader({ compression: this.compression, entryHash: this.entryHash })];
+    const header = encodeHeader({ compression: this.compression, entryHash: this.entryHash });
+    const stored: Uint8Array[] = [];
     const frames: FrameRecord[] = [];
     const entries: EntryRecord[] = [];
     let offset = HEADER.size;
-    for (let first = 0; first < this.pending.length; first += this.frameEntries) {
-      const group = this.pending.slice(first, first + this.frameEntries);
-      let inFrame = 0;
-      for (const entry of group) {
-        entries.push({ id: entry.id, frame: frames.length, offsetInFrame: inFrame, length: entry.data.length });
-        inFrame += entry.data.length;
+    for (let first = 0; first < this.ids.length; first += this.frameEntries) {
+      const last = Math.min(this.ids.length, first + this.frameEntries);
+      const start = first === 0 ? 0 : this.ends[first - 1]!;
+      for (let e = first, at = start; e < last; at = this.ends[e]!, e++) {
+        entries.push({ id: this.ids[e]!, frame: frames.length, offsetInFrame: at - start, length: this.ends[e]! - at });
       }
-      const raw = Buffer.concat(group.map((e) => e.data));
-      const stored = compressFrame(this.compression, raw, this.zstdLevel);
-      frames.push({ offset, storedLength: stored.length, rawLength: raw.length });
-      parts.push(stored);
-      offset += stored.length;
+      const raw = this.data.subarray(start, this.ends[last - 1]!);
+      // Uncompressed frames are the entry bytes themselves: copied once, into the pack below.
+      const frame = this.compression === "none" ? raw : compressFrame(this.compression, raw, this.zstdLevel);
+      frames.push({ offset, storedLength: frame.length, rawLength: raw.length });
+      stored.push(frame);
+      offset += frame.length;
     }
     const index = encodeIndex(frames, entries);
     const indexChecksum = createHash("sha256").update(index).digest();
-    parts.push(index, encodeTrailerBody({ indexOffset: offset, frameCount: frames.length, entryCount: entries.length, indexChecksum }));
-    const body = Buffer.concat(parts);
+    const trailer = encodeTrailerBody({ indexOffset: offset, frameCount: frames.length, entryCount: entries.length, indexChecksum });
+    const bodyLength = offset + index.length + trailer.length;
+    const bytes = Buffer.allocUnsafe(bodyLength + CHECKSUM_BYTES);
+    let at = 0;
+    for (const part of [header, ...stored, index, trailer]) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    const body = bytes.subarray(0, bodyLength);
     // The pack checksum is SHA-256(body) and the id SHA-256(body + checksum): one pass over the body serves both.
     const hash = createHash("sha256").update(body);
     const checksum = hash.copy().digest();
-    const bytes = Buffer.concat([body, checksum]);
+    checksum.copy(bytes, bodyLength);
     const id = hash.update(checksum).digest("hex") as ContentId<"sha256">;
+    this.data = EMPTY;
     return { id, key: packKey(id), bytes, entries };
   }
 }
+
+/** The pack checksum closes the trailer. */
+const CHECKSUM_BYTES = TRAILER.size - TRAILER.packChecksum;
+const EMPTY = Buffer.alloc(0);
 
 /** Stores a finished pack under its content key (skipped if an identical pack exists). */
 export function writePack(store: ObjectStore, pack: FinishedPack): Promise<PutResult> {
