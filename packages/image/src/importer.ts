@@ -14,7 +14,7 @@
 import { getContent, ObjectNotFoundError, putContent, Semaphore, sha256Id, type Compression, type ObjectStore } from "@xenfleet/store";
 import { open } from "node:fs/promises";
 import { eventByteLength, openSource, readStream, type StreamEvent, type StreamSource } from "@xenfleet/format";
-import { classifyPagesAsync, PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
+import { classifyPagesAsync, PAGE_OTHER, PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { BlockBuilder, ZERO_HANDLE, type PendingBlock } from "./block-builder.js";
 import { DedupSession } from "./dedup.js";
 import { ImageAbortedError, ImageNotFoundError, ImageObjectMissingError } from "./errors.js";
@@ -83,6 +83,9 @@ export interface ImportResult {
 
 /** How many PAGE_DATA records are read and hashed ahead of the one being classified. */
 const READ_AHEAD = 3;
+/** ... and while the parent's page list is still loading (16 records of 1024 pages: 64 MiB held). */
+const READ_AHEAD_WHILE_PARENT_LOADS = 16;
+const NO_DIGESTS = new Uint8Array(0);
 /**
  * Puts of page list blocks and hooks in flight at once, one limit for both.
  * A block put waits on two fsyncs, and the blocks naming the last pack can
@@ -102,7 +105,11 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
   try {
     const parent = await resolveParent(store, options);
     const session = new DedupSession(store, { ...(options.champions === undefined ? {} : { champions: options.champions }), expectedPages: (parent?.manifest.pages ?? 0) * 2 + 4096 });
-    if (parent !== undefined) await session.loadImage(parent.manifest);
+    // The parent loads while the stream's first records are read and hashed;
+    // classification waits for it (any page of the parent may be repeated).
+    let parentReady = parent === undefined;
+    const parentLoaded = parent === undefined ? Promise.resolve() : session.loadImage(parent.manifest).then(() => void (parentReady = true));
+    parentLoaded.catch(() => {}); // awaited by the first classification, or below
     const packs = new PackAssembler(store, session.packs, { compression: options.compression ?? "none", ...(options.packBytes === undefined ? {} : { targetBytes: options.packBytes }) });
 
     const facts = { domainType: "unknown" as DomainTypeName, xen: null as { major: number; minor: number } | null, libxc: 0, uuid: options.uuid, pageShift: 12 };
@@ -146,12 +153,14 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     let handles = new Int32Array(1024);
     let fresh = new Uint8Array(1024);
     const classify = async (item: Pending) => {
+      await parentLoaded;
       const ev = item.event;
       counts.records++;
       noteFacts(ev, facts);
       builder.addRaw(ev.raw);
       if (item.hashed !== undefined) {
         const { digests, flags, count: n } = await item.hashed;
+        if (!item.comparedWithParent) markSameAsParent(digests, flags, n, session.parentDigests, counts.pages);
         await session.prepareSegment(digests, flags, n, counts.pages);
         if (handles.length < n) {
           handles = new Int32Array(n);
@@ -198,15 +207,17 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     const queue: Pending[] = [];
     let preparedPages = 0;
     const prepare = (event: StreamEvent): Pending => {
-      const pending = hashPages(event, session.parentDigests, preparedPages);
+      // Until the parent is loaded its digests are incomplete: those records are compared with it once it is.
+      const pending = hashPages(event, parentReady ? session.parentDigests : NO_DIGESTS, preparedPages, parentReady);
       if (event.kind === "page-data") preparedPages += event.pages.length;
       return pending;
     };
     for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
       queue.push(prepare(event));
-      while (queue.length > READ_AHEAD) await classify(queue.shift()!);
+      while (queue.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS)) await classify(queue.shift()!);
     }
     while (queue.length > 0) await classify(queue.shift()!);
+    await parentLoaded; // a stream without page data classified nothing
     closeBlock();
     // Every pack, block and hook put has finished before the manifest is
     // written, or before a failure is reported: the commit order holds
@@ -261,6 +272,8 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
 
 interface Pending {
   readonly event: StreamEvent;
+  /** Whether hashing also compared the pages with the parent's (false when the parent was still loading). */
+  readonly comparedWithParent: boolean;
   readonly pages?: Uint8Array[];
   readonly hashed?: Promise<{ digests: Uint8Array; flags: Uint8Array; count: number }>;
 }
@@ -273,8 +286,8 @@ interface Pending {
  * buffers, a batch per buffer with page offsets), so they are not copied;
  * only new pages are, into their pack.
  */
-function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: number): Pending {
-  if (event.kind !== "page-data" || event.pages.length === 0) return { event };
+function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: number, comparedWithParent: boolean): Pending {
+  if (event.kind !== "page-data" || event.pages.length === 0) return { event, comparedWithParent };
   const pages = event.pages;
   const n = pages.length;
   const digests = new Uint8Array(n * 32);
@@ -291,7 +304,16 @@ function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: num
   }
   const hashed = Promise.all(parts).then(() => ({ digests, flags, count: n }));
   hashed.catch(() => {}); // awaited in order by classify; a failure surfaces there
-  return { event, pages, hashed };
+  return { event, comparedWithParent, pages, hashed };
+}
+
+/** What hashing does for a batch hashed before the parent was loaded: flags pages equal to the parent's page at the same position. */
+function markSameAsParent(digests: Uint8Array, flags: Uint8Array, count: number, parentDigests: Uint8Array, firstPage: number): void {
+  const n = Math.min(count, parentDigests.length / 32 - firstPage);
+  for (let i = 0; i < n; i++) {
+    if (flags[i] !== PAGE_OTHER) continue;
+    if (Buffer.compare(digests.subarray(i * 32, i * 32 + 32), parentDigests.subarray((firstPage + i) * 32, (firstPage + i) * 32 + 32)) === 0) flags[i] = PAGE_SAME;
+  }
 }
 
 /**
