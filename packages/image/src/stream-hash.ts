@@ -81,16 +81,44 @@ export class StreamHasher {
    * Reads an open file to its end, yielding views of the slots it reads
    * into; every byte yielded is also hashed. A view stays valid until
    * release() is given an offset at or past its end.
+   *
+   * The next read is started before a chunk is yielded, so it runs while
+   * the caller parses: a read waits its turn in the libuv pool behind page
+   * hashing and object writes, and the import would otherwise wait for
+   * each one in turn.
    */
   async *readFile(file: FileHandle): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const slot = await this.freeSlot();
-      const s = this.slots[slot]!;
+    let next = this.readInto(file);
+    try {
+      for (;;) {
+        const { slot, bytesRead } = await next;
+        const s = this.slots[slot]!;
+        if (bytesRead === 0) {
+          s.heldUntil = 0;
+          return;
+        }
+        s.heldUntil = this.bytes + bytesRead;
+        this.send(slot, bytesRead);
+        next = this.readInto(file);
+        yield s.bytes.subarray(0, bytesRead);
+      }
+    } finally {
+      // The file is closed once this returns: no read may still be filling a slot.
+      await next.catch(() => undefined);
+    }
+  }
+
+  /** Reads the file's next bytes into a free slot, which stays reserved (held) until the caller is done with it. */
+  private async readInto(file: FileHandle): Promise<{ slot: number; bytesRead: number }> {
+    const slot = await this.freeSlot();
+    const s = this.slots[slot]!;
+    s.heldUntil = Number.POSITIVE_INFINITY;
+    try {
       const { bytesRead } = await file.read(s.bytes, 0, SLOT_BYTES, null);
-      if (bytesRead === 0) return;
-      s.heldUntil = this.bytes + bytesRead;
-      this.send(slot, bytesRead);
-      yield s.bytes.subarray(0, bytesRead);
+      return { slot, bytesRead };
+    } catch (err) {
+      s.heldUntil = 0;
+      throw err;
     }
   }
 
