@@ -81,8 +81,8 @@ export interface ImportResult {
   readonly packsReused: number;
 }
 
-/** How many PAGE_DATA records are read and hashed ahead of the one being classified. */
-const READ_AHEAD = 3;
+/** How many records are read and hashed and not yet classified (the one being classified included). */
+const READ_AHEAD = 4;
 /** ... and while the parent's page list is still loading (16 records of 1024 pages: 64 MiB held). */
 const READ_AHEAD_WHILE_PARENT_LOADS = 16;
 const NO_DIGESTS = new Uint8Array(0);
@@ -109,7 +109,7 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     // classification waits for it (any page of the parent may be repeated).
     let parentReady = parent === undefined;
     const parentLoaded = parent === undefined ? Promise.resolve() : session.loadImage(parent.manifest).then(() => void (parentReady = true));
-    parentLoaded.catch(() => {}); // awaited by the first classification, or below
+    parentLoaded.catch(() => {}); // the classification chain below starts from it
     const packs = new PackAssembler(store, session.packs, { compression: options.compression ?? "none", ...(options.packBytes === undefined ? {} : { targetBytes: options.packBytes }) });
 
     const facts = { domainType: "unknown" as DomainTypeName, xen: null as { major: number; minor: number } | null, libxc: 0, uuid: options.uuid, pageShift: 12 };
@@ -153,7 +153,6 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     let handles = new Int32Array(1024);
     let fresh = new Uint8Array(1024);
     const classify = async (item: Pending) => {
-      await parentLoaded;
       const ev = item.event;
       counts.records++;
       noteFacts(ev, facts);
@@ -204,7 +203,6 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
       options.onProgress?.({ bytes: hasher.bytes, pages: counts.pages, bytesNew: packs.stats.bytesCreated + counts.blockBytesNew });
     };
 
-    const queue: Pending[] = [];
     let preparedPages = 0;
     const prepare = (event: StreamEvent): Pending => {
       // Until the parent is loaded its digests are incomplete: those records are compared with it once it is.
@@ -212,12 +210,21 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
       if (event.kind === "page-data") preparedPages += event.pages.length;
       return pending;
     };
+    // Records are classified one at a time, in order, on a chain of their
+    // own: while one waits (for the parent, the hook index, pack stores) this
+    // loop goes on reading, parsing and hashing the next ones. A failure
+    // rejects the rest of the chain, and reaches this loop through the oldest
+    // record it waits for.
+    let classified: Promise<void> = parentLoaded;
+    const unclassified: Array<Promise<void>> = [];
     for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
-      queue.push(prepare(event));
-      while (queue.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS)) await classify(queue.shift()!);
+      const item = prepare(event);
+      classified = classified.then(() => classify(item));
+      classified.catch(() => {}); // awaited below
+      unclassified.push(classified);
+      while (unclassified.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS)) await unclassified.shift();
     }
-    while (queue.length > 0) await classify(queue.shift()!);
-    await parentLoaded; // a stream without page data classified nothing
+    await classified;
     closeBlock();
     // Every pack, block and hook put has finished before the manifest is
     // written, or before a failure is reported: the commit order holds
