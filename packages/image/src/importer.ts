@@ -214,17 +214,34 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     // own: while one waits (for the parent, the hook index, pack stores) this
     // loop goes on reading, parsing and hashing the next ones. A failure
     // rejects the rest of the chain, and reaches this loop through the oldest
-    // record it waits for.
+    // record it waits for. A failure of the loop (a truncated stream, an
+    // abort) stops the chain, and is reported once the record being
+    // classified is done: no classification starts stores after it.
     let classified: Promise<void> = parentLoaded;
+    let stopped: { reason: unknown } | undefined;
     const unclassified: Array<Promise<void>> = [];
-    for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
-      const item = prepare(event);
-      classified = classified.then(() => classify(item));
-      classified.catch(() => {}); // awaited below
-      unclassified.push(classified);
-      while (unclassified.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS)) await unclassified.shift();
+    try {
+      for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
+        const item = prepare(event);
+        classified = classified.then(() => {
+          if (stopped !== undefined) throw stopped.reason;
+          return classify(item);
+        });
+        classified.catch(() => {}); // awaited below
+        unclassified.push(classified);
+        while (unclassified.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS)) await unclassified.shift();
+      }
+      await classified;
+    } catch (err) {
+      // Nothing this import started may land after the failure is reported
+      // (and the lock released): the record being classified finishes, the
+      // partial pack is dropped, and the puts already under way settle.
+      stopped = { reason: err };
+      await classified.catch(() => {});
+      await packs.abandon(err);
+      await Promise.allSettled(blocks);
+      throw err;
     }
-    await classified;
     closeBlock();
     // Every pack, block and hook put has finished before the manifest is
     // written, or before a failure is reported: the commit order holds

@@ -103,6 +103,20 @@ export class PackAssembler {
     if (this.firstError !== undefined) throw this.firstError;
   }
 
+  /**
+   * After a failed import: the pack being filled is never stored (blocks
+   * waiting for its id fail with `reason`); resolves once every pack put
+   * already started has settled.
+   */
+  async abandon(reason: unknown): Promise<void> {
+    const fail = this.fail;
+    if (this.writer !== undefined) {
+      this.writer = undefined;
+      fail?.(reason);
+    }
+    await Promise.allSettled(this.inFlight);
+  }
+
   private flush(): void {
     const writer = this.writer;
     const settle = this.settle!;

@@ -73,3 +73,28 @@ describe("an import killed at random points", () => {
     await assertConsistent(store);
   });
 });
+
+describe("an import that fails mid-stream", () => {
+  it("reports the failure only once nothing it started is still being stored", async () => {
+    const store = await localStore();
+    const stream = await sampleStream({ domainType: "x86-hvm", pages: 12_000, seed: 31 });
+    // Cut inside a late PAGE_DATA record: earlier records' packs and blocks are being stored when the stream fails.
+    const truncated = stream.subarray(0, Math.floor(stream.length * 0.8));
+    let failedAt = Number.POSITIVE_INFINITY;
+    const putsStartedAfter: string[] = [];
+    const put = store.put.bind(store);
+    store.put = async (key, data, options) => {
+      if (performance.now() > failedAt) putsStartedAfter.push(key);
+      // Slow pack stores keep blocks waiting for their packs when the stream fails.
+      if (key.startsWith("packs/")) await new Promise((resolve) => setTimeout(resolve, 100));
+      return put(key, data, options);
+    };
+    await expect(
+      importImage(store, [truncated], { domain: "cut", packBytes: 64 * 1024 }).finally(() => (failedAt = performance.now())),
+    ).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(putsStartedAfter).toEqual([]);
+    expect(await listImageRefs(store, "cut")).toEqual([]);
+    await store.close();
+  });
+});
