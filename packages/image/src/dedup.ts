@@ -37,8 +37,6 @@ export class DedupSession {
   private skip = 0;
   private fruitless = 0;
   championBlocksLoaded = 0;
-  /** Segments for which the hook index was consulted. */
-  consults = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -133,7 +131,6 @@ export class DedupSession {
       start = end;
     }
     if (hooks.size === 0) return;
-    this.consults++;
     const shared = await blocksSharingHooks(this.store, [...hooks]);
     const best = pickChampions(shared, this.champions, (id) => this.loaded.has(id));
     const blocks = await Promise.all(best.map((id) => this.fetchBlock(id)));

@@ -85,7 +85,6 @@ export interface ImportResult {
 const READ_AHEAD = 4;
 /** ... and while the parent's page list is still loading (16 records of 1024 pages: 64 MiB held). */
 const READ_AHEAD_WHILE_PARENT_LOADS = 16;
-const NO_DIGESTS = new Uint8Array(0);
 /**
  * Puts of page list blocks and hooks in flight at once, one limit for both.
  * A block put waits on two fsyncs, and the blocks naming the last pack can
@@ -206,7 +205,7 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     let preparedPages = 0;
     const prepare = (event: StreamEvent): Pending => {
       // Until the parent is loaded its digests are incomplete: those records are compared with it once it is.
-      const pending = hashPages(event, parentReady ? session.parentDigests : NO_DIGESTS, preparedPages, parentReady);
+      const pending = hashPages(event, parentReady ? session.parentDigests : undefined, preparedPages);
       if (event.kind === "page-data") preparedPages += event.pages.length;
       return pending;
     };
@@ -305,12 +304,15 @@ interface Pending {
 /**
  * Starts hashing a PAGE_DATA record's pages on a libuv thread while the next
  * records are read, each page also compared there with the parent's page at
- * the same stream position (`firstPage` onwards in `parentDigests`). The
+ * the same stream position (`firstPage` onwards in `parentDigests`; not
+ * while the parent is still loading, when there are none yet). The
  * pages are hashed where the reader left them (views into the source's
  * buffers, a batch per buffer with page offsets), so they are not copied;
  * only new pages are, into their pack.
  */
-function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: number, comparedWithParent: boolean): Pending {
+function hashPages(event: StreamEvent, parentDigests: Uint8Array | undefined, firstPage: number): Pending {
+  const comparedWithParent = parentDigests !== undefined;
+  const known = parentDigests ?? new Uint8Array(0);
   if (event.kind !== "page-data" || event.pages.length === 0) return { event, comparedWithParent };
   const pages = event.pages;
   const n = pages.length;
@@ -323,7 +325,7 @@ function hashPages(event: StreamEvent, parentDigests: Uint8Array, firstPage: num
     const start = i;
     const buffer = pages[i]!.buffer;
     for (; i < n && pages[i]!.buffer === buffer; i++) offsets[i] = pages[i]!.byteOffset;
-    const expected = parentDigests.subarray(Math.min(parentDigests.length, (firstPage + start) * 32), Math.min(parentDigests.length, (firstPage + i) * 32));
+    const expected = known.subarray(Math.min(known.length, (firstPage + start) * 32), Math.min(known.length, (firstPage + i) * 32));
     parts.push(classifyPagesAsync(new Uint8Array(buffer), offsets.subarray(start, i), expected, digests.subarray(start * 32, i * 32), flags.subarray(start, i)));
   }
   const hashed = Promise.all(parts).then(() => ({ digests, flags, count: n }));

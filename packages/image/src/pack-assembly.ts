@@ -109,10 +109,9 @@ export class PackAssembler {
    * already started has settled.
    */
   async abandon(reason: unknown): Promise<void> {
-    const fail = this.fail;
     if (this.writer !== undefined) {
       this.writer = undefined;
-      fail?.(reason);
+      this.fail!(reason);
     }
     await Promise.allSettled(this.inFlight);
   }

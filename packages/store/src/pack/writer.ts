@@ -69,8 +69,9 @@ export class PackWriter {
     this.frameEntries = options.frameEntries ?? DEFAULT_FRAME_ENTRIES;
     this.zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
     if (!Number.isInteger(this.frameEntries) || this.frameEntries < 1) throw new RangeError(`frameEntries must be a positive integer`);
-    // Room for a full pack of pages from the start: growing would copy it all again.
-    this.data = Buffer.allocUnsafe(Math.min(this.targetBytes + 64 * 1024, 64 * 1024 * 1024));
+    // Room for a full pack from the start (growing copies it all again), but
+    // not for an unbounded target (a rewrite of one pack): that grows by doubling.
+    this.data = Buffer.allocUnsafe(Math.min(this.targetBytes + 64 * 1024, 2 * DEFAULT_PACK_TARGET_BYTES));
   }
 
   /** Adds an entry; false (and nothing added) if this pack already holds the id. */
