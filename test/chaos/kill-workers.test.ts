@@ -26,6 +26,13 @@ const DOMAINS_PER_HOST = 3;
 const SAVE_ROUNDS = 4;
 /** Stop killing after this many kills (or when the work is done). */
 const KILLS = Number(process.env.CHAOS_KILLS ?? 30);
+/**
+ * The waits fit inside the test's own limit, so a run that gets stuck ends
+ * by saying which jobs are stuck and what their workers logged about them.
+ */
+const IMAGES_WAIT_MS = 150_000;
+const SETTLE_WAIT_MS = 180_000;
+const TEST_TIMEOUT_MS = IMAGES_WAIT_MS + SETTLE_WAIT_MS + 60_000;
 
 describe("workers killed at random instants", () => {
   const prefix = chaosPrefix();
@@ -65,7 +72,7 @@ describe("workers killed at random instants", () => {
     if (process.env.CHAOS_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`loses nothing across ${SOURCE_HOSTS.length * DOMAINS_PER_HOST * SAVE_ROUNDS} saves, their compressions and restores`, async () => {
+  it(`loses nothing across ${SOURCE_HOSTS.length * DOMAINS_PER_HOST * SAVE_ROUNDS} saves, their compressions and restores`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const queues = new Map<string, Queue>();
     const q = (name: string) => {
       let queue = queues.get(name);
@@ -150,7 +157,7 @@ describe("workers killed at random instants", () => {
           }
           return saved.size === expected.length ? true : undefined;
         },
-        240_000,
+        IMAGES_WAIT_MS,
       );
 
       // Let the killer finish its rounds, bring every worker back, then wait for everything to settle.
@@ -162,7 +169,8 @@ describe("workers killed at random instants", () => {
       const compressJobs = async () => (await q(COMPRESS_QUEUE).getJobs(["completed", "failed", "waiting", "active", "delayed", "prioritized", "waiting-children"])).map((j) => ({ queue: COMPRESS_QUEUE, id: j.id! }));
       const all = async () => [...jobs, ...(await compressJobs())];
       // A job held by a killed worker comes back after its lock lapses (30 s) and a stalled check runs (15 s).
-      const settled = await waitForJobsSettled(conn, prefix, all, 200_000);
+      const settled = await waitForJobsSettled(conn, prefix, all, SETTLE_WAIT_MS);
+      if (settled.violations.length > 0) console.log(workerLinesAbout(procs, settled.violations));
       const failed = settled.outcomes.filter((o) => o.state === "failed");
       const kills = procs.reduce((n, p) => n + p.kills, 0);
       console.log(
@@ -224,3 +232,14 @@ describe("workers killed at random instants", () => {
     }
   });
 });
+
+/** The last lines each worker logged about the jobs a violation names. */
+function workerLinesAbout(procs: readonly ServiceProc[], violations: readonly string[]): string {
+  const ids = violations.map((v) => /job \S+\/(\S+)/.exec(v)?.[1]).filter((id): id is string => id !== undefined);
+  const lines: string[] = [];
+  for (const p of procs) {
+    const about = p.output().split("\n").filter((line) => ids.some((id) => line.includes(`"jobId":"${id}"`)));
+    for (const line of about.slice(-10)) lines.push(`${p.name}: ${line}`);
+  }
+  return `stuck: ${violations.join("; ")}\n${lines.join("\n")}`;
+}

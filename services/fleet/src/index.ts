@@ -12,7 +12,7 @@ export { acquireSaveSlot, activeSaveSlots, DEFAULT_LIMITS, getLimits, setLimits,
 export { Stores } from "./stores.js";
 export { NoRoomError } from "./errors.js";
 export { saveDomain, type SaveDomainInput, type SaveDomainResult } from "./save-domain.js";
-export { restoreImage, type RestoreImageInput, type RestoreImageResult } from "./restore-image.js";
+export { restoreImage, type BuildClaim, type RestoreImageInput, type RestoreImageResult } from "./restore-image.js";
 export { batchTargets, UnknownHostError, type BatchTargets, type DuplicateDomain, type SkippedDomain } from "./targets.js";
 export { expandInto, newBatchId, startBatch, type BatchOptions, type StartedBatch } from "./batch.js";
 export {
