@@ -103,7 +103,7 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
   const hasher = new StreamHasher();
   try {
     const parent = await resolveParent(store, options);
-    const session = new DedupSession(store, { ...(options.champions === undefined ? {} : { champions: options.champions }), expectedPages: (parent?.manifest.pages ?? 0) * 2 + 4096 });
+    const session = new DedupSession(store, { ...(options.champions === undefined ? {} : { champions: options.champions }), expectedPages: expectedIndexSize(parent?.manifest) });
     // The parent loads while the stream's first records are read and hashed;
     // classification waits for it (any page of the parent may be repeated).
     let parentReady = parent === undefined;
@@ -291,6 +291,18 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
     await hasher.close();
     await lock.release();
   }
+}
+
+/**
+ * Digests the dedup index will hold: the parent's non-zero pages and room
+ * for a night's new ones. The table grows if more come (champions, a
+ * rewritten domain); sized for the parent's every page twice over, it
+ * would touch four times the memory, and fresh memory costs a page fault
+ * per page.
+ */
+function expectedIndexSize(parent: Manifest | undefined): number {
+  const nonZero = parent === undefined ? 0 : parent.pages - parent.zeroPages;
+  return Math.ceil(nonZero * 1.25) + 4096;
 }
 
 interface Pending {
