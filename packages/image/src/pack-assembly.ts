@@ -5,7 +5,7 @@
  * its pack is finished, so pages are tied to a *handle* in a PackTable and
  * the page list block that needs the id waits for it.
  */
-import { DEFAULT_PACK_TARGET_BYTES, PackWriter, type Compression, type ContentId, type ObjectStore } from "@xenfleet/store";
+import { BufferPool, DEFAULT_PACK_TARGET_BYTES, PackWriter, packRoom, type Compression, type ContentId, type ObjectStore } from "@xenfleet/store";
 import type { Sha256Id } from "./keys.js";
 
 /** The packs an import refers to, known ones (from the parent or champions) and ones being written, by small integer handle. */
@@ -51,6 +51,12 @@ export class PackTable {
   }
 }
 
+/**
+ * Pack buffers shared by the imports of this process, which fill one pack
+ * after another (a pack being filled and the few being stored).
+ */
+const PACK_BUFFERS = new BufferPool(packRoom(DEFAULT_PACK_TARGET_BYTES), 6);
+
 export interface AssemblerStats {
   packs: number;
   packsCreated: number;
@@ -75,7 +81,7 @@ export class PackAssembler {
   /** Adds a new page (digest at digests[offset..+32)); returns the handle of the pack it goes into. */
   add(digests: Uint8Array, offset: number, page: Uint8Array): number {
     if (this.writer === undefined) {
-      this.writer = new PackWriter({ entryHash: "blake3", compression: this.options.compression, targetBytes: this.options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES });
+      this.writer = new PackWriter({ entryHash: "blake3", compression: this.options.compression, targetBytes: this.options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES, buffers: PACK_BUFFERS });
       this.handle = this.table.pending(
         new Promise<Sha256Id>((resolve, reject) => {
           this.settle = resolve;
@@ -137,7 +143,10 @@ export class PackAssembler {
         fail(err);
       },
     );
-    const tracked = put.finally(() => this.inFlight.delete(tracked));
+    const tracked = put.finally(() => {
+      this.inFlight.delete(tracked);
+      pack.release(); // the store is done with the bytes once its put settled
+    });
     this.inFlight.add(tracked);
   }
 }

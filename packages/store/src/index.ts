@@ -41,10 +41,12 @@ export {
   DEFAULT_PACK_TARGET_BYTES,
   PackWriter,
   packKey,
+  packRoom,
   writePack,
   type FinishedPack,
   type PackEntryLocation,
   type PackWriterOptions,
 } from "./pack/writer.js";
 export { PackReader, type PackReaderOptions } from "./pack/reader.js";
+export { BufferPool } from "./pack/buffer-pool.js";
 export { recompressPack, type RecompressOptions, type RecompressResult } from "./pack/recompress.js";

@@ -42,6 +42,10 @@ export interface ObjectStore {
    * addresses, both wrote the same bytes and the race is harmless.
    *
    * Keys under "refs/" are refused (InvalidKeyError): use putRef.
+   *
+   * The store keeps no reference to `data` and reads none of it once the
+   * returned promise settles, however it settled: the caller may then reuse
+   * the buffer (pack writers do).
    */
   put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult>;
 

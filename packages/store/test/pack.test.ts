@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
+  BufferPool,
   COMPRESSIONS,
   CorruptObjectError,
   MemoryStore,
@@ -8,6 +9,7 @@ import {
   PackEntryNotFoundError,
   PackReader,
   PackWriter,
+  packRoom,
   UnsupportedPackError,
   packFormat,
   recompressPack,
@@ -146,6 +148,41 @@ describe("pack writer", () => {
   it("holds an empty pack", async () => {
     const pack = new PackWriter({ entryHash: "blake3" }).finish();
     expect(openBytes(pack.bytes).entries).toEqual([]);
+  });
+
+  it.each(COMPRESSIONS)("with a buffer pool (%s): the same pack, and its buffer reused once released", (compression) => {
+    const input = pages(40);
+    const pool = new BufferPool(packRoom(64 * 1024), 2);
+    const write = (buffers?: BufferPool) => {
+      const writer = new PackWriter({ entryHash: "sha256", compression, targetBytes: 64 * 1024, ...(buffers ? { buffers } : {}) });
+      for (const p of input) writer.add(p.id, p.data);
+      return writer.finish();
+    };
+    const plain = write();
+    const pooled = write(pool);
+    expect(pooled.id).toBe(plain.id);
+    expect(pooled.bytes.equals(plain.bytes)).toBe(true);
+    const reader = openBytes(pooled.bytes);
+    expect(reader.entries.map((e) => e.id)).toEqual(input.map((p) => p.id));
+    pooled.release();
+    // The next pack is written into the buffer the first one was stored from.
+    const next = write(pool);
+    expect(next.id).toBe(plain.id);
+    if (compression === "none") expect(next.bytes.buffer).toBe(pooled.bytes.buffer);
+  });
+
+  it("with a buffer pool, a pack that outgrows its pooled buffer moves to a larger one and is still whole", () => {
+    const input = pages(40); // 160 KiB of entries, past the pooled buffer's 4 KiB target and its slack
+    const pool = new BufferPool(packRoom(4096), 2);
+    const writer = new PackWriter({ entryHash: "sha256", targetBytes: 4096, buffers: pool });
+    for (const p of input) writer.add(p.id, p.data);
+    const pack = writer.finish();
+    const plain = new PackWriter({ entryHash: "sha256", targetBytes: 4096 });
+    for (const p of input) plain.add(p.id, p.data);
+    expect(pack.id).toBe(plain.finish().id);
+    expect(openBytes(pack.bytes).entries).toHaveLength(40);
+    pack.release(); // not the pool's size: left to the garbage collector
+    expect(pool.take().length).toBe(packRoom(4096));
   });
 });
 

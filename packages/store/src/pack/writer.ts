@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { contentKey, type ContentId, type HashAlgorithm } from "../content-id.js";
 import { InvalidContentIdError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../object-store.js";
+import type { BufferPool } from "./buffer-pool.js";
 import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "./compression.js";
 import { encodeHeader, encodeIndex, encodeTrailerBody, HEADER, MAX_FRAME_RAW_BYTES, MAX_PACK_ENTRIES, TRAILER, type EntryRecord, type FrameRecord } from "./format.js";
 
@@ -18,6 +19,8 @@ export interface PackWriterOptions {
   readonly targetBytes?: number;
   readonly frameEntries?: number;
   readonly zstdLevel?: number;
+  /** Where the writer takes its buffer from (when a full pack fits in one), and finish() gives it back. */
+  readonly buffers?: BufferPool;
 }
 
 /** Where an entry sits in a finished pack (what an image index records). */
@@ -35,6 +38,8 @@ export interface FinishedPack {
   readonly key: string;
   readonly bytes: Buffer;
   readonly entries: readonly PackEntryLocation[];
+  /** Hands `bytes` back to the writer's buffer pool: call it once nothing reads them (the pack is stored). */
+  release(): void;
 }
 
 /** The store key of a pack. */
@@ -46,7 +51,9 @@ export function packKey(id: ContentId<"sha256">): string {
  * Accumulates entries (content id + bytes) and produces one pack (format.ts).
  * The caller adds entries until isFull(), then finish() and store the bytes
  * with writePack. Bytes are copied on add, so callers may reuse buffers; they
- * go into one buffer sized for a full pack, not one allocation per entry.
+ * go into one buffer sized for a full pack, not one allocation per entry,
+ * after room for the header: an uncompressed pack is laid out in place, its
+ * index and trailer appended, and never copied again.
  */
 export class PackWriter {
   readonly entryHash: HashAlgorithm;
@@ -54,8 +61,9 @@ export class PackWriter {
   private readonly targetBytes: number;
   private readonly frameEntries: number;
   private readonly zstdLevel: number;
-  /** Entry bytes back to back (grown by doubling), and each entry's id and end offset in them. */
+  /** The header's room, then entry bytes back to back (grown by doubling); each entry's id and end offset (from the first entry) in them. */
   private data: Buffer;
+  private readonly buffers: BufferPool | undefined;
   private readonly ids: string[] = [];
   private readonly ends: number[] = [];
   private readonly seen = new Set<string>();
@@ -71,7 +79,9 @@ export class PackWriter {
     if (!Number.isInteger(this.frameEntries) || this.frameEntries < 1) throw new RangeError(`frameEntries must be a positive integer`);
     // Room for a full pack from the start (growing copies it all again), but
     // not for an unbounded target (a rewrite of one pack): that grows by doubling.
-    this.data = Buffer.allocUnsafe(Math.min(this.targetBytes + 64 * 1024, 2 * DEFAULT_PACK_TARGET_BYTES));
+    const room = packRoom(Math.min(this.targetBytes, 2 * DEFAULT_PACK_TARGET_BYTES));
+    this.buffers = options.buffers !== undefined && options.buffers.bufferBytes >= room ? options.buffers : undefined;
+    this.data = this.buffers?.take() ?? Buffer.allocUnsafe(room);
   }
 
   /** Adds an entry; false (and nothing added) if this pack already holds the id. */
@@ -83,12 +93,8 @@ export class PackWriter {
     if (data.length > MAX_FRAME_RAW_BYTES / this.frameEntries) {
       throw new RangeError(`entry of ${data.length} bytes is too large for frames of ${this.frameEntries} entries`);
     }
-    if (this.raw + data.length > this.data.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.raw + data.length));
-      this.data.copy(grown, 0, 0, this.raw);
-      this.data = grown;
-    }
-    this.data.set(data, this.raw);
+    if (HEADER.size + this.raw + data.length > this.data.length) this.grow(HEADER.size + this.raw + data.length);
+    this.data.set(data, HEADER.size + this.raw);
     this.raw += data.length;
     this.seen.add(id);
     this.ids.push(id);
@@ -117,7 +123,7 @@ export class PackWriter {
   finish(): FinishedPack {
     this.finished = true;
     const header = encodeHeader({ compression: this.compression, entryHash: this.entryHash });
-    const stored: Uint8Array[] = [];
+    const stored: Buffer[] = [];
     const frames: FrameRecord[] = [];
     const entries: EntryRecord[] = [];
     let offset = HEADER.size;
@@ -127,8 +133,8 @@ export class PackWriter {
       for (let e = first, at = start; e < last; at = this.ends[e]!, e++) {
         entries.push({ id: this.ids[e]!, frame: frames.length, offsetInFrame: at - start, length: this.ends[e]! - at });
       }
-      const raw = this.data.subarray(start, this.ends[last - 1]!);
-      // Uncompressed frames are the entry bytes themselves: copied once, into the pack below.
+      const raw = this.data.subarray(HEADER.size + start, HEADER.size + this.ends[last - 1]!);
+      // Uncompressed frames are the entry bytes themselves, already in place.
       const frame = this.compression === "none" ? raw : compressFrame(this.compression, raw, this.zstdLevel);
       frames.push({ offset, storedLength: frame.length, rawLength: raw.length });
       stored.push(frame);
@@ -138,11 +144,25 @@ export class PackWriter {
     const indexChecksum = createHash("sha256").update(index).digest();
     const trailer = encodeTrailerBody({ indexOffset: offset, frameCount: frames.length, entryCount: entries.length, indexChecksum });
     const bodyLength = offset + index.length + trailer.length;
-    const bytes = Buffer.allocUnsafe(bodyLength + CHECKSUM_BYTES);
-    let at = 0;
-    for (const part of [header, ...stored, index, trailer]) {
-      bytes.set(part, at);
-      at += part.length;
+    let bytes: Buffer;
+    let release = () => {};
+    if (this.compression === "none") {
+      if (bodyLength + CHECKSUM_BYTES > this.data.length) this.grow(bodyLength + CHECKSUM_BYTES);
+      bytes = this.data.subarray(0, bodyLength + CHECKSUM_BYTES);
+      header.copy(bytes, 0);
+      index.copy(bytes, offset);
+      trailer.copy(bytes, offset + index.length);
+      const pooled = this.data;
+      if (this.buffers !== undefined) release = () => this.buffers!.give(pooled);
+    } else {
+      bytes = Buffer.allocUnsafe(bodyLength + CHECKSUM_BYTES);
+      let at = 0;
+      for (const part of [header, ...stored, index, trailer]) {
+        bytes.set(part, at);
+        at += part.length;
+      }
+      // The entry bytes are all compressed into `bytes`: the buffer is free now.
+      this.buffers?.give(this.data);
     }
     const body = bytes.subarray(0, bodyLength);
     // The pack checksum is SHA-256(body) and the id SHA-256(body + checksum): one pass over the body serves both.
@@ -151,13 +171,30 @@ export class PackWriter {
     checksum.copy(bytes, bodyLength);
     const id = hash.update(checksum).digest("hex") as ContentId<"sha256">;
     this.data = EMPTY;
-    return { id, key: packKey(id), bytes, entries };
+    return { id, key: packKey(id), bytes, entries, release };
+  }
+
+  /** Moves the pack so far into a larger buffer (a pooled one goes back to its pool). */
+  private grow(needed: number): void {
+    const grown = Buffer.allocUnsafe(Math.max(this.data.length * 2, needed));
+    this.data.copy(grown, 0, 0, HEADER.size + this.raw);
+    this.buffers?.give(this.data);
+    this.data = grown;
   }
 }
 
 /** The pack checksum closes the trailer. */
 const CHECKSUM_BYTES = TRAILER.size - TRAILER.packChecksum;
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * A buffer that holds a whole pack of `targetBytes` laid out in place: the
+ * header, the entries (the last one may cross the target: a page or so),
+ * and the index and trailer (64 bytes and less per entry).
+ */
+export function packRoom(targetBytes: number): number {
+  return HEADER.size + targetBytes + 128 * 1024;
+}
 
 /** Stores a finished pack under its content key (skipped if an identical pack exists). */
 export function writePack(store: ObjectStore, pack: FinishedPack): Promise<PutResult> {
