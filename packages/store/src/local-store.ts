@@ -131,7 +131,8 @@ export class LocalStore implements ObjectStore {
     const { handle, size } = await this.openObject("get", key);
     try {
       const { start, end } = clampRange(range, size);
-      const out = Buffer.alloc(end - start);
+      // Not zeroed: only the bytes read are returned.
+      const out = Buffer.allocUnsafe(end - start);
       let filled = 0;
       while (filled < out.length) {
         const { bytesRead } = await handle.read(out, filled, out.length - filled, start + filled);

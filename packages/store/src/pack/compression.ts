@@ -57,7 +57,8 @@ export function decompressFrame(algorithm: Compression, stored: Uint8Array, rawL
     case "zstd": {
       const declared = safely(() => zstdBinding.getFrameContentSize(stored));
       if (declared !== rawLength) throw new Error(`zstd frame declares ${String(declared)} bytes, expected ${rawLength}`);
-      const out = Buffer.alloc(rawLength);
+      // Not zeroed: it is returned only if the frame filled all of it.
+      const out = Buffer.allocUnsafe(rawLength);
       const written = safely(() => zstdBinding.decompress(out, stored));
       if (written !== rawLength) throw new Error(`zstd frame decompressed to ${String(written)} bytes, expected ${rawLength}`);
       return out;
