@@ -28,6 +28,7 @@ export {
   SimStateError,
   StreamContentError,
 } from "./errors.js";
+export { findDomain } from "./find-domain.js";
 export { parseSize } from "./size.js";
 export { SimHost, type SimDomainSpec, type SimHostOptions } from "./sim/host.js";
 export { LIVE_DEFAULTS } from "./sim/precopy.js";

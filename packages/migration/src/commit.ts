@@ -14,7 +14,7 @@
  * (and starts) or writes "aborted" first (and destroys its copy, while the
  * sender, finding "aborted", resumes the source).
  */
-import { type DomainInfo, DomainExistsError, type Hypervisor, type MigrationReceiver, type MigrationSender } from "@xenfleet/hypervisor";
+import { DomainExistsError, findDomain, type Hypervisor, type MigrationReceiver, type MigrationSender } from "@xenfleet/hypervisor";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
 /** Sender, after READY: claim the commit, or find the receiver gave up and resume the source. */
@@ -106,8 +106,4 @@ export async function recoverSide(
     return { outcome, action: "resumed" };
   }
   return { outcome, action: "none" };
-}
-
-async function findDomain(hv: Hypervisor, uuid: string): Promise<DomainInfo | undefined> {
-  return (await hv.listDomains()).find((d) => d.uuid === uuid);
 }

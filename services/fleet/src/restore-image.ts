@@ -13,7 +13,7 @@
  * so nothing depended on it.
  */
 import { PassThrough } from "node:stream";
-import { DomainExistsError, InsufficientMemoryError, type DomainInfo, type Hypervisor } from "@xenfleet/hypervisor";
+import { DomainExistsError, findDomain, InsufficientMemoryError, type DomainInfo, type Hypervisor } from "@xenfleet/hypervisor";
 import { exportImage, loadManifest, parseImageId } from "@xenfleet/image";
 import type { ObjectStore } from "@xenfleet/store";
 import { NoRoomError } from "./errors.js";
@@ -54,7 +54,7 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   // entries), so its pages are the memory the domain will need.
   const manifest = await loadManifest(input.store, imageId);
   const uuid = manifest.domain.uuid;
-  const existing = uuid === undefined ? undefined : (await input.hypervisor.listDomains()).find((d) => d.uuid === uuid);
+  const existing = uuid === undefined ? undefined : await findDomain(input.hypervisor, uuid);
   if (existing !== undefined) {
     if (!(await input.claim?.claimed())) throw new DomainExistsError("uuid", existing.uuid);
     if (existing.state === "running" && !input.paused) {
