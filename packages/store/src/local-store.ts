@@ -65,14 +65,13 @@ export class LocalStore implements ObjectStore {
   async put(key: string, data: PutSource, options?: PutOptions): Promise<PutResult> {
     validateObjectKey(key);
     const durable = options?.durable !== false;
-    const path = await this.confinedPath(key);
+    const path = await this.writablePath("put", key, durable);
     if (data instanceof Uint8Array && data.length === 0) return this.putEmpty(key, path, durable);
     if (await this.isObject(key, path)) return { created: false };
     const tmp = await this.writeTemp("put", key, data, durable);
     try {
-      await this.makeParents("put", key, path, durable);
       try {
-        await link(tmp, path);
+        await this.linkInto(key, tmp, path, durable);
       } catch (err) {
         const existing = await this.createClash(key, path, err);
         if (existing) return existing;
@@ -87,6 +86,17 @@ export class LocalStore implements ObjectStore {
       return { created: true };
     } finally {
       await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** link(), once more after remaking the directory if it vanished since this store made or found it. */
+  private async linkInto(key: string, tmp: string, path: string, durable: boolean): Promise<void> {
+    try {
+      await link(tmp, path);
+    } catch (err) {
+      if (errnoOf(err) !== "ENOENT") throw err;
+      await this.remakeDir("put", key, dirname(path), durable);
+      await link(tmp, path);
     }
   }
 
@@ -111,10 +121,14 @@ export class LocalStore implements ObjectStore {
    * needed (stores hold many empty marker objects, such as hooks).
    */
   private async putEmpty(key: string, path: string, durable: boolean): Promise<PutResult> {
-    await this.makeParents("put", key, path, durable);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     let handle: FileHandle;
     try {
-      handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      handle = await open(path, flags, 0o644).catch(async (err: unknown) => {
+        if (errnoOf(err) !== "ENOENT") throw err;
+        await this.remakeDir("put", key, dirname(path), durable);
+        return open(path, flags, 0o644);
+      });
     } catch (err) {
       const existing = await this.createClash(key, path, err);
       if (existing) return existing;
@@ -205,13 +219,16 @@ export class LocalStore implements ObjectStore {
 
   async putRef(name: string, data: Uint8Array, options?: RefWriteOptions): Promise<{ version: string }> {
     const key = refKey(name);
-    const path = await this.confinedPath(key);
+    const path = await this.writablePath("putRef", key, true);
     return this.withRefLock(key, async () => {
       await this.checkExpect(name, key, options);
       const tmp = await this.writeTemp("putRef", key, data);
       try {
-        await this.makeParents("putRef", key, path);
-        await rename(tmp, path).catch((err) => {
+        await rename(tmp, path).catch(async (err: unknown) => {
+          if (errnoOf(err) !== "ENOENT") throw err;
+          await this.remakeDir("putRef", key, dirname(path), true);
+          await rename(tmp, path);
+        }).catch((err) => {
           throw errnoOf(err) === "EISDIR" || errnoOf(err) === "ENOTDIR"
             ? new InvalidKeyError(key, "conflicts with another ref's path")
             : mapFsError("putRef", key, err);
@@ -289,10 +306,8 @@ export class LocalStore implements ObjectStore {
       if (real !== this.realRoot && !real.startsWith(this.realRoot + sep)) {
         throw new InvalidKeyError(key, "a directory on its path leads outside the store root");
       }
-      if (dir === start) {
-        if (this.confinedDirs.size >= MAX_CONFINED_DIRS) this.confinedDirs.clear();
-        this.confinedDirs.add(start);
-      }
+      // Only a directory found to exist is remembered: one not made yet may still be planted.
+      this.remember(dir);
       return;
     }
   }
@@ -363,21 +378,46 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  /** Creates the directories above `path` and, when durable, syncs each new directory entry. */
-  private async makeParents(op: string, key: string, path: string, durable = true): Promise<void> {
-    const dir = dirname(path);
-    let first: string | undefined;
+  /**
+   * The file of a key about to be written, with its directories made. Each
+   * directory on the way is known (made or resolved before), or made here
+   * under a known parent (a directory this store has just made is no
+   * planted link), or, when it already exists, resolved as confine() does.
+   * So a put into a directory seen before costs no call, and one that needs
+   * a new directory costs that mkdir only.
+   */
+  private async writablePath(op: string, key: string, durable: boolean): Promise<string> {
+    const path = this.pathOf(key);
+    await this.ensureDir(op, key, dirname(path), durable);
+    return path;
+  }
+
+  private async ensureDir(op: string, key: string, dir: string, durable: boolean): Promise<void> {
+    if (dir === this.root || this.confinedDirs.has(dir)) return;
+    await this.ensureDir(op, key, dirname(dir), durable);
     try {
-      first = await mkdir(dir, { recursive: true });
+      await mkdir(dir);
+      // The new entry must survive a crash along with what is put in it.
+      if (durable) await fsyncDir(dirname(dir));
     } catch (err) {
-      if (errnoOf(err) === "ENOTDIR" || errnoOf(err) === "EEXIST") throw new InvalidKeyError(key, "a parent segment is itself an object");
-      throw mapFsError(op, key, err);
+      const code = errnoOf(err);
+      if (code === "ENOTDIR") throw new InvalidKeyError(key, "a parent segment is itself an object");
+      if (code !== "EEXIST") throw mapFsError(op, key, err);
+      await this.confine(key, dir);
+      return;
     }
-    if (first === undefined || !durable) return;
-    for (let d = dir; ; d = dirname(d)) {
-      await fsyncDir(dirname(d));
-      if (d === first) break;
-    }
+    this.remember(dir);
+  }
+
+  /** A known directory that is gone (removed behind the store's back): forgotten, then made again. */
+  private async remakeDir(op: string, key: string, dir: string, durable: boolean): Promise<void> {
+    for (let d = dir; d !== this.root; d = dirname(d)) this.confinedDirs.delete(d);
+    await this.ensureDir(op, key, dir, durable);
+  }
+
+  private remember(dir: string): void {
+    if (this.confinedDirs.size >= MAX_CONFINED_DIRS) this.confinedDirs.clear();
+    this.confinedDirs.add(dir);
   }
 
   private async checkExpect(name: string, key: string, options: RefWriteOptions | undefined): Promise<void> {

@@ -46,4 +46,19 @@ describe("LocalStore on disk", () => {
     await symlink(join(root, "secret"), join(root, "store", "link"));
     await expect(store.get("link/../../secret/f")).rejects.toBeInstanceOf(InvalidKeyError);
   });
+
+  it("writes into a directory removed behind its back by making it again", async () => {
+    await store.put("data/x/one", Buffer.from("1"));
+    await store.put("hooks/h/one", new Uint8Array(0));
+    await store.putRef("group/one", Buffer.from("r"));
+    await rm(join(root, "store", "data", "x"), { recursive: true });
+    await rm(join(root, "store", "hooks"), { recursive: true });
+    await rm(join(root, "store", "refs", "group"), { recursive: true });
+    expect(await store.put("data/x/two", Buffer.from("2"))).toEqual({ created: true });
+    expect(await store.put("hooks/h/two", new Uint8Array(0))).toEqual({ created: true });
+    await store.putRef("group/two", Buffer.from("s"));
+    expect((await store.get("data/x/two")).toString()).toBe("2");
+    expect(await store.head("hooks/h/two")).toMatchObject({ size: 0 });
+    expect((await store.getRef("group/two"))?.data.toString()).toBe("s");
+  });
 });
