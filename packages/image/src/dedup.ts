@@ -14,7 +14,7 @@
 import { PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { getContent, ObjectNotFoundError, type ObjectStore } from "@xenfleet/store";
 import { DigestTable } from "./digest-table.js";
-import { blocksSharingHooks, hooksOf, minHook, pickChampions } from "./hooks.js";
+import { blocksSharingHooks, hookName, hooksOf, pickChampions, smallestPage } from "./hooks.js";
 import type { Sha256Id } from "./keys.js";
 import type { Manifest } from "./manifest.js";
 import { PackTable } from "./pack-assembly.js";
@@ -100,7 +100,7 @@ export class DedupSession {
    * Only the unknown pages are asked about: the hooks of pages the table
    * already holds lead to blocks already loaded (the parent's, on a nightly
    * save), and each hook is a store listing. Likewise only the block-sized
-   * windows that hold an unknown page ask for their smallest digest.
+   * windows whose smallest digest is an unknown page ask for it (below).
    */
   async prepareSegment(digests: Uint8Array, flags: Uint8Array, count: number, firstPage = 0): Promise<void> {
     const unknown = new Uint8Array(count);
@@ -121,13 +121,15 @@ export class DedupSession {
       return;
     }
     const hooks = new Set(hooksOf(digests, 0, count, unknown));
-    // The smallest digest of each block-aligned window: the hook every block has.
+    // The smallest digest of each block-aligned window: the hook every block
+    // has. Asked only where that page is itself unknown: a known one leads
+    // to blocks holding a page the table already has (on a nightly save, the
+    // parent's block and older copies of it), which rarely hold the window's
+    // changed pages, and each would be read to find that out.
     for (let start = 0; start < count; ) {
       const end = Math.min(count, start + BLOCK_TARGET_PAGES - ((firstPage + start) % BLOCK_TARGET_PAGES));
-      if (unknown.subarray(start, end).includes(1)) {
-        const hook = minHook(digests, start, end, (i) => flags[i] === PAGE_ZERO);
-        if (hook !== undefined) hooks.add(hook);
-      }
+      const page = smallestPage(digests, start, end, (i) => flags[i] === PAGE_ZERO);
+      if (page !== undefined && unknown[page] === 1) hooks.add(hookName(digests, page));
       start = end;
     }
     if (hooks.size === 0) return;

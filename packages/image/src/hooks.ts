@@ -47,13 +47,19 @@ export function hooksOf(digests: Uint8Array, from: number, to: number, flags?: U
  * the incoming pages, which is the same page whenever that page is unchanged.
  */
 export function minHook(digests: Uint8Array, from: number, to: number, isZero: (page: number) => boolean): string | undefined {
+  const page = smallestPage(digests, from, to, isZero);
+  return page === undefined ? undefined : hookName(digests, page);
+}
+
+/** The page among [from, to) with the smallest non-zero digest, or undefined if all are zero. */
+export function smallestPage(digests: Uint8Array, from: number, to: number, isZero: (page: number) => boolean): number | undefined {
   let best = -1;
   const view = Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength);
   for (let i = from; i < to; i++) {
     if (isZero(i)) continue;
     if (best < 0 || view.compare(view, i * 32, i * 32 + 32, best * 32, best * 32 + 32) > 0) best = i;
   }
-  return best < 0 ? undefined : hookName(digests, best);
+  return best < 0 ? undefined : best;
 }
 
 /**
