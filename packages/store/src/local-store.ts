@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, read, readSync } from "node:fs";
 import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
@@ -18,6 +18,9 @@ const TMP_DIR = ".tmp";
 const LOCK_DIR = ".locks";
 /** Directories remembered as confined before the memory is cleared and checks start over. */
 const MAX_CONFINED_DIRS = 65536;
+/** Reads up to this many bytes are made on the calling thread (see get). */
+const INLINE_READ_BYTES = 64 * 1024;
+
 
 /**
  * The filesystem backend: each key is a file at <root>/<key>, so the key
@@ -139,23 +142,45 @@ export class LocalStore implements ObjectStore {
     return { created: true };
   }
 
+  /**
+   * Small reads (page list blocks, manifests, hook-found blocks) are made on
+   * the calling thread: from the page cache they take microseconds, while a
+   * trip through the libuv pool queues behind whatever the pool is doing (on
+   * an import: reading and hashing the stream, storing packs), which made
+   * loading a parent's thousand blocks wait several times longer than the
+   * reads themselves. Opening and the size check are such calls too; larger
+   * reads go through the pool.
+   */
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     validateKey(key);
     validateRange(key, range);
-    const { handle, size } = await this.openObject("get", key);
+    const path = await this.confinedPath(key);
+    let fd: number;
     try {
-      const { start, end } = clampRange(range, size);
+      // O_NOFOLLOW: a symlink placed where an object should be is not followed out of the store.
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (isMissing(err) || errnoOf(err) === "ELOOP") throw new ObjectNotFoundError(key);
+      throw mapFsError("get", key, err);
+    }
+    try {
+      const info = fstatSync(fd);
+      if (!info.isFile()) throw new ObjectNotFoundError(key);
+      const { start, end } = clampRange(range, info.size);
       // Not zeroed: only the bytes read are returned.
       const out = Buffer.allocUnsafe(end - start);
       let filled = 0;
       while (filled < out.length) {
-        const { bytesRead } = await handle.read(out, filled, out.length - filled, start + filled);
+        const length = out.length - filled;
+        const bytesRead = out.length <= INLINE_READ_BYTES ? readSync(fd, out, filled, length, start + filled) : await readAsync(fd, out, filled, length, start + filled);
         if (bytesRead === 0) break; // the file shrank: impossible for immutable objects, but never loop forever
         filled += bytesRead;
       }
       return out.subarray(0, filled);
+    } catch (err) {
+      throw errnoOf(err) === undefined ? err : mapFsError("get", key, err);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
@@ -497,6 +522,11 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** fs.read on the libuv pool, for an fd (no FileHandle: the fd is closed synchronously once done). */
+function readAsync(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
 }
 
 function errnoOf(err: unknown): string | undefined {
