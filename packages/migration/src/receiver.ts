@@ -74,6 +74,9 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     await claimTargetBuild(hv, o.record, o.domainUuid);
     // Small: what waits here counts as taken (acknowledged) but still has to be built after the source paused.
     const data = new PassThrough({ highWaterMark: 256 * 1024 });
+    // Destroyed below if the pump fails; the failure is thrown from there, and
+    // the build may not be reading yet, which must not crash the process.
+    data.on("error", () => {});
     const building = hv.migrateReceive(data, o.signal ? { signal: o.signal } : {});
     // If building fails early, stop pumping: the pump may be waiting for a drain that never comes.
     building.catch(() => channel.close(true));

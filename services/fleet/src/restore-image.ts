@@ -70,6 +70,10 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   const abort = new AbortController();
   const signal = input.signal ? AbortSignal.any([input.signal, abort.signal]) : abort.signal;
   const pipe = new PassThrough({ highWaterMark: PIPE_BYTES });
+  // A failure reaches the caller through firstError; destroying the pipe only
+  // tells the restore. An export that fails at once (a corrupt first block)
+  // destroys it before the restore listens, which must not crash the process.
+  pipe.on("error", () => {});
   let firstError: { err: unknown } | undefined;
   const fail = (err: unknown): never => {
     firstError ??= { err };

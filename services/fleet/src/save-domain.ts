@@ -47,6 +47,10 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
   const abort = new AbortController();
   const signal = input.signal ? AbortSignal.any([input.signal, abort.signal]) : abort.signal;
   const pipe = new PassThrough({ highWaterMark: PIPE_BYTES });
+  // A failure reaches the caller through firstError; destroying the pipe only
+  // tells the import. A save that fails at once destroys it before the import
+  // reads it, which must not crash the process.
+  pipe.on("error", () => {});
   let firstError: { err: unknown } | undefined;
   const fail = (err: unknown): never => {
     firstError ??= { err };
