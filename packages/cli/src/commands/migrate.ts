@@ -132,8 +132,9 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
   try {
     let last = -1;
     for (;;) {
+      // States first, then the jobs: a job seen finished is read after it finished, with its result.
+      const [ss, rs] = await Promise.all([sendQ.getJobState(`${id}-send`), recvQ.getJobState(`${id}-recv`)]);
       const [send, recv] = await Promise.all([Job.fromId(sendQ, `${id}-send`), Job.fromId(recvQ, `${id}-recv`)]);
-      const [ss, rs] = await Promise.all([send?.getState() ?? "unknown", recv?.getState() ?? "unknown"]);
       const pct = (send?.progress as { percent?: number } | undefined)?.percent;
       if (!o.json && pct !== undefined && pct !== last) {
         process.stderr.write(`migrating ${dom.name}: ${pct}%\n`);
@@ -193,8 +194,9 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
     }
     let shown = "";
     for (;;) {
+      // The state first, then the job: one seen completed is read with its result.
+      const state = await queue.getJobState(id);
       const job = await Job.fromId(queue, id);
-      const state = job ? await job.getState() : "unknown";
       const p = job?.progress as EvacuationProgress | undefined;
       if (!o.json && p?.domains) {
         const text = p.domains.map((d) => `  ${d.name} ${d.source} -> ${d.target ?? "?"}: ${d.state}${d.state === "migrating" ? ` ${d.percent ?? 0}%` : ""}${d.reason && d.state === "failed" ? ` (${d.reason})` : ""}`).join("\n");

@@ -98,9 +98,10 @@ export async function waitForJob(redis: Redis, prefix: string, queueName: string
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const job = await Job.fromId(queue, id);
-      const state = job ? await job.getState() : "missing";
-      if (job && (state === "completed" || state === "failed")) return job;
+      // The state first, then the job: one seen finished is read with its result.
+      const state = await queue.getJobState(id);
+      const job = state === "completed" || state === "failed" ? await Job.fromId(queue, id) : undefined;
+      if (job) return job;
       if (Date.now() > deadline) throw new Error(`job ${queueName}/${id} still ${state}`);
       await new Promise((r) => setTimeout(r, 200));
     }
