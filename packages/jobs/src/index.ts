@@ -89,3 +89,4 @@ export {
   type BatchSaveFlowInput,
   type BatchSaveTarget,
 } from "./flows.js";
+export { jobWithState } from "./job-with-state.js";

@@ -18,6 +18,7 @@ import {
   hostQueue,
   JOB_SPECS,
   jobData,
+  jobWithState,
   listHosts,
   markDraining,
   type HostStatus,
@@ -202,12 +203,10 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
   }
 
   async function check(m: Move): Promise<void> {
-    const sendQueue = queue(hostQueue("migrate-send", m.domain.source));
-    const recvQueue = queue(hostQueue("migrate-recv", m.target!));
-    // States first, then the jobs: a job seen failed is read with its reason.
-    const [ss, rs] = await Promise.all([sendQueue.getJobState(m.sendJob!), recvQueue.getJobState(m.recvJob!)]);
-    const send = await Job.fromId(sendQueue, m.sendJob!);
-    const recv = await Job.fromId(recvQueue, m.recvJob!);
+    const [{ state: ss, job: send }, { state: rs, job: recv }] = await Promise.all([
+      jobWithState(queue(hostQueue("migrate-send", m.domain.source)), m.sendJob!),
+      jobWithState(queue(hostQueue("migrate-recv", m.target!)), m.recvJob!),
+    ]);
     const progress = send?.progress as { percent?: number } | undefined;
     if (typeof progress?.percent === "number") m.progress.percent = progress.percent;
     const finished = (s: string) => s === "completed" || s === "failed" || s === "unknown";

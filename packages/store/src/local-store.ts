@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { closeSync, constants, fstatSync, openSync, read, readSync } from "node:fs";
+import { closeSync, constants, createReadStream, fstatSync, openSync, read, readSync } from "node:fs";
 import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
@@ -20,7 +20,6 @@ const LOCK_DIR = ".locks";
 const MAX_CONFINED_DIRS = 65536;
 /** Reads up to this many bytes are made on the calling thread (see get). */
 const INLINE_READ_BYTES = 64 * 1024;
-
 
 /**
  * The filesystem backend: each key is a file at <root>/<key>, so the key
@@ -148,25 +147,15 @@ export class LocalStore implements ObjectStore {
    * trip through the libuv pool queues behind whatever the pool is doing (on
    * an import: reading and hashing the stream, storing packs), which made
    * loading a parent's thousand blocks wait several times longer than the
-   * reads themselves. Opening and the size check are such calls too; larger
-   * reads go through the pool.
+   * reads themselves. Opening and the size check are such calls too
+   * (openObject); larger reads go through the pool.
    */
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     validateKey(key);
     validateRange(key, range);
-    const path = await this.confinedPath(key);
-    let fd: number;
+    const { fd, size } = await this.openObject("get", key);
     try {
-      // O_NOFOLLOW: a symlink placed where an object should be is not followed out of the store.
-      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (err) {
-      if (isMissing(err) || errnoOf(err) === "ELOOP") throw new ObjectNotFoundError(key);
-      throw mapFsError("get", key, err);
-    }
-    try {
-      const info = fstatSync(fd);
-      if (!info.isFile()) throw new ObjectNotFoundError(key);
-      const { start, end } = clampRange(range, info.size);
+      const { start, end } = clampRange(range, size);
       // Not zeroed: only the bytes read are returned.
       const out = Buffer.allocUnsafe(end - start);
       let filled = 0;
@@ -187,13 +176,13 @@ export class LocalStore implements ObjectStore {
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     validateKey(key);
     validateRange(key, range);
-    const { handle, size } = await this.openObject("get", key);
+    const { fd, size } = await this.openObject("get", key);
     const { start, end } = clampRange(range, size);
     if (end === start) {
-      await handle.close();
+      closeSync(fd);
       return Readable.from([]);
     }
-    return handle.createReadStream({ start, end: end - 1, autoClose: true });
+    return createReadStream("", { fd, start, end: end - 1, autoClose: true });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -349,22 +338,33 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  /** Opens an object's file and returns it with its size (one stat, which also refuses a directory). */
-  private async openObject(op: string, key: string): Promise<{ handle: FileHandle; size: number }> {
-    let handle: FileHandle;
+  /**
+   * Opens an object's file and returns its descriptor with its size (one
+   * stat, which also refuses a directory). Both calls are made on the
+   * calling thread, as small reads are (see get).
+   */
+  private async openObject(op: string, key: string): Promise<{ fd: number; size: number }> {
+    const path = await this.confinedPath(key);
+    let fd: number;
     try {
       // O_NOFOLLOW: a symlink placed where an object should be is not followed out of the store.
-      handle = await open(await this.confinedPath(key), constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
       if (isMissing(err) || errnoOf(err) === "ELOOP") throw new ObjectNotFoundError(key);
       throw mapFsError(op, key, err);
     }
-    const info = await handle.stat().catch(() => undefined);
-    if (info === undefined || !info.isFile()) {
-      await handle.close();
+    let size: number | undefined;
+    try {
+      const info = fstatSync(fd);
+      if (info.isFile()) size = info.size;
+    } catch {
+      // unreadable: no object
+    }
+    if (size === undefined) {
+      closeSync(fd);
       throw new ObjectNotFoundError(key);
     }
-    return { handle, size: info.size };
+    return { fd, size };
   }
 
   private async readIfPresent(op: string, key: string): Promise<Buffer | undefined> {

@@ -5,10 +5,10 @@
  * workers and the controller.
  */
 import { randomBytes } from "node:crypto";
-import { FlowProducer, Job, Queue } from "bullmq";
+import { FlowProducer, Queue } from "bullmq";
 import { InvalidArgumentError, type Command } from "commander";
 import type { Redis } from "ioredis";
-import { bullPrefix, CONTROLLER_QUEUE, hostQueue, JOB_SPECS, jobData, listHosts, type JobResult } from "@xenfleet/jobs";
+import { bullPrefix, CONTROLLER_QUEUE, hostQueue, JOB_SPECS, jobData, jobWithState, listHosts, type JobResult } from "@xenfleet/jobs";
 import { parseRate, type EvacuationProgress } from "@xenfleet/migration";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
 
@@ -132,9 +132,7 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
   try {
     let last = -1;
     for (;;) {
-      // States first, then the jobs: a job seen finished is read after it finished, with its result.
-      const [ss, rs] = await Promise.all([sendQ.getJobState(`${id}-send`), recvQ.getJobState(`${id}-recv`)]);
-      const [send, recv] = await Promise.all([Job.fromId(sendQ, `${id}-send`), Job.fromId(recvQ, `${id}-recv`)]);
+      const [{ state: ss, job: send }, { state: rs, job: recv }] = await Promise.all([jobWithState(sendQ, `${id}-send`), jobWithState(recvQ, `${id}-recv`)]);
       const pct = (send?.progress as { percent?: number } | undefined)?.percent;
       if (!o.json && pct !== undefined && pct !== last) {
         process.stderr.write(`migrating ${dom.name}: ${pct}%\n`);
@@ -194,9 +192,7 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
     }
     let shown = "";
     for (;;) {
-      // The state first, then the job: one seen completed is read with its result.
-      const state = await queue.getJobState(id);
-      const job = await Job.fromId(queue, id);
+      const { state, job } = await jobWithState(queue, id);
       const p = job?.progress as EvacuationProgress | undefined;
       if (!o.json && p?.domains) {
         const text = p.domains.map((d) => `  ${d.name} ${d.source} -> ${d.target ?? "?"}: ${d.state}${d.state === "migrating" ? ` ${d.percent ?? 0}%` : ""}${d.reason && d.state === "failed" ? ` (${d.reason})` : ""}`).join("\n");

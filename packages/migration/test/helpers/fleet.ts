@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { bullPrefix, listHosts } from "@xenfleet/jobs";
+import { bullPrefix, jobWithState, listHosts } from "@xenfleet/jobs";
 import { REDIS_URL } from "./redis.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -98,10 +98,8 @@ export async function waitForJob(redis: Redis, prefix: string, queueName: string
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      // The state first, then the job: one seen finished is read with its result.
-      const state = await queue.getJobState(id);
-      const job = state === "completed" || state === "failed" ? await Job.fromId(queue, id) : undefined;
-      if (job) return job;
+      const { state, job } = await jobWithState(queue, id);
+      if (job && (state === "completed" || state === "failed")) return job;
       if (Date.now() > deadline) throw new Error(`job ${queueName}/${id} still ${state}`);
       await new Promise((r) => setTimeout(r, 200));
     }
