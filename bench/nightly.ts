@@ -23,21 +23,19 @@
  * Options (env): BENCH_NIGHTLY_MIB (default 1024), BENCH_NIGHTLY_NIGHTS (6),
  * BENCH_NIGHTLY_CHANGE (0.05), BENCH_NIGHTLY_TOOLS (restic,borg,borg-fixed).
  */
-import { execFile } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import zstd from "zstd-napi";
 import { PageType, StreamWriter, type PfnEntry } from "@xenfleet/format";
 import { compressImage, DigestTable, gc, importImage, type Sha256Id } from "@xenfleet/image";
 import { hashPages, PAGE_SIZE } from "@xenfleet/native";
 import { LocalStore, type ObjectStore } from "@xenfleet/store";
+import { CommandRunner } from "./lib/command-runner.js";
 
 const MiB = 1024 * 1024;
-const run = promisify(execFile);
 
 /** Page kinds, in the proportions of a typical guest's memory. */
 const KINDS = [
@@ -240,8 +238,8 @@ export async function storeBytes(store: ObjectStore): Promise<number> {
   return total;
 }
 
-export async function duBytes(path: string): Promise<number> {
-  const { stdout } = await run("du", ["-sb", path]);
+async function duBytes(commands: CommandRunner, path: string): Promise<number> {
+  const { stdout } = await commands.run("du", ["-sb", path]);
   return Number(stdout.split("\t")[0]);
 }
 
@@ -250,8 +248,8 @@ export async function duBytes(path: string): Promise<number> {
  * back (`sync`): the stream file was just written by this bench, and its
  * write-back would otherwise land on whichever tool runs first each night.
  */
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
-  await run("sync");
+async function timed<T>(commands: CommandRunner, fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  await commands.run("sync", []);
   const start = performance.now();
   const value = await fn();
   return { value, seconds: (performance.now() - start) / 1000 };
@@ -266,7 +264,7 @@ interface Tool {
   backup(file: string, night: number): Promise<void>;
 }
 
-function tools(dir: string, wanted: string[]): Tool[] {
+function tools(commands: CommandRunner, dir: string, wanted: string[]): Tool[] {
   const env = {
     ...process.env,
     RESTIC_PASSWORD: "bench",
@@ -276,7 +274,7 @@ function tools(dir: string, wanted: string[]): Tool[] {
     BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
     BORG_BASE_DIR: join(dir, "borg-base"),
   };
-  const sh = (cmd: string, args: string[]) => run(cmd, args, { env, maxBuffer: 64 * MiB });
+  const sh = (cmd: string, args: string[]) => commands.run(cmd, args, env);
   const all: Tool[] = [
     {
       name: "restic",
@@ -308,27 +306,29 @@ async function main(): Promise<void> {
   const change = Number(process.env.BENCH_NIGHTLY_CHANGE ?? 0.05);
   const wanted = (process.env.BENCH_NIGHTLY_TOOLS ?? "restic,borg,borg-fixed").split(",").filter(Boolean);
   const dir = await mkdtemp(join(tmpdir(), "xenfleet-bench-nightly-"));
+  // Started first, while this process is small (see CommandRunner).
+  const commands = new CommandRunner();
   try {
     const domain = new SyntheticDomain((mib * MiB) / PAGE_SIZE, 42);
     const ideal = new IdealBound();
     const storeRoot = join(dir, "xenfleet");
     const store = await LocalStore.open(storeRoot);
-    const others = tools(dir, wanted);
+    const others = tools(commands, dir, wanted);
     for (const t of others) await t.init();
     const file = join(dir, "domain.xl");
     const perNight: Array<Record<string, unknown>> = [];
     const before: Record<string, number> = { xenfleetRaw: 0, xenfleetCompressed: 0 };
-    for (const t of others) before[t.name] = await duBytes(t.repo);
+    for (const t of others) before[t.name] = await duBytes(commands, t.repo);
     let compressedSoFar = 0;
     for (let night = 0; night < nights; night++) {
       const changed = night === 0 ? 0 : domain.mutate(change);
       const streamBytes = await domain.writeStream(file, "nightly", "6f1e2d3c-0000-4000-8000-000000000042");
       ideal.add(domain);
 
-      const imp = await timed(() => importImage(store, file, { domain: "nightly", created: new Date(Date.UTC(2025, 0, 1 + night, 2)) }));
+      const imp = await timed(commands, () => importImage(store, file, { domain: "nightly", created: new Date(Date.UTC(2025, 0, 1 + night, 2)) }));
       const rawAfter = await storeBytes(store);
       // 1 MiB frames, as the compressed ideal groups pages: compressed packs are cold and read whole.
-      const comp = await timed(() => compressImage(store, imp.value.imageId as Sha256Id, "zstd", { frameEntries: 256 }));
+      const comp = await timed(commands, () => compressImage(store, imp.value.imageId as Sha256Id, "zstd", { frameEntries: 256 }));
       await gc(store, { graceMs: 0 });
       const compressedAfter = await storeBytes(store);
       const row: Record<string, unknown> = {
@@ -349,8 +349,8 @@ async function main(): Promise<void> {
       compressedSoFar = compressedAfter;
       void rawAfter;
       for (const t of others) {
-        const r = await timed(() => t.backup(file, night));
-        const size = await duBytes(t.repo);
+        const r = await timed(commands, () => t.backup(file, night));
+        const size = await duBytes(commands, t.repo);
         row[t.name] = { seconds: round(r.seconds), added: size - before[t.name]!, repoBytes: size };
         before[t.name] = size;
       }
@@ -372,7 +372,7 @@ async function main(): Promise<void> {
       nights,
       change,
       ideal: { uniqueNonZeroPages: ideal.uniquePages, rawBytes: idealRaw, zstd3Bytes: idealCompressed },
-      xenfleet: { rawStoreBytes: xfRaw, compressedStoreBytes: xfCompressed, storeDuBytes: await duBytes(storeRoot) },
+      xenfleet: { rawStoreBytes: xfRaw, compressedStoreBytes: xfCompressed, storeDuBytes: await duBytes(commands, storeRoot) },
       others: Object.fromEntries(others.map((t) => [t.name, { repoBytes: before[t.name] }])),
       ratios: {
         rawVsIdeal: round(xfRaw / idealRaw),
@@ -390,6 +390,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(result) + "\n");
     await store.close();
   } finally {
+    commands.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
