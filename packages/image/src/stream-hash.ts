@@ -19,29 +19,67 @@
  * a new slot is added rather than waited for: only the worker, which always
  * makes progress, is ever waited on.
  *
- * Slots outlive their hasher: close() leaves them to the next import in the
- * process (up to SPARE_SLOTS). Memory touched for the first time costs a
- * page fault per page, and on a virtual machine that is several times the
- * cost of hashing it; a worker imports night after night.
+ * The thread and its slots outlive their hasher: a hasher that delivered
+ * its digest leaves them to the next one in the process (up to IDLE_THREADS
+ * kept). Starting a worker thread costs tens of milliseconds of CPU, and
+ * memory touched for the first time costs a page fault per page, on a
+ * virtual machine several times the cost of hashing it; a worker imports
+ * night after night.
  */
 import type { FileHandle } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 
 const SLOT_BYTES = 8 * 1024 * 1024;
-/** Slots kept for the next hasher: enough for an import's read-ahead (64 MiB of records, and the chunk being read). */
-const SPARE_SLOTS = 10;
-const spares: SharedArrayBuffer[] = [];
+/** Idle threads kept for the next hashers: one per import or export a process runs at once, commonly. */
+const IDLE_THREADS = 2;
+/** A thread that grew more slots than this (a stream of very long records) is not kept. */
+const KEPT_SLOTS = 10;
 
+// After a digest the worker starts a fresh hash: the thread is ready for the next stream.
 const WORKER = `
 const { parentPort } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
 const slots = [];
-const hash = require("node:crypto").createHash("sha256");
+let hash = createHash("sha256");
 parentPort.on("message", (m) => {
-  if (m === null) parentPort.postMessage({ digest: hash.digest("hex") });
-  else if (m.buffer !== undefined) slots[m.slot] = new Uint8Array(m.buffer);
+  if (m === null) {
+    parentPort.postMessage({ digest: hash.digest("hex") });
+    hash = createHash("sha256");
+  } else if (m.buffer !== undefined) slots[m.slot] = new Uint8Array(m.buffer);
   else { hash.update(slots[m.slot].subarray(0, m.length)); parentPort.postMessage({ ack: m.slot }); }
 });
 `;
+
+/** A hashing thread and the slot buffers it has been given, in slot order. */
+interface HashThread {
+  readonly worker: Worker;
+  readonly buffers: SharedArrayBuffer[];
+}
+
+const idle: HashThread[] = [];
+
+function takeThread(): HashThread {
+  const thread = idle.pop();
+  if (thread !== undefined) {
+    thread.worker.ref();
+    return thread;
+  }
+  const worker = new Worker(WORKER, { eval: true });
+  // An idle thread has no hasher listening; a failure there only means it is not reused.
+  worker.on("error", () => {
+    const at = idle.findIndex((t) => t.worker === worker);
+    if (at >= 0) idle.splice(at, 1);
+  });
+  return { worker, buffers: [] };
+}
+
+/** Keeps a thread with no work in flight and a fresh hash for the next hasher; it does not keep the process alive. */
+function leaveThread(thread: HashThread): boolean {
+  if (idle.length >= IDLE_THREADS || thread.buffers.length > KEPT_SLOTS) return false;
+  thread.worker.unref();
+  idle.push(thread);
+  return true;
+}
 
 interface Slot {
   readonly bytes: Uint8Array;
@@ -52,26 +90,34 @@ interface Slot {
 }
 
 export class StreamHasher {
-  private readonly worker = new Worker(WORKER, { eval: true });
-  private readonly slots: Slot[] = [];
+  private readonly thread = takeThread();
+  private readonly slots: Slot[] = this.thread.buffers.map((buffer) => ({ bytes: new Uint8Array(buffer), hashing: false, heldUntil: 0 }));
+  /** The digest was delivered: nothing is in flight and the worker's hash is fresh again. */
+  private finished = false;
   private released = 0;
   private wake: (() => void) | undefined;
   private done: { resolve: (digest: string) => void; reject: (err: unknown) => void } | undefined;
   private failure: unknown;
   bytes = 0;
 
-  constructor() {
-    this.worker.on("message", (m: { ack?: number; digest?: string }) => {
-      if (m.ack !== undefined) {
-        this.slots[m.ack]!.hashing = false;
-        this.wake?.();
-      } else if (m.digest !== undefined) this.done?.resolve(m.digest);
-    });
-    this.worker.on("error", (err) => {
-      this.failure = err;
+  private readonly onMessage = (m: { ack?: number; digest?: string }) => {
+    if (m.ack !== undefined) {
+      this.slots[m.ack]!.hashing = false;
       this.wake?.();
-      this.done?.reject(err);
-    });
+    } else if (m.digest !== undefined) {
+      this.finished = true;
+      this.done?.resolve(m.digest);
+    }
+  };
+  private readonly onError = (err: unknown) => {
+    this.failure = err;
+    this.wake?.();
+    this.done?.reject(err);
+  };
+
+  constructor() {
+    this.thread.worker.on("message", this.onMessage);
+    this.thread.worker.on("error", this.onError);
   }
 
   /** Hands a chunk to the worker (copied into slots); waits while the worker is behind. */
@@ -139,20 +185,23 @@ export class StreamHasher {
   async digest(): Promise<string> {
     if (this.failure !== undefined) throw this.failure;
     const digest = new Promise<string>((resolve, reject) => (this.done = { resolve, reject }));
-    this.worker.postMessage(null);
+    this.thread.worker.postMessage(null);
     return digest;
   }
 
   async close(): Promise<void> {
-    await this.worker.terminate();
-    // The worker is gone and the caller is done: nobody reads these any more.
-    for (const s of this.slots.splice(0)) if (spares.length < SPARE_SLOTS) spares.push(s.bytes.buffer as SharedArrayBuffer);
+    const { worker } = this.thread;
+    worker.off("message", this.onMessage);
+    worker.off("error", this.onError);
+    // A hasher closed before its digest (a failed import) may leave work in
+    // flight, whose acknowledgements the next hasher would misread: that thread goes.
+    if (!this.finished || this.failure !== undefined || !leaveThread(this.thread)) await worker.terminate();
   }
 
   private send(slot: number, length: number): void {
     this.slots[slot]!.hashing = true;
     this.bytes += length;
-    this.worker.postMessage({ slot, length });
+    this.thread.worker.postMessage({ slot, length });
   }
 
   /** A slot neither being hashed nor held by the caller: waits only for the worker, else adds a slot. */
@@ -173,10 +222,11 @@ export class StreamHasher {
   }
 
   private addSlot(): number {
-    const buffer = spares.pop() ?? new SharedArrayBuffer(SLOT_BYTES);
+    const buffer = new SharedArrayBuffer(SLOT_BYTES);
     const slot = this.slots.length;
     this.slots.push({ bytes: new Uint8Array(buffer), hashing: false, heldUntil: 0 });
-    this.worker.postMessage({ slot, buffer });
+    this.thread.buffers.push(buffer);
+    this.thread.worker.postMessage({ slot, buffer });
     return slot;
   }
 }

@@ -55,3 +55,50 @@ describe("StreamHasher.readFile", () => {
     expect(digest).toBe(createHash("sha256").digest("hex"));
   });
 });
+
+describe("StreamHasher, one after another", () => {
+  const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+  it("hashes each stream on its own when hashers follow one another", async () => {
+    const streams = [randomBytes(9 * MiB + 5), randomBytes(3 * MiB), Buffer.alloc(0), randomBytes(17 * MiB + 1)];
+    for (const bytes of streams) {
+      const hasher = new StreamHasher();
+      try {
+        await hasher.update(bytes);
+        expect(await hasher.digest()).toBe(sha256(bytes));
+      } finally {
+        await hasher.close();
+      }
+    }
+  });
+
+  it("is not disturbed by a hasher closed before its digest", async () => {
+    const abandoned = new StreamHasher();
+    await abandoned.update(randomBytes(20 * MiB));
+    await abandoned.close();
+    const bytes = randomBytes(5 * MiB);
+    const hasher = new StreamHasher();
+    try {
+      await hasher.update(bytes);
+      expect(await hasher.digest()).toBe(sha256(bytes));
+    } finally {
+      await hasher.close();
+    }
+  });
+
+  it("runs hashers side by side", async () => {
+    const streams = [randomBytes(12 * MiB), randomBytes(7 * MiB), randomBytes(30 * MiB)];
+    const digests = await Promise.all(
+      streams.map(async (bytes) => {
+        const hasher = new StreamHasher();
+        try {
+          for (let at = 0; at < bytes.length; at += 3 * MiB) await hasher.update(bytes.subarray(at, at + 3 * MiB));
+          return await hasher.digest();
+        } finally {
+          await hasher.close();
+        }
+      }),
+    );
+    expect(digests).toEqual(streams.map(sha256));
+  });
+});
