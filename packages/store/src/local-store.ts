@@ -73,7 +73,7 @@ export class LocalStore implements ObjectStore {
     const tmp = await this.writeTemp("put", key, data, durable);
     try {
       try {
-        await this.linkInto(key, tmp, path, durable);
+        await this.inKnownDir("put", key, path, durable, () => link(tmp, path));
       } catch (err) {
         const existing = await this.createClash(key, path, err);
         if (existing) return existing;
@@ -88,17 +88,6 @@ export class LocalStore implements ObjectStore {
       return { created: true };
     } finally {
       await unlink(tmp).catch(() => undefined);
-    }
-  }
-
-  /** link(), once more after remaking the directory if it vanished since this store made or found it. */
-  private async linkInto(key: string, tmp: string, path: string, durable: boolean): Promise<void> {
-    try {
-      await link(tmp, path);
-    } catch (err) {
-      if (errnoOf(err) !== "ENOENT") throw err;
-      await this.remakeDir("put", key, dirname(path), durable);
-      await link(tmp, path);
     }
   }
 
@@ -126,11 +115,7 @@ export class LocalStore implements ObjectStore {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     let handle: FileHandle;
     try {
-      handle = await open(path, flags, 0o644).catch(async (err: unknown) => {
-        if (errnoOf(err) !== "ENOENT") throw err;
-        await this.remakeDir("put", key, dirname(path), durable);
-        return open(path, flags, 0o644);
-      });
+      handle = await this.inKnownDir("put", key, path, durable, () => open(path, flags, 0o644));
     } catch (err) {
       const existing = await this.createClash(key, path, err);
       if (existing) return existing;
@@ -238,11 +223,7 @@ export class LocalStore implements ObjectStore {
       await this.checkExpect(name, key, options);
       const tmp = await this.writeTemp("putRef", key, data);
       try {
-        await rename(tmp, path).catch(async (err: unknown) => {
-          if (errnoOf(err) !== "ENOENT") throw err;
-          await this.remakeDir("putRef", key, dirname(path), true);
-          await rename(tmp, path);
-        }).catch((err) => {
+        await this.inKnownDir("putRef", key, path, true, () => rename(tmp, path)).catch((err) => {
           throw errnoOf(err) === "EISDIR" || errnoOf(err) === "ENOTDIR"
             ? new InvalidKeyError(key, "conflicts with another ref's path")
             : mapFsError("putRef", key, err);
@@ -434,10 +415,21 @@ export class LocalStore implements ObjectStore {
     this.remember(dir);
   }
 
-  /** A known directory that is gone (removed behind the store's back): forgotten, then made again. */
-  private async remakeDir(op: string, key: string, dir: string, durable: boolean): Promise<void> {
-    for (let d = dir; d !== this.root; d = dirname(d)) this.confinedDirs.delete(d);
-    await this.ensureDir(op, key, dir, durable);
+  /**
+   * Creates `path` in its directory (made or found by writablePath) with
+   * `create`. Should the directory be gone, removed behind the store's back
+   * since, it is forgotten, made again, and `create` runs once more.
+   */
+  private async inKnownDir<T>(op: string, key: string, path: string, durable: boolean, create: () => Promise<T>): Promise<T> {
+    try {
+      return await create();
+    } catch (err) {
+      if (errnoOf(err) !== "ENOENT") throw err;
+      const dir = dirname(path);
+      for (let d = dir; d !== this.root; d = dirname(d)) this.confinedDirs.delete(d);
+      await this.ensureDir(op, key, dir, durable);
+      return create();
+    }
   }
 
   private remember(dir: string): void {
