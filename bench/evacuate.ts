@@ -75,7 +75,9 @@ async function sendTimeline(host: string, t0: number) {
   const q = new Queue(hostQueue("migrate-send", host), { connection: redis, prefix: bullPrefix(prefix) });
   queues.push(q);
   const jobs = await q.getJobs(["completed"], 0, -1);
-  const spans = jobs.map((j) => [(j.processedOn! - t0) / 1000, (j.finishedOn! - t0) / 1000] as const).sort((a, b) => a[0] - b[0]);
+  const spans = jobs
+    .map((j) => [(j.processedOn! - t0) / 1000, (j.finishedOn! - t0) / 1000] as const)
+    .sort((a, b) => a[0] - b[0]);
   let busy = 0;
   let gaps = 0;
   let end = spans[0]?.[0] ?? 0;
@@ -89,7 +91,12 @@ async function sendTimeline(host: string, t0: number) {
     host,
     sends: jobs.length,
     bytes: jobs.reduce((sum, j) => sum + ((j.returnvalue as { bytesSent?: number } | undefined)?.bytesSent ?? 0), 0),
-    phases: { beforeFirstSend: round(spans[0]?.[0] ?? 0), sending: round(busy), gaps: round(gaps), lastSendEnded: round(end) },
+    phases: {
+      beforeFirstSend: round(spans[0]?.[0] ?? 0),
+      sending: round(busy),
+      gaps: round(gaps),
+      lastSendEnded: round(end),
+    },
   };
 }
 try {
@@ -123,7 +130,9 @@ try {
   }
   for (;;) {
     const hosts = await listHosts(redis, prefix);
-    const ready = hosts.filter((h) => h.state === "up").length === nHosts && drained.every((d) => hosts.find((h) => h.id === d)?.info?.domains.length === nDomains / 2);
+    const ready =
+      hosts.filter((h) => h.state === "up").length === nHosts &&
+      drained.every((d) => hosts.find((h) => h.id === d)?.info?.domains.length === nDomains / 2);
     if (ready) break;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -134,7 +143,12 @@ try {
   const report = await runEvacuation(
     redis,
     prefix,
-    jobData("evacuate", { evacuationId: "bench", hosts: drained, limits: { perSource: perHost, perTarget: perHost, total: 2 * perHost }, compression: "none" }),
+    jobData("evacuate", {
+      evacuationId: "bench",
+      hosts: drained,
+      limits: { perSource: perHost, perTarget: perHost, total: 2 * perHost },
+      compression: "none",
+    }),
     { pollMs: 100 },
   );
   const seconds = (performance.now() - t0) / 1000;
@@ -161,8 +175,13 @@ try {
       busiestSource: { host: busiest.host, bytesSent: busiest.bytes, sends: busiest.sends, ...busiest.phases },
       lowerBoundSeconds: Math.round(lowerBound * 100) / 100,
       loadAverage: { start: loadStart, end: loadEnd, cores: cpus().length },
-      cpuSeconds: { sources: sumCpu(cpuUsed.slice(0, drained.length)), targets: sumCpu(cpuUsed.slice(drained.length)), available: Math.round(seconds * cpus().length * 10) / 10 },
-      cpuShare: Math.round((cpuUsed.reduce((s, u) => s + u.user + u.system, 0) / (seconds * cpus().length)) * 100) / 100,
+      cpuSeconds: {
+        sources: sumCpu(cpuUsed.slice(0, drained.length)),
+        targets: sumCpu(cpuUsed.slice(drained.length)),
+        available: Math.round(seconds * cpus().length * 10) / 10,
+      },
+      cpuShare:
+        Math.round((cpuUsed.reduce((s, u) => s + u.user + u.system, 0) / (seconds * cpus().length)) * 100) / 100,
       ratio: Math.round((seconds / lowerBound) * 1000) / 1000,
       target: { ratio: 1.25, met: seconds / lowerBound <= 1.25 },
     }),

@@ -39,7 +39,17 @@ import {
 } from "@xenfleet/fleet";
 import { parseSize, SimHost } from "@xenfleet/hypervisor";
 import { listImages } from "@xenfleet/image";
-import { bullPrefix, COMPRESS_QUEUE, createLogger, createRedis, JOB_SPECS, jobData, keys, listHosts, runWorker } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  createLogger,
+  createRedis,
+  JOB_SPECS,
+  jobData,
+  keys,
+  listHosts,
+  runWorker,
+} from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
 import { cpuOf, cpuSince } from "./lib/proc-cpu.js";
@@ -59,7 +69,13 @@ const { values: args } = parseArgs({
   },
 });
 if (args["direct-host"] !== undefined) {
-  await directHost(args["direct-host"], args.dir ?? "", args.store ?? "", (args.uuids ?? "").split(","), Number(args["per-host"]));
+  await directHost(
+    args["direct-host"],
+    args.dir ?? "",
+    args.store ?? "",
+    (args.uuids ?? "").split(","),
+    Number(args["per-host"]),
+  );
   process.exit(0);
 }
 const HOSTS = Number(args.hosts);
@@ -82,8 +98,16 @@ try {
   const placement: Array<{ host: string; uuid: string }> = [];
   for (let i = 0; i < DOMAINS; i++) {
     const host = hosts[i % HOSTS]!;
-    const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: 2 * MEMORY * Math.ceil(DOMAINS / HOSTS) });
-    const d = await sim.createDomain({ name: `vm-${i + 1}`, type: i % 2 === 0 ? "pv" : "hvm", memoryBytes: MEMORY, seed: i + 1 });
+    const sim = await SimHost.open(simDir(host), {
+      name: host,
+      totalMemoryBytes: 2 * MEMORY * Math.ceil(DOMAINS / HOSTS),
+    });
+    const d = await sim.createDomain({
+      name: `vm-${i + 1}`,
+      type: i % 2 === 0 ? "pv" : "hvm",
+      memoryBytes: MEMORY,
+      seed: i + 1,
+    });
     placement.push({ host, uuid: d.uuid });
   }
 
@@ -103,16 +127,32 @@ try {
   };
   await setLimits(redis, prefix, { hostSaves: PER_HOST, fleetSaves: 0 });
   supervisor = new Supervisor({ logDir: join(dir, "logs") });
-  const child = (name: string, service: string, extra: Record<string, string> = {}): ChildSpec => ({ name, ...serviceCommand(service), env: { ...env, ...extra } });
+  const child = (name: string, service: string, extra: Record<string, string> = {}): ChildSpec => ({
+    name,
+    ...serviceCommand(service),
+    env: { ...env, ...extra },
+  });
   supervisor.start([
     child("controller", "controller", { XENFLEET_HOST_SAVES: String(PER_HOST), XENFLEET_FLEET_SAVES: "0" }),
-    ...hosts.map((host) => child(`${host}-save`, "save-worker", { XENFLEET_HOST: host, XENFLEET_SIM_DIR: simDir(host), XENFLEET_CONCURRENCY: String(PER_HOST) })),
+    ...hosts.map((host) =>
+      child(`${host}-save`, "save-worker", {
+        XENFLEET_HOST: host,
+        XENFLEET_SIM_DIR: simDir(host),
+        XENFLEET_CONCURRENCY: String(PER_HOST),
+      }),
+    ),
   ]);
   await until(async () => (await listHosts(redis, prefix)).filter((h) => h.state === "up").length === HOSTS);
   const queued = await timed(async () => {
-    const batch = await startBatch(redis, prefix, { store: env.XENFLEET_STORE, mode: "checkpoint", labels: [], compress: false });
+    const batch = await startBatch(redis, prefix, {
+      store: env.XENFLEET_STORE,
+      mode: "checkpoint",
+      labels: [],
+      compress: false,
+    });
     const done = await waitForBatch(redis, prefix, batch.jobId, { intervalMs: 100 });
-    if (done.report === undefined || done.report.failed > 0) throw new Error(`batch failed: ${JSON.stringify(done.report ?? done.error)}`);
+    if (done.report === undefined || done.report.failed > 0)
+      throw new Error(`batch failed: ${JSON.stringify(done.report ?? done.error)}`);
     return done.report.bytesTotal;
   });
   log(`queued: ${queued.seconds.toFixed(1)} s`);
@@ -133,7 +173,14 @@ try {
     const name = `store-compress-${workers}`;
     cpSync(join(dir, "store-queued"), join(dir, name), { recursive: true });
     execFileSync("sync");
-    const run = await compressRun(redis, prefix, storeUrl(name), workers, (i) => child(`compress-${workers}-${i}`, "compress-worker"), join(dir, "logs"));
+    const run = await compressRun(
+      redis,
+      prefix,
+      storeUrl(name),
+      workers,
+      (i) => child(`compress-${workers}-${i}`, "compress-worker"),
+      join(dir, "logs"),
+    );
     rmSync(join(dir, name), { recursive: true, force: true });
     log(
       `compress, ${workers} worker(s): ${run.mibPerSecond.toFixed(1)} MiB/s steady, ` +
@@ -185,19 +232,39 @@ try {
 }
 
 /** The direct run: a process per host saving its domains into `storeName`; the clock runs from "go". */
-async function directRun(placement: Array<{ host: string; uuid: string }>, storeName: string): Promise<{ value: number; seconds: number }> {
+async function directRun(
+  placement: Array<{ host: string; uuid: string }>,
+  storeName: string,
+): Promise<{ value: number; seconds: number }> {
   const children = hosts.map((host) => {
     const uuids = placement.filter((p) => p.host === host).map((p) => p.uuid);
     const child = spawn(
       process.execPath,
-      [...process.execArgv, process.argv[1] ?? "", "--direct-host", host, "--dir", dir, "--store", storeUrl(storeName), "--uuids", uuids.join(","), "--per-host", String(PER_HOST)],
+      [
+        ...process.execArgv,
+        process.argv[1] ?? "",
+        "--direct-host",
+        host,
+        "--dir",
+        dir,
+        "--store",
+        storeUrl(storeName),
+        "--uuids",
+        uuids.join(","),
+        "--per-host",
+        String(PER_HOST),
+      ],
       { stdio: ["pipe", "pipe", "inherit"] },
     );
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += String(d)));
     const ready = new Promise<void>((resolve) => child.stdout.on("data", () => out.startsWith("ready") && resolve()));
     const done = new Promise<number>((resolve, reject) =>
-      child.once("exit", (code) => (code === 0 ? resolve(Number(out.replace("ready", "").trim())) : reject(new Error(`direct run on ${host} exited with ${code}`)))),
+      child.once("exit", (code) =>
+        code === 0
+          ? resolve(Number(out.replace("ready", "").trim()))
+          : reject(new Error(`direct run on ${host} exited with ${code}`)),
+      ),
     );
     return { child, ready, done };
   });
@@ -209,7 +276,13 @@ async function directRun(placement: Array<{ host: string; uuid: string }>, store
 }
 
 /** One host's share of the direct run: save its domains, print the bytes saved. */
-async function directHost(host: string, benchDir: string, store: string, uuids: string[], perHost: number): Promise<void> {
+async function directHost(
+  host: string,
+  benchDir: string,
+  store: string,
+  uuids: string[],
+  perHost: number,
+): Promise<void> {
   const sim = await SimHost.open(join(benchDir, "hosts", host));
   const target = await openStore(store, {});
   process.stdout.write("ready\n");
@@ -219,7 +292,8 @@ async function directHost(host: string, benchDir: string, store: string, uuids: 
   await Promise.all(
     Array.from({ length: perHost }, async () => {
       for (let uuid = todo.shift(); uuid !== undefined; uuid = todo.shift()) {
-        bytesTotal += (await saveDomain({ hypervisor: sim, store: target, domain: uuid, mode: "checkpoint" })).bytesTotal;
+        bytesTotal += (await saveDomain({ hypervisor: sim, store: target, domain: uuid, mode: "checkpoint" }))
+          .bytesTotal;
       }
     }),
   );
@@ -235,8 +309,21 @@ async function emptyJobRoundTrip(producer: Redis, url: string, benchPrefix: stri
   const events = new QueueEvents(name, { connection: eventsConnection, prefix: bullPrefix(benchPrefix) });
   const queue = new Queue(name, { connection: producer, prefix: bullPrefix(benchPrefix) });
   const result = { imageId: "0".repeat(64), bytesTotal: 0, bytesNew: 0, pausedMs: 0, seconds: 0 };
-  const worker = runWorker({ queue: name, connection, prefix: benchPrefix, logger: createLogger({ service: "bench", level: "silent" }), handlers: { save: async () => result } });
-  const payload = jobData("save", { host: "h1", domain: { uuid: "00000000-0000-0000-0000-000000000001", name: "vm" }, store: "file:///x", mode: "checkpoint", labels: [], compress: false });
+  const worker = runWorker({
+    queue: name,
+    connection,
+    prefix: benchPrefix,
+    logger: createLogger({ service: "bench", level: "silent" }),
+    handlers: { save: async () => result },
+  });
+  const payload = jobData("save", {
+    host: "h1",
+    domain: { uuid: "00000000-0000-0000-0000-000000000001", name: "vm" },
+    store: "file:///x",
+    mode: "checkpoint",
+    labels: [],
+    compress: false,
+  });
   try {
     await events.waitUntilReady();
     await worker.worker.waitUntilReady();
@@ -286,7 +373,8 @@ async function compressRun(
   const target = await openStore(store, {});
   const images = (await listImages(target)).map((i) => i.id as string);
   await target.close();
-  if (images.length < 2 * workers) throw new Error(`${images.length} images are too few to keep ${workers} workers busy`);
+  if (images.length < 2 * workers)
+    throw new Error(`${images.length} images are too few to keep ${workers} workers busy`);
   const queue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(benchPrefix) });
   const sup = new Supervisor({ logDir });
   try {
@@ -294,7 +382,11 @@ async function compressRun(
     // Jobs first, held back until every worker is connected.
     await queue.pause();
     for (const image of images) {
-      await queue.add("compress", jobData("compress", { store, image, algorithm: "zstd", level: 3 }), JOB_SPECS.compress.options);
+      await queue.add(
+        "compress",
+        jobData("compress", { store, image, algorithm: "zstd", level: 3 }),
+        JOB_SPECS.compress.options,
+      );
     }
     sup.start(Array.from({ length: workers }, (_, i) => spec(i + 1)));
     await until(async () => (await queue.getWorkersCount()) === workers);
@@ -318,7 +410,8 @@ async function compressRun(
     const from = starts[workers - 1] ?? 0;
     const to = ends[workers - 1] ?? 0;
     let inWindow = 0;
-    for (const j of jobs) inWindow += (j.bytes * Math.max(0, Math.min(j.end, to) - Math.max(j.start, from))) / Math.max(1, j.end - j.start);
+    for (const j of jobs)
+      inWindow += (j.bytes * Math.max(0, Math.min(j.end, to) - Math.max(j.start, from))) / Math.max(1, j.end - j.start);
     const windowSeconds = (to - from) / 1000;
     return {
       mibPerSecond: inWindow / 2 ** 20 / windowSeconds,

@@ -22,7 +22,8 @@ async function drain(source: AsyncIterable<Uint8Array>): Promise<number> {
 
 async function readPages(source: Parameters<typeof readStream>[0]): Promise<number> {
   let pages = 0;
-  for await (const event of readStream(source, { chunkSize: CHUNK })) if (event.kind === "page-data") pages += event.pages.length;
+  for await (const event of readStream(source, { chunkSize: CHUNK }))
+    if (event.kind === "page-data") pages += event.pages.length;
   return pages;
 }
 
@@ -63,8 +64,16 @@ try {
       pages,
       chunkSize: CHUNK,
       rounds: ROUNDS,
-      file: { rawGBps: gbps(best.fileRaw), readerGBps: gbps(best.fileReader), ratio: ratio(best.fileReader, best.fileRaw) },
-      memory: { rawGBps: gbps(best.memRaw), readerGBps: gbps(best.memReader), ratio: ratio(best.memReader, best.memRaw) },
+      file: {
+        rawGBps: gbps(best.fileRaw),
+        readerGBps: gbps(best.fileReader),
+        ratio: ratio(best.fileReader, best.fileRaw),
+      },
+      memory: {
+        rawGBps: gbps(best.memRaw),
+        readerGBps: gbps(best.memReader),
+        ratio: ratio(best.memReader, best.memRaw),
+      },
       target: { fileRatio: 0.8, met: ratio(best.fileReader, best.fileRaw) >= 0.8 },
     }),
   );

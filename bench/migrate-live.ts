@@ -49,7 +49,13 @@ try {
       const t0 = performance.now();
       const [sent] = await Promise.all([
         sendLive({ hypervisor: src, record, domain: dom.uuid, compression }),
-        receiveLive({ hypervisor: dst, record, domainUuid: dom.uuid, bind: { host: "127.0.0.1", port: 0 }, advertise: "127.0.0.1" }),
+        receiveLive({
+          hypervisor: dst,
+          record,
+          domainUuid: dom.uuid,
+          bind: { host: "127.0.0.1", port: 0 },
+          advertise: "127.0.0.1",
+        }),
       ]);
       const totalMs = performance.now() - t0;
       runs.push({

@@ -113,10 +113,15 @@ export class SyntheticDomain {
       domainType: "x86-hvm",
       xenMajor: 4,
       xenMinor: 17,
-      config: { c_info: { type: "hvm", name, uuid }, b_info: { max_vcpus: 2, max_memkb: this.pages * 4, target_memkb: this.pages * 4 } },
+      config: {
+        c_info: { type: "hvm", name, uuid },
+        b_info: { max_vcpus: 2, max_memkb: this.pages * 4, target_memkb: this.pages * 4 },
+      },
     });
     await w.begin();
-    await w.libxc("X86_CPUID_POLICY", { leaves: [{ leaf: 0, subleaf: 0xffffffff, a: 0xd, b: 0x756e6547, c: 0x6c65746e, d: 0x49656e69 }] });
+    await w.libxc("X86_CPUID_POLICY", {
+      leaves: [{ leaf: 0, subleaf: 0xffffffff, a: 0xd, b: 0x756e6547, c: 0x6c65746e, d: 0x49656e69 }],
+    });
     await w.libxc("X86_MSR_POLICY", { entries: [{ index: 0xce, flags: 0, value: 0x80000000n }] });
     await w.libxc("STATIC_DATA_END", {});
     for (let first = 0; first < this.pages; first += 1024) {
@@ -286,14 +291,23 @@ function tools(commands: CommandRunner, dir: string, wanted: string[]): Tool[] {
       name: "borg",
       repo: join(dir, "borg"),
       init: async () => void (await sh("borg", ["init", "-e", "none", join(dir, "borg")])),
-      backup: async (file, night) => void (await sh("borg", ["create", "--compression", "zstd,3", `${join(dir, "borg")}::night${night}`, file])),
+      backup: async (file, night) =>
+        void (await sh("borg", ["create", "--compression", "zstd,3", `${join(dir, "borg")}::night${night}`, file])),
     },
     {
       name: "borgFixed4k",
       repo: join(dir, "borg-fixed"),
       init: async () => void (await sh("borg", ["init", "-e", "none", join(dir, "borg-fixed")])),
       backup: async (file, night) =>
-        void (await sh("borg", ["create", "--compression", "zstd,3", "--chunker-params", "fixed,4096", `${join(dir, "borg-fixed")}::night${night}`, file])),
+        void (await sh("borg", [
+          "create",
+          "--compression",
+          "zstd,3",
+          "--chunker-params",
+          "fixed,4096",
+          `${join(dir, "borg-fixed")}::night${night}`,
+          file,
+        ])),
     },
   ];
   const names: Record<string, string> = { restic: "restic", borg: "borg", "borg-fixed": "borgFixed4k" };
@@ -325,10 +339,14 @@ async function main(): Promise<void> {
       const streamBytes = await domain.writeStream(file, "nightly", "6f1e2d3c-0000-4000-8000-000000000042");
       ideal.add(domain);
 
-      const imp = await timed(commands, () => importImage(store, file, { domain: "nightly", created: new Date(Date.UTC(2025, 0, 1 + night, 2)) }));
+      const imp = await timed(commands, () =>
+        importImage(store, file, { domain: "nightly", created: new Date(Date.UTC(2025, 0, 1 + night, 2)) }),
+      );
       const rawAfter = await storeBytes(store);
       // 1 MiB frames, as the compressed ideal groups pages: compressed packs are cold and read whole.
-      const comp = await timed(commands, () => compressImage(store, imp.value.imageId as Sha256Id, "zstd", { frameEntries: 256 }));
+      const comp = await timed(commands, () =>
+        compressImage(store, imp.value.imageId as Sha256Id, "zstd", { frameEntries: 256 }),
+      );
       await gc(store, { graceMs: 0 });
       const compressedAfter = await storeBytes(store);
       const row: Record<string, unknown> = {
@@ -372,7 +390,11 @@ async function main(): Promise<void> {
       nights,
       change,
       ideal: { uniqueNonZeroPages: ideal.uniquePages, rawBytes: idealRaw, zstd3Bytes: idealCompressed },
-      xenfleet: { rawStoreBytes: xfRaw, compressedStoreBytes: xfCompressed, storeDuBytes: await duBytes(commands, storeRoot) },
+      xenfleet: {
+        rawStoreBytes: xfRaw,
+        compressedStoreBytes: xfCompressed,
+        storeDuBytes: await duBytes(commands, storeRoot),
+      },
       others: Object.fromEntries(others.map((t) => [t.name, { repoBytes: before[t.name] }])),
       ratios: {
         rawVsIdeal: round(xfRaw / idealRaw),

@@ -63,7 +63,8 @@ function blake3SourceDir(): string {
   const registry = "/usr/share/cargo/registry";
   const dirs = existsSync(registry) ? readdirSync(registry).filter((d) => /^blake3-[0-9]/.test(d)) : [];
   const newest = dirs.sort((a, b) => a.localeCompare(b, "en", { numeric: true })).pop();
-  if (newest === undefined) throw new Error(`BLAKE3 C sources not found under ${registry}: apt-get install librust-blake3-dev`);
+  if (newest === undefined)
+    throw new Error(`BLAKE3 C sources not found under ${registry}: apt-get install librust-blake3-dev`);
   return join(registry, newest, "c");
 }
 
@@ -71,12 +72,22 @@ function buildReference(outDir: string): string {
   const src = blake3SourceDir();
   const here = dirname(fileURLToPath(import.meta.url));
   const sources = ["blake3.c", "blake3_dispatch.c", "blake3_portable.c"].map((f) => join(src, f));
-  const asm = process.arch === "x64" ? readdirSync(src).filter((f) => f.endsWith("_x86-64_unix.S")).map((f) => join(src, f)) : [];
-  const noSimd = process.arch === "x64" ? [] : ["-DBLAKE3_NO_SSE2", "-DBLAKE3_NO_SSE41", "-DBLAKE3_NO_AVX2", "-DBLAKE3_NO_AVX512"];
+  const asm =
+    process.arch === "x64"
+      ? readdirSync(src)
+          .filter((f) => f.endsWith("_x86-64_unix.S"))
+          .map((f) => join(src, f))
+      : [];
+  const noSimd =
+    process.arch === "x64" ? [] : ["-DBLAKE3_NO_SSE2", "-DBLAKE3_NO_SSE41", "-DBLAKE3_NO_AVX2", "-DBLAKE3_NO_AVX512"];
   const binary = join(outDir, "blake3-ref");
-  execFileSync("cc", ["-O3", `-I${src}`, ...noSimd, "-o", binary, join(here, "c", "blake3-ref.c"), ...sources, ...asm], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  execFileSync(
+    "cc",
+    ["-O3", `-I${src}`, ...noSimd, "-o", binary, join(here, "c", "blake3-ref.c"), ...sources, ...asm],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   return binary;
 }
 
@@ -93,7 +104,10 @@ try {
   });
 
   const sha256Seconds = best(() => {
-    for (let i = 0; i < count; i++) createHash("sha256").update(pages.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)).digest();
+    for (let i = 0; i < count; i++)
+      createHash("sha256")
+        .update(pages.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE))
+        .digest();
   });
 
   const cref = JSON.parse(execFileSync(reference, [pageFile, String(ROUNDS)], { encoding: "utf8" })) as {
@@ -101,7 +115,8 @@ try {
     digestOfDigests: string;
   };
   // Both sides must have computed the same digests, or the comparison means nothing.
-  if (cref.digestOfDigests !== blake3(digests).toString("hex")) throw new Error("native and C reference digests differ");
+  if (cref.digestOfDigests !== blake3(digests).toString("hex"))
+    throw new Error("native and C reference digests differ");
 
   let zeroCount = 0;
   const zeroSeconds = best(() => {
@@ -117,7 +132,10 @@ try {
   const deltas: Buffer[] = new Array(deltaPages);
   const encodeSeconds = best(() => {
     for (let i = 0; i < deltaPages; i++) {
-      deltas[i] = deltaEncode(pages.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), previous.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+      deltas[i] = deltaEncode(
+        pages.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE),
+        previous.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE),
+      );
     }
   });
   // Decoded into one output buffer, as a restore assembling an image would.

@@ -8,7 +8,13 @@ export interface NativeAddon {
   hashPages(pages: Uint8Array, offsets?: Float64Array): Buffer;
   hashPagesAsync(pages: Uint8Array, offsets?: Float64Array): Promise<Buffer>;
   zeroPages(pages: Uint8Array, offsets?: Float64Array): Uint8Array;
-  classifyPagesAsync(pages: Uint8Array, offsets: Float64Array | undefined, expected: Uint8Array, digests: Uint8Array, flags: Uint8Array): Promise<void>;
+  classifyPagesAsync(
+    pages: Uint8Array,
+    offsets: Float64Array | undefined,
+    expected: Uint8Array,
+    digests: Uint8Array,
+    flags: Uint8Array,
+  ): Promise<void>;
   readonly deltaVersion: number;
   readonly maxDeltaLength: number;
   deltaEncode(page: Uint8Array, previous: Uint8Array): Buffer;

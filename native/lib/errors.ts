@@ -57,7 +57,14 @@ export class LibxlError extends XenfleetError {
   }
 }
 
-type NativeError = Error & { code?: unknown; offset?: unknown; op?: unknown; step?: unknown; rc?: unknown; rcName?: unknown };
+type NativeError = Error & {
+  code?: unknown;
+  offset?: unknown;
+  op?: unknown;
+  step?: unknown;
+  rc?: unknown;
+  rcName?: unknown;
+};
 
 /** Maps an error thrown by the addon to its typed class; anything else passes through. */
 export function fromNative(error: unknown): unknown {

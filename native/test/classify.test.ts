@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { classifyPagesAsync, hashPages, NativeArgumentError, PAGE_OTHER, PAGE_SAME, PAGE_SIZE, PAGE_ZERO } from "../lib/index.js";
+import {
+  classifyPagesAsync,
+  hashPages,
+  NativeArgumentError,
+  PAGE_OTHER,
+  PAGE_SAME,
+  PAGE_SIZE,
+  PAGE_ZERO,
+} from "../lib/index.js";
 
 describe("classifyPagesAsync", () => {
   it("writes hashPages' digests and flags zero pages, pages equal to their expected digest, and the rest", async () => {
@@ -36,7 +44,11 @@ describe("classifyPagesAsync", () => {
 
   it("refuses outputs too small for the batch and expected digests that are not whole", async () => {
     const pages = Buffer.alloc(2 * PAGE_SIZE);
-    await expect(classifyPagesAsync(pages, undefined, new Uint8Array(0), new Uint8Array(32), new Uint8Array(2))).rejects.toBeInstanceOf(NativeArgumentError);
-    await expect(classifyPagesAsync(pages, undefined, new Uint8Array(31), new Uint8Array(64), new Uint8Array(2))).rejects.toBeInstanceOf(NativeArgumentError);
+    await expect(
+      classifyPagesAsync(pages, undefined, new Uint8Array(0), new Uint8Array(32), new Uint8Array(2)),
+    ).rejects.toBeInstanceOf(NativeArgumentError);
+    await expect(
+      classifyPagesAsync(pages, undefined, new Uint8Array(31), new Uint8Array(64), new Uint8Array(2)),
+    ).rejects.toBeInstanceOf(NativeArgumentError);
   });
 });

@@ -111,10 +111,20 @@ describe("deltaDecode refuses hostile deltas", () => {
     ["no ops at all", delta(1), /expected an op header/, 1],
     ["a half op header", delta(1, 0xff), /expected an op header/, 1],
     ["reserved bits set", delta(1, 0xff, 0x1f), /reserved bits/, 1],
-    ["a run past the page end", delta(1, ...op(false, 4000), ...op(false, 200)), /run of 200 bytes at page byte 4000 goes past the end/, 3],
+    [
+      "a run past the page end",
+      delta(1, ...op(false, 4000), ...op(false, 200)),
+      /run of 200 bytes at page byte 4000 goes past the end/,
+      3,
+    ],
     ["runs that stop short of the page", delta(1, ...op(false, 4095)), /ends inside the page \(at page byte 4095/, 3],
     ["a truncated literal", delta(1, ...op(true, 10), 1, 2, 3), /literal of 10 bytes is truncated \(3 bytes left\)/, 3],
-    ["a whole-page literal missing its last byte", Buffer.concat([delta(1, ...op(true, PAGE_SIZE)), Buffer.alloc(PAGE_SIZE - 1)]), /truncated/, 3],
+    [
+      "a whole-page literal missing its last byte",
+      Buffer.concat([delta(1, ...op(true, PAGE_SIZE)), Buffer.alloc(PAGE_SIZE - 1)]),
+      /truncated/,
+      3,
+    ],
     ["bytes after the last run", delta(1, ...skipAll, 0), /1 unexpected bytes after the last run/, 3],
   ])("%s", (_name, bytes, message, offset) => {
     expectMalformed(bytes, previous, message, offset);
@@ -132,8 +142,11 @@ describe("deltaDecode refuses hostile deltas", () => {
     const valid = deltaEncode(page, previous);
     let refused = 0;
     for (let trial = 0; trial < 3000; trial++) {
-      const bytes = Buffer.from(valid.subarray(0, trial % 5 === 0 ? Math.floor(Math.random() * valid.length) : valid.length));
-      for (let m = 0; m < 3 && bytes.length > 0; m++) bytes[Math.floor(Math.random() * bytes.length)] = Math.floor(Math.random() * 256);
+      const bytes = Buffer.from(
+        valid.subarray(0, trial % 5 === 0 ? Math.floor(Math.random() * valid.length) : valid.length),
+      );
+      for (let m = 0; m < 3 && bytes.length > 0; m++)
+        bytes[Math.floor(Math.random() * bytes.length)] = Math.floor(Math.random() * 256);
       try {
         expect(deltaDecode(bytes, previous).length).toBe(PAGE_SIZE);
       } catch (error) {
@@ -173,6 +186,8 @@ describe("deltaDecode into a target", () => {
   });
 
   it("refuses a target that is not one page", () => {
-    expect(() => deltaDecode(encoded, previous, Buffer.alloc(PAGE_SIZE - 1))).toThrow(/target must be exactly 4096 bytes/);
+    expect(() => deltaDecode(encoded, previous, Buffer.alloc(PAGE_SIZE - 1))).toThrow(
+      /target must be exactly 4096 bytes/,
+    );
   });
 });

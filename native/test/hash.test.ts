@@ -1,16 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  blake3,
-  DIGEST_LENGTH,
-  hashPages,
-  hashPagesAsync,
-  NativeArgumentError,
-  PAGE_SIZE,
-} from "../lib/index.js";
+import { blake3, DIGEST_LENGTH, hashPages, hashPagesAsync, NativeArgumentError, PAGE_SIZE } from "../lib/index.js";
 import { BLAKE3_VECTORS, vectorInput } from "./blake3-vectors.js";
 
-const digestAt = (digests: Buffer, i: number) => digests.subarray(i * DIGEST_LENGTH, (i + 1) * DIGEST_LENGTH).toString("hex");
+const digestAt = (digests: Buffer, i: number) =>
+  digests.subarray(i * DIGEST_LENGTH, (i + 1) * DIGEST_LENGTH).toString("hex");
 const vectorPage = vectorInput(PAGE_SIZE);
 const VECTOR_4096 = BLAKE3_VECTORS.find((v) => v.length === PAGE_SIZE)!.hash;
 
@@ -69,14 +63,30 @@ describe("hashPages", () => {
   });
 
   it.each([
-    ["a length that is not a multiple of 4096", () => hashPages(Buffer.alloc(PAGE_SIZE + 1)), /not a multiple of the 4096-byte page size/],
+    [
+      "a length that is not a multiple of 4096",
+      () => hashPages(Buffer.alloc(PAGE_SIZE + 1)),
+      /not a multiple of the 4096-byte page size/,
+    ],
     ["a string", () => hashPages("abc" as unknown as Uint8Array), /must be a Buffer or Uint8Array/],
-    ["a Uint16Array", () => hashPages(new Uint16Array(2048) as unknown as Uint8Array), /must be a Buffer or Uint8Array/],
-    ["an offset past the end", () => hashPages(Buffer.alloc(2 * PAGE_SIZE), [PAGE_SIZE + 1]), /offsets\[0\] = 4097 does not start a whole/],
+    [
+      "a Uint16Array",
+      () => hashPages(new Uint16Array(2048) as unknown as Uint8Array),
+      /must be a Buffer or Uint8Array/,
+    ],
+    [
+      "an offset past the end",
+      () => hashPages(Buffer.alloc(2 * PAGE_SIZE), [PAGE_SIZE + 1]),
+      /offsets\[0\] = 4097 does not start a whole/,
+    ],
     ["a negative offset", () => hashPages(Buffer.alloc(PAGE_SIZE), [0, -1]), /offsets\[1\] = -1/],
     ["a fractional offset", () => hashPages(Buffer.alloc(2 * PAGE_SIZE), [0.5]), /offsets\[0\] = 0.5/],
     ["a NaN offset", () => hashPages(Buffer.alloc(PAGE_SIZE), [Number.NaN]), /offsets\[0\] = -?nan/i],
-    ["any offset into a buffer shorter than a page", () => hashPages(Buffer.alloc(100), [0]), /inside the 100-byte buffer/],
+    [
+      "any offset into a buffer shorter than a page",
+      () => hashPages(Buffer.alloc(100), [0]),
+      /inside the 100-byte buffer/,
+    ],
   ])("refuses %s with NativeArgumentError", (_name, call, message) => {
     expect(call).toThrow(NativeArgumentError);
     expect(call).toThrow(message);
@@ -99,7 +109,7 @@ describe("hashPagesAsync", () => {
   it("runs several batches concurrently", async () => {
     const batches = Array.from({ length: 4 }, () => randomBytes(64 * PAGE_SIZE));
     const results = await Promise.all(batches.map((b) => hashPagesAsync(b)));
-    results.forEach((digests, i) => expect(digests.equals(hashPages(batches[i]!))).toBe(true));
+    for (const [i, digests] of results.entries()) expect(digests.equals(hashPages(batches[i]!))).toBe(true);
   });
 
   it("rejects bad arguments with NativeArgumentError", async () => {

@@ -18,7 +18,7 @@ describe("zeroPages", () => {
     // middle and end of the page, so every word and line edge is covered.
     const positions = [...Array(64).keys()].flatMap((i) => [i, 2048 + i, PAGE_SIZE - 64 + i]);
     const pages = Buffer.alloc(positions.length * PAGE_SIZE);
-    positions.forEach((pos, i) => (pages[i * PAGE_SIZE + pos] = 1));
+    for (const [i, pos] of positions.entries()) pages[i * PAGE_SIZE + pos] = 1;
     expect(zeroPages(pages).every((flag) => flag === 0)).toBe(true);
   });
 

@@ -14,7 +14,9 @@ export function corpus(target: string): { name: string; bytes: Buffer }[] {
   const dir = join(ROOT, target);
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => !n.startsWith(".")).sort();
+    names = readdirSync(dir)
+      .filter((n) => !n.startsWith("."))
+      .sort();
   } catch {
     return [];
   }
@@ -46,7 +48,8 @@ export function mutate(base: Uint8Array, mutations: readonly Mutation[]): Buffer
     if (m.kind === "byte") bytes[at] = m.value & 0xff;
     else if (m.kind === "word" && at + 4 <= bytes.length) bytes.writeUInt32LE(m.value >>> 0, at);
     else if (m.kind === "cut") bytes = bytes.subarray(0, at);
-    else if (m.kind === "dup") bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + m.value), bytes.subarray(at)]);
+    else if (m.kind === "dup")
+      bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + m.value), bytes.subarray(at)]);
   }
   return bytes;
 }

@@ -12,7 +12,16 @@ import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { restoreImage } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
-import { compressImage, exportImage, importImage, loadBlock, loadManifest, parseImageId, verifyImage, type Sha256Id } from "@xenfleet/image";
+import {
+  compressImage,
+  exportImage,
+  importImage,
+  loadBlock,
+  loadManifest,
+  parseImageId,
+  verifyImage,
+  type Sha256Id,
+} from "@xenfleet/image";
 import { LocalStore } from "@xenfleet/store";
 import { checkCorruptionNamed, checkRefsExport } from "./invariants.js";
 import { tempDir } from "./procs.js";
@@ -33,7 +42,10 @@ beforeEach(async () => {
   original = { uuid: d.uuid, digest: (await source.digest(d.uuid)).digest };
   // Save straight into an image, as the save worker does.
   const pipe = new PassThrough();
-  const [, imported] = await Promise.all([source.save(d.uuid, pipe, { mode: "checkpoint" }), importImage(store, pipe, { domain: d.uuid, uuid: d.uuid, parent: null })]);
+  const [, imported] = await Promise.all([
+    source.save(d.uuid, pipe, { mode: "checkpoint" }),
+    importImage(store, pipe, { domain: d.uuid, uuid: d.uuid, parent: null }),
+  ]);
   imageId = parseImageId(imported.imageId);
 });
 afterEach(async () => {

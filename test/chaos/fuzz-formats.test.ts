@@ -18,13 +18,22 @@ const sha = (s: string) => createHash("sha256").update(s).digest("hex") as Manif
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant("word" as const), at: fc.nat(), value: fc.constantFrom(0, 1, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 1 << 24) }),
+  fc.record({
+    kind: fc.constant("word" as const),
+    at: fc.nat(),
+    value: fc.constantFrom(0, 1, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 1 << 24),
+  }),
   fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), value: fc.constant(0) }),
   fc.record({ kind: fc.constant("dup" as const), at: fc.nat(), value: fc.integer({ min: 1, max: 64 }) }),
 );
 
 /** Runs `read`; only XenfleetErrors may escape, and memory may not grow past a multiple of the input. */
-function readOrRefuse(target: string, bytes: Buffer, read: (b: Buffer) => void, allowed: (e: unknown) => boolean): void {
+function readOrRefuse(
+  target: string,
+  bytes: Buffer,
+  read: (b: Buffer) => void,
+  allowed: (e: unknown) => boolean,
+): void {
   const before = process.memoryUsage().arrayBuffers;
   try {
     read(bytes);
@@ -43,7 +52,9 @@ function fuzzTarget(target: string, seeds: Buffer[], read: (b: Buffer) => void, 
     it("the seeds read back", () => {
       for (const seed of seeds) read(seed);
     });
-    it.each(corpus(target).map((c) => [c.name, c.bytes] as const))("corpus %s", (_name, bytes) => readOrRefuse(target, bytes, read, allowed));
+    it.each(corpus(target).map((c) => [c.name, c.bytes] as const))("corpus %s", (_name, bytes) =>
+      readOrRefuse(target, bytes, read, allowed),
+    );
     it(`mutated inputs read or are refused with a typed error (${FUZZ_RUNS} runs)`, () => {
       fc.assert(
         fc.property(fc.nat(all.length - 1), fc.array(mutation, { minLength: 1, maxLength: 4 }), (which, mutations) => {
@@ -77,7 +88,16 @@ const manifest: Manifest = {
 };
 fuzzTarget(
   "manifest",
-  [manifestFormat.encodeManifest(manifest), manifestFormat.encodeManifest({ ...manifest, parent: null, blocks: [], source: { kind: "v2" }, domain: { name: "x" } })],
+  [
+    manifestFormat.encodeManifest(manifest),
+    manifestFormat.encodeManifest({
+      ...manifest,
+      parent: null,
+      blocks: [],
+      source: { kind: "v2" },
+      domain: { name: "x" },
+    }),
+  ],
   (b) => void manifestFormat.decodeManifest("images/fuzz", b),
   (e) => e instanceof XenfleetError,
 );
@@ -104,7 +124,12 @@ const blockSeeds = (() => {
     return []; // the block layout changed shape; the corpus still runs
   }
 })();
-fuzzTarget("block", blockSeeds, (b) => void pageListFormat.decodeBlock("blocks/fuzz", b), (e) => e instanceof XenfleetError);
+fuzzTarget(
+  "block",
+  blockSeeds,
+  (b) => void pageListFormat.decodeBlock("blocks/fuzz", b),
+  (e) => e instanceof XenfleetError,
+);
 
 // --- migration wire framing -----------------------------------------------
 function wireStream(compression: "none" | "lz4" | "zstd"): Buffer {

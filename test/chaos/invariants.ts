@@ -51,7 +51,8 @@ export async function checkJobsSettled(
       // The next run of a schedule (a job scheduler's delayed job) waits for its time; it is not stuck.
       if (state === "delayed" && job.repeatJobKey !== undefined) continue;
       if (state === "failed" && !job.failedReason) violations.push(`job ${queue}/${id} failed without a reason`);
-      else if (state !== "completed" && state !== "failed") violations.push(`job ${queue}/${id} (${job.name}) is stuck in ${state}`);
+      else if (state !== "completed" && state !== "failed")
+        violations.push(`job ${queue}/${id} (${job.name}) is stuck in ${state}`);
     }
   } finally {
     await Promise.all([...queues.values()].map((q) => q.close()));
@@ -89,7 +90,10 @@ export interface ExpectedDomain {
  * name), is running, and has its digest; no other domain carries a name
  * that appears twice.
  */
-export async function checkDomains(hostDirs: readonly string[], expected: readonly ExpectedDomain[]): Promise<string[]> {
+export async function checkDomains(
+  hostDirs: readonly string[],
+  expected: readonly ExpectedDomain[],
+): Promise<string[]> {
   const violations: string[] = [];
   const found: { host: string; uuid: string; name: string; state: string }[] = [];
   const hosts = new Map<string, SimHost>();
@@ -107,7 +111,8 @@ export async function checkDomains(hostDirs: readonly string[], expected: readon
     const only = copies[0]!;
     if (only.state !== "running") violations.push(`domain ${want.name} is ${only.state}, not running`);
     const digest = (await hosts.get(only.host)!.digest(want.uuid)).digest;
-    if (digest !== want.digest) violations.push(`domain ${want.name}: memory digest ${digest.slice(0, 12)} != ${want.digest.slice(0, 12)}`);
+    if (digest !== want.digest)
+      violations.push(`domain ${want.name}: memory digest ${digest.slice(0, 12)} != ${want.digest.slice(0, 12)}`);
   }
   const byName = new Map<string, number>();
   for (const d of found) byName.set(d.name, (byName.get(d.name) ?? 0) + 1);
@@ -120,7 +125,9 @@ export async function checkRefsExport(store: ObjectStore): Promise<{ violations:
   const violations: string[] = [];
   const ids = new Set((await listImageRefs(store)).map((r) => r.id));
   for (const id of ids) {
-    await verifyImage(store, id).catch((err: unknown) => violations.push(`image ${id.slice(0, 12)} (ref'd) does not export: ${String(err)}`));
+    await verifyImage(store, id).catch((err: unknown) =>
+      violations.push(`image ${id.slice(0, 12)} (ref'd) does not export: ${String(err)}`),
+    );
   }
   return { violations, images: ids.size };
 }
@@ -135,7 +142,9 @@ export async function checkNoPartialImages(store: ObjectStore): Promise<{ violat
   for await (const entry of store.list("manifests/")) {
     manifests++;
     const id = parseImageId(entry.key.slice(entry.key.lastIndexOf("/") + 1));
-    await verifyImage(store, id).catch((err: unknown) => violations.push(`manifest ${id.slice(0, 12)} is not a whole image: ${String(err)}`));
+    await verifyImage(store, id).catch((err: unknown) =>
+      violations.push(`manifest ${id.slice(0, 12)} is not a whole image: ${String(err)}`),
+    );
   }
   return { violations, manifests };
 }
@@ -147,12 +156,19 @@ export async function checkNoPartialImages(store: ObjectStore): Promise<{ violat
  * GC until it goes stale (30 minutes); pass a small value only when no
  * import can be running.
  */
-export async function checkGcKeepsReachable(store: ObjectStore, lockStaleMs?: number): Promise<{ violations: string[]; result: GcResult }> {
+export async function checkGcKeepsReachable(
+  store: ObjectStore,
+  lockStaleMs?: number,
+): Promise<{ violations: string[]; result: GcResult }> {
   if (lockStaleMs !== undefined) {
     // Wait until every lock left behind has gone stale at that age; GC's own lock, refreshed every lockStaleMs / 6, never does.
-    while ((await listLocks(store)).some((l) => !isStale(l.record, lockStaleMs))) await new Promise((r) => setTimeout(r, 200));
+    while ((await listLocks(store)).some((l) => !isStale(l.record, lockStaleMs)))
+      await new Promise((r) => setTimeout(r, 200));
   }
-  const result = await gc(store, { graceMs: 0, ...(lockStaleMs === undefined ? {} : { lock: { staleMs: lockStaleMs } }) });
+  const result = await gc(store, {
+    graceMs: 0,
+    ...(lockStaleMs === undefined ? {} : { lock: { staleMs: lockStaleMs } }),
+  });
   const violations = result.missing.map((key) => `GC reports ${key} missing for a live image`);
   violations.push(...(await checkRefsExport(store)).violations.map((v) => `after GC: ${v}`));
   return { violations, result };
@@ -163,5 +179,7 @@ export function checkCorruptionNamed(error: unknown, objectKey: string): string[
   if (error === undefined) return [`corrupt ${objectKey} was read back without an error`];
   const text = `${String(error)} ${String((error as { cause?: unknown }).cause ?? "")}`;
   const id = objectKey.slice(objectKey.lastIndexOf("/") + 1);
-  return text.includes(objectKey) || text.includes(id) ? [] : [`corruption of ${objectKey} reported without naming it: ${text.slice(0, 300)}`];
+  return text.includes(objectKey) || text.includes(id)
+    ? []
+    : [`corruption of ${objectKey} reported without naming it: ${text.slice(0, 300)}`];
 }

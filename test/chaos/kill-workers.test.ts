@@ -15,8 +15,25 @@ import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, JOB_SPECS, jobData 
 import { openStore } from "@xenfleet/store";
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { checkDomains, checkGcKeepsReachable, checkNoPartialImages, checkRefsExport, waitForJobsSettled, type ExpectedDomain } from "./invariants.js";
-import { CHAOS_SEED, SHARED_REDIS, ServiceProc, chaosPrefix, deletePrefix, seededRandom, sleep, tempDir, until } from "./procs.js";
+import {
+  checkDomains,
+  checkGcKeepsReachable,
+  checkNoPartialImages,
+  checkRefsExport,
+  waitForJobsSettled,
+  type ExpectedDomain,
+} from "./invariants.js";
+import {
+  CHAOS_SEED,
+  SHARED_REDIS,
+  ServiceProc,
+  chaosPrefix,
+  deletePrefix,
+  seededRandom,
+  sleep,
+  tempDir,
+  until,
+} from "./procs.js";
 
 const MiB = 2 ** 20;
 const SOURCE_HOSTS = ["h1", "h2"];
@@ -52,12 +69,27 @@ describe("workers killed at random instants", () => {
       if (host === TARGET_HOST) continue;
       for (let i = 0; i < DOMAINS_PER_HOST; i++) {
         // Idle domains: their memory does not change, so the digest taken now must hold at the end.
-        const d = await sim.createDomain({ name: `${host}-d${i}`, type: i % 2 === 0 ? "pv" : "hvm", memoryBytes: 4 * MiB });
+        const d = await sim.createDomain({
+          name: `${host}-d${i}`,
+          type: i % 2 === 0 ? "pv" : "hvm",
+          memoryBytes: 4 * MiB,
+        });
         expected.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
       }
     }
-    const env = { XENFLEET_REDIS: SHARED_REDIS, XENFLEET_PREFIX: prefix, XENFLEET_STORE: storeUrl, XENFLEET_LOG_LEVEL: "info" };
-    const hostEnv = (host: string) => ({ ...env, XENFLEET_HOST: host, XENFLEET_SIM_DIR: simDir(host), XENFLEET_HEARTBEAT_MS: "500", XENFLEET_HOST_ADDRESS: "127.0.0.1" });
+    const env = {
+      XENFLEET_REDIS: SHARED_REDIS,
+      XENFLEET_PREFIX: prefix,
+      XENFLEET_STORE: storeUrl,
+      XENFLEET_LOG_LEVEL: "info",
+    };
+    const hostEnv = (host: string) => ({
+      ...env,
+      XENFLEET_HOST: host,
+      XENFLEET_SIM_DIR: simDir(host),
+      XENFLEET_HEARTBEAT_MS: "500",
+      XENFLEET_HOST_ADDRESS: "127.0.0.1",
+    });
     for (const host of SOURCE_HOSTS) procs.push(new ServiceProc(`save-${host}`, "save-worker", hostEnv(host), dir));
     procs.push(new ServiceProc(`restore-${TARGET_HOST}`, "restore-worker", hostEnv(TARGET_HOST), dir));
     procs.push(new ServiceProc("compress-1", "compress-worker", env, dir));
@@ -72,11 +104,14 @@ describe("workers killed at random instants", () => {
     if (process.env.CHAOS_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`loses nothing across ${SOURCE_HOSTS.length * DOMAINS_PER_HOST * SAVE_ROUNDS} saves, their compressions and restores`, { timeout: TEST_TIMEOUT_MS }, async () => {
+  it(`loses nothing across ${SOURCE_HOSTS.length * DOMAINS_PER_HOST * SAVE_ROUNDS} saves, their compressions and restores`, {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const queues = new Map<string, Queue>();
     const q = (name: string) => {
       let queue = queues.get(name);
-      if (queue === undefined) queues.set(name, (queue = new Queue(name, { connection: conn, prefix: bullPrefix(prefix) })));
+      if (queue === undefined)
+        queues.set(name, (queue = new Queue(name, { connection: conn, prefix: bullPrefix(prefix) })));
       return queue;
     };
     const jobs: { queue: string; id: string }[] = [];
@@ -85,7 +120,9 @@ describe("workers killed at random instants", () => {
 
     /** The queue each worker takes jobs from. */
     const queueOf = (p: ServiceProc) =>
-      p.service === "compress-worker" ? COMPRESS_QUEUE : hostQueue(p.service === "save-worker" ? "save" : "restore", p.env.XENFLEET_HOST!);
+      p.service === "compress-worker"
+        ? COMPRESS_QUEUE
+        : hostQueue(p.service === "save-worker" ? "save" : "restore", p.env.XENFLEET_HOST!);
     let midJob = 0;
     // The killer: at random instants, SIGKILL a random worker; bring it back a moment later.
     // Every other kill waits for the victim's queue to have a job in hand, so kills land mid-job too.
@@ -128,7 +165,14 @@ describe("workers killed at random instants", () => {
           const name = hostQueue("save", host);
           const job = await q(name).add(
             "save",
-            jobData("save", { host, domain: { uuid: d.uuid, name: d.name }, store: storeUrl, mode: "checkpoint", labels: [], compress: true }),
+            jobData("save", {
+              host,
+              domain: { uuid: d.uuid, name: d.name },
+              store: storeUrl,
+              mode: "checkpoint",
+              labels: [],
+              compress: true,
+            }),
             JOB_SPECS.save.options,
           );
           jobs.push({ queue: name, id: job.id! });
@@ -149,7 +193,13 @@ describe("workers killed at random instants", () => {
               const copy = expected.find((d) => d.uuid === uuid)!;
               const restore = await q(restoreQueue).add(
                 "restore",
-                jobData("restore", { host: TARGET_HOST, store: storeUrl, image: imageId, name: `copy-${copy.name}`, paused: false }),
+                jobData("restore", {
+                  host: TARGET_HOST,
+                  store: storeUrl,
+                  image: imageId,
+                  name: `copy-${copy.name}`,
+                  paused: false,
+                }),
                 JOB_SPECS.restore.options,
               );
               jobs.push({ queue: restoreQueue, id: restore.id! });
@@ -166,7 +216,18 @@ describe("workers killed at random instants", () => {
       await Promise.all(restarts);
       for (const p of procs) if (!p.alive) p.start();
 
-      const compressJobs = async () => (await q(COMPRESS_QUEUE).getJobs(["completed", "failed", "waiting", "active", "delayed", "prioritized", "waiting-children"])).map((j) => ({ queue: COMPRESS_QUEUE, id: j.id! }));
+      const compressJobs = async () =>
+        (
+          await q(COMPRESS_QUEUE).getJobs([
+            "completed",
+            "failed",
+            "waiting",
+            "active",
+            "delayed",
+            "prioritized",
+            "waiting-children",
+          ])
+        ).map((j) => ({ queue: COMPRESS_QUEUE, id: j.id! }));
       const all = async () => [...jobs, ...(await compressJobs())];
       // A job held by a killed worker comes back after its lock lapses (30 s) and a stalled check runs (15 s).
       const settled = await waitForJobsSettled(conn, prefix, all, SETTLE_WAIT_MS);
@@ -202,13 +263,15 @@ describe("workers killed at random instants", () => {
         const name = (job!.data as { name: string }).name;
         const original = expected.find((d) => `copy-${d.name}` === name)!;
         const found = copies.filter((c) => c.name === name);
-        if (o.state === "completed" && found.length !== 1) problems.push(`restore ${name} completed but ${found.length} copies exist`);
+        if (o.state === "completed" && found.length !== 1)
+          problems.push(`restore ${name} completed but ${found.length} copies exist`);
         if (found.length > 1) problems.push(`${found.length} copies named ${name}`);
         for (const c of found) {
           if (c.state !== "running") problems.push(`${name} is ${c.state}`);
           if ((await target.digest(c.uuid)).digest !== original.digest) problems.push(`${name} has the wrong memory`);
         }
-        if (o.state === "failed" && found.length === 1) problems.push(`restore ${name} failed (${o.failedReason}) although its domain exists`);
+        if (o.state === "failed" && found.length === 1)
+          problems.push(`restore ${name} failed (${o.failedReason}) although its domain exists`);
       }
       expect(problems).toEqual([]);
 
@@ -238,7 +301,10 @@ function workerLinesAbout(procs: readonly ServiceProc[], violations: readonly st
   const ids = violations.map((v) => /job \S+\/(\S+)/.exec(v)?.[1]).filter((id): id is string => id !== undefined);
   const lines: string[] = [];
   for (const p of procs) {
-    const about = p.output().split("\n").filter((line) => ids.some((id) => line.includes(`"jobId":"${id}"`)));
+    const about = p
+      .output()
+      .split("\n")
+      .filter((line) => ids.some((id) => line.includes(`"jobId":"${id}"`)));
     for (const line of about.slice(-10)) lines.push(`${p.name}: ${line}`);
   }
   return `stuck: ${violations.join("; ")}\n${lines.join("\n")}`;

@@ -22,7 +22,10 @@ const MiB = 2 ** 20;
 const RUNS = Number(process.env.CHAOS_DROPS ?? 6);
 
 /** Forwards to `port`; after `cutAfter` bytes from the sender, destroys both sides. Resolves its own port. */
-async function cuttingProxy(port: number, cutAfter: number): Promise<{ port: number; cut: () => boolean; close: () => Promise<void> }> {
+async function cuttingProxy(
+  port: number,
+  cutAfter: number,
+): Promise<{ port: number; cut: () => boolean; close: () => Promise<void> }> {
   let forwarded = 0;
   let didCut = false;
   const sockets = new Set<Socket>();
@@ -83,7 +86,15 @@ describe("live migration with the connection cut midway", () => {
       const d = await a.createDomain({ name: `drop-${i}`, type: i % 2 === 0 ? "pv" : "hvm", memoryBytes: 8 * MiB });
       const digest = (await a.digest(d.uuid)).digest;
       const record = new MigrationRecord(conn, prefix, `drop-${i}`);
-      const receiving = receiveLive({ hypervisor: b, record, domainUuid: d.uuid, bind: { host: "127.0.0.1", port: 0 }, advertise: "127.0.0.1", idleTimeoutMs: 3000, commitTimeoutMs: 5000 }).then(
+      const receiving = receiveLive({
+        hypervisor: b,
+        record,
+        domainUuid: d.uuid,
+        bind: { host: "127.0.0.1", port: 0 },
+        advertise: "127.0.0.1",
+        idleTimeoutMs: 3000,
+        commitTimeoutMs: 5000,
+      }).then(
         () => "received",
         (e: Error) => `receiver failed: ${e.message}`,
       );
@@ -92,7 +103,14 @@ describe("live migration with the connection cut midway", () => {
       // An 8 MiB domain is a little over 8 MiB on the wire; cut anywhere up to just past its end.
       const proxy = await cuttingProxy(listener.port, Math.floor(4096 + random() * 9 * MiB));
       await record.set({ port: proxy.port });
-      const sending = await sendLive({ hypervisor: a, record, domain: d.uuid, compression: "none", readyTimeoutMs: 5000, doneTimeoutMs: 5000 }).then(
+      const sending = await sendLive({
+        hypervisor: a,
+        record,
+        domain: d.uuid,
+        compression: "none",
+        readyTimeoutMs: 5000,
+        doneTimeoutMs: 5000,
+      }).then(
         (r) => `sent: ${r.outcome}`,
         (e: Error) => `sender failed: ${e.message}`,
       );
@@ -103,7 +121,10 @@ describe("live migration with the connection cut midway", () => {
       expect(outcome === "committed" || outcome === "aborted").toBe(true);
       // One place: the target if committed, the source if aborted; running, with its memory.
       const where = outcome === "committed" ? join(dir, "b") : join(dir, "a");
-      expect(await checkDomains([join(dir, "a"), join(dir, "b")], [{ uuid: d.uuid, name: d.name, digest }]), outcomes.at(-1)).toEqual([]);
+      expect(
+        await checkDomains([join(dir, "a"), join(dir, "b")], [{ uuid: d.uuid, name: d.name, digest }]),
+        outcomes.at(-1),
+      ).toEqual([]);
       expect((await (await SimHost.open(where)).listDomains()).some((x) => x.uuid === d.uuid)).toBe(true);
     }
     console.log(JSON.stringify({ chaos: "migrate-drop", seed: CHAOS_SEED, outcomes }));

@@ -15,7 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { bullPrefix, createRedis, hostQueue, JOB_SPECS, jobData, listHosts } from "@xenfleet/jobs";
 import { checkDomains, waitForJobsSettled, type ExpectedDomain } from "./invariants.js";
-import { CHAOS_SEED, SHARED_REDIS, ServiceProc, chaosPrefix, deletePrefix, seededRandom, sleep, tempDir, until } from "./procs.js";
+import {
+  CHAOS_SEED,
+  SHARED_REDIS,
+  ServiceProc,
+  chaosPrefix,
+  deletePrefix,
+  seededRandom,
+  sleep,
+  tempDir,
+  until,
+} from "./procs.js";
 
 const MiB = 2 ** 20;
 const MIGRATIONS = Number(process.env.CHAOS_MIGRATIONS ?? 6);
@@ -51,7 +61,11 @@ describe("live migrations with workers killed midway", () => {
       workers.set(host, proc);
       proc.start();
     }
-    await until("both hosts up", async () => ((await listHosts(conn, prefix)).filter((h) => h.state === "up").length === 2 ? true : undefined), 60_000);
+    await until(
+      "both hosts up",
+      async () => ((await listHosts(conn, prefix)).filter((h) => h.state === "up").length === 2 ? true : undefined),
+      60_000,
+    );
   });
 
   afterAll(async () => {
@@ -83,19 +97,41 @@ describe("live migrations with workers killed midway", () => {
       const domain = { uuid: d.uuid, name: d.name };
       // 4 MiB/s: a transfer takes a couple of seconds, room to kill it in the middle.
       await flows.addBulk([
-        { name: "migrate-recv", queueName: hostQueue("migrate-recv", "m2"), data: jobData("migrate-recv", { migrationId: id, host: "m2", source: "m1", domain }), opts: { ...opts, jobId: `${id}-recv` } },
-        { name: "migrate-send", queueName: hostQueue("migrate-send", "m1"), data: jobData("migrate-send", { migrationId: id, host: "m1", target: "m2", domain, mode: "live", compress: false, bandwidth: 4 * MiB }), opts: { ...opts, jobId: `${id}-send` } },
+        {
+          name: "migrate-recv",
+          queueName: hostQueue("migrate-recv", "m2"),
+          data: jobData("migrate-recv", { migrationId: id, host: "m2", source: "m1", domain }),
+          opts: { ...opts, jobId: `${id}-recv` },
+        },
+        {
+          name: "migrate-send",
+          queueName: hostQueue("migrate-send", "m1"),
+          data: jobData("migrate-send", {
+            migrationId: id,
+            host: "m1",
+            target: "m2",
+            domain,
+            mode: "live",
+            compress: false,
+            bandwidth: 4 * MiB,
+          }),
+          opts: { ...opts, jobId: `${id}-send` },
+        },
       ]);
       if (fault !== "none") {
         const sendQueue = new Queue(hostQueue("migrate-send", "m1"), { connection: conn, prefix: bullPrefix(prefix) });
         try {
           // Somewhere between 5% and 80% of the transfer.
           const at = 5 + random() * 75;
-          await until(`migration ${id} to reach ${at.toFixed(0)}%`, async () => {
-            const job = await Job.fromId(sendQueue, `${id}-send`);
-            if (job?.finishedOn !== undefined) return true;
-            return ((job?.progress as { percent?: number } | undefined)?.percent ?? 0) >= at ? true : undefined;
-          }, 60_000);
+          await until(
+            `migration ${id} to reach ${at.toFixed(0)}%`,
+            async () => {
+              const job = await Job.fromId(sendQueue, `${id}-send`);
+              if (job?.finishedOn !== undefined) return true;
+              return ((job?.progress as { percent?: number } | undefined)?.percent ?? 0) >= at ? true : undefined;
+            },
+            60_000,
+          );
         } finally {
           await sendQueue.close();
         }
@@ -111,15 +147,29 @@ describe("live migrations with workers killed midway", () => {
       // A job whose worker was killed comes back by stalled-job recovery (lock 30 s + check 15 s).
       const settled = await waitForJobsSettled(conn, prefix, () => jobs, 150_000);
       expect(settled.violations, `after ${id} (${fault})`).toEqual([]);
-      outcomes.push(`${id} (${fault}): ${settled.outcomes.map((o) => `${o.name} ${o.state}${o.failedReason ? ` [${o.failedReason.slice(0, 120)}]` : ""}`).join(", ")}`);
+      outcomes.push(
+        `${id} (${fault}): ${settled.outcomes.map((o) => `${o.name} ${o.state}${o.failedReason ? ` [${o.failedReason.slice(0, 120)}]` : ""}`).join(", ")}`,
+      );
       // The domain is in exactly one place, running, with its memory, before the next migration starts.
-      const violations = await until(`domain ${d.name} to be in one place`, async () => {
-        const v = await checkDomains([simDir("m1"), simDir("m2")], [d]);
-        return v.length === 0 ? v : undefined;
-      }, 30_000).catch(async () => checkDomains([simDir("m1"), simDir("m2")], [d]));
+      const violations = await until(
+        `domain ${d.name} to be in one place`,
+        async () => {
+          const v = await checkDomains([simDir("m1"), simDir("m2")], [d]);
+          return v.length === 0 ? v : undefined;
+        },
+        30_000,
+      ).catch(async () => checkDomains([simDir("m1"), simDir("m2")], [d]));
       expect(violations, `after ${id} (${fault})`).toEqual([]);
     }
-    console.log(JSON.stringify({ chaos: "migrate", seed: CHAOS_SEED, faults, kills: Object.fromEntries([...workers].map(([h, p]) => [h, p.kills])), outcomes }));
+    console.log(
+      JSON.stringify({
+        chaos: "migrate",
+        seed: CHAOS_SEED,
+        faults,
+        kills: Object.fromEntries([...workers].map(([h, p]) => [h, p.kills])),
+        outcomes,
+      }),
+    );
     expect(await checkDomains([simDir("m1"), simDir("m2")], expected)).toEqual([]);
   });
 });

@@ -11,7 +11,6 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 export const SHARED_REDIS = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
@@ -59,7 +58,11 @@ export class ServiceProc {
   start(): void {
     const fd = openSync(this.log, "a");
     const args = ["--conditions=source", "--import", "tsx", join(ROOT, "services", this.service, "src", "main.ts")];
-    this.child = spawn(process.execPath, args, { env: { ...process.env, ...this.env }, stdio: ["ignore", fd, fd], cwd: ROOT });
+    this.child = spawn(process.execPath, args, {
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", fd, fd],
+      cwd: ROOT,
+    });
     closeSync(fd);
     this.starts++;
   }
@@ -134,7 +137,20 @@ export class RedisServer {
   async start(): Promise<void> {
     const child = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", this.dir],
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        this.dir,
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let output = "";

@@ -15,7 +15,14 @@ import { startBatch, waitForBatch } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
 import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, createRedis, hostQueue, listHosts } from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
-import { checkDomains, checkGcKeepsReachable, checkNoPartialImages, checkRefsExport, waitForJobsSettled, type ExpectedDomain } from "./invariants.js";
+import {
+  checkDomains,
+  checkGcKeepsReachable,
+  checkNoPartialImages,
+  checkRefsExport,
+  waitForJobsSettled,
+  type ExpectedDomain,
+} from "./invariants.js";
 import { RedisServer, ServiceProc, chaosPrefix, sleep, tempDir, until } from "./procs.js";
 
 const MiB = 2 ** 20;
@@ -41,20 +48,45 @@ describe("Redis restarted in the middle of a batch", () => {
     for (const host of HOSTS) {
       const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: 256 * MiB });
       for (let i = 0; i < DOMAINS_PER_HOST; i++) {
-        const d = await sim.createDomain({ name: `${host}-d${i}`, type: i % 2 === 0 ? "pv" : "hvm", memoryBytes: 4 * MiB });
+        const d = await sim.createDomain({
+          name: `${host}-d${i}`,
+          type: i % 2 === 0 ? "pv" : "hvm",
+          memoryBytes: 4 * MiB,
+        });
         expected.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
       }
     }
-    const env = { XENFLEET_REDIS: redis.url, XENFLEET_PREFIX: prefix, XENFLEET_STORE: storeUrl, XENFLEET_LOG_LEVEL: "info" };
+    const env = {
+      XENFLEET_REDIS: redis.url,
+      XENFLEET_PREFIX: prefix,
+      XENFLEET_STORE: storeUrl,
+      XENFLEET_LOG_LEVEL: "info",
+    };
     procs.push(new ServiceProc("controller", "controller", env, dir));
     procs.push(new ServiceProc("compress", "compress-worker", env, dir));
     for (const host of HOSTS) {
       procs.push(
-        new ServiceProc(`save-${host}`, "save-worker", { ...env, XENFLEET_HOST: host, XENFLEET_SIM_DIR: simDir(host), XENFLEET_HEARTBEAT_MS: "500", XENFLEET_HOST_ADDRESS: "127.0.0.1" }, dir),
+        new ServiceProc(
+          `save-${host}`,
+          "save-worker",
+          {
+            ...env,
+            XENFLEET_HOST: host,
+            XENFLEET_SIM_DIR: simDir(host),
+            XENFLEET_HEARTBEAT_MS: "500",
+            XENFLEET_HOST_ADDRESS: "127.0.0.1",
+          },
+          dir,
+        ),
       );
     }
     for (const p of procs) p.start();
-    await until("both hosts up", async () => ((await listHosts(conn, prefix)).filter((h) => h.state === "up").length === HOSTS.length ? true : undefined), 60_000);
+    await until(
+      "both hosts up",
+      async () =>
+        (await listHosts(conn, prefix)).filter((h) => h.state === "up").length === HOSTS.length ? true : undefined,
+      60_000,
+    );
   });
 
   afterAll(async () => {
@@ -69,7 +101,9 @@ describe("Redis restarted in the middle of a batch", () => {
     const started = await startBatch(conn, prefix, { store: storeUrl, mode: "checkpoint", labels: [], compress: true });
     expect(started.total).toBe(HOSTS.length * DOMAINS_PER_HOST);
 
-    const saveQueues = HOSTS.map((h) => new Queue(hostQueue("save", h), { connection: conn, prefix: bullPrefix(prefix) }));
+    const saveQueues = HOSTS.map(
+      (h) => new Queue(hostQueue("save", h), { connection: conn, prefix: bullPrefix(prefix) }),
+    );
     try {
       // Mid-batch: some saves done, most not.
       await until("the first saves", async () => {

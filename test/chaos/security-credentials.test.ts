@@ -32,7 +32,10 @@ function capture() {
       done();
     },
   });
-  return { logger: createLogger({ service: "security-test", level: "trace", destination }), text: () => chunks.join("") };
+  return {
+    logger: createLogger({ service: "security-test", level: "trace", destination }),
+    text: () => chunks.join(""),
+  };
 }
 
 describe("object store credentials never reach the logs", () => {
@@ -48,9 +51,16 @@ describe("object store credentials never reach the logs", () => {
     const missing = url.replace(bucket, `missing-${randomBytes(4).toString("hex")}`);
     let failures = 0;
     for (const storeUrl of [url, missing]) {
-      const store = await openStore(storeUrl, env, { retry: { retries: 1, baseDelayMs: 1, onRetry: (e) => retries.push(e) } });
+      const store = await openStore(storeUrl, env, {
+        retry: { retries: 1, baseDelayMs: 1, onRetry: (e) => retries.push(e) },
+      });
       logger.info({ store, location: store.location, config: parseStoreUrl(storeUrl, env) }, "store opened");
-      for (const call of [() => store.put("data/x", Buffer.from("x")), () => store.get("data/x"), () => store.get("data/none"), () => store.getRef("r")]) {
+      for (const call of [
+        () => store.put("data/x", Buffer.from("x")),
+        () => store.get("data/x"),
+        () => store.get("data/none"),
+        () => store.getRef("r"),
+      ]) {
         const outcome = await call().then(
           (value) => ({ value }),
           (error: unknown) => ({ error }),
@@ -74,7 +84,11 @@ describe("object store credentials never reach the logs", () => {
   it("an S3Store logged whole does not print its credentials", () => {
     const secret = `SECRET${randomBytes(16).toString("hex")}`;
     const { logger, text } = capture();
-    const store = new S3Store({ bucket: "b", endpoint: server.endpoint, credentials: { accessKeyId: "AK", secretAccessKey: secret } });
+    const store = new S3Store({
+      bucket: "b",
+      endpoint: server.endpoint,
+      credentials: { accessKeyId: "AK", secretAccessKey: secret },
+    });
     logger.info({ store, wrapped: new RetryStore(store) }, "s3 store");
     expect(text()).toContain("s3 store");
     expect(text()).not.toContain(secret);
@@ -106,20 +120,35 @@ describe("a service's own log never holds the secrets it was configured with", (
     const redisUrl = new URL(SHARED_REDIS);
     // The shared Redis has no password: the worker's AUTH is refused, and that error (which carries the password) is logged.
     redisUrl.password = redisPassword;
-    const worker = new ServiceProc("compress-secret", "compress-worker", {
-      XENFLEET_REDIS: redisUrl.href,
-      XENFLEET_PREFIX: prefix,
-      XENFLEET_STORE: url,
-      XENFLEET_LOG_LEVEL: "debug",
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: secret,
-    }, dir);
+    const worker = new ServiceProc(
+      "compress-secret",
+      "compress-worker",
+      {
+        XENFLEET_REDIS: redisUrl.href,
+        XENFLEET_PREFIX: prefix,
+        XENFLEET_STORE: url,
+        XENFLEET_LOG_LEVEL: "debug",
+        AWS_ACCESS_KEY_ID: "S3RVER",
+        AWS_SECRET_ACCESS_KEY: secret,
+      },
+      dir,
+    );
     const queue = new Queue(COMPRESS_QUEUE, { connection: conn, prefix: bullPrefix(prefix) });
     try {
       worker.start();
       // A job for an image that is not there: the store is opened and the failure logged.
-      const job = await queue.add("compress", jobData("compress", { store: url, image: "b".repeat(64), algorithm: "zstd", level: 3 }), { ...JOB_SPECS.compress.options, attempts: 1 });
-      await waitFor(async () => (await checkJobsSettled(conn, prefix, [{ queue: COMPRESS_QUEUE, id: job.id! }])).violations.length === 0 || worker.output().includes("WRONGPASS") || worker.output().includes("AUTH"), 30_000);
+      const job = await queue.add(
+        "compress",
+        jobData("compress", { store: url, image: "b".repeat(64), algorithm: "zstd", level: 3 }),
+        { ...JOB_SPECS.compress.options, attempts: 1 },
+      );
+      await waitFor(
+        async () =>
+          (await checkJobsSettled(conn, prefix, [{ queue: COMPRESS_QUEUE, id: job.id! }])).violations.length === 0 ||
+          worker.output().includes("WRONGPASS") ||
+          worker.output().includes("AUTH"),
+        30_000,
+      );
       await worker.stop();
       const log = worker.output();
       // The worker ran the job and logged its failure: the paths that could leak were taken.

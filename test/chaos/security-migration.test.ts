@@ -35,11 +35,56 @@ beforeAll(async () => {
   conn = createRedis(SHARED_REDIS, "producer", "xenfleet-chaos");
   host = await SimHost.open(join(dir, "dst"), { name: "dst", totalMemoryBytes: 64 * MiB });
   try {
-    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem"), "-days", "1", "-subj", "/CN=xenfleet test CA"]);
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "ca.key"),
+      "-out",
+      join(dir, "ca.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=xenfleet test CA",
+    ]);
     await writeFile(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    await run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "csr.pem"), "-subj", "/CN=127.0.0.1"]);
-    await run("openssl", ["x509", "-req", "-in", join(dir, "csr.pem"), "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-out", join(dir, "cert.pem"), "-days", "1", "-extfile", join(dir, "ext.cnf")]);
-    tls = { key: await readFile(join(dir, "key.pem"), "utf8"), cert: await readFile(join(dir, "cert.pem"), "utf8"), ca: await readFile(join(dir, "ca.pem"), "utf8") };
+    await run("openssl", [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "csr.pem"),
+      "-subj",
+      "/CN=127.0.0.1",
+    ]);
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      join(dir, "csr.pem"),
+      "-CA",
+      join(dir, "ca.pem"),
+      "-CAkey",
+      join(dir, "ca.key"),
+      "-CAcreateserial",
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-extfile",
+      join(dir, "ext.cnf"),
+    ]);
+    tls = {
+      key: await readFile(join(dir, "key.pem"), "utf8"),
+      cert: await readFile(join(dir, "cert.pem"), "utf8"),
+      ca: await readFile(join(dir, "ca.pem"), "utf8"),
+    };
   } catch {
     tls = undefined;
   }
@@ -74,7 +119,10 @@ async function receiver(options: { ttlMs: number; tls?: boolean; signal?: AbortS
 }
 
 /** A peer that connects and says HELLO; resolves with what the receiver answered. */
-async function hello(socket: Socket, body: Record<string, unknown>): Promise<{ channel: FrameChannel; answer: string }> {
+async function hello(
+  socket: Socket,
+  body: Record<string, unknown>,
+): Promise<{ channel: FrameChannel; answer: string }> {
   const channel = new FrameChannel(socket);
   await channel.sendControl("hello", body).catch(() => undefined);
   const answer = await channel.expect(["ready"], 1500).then(
@@ -95,16 +143,26 @@ function plain(port: number, address = "127.0.0.1"): Promise<Socket> {
 describe("the migration receiver lets in only its one-time token", () => {
   it("refuses a wrong or missing token, keeps waiting, and gives up at expiry", async () => {
     const { record, receiving, listener } = await receiver({ ttlMs: 2500 });
-    const wrong = await hello(await plain(listener.port), { token: "0".repeat(listener.token.length), migrationId: record.migrationId, domain: { uuid: DOMAIN } });
+    const wrong = await hello(await plain(listener.port), {
+      token: "0".repeat(listener.token.length),
+      migrationId: record.migrationId,
+      domain: { uuid: DOMAIN },
+    });
     expect(wrong.answer).toMatch(/peer aborted/);
     wrong.channel.close();
-    const missing = await hello(await plain(listener.port), { migrationId: record.migrationId, domain: { uuid: DOMAIN } });
+    const missing = await hello(await plain(listener.port), {
+      migrationId: record.migrationId,
+      domain: { uuid: DOMAIN },
+    });
     expect(missing.answer).toMatch(/peer aborted/);
     missing.channel.close();
     // Expiry: the right token, too late.
     await sleep(2600);
     const late = await plain(listener.port).then(
-      (s) => hello(s, { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN } }).then((r) => r.answer),
+      (s) =>
+        hello(s, { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN } }).then(
+          (r) => r.answer,
+        ),
       (e: Error) => e.message,
     );
     expect(late).not.toBe("ready");
@@ -116,7 +174,12 @@ describe("the migration receiver lets in only its one-time token", () => {
 
   it("accepts the right token once: a second peer with the same token is not let in", async () => {
     const { record, receiving, listener } = await receiver({ ttlMs: 10_000 });
-    const body = { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN }, memoryBytes: 4 * MiB };
+    const body = {
+      token: listener.token,
+      migrationId: record.migrationId,
+      domain: { uuid: DOMAIN },
+      memoryBytes: 4 * MiB,
+    };
     const first = await hello(await plain(listener.port), body);
     // Let in: no abort (the receiver now waits for data, not for a HELLO).
     expect(first.answer).toMatch(/no ready frame/);
@@ -135,11 +198,20 @@ describe("the migration receiver lets in only its one-time token", () => {
 
   it("a HELLO naming another domain does not spend the token (regression: token redeemed before the identity check)", async () => {
     const { record, receiving, listener } = await receiver({ ttlMs: 10_000 });
-    const stray = await hello(await plain(listener.port), { token: listener.token, migrationId: record.migrationId, domain: { uuid: "00000000-0000-4000-8000-000000000000" } });
+    const stray = await hello(await plain(listener.port), {
+      token: listener.token,
+      migrationId: record.migrationId,
+      domain: { uuid: "00000000-0000-4000-8000-000000000000" },
+    });
     expect(stray.answer).toMatch(/peer aborted/);
     stray.channel.close();
     // The real sender, with the same token, still gets in.
-    const real = await hello(await plain(listener.port), { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN }, memoryBytes: 4 * MiB });
+    const real = await hello(await plain(listener.port), {
+      token: listener.token,
+      migrationId: record.migrationId,
+      domain: { uuid: DOMAIN },
+      memoryBytes: 4 * MiB,
+    });
     expect(real.answer).toMatch(/no ready frame/);
     real.channel.close(true);
     const outcome = await receiving;
@@ -167,7 +239,12 @@ describe("the migration receiver lets in only its one-time token", () => {
     if (tls === undefined) return ctx.skip("openssl could not make test certificates");
     const { record, receiving, listener } = await receiver({ ttlMs: 10_000, tls: true });
     expect(listener.tls).toBe(true);
-    const body = { token: listener.token, migrationId: record.migrationId, domain: { uuid: DOMAIN }, memoryBytes: 4 * MiB };
+    const body = {
+      token: listener.token,
+      migrationId: record.migrationId,
+      domain: { uuid: DOMAIN },
+      memoryBytes: 4 * MiB,
+    };
     const plainPeer = await hello(await plain(listener.port), body);
     expect(plainPeer.answer).not.toMatch(/no ready frame/);
     plainPeer.channel.close(true);

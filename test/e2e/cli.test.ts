@@ -26,13 +26,34 @@ describe("xenfleet up, the fleet commands, down", () => {
   });
 
   it("brings up sim hosts in the background, lists them, saves, and shuts down", async () => {
-    const up = await cli(["up", ...common, "--detach", "--hosts", "2", "--domains", "2", "--memory", "8M", "--dirty-rate", "50", "--state-dir", dir]);
+    const up = await cli([
+      "up",
+      ...common,
+      "--detach",
+      "--hosts",
+      "2",
+      "--domains",
+      "2",
+      "--memory",
+      "8M",
+      "--dirty-rate",
+      "50",
+      "--state-dir",
+      dir,
+    ]);
     expect(up.code, up.stderr).toBe(0);
     expect(existsSync(join(dir, `up-${prefix}.pid`))).toBe(true);
     expect(existsSync(join(dir, "hosts", "host-2", "host.json"))).toBe(true);
 
-    const hosts = JSON.parse((await cli(["hosts", ...common, "--json"])).stdout) as Array<{ id: string; state: string; domains: number }>;
-    expect(hosts.map((h) => [h.id, h.state, h.domains])).toEqual([["host-1", "up", 2], ["host-2", "up", 2]]);
+    const hosts = JSON.parse((await cli(["hosts", ...common, "--json"])).stdout) as Array<{
+      id: string;
+      state: string;
+      domains: number;
+    }>;
+    expect(hosts.map((h) => [h.id, h.state, h.domains])).toEqual([
+      ["host-1", "up", 2],
+      ["host-2", "up", 2],
+    ]);
 
     const domains = JSON.parse((await cli(["domains", ...common, "--json"])).stdout) as Array<Record<string, unknown>>;
     expect(domains).toHaveLength(4);
@@ -59,13 +80,23 @@ describe("xenfleet up, the fleet commands, down", () => {
     expect(batches.map((j) => (j.data as { hosts?: string[] }).hosts ?? "all").sort()).toEqual(["all", ["host-2"]]);
 
     const one = await cli(["save", ...common, "host-2", "host-2-vm-1", "--wait", "--json"]);
-    expect(JSON.parse(one.stdout)).toMatchObject({ saved: 1, failed: 0, imageId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      saved: 1,
+      failed: 0,
+      imageId: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
 
     const unknown = await cli(["save", ...common, "host-2", "no-such-vm", "--json"]);
     expect(unknown.code).toBe(1);
-    expect(JSON.parse(unknown.stdout)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/reports no domain/) } });
+    expect(JSON.parse(unknown.stdout)).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/reports no domain/) },
+    });
 
-    const status = JSON.parse((await cli(["status", ...common, "--json"])).stdout) as { hosts: unknown[]; batches: Array<{ state: string }> };
+    const status = JSON.parse((await cli(["status", ...common, "--json"])).stdout) as {
+      hosts: unknown[];
+      batches: Array<{ state: string }>;
+    };
     expect(status.hosts).toHaveLength(2);
     expect(status.batches[0]).toMatchObject({ state: "completed" });
 
@@ -82,9 +113,27 @@ describe("xenfleet demo", () => {
   it("saves every domain twice, the second time incrementally, and cleans up after itself", async () => {
     const dir = tempDir();
     try {
-      const demo = await cli(["demo", "--redis", REDIS_URL, "--state-dir", dir, "--hosts", "2", "--domains", "2", "--memory", "16M", "--pause", "1", "--json"]);
+      const demo = await cli([
+        "demo",
+        "--redis",
+        REDIS_URL,
+        "--state-dir",
+        dir,
+        "--hosts",
+        "2",
+        "--domains",
+        "2",
+        "--memory",
+        "16M",
+        "--pause",
+        "1",
+        "--json",
+      ]);
       expect(demo.code, demo.stderr).toBe(0);
-      const result = JSON.parse(demo.stdout) as { domains: number; batches: Array<{ saved: number; failed: number; bytesTotal: number; bytesNew: number }> };
+      const result = JSON.parse(demo.stdout) as {
+        domains: number;
+        batches: Array<{ saved: number; failed: number; bytesTotal: number; bytesNew: number }>;
+      };
       expect(result.domains).toBe(4);
       expect(result.batches).toHaveLength(2);
       const [first, second] = result.batches;

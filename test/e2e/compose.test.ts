@@ -22,7 +22,9 @@ interface Service {
   stop_grace_period?: string;
 }
 
-const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as {
+  services: Record<string, Service>;
+};
 const services = compose.services;
 const fleet = ["controller", "host-1", "host-2", "host-3", "compress"];
 
@@ -35,8 +37,14 @@ describe("docker-compose.yml", () => {
   it("starts the fleet once Redis is healthy and the bucket exists, with the same store and Redis everywhere", () => {
     for (const name of fleet) {
       const s = services[name]!;
-      expect(s.depends_on).toMatchObject({ redis: { condition: "service_healthy" }, "minio-init": { condition: "service_completed_successfully" } });
-      expect(s.environment).toMatchObject({ XENFLEET_REDIS: "redis://redis:6379", XENFLEET_STORE: expect.stringMatching(/^s3:\/\/xenfleet\/.*endpoint=http:\/\/minio:9000/) });
+      expect(s.depends_on).toMatchObject({
+        redis: { condition: "service_healthy" },
+        "minio-init": { condition: "service_completed_successfully" },
+      });
+      expect(s.environment).toMatchObject({
+        XENFLEET_REDIS: "redis://redis:6379",
+        XENFLEET_STORE: expect.stringMatching(/^s3:\/\/xenfleet\/.*endpoint=http:\/\/minio:9000/),
+      });
       expect(s.stop_grace_period).toBe("90s");
     }
   });

@@ -9,10 +9,31 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
-import { batchProgress, listBatches, removeSchedule, scheduleNightly, startBatch, waitForBatch, type BatchReport } from "@xenfleet/fleet";
+import {
+  batchProgress,
+  listBatches,
+  removeSchedule,
+  scheduleNightly,
+  startBatch,
+  waitForBatch,
+  type BatchReport,
+} from "@xenfleet/fleet";
 import { COMPRESS_QUEUE, CONTROLLER_QUEUE, getHost, hostQueue, JOB_SPECS, jobData, listHosts } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
-import { deletePrefix, fileUrl, nodeArgs, queue, redis, REDIS_URL, start, stop, tempDir, testPrefix, until, type Proc } from "./helpers.js";
+import {
+  deletePrefix,
+  fileUrl,
+  nodeArgs,
+  queue,
+  redis,
+  REDIS_URL,
+  start,
+  stop,
+  tempDir,
+  testPrefix,
+  until,
+  type Proc,
+} from "./helpers.js";
 
 const MiB = 2 ** 20;
 const HOSTS = ["host-1", "host-2", "host-3", "host-4"];
@@ -33,12 +54,25 @@ describe("the fleet, as separate processes", () => {
     conn = redis();
     for (const host of HOSTS) {
       // host-4 has room for its own two domains and little more.
-      const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: host === "host-4" ? 40 * MiB : 512 * MiB });
-      const busy = await sim.createDomain({ name: `${host}-busy`, type: "pv", memoryBytes: 16 * MiB, dirtyPagesPerSec: 100 });
+      const sim = await SimHost.open(simDir(host), {
+        name: host,
+        totalMemoryBytes: host === "host-4" ? 40 * MiB : 512 * MiB,
+      });
+      const busy = await sim.createDomain({
+        name: `${host}-busy`,
+        type: "pv",
+        memoryBytes: 16 * MiB,
+        dirtyPagesPerSec: 100,
+      });
       const idle = await sim.createDomain({ name: `${host}-idle`, type: "hvm", memoryBytes: 16 * MiB });
       domains.set(host, [busy.uuid, idle.uuid]);
     }
-    const env = { XENFLEET_REDIS: REDIS_URL, XENFLEET_PREFIX: prefix, XENFLEET_STORE: store, XENFLEET_LOG_LEVEL: "info" };
+    const env = {
+      XENFLEET_REDIS: REDIS_URL,
+      XENFLEET_PREFIX: prefix,
+      XENFLEET_STORE: store,
+      XENFLEET_LOG_LEVEL: "info",
+    };
     const logs = dir;
     procs.set("controller", start("controller", nodeArgs("controller"), env, logs));
     procs.set("compress", start("compress", nodeArgs("compress-worker"), env, logs));
@@ -53,7 +87,10 @@ describe("the fleet, as separate processes", () => {
       };
       procs.set(`${host}-save`, start(`${host}-save`, nodeArgs("save-worker"), hostEnv, logs));
       // Only the save worker serves metrics on the chosen port: two processes cannot both listen on it.
-      procs.set(`${host}-restore`, start(`${host}-restore`, nodeArgs("restore-worker"), { ...hostEnv, XENFLEET_METRICS_PORT: "0" }, logs));
+      procs.set(
+        `${host}-restore`,
+        start(`${host}-restore`, nodeArgs("restore-worker"), { ...hostEnv, XENFLEET_METRICS_PORT: "0" }, logs),
+      );
     }
     try {
       await until(
@@ -137,13 +174,26 @@ describe("the fleet, as separate processes", () => {
 
   it("restores an image onto another host, where its memory digest equals the original's", async () => {
     const [, idle] = domains.get("host-1")!;
-    const saved = await runJob(hostQueue("save", "host-1"), "save", jobData("save", {
-      host: "host-1", domain: { uuid: idle, name: "host-1-idle" }, store, mode: "checkpoint", labels: [], compress: false,
-    }));
+    const saved = await runJob(
+      hostQueue("save", "host-1"),
+      "save",
+      jobData("save", {
+        host: "host-1",
+        domain: { uuid: idle, name: "host-1-idle" },
+        store,
+        mode: "checkpoint",
+        labels: [],
+        compress: false,
+      }),
+    );
     expect(saved.failedReason).toBeUndefined();
     const imageId = (saved.returnvalue as { imageId: string }).imageId;
 
-    const restored = await runJob(hostQueue("restore", "host-3"), "restore", jobData("restore", { host: "host-3", store, image: imageId, paused: true }));
+    const restored = await runJob(
+      hostQueue("restore", "host-3"),
+      "restore",
+      jobData("restore", { host: "host-3", store, image: imageId, paused: true }),
+    );
     expect(restored.failedReason).toBeUndefined();
     expect(restored.returnvalue).toMatchObject({ domain: { uuid: idle, name: "host-1-idle" } });
 
@@ -167,13 +217,26 @@ describe("the fleet, as separate processes", () => {
 
   it("refuses a restore onto a host without room, once, with the reason", async () => {
     const [busy] = domains.get("host-2")!;
-    const saved = await runJob(hostQueue("save", "host-2"), "save", jobData("save", {
-      host: "host-2", domain: { uuid: busy, name: "host-2-busy" }, store, mode: "checkpoint", labels: [], compress: false,
-    }));
+    const saved = await runJob(
+      hostQueue("save", "host-2"),
+      "save",
+      jobData("save", {
+        host: "host-2",
+        domain: { uuid: busy, name: "host-2-busy" },
+        store,
+        mode: "checkpoint",
+        labels: [],
+        compress: false,
+      }),
+    );
     const imageId = (saved.returnvalue as { imageId: string }).imageId;
     const q = queue(conn, prefix, hostQueue("restore", "host-4"));
     try {
-      const job = await q.add("restore", jobData("restore", { host: "host-4", store, image: imageId, name: "copy", paused: true }), JOB_SPECS.restore.options);
+      const job = await q.add(
+        "restore",
+        jobData("restore", { host: "host-4", store, image: imageId, name: "copy", paused: true }),
+        JOB_SPECS.restore.options,
+      );
       await until("the restore to fail", async () => ((await q.getJobState(job.id!)) === "failed" ? true : undefined));
       const failed = (await q.getJob(job.id!))!;
       expect(failed.failedReason).toMatch(/XF_NO_ROOM.*host-4 has no room/);
@@ -200,9 +263,18 @@ describe("the fleet, as separate processes", () => {
       await q.close();
     }
     const [, idle] = domains.get("host-2")!;
-    const ok = await runJob(hostQueue("save", "host-2"), "save", jobData("save", {
-      host: "host-2", domain: { uuid: idle, name: "host-2-idle" }, store, mode: "checkpoint", labels: [], compress: false,
-    }));
+    const ok = await runJob(
+      hostQueue("save", "host-2"),
+      "save",
+      jobData("save", {
+        host: "host-2",
+        domain: { uuid: idle, name: "host-2-idle" },
+        store,
+        mode: "checkpoint",
+        labels: [],
+        compress: false,
+      }),
+    );
     expect(ok.failedReason).toBeUndefined();
     expect(ok.returnvalue).toMatchObject({ v: 1, imageId: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
@@ -210,7 +282,7 @@ describe("the fleet, as separate processes", () => {
   it("runs the nightly batch from its cron schedule", async () => {
     const before = new Set((await listBatches(conn, prefix, 50)).map((b) => b.jobId));
     await scheduleNightly(conn, prefix, { cron: "* * * * * *" }, { store, mode: "checkpoint" });
-    let scheduled;
+    let scheduled: Awaited<ReturnType<typeof listBatches>>[number];
     try {
       scheduled = await until("a scheduled batch to start", async () =>
         (await listBatches(conn, prefix, 50)).find((b) => !before.has(b.jobId)),
@@ -227,7 +299,11 @@ describe("the fleet, as separate processes", () => {
 
   it("runs retention and GC on the controller", async () => {
     // Every domain has several images from today: one per day is kept.
-    const retention = await runJob(CONTROLLER_QUEUE, "retention", jobData("retention", { store, keep: { nightly: 1, weekly: 0 }, dryRun: false }));
+    const retention = await runJob(
+      CONTROLLER_QUEUE,
+      "retention",
+      jobData("retention", { store, keep: { nightly: 1, weekly: 0 }, dryRun: false }),
+    );
     expect(retention.failedReason).toBeUndefined();
     const { kept, dropped } = retention.returnvalue as { kept: number; dropped: number };
     expect(kept).toBe(8);
@@ -242,14 +318,21 @@ describe("the fleet, as separate processes", () => {
     const victim = procs.get("host-4-save")!;
     victim.child.kill("SIGKILL");
     await victim.exited;
-    await until("host-4 to show as down", async () => ((await getHost(conn, prefix, "host-4"))?.state === "down" ? true : undefined));
-    expect((await listHosts(conn, prefix)).filter((h) => h.state === "up").map((h) => h.id)).toEqual(["host-1", "host-2", "host-3"]);
+    await until("host-4 to show as down", async () =>
+      (await getHost(conn, prefix, "host-4"))?.state === "down" ? true : undefined,
+    );
+    expect((await listHosts(conn, prefix)).filter((h) => h.state === "up").map((h) => h.id)).toEqual([
+      "host-1",
+      "host-2",
+      "host-3",
+    ]);
 
     // A batch leaves its domains out, saying why.
     const started = await startBatch(conn, prefix, { store, mode: "checkpoint", labels: [], compress: false });
     expect(started.total).toBe(6);
     expect(started.skipped).toHaveLength(2);
-    for (const s of started.skipped) expect(s).toMatchObject({ host: "host-4", reason: expect.stringMatching(/host-4 is down/) });
+    for (const s of started.skipped)
+      expect(s).toMatchObject({ host: "host-4", reason: expect.stringMatching(/host-4 is down/) });
     const done = await waitForBatch(conn, prefix, started.jobId);
     expect(done.report).toMatchObject({ saved: 6, failed: 0 });
 
@@ -257,7 +340,17 @@ describe("the fleet, as separate processes", () => {
     const [busy] = domains.get("host-4")!;
     const q = queue(conn, prefix, hostQueue("save", "host-4"));
     try {
-      const job = await q.add("save", jobData("save", { host: "host-4", domain: { uuid: busy, name: "host-4-busy" }, store, mode: "checkpoint", labels: [], compress: false }));
+      const job = await q.add(
+        "save",
+        jobData("save", {
+          host: "host-4",
+          domain: { uuid: busy, name: "host-4-busy" },
+          store,
+          mode: "checkpoint",
+          labels: [],
+          compress: false,
+        }),
+      );
       await new Promise((r) => setTimeout(r, 1000));
       expect(await q.getJobState(job.id!)).toBe("waiting");
     } finally {

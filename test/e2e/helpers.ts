@@ -51,7 +51,11 @@ export async function deletePrefix(client: Redis, prefix: string): Promise<void>
 }
 
 /** Poll `check` until it returns something other than undefined. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -64,7 +68,9 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
 /** The command line of a service or of the CLI. */
 export function nodeArgs(entry: "save-worker" | "restore-worker" | "compress-worker" | "controller" | "cli"): string[] {
   const dir = entry === "cli" ? join(ROOT, "packages", "cli") : join(ROOT, "services", entry);
-  return FROM_SOURCE ? ["--conditions=source", "--import", "tsx", join(dir, "src", "main.ts")] : [join(dir, "dist", "main.js")];
+  return FROM_SOURCE
+    ? ["--conditions=source", "--import", "tsx", join(dir, "src", "main.ts")]
+    : [join(dir, "dist", "main.js")];
 }
 
 export interface Proc {
@@ -79,7 +85,11 @@ export interface Proc {
 export function start(name: string, args: string[], env: Record<string, string>, logDir: string): Proc {
   const log = join(logDir, `${name}.log`);
   const fd = openSync(log, "a");
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", fd, fd], cwd: ROOT });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", fd, fd],
+    cwd: ROOT,
+  });
   closeSync(fd);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
@@ -88,7 +98,10 @@ export function start(name: string, args: string[], env: Record<string, string>,
 }
 
 /** SIGTERM (graceful), then SIGKILL if it is still there after `graceMs`. */
-export async function stop(proc: Proc, graceMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stop(
+  proc: Proc,
+  graceMs = 30_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return proc.exited;
   proc.child.kill("SIGTERM");
   const timer = setTimeout(() => proc.child.kill("SIGKILL"), graceMs);
@@ -100,9 +113,17 @@ export async function stop(proc: Proc, graceMs = 30_000): Promise<{ code: number
 }
 
 /** Run the CLI to completion. */
-export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 180_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs("cli"), ...args], { env: { ...process.env, ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs("cli"), ...args], {
+      env: { ...process.env, ...env },
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += String(d)));

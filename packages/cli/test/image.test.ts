@@ -11,7 +11,12 @@ import { writeLegacyStream } from "@xenfleet/format/legacy";
 const root = join(import.meta.dirname, "../../..");
 const main = join(root, "packages/cli/src/main.ts");
 const args = (a: string[]) => ["--conditions=source", "--import", "tsx", main, ...a];
-const run = (a: string[]) => promisify(execFile)(process.execPath, args(a), { cwd: root, maxBuffer: 256 * 2 ** 20, env: { ...process.env, XENFLEET_STORE: "" } });
+const run = (a: string[]) =>
+  promisify(execFile)(process.execPath, args(a), {
+    cwd: root,
+    maxBuffer: 256 * 2 ** 20,
+    env: { ...process.env, XENFLEET_STORE: "" },
+  });
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -31,8 +36,19 @@ describe("xenfleet image", () => {
   it("imports a legacy (pre-v2) xl file as v2 and says so", async () => {
     const { dir, store } = await setup();
     const file = join(dir, "old.xl");
-    await writeFile(file, writeLegacyStream({ width: 32, guest: "pv", guestWidth: 4, pages: 120, xl: { config: { c_info: { name: "old" } } } }));
-    const imported = JSON.parse((await run(["image", "import", file, "--domain", "old", "--json", "--store", store])).stdout) as { id: string; source: string; width: number };
+    await writeFile(
+      file,
+      writeLegacyStream({
+        width: 32,
+        guest: "pv",
+        guestWidth: 4,
+        pages: 120,
+        xl: { config: { c_info: { name: "old" } } },
+      }),
+    );
+    const imported = JSON.parse(
+      (await run(["image", "import", file, "--domain", "old", "--json", "--store", store])).stdout,
+    ) as { id: string; source: string; width: number };
     expect(imported).toMatchObject({ source: "legacy", width: 32 });
     const out = join(dir, "old-v2.xl");
     await run(["image", "export", imported.id, out, "--store", store]);
@@ -54,7 +70,10 @@ describe("xenfleet image", () => {
     expect(json.bytesNew).toBeLessThan(stream.length / 10);
 
     const ls = await run(["image", "ls", "--domain", "web", "--json", "--store", store]);
-    const lines = ls.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string; domain: string; streamBytes: number });
+    const lines = ls.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: string; domain: string; streamBytes: number });
     expect(lines.map((l) => l.id)).toEqual([id, json.id]);
     expect(lines[0]).toMatchObject({ domain: "web", streamBytes: stream.length });
 
@@ -66,29 +85,51 @@ describe("xenfleet image", () => {
 
     await run(["image", "rm", id, "--store", store]);
     const after = await run(["image", "ls", "--json", "--store", store]);
-    expect(after.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { id: string }).id)).toEqual([json.id]);
-    const swept = JSON.parse((await run(["gc", "--grace", "0", "--json", "--store", store])).stdout) as { deleted: { manifests: number } };
+    expect(
+      after.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+    ).toEqual([json.id]);
+    const swept = JSON.parse((await run(["gc", "--grace", "0", "--json", "--store", store])).stdout) as {
+      deleted: { manifests: number };
+    };
     expect(swept.deleted.manifests).toBe(1);
   });
 
   it("imports from stdin and exports to stdout", async () => {
     const { store, file, stream } = await setup();
-    const child = spawn(process.execPath, args(["image", "import", "-", "--domain", "pipe", "--store", store]), { cwd: root });
+    const child = spawn(process.execPath, args(["image", "import", "-", "--domain", "pipe", "--store", store]), {
+      cwd: root,
+    });
     createReadStream(file).pipe(child.stdin);
     let id = "";
     child.stdout.on("data", (c: Buffer) => (id += c.toString()));
     await new Promise((resolve) => child.on("exit", resolve));
-    const exported = await promisify(execFile)(process.execPath, args(["image", "export", id.trim(), "-", "--store", store]), { cwd: root, encoding: "buffer", maxBuffer: 64 * 2 ** 20 });
+    const exported = await promisify(execFile)(
+      process.execPath,
+      args(["image", "export", id.trim(), "-", "--store", store]),
+      { cwd: root, encoding: "buffer", maxBuffer: 64 * 2 ** 20 },
+    );
     expect(Buffer.from(exported.stdout).equals(stream)).toBe(true);
   });
 
   it("prunes by policy and refuses what is not an image id with exit code 1", async () => {
     const { store, file } = await setup();
     for (let i = 0; i < 3; i++) await run(["image", "import", file, "--domain", "db", "--store", store]);
-    const pruned = JSON.parse((await run(["prune", "--keep-last", "1", "--json", "--store", store])).stdout) as { kept: unknown[]; removed: unknown[] };
+    const pruned = JSON.parse((await run(["prune", "--keep-last", "1", "--json", "--store", store])).stdout) as {
+      kept: unknown[];
+      removed: unknown[];
+    };
     expect(pruned.kept).toHaveLength(1);
     expect(pruned.removed).toHaveLength(2);
-    await expect(run(["image", "verify", "nothex", "--store", store])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/not an image id/) });
-    await expect(run(["image", "verify", "ab".repeat(32), "--store", store])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/not found/) });
+    await expect(run(["image", "verify", "nothex", "--store", store])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/not an image id/),
+    });
+    await expect(run(["image", "verify", "ab".repeat(32), "--store", store])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/not found/),
+    });
   });
 });

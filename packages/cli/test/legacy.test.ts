@@ -41,7 +41,16 @@ describe("xenfleet stream convert-legacy", () => {
     writeFileSync(input, legacy);
     const r = await run(input, output, "--json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ ok: true, width: 32, guest: "hvm", xlWrapped: true, format: "libxl", widthDetected: true, guestDetected: true, p2mSize: 45 });
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: true,
+      width: 32,
+      guest: "hvm",
+      xlWrapped: true,
+      format: "libxl",
+      widthDetected: true,
+      guestDetected: true,
+      p2mSize: 45,
+    });
     expect(readFileSync(output).equals(await expected(legacy))).toBe(true);
     expect(existsSync(`${output}.partial`)).toBe(false);
   });
@@ -64,14 +73,20 @@ describe("xenfleet stream convert-legacy", () => {
     writeFileSync(input, legacy.subarray(0, legacy.length - 100));
     const r = await run(input, output, "--json");
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: "XENFLEET_LEGACY_STREAM", reason: "truncated", part: "PV tail" } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      error: { code: "XENFLEET_LEGACY_STREAM", reason: "truncated", part: "PV tail" },
+    });
     expect(existsSync(output)).toBe(false);
     expect(existsSync(`${output}.partial`)).toBe(false);
   });
 
   it("explains an undecidable width", async () => {
     const input = join(dir, "empty.legacy");
-    writeFileSync(input, writeLegacyStream({ width: 32, guest: "hvm", emptyBody: true, p2mSize: 64, magicPfns: [5n, 0n, 7n] }));
+    writeFileSync(
+      input,
+      writeLegacyStream({ width: 32, guest: "hvm", emptyBody: true, p2mSize: 64, magicPfns: [5n, 0n, 7n] }),
+    );
     const r = await run(input, join(dir, "empty.v2"));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("--width 32|64");

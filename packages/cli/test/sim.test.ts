@@ -8,32 +8,46 @@ import { afterAll, describe, expect, it } from "vitest";
 const root = join(import.meta.dirname, "../../..");
 const main = join(root, "packages/cli/src/main.ts");
 const run = (args: string[]) =>
-  promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", main, ...args], { cwd: root, maxBuffer: 256 * 2 ** 20 });
+  promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", main, ...args], {
+    cwd: root,
+    maxBuffer: 256 * 2 ** 20,
+  });
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 describe("xenfleet sim", () => {
-  it.each(["pv", "hvm"])("sample --type %s writes an image that sim restore brings back with the same digest", async (type) => {
-    const dir = await mkdtemp(join(tmpdir(), "xenfleet-cli-sim-"));
-    dirs.push(dir);
-    const file = join(dir, "image.xl");
-    const sample = await run(["sim", "sample", "--type", type, "--memory", "16M", "--seed", "5", "--json", file]);
-    const { report, domain } = JSON.parse(sample.stderr) as { report: { digest: string }; domain: { type: string } };
-    expect(domain.type).toBe(type);
-    const restored = await run(["sim", "restore", "--json", file]);
-    const out = JSON.parse(restored.stdout) as { domain: { type: string; memoryBytes: number }; digest: { digest: string } };
-    expect(out.domain).toMatchObject({ type, memoryBytes: 16 * 2 ** 20 });
-    expect(out.digest.digest).toBe(report.digest);
-  });
+  it.each(["pv", "hvm"])(
+    "sample --type %s writes an image that sim restore brings back with the same digest",
+    async (type) => {
+      const dir = await mkdtemp(join(tmpdir(), "xenfleet-cli-sim-"));
+      dirs.push(dir);
+      const file = join(dir, "image.xl");
+      const sample = await run(["sim", "sample", "--type", type, "--memory", "16M", "--seed", "5", "--json", file]);
+      const { report, domain } = JSON.parse(sample.stderr) as { report: { digest: string }; domain: { type: string } };
+      expect(domain.type).toBe(type);
+      const restored = await run(["sim", "restore", "--json", file]);
+      const out = JSON.parse(restored.stdout) as {
+        domain: { type: string; memoryBytes: number };
+        digest: { digest: string };
+      };
+      expect(out.domain).toMatchObject({ type, memoryBytes: 16 * 2 ** 20 });
+      expect(out.digest.digest).toBe(report.digest);
+    },
+  );
 
   it("refuses a size that is not one", async () => {
-    await expect(run(["sim", "sample", "--type", "pv", "--memory", "lots", "-"])).rejects.toMatchObject({ stderr: expect.stringMatching(/not a size/) });
+    await expect(run(["sim", "sample", "--type", "pv", "--memory", "lots", "-"])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/not a size/),
+    });
   });
 
   it("restore of a file that is not a stream fails with exit code 1 naming the format error", async () => {
     const dir = await mkdtemp(join(tmpdir(), "xenfleet-cli-sim-"));
     dirs.push(dir);
-    await expect(run(["sim", "restore", join(import.meta.dirname, "sim.test.ts")])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/bad-magic|XENFLEET_FORMAT_STREAM|StreamError/) });
+    await expect(run(["sim", "restore", join(import.meta.dirname, "sim.test.ts")])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/bad-magic|XENFLEET_FORMAT_STREAM|StreamError/),
+    });
   });
 });

@@ -29,11 +29,18 @@ let broken = "";
 
 beforeAll(async () => {
   await new Promise<void>((resolve, reject) =>
-    execFile("npx", ["turbo", "run", "build", "--filter=@xenfleet/cli..."], { cwd: root }, (err) => (err ? reject(err) : resolve())),
+    execFile("npx", ["turbo", "run", "build", "--filter=@xenfleet/cli..."], { cwd: root }, (err) =>
+      err ? reject(err) : resolve(),
+    ),
   );
   dir = await mkdtemp(join(tmpdir(), "xenfleet-cli-stream-"));
   const chunks: Uint8Array[] = [];
-  await writeSampleStream((c) => void chunks.push(c.slice()), { layers: "xl", domainType: "x86-pv", pages: 1500, libxcVersion: 3 });
+  await writeSampleStream((c) => void chunks.push(c.slice()), {
+    layers: "xl",
+    domainType: "x86-pv",
+    pages: 1500,
+    libxcVersion: 3,
+  });
   const bytes = Buffer.concat(chunks);
   valid = join(dir, "valid.xl");
   broken = join(dir, "broken.xl");
@@ -77,7 +84,10 @@ describe("xenfleet stream", () => {
     const { code, stdout } = await run(["stream", "verify", "--json", broken]);
     expect(code).toBe(1);
     const result = JSON.parse(stdout);
-    expect(result).toMatchObject({ ok: false, error: { code: "XENFLEET_FORMAT_STREAM", reason: "truncated", layer: "libxc" } });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: "XENFLEET_FORMAT_STREAM", reason: "truncated", layer: "libxc" },
+    });
     expect(typeof result.error.offset).toBe("number");
     const plain = await run(["stream", "verify", "-"], broken);
     expect(plain.code).toBe(1);

@@ -121,7 +121,13 @@ export class StreamDecoder {
     let segStart = -1;
     while (pos < len) {
       if (this.state === "done") {
-        throw this.streamError("trailing-data", this.position, this.outerLayer, "end of stream after the final END record", `${len - pos} more bytes`);
+        throw this.streamError(
+          "trailing-data",
+          this.position,
+          this.outerLayer,
+          "end of stream after the final END record",
+          `${len - pos} more bytes`,
+        );
       }
       if (this.state === "page-data") {
         pos = this.takePages(chunk, pos, out);
@@ -174,7 +180,8 @@ export class StreamDecoder {
   /** Signals end of input; throws if the stream is incomplete. */
   end(): StreamEvent[] {
     if (this.state !== "done") {
-      const missing = this.state === "page-data" ? this.pagesLeft * PAGE_SIZE - this.partialFill : this.need - this.gathered;
+      const missing =
+        this.state === "page-data" ? this.pagesLeft * PAGE_SIZE - this.partialFill : this.need - this.gathered;
       const inRecord = this.state === "record-body" || this.state.startsWith("page-");
       throw new StreamError({
         reason: "truncated",
@@ -241,7 +248,12 @@ export class StreamDecoder {
               ? "libxc"
               : undefined;
         if (layer === undefined) {
-          throw this.streamError("bad-magic", 0, "xl", 'an xl header ("Xen saved domain"), a libxl header ("LibxlFmt") or a libxc image marker (0xffffffffffffffff)');
+          throw this.streamError(
+            "bad-magic",
+            0,
+            "xl",
+            'an xl header ("Xen saved domain"), a libxl header ("LibxlFmt") or a libxc image marker (0xffffffffffffffff)',
+          );
         }
         this.startAt(layer);
         return;
@@ -298,7 +310,11 @@ export class StreamDecoder {
         const { pfns, dataPages } = decodePfnEntries(bytes.subarray(first), this.pageCount, ctx);
         const expected = pageDataLength(this.pageCount, dataPages);
         if (this.recordLength !== expected) {
-          ctx.fail("bad-length", `body_length ${expected} for ${this.pageCount} pfns with ${dataPages} pages`, String(this.recordLength));
+          ctx.fail(
+            "bad-length",
+            `body_length ${expected} for ${this.pageCount} pfns with ${dataPages} pages`,
+            String(this.recordLength),
+          );
         }
         this.pfns = pfns;
         this.pageRaw = bytes;
@@ -326,9 +342,13 @@ export class StreamDecoder {
     else g.libxlRecord(this.recordType, this.spec, ctx.fail);
     const length = this.recordLength;
     // Checked before a single body byte is gathered: a hostile length costs nothing.
-    if (length > this.maxRecordLength) ctx.fail("too-large", `body_length at most ${this.maxRecordLength}`, String(length));
+    if (length > this.maxRecordLength)
+      ctx.fail("too-large", `body_length at most ${this.maxRecordLength}`, String(length));
     if (this.spec !== undefined && (length < this.spec.minLength || length > this.spec.maxLength)) {
-      const range = this.spec.minLength === this.spec.maxLength ? `${this.spec.minLength}` : `${this.spec.minLength}..${this.spec.maxLength}`;
+      const range =
+        this.spec.minLength === this.spec.maxLength
+          ? `${this.spec.minLength}`
+          : `${this.spec.minLength}..${this.spec.maxLength}`;
       ctx.fail("bad-length", `body_length ${range}`, String(length));
     }
     if (this.spec?.name === "PAGE_DATA" && this.recordLayer === "libxc") {
@@ -429,7 +449,15 @@ export class StreamDecoder {
     return {
       littleEndian: layer === "libxc" ? this.libxcLittle : this.libxlLittle,
       fail: (reason, expected, actual) => {
-        throw new RecordError({ reason, offset, layer, recordType: type, recordName: recordName(layer, type), expected, actual });
+        throw new RecordError({
+          reason,
+          offset,
+          layer,
+          recordType: type,
+          recordName: recordName(layer, type),
+          expected,
+          actual,
+        });
       },
     };
   }
@@ -440,7 +468,13 @@ export class StreamDecoder {
     };
   }
 
-  private streamError(reason: FormatErrorReason, offset: number, layer: Layer, expected: string, actual?: string): StreamError {
+  private streamError(
+    reason: FormatErrorReason,
+    offset: number,
+    layer: Layer,
+    expected: string,
+    actual?: string,
+  ): StreamError {
     return new StreamError({ reason, offset, layer, expected, actual });
   }
 }

@@ -56,12 +56,18 @@ interface RecordEventBase extends EventBase {
 }
 
 export type LibxlRecordEvent =
-  | { [K in LibxlRecordName]: RecordEventBase & { kind: "libxl-record"; name: K; fields: LibxlFields[K] } }[LibxlRecordName]
+  | {
+      [K in LibxlRecordName]: RecordEventBase & { kind: "libxl-record"; name: K; fields: LibxlFields[K] };
+    }[LibxlRecordName]
   | (RecordEventBase & { kind: "libxl-record"; name: "UNKNOWN"; fields: UnknownFields });
 
 export type LibxcRecordEvent =
   | {
-      [K in Exclude<LibxcRecordName, "PAGE_DATA">]: RecordEventBase & { kind: "libxc-record"; name: K; fields: LibxcFields[K] };
+      [K in Exclude<LibxcRecordName, "PAGE_DATA">]: RecordEventBase & {
+        kind: "libxc-record";
+        name: K;
+        fields: LibxcFields[K];
+      };
     }[Exclude<LibxcRecordName, "PAGE_DATA">]
   | (RecordEventBase & { kind: "libxc-record"; name: "UNKNOWN"; fields: UnknownFields });
 

@@ -95,15 +95,25 @@ export class StreamGrammar {
       fail("unknown-record", "a libxc record type this reader knows, or an optional one (bit 31 set)");
     }
     const version = this.libxcVersion ?? 3;
-    if (!spec.restorable) fail("unsupported-record", "a record Xen restores (this one is deprecated or back-channel only)");
-    if (!spec.versions.includes(version)) fail("wrong-phase", `a record allowed in a v${version} stream (only v${spec.versions.join("/v")})`);
+    if (!spec.restorable)
+      fail("unsupported-record", "a record Xen restores (this one is deprecated or back-channel only)");
+    if (!spec.versions.includes(version))
+      fail("wrong-phase", `a record allowed in a v${version} stream (only v${spec.versions.join("/v")})`);
     if (spec.domains !== undefined && this.domainType !== undefined && !spec.domains.includes(this.domainType)) {
       fail("wrong-phase", `a record for an ${this.domainType} domain (this one is for ${spec.domains.join("/")})`);
     }
     if (spec.staticData && this.staticEnded) {
-      fail("wrong-phase", version >= 3 ? "static data before STATIC_DATA_END" : "static data before the first memory record");
+      fail(
+        "wrong-phase",
+        version >= 3 ? "static data before STATIC_DATA_END" : "static data before the first memory record",
+      );
     }
-    if (this.domainType === "x86-pv" && spec.domains?.includes("x86-pv") && spec.name !== "X86_PV_INFO" && !this.seenPvInfo) {
+    if (
+      this.domainType === "x86-pv" &&
+      spec.domains?.includes("x86-pv") &&
+      spec.name !== "X86_PV_INFO" &&
+      !this.seenPvInfo
+    ) {
       fail("wrong-phase", "X86_PV_INFO before other x86 PV records");
     }
     if (this.domainType === "x86-pv" && spec.name === "PAGE_DATA" && !this.seenPvInfo) {

@@ -12,9 +12,22 @@ import type { StreamSource } from "./source.js";
 export interface StreamSummary {
   /** Layers present, outermost first. */
   layers: Layer[];
-  xl?: { byteOrder: ByteOrder; mandatoryFlags: number; optionalFlags: number; optionalDataLength: number; hasConfig: boolean; json: boolean };
+  xl?: {
+    byteOrder: ByteOrder;
+    mandatoryFlags: number;
+    optionalFlags: number;
+    optionalDataLength: number;
+    hasConfig: boolean;
+    json: boolean;
+  };
   libxl?: { version: 2; byteOrder: ByteOrder; legacy: boolean };
-  libxc?: { version: LibxcVersion; byteOrder: ByteOrder; domainType: DomainTypeName; pageShift: number; xenVersion: string };
+  libxc?: {
+    version: LibxcVersion;
+    byteOrder: ByteOrder;
+    domainType: DomainTypeName;
+    pageShift: number;
+    xenVersion: string;
+  };
   /** Record counts by name, per layer (unknown optional records as "UNKNOWN"). */
   records: { libxl: Record<string, number>; libxc: Record<string, number> };
   /** Pages of memory data carried by PAGE_DATA records. */

@@ -44,15 +44,21 @@ export function decodeImageHeader(bytes: Uint8Array, fail: Fail): ImageHeader {
   const marker = v.getBigUint64(0, false);
   if (marker !== IHDR_MARKER) {
     // Legacy (pre-v2) images have at least one zero bit in their first 8 bytes.
-    fail("unsupported-version", `marker ${hex(IHDR_MARKER, 16)} (a legacy image must be converted first)`, hex(marker, 16));
+    fail(
+      "unsupported-version",
+      `marker ${hex(IHDR_MARKER, 16)} (a legacy image must be converted first)`,
+      hex(marker, 16),
+    );
   }
   const id = v.getUint32(8, false);
   if (id !== IHDR_ID) fail("bad-magic", `image id ${hex(IHDR_ID)} ("XENF")`, hex(id));
   const version = v.getUint32(12, false);
-  if (!(IHDR_VERSIONS as readonly number[]).includes(version)) fail("unsupported-version", "libxc image version 2 or 3", String(version));
+  if (!(IHDR_VERSIONS as readonly number[]).includes(version))
+    fail("unsupported-version", "libxc image version 2 or 3", String(version));
   const options = v.getUint16(16, false);
   if (options & IHDR_OPT_RESERVED) fail("reserved-bits", "zero bits 1-15 in the image options", hex(options, 4));
-  if (v.getUint16(18, false) !== 0 || v.getUint32(20, false) !== 0) fail("reserved-bits", "zero reserved fields in the image header");
+  if (v.getUint16(18, false) !== 0 || v.getUint32(20, false) !== 0)
+    fail("reserved-bits", "zero reserved fields in the image header");
   return { version: version as LibxcVersion, byteOrder: options & IHDR_OPT_BIG_ENDIAN ? "big" : "little" };
 }
 
@@ -72,9 +78,25 @@ export function decodeDomainHeader(bytes: Uint8Array, littleEndian: boolean, fai
   const pageShift = v.getUint16(4, littleEndian);
   if (v.getUint16(6, littleEndian) !== 0) fail("reserved-bits", "zero reserved field in the domain header");
   if (pageShift !== PAGE_SHIFT) fail("bad-value", `page_shift ${PAGE_SHIFT}`, String(pageShift));
-  return { domainType, domainTypeName: name, pageShift, xenMajor: v.getUint32(8, littleEndian), xenMinor: v.getUint32(12, littleEndian) };
+  return {
+    domainType,
+    domainTypeName: name,
+    pageShift,
+    xenMajor: v.getUint32(8, littleEndian),
+    xenMinor: v.getUint32(12, littleEndian),
+  };
 }
 
-export function encodeDomainHeader(type: DomainTypeName, xenMajor: number, xenMinor: number, littleEndian: boolean): Uint8Array {
-  return new ByteBuilder(SIZES.domainHeader, littleEndian).u32(domainTypeNumber(type)).u16(PAGE_SHIFT).skip(2).u32(xenMajor).u32(xenMinor).bytes;
+export function encodeDomainHeader(
+  type: DomainTypeName,
+  xenMajor: number,
+  xenMinor: number,
+  littleEndian: boolean,
+): Uint8Array {
+  return new ByteBuilder(SIZES.domainHeader, littleEndian)
+    .u32(domainTypeNumber(type))
+    .u16(PAGE_SHIFT)
+    .skip(2)
+    .u32(xenMajor)
+    .u32(xenMinor).bytes;
 }

@@ -6,7 +6,15 @@
  */
 import { ByteBuilder, dataView, hex } from "./bytes.js";
 import type { Fail } from "./grammar.js";
-import { type ByteOrder, LIBXL_IDENT, LIBXL_OPT_BIG_ENDIAN, LIBXL_OPT_LEGACY, LIBXL_OPT_RESERVED, LIBXL_VERSION, SIZES } from "./layout.js";
+import {
+  type ByteOrder,
+  LIBXL_IDENT,
+  LIBXL_OPT_BIG_ENDIAN,
+  LIBXL_OPT_LEGACY,
+  LIBXL_OPT_RESERVED,
+  LIBXL_VERSION,
+  SIZES,
+} from "./layout.js";
 
 export interface LibxlHeader {
   version: 2;
@@ -26,7 +34,11 @@ export function decodeLibxlHeader(bytes: Uint8Array, fail: Fail): LibxlHeader {
   if (version !== LIBXL_VERSION) fail("unsupported-version", `libxl version ${LIBXL_VERSION}`, String(version));
   const options = v.getUint32(12, false);
   if (options & LIBXL_OPT_RESERVED) fail("reserved-bits", "zero bits 2-31 in the libxl options", hex(options));
-  return { version: 2, byteOrder: options & LIBXL_OPT_BIG_ENDIAN ? "big" : "little", legacy: (options & LIBXL_OPT_LEGACY) !== 0 };
+  return {
+    version: 2,
+    byteOrder: options & LIBXL_OPT_BIG_ENDIAN ? "big" : "little",
+    legacy: (options & LIBXL_OPT_LEGACY) !== 0,
+  };
 }
 
 export function encodeLibxlHeader(byteOrder: ByteOrder, legacy = false): Uint8Array {

@@ -9,7 +9,10 @@ import { type SourceOptions, type StreamSource, openSource } from "./source.js";
 
 export type ReadOptions = DecoderOptions & SourceOptions;
 
-export async function* readStream(source: StreamSource, options: ReadOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+export async function* readStream(
+  source: StreamSource,
+  options: ReadOptions = {},
+): AsyncGenerator<StreamEvent, void, undefined> {
   const decoder = new StreamDecoder(options);
   for await (const chunk of openSource(source, options)) {
     // All the events a chunk completes were parsed synchronously; hand them out in order.

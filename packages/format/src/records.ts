@@ -95,7 +95,8 @@ const blob = (type: number, name: string, minLength: number, extra: Partial<Reco
     restorable: true,
     decode: (body) => ({ data: body }),
     encode: (fields, ctx) => {
-      if (fields.data.length < minLength) ctx.fail("bad-length", `at least ${minLength} bytes`, String(fields.data.length));
+      if (fields.data.length < minLength)
+        ctx.fail("bad-length", `at least ${minLength} bytes`, String(fields.data.length));
       return fields.data;
     },
     ...extra,
@@ -128,7 +129,11 @@ const vcpu = (type: number, name: string) =>
   });
 
 /** Checks a pfn entry array and counts the entries that carry a page of data. */
-export function decodePfnEntries(bytes: Uint8Array, count: number, ctx: CodecContext): { pfns: PfnEntry[]; dataPages: number } {
+export function decodePfnEntries(
+  bytes: Uint8Array,
+  count: number,
+  ctx: CodecContext,
+): { pfns: PfnEntry[]; dataPages: number } {
   const v = dataView(bytes);
   const le = ctx.littleEndian;
   const pfns: PfnEntry[] = new Array(count);
@@ -146,13 +151,17 @@ export function decodePfnEntries(bytes: Uint8Array, count: number, ctx: CodecCon
 }
 
 /** The count word and pfn array that open a PAGE_DATA body. */
-export function encodePageDataHead(pfns: readonly PfnEntry[], ctx: CodecContext): { head: Uint8Array; dataPages: number } {
+export function encodePageDataHead(
+  pfns: readonly PfnEntry[],
+  ctx: CodecContext,
+): { head: Uint8Array; dataPages: number } {
   if (pfns.length === 0) ctx.fail("bad-value", "at least one pfn in PAGE_DATA");
   const b = new ByteBuilder(SIZES.pageDataHeader + pfns.length * SIZES.pfnEntry, ctx.littleEndian);
   b.u32(pfns.length).skip(4);
   let dataPages = 0;
   for (const [i, e] of pfns.entries()) {
-    if (!Number.isSafeInteger(e.pfn) || e.pfn < 0 || e.pfn >= 2 ** PFN_BITS) ctx.fail("bad-value", `a 52-bit pfn in pfn[${i}]`, String(e.pfn));
+    if (!Number.isSafeInteger(e.pfn) || e.pfn < 0 || e.pfn >= 2 ** PFN_BITS)
+      ctx.fail("bad-value", `a 52-bit pfn in pfn[${i}]`, String(e.pfn));
     if (!isValidPageType(e.type)) ctx.fail("bad-value", `a known page type in pfn[${i}]`, String(e.type));
     if (pageTypeHasData(e.type)) dataPages++;
     b.u64((BigInt(e.type) << 60n) | BigInt(e.pfn));
@@ -189,14 +198,16 @@ const PAGE_DATA = spec<PageDataFields>({
     const pfnEnd = SIZES.pageDataHeader + count * SIZES.pfnEntry;
     const { pfns, dataPages } = decodePfnEntries(body.subarray(SIZES.pageDataHeader, pfnEnd), count, ctx);
     const expected = pageDataLength(count, dataPages);
-    if (body.length !== expected) ctx.fail("bad-length", `body_length ${expected} for ${count} pfns with ${dataPages} pages`, String(body.length));
+    if (body.length !== expected)
+      ctx.fail("bad-length", `body_length ${expected} for ${count} pfns with ${dataPages} pages`, String(body.length));
     const pages: Uint8Array[] = [];
     for (let at = pfnEnd; at < body.length; at += PAGE_SIZE) pages.push(body.subarray(at, at + PAGE_SIZE));
     return { pfns, pages };
   },
   encode(f, ctx) {
     const { head, dataPages } = encodePageDataHead(f.pfns, ctx);
-    if (f.pages.length !== dataPages) ctx.fail("bad-value", `${dataPages} pages for the pfns given`, String(f.pages.length));
+    if (f.pages.length !== dataPages)
+      ctx.fail("bad-value", `${dataPages} pages for the pfns given`, String(f.pages.length));
     const b = new ByteBuilder(head.length + dataPages * PAGE_SIZE, ctx.littleEndian).raw(head);
     for (const page of f.pages) {
       if (page.length !== PAGE_SIZE) ctx.fail("bad-length", `${PAGE_SIZE}-byte pages`, String(page.length));
@@ -269,7 +280,8 @@ export const LIBXC_RECORDS = {
     decode(body, ctx) {
       const v = dataView(body);
       const f = { guestWidth: v.getUint8(0), ptLevels: v.getUint8(1) };
-      if (v.getUint16(2, ctx.littleEndian) !== 0 || v.getUint32(4, ctx.littleEndian) !== 0) ctx.fail("reserved-bits", "zero reserved fields");
+      if (v.getUint16(2, ctx.littleEndian) !== 0 || v.getUint32(4, ctx.littleEndian) !== 0)
+        ctx.fail("reserved-bits", "zero reserved fields");
       checkPvInfo(f, ctx);
       return f;
     },
@@ -290,7 +302,11 @@ export const LIBXC_RECORDS = {
     decode(body, ctx) {
       if (body.length % 8 !== 0) ctx.fail("bad-length", "a multiple of 8", String(body.length));
       const v = dataView(body);
-      return { startPfn: v.getUint32(0, ctx.littleEndian), endPfn: v.getUint32(4, ctx.littleEndian), frames: u64Array(body, 8, ctx.littleEndian) };
+      return {
+        startPfn: v.getUint32(0, ctx.littleEndian),
+        endPfn: v.getUint32(4, ctx.littleEndian),
+        frames: u64Array(body, 8, ctx.littleEndian),
+      };
     },
     encode(f, ctx) {
       const b = new ByteBuilder(8 + f.frames.length * 8, ctx.littleEndian).u32(f.startPfn).u32(f.endPfn);
@@ -314,7 +330,12 @@ export const LIBXC_RECORDS = {
       const v = dataView(body);
       const le = ctx.littleEndian;
       if (v.getUint32(20, le) !== 0) ctx.fail("reserved-bits", "zero reserved word after incarnation");
-      return { mode: v.getUint32(0, le), khz: v.getUint32(4, le), nsec: v.getBigUint64(8, le), incarnation: v.getUint32(16, le) };
+      return {
+        mode: v.getUint32(0, le),
+        khz: v.getUint32(4, le),
+        nsec: v.getBigUint64(8, le),
+        incarnation: v.getUint32(16, le),
+      };
     },
     encode(f, ctx) {
       return new ByteBuilder(24, ctx.littleEndian).u32(f.mode).u32(f.khz).u64(f.nsec).u32(f.incarnation).bytes;
@@ -335,9 +356,11 @@ export const LIBXC_RECORDS = {
       const le = ctx.littleEndian;
       const count = v.getUint32(0, le);
       if (v.getUint32(4, le) !== 0) ctx.fail("reserved-bits", "zero reserved word after count");
-      if (body.length !== 8 + count * 16) ctx.fail("bad-length", `${8 + count * 16} bytes for ${count} params`, String(body.length));
+      if (body.length !== 8 + count * 16)
+        ctx.fail("bad-length", `${8 + count * 16} bytes for ${count} params`, String(body.length));
       const params: HvmParam[] = [];
-      for (let at = 8; at < body.length; at += 16) params.push({ index: v.getBigUint64(at, le), value: v.getBigUint64(at + 8, le) });
+      for (let at = 8; at < body.length; at += 16)
+        params.push({ index: v.getBigUint64(at, le), value: v.getBigUint64(at + 8, le) });
       return { params };
     },
     encode(f, ctx) {
@@ -450,7 +473,8 @@ function emulatorHeader(body: Uint8Array, ctx: CodecContext): EmulatorFields {
 }
 
 function checkEmulator(f: EmulatorFields, ctx: CodecContext): void {
-  if (f.emulatorId > 2) ctx.fail("bad-value", "emulator_id 0 (unknown), 1 (qemu-traditional) or 2 (qemu-upstream)", String(f.emulatorId));
+  if (f.emulatorId > 2)
+    ctx.fail("bad-value", "emulator_id 0 (unknown), 1 (qemu-traditional) or 2 (qemu-upstream)", String(f.emulatorId));
 }
 
 /** Xenstore keys and values are NUL-terminated byte strings; latin1 keeps any byte as one character so they round-trip. */
@@ -473,8 +497,11 @@ export const LIBXL_RECORDS = {
       const entries: [string, string][] = [];
       if (data.length > 0) {
         if (data[data.length - 1] !== 0) ctx.fail("bad-value", "key/value data ending with NUL");
-        const parts = Buffer.from(data.buffer, data.byteOffset, data.length - 1).toString(LATIN1).split("\0");
-        if (parts.length % 2 !== 0) ctx.fail("bad-value", "an even number of NUL-terminated strings", String(parts.length));
+        const parts = Buffer.from(data.buffer, data.byteOffset, data.length - 1)
+          .toString(LATIN1)
+          .split("\0");
+        if (parts.length % 2 !== 0)
+          ctx.fail("bad-value", "an even number of NUL-terminated strings", String(parts.length));
         for (let i = 0; i < parts.length; i += 2) entries.push([parts[i]!, parts[i + 1]!]);
       }
       return { ...head, entries };
@@ -533,7 +560,8 @@ export interface UnknownFields {
   body: Uint8Array;
 }
 
-type AnySpec = RecordSpec<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the table holds specs of every record type
+type AnySpec = RecordSpec<any>;
 
 function byType(table: Record<string, AnySpec>): Map<number, AnySpec> {
   return new Map(Object.values(table).map((s) => [s.type, s]));

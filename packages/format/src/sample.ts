@@ -5,7 +5,14 @@
  * Same options, same bytes.
  */
 import type { Layer } from "./errors.js";
-import { type ByteOrder, type DomainTypeName, type LibxcVersion, MAX_BATCH_SIZE, PAGE_SIZE, PageType } from "./layout.js";
+import {
+  type ByteOrder,
+  type DomainTypeName,
+  type LibxcVersion,
+  MAX_BATCH_SIZE,
+  PAGE_SIZE,
+  PageType,
+} from "./layout.js";
 import type { CpuidLeaf, MsrEntry, PfnEntry } from "./records.js";
 import { type ByteSink, StreamWriter } from "./writer.js";
 
@@ -86,8 +93,16 @@ export async function writeSampleStream(sink: ByteSink, options: SampleOptions =
     xenMajor: 4,
     xenMinor: 17,
     config: {
-      c_info: { type: pv ? "pv" : "hvm", name: `sample-${seed}`, uuid: "00000000-0000-4000-8000-" + String(seed).padStart(12, "0") },
-      b_info: { max_vcpus: vcpus, max_memkb: Math.max(1, Math.ceil((pages * PAGE_SIZE) / 1024)), target_memkb: Math.ceil((pages * PAGE_SIZE) / 1024) },
+      c_info: {
+        type: pv ? "pv" : "hvm",
+        name: `sample-${seed}`,
+        uuid: "00000000-0000-4000-8000-" + String(seed).padStart(12, "0"),
+      },
+      b_info: {
+        max_vcpus: vcpus,
+        max_memkb: Math.max(1, Math.ceil((pages * PAGE_SIZE) / 1024)),
+        target_memkb: Math.ceil((pages * PAGE_SIZE) / 1024),
+      },
     },
   });
   await w.begin();

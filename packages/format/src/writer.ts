@@ -13,7 +13,15 @@ import { type FormatErrorReason, type Layer, RecordError, StreamError } from "./
 import { StreamGrammar } from "./grammar.js";
 import { encodeDomainHeader, encodeImageHeader } from "./libxc-headers.js";
 import { encodeLibxlHeader } from "./libxl-header.js";
-import { type ByteOrder, type DomainTypeName, type LibxcVersion, PAGE_SIZE, REC_LENGTH_MAX, SIZES, padLength } from "./layout.js";
+import {
+  type ByteOrder,
+  type DomainTypeName,
+  type LibxcVersion,
+  PAGE_SIZE,
+  REC_LENGTH_MAX,
+  SIZES,
+  padLength,
+} from "./layout.js";
 import {
   type CodecContext,
   LIBXC_RECORDS,
@@ -99,7 +107,8 @@ export class StreamWriter {
 
   /** Writes one libxl record; LIBXC_CONTEXT is written by begin(), END by end(). */
   async libxl<K extends LibxlRecordName>(name: K, fields: LibxlFields[K]): Promise<void> {
-    if (this.grammar.position !== "libxl-record") this.usage("libxl records only before begin()'s libxc stream or after endLibxc()");
+    if (this.grammar.position !== "libxl-record")
+      this.usage("libxl records only before begin()'s libxc stream or after endLibxc()");
     const spec = LIBXL_RECORDS[name] as RecordSpec<LibxlFields[K]>;
     const body = spec.encode(fields, this.codec("libxl", spec));
     await this.record("libxl", spec, body, []);
@@ -114,9 +123,12 @@ export class StreamWriter {
     const spec = LIBXC_RECORDS.PAGE_DATA as RecordSpec<unknown>;
     const ctx = this.codec("libxc", spec);
     const { head, dataPages } = encodePageDataHead(pfns, ctx);
-    if (pages.length !== dataPages) ctx.fail("bad-value", `${dataPages} pages for the pfns given`, String(pages.length));
-    for (const page of pages) if (page.length !== PAGE_SIZE) ctx.fail("bad-length", `${PAGE_SIZE}-byte pages`, String(page.length));
-    if (pageDataLength(pfns.length, dataPages) !== head.length + dataPages * PAGE_SIZE) throw new Error("PAGE_DATA length mismatch");
+    if (pages.length !== dataPages)
+      ctx.fail("bad-value", `${dataPages} pages for the pfns given`, String(pages.length));
+    for (const page of pages)
+      if (page.length !== PAGE_SIZE) ctx.fail("bad-length", `${PAGE_SIZE}-byte pages`, String(page.length));
+    if (pageDataLength(pfns.length, dataPages) !== head.length + dataPages * PAGE_SIZE)
+      throw new Error("PAGE_DATA length mismatch");
     await this.record("libxc", spec, head, pages);
   }
 
@@ -132,11 +144,17 @@ export class StreamWriter {
     if (this.grammar.position === "libxl-record") await this.libxl("END", {});
   }
 
-  private async record(layer: "libxc" | "libxl", spec: RecordSpec<unknown>, body: Uint8Array, pages: readonly Uint8Array[]): Promise<void> {
+  private async record(
+    layer: "libxc" | "libxl",
+    spec: RecordSpec<unknown>,
+    body: Uint8Array,
+    pages: readonly Uint8Array[],
+  ): Promise<void> {
     const ctx = this.codec(layer, spec);
     const length = body.length + pages.length * PAGE_SIZE;
     if (length > REC_LENGTH_MAX) ctx.fail("too-large", `body_length at most ${REC_LENGTH_MAX}`, String(length));
-    if (length < spec.minLength || length > spec.maxLength) ctx.fail("bad-length", `body_length ${spec.minLength}..${spec.maxLength}`, String(length));
+    if (length < spec.minLength || length > spec.maxLength)
+      ctx.fail("bad-length", `body_length ${spec.minLength}..${spec.maxLength}`, String(length));
     if (layer === "libxc") this.grammar.libxcRecord(spec.type, spec, ctx.fail);
     else this.grammar.libxlRecord(spec.type, spec, ctx.fail);
     const pad = padLength(length);
@@ -155,7 +173,15 @@ export class StreamWriter {
     return {
       littleEndian: this.little,
       fail: (reason: FormatErrorReason, expected: string, actual?: string): never => {
-        throw new RecordError({ reason, offset, layer, recordType: spec.type, recordName: spec.name, expected, actual });
+        throw new RecordError({
+          reason,
+          offset,
+          layer,
+          recordType: spec.type,
+          recordName: spec.name,
+          expected,
+          actual,
+        });
       },
     };
   }

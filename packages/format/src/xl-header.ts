@@ -51,7 +51,11 @@ export function decodeXlFixedHeader(bytes: Uint8Array, maxOptionalData: number, 
   const unknown = mandatoryFlags & ~XL_MANDATORY_FLAG_ALL;
   if (unknown) fail("reserved-bits", "only the JSON and STREAMv2 mandatory flags", hex(unknown));
   if (!(mandatoryFlags & XL_MANDATORY_FLAG_STREAMV2)) {
-    fail("unsupported-version", "the STREAMv2 mandatory flag (a legacy stream must be converted first)", hex(mandatoryFlags));
+    fail(
+      "unsupported-version",
+      "the STREAMv2 mandatory flag (a legacy stream must be converted first)",
+      hex(mandatoryFlags),
+    );
   }
   if (optionalDataLength > maxOptionalData) {
     fail("too-large", `optional data of at most ${maxOptionalData} bytes`, String(optionalDataLength));
@@ -77,7 +81,8 @@ export function decodeXlConfig(header: XlFixedHeader, data: Uint8Array, fail: Fa
   }
   if (!json) return { json, configText, config: undefined };
   const depth = jsonDepth(configText, MAX_CONFIG_DEPTH);
-  if (depth > MAX_CONFIG_DEPTH) fail("bad-config", `a JSON domain config nested at most ${MAX_CONFIG_DEPTH} deep`, `more than ${MAX_CONFIG_DEPTH}`);
+  if (depth > MAX_CONFIG_DEPTH)
+    fail("bad-config", `a JSON domain config nested at most ${MAX_CONFIG_DEPTH} deep`, `more than ${MAX_CONFIG_DEPTH}`);
   try {
     return { json, configText, config: JSON.parse(configText) as unknown };
   } catch (err) {
@@ -105,7 +110,8 @@ export function jsonDepth(text: string, limit: number): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {

@@ -45,13 +45,55 @@ export async function brokenCases(): Promise<BrokenCase[]> {
   const firstPage = offsetOf(e3, "PAGE_DATA");
   const base = { format: "libxc" as const, layer: "libxc" as const, xenRejects: true };
   return [
-    { ...base, name: "truncated inside a record", bytes: hvm3.subarray(0, hvm3.length - 13), error: "StreamError", reason: "truncated" },
-    { ...base, name: "truncated inside a header", bytes: hvm3.subarray(0, 30), error: "StreamError", reason: "truncated" },
-    { ...base, name: "bad image id", bytes: patch(hvm3, 8, Buffer.from("XENX")), error: "StreamError", reason: "bad-magic" },
-    { ...base, name: "unknown image version 4", bytes: patch(hvm3, 12, u32(4, false)), error: "StreamError", reason: "unsupported-version" },
-    { ...base, name: "unknown image version 1", bytes: patch(hvm3, 12, u32(1, false)), error: "StreamError", reason: "unsupported-version" },
-    { ...base, name: "reserved image option bit", bytes: patch(hvm3, 16, [0x80, 0]), error: "StreamError", reason: "reserved-bits" },
-    { ...base, name: "reserved image header field", bytes: patch(hvm3, 20, [0, 0, 0, 1]), error: "StreamError", reason: "reserved-bits" },
+    {
+      ...base,
+      name: "truncated inside a record",
+      bytes: hvm3.subarray(0, hvm3.length - 13),
+      error: "StreamError",
+      reason: "truncated",
+    },
+    {
+      ...base,
+      name: "truncated inside a header",
+      bytes: hvm3.subarray(0, 30),
+      error: "StreamError",
+      reason: "truncated",
+    },
+    {
+      ...base,
+      name: "bad image id",
+      bytes: patch(hvm3, 8, Buffer.from("XENX")),
+      error: "StreamError",
+      reason: "bad-magic",
+    },
+    {
+      ...base,
+      name: "unknown image version 4",
+      bytes: patch(hvm3, 12, u32(4, false)),
+      error: "StreamError",
+      reason: "unsupported-version",
+    },
+    {
+      ...base,
+      name: "unknown image version 1",
+      bytes: patch(hvm3, 12, u32(1, false)),
+      error: "StreamError",
+      reason: "unsupported-version",
+    },
+    {
+      ...base,
+      name: "reserved image option bit",
+      bytes: patch(hvm3, 16, [0x80, 0]),
+      error: "StreamError",
+      reason: "reserved-bits",
+    },
+    {
+      ...base,
+      name: "reserved image header field",
+      bytes: patch(hvm3, 20, [0, 0, 0, 1]),
+      error: "StreamError",
+      reason: "reserved-bits",
+    },
     { ...base, name: "unknown domain type", bytes: patch(hvm3, 24, u32(3)), error: "StreamError", reason: "bad-value" },
     { ...base, name: "page shift 13", bytes: patch(hvm3, 28, [13, 0]), error: "StreamError", reason: "bad-value" },
     {
@@ -254,11 +296,31 @@ export async function readerOnlyCases(): Promise<BrokenCase[]> {
   return [
     { ...xlBase, name: "xl byte-order word wrong", bytes: patch(xl, 32, u32(0x01020305)), reason: "bad-value" },
     { ...xlBase, name: "xl unknown mandatory flag", bytes: patch(xl, 36, u32(0x7)), reason: "reserved-bits" },
-    { ...xlBase, name: "xl legacy stream (no STREAMv2 flag)", bytes: patch(xl, 36, u32(0x1)), reason: "unsupported-version" },
-    { ...xlBase, name: "xl optional data over 16 MiB", bytes: patch(xl, 44, u32(32 * 1024 * 1024)), reason: "too-large" },
-    { ...xlBase, name: "xl config length beyond optional data", bytes: patch(xl, 48, u32(optLen)), reason: "bad-config" },
+    {
+      ...xlBase,
+      name: "xl legacy stream (no STREAMv2 flag)",
+      bytes: patch(xl, 36, u32(0x1)),
+      reason: "unsupported-version",
+    },
+    {
+      ...xlBase,
+      name: "xl optional data over 16 MiB",
+      bytes: patch(xl, 44, u32(32 * 1024 * 1024)),
+      reason: "too-large",
+    },
+    {
+      ...xlBase,
+      name: "xl config length beyond optional data",
+      bytes: patch(xl, 48, u32(optLen)),
+      reason: "bad-config",
+    },
     { ...xlBase, name: "xl config not JSON", bytes: patch(xl, 52, Buffer.from("{{")), reason: "bad-config" },
-    { ...xlBase, name: "not a stream at all", bytes: Buffer.from("hello world, not a stream. ".repeat(4)), reason: "bad-magic" },
+    {
+      ...xlBase,
+      name: "not a stream at all",
+      bytes: Buffer.from("hello world, not a stream. ".repeat(4)),
+      reason: "bad-magic",
+    },
     {
       ...xlBase,
       format: "libxl",

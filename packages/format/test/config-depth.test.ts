@@ -9,7 +9,9 @@ import { StreamError, encodeXlHeader } from "../src/index.js";
 import { MAX_CONFIG_DEPTH, jsonDepth } from "../src/xl-header.js";
 import { decodeChunked, sampleBytes } from "./helpers.js";
 
-const sample = Buffer.from(await sampleBytes({ layers: "xl", domainType: "x86-pv", libxcVersion: 3, pages: 1, vcpus: 1 }));
+const sample = Buffer.from(
+  await sampleBytes({ layers: "xl", domainType: "x86-pv", libxcVersion: 3, pages: 1, vcpus: 1 }),
+);
 /** The sample's libxl stream, after its xl header and config. */
 const afterHeader = sample.subarray(48 + sample.readUInt32LE(44));
 
@@ -25,7 +27,10 @@ function withConfig(json: string): Buffer {
 
 describe("domain config depth (regression: unbounded JSON nesting)", () => {
   it("refuses a config nested deeper than the limit with a StreamError, not a stack overflow", () => {
-    for (const json of ["[".repeat(100_000) + "]".repeat(100_000), `{"a":${"[".repeat(MAX_CONFIG_DEPTH)}${"]".repeat(MAX_CONFIG_DEPTH)}}`]) {
+    for (const json of [
+      "[".repeat(100_000) + "]".repeat(100_000),
+      `{"a":${"[".repeat(MAX_CONFIG_DEPTH)}${"]".repeat(MAX_CONFIG_DEPTH)}}`,
+    ]) {
       const error = (() => {
         try {
           decodeChunked(withConfig(json), [4096]);

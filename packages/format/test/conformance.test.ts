@@ -16,7 +16,9 @@ if (!xenVerifierPresent && !process.env.CI) {
 }
 
 const KINDS = (["xl", "libxl", "libxc"] as const).flatMap((layers) =>
-  (["x86-pv", "x86-hvm"] as const).flatMap((domainType) => ([2, 3] as const).map((libxcVersion) => ({ layers, domainType, libxcVersion }))),
+  (["x86-pv", "x86-hvm"] as const).flatMap((domainType) =>
+    ([2, 3] as const).map((libxcVersion) => ({ layers, domainType, libxcVersion })),
+  ),
 );
 
 suite("Xen verify-stream-v2", () => {
@@ -38,7 +40,10 @@ suite("Xen verify-stream-v2", () => {
     for (const c of cases) {
       const verdict = await xenVerify(c.bytes, c.format);
       expect({ name: c.name, code: verdict.code === 0 ? 0 : "refused" }).toEqual({ name: c.name, code: "refused" });
-      expect({ name: c.name, ok: (await verifyStream([c.bytes], { format: c.format })).ok }).toEqual({ name: c.name, ok: false });
+      expect({ name: c.name, ok: (await verifyStream([c.bytes], { format: c.format })).ok }).toEqual({
+        name: c.name,
+        ok: false,
+      });
     }
   });
 
@@ -49,7 +54,11 @@ suite("Xen verify-stream-v2", () => {
     await w.libxc("STATIC_DATA_END", {});
     await w.libxc("HVM_CONTEXT", { data: new Uint8Array(16) });
     await w.endLibxc();
-    await w.libxl("EMULATOR_XENSTORE_DATA", { emulatorId: 2, index: 0, entries: [["physmap/1/start_addr", "f0000000"]] });
+    await w.libxl("EMULATOR_XENSTORE_DATA", {
+      emulatorId: 2,
+      index: 0,
+      entries: [["physmap/1/start_addr", "f0000000"]],
+    });
     await w.end();
     const bytes = Buffer.concat(chunks);
     const verdict = await xenVerify(bytes, "libxl");
@@ -58,7 +67,9 @@ suite("Xen verify-stream-v2", () => {
     const ours = await verifyStream([bytes]);
     expect(ours.ok).toBe(true);
     const record = decodeChunked(bytes).find((e) => e.kind === "libxl-record" && e.name === "EMULATOR_XENSTORE_DATA");
-    expect(record && "fields" in record ? record.fields : undefined).toMatchObject({ entries: [["physmap/1/start_addr", "f0000000"]] });
+    expect(record && "fields" in record ? record.fields : undefined).toMatchObject({
+      entries: [["physmap/1/start_addr", "f0000000"]],
+    });
   });
 
   it("Xen bug: a big-endian stream is misread by the tool (its byte-order check cannot fire), read correctly by us", async () => {

@@ -15,7 +15,13 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 500);
 
 const seeds: Uint8Array[] = [
   writeLegacyStream({ width: 64, guest: "hvm", pages: 2, hvmContextSize: 40, qemu: new Uint8Array(16), seed: 3 }),
-  writeLegacyStream({ width: 32, guest: "hvm", pages: 1, toolstack: [{ physOffset: 1n, startAddr: 2n, size: 3n, name: "x" }], seed: 4 }),
+  writeLegacyStream({
+    width: 32,
+    guest: "hvm",
+    pages: 1,
+    toolstack: [{ physOffset: 1n, startAddr: 2n, size: 3n, name: "x" }],
+    seed: 4,
+  }),
   writeLegacyStream({ width: 64, guest: "pv", pages: 2, xsaveSize: 0, seed: 5 }),
   writeLegacyStream({ width: 32, guest: "pv", guestWidth: 4, pages: 2, seed: 6 }),
   ...corpus("legacy").map((c) => c.bytes),
@@ -44,9 +50,12 @@ async function convertOrRefuse(bytes: Uint8Array, sizes: readonly number[]): Pro
 const mutation = mutationOf([0, 1, -1, -2, -9, 1024, 1025, 0x7fffffff, 0x80000000, 0xffffffff]);
 
 describe("legacy reader fuzz", () => {
-  it.each(corpus("legacy").map((c) => [c.name, c.bytes] as const))("corpus %s converts or is refused with a LegacyError", async (_name, bytes) => {
-    for (const sizes of [[bytes.length || 1], [1], [5, 4096]]) await convertOrRefuse(bytes, sizes);
-  });
+  it.each(corpus("legacy").map((c) => [c.name, c.bytes] as const))(
+    "corpus %s converts or is refused with a LegacyError",
+    async (_name, bytes) => {
+      for (const sizes of [[bytes.length || 1], [1], [5, 4096]]) await convertOrRefuse(bytes, sizes);
+    },
+  );
 
   it(`converts or refuses with a LegacyError (${RUNS} runs)`, async () => {
     await fc.assert(

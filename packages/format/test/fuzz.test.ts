@@ -45,9 +45,12 @@ function decodeOrRefuse(bytes: Uint8Array, sizes: readonly number[]): void {
 const mutation = mutationOf([0, 1, 0x7fffffff, 0x80000000, 0xfffffff8, 0xffffffff, 0x13, 4096]);
 
 describe("reader fuzz", () => {
-  it.each(corpus("stream").map((c) => [c.name, c.bytes] as const))("corpus %s decodes or is refused with a FormatError", (_name, bytes) => {
-    for (const sizes of [[bytes.length || 1], [1], [7, 4096]]) decodeOrRefuse(bytes, sizes);
-  });
+  it.each(corpus("stream").map((c) => [c.name, c.bytes] as const))(
+    "corpus %s decodes or is refused with a FormatError",
+    (_name, bytes) => {
+      for (const sizes of [[bytes.length || 1], [1], [7, 4096]]) decodeOrRefuse(bytes, sizes);
+    },
+  );
 
   it(`decodes or refuses with a FormatError (${RUNS} runs)`, () => {
     fc.assert(

@@ -3,7 +3,14 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type SampleOptions, StreamDecoder, type StreamEvent, type DecoderOptions, serializeEvent, writeSampleStream } from "../src/index.js";
+import {
+  type SampleOptions,
+  StreamDecoder,
+  type StreamEvent,
+  type DecoderOptions,
+  serializeEvent,
+  writeSampleStream,
+} from "../src/index.js";
 
 export async function sampleBytes(options: SampleOptions = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
@@ -12,7 +19,11 @@ export async function sampleBytes(options: SampleOptions = {}): Promise<Uint8Arr
 }
 
 /** Decodes bytes fed in the given chunk sizes (cycled); the whole stream must be valid. */
-export function decodeChunked(bytes: Uint8Array, sizes: readonly number[] = [bytes.length], options?: DecoderOptions): StreamEvent[] {
+export function decodeChunked(
+  bytes: Uint8Array,
+  sizes: readonly number[] = [bytes.length],
+  options?: DecoderOptions,
+): StreamEvent[] {
   const decoder = new StreamDecoder(options);
   const events: StreamEvent[] = [];
   let pos = 0;

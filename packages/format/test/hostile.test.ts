@@ -53,7 +53,8 @@ describe("hostile inputs", () => {
     const read = decodeChunked(withOptional, [11]);
     const unknown = read.find((e) => e.kind === "libxc-record" && e.name === "UNKNOWN");
     expect(unknown).toMatchObject({ type: 0x80000013, length: 5 });
-    if (unknown?.kind === "libxc-record" && unknown.name === "UNKNOWN") expect(Buffer.from(unknown.fields.body).toString()).toBe("hello");
+    if (unknown?.kind === "libxc-record" && unknown.name === "UNKNOWN")
+      expect(Buffer.from(unknown.fields.body).toString()).toBe("hello");
     expect(reserialize(read).equals(withOptional)).toBe(true);
     expect((await verifyStream([withOptional])).ok).toBe(true);
   });

@@ -31,14 +31,24 @@ describe("size table", () => {
   });
 
   it("writes the image header big-endian whatever the stream's byte order", () => {
-    expect(Buffer.from(encodeImageHeader(3, "little")).toString("hex")).toBe("ffffffffffffffff58454e4600000003" + "0000000000000000");
-    expect(Buffer.from(encodeImageHeader(2, "big")).toString("hex")).toBe("ffffffffffffffff58454e4600000002" + "0001000000000000");
-    expect(Buffer.from(encodeLibxlHeader("big")).toString("hex")).toBe(Buffer.from("LibxlFmt").toString("hex") + "0000000200000001");
+    expect(Buffer.from(encodeImageHeader(3, "little")).toString("hex")).toBe(
+      "ffffffffffffffff58454e4600000003" + "0000000000000000",
+    );
+    expect(Buffer.from(encodeImageHeader(2, "big")).toString("hex")).toBe(
+      "ffffffffffffffff58454e4600000002" + "0001000000000000",
+    );
+    expect(Buffer.from(encodeLibxlHeader("big")).toString("hex")).toBe(
+      Buffer.from("LibxlFmt").toString("hex") + "0000000200000001",
+    );
   });
 
   it("writes the domain header in the stream's byte order", () => {
-    expect(Buffer.from(encodeDomainHeader("x86-hvm", 4, 17, true)).toString("hex")).toBe("020000000c000000" + "0400000011000000");
-    expect(Buffer.from(encodeDomainHeader("x86-hvm", 4, 17, false)).toString("hex")).toBe("00000002000c0000" + "0000000400000011");
+    expect(Buffer.from(encodeDomainHeader("x86-hvm", 4, 17, true)).toString("hex")).toBe(
+      "020000000c000000" + "0400000011000000",
+    );
+    expect(Buffer.from(encodeDomainHeader("x86-hvm", 4, 17, false)).toString("hex")).toBe(
+      "00000002000c0000" + "0000000400000011",
+    );
   });
 });
 
@@ -60,7 +70,11 @@ describe("record tables", () => {
   });
 
   it("ByteBuilder places u64 values in the requested byte order", () => {
-    expect(Buffer.from(new ByteBuilder(8, false).u64(0x0102030405060708n).bytes).toString("hex")).toBe("0102030405060708");
-    expect(Buffer.from(new ByteBuilder(8, true).u64(0x0102030405060708n).bytes).toString("hex")).toBe("0807060504030201");
+    expect(Buffer.from(new ByteBuilder(8, false).u64(0x0102030405060708n).bytes).toString("hex")).toBe(
+      "0102030405060708",
+    );
+    expect(Buffer.from(new ByteBuilder(8, true).u64(0x0102030405060708n).bytes).toString("hex")).toBe(
+      "0807060504030201",
+    );
   });
 });

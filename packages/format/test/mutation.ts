@@ -28,7 +28,8 @@ export function mutate(base: Uint8Array, mutations: readonly Mutation[]): Uint8A
     if (m.kind === "byte") bytes[at] = m.value;
     else if (m.kind === "word" && at + 4 <= bytes.length) bytes.writeUInt32LE(m.value >>> 0, at - (at % 4));
     else if (m.kind === "cut") bytes = bytes.subarray(0, at);
-    else if (m.kind === "dup") bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + m.value), bytes.subarray(at)]);
+    else if (m.kind === "dup")
+      bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at, at + m.value), bytes.subarray(at)]);
   }
   return bytes;
 }

@@ -6,7 +6,9 @@ import { decodeChunked, reserialize, sampleBytes } from "./helpers.js";
 
 const KINDS = (["xl", "libxl", "libxc"] as const).flatMap((layers) =>
   (["x86-pv", "x86-hvm"] as const).flatMap((domainType) =>
-    ([2, 3] as const).flatMap((libxcVersion) => (["little", "big"] as const).map((byteOrder) => ({ layers, domainType, libxcVersion, byteOrder }))),
+    ([2, 3] as const).flatMap((libxcVersion) =>
+      (["little", "big"] as const).map((byteOrder) => ({ layers, domainType, libxcVersion, byteOrder })),
+    ),
   ),
 );
 
@@ -47,7 +49,8 @@ async function rewrite(events: readonly StreamEvent[]): Promise<Buffer> {
       case "libxl-record":
         if (e.name === "LIBXC_CONTEXT") break; // written by begin()
         if (e.name === "END") await writer!.end();
-        else if (e.name !== "UNKNOWN") await writer!.libxl(e.name as "CHECKPOINT_END", e.fields as Record<string, never>);
+        else if (e.name !== "UNKNOWN")
+          await writer!.libxl(e.name as "CHECKPOINT_END", e.fields as Record<string, never>);
         break;
     }
   }
@@ -55,16 +58,21 @@ async function rewrite(events: readonly StreamEvent[]): Promise<Buffer> {
 }
 
 describe("round trip", () => {
-  it.each(KINDS)("$layers $domainType v$libxcVersion $byteOrder-endian: read back, rewritten to identical bytes", async (kind) => {
-    const bytes = await sampleBytes({ ...kind, pages: 1500, seed: 3 });
-    const events = decodeChunked(bytes, [65536]);
-    expect(reserialize(events).equals(Buffer.from(bytes))).toBe(true);
-    const pages = events.filter((e) => e.kind === "page-data").reduce((n, e) => n + (e.kind === "page-data" ? e.pages.length : 0), 0);
-    expect(pages).toBe(1500);
-    expect((await rewrite(events)).equals(Buffer.from(bytes))).toBe(true);
-    const last = events.at(-1)!;
-    expect(last.kind === "libxl-record" || last.kind === "libxc-record" ? last.name : last.kind).toBe("END");
-  });
+  it.each(KINDS)(
+    "$layers $domainType v$libxcVersion $byteOrder-endian: read back, rewritten to identical bytes",
+    async (kind) => {
+      const bytes = await sampleBytes({ ...kind, pages: 1500, seed: 3 });
+      const events = decodeChunked(bytes, [65536]);
+      expect(reserialize(events).equals(Buffer.from(bytes))).toBe(true);
+      const pages = events
+        .filter((e) => e.kind === "page-data")
+        .reduce((n, e) => n + (e.kind === "page-data" ? e.pages.length : 0), 0);
+      expect(pages).toBe(1500);
+      expect((await rewrite(events)).equals(Buffer.from(bytes))).toBe(true);
+      const last = events.at(-1)!;
+      expect(last.kind === "libxl-record" || last.kind === "libxc-record" ? last.name : last.kind).toBe("END");
+    },
+  );
 
   it("yields events whose offsets are where their bytes start", async () => {
     const bytes = await sampleBytes({ layers: "xl", domainType: "x86-pv", pages: 40 });
@@ -112,10 +120,14 @@ describe("round trip", () => {
       KINDS.filter((k) => k.libxcVersion === 3).map((k) => sampleBytes({ ...k, pages: 5, batchSize: 2, seed: 11 })),
     );
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: streams.length - 1 }), fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 20 }), (which, sizes) => {
-        const bytes = streams[which]!;
-        expect(reserialize(decodeChunked(bytes, sizes)).equals(Buffer.from(bytes))).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: streams.length - 1 }),
+        fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 20 }),
+        (which, sizes) => {
+          const bytes = streams[which]!;
+          expect(reserialize(decodeChunked(bytes, sizes)).equals(Buffer.from(bytes))).toBe(true);
+        },
+      ),
       { numRuns: 300, seed: 42 },
     );
   });
@@ -123,7 +135,8 @@ describe("round trip", () => {
   it("reads from a Node Readable, an async iterable and a file path alike", async () => {
     const bytes = await sampleBytes({ layers: "libxl", pages: 10 });
     const fromReadable: Uint8Array[] = [];
-    for await (const e of readStream(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]))) fromReadable.push(...[e.raw]);
+    for await (const e of readStream(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)])))
+      fromReadable.push(...[e.raw]);
     async function* gen() {
       for (let i = 0; i < bytes.length; i += 4097) yield bytes.subarray(i, i + 4097);
     }

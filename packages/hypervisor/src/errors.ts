@@ -11,7 +11,10 @@ export class DomainNotFoundError extends XenfleetError {
 /** A restore would create a second domain with an existing uuid or name. */
 export class DomainExistsError extends XenfleetError {
   readonly code = "ERR_DOMAIN_EXISTS";
-  constructor(readonly field: "uuid" | "name", readonly value: string) {
+  constructor(
+    readonly field: "uuid" | "name",
+    readonly value: string,
+  ) {
     super(`a domain with ${field} ${JSON.stringify(value)} already exists on this host`);
   }
 }
@@ -20,7 +23,10 @@ export class DomainExistsError extends XenfleetError {
 export class DomainBusyError extends XenfleetError {
   readonly code = "ERR_DOMAIN_BUSY";
   override readonly unrecoverable = false;
-  constructor(readonly lockPath: string, readonly holderPid: number | undefined) {
+  constructor(
+    readonly lockPath: string,
+    readonly holderPid: number | undefined,
+  ) {
     super(`domain is busy: ${lockPath} held by pid ${holderPid ?? "unknown"}`);
   }
 }
@@ -29,7 +35,10 @@ export class DomainBusyError extends XenfleetError {
 export class InsufficientMemoryError extends XenfleetError {
   readonly code = "ERR_INSUFFICIENT_MEMORY";
   override readonly unrecoverable = false;
-  constructor(readonly neededBytes: number, readonly freeBytes: number) {
+  constructor(
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+  ) {
     super(`host has ${freeBytes} bytes free, domain needs ${neededBytes}`);
   }
 }
@@ -59,7 +68,10 @@ export class OperationAbortedError extends XenfleetError {
 export class MigrationTimeoutError extends XenfleetError {
   readonly code = "ERR_PRECOPY_TIMEOUT";
   override readonly unrecoverable = false;
-  constructor(readonly timeoutMs: number, readonly iterations: number) {
+  constructor(
+    readonly timeoutMs: number,
+    readonly iterations: number,
+  ) {
     super(`pre-copy did not converge within ${timeoutMs} ms (${iterations} iterations)`);
   }
 }
@@ -91,7 +103,11 @@ export class InvalidSizeError extends XenfleetError {
 /** The backend cannot do this operation (e.g. the native addon binds no call for it). */
 export class NotSupportedError extends XenfleetError {
   readonly code = "ERR_NOT_SUPPORTED";
-  constructor(readonly backend: string, readonly operation: string, reason: string) {
+  constructor(
+    readonly backend: string,
+    readonly operation: string,
+    reason: string,
+  ) {
     super(`${backend} backend cannot ${operation}: ${reason}`);
   }
 }

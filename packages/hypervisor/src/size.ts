@@ -1,11 +1,20 @@
 import { InvalidSizeError } from "./errors.js";
 
 const UNITS: Record<string, number> = {
-  "": 1, b: 1,
-  k: 2 ** 10, kb: 2 ** 10, kib: 2 ** 10,
-  m: 2 ** 20, mb: 2 ** 20, mib: 2 ** 20,
-  g: 2 ** 30, gb: 2 ** 30, gib: 2 ** 30,
-  t: 2 ** 40, tb: 2 ** 40, tib: 2 ** 40,
+  "": 1,
+  b: 1,
+  k: 2 ** 10,
+  kb: 2 ** 10,
+  kib: 2 ** 10,
+  m: 2 ** 20,
+  mb: 2 ** 20,
+  mib: 2 ** 20,
+  g: 2 ** 30,
+  gb: 2 ** 30,
+  gib: 2 ** 30,
+  t: 2 ** 40,
+  tb: 2 ** 40,
+  tib: 2 ** 40,
 };
 
 /**

@@ -6,7 +6,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { PAGE_SIZE, samplePage, StreamWriter, writeSampleStream, XenfleetError, type DomainTypeName } from "@xenfleet/format";
+import {
+  PAGE_SIZE,
+  samplePage,
+  StreamWriter,
+  writeSampleStream,
+  XenfleetError,
+  type DomainTypeName,
+} from "@xenfleet/format";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   DomainBusyError,
@@ -28,7 +35,9 @@ describe("sim state directory", () => {
     const first = await SimHost.open(dir);
     await first.createDomain({ name: "pv1", type: "pv", memoryBytes: 16 * MiB, vcpus: 2, seed: 1 });
     await first.createDomain({ name: "hvm1", type: "hvm", memoryBytes: 32 * MiB, seed: 2, paused: true });
-    const before = await Promise.all((await first.listDomains()).map(async (d) => ({ d, digest: await first.digest(d.uuid) })));
+    const before = await Promise.all(
+      (await first.listDomains()).map(async (d) => ({ d, digest: await first.digest(d.uuid) })),
+    );
 
     const second = await SimHost.open(dir);
     expect(await second.listDomains()).toEqual(before.map((x) => x.d));
@@ -87,14 +96,24 @@ describe.skipIf(!verifierPresent && !process.env.CI)("saved streams pass Xen's v
     expect(verifierPresent).toBe(true);
   });
   const cases: Array<[DomainType, SaveMode]> = [];
-  for (const type of ["pv", "hvm", "pvh"] as const) for (const mode of ["suspend", "checkpoint", "live"] as const) cases.push([type, mode]);
+  for (const type of ["pv", "hvm", "pvh"] as const)
+    for (const mode of ["suspend", "checkpoint", "live"] as const) cases.push([type, mode]);
   it.each(cases)("%s domain, %s save", async (type, mode) => {
     const base = await tempDir("verify");
     const host = await SimHost.open(join(base, "h"));
-    const d = await host.createDomain({ name: "v", type, memoryBytes: 16 * MiB, vcpus: 2, dirtyPagesPerSec: mode === "live" ? 20_000 : 0 });
+    const d = await host.createDomain({
+      name: "v",
+      type,
+      memoryBytes: 16 * MiB,
+      vcpus: 2,
+      dirtyPagesPerSec: mode === "live" ? 20_000 : 0,
+    });
     const file = join(base, "image.xl");
     const image = new Collector();
-    const report = await host.save(d.uuid, image, { mode, live: { maxIterations: 3, maxDowntimeMs: 0, dirtyPagesThreshold: 0 } });
+    const report = await host.save(d.uuid, image, {
+      mode,
+      live: { maxIterations: 3, maxDowntimeMs: 0, dirtyPagesThreshold: 0 },
+    });
     await writeFile(file, image.bytes());
     const out = await verifyStream(file);
     expect(out).toContain(type === "pv" ? "x86 PV" : "x86 HVM");
@@ -133,13 +152,28 @@ describe("restore of streams the sim did not write", () => {
   it("a later copy of a page wins, as in pre-copy streams", async () => {
     const host = await SimHost.open(join(await tempDir("later"), "h"));
     const image = new Collector();
-    const w = new StreamWriter(image, { domainType: "x86-hvm", config: { c_info: { type: "hvm", name: "twice" }, b_info: { max_memkb: 64 } } });
+    const w = new StreamWriter(image, {
+      domainType: "x86-hvm",
+      config: { c_info: { type: "hvm", name: "twice" }, b_info: { max_memkb: 64 } },
+    });
     const a = new Uint8Array(PAGE_SIZE).fill(1);
     const b = new Uint8Array(PAGE_SIZE).fill(2);
     await w.begin();
     await w.libxc("STATIC_DATA_END", {});
-    await w.pageData([{ pfn: 3, type: 0 }, { pfn: 5, type: 0 }], [a, a]);
-    await w.pageData([{ pfn: 3, type: 0 }, { pfn: 5, type: 0 }], [b, new Uint8Array(PAGE_SIZE)]);
+    await w.pageData(
+      [
+        { pfn: 3, type: 0 },
+        { pfn: 5, type: 0 },
+      ],
+      [a, a],
+    );
+    await w.pageData(
+      [
+        { pfn: 3, type: 0 },
+        { pfn: 5, type: 0 },
+      ],
+      [b, new Uint8Array(PAGE_SIZE)],
+    );
     await w.libxc("HVM_CONTEXT", { data: new Uint8Array(16) });
     await w.end();
     const d = await host.restore(Readable.from([image.bytes()]));
@@ -150,7 +184,11 @@ describe("restore of streams the sim did not write", () => {
 });
 
 describe("hostile streams on restore", () => {
-  async function crafted(build: (w: StreamWriter) => Promise<void>, domainType: DomainTypeName, config: unknown): Promise<Buffer> {
+  async function crafted(
+    build: (w: StreamWriter) => Promise<void>,
+    domainType: DomainTypeName,
+    config: unknown,
+  ): Promise<Buffer> {
     const image = new Collector();
     const w = new StreamWriter(image, { domainType, config });
     await w.begin();
@@ -164,30 +202,45 @@ describe("hostile streams on restore", () => {
     [
       "a page beyond the configured memory",
       () =>
-        crafted(async (w) => {
-          await w.libxc("STATIC_DATA_END", {});
-          await w.pageData([{ pfn: 4096, type: 0 }], [page]);
-          await w.libxc("HVM_CONTEXT", { data: new Uint8Array(8) });
-        }, "x86-hvm", { c_info: { type: "hvm", name: "big" }, b_info: { max_memkb: 16 * 1024 } }),
+        crafted(
+          async (w) => {
+            await w.libxc("STATIC_DATA_END", {});
+            await w.pageData([{ pfn: 4096, type: 0 }], [page]);
+            await w.libxc("HVM_CONTEXT", { data: new Uint8Array(8) });
+          },
+          "x86-hvm",
+          { c_info: { type: "hvm", name: "big" }, b_info: { max_memkb: 16 * 1024 } },
+        ),
       StreamContentError,
     ],
     [
       "a config type that contradicts the stream",
-      () => crafted(async (w) => void (await w.libxc("STATIC_DATA_END", {})), "x86-hvm", { c_info: { type: "pv", name: "liar" } }),
+      () =>
+        crafted(async (w) => void (await w.libxc("STATIC_DATA_END", {})), "x86-hvm", {
+          c_info: { type: "pv", name: "liar" },
+        }),
       StreamContentError,
     ],
     [
       "more memory than the host has",
-      () => crafted(async (w) => void (await w.libxc("STATIC_DATA_END", {})), "x86-hvm", { c_info: { type: "hvm", name: "huge" }, b_info: { max_memkb: 2 ** 40 } }),
+      () =>
+        crafted(async (w) => void (await w.libxc("STATIC_DATA_END", {})), "x86-hvm", {
+          c_info: { type: "hvm", name: "huge" },
+          b_info: { max_memkb: 2 ** 40 },
+        }),
       InsufficientMemoryError,
     ],
     [
       "an HVM stream without vCPU state",
       () =>
-        crafted(async (w) => {
-          await w.libxc("STATIC_DATA_END", {});
-          await w.pageData([{ pfn: 1, type: 0 }], [page]);
-        }, "x86-hvm", { c_info: { type: "hvm", name: "novcpu" }, b_info: { max_memkb: 1024 } }),
+        crafted(
+          async (w) => {
+            await w.libxc("STATIC_DATA_END", {});
+            await w.pageData([{ pfn: 1, type: 0 }], [page]);
+          },
+          "x86-hvm",
+          { c_info: { type: "hvm", name: "novcpu" }, b_info: { max_memkb: 1024 } },
+        ),
       StreamContentError,
     ],
   ];
@@ -225,7 +278,10 @@ describe("live pre-copy", () => {
     const image: Buffer[] = [];
     tee.on("data", (c: Buffer) => image.push(c));
     tee.pipe(sink);
-    const report = await host.save(d.uuid, tee, { mode: "live", live: { maxIterations: 4, maxDowntimeMs: 0, dirtyPagesThreshold: 0 } });
+    const report = await host.save(d.uuid, tee, {
+      mode: "live",
+      live: { maxIterations: 4, maxDowntimeMs: 0, dirtyPagesThreshold: 0 },
+    });
     expect(report.stopReason).toBe("max-iterations");
     expect(report.iterations).toBe(4);
     expect(report.pagesPerIteration[0]).toBe(8192);
@@ -252,9 +308,14 @@ describe("live pre-copy", () => {
     const host = await SimHost.open(join(await tempDir("timeout"), "h"));
     const d = await host.createDomain({ name: "t", type: "pv", memoryBytes: 16 * MiB, dirtyPagesPerSec: 20_000 });
     const live = { timeoutMs: 0, timeoutAction: "abort" as const, dirtyPagesThreshold: -1, maxDowntimeMs: -1 };
-    await expect(host.save(d.uuid, new Collector(), { mode: "live", live })).rejects.toBeInstanceOf(MigrationTimeoutError);
+    await expect(host.save(d.uuid, new Collector(), { mode: "live", live })).rejects.toBeInstanceOf(
+      MigrationTimeoutError,
+    );
     expect((await host.domainInfo(d.uuid)).state).toBe("running");
-    const forced = await host.save(d.uuid, new Collector(), { mode: "live", live: { ...live, timeoutAction: "force" } });
+    const forced = await host.save(d.uuid, new Collector(), {
+      mode: "live",
+      live: { ...live, timeoutAction: "force" },
+    });
     expect(forced.stopReason).toBe("timeout");
   });
 

@@ -44,7 +44,8 @@ describe.skipIf(available)("xen backend without a hypervisor", () => {
       );
       expect(err).toBeInstanceOf(XenfleetError);
       expect(["XEN_UNAVAILABLE", "ERR_NOT_SUPPORTED"]).toContain((err as XenfleetError).code);
-      if ((err as XenfleetError).code === "ERR_NOT_SUPPORTED") expect((err as Error).message).toMatch(/@xenfleet\/native/);
+      if ((err as XenfleetError).code === "ERR_NOT_SUPPORTED")
+        expect((err as Error).message).toMatch(/@xenfleet\/native/);
     });
   }
 });

@@ -50,7 +50,8 @@ export class BlockBuilder {
     this.digests.set(digests.subarray(from * 32, to * 32), at * 32);
     this.handles.set(handles.subarray(from, to), at);
     this.fresh.set(fresh.subarray(from, to), at);
-    for (let i = 0; i < n; i++) if (this.handles[at + i] === ZERO_HANDLE) this.digests.fill(0, (at + i) * 32, (at + i) * 32 + 32);
+    for (let i = 0; i < n; i++)
+      if (this.handles[at + i] === ZERO_HANDLE) this.digests.fill(0, (at + i) * 32, (at + i) * 32 + 32);
     this.count += n;
     this.pieces[this.pieces.length - 1]! += n;
   }
@@ -67,7 +68,14 @@ export class BlockBuilder {
    */
   take(): PendingBlock {
     const n = this.count;
-    const pending = new PendingBlock(Buffer.concat(this.raw), this.rawLength, this.pieces, Buffer.from(this.digests.subarray(0, n * 32)), this.handles.slice(0, n), this.fresh.slice(0, n));
+    const pending = new PendingBlock(
+      Buffer.concat(this.raw),
+      this.rawLength,
+      this.pieces,
+      Buffer.from(this.digests.subarray(0, n * 32)),
+      this.handles.slice(0, n),
+      this.fresh.slice(0, n),
+    );
     this.raw = [];
     this.rawLength = 0;
     this.pieces = [];

@@ -72,7 +72,11 @@ export class DigestTable {
       if (stored === 0) return -1;
       const entry = stored - 1;
       // Digests that differ almost always differ in their first bytes: compare the 32 only when those agree.
-      if (this.hashes[entry] === hash && this.digests.compare(bytes, offset, offset + DIGEST, entry * DIGEST, entry * DIGEST + DIGEST) === 0) return entry;
+      if (
+        this.hashes[entry] === hash &&
+        this.digests.compare(bytes, offset, offset + DIGEST, entry * DIGEST, entry * DIGEST + DIGEST) === 0
+      )
+        return entry;
       slot = (slot + 1) & this.mask;
     }
   }

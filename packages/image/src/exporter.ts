@@ -42,7 +42,12 @@ interface ReadyBlock {
   readonly pages: Buffer;
 }
 
-export async function exportImage(store: ObjectStore, imageId: Sha256Id, sink: ByteSink, options: ExportOptions = {}): Promise<ExportResult> {
+export async function exportImage(
+  store: ObjectStore,
+  imageId: Sha256Id,
+  sink: ByteSink,
+  options: ExportOptions = {},
+): Promise<ExportResult> {
   const started = performance.now();
   const manifest = await loadManifest(store, imageId);
   const fetcher = new PackFetcher(store);
@@ -70,7 +75,10 @@ export async function exportImage(store: ObjectStore, imageId: Sha256Id, sink: B
       for (let i = 0; i < block.pieces.length; i += 2) {
         const rawLength = block.pieces[i]!;
         const pageCount = block.pieces[i + 1]!;
-        for (const chunk of [block.raw.subarray(raw, raw + rawLength), pages.subarray(page * PAGE_SIZE, (page + pageCount) * PAGE_SIZE)]) {
+        for (const chunk of [
+          block.raw.subarray(raw, raw + rawLength),
+          pages.subarray(page * PAGE_SIZE, (page + pageCount) * PAGE_SIZE),
+        ]) {
           if (chunk.length === 0) continue;
           await hasher.update(chunk);
           await write(chunk);
@@ -83,7 +91,11 @@ export async function exportImage(store: ObjectStore, imageId: Sha256Id, sink: B
     }
     const sha256 = await hasher.digest();
     if (bytes !== manifest.streamBytes || sha256 !== manifest.streamSha256) {
-      throw new ImageCorruptError(imageId, manifestKey(imageId), `exported ${bytes} bytes with SHA-256 ${sha256}, manifest says ${manifest.streamBytes} bytes with ${manifest.streamSha256}`);
+      throw new ImageCorruptError(
+        imageId,
+        manifestKey(imageId),
+        `exported ${bytes} bytes with SHA-256 ${sha256}, manifest says ${manifest.streamBytes} bytes with ${manifest.streamSha256}`,
+      );
     }
     return { imageId, bytes, sha256, seconds: (performance.now() - started) / 1000 };
   } finally {
@@ -92,12 +104,21 @@ export async function exportImage(store: ObjectStore, imageId: Sha256Id, sink: B
 }
 
 /** Exports the image to nowhere: every object read, every page and the whole stream checked. */
-export async function verifyImage(store: ObjectStore, imageId: Sha256Id, options: ExportOptions = {}): Promise<ExportResult> {
+export async function verifyImage(
+  store: ObjectStore,
+  imageId: Sha256Id,
+  options: ExportOptions = {},
+): Promise<ExportResult> {
   return exportImage(store, imageId, () => {}, options);
 }
 
 /** Reads one block and its pages, and checks every page against its digest. */
-async function readyBlock(store: ObjectStore, fetcher: PackFetcher, imageId: Sha256Id, blockId: Sha256Id): Promise<ReadyBlock> {
+async function readyBlock(
+  store: ObjectStore,
+  fetcher: PackFetcher,
+  imageId: Sha256Id,
+  blockId: Sha256Id,
+): Promise<ReadyBlock> {
   const block = await loadBlock(store, imageId, blockId);
   const count = block.slots.length;
   const pages = Buffer.alloc(count * PAGE_SIZE);
@@ -106,7 +127,10 @@ async function readyBlock(store: ObjectStore, fetcher: PackFetcher, imageId: Sha
   for (let i = 0; i < count; i++) {
     const slot = block.slots[i]!;
     if (slot === ZERO_SLOT) continue;
-    wants[slot]!.push({ id: Buffer.from(block.digests.buffer, block.digests.byteOffset + i * 32, 32).toString("hex"), at: i * PAGE_SIZE });
+    wants[slot]!.push({
+      id: Buffer.from(block.digests.buffer, block.digests.byteOffset + i * 32, 32).toString("hex"),
+      at: i * PAGE_SIZE,
+    });
     offsets.push(i * PAGE_SIZE);
   }
   await Promise.all(
@@ -124,7 +148,11 @@ async function readyBlock(store: ObjectStore, fetcher: PackFetcher, imageId: Sha
       const i = offsets[k]! / PAGE_SIZE;
       if (digests.compare(block.digests, i * 32, i * 32 + 32, k * 32, k * 32 + 32) !== 0) {
         const pack = block.packs[block.slots[i]!]!;
-        throw new ImageCorruptError(imageId, packKey(pack), `page ${i} of block ${blockKey(blockId)} does not match its digest`);
+        throw new ImageCorruptError(
+          imageId,
+          packKey(pack),
+          `page ${i} of block ${blockKey(blockId)} does not match its digest`,
+        );
       }
     }
   }

@@ -91,10 +91,16 @@ export interface CompressOptions {
 export const PACK_ZSTD_LEVEL = 7;
 
 /** Rewrites a pack with `compression` and forwards its id to the new pack. */
-export async function compressPack(store: ObjectStore, pack: Sha256Id, compression: Compression, options: CompressOptions = {}): Promise<CompressPackResult> {
+export async function compressPack(
+  store: ObjectStore,
+  pack: Sha256Id,
+  compression: Compression,
+  options: CompressOptions = {},
+): Promise<CompressPackResult> {
   const current = await resolvePack(store, pack);
   const before = (await store.head(packKey(current)))?.size ?? 0;
-  if ((await packCompression(store, current)) === compression) return { from: pack, to: current, rewritten: false, bytesBefore: before, bytesAfter: before };
+  if ((await packCompression(store, current)) === compression)
+    return { from: pack, to: current, rewritten: false, bytesBefore: before, bytesAfter: before };
   const result = await recompressPack(store, current, compression, {
     hashers: { blake3 },
     frameEntries: options.frameEntries ?? 64,

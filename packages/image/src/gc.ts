@@ -42,7 +42,15 @@ export interface GcOptions {
 export interface GcResult {
   readonly images: number;
   readonly live: { manifests: number; blocks: number; packs: number };
-  readonly deleted: { hooks: number; manifests: number; blocks: number; forwards: number; packs: number; rewrittenPacks: number; locks: number };
+  readonly deleted: {
+    hooks: number;
+    manifests: number;
+    blocks: number;
+    forwards: number;
+    packs: number;
+    rewrittenPacks: number;
+    locks: number;
+  };
   readonly bytesFreed: number;
   /** Objects live images need that are missing (their images are broken; `image verify` names them). */
   readonly missing: string[];
@@ -97,7 +105,8 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       // A live manifest names a block that is not in the listing.
       for (const id of liveManifests) {
         try {
-          for (const b of (await loadManifest(store, id)).blocks) if (!blockIds.has(b.id)) missing.push(`block ${b.id} of image ${id}`);
+          for (const b of (await loadManifest(store, id)).blocks)
+            if (!blockIds.has(b.id)) missing.push(`block ${b.id} of image ${id}`);
         } catch {
           // already reported
         }
@@ -136,10 +145,12 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       if (target === undefined || !liveBlocks.has(Buffer.from(target.block, "hex"))) await remove(e, "hooks");
     }
     for (const e of manifests) if (!liveManifests.has(idFromKey(e.key)!)) await remove(e, "manifests");
-    for (const e of blocks) if (!young(e) && !liveBlocks.has(Buffer.from(idFromKey(e.key)!, "hex"))) await remove(e, "blocks");
+    for (const e of blocks)
+      if (!young(e) && !liveBlocks.has(Buffer.from(idFromKey(e.key)!, "hex"))) await remove(e, "blocks");
     const packs = await listAll(store, PACKS);
     const packIds = new Set(packs.map((e) => idFromKey(e.key)));
-    for (const [from, { entry }] of forwardTo) if (!young(entry) && !livePacks.has(Buffer.from(from, "hex"))) await remove(entry, "forwards");
+    for (const [from, { entry }] of forwardTo)
+      if (!young(entry) && !livePacks.has(Buffer.from(from, "hex"))) await remove(entry, "forwards");
     for (const e of packs) {
       if (young(e)) continue;
       const id = idFromKey(e.key)!;
@@ -156,7 +167,13 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
         if (!options.dryRun) await store.delete(l.key);
       }
     }
-    return { images: refs.length, live: { manifests: liveManifests.size, blocks: liveBlockCount, packs: livePacks.size }, deleted, bytesFreed, missing };
+    return {
+      images: refs.length,
+      live: { manifests: liveManifests.size, blocks: liveBlockCount, packs: livePacks.size },
+      deleted,
+      bytesFreed,
+      missing,
+    };
   } finally {
     await lock.release();
   }
@@ -167,5 +184,3 @@ async function listAll(store: ObjectStore, prefix: string): Promise<ListEntry[]>
   for await (const e of store.list(prefix)) if (idFromKey(e.key) !== undefined) out.push(e);
   return out;
 }
-
-

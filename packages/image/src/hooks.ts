@@ -46,13 +46,23 @@ export function hooksOf(digests: Uint8Array, from: number, to: number, flags?: U
  * The query side takes the smallest digest of each block-sized window of
  * the incoming pages, which is the same page whenever that page is unchanged.
  */
-export function minHook(digests: Uint8Array, from: number, to: number, isZero: (page: number) => boolean): string | undefined {
+export function minHook(
+  digests: Uint8Array,
+  from: number,
+  to: number,
+  isZero: (page: number) => boolean,
+): string | undefined {
   const page = smallestPage(digests, from, to, isZero);
   return page === undefined ? undefined : hookName(digests, page);
 }
 
 /** The page among [from, to) with the smallest non-zero digest, or undefined if all are zero. */
-export function smallestPage(digests: Uint8Array, from: number, to: number, isZero: (page: number) => boolean): number | undefined {
+export function smallestPage(
+  digests: Uint8Array,
+  from: number,
+  to: number,
+  isZero: (page: number) => boolean,
+): number | undefined {
   let best = -1;
   const view = Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength);
   for (let i = from; i < to; i++) {
@@ -67,12 +77,20 @@ export function smallestPage(digests: Uint8Array, from: number, to: number, isZe
  * syncing hundreds a night would slow every import. Each put takes one of
  * `slots`, which the importer shares among all its puts.
  */
-export async function writeHooks(store: ObjectStore, block: Sha256Id, hooks: readonly string[], slots: Semaphore): Promise<void> {
+export async function writeHooks(
+  store: ObjectStore,
+  block: Sha256Id,
+  hooks: readonly string[],
+  slots: Semaphore,
+): Promise<void> {
   await settleAll(hooks.map((h) => slots.run(() => store.put(hookKey(h, block), EMPTY, { durable: false }))));
 }
 
 /** For each block sharing at least one of `hooks`, which ones it shares. */
-export async function blocksSharingHooks(store: ObjectStore, hooks: readonly string[]): Promise<Map<Sha256Id, Set<string>>> {
+export async function blocksSharingHooks(
+  store: ObjectStore,
+  hooks: readonly string[],
+): Promise<Map<Sha256Id, Set<string>>> {
   const shared = new Map<Sha256Id, Set<string>>();
   await Promise.all(
     hooks.map(async (hook) => {
@@ -95,7 +113,11 @@ export async function blocksSharingHooks(store: ObjectStore, hooks: readonly str
  * determinism). Many near-identical blocks (clones of one template) then
  * do not crowd out the blocks covering the rest of the segment.
  */
-export function pickChampions(shared: Map<Sha256Id, Set<string>>, k: number, exclude: (id: Sha256Id) => boolean): Sha256Id[] {
+export function pickChampions(
+  shared: Map<Sha256Id, Set<string>>,
+  k: number,
+  exclude: (id: Sha256Id) => boolean,
+): Sha256Id[] {
   const covered = new Set<string>();
   const picked: Sha256Id[] = [];
   const candidates = [...shared.entries()].filter(([id]) => !exclude(id)).sort((a, b) => (a[0] < b[0] ? -1 : 1));

@@ -11,7 +11,15 @@
  * before a crash is content-addressed, so a retry finds it (through the
  * hook index, or as identical objects) instead of storing it again.
  */
-import { getContent, ObjectNotFoundError, putContent, Semaphore, sha256Id, type Compression, type ObjectStore } from "@xenfleet/store";
+import {
+  getContent,
+  ObjectNotFoundError,
+  putContent,
+  Semaphore,
+  sha256Id,
+  type Compression,
+  type ObjectStore,
+} from "@xenfleet/store";
 import { open } from "node:fs/promises";
 import { eventByteLength, openSource, readStream, type StreamEvent, type StreamSource } from "@xenfleet/format";
 import { classifyPagesAsync, PAGE_OTHER, PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
@@ -21,7 +29,14 @@ import { ImageAbortedError, ImageNotFoundError, ImageObjectMissingError } from "
 import { hooksOf, minHook, writeHooks } from "./hooks.js";
 import { acquireLock, type LockOptions } from "./locks.js";
 import { blockKey, forwardKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
-import { decodeManifest, encodeManifest, type BlockRef, type DomainTypeName, type Manifest, type SourceKind } from "./manifest.js";
+import {
+  decodeManifest,
+  encodeManifest,
+  type BlockRef,
+  type DomainTypeName,
+  type Manifest,
+  type SourceKind,
+} from "./manifest.js";
 import { PackAssembler } from "./pack-assembly.js";
 import { BLOCK_TARGET_PAGES, BLOCK_TARGET_RAW_BYTES, encodeBlock, ZERO_SLOT } from "./page-list.js";
 import { addImageRef, latestImageRef } from "./refs.js";
@@ -96,22 +111,45 @@ const PUT_CONCURRENCY = 16;
 /** Pack existence checks in flight at once before the commit. */
 const CHECK_CONCURRENCY = 32;
 
-export async function importImage(store: ObjectStore, source: StreamSource, options: ImportOptions): Promise<ImportResult> {
+export async function importImage(
+  store: ObjectStore,
+  source: StreamSource,
+  options: ImportOptions,
+): Promise<ImportResult> {
   const started = performance.now();
   const created = options.created ?? new Date();
-  const lock = await acquireLock(store, "shared", { waitMs: 10 * 60 * 1000, ...options.lock, purpose: `import of ${options.domain}` });
+  const lock = await acquireLock(store, "shared", {
+    waitMs: 10 * 60 * 1000,
+    ...options.lock,
+    purpose: `import of ${options.domain}`,
+  });
   const hasher = new StreamHasher();
   try {
     const parent = await resolveParent(store, options);
-    const session = new DedupSession(store, { ...(options.champions === undefined ? {} : { champions: options.champions }), expectedPages: expectedIndexSize(parent?.manifest) });
+    const session = new DedupSession(store, {
+      ...(options.champions === undefined ? {} : { champions: options.champions }),
+      expectedPages: expectedIndexSize(parent?.manifest),
+    });
     // The parent loads while the stream's first records are read and hashed;
     // classification waits for it (any page of the parent may be repeated).
     let parentReady = parent === undefined;
-    const parentLoaded = parent === undefined ? Promise.resolve() : session.loadImage(parent.manifest).then(() => void (parentReady = true));
+    const parentLoaded =
+      parent === undefined
+        ? Promise.resolve()
+        : session.loadImage(parent.manifest).then(() => void (parentReady = true));
     parentLoaded.catch(() => {}); // the classification chain below starts from it
-    const packs = new PackAssembler(store, session.packs, { compression: options.compression ?? "none", ...(options.packBytes === undefined ? {} : { targetBytes: options.packBytes }) });
+    const packs = new PackAssembler(store, session.packs, {
+      compression: options.compression ?? "none",
+      ...(options.packBytes === undefined ? {} : { targetBytes: options.packBytes }),
+    });
 
-    const facts = { domainType: "unknown" as DomainTypeName, xen: null as { major: number; minor: number } | null, libxc: 0, uuid: options.uuid, pageShift: 12 };
+    const facts = {
+      domainType: "unknown" as DomainTypeName,
+      xen: null as { major: number; minor: number } | null,
+      libxc: 0,
+      uuid: options.uuid,
+      pageShift: 12,
+    };
     const counts = { pages: 0, zeroPages: 0, dedupPages: 0, records: 0, blockBytesNew: 0 };
     const builder = new BlockBuilder();
     const blocks: Array<Promise<BlockRef>> = [];
@@ -199,7 +237,11 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
       }
       if (builder.pages >= BLOCK_TARGET_PAGES || builder.rawBytes >= BLOCK_TARGET_RAW_BYTES) closeBlock();
       hasher.release(ev.offset + eventByteLength(ev));
-      options.onProgress?.({ bytes: hasher.bytes, pages: counts.pages, bytesNew: packs.stats.bytesCreated + counts.blockBytesNew });
+      options.onProgress?.({
+        bytes: hasher.bytes,
+        pages: counts.pages,
+        bytesNew: packs.stats.bytesCreated + counts.blockBytesNew,
+      });
     };
 
     let preparedPages = 0;
@@ -228,7 +270,8 @@ export async function importImage(store: ObjectStore, source: StreamSource, opti
         });
         classified.catch(() => {}); // awaited below
         unclassified.push(classified);
-        while (unclassified.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS)) await unclassified.shift();
+        while (unclassified.length > (parentReady ? READ_AHEAD : READ_AHEAD_WHILE_PARENT_LOADS))
+          await unclassified.shift();
       }
       await classified;
     } catch (err) {
@@ -337,8 +380,19 @@ function hashPages(event: StreamEvent, parentDigests: Uint8Array | undefined, fi
     const start = i;
     const buffer = pages[i]!.buffer;
     for (; i < n && pages[i]!.buffer === buffer; i++) offsets[i] = pages[i]!.byteOffset;
-    const expected = known.subarray(Math.min(known.length, (firstPage + start) * 32), Math.min(known.length, (firstPage + i) * 32));
-    parts.push(classifyPagesAsync(new Uint8Array(buffer), offsets.subarray(start, i), expected, digests.subarray(start * 32, i * 32), flags.subarray(start, i)));
+    const expected = known.subarray(
+      Math.min(known.length, (firstPage + start) * 32),
+      Math.min(known.length, (firstPage + i) * 32),
+    );
+    parts.push(
+      classifyPagesAsync(
+        new Uint8Array(buffer),
+        offsets.subarray(start, i),
+        expected,
+        digests.subarray(start * 32, i * 32),
+        flags.subarray(start, i),
+      ),
+    );
   }
   const hashed = Promise.all(parts).then(() => ({ digests, flags, count: n }));
   hashed.catch(() => {}); // awaited in order by classify; a failure surfaces there
@@ -346,11 +400,23 @@ function hashPages(event: StreamEvent, parentDigests: Uint8Array | undefined, fi
 }
 
 /** What hashing does for a batch hashed before the parent was loaded: flags pages equal to the parent's page at the same position. */
-function markSameAsParent(digests: Uint8Array, flags: Uint8Array, count: number, parentDigests: Uint8Array, firstPage: number): void {
+function markSameAsParent(
+  digests: Uint8Array,
+  flags: Uint8Array,
+  count: number,
+  parentDigests: Uint8Array,
+  firstPage: number,
+): void {
   const n = Math.min(count, parentDigests.length / 32 - firstPage);
   for (let i = 0; i < n; i++) {
     if (flags[i] !== PAGE_OTHER) continue;
-    if (Buffer.compare(digests.subarray(i * 32, i * 32 + 32), parentDigests.subarray((firstPage + i) * 32, (firstPage + i) * 32 + 32)) === 0) flags[i] = PAGE_SAME;
+    if (
+      Buffer.compare(
+        digests.subarray(i * 32, i * 32 + 32),
+        parentDigests.subarray((firstPage + i) * 32, (firstPage + i) * 32 + 32),
+      ) === 0
+    )
+      flags[i] = PAGE_SAME;
   }
 }
 
@@ -359,7 +425,11 @@ function markSameAsParent(digests: Uint8Array, flags: Uint8Array, count: number,
  * abort signal between chunks. A file named by path is read straight into
  * the hasher's reusable buffers (the importer releases them as it goes).
  */
-async function* hashedSource(source: StreamSource, hasher: StreamHasher, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+async function* hashedSource(
+  source: StreamSource,
+  hasher: StreamHasher,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Uint8Array> {
   const check = () => {
     if (signal?.aborted) throw new ImageAbortedError("import", { cause: signal.reason });
   };
@@ -383,7 +453,16 @@ async function* hashedSource(source: StreamSource, hasher: StreamHasher, signal:
   check();
 }
 
-function noteFacts(ev: StreamEvent, facts: { domainType: DomainTypeName; xen: { major: number; minor: number } | null; libxc: number; uuid: string | undefined; pageShift: number }): void {
+function noteFacts(
+  ev: StreamEvent,
+  facts: {
+    domainType: DomainTypeName;
+    xen: { major: number; minor: number } | null;
+    libxc: number;
+    uuid: string | undefined;
+    pageShift: number;
+  },
+): void {
   if (ev.kind === "xl-header" && facts.uuid === undefined) {
     const uuid = (ev.config as { c_info?: { uuid?: unknown } } | undefined)?.c_info?.uuid;
     if (typeof uuid === "string") facts.uuid = uuid;
@@ -396,7 +475,10 @@ function noteFacts(ev: StreamEvent, facts: { domainType: DomainTypeName; xen: { 
   }
 }
 
-async function resolveParent(store: ObjectStore, options: ImportOptions): Promise<{ id: Sha256Id; manifest: Manifest } | undefined> {
+async function resolveParent(
+  store: ObjectStore,
+  options: ImportOptions,
+): Promise<{ id: Sha256Id; manifest: Manifest } | undefined> {
   const wanted = options.parent ?? "auto";
   if (wanted === null) return undefined;
   const id = wanted === "auto" ? (await latestImageRef(store, options.domain))?.id : wanted;

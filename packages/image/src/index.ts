@@ -18,7 +18,16 @@ export {
   type CompressPackResult,
   type ForwardRecord,
 } from "./forwards.js";
-export { acquireLock, listLocks, isStale, DEFAULT_STALE_MS, type HeldLock, type LockKind, type LockOptions, type LockRecord } from "./locks.js";
+export {
+  acquireLock,
+  listLocks,
+  isStale,
+  DEFAULT_STALE_MS,
+  type HeldLock,
+  type LockKind,
+  type LockOptions,
+  type LockRecord,
+} from "./locks.js";
 export { addImageRef, latestImageRef, listImageRefs, removeImageRef, type ImageRef } from "./refs.js";
 export { loadManifest, loadBlock } from "./load.js";
 export * as manifestFormat from "./manifest.js";

@@ -136,7 +136,8 @@ export async function acquireLock(store: ObjectStore, kind: LockKind, options: L
     assertHeld() {
       const age = Date.now() - refreshed;
       // A margin of one refresh period: the lock must still be fresh by the time the commit lands.
-      if (age + refreshMs > staleMs) throw new LockLostError(key, `not refreshed for ${age} ms (stale after ${staleMs} ms)`);
+      if (age + refreshMs > staleMs)
+        throw new LockLostError(key, `not refreshed for ${age} ms (stale after ${staleMs} ms)`);
     },
     async release() {
       if (released) return;

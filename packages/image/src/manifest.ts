@@ -29,7 +29,15 @@ export const MANIFEST_VERSION = 1;
 export const BYTE_ORDER_LITTLE_ENDIAN = 1;
 
 /** Field offsets and sizes, pinned by a test. */
-export const HEADER = { size: 24, magic: 0, version: 8, byteOrder: 10, flags: 11, sectionCount: 12, totalLength: 16 } as const;
+export const HEADER = {
+  size: 24,
+  magic: 0,
+  version: 8,
+  byteOrder: 10,
+  flags: 11,
+  sectionCount: 12,
+  totalLength: 16,
+} as const;
 export const SECTION_HEADER = { size: 8, type: 0, length: 4 } as const;
 export const TRAILER = { size: 32 } as const;
 export const IMAGE = {
@@ -102,7 +110,12 @@ export function encodeManifest(m: Manifest): Buffer {
   if (m.parent !== null) Buffer.from(m.parent, "hex").copy(image, IMAGE.parent);
   image.writeBigUInt64LE(BigInt(m.records), IMAGE.records);
 
-  const domain = Buffer.from(JSON.stringify(m.domain.uuid === undefined ? { name: m.domain.name } : { name: m.domain.name, uuid: m.domain.uuid }), "utf8");
+  const domain = Buffer.from(
+    JSON.stringify(
+      m.domain.uuid === undefined ? { name: m.domain.name } : { name: m.domain.name, uuid: m.domain.uuid },
+    ),
+    "utf8",
+  );
 
   const blocks = Buffer.alloc(8 + m.blocks.length * BLOCK_ENTRY.size);
   blocks.writeUInt32LE(m.blocks.length, 0);
@@ -151,14 +164,18 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   if (bytes.length < HEADER.size + TRAILER.size) bad(`truncated: ${bytes.length} bytes`, 0);
   if (!bytes.subarray(0, 8).equals(MANIFEST_MAGIC)) bad("bad magic, not an image manifest", 0);
   const version = bytes.readUInt16LE(HEADER.version);
-  if (version !== MANIFEST_VERSION) throw new UnsupportedFormatError(key, `manifest version ${version} (this code reads version ${MANIFEST_VERSION})`);
+  if (version !== MANIFEST_VERSION)
+    throw new UnsupportedFormatError(key, `manifest version ${version} (this code reads version ${MANIFEST_VERSION})`);
   const byteOrder = bytes.readUInt8(HEADER.byteOrder);
-  if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN) throw new UnsupportedFormatError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
-  if (bytes.readUInt8(HEADER.flags) !== 0) throw new UnsupportedFormatError(key, `header flags ${bytes.readUInt8(HEADER.flags)}`);
+  if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN)
+    throw new UnsupportedFormatError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
+  if (bytes.readUInt8(HEADER.flags) !== 0)
+    throw new UnsupportedFormatError(key, `header flags ${bytes.readUInt8(HEADER.flags)}`);
   const total = Number(bytes.readBigUInt64LE(HEADER.totalLength));
   if (total !== bytes.length) bad(`header says ${total} bytes, object has ${bytes.length}`, HEADER.totalLength);
   const checksumAt = bytes.length - TRAILER.size;
-  if (!createHash("sha256").update(bytes.subarray(0, checksumAt)).digest().equals(bytes.subarray(checksumAt))) bad("checksum mismatch", checksumAt);
+  if (!createHash("sha256").update(bytes.subarray(0, checksumAt)).digest().equals(bytes.subarray(checksumAt)))
+    bad("checksum mismatch", checksumAt);
 
   const sectionCount = bytes.readUInt32LE(HEADER.sectionCount);
   const known = new Map<number, Buffer>();
@@ -191,7 +208,8 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   if (sourceCode === 1) source = { kind: "v2" };
   else if (sourceCode === 2 && (width === 32 || width === 64)) source = { kind: "legacy", width };
   else throw new UnsupportedFormatError(key, `source kind ${sourceCode} width ${width}`);
-  const domainType = DOMAIN_TYPES[image.readUInt8(IMAGE.domainType)] ?? bad(`domain type ${image.readUInt8(IMAGE.domainType)}`);
+  const domainType =
+    DOMAIN_TYPES[image.readUInt8(IMAGE.domainType)] ?? bad(`domain type ${image.readUInt8(IMAGE.domainType)}`);
   const major = image.readUInt16LE(IMAGE.xenMajor);
   const minor = image.readUInt16LE(IMAGE.xenMinor);
   const parentBytes = image.subarray(IMAGE.parent, IMAGE.parent + 32);
@@ -199,7 +217,8 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   let domain: { name: string; uuid?: string };
   try {
     const parsed = JSON.parse(known.get(SECTION.DOMAIN)!.toString("utf8")) as { name?: unknown; uuid?: unknown };
-    if (typeof parsed.name !== "string" || (parsed.uuid !== undefined && typeof parsed.uuid !== "string")) throw new Error("fields");
+    if (typeof parsed.name !== "string" || (parsed.uuid !== undefined && typeof parsed.uuid !== "string"))
+      throw new Error("fields");
     domain = parsed.uuid === undefined ? { name: parsed.name } : { name: parsed.name, uuid: parsed.uuid as string };
   } catch {
     return bad("DOMAIN section is not {name, uuid?} JSON");
@@ -207,7 +226,8 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
 
   const blocksBody = known.get(SECTION.BLOCKS)!;
   const count = blocksBody.length >= 8 ? blocksBody.readUInt32LE(0) : bad("BLOCKS section truncated");
-  if (blocksBody.length !== 8 + count * BLOCK_ENTRY.size) bad(`BLOCKS section of ${blocksBody.length} bytes for ${count} blocks`);
+  if (blocksBody.length !== 8 + count * BLOCK_ENTRY.size)
+    bad(`BLOCKS section of ${blocksBody.length} bytes for ${count} blocks`);
   const blocks: BlockRef[] = [];
   for (let i = 0; i < count; i++) {
     const b = 8 + i * BLOCK_ENTRY.size;

@@ -5,7 +5,15 @@
  * its pack is finished, so pages are tied to a *handle* in a PackTable and
  * the page list block that needs the id waits for it.
  */
-import { BufferPool, DEFAULT_PACK_TARGET_BYTES, PackWriter, packRoom, type Compression, type ContentId, type ObjectStore } from "@xenfleet/store";
+import {
+  BufferPool,
+  DEFAULT_PACK_TARGET_BYTES,
+  PackWriter,
+  packRoom,
+  type Compression,
+  type ContentId,
+  type ObjectStore,
+} from "@xenfleet/store";
 import type { Sha256Id } from "./keys.js";
 
 /** The packs an import refers to, known ones (from the parent or champions) and ones being written, by small integer handle. */
@@ -81,7 +89,12 @@ export class PackAssembler {
   /** Adds a new page (digest at digests[offset..+32)); returns the handle of the pack it goes into. */
   add(digests: Uint8Array, offset: number, page: Uint8Array): number {
     if (this.writer === undefined) {
-      this.writer = new PackWriter({ entryHash: "blake3", compression: this.options.compression, targetBytes: this.options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES, buffers: PACK_BUFFERS });
+      this.writer = new PackWriter({
+        entryHash: "blake3",
+        compression: this.options.compression,
+        targetBytes: this.options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES,
+        buffers: PACK_BUFFERS,
+      });
       this.handle = this.table.pending(
         new Promise<Sha256Id>((resolve, reject) => {
           this.settle = resolve;

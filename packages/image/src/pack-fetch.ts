@@ -58,9 +58,11 @@ export class PackFetcher {
       }
       return;
     }
-    const reader = await this.cached(this.ranged, current, () => PackReader.open(this.store, current, { hashers: { blake3 } }));
+    const reader = await this.cached(this.ranged, current, () =>
+      PackReader.open(this.store, current, { hashers: { blake3 } }),
+    );
     const pages = await Promise.all(wants.map((w) => reader.read(w.id)));
-    pages.forEach((data, i) => data.copy(target, wants[i]!.at));
+    for (const [i, data] of pages.entries()) data.copy(target, wants[i]!.at);
   }
 
   private async loadWhole(id: Sha256Id): Promise<Map<string, Buffer>> {

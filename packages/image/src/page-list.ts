@@ -32,7 +32,19 @@ export const BLOCK_MAGIC = Buffer.from("XFLTPLST", "latin1");
 /** The version written for an uncompressed block; a compressed one is BLOCK_VERSION_COMPRESSED. */
 export const BLOCK_VERSION = 1;
 export const BLOCK_VERSION_COMPRESSED = 2;
-export const BLOCK_HEADER = { size: 32, magic: 0, version: 8, byteOrder: 9, reserved: 10, compression: 10, packCount: 12, pieceCount: 16, pageCount: 20, rawBytes: 24, reserved2: 28 } as const;
+export const BLOCK_HEADER = {
+  size: 32,
+  magic: 0,
+  version: 8,
+  byteOrder: 9,
+  reserved: 10,
+  compression: 10,
+  packCount: 12,
+  pieceCount: 16,
+  pageCount: 20,
+  rawBytes: 24,
+  reserved2: 28,
+} as const;
 /** The most bytes a block may describe (a block holds at most one record beyond its raw-bytes target, and records are at most 128 MiB). */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 export const PIECE_SIZE = 8;
@@ -77,7 +89,8 @@ export function encodeBlock(block: PageListBlock, compression: Compression = "no
 function encodePlainBlock(block: PageListBlock): Buffer {
   const pageCount = block.slots.length;
   const pieceCount = block.pieces.length / 2;
-  const tableEnd = BLOCK_HEADER.size + block.packs.length * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
+  const tableEnd =
+    BLOCK_HEADER.size + block.packs.length * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
   const rawAt = tableEnd + pad8(tableEnd);
   const out = Buffer.alloc(rawAt + block.raw.length);
   BLOCK_MAGIC.copy(out, BLOCK_HEADER.magic);
@@ -106,9 +119,13 @@ export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
   if (!bytes.subarray(0, 8).equals(BLOCK_MAGIC)) bad("bad magic, not a page list block", 0);
   const version = bytes.readUInt8(BLOCK_HEADER.version);
   if (version !== BLOCK_VERSION && version !== BLOCK_VERSION_COMPRESSED) {
-    throw new UnsupportedFormatError(key, `page list block version ${version} (this code reads ${BLOCK_VERSION} and ${BLOCK_VERSION_COMPRESSED})`);
+    throw new UnsupportedFormatError(
+      key,
+      `page list block version ${version} (this code reads ${BLOCK_VERSION} and ${BLOCK_VERSION_COMPRESSED})`,
+    );
   }
-  if (bytes.readUInt8(BLOCK_HEADER.byteOrder) !== 1) throw new UnsupportedFormatError(key, `byte order ${bytes.readUInt8(BLOCK_HEADER.byteOrder)}`);
+  if (bytes.readUInt8(BLOCK_HEADER.byteOrder) !== 1)
+    throw new UnsupportedFormatError(key, `byte order ${bytes.readUInt8(BLOCK_HEADER.byteOrder)}`);
   const packCount = bytes.readUInt32LE(BLOCK_HEADER.packCount);
   const pieceCount = bytes.readUInt32LE(BLOCK_HEADER.pieceCount);
   const pageCount = bytes.readUInt32LE(BLOCK_HEADER.pageCount);
@@ -120,18 +137,25 @@ export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
     const code = bytes.readUInt8(BLOCK_HEADER.compression);
     const compression = packFormat.compressionFromCode(code);
     if (compression === undefined) throw new UnsupportedFormatError(key, `block compression code ${code}`);
-    if (bytes.readUInt8(BLOCK_HEADER.compression + 1) !== 0) bad("reserved header byte is not zero", BLOCK_HEADER.compression + 1);
-    if (rawAt + rawBytes > MAX_BLOCK_BYTES) bad(`header describes ${rawAt + rawBytes} bytes, at most ${MAX_BLOCK_BYTES}`, 0);
+    if (bytes.readUInt8(BLOCK_HEADER.compression + 1) !== 0)
+      bad("reserved header byte is not zero", BLOCK_HEADER.compression + 1);
+    if (rawAt + rawBytes > MAX_BLOCK_BYTES)
+      bad(`header describes ${rawAt + rawBytes} bytes, at most ${MAX_BLOCK_BYTES}`, 0);
     let body: Buffer;
     try {
       body = decompressFrame(compression, bytes.subarray(BLOCK_HEADER.size), rawAt + rawBytes - BLOCK_HEADER.size);
     } catch (err) {
-      throw new CorruptObjectError(key, `block body: ${err instanceof Error ? err.message : String(err)}`, BLOCK_HEADER.size);
+      throw new CorruptObjectError(
+        key,
+        `block body: ${err instanceof Error ? err.message : String(err)}`,
+        BLOCK_HEADER.size,
+      );
     }
     // The decompressed block reads as version 1 from here on.
     bytes = Buffer.concat([bytes.subarray(0, BLOCK_HEADER.size), body]);
   }
-  if (rawAt + rawBytes !== bytes.length) bad(`header describes ${rawAt + rawBytes} bytes, object has ${bytes.length}`, 0);
+  if (rawAt + rawBytes !== bytes.length)
+    bad(`header describes ${rawAt + rawBytes} bytes, object has ${bytes.length}`, 0);
   let at: number = BLOCK_HEADER.size;
   const packs: Sha256Id[] = [];
   for (let i = 0; i < packCount; i++, at += 32) packs.push(bytes.toString("hex", at, at + 32) as Sha256Id);
@@ -143,7 +167,8 @@ export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
     if (i % 2 === 0) rawSum += pieces[i]!;
     else pageSum += pieces[i]!;
   }
-  if (rawSum !== rawBytes || pageSum !== pageCount) bad(`pieces cover ${rawSum} raw bytes and ${pageSum} pages, header says ${rawBytes} and ${pageCount}`);
+  if (rawSum !== rawBytes || pageSum !== pageCount)
+    bad(`pieces cover ${rawSum} raw bytes and ${pageSum} pages, header says ${rawBytes} and ${pageCount}`);
   const digests = bytes.subarray(at, at + pageCount * DIGEST_SIZE);
   at += pageCount * DIGEST_SIZE;
   const slots = new Uint16Array(pageCount);

@@ -39,7 +39,12 @@ export async function listImageRefs(store: ObjectStore, domain?: string): Promis
   for await (const entry of store.listRefs(domain === undefined ? IMAGE_REFS : domainRefPrefix(domain))) {
     const m = NAME.exec(entry.key.slice(IMAGE_REFS.length));
     if (m === null) continue;
-    out.push({ domain: domainFromSegment(m[1]!), id: m[3] as Sha256Id, created: new Date(Number(m[2])), name: entry.key });
+    out.push({
+      domain: domainFromSegment(m[1]!),
+      id: m[3] as Sha256Id,
+      created: new Date(Number(m[2])),
+      name: entry.key,
+    });
   }
   return out;
 }
@@ -47,7 +52,10 @@ export async function listImageRefs(store: ObjectStore, domain?: string): Promis
 /** The domain's newest image, by creation time. */
 export async function latestImageRef(store: ObjectStore, domain: string): Promise<ImageRef | undefined> {
   const refs = await listImageRefs(store, domain);
-  return refs.reduce<ImageRef | undefined>((best, r) => (best === undefined || r.created >= best.created ? r : best), undefined);
+  return refs.reduce<ImageRef | undefined>(
+    (best, r) => (best === undefined || r.created >= best.created ? r : best),
+    undefined,
+  );
 }
 
 export async function removeImageRef(store: ObjectStore, ref: ImageRef): Promise<void> {

@@ -27,7 +27,11 @@ export interface PruneResult {
 }
 
 export async function prune(store: ObjectStore, policy: RetentionPolicy): Promise<PruneResult> {
-  for (const [name, n] of Object.entries({ keepLast: policy.keepLast, keepDaily: policy.keepDaily, keepWeekly: policy.keepWeekly })) {
+  for (const [name, n] of Object.entries({
+    keepLast: policy.keepLast,
+    keepDaily: policy.keepDaily,
+    keepWeekly: policy.keepWeekly,
+  })) {
     if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new ImageUsageError(`${name} is a count, not ${n}`);
   }
   if (!policy.keepLast && !policy.keepDaily && !policy.keepWeekly) {

@@ -91,7 +91,11 @@ interface Slot {
 
 export class StreamHasher {
   private readonly thread = takeThread();
-  private readonly slots: Slot[] = this.thread.buffers.map((buffer) => ({ bytes: new Uint8Array(buffer), hashing: false, heldUntil: 0 }));
+  private readonly slots: Slot[] = this.thread.buffers.map((buffer) => ({
+    bytes: new Uint8Array(buffer),
+    hashing: false,
+    heldUntil: 0,
+  }));
   /** The digest was delivered: nothing is in flight and the worker's hash is fresh again. */
   private finished = false;
   private released = 0;

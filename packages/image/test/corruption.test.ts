@@ -1,6 +1,16 @@
 import type { ObjectStore } from "@xenfleet/store";
 import { afterAll, describe, expect, it } from "vitest";
-import { ImageCorruptError, ImageNotFoundError, ImageObjectMissingError, importImage, keys, loadBlock, loadManifest, verifyImage, type Sha256Id } from "../src/index.js";
+import {
+  ImageCorruptError,
+  ImageNotFoundError,
+  ImageObjectMissingError,
+  importImage,
+  keys,
+  loadBlock,
+  loadManifest,
+  verifyImage,
+  type Sha256Id,
+} from "../src/index.js";
 import { BACKENDS, cleanupAll, exportToBuffer, sampleStream } from "./helpers.js";
 
 afterAll(cleanupAll);
@@ -12,8 +22,14 @@ async function damage(store: ObjectStore, key: string, edit: (bytes: Buffer) => 
   await store.put(key, edit(Buffer.from(bytes)));
 }
 
-async function imageWithPacks(store: ObjectStore, pages: number, seed: number): Promise<{ id: Sha256Id; packs: Sha256Id[]; blocks: Sha256Id[] }> {
-  const { imageId } = await importImage(store, [await sampleStream({ domainType: "x86-hvm", pages, seed })], { domain: `d${seed}` });
+async function imageWithPacks(
+  store: ObjectStore,
+  pages: number,
+  seed: number,
+): Promise<{ id: Sha256Id; packs: Sha256Id[]; blocks: Sha256Id[] }> {
+  const { imageId } = await importImage(store, [await sampleStream({ domainType: "x86-hvm", pages, seed })], {
+    domain: `d${seed}`,
+  });
   const manifest = await loadManifest(store, imageId);
   const packs = new Set<Sha256Id>();
   for (const b of manifest.blocks) for (const p of (await loadBlock(store, imageId, b.id)).packs) packs.add(p);
@@ -45,7 +61,11 @@ describe.each(BACKENDS)("damaged images on %s", (_name, open) => {
     const store = await open();
     const { id, packs } = await imageWithPacks(store, 300, 7);
     await store.delete(keys.packKey(packs[0]!));
-    await expect(verifyImage(store, id)).rejects.toMatchObject({ name: "ImageObjectMissingError", imageId: id, key: keys.packKey(packs[0]!) });
+    await expect(verifyImage(store, id)).rejects.toMatchObject({
+      name: "ImageObjectMissingError",
+      imageId: id,
+      key: keys.packKey(packs[0]!),
+    });
     await expect(verifyImage(store, id)).rejects.toBeInstanceOf(ImageObjectMissingError);
     await store.close();
   });

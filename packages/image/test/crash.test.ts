@@ -15,7 +15,9 @@ const CHILD = join(import.meta.dirname, "fixtures/import-child.ts");
 /** Runs the import in a child process and SIGKILLs it after `killAfter` progress reports; resolves with whether it finished first. */
 function importAndKill(root: string, file: string, killAfter: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", CHILD, root, file, "crashy"], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", CHILD, root, file, "crashy"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let seen = 0;
     let finished = false;
     if (killAfter === 0) child.kill("SIGKILL");
@@ -33,7 +35,8 @@ async function assertConsistent(store: ObjectStore): Promise<void> {
   for await (const e of store.list("blocks/")) {
     const id = e.key.slice(e.key.lastIndexOf("/") + 1) as Sha256Id;
     const block = pageListFormat.decodeBlock(e.key, await getContent(store, "blocks", id));
-    for (const p of block.packs) expect((await store.head(packKey(p))) ?? (await store.head(forwardKey(p)))).toBeDefined();
+    for (const p of block.packs)
+      expect((await store.head(packKey(p))) ?? (await store.head(forwardKey(p)))).toBeDefined();
   }
 }
 
@@ -90,7 +93,9 @@ describe("an import that fails mid-stream", () => {
       return put(key, data, options);
     };
     await expect(
-      importImage(store, [truncated], { domain: "cut", packBytes: 64 * 1024 }).finally(() => (failedAt = performance.now())),
+      importImage(store, [truncated], { domain: "cut", packBytes: 64 * 1024 }).finally(
+        () => (failedAt = performance.now()),
+      ),
     ).rejects.toThrow();
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(putsStartedAfter).toEqual([]);

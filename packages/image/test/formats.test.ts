@@ -1,9 +1,17 @@
 import { createHash } from "node:crypto";
 import { CorruptObjectError } from "@xenfleet/store";
 import { describe, expect, it } from "vitest";
-import { DigestTable, UnsupportedFormatError, manifestFormat, pageListFormat, type Manifest, type Sha256Id } from "../src/index.js";
+import {
+  DigestTable,
+  UnsupportedFormatError,
+  manifestFormat,
+  pageListFormat,
+  type Manifest,
+  type Sha256Id,
+} from "../src/index.js";
 
-const { HEADER, SECTION_HEADER, TRAILER, IMAGE, BLOCK_ENTRY, encodeManifest, decodeManifest, OPTIONAL_SECTION_BIT } = manifestFormat;
+const { HEADER, SECTION_HEADER, TRAILER, IMAGE, BLOCK_ENTRY, encodeManifest, decodeManifest, OPTIONAL_SECTION_BIT } =
+  manifestFormat;
 
 const id = (n: number) => createHash("sha256").update(String(n)).digest("hex") as Sha256Id;
 
@@ -29,7 +37,15 @@ const sample: Manifest = {
 
 describe("manifest format", () => {
   it("pins the header, section and record layouts", () => {
-    expect(HEADER).toEqual({ size: 24, magic: 0, version: 8, byteOrder: 10, flags: 11, sectionCount: 12, totalLength: 16 });
+    expect(HEADER).toEqual({
+      size: 24,
+      magic: 0,
+      version: 8,
+      byteOrder: 10,
+      flags: 11,
+      sectionCount: 12,
+      totalLength: 16,
+    });
     expect(SECTION_HEADER).toEqual({ size: 8, type: 0, length: 4 });
     expect(TRAILER.size).toBe(32);
     expect(IMAGE.size).toBe(120);
@@ -44,14 +60,24 @@ describe("manifest format", () => {
     expect(bytes.readUInt8(10)).toBe(1);
     expect(bytes.readUInt32LE(12)).toBe(3);
     expect(Number(bytes.readBigUInt64LE(16))).toBe(bytes.length);
-    expect(bytes.subarray(bytes.length - 32)).toEqual(createHash("sha256").update(bytes.subarray(0, bytes.length - 32)).digest());
+    expect(bytes.subarray(bytes.length - 32)).toEqual(
+      createHash("sha256")
+        .update(bytes.subarray(0, bytes.length - 32))
+        .digest(),
+    );
     expect(bytes.readUInt32LE(24)).toBe(1); // IMAGE first
     expect(bytes.readUInt32LE(28)).toBe(IMAGE.size);
   });
 
   it("decodes what it encodes", () => {
     expect(decodeManifest("m", encodeManifest(sample))).toEqual(sample);
-    const v2 = { ...sample, source: { kind: "v2" } as const, parent: null, xenVersion: null, domain: { name: "ünïcode dom" } };
+    const v2 = {
+      ...sample,
+      source: { kind: "v2" } as const,
+      parent: null,
+      xenVersion: null,
+      domain: { name: "ünïcode dom" },
+    };
     expect(decodeManifest("m", encodeManifest(v2))).toEqual(v2);
   });
 
@@ -93,7 +119,13 @@ describe("page list blocks", () => {
     expect(BLOCK_HEADER.size).toBe(32);
     const digests = Buffer.alloc(3 * 32, 7);
     digests.fill(0, 32, 64);
-    const block = { packs: [id(5), id(6)], pieces: Uint32Array.from([10, 2, 3, 1]), digests, slots: Uint16Array.from([1, ZERO_SLOT, 0]), raw: Buffer.from("0123456789abc") };
+    const block = {
+      packs: [id(5), id(6)],
+      pieces: Uint32Array.from([10, 2, 3, 1]),
+      digests,
+      slots: Uint16Array.from([1, ZERO_SLOT, 0]),
+      raw: Buffer.from("0123456789abc"),
+    };
     const bytes = encodeBlock(block);
     expect(bytes.subarray(0, 8).toString("latin1")).toBe("XFLTPLST");
     expect((bytes.length - 13) % 8).toBe(0); // raw bytes start 8-aligned
@@ -108,7 +140,13 @@ describe("page list blocks", () => {
   it("round-trips a compressed block (version 2) and refuses a damaged body", () => {
     const digests = Buffer.alloc(4 * 32, 9);
     digests.fill(0, 64, 96);
-    const block = { packs: [id(7)], pieces: Uint32Array.from([16, 4]), digests, slots: Uint16Array.from([0, 0, ZERO_SLOT, 0]), raw: Buffer.alloc(16, 3) };
+    const block = {
+      packs: [id(7)],
+      pieces: Uint32Array.from([16, 4]),
+      digests,
+      slots: Uint16Array.from([0, 0, ZERO_SLOT, 0]),
+      raw: Buffer.alloc(16, 3),
+    };
     const bytes = encodeBlock(block, "zstd");
     expect(bytes.readUInt8(8)).toBe(2);
     expect(bytes.readUInt8(10)).toBe(1); // zstd, named in the header
@@ -127,7 +165,13 @@ describe("page list blocks", () => {
   });
 
   it("refuses a slot naming a pack the block does not list", () => {
-    const bytes = encodeBlock({ packs: [id(5)], pieces: Uint32Array.from([0, 1]), digests: Buffer.alloc(32, 1), slots: Uint16Array.from([1]), raw: Buffer.alloc(0) });
+    const bytes = encodeBlock({
+      packs: [id(5)],
+      pieces: Uint32Array.from([0, 1]),
+      digests: Buffer.alloc(32, 1),
+      slots: Uint16Array.from([1]),
+      raw: Buffer.alloc(0),
+    });
     expect(() => decodeBlock("b", bytes)).toThrow(CorruptObjectError);
   });
 });

@@ -49,7 +49,8 @@ describe.each(BACKENDS)("gc on %s", (_name, open) => {
 
     await removeImage(store, b.imageId);
     await gc(store, { graceMs: 0 });
-    for (const prefix of ["manifests/", "blocks/", "packs/", "hooks/", "forwards/", "locks/"]) expect(await countKeys(store, prefix)).toBe(0);
+    for (const prefix of ["manifests/", "blocks/", "packs/", "hooks/", "forwards/", "locks/"])
+      expect(await countKeys(store, prefix)).toBe(0);
     await store.close();
   });
 
@@ -59,7 +60,12 @@ describe.each(BACKENDS)("gc on %s", (_name, open) => {
     await expect(gc(store, { graceMs: 0 })).rejects.toBeInstanceOf(StoreLockedError);
     await held.release();
     // A lock whose holder died long ago.
-    await store.put("locks/shared-deadbeefdeadbeef-0", Buffer.from(JSON.stringify({ kind: "shared", owner: "gone:1", purpose: "import", refreshed: Date.now() - 2 * 3600_000 })));
+    await store.put(
+      "locks/shared-deadbeefdeadbeef-0",
+      Buffer.from(
+        JSON.stringify({ kind: "shared", owner: "gone:1", purpose: "import", refreshed: Date.now() - 2 * 3600_000 }),
+      ),
+    );
     const result = await gc(store, { graceMs: 0 });
     expect(result.deleted.locks).toBe(1);
     expect(await listLocks(store)).toEqual([]);
@@ -70,7 +76,9 @@ describe.each(BACKENDS)("gc on %s", (_name, open) => {
     const store = await open();
     const exclusive = await acquireLock(store, "exclusive", { purpose: "gc" });
     const stream = await sampleStream({ domainType: "x86-pv", pages: 100, seed: 2 });
-    await expect(importImage(store, [stream], { domain: "x", lock: { waitMs: 0 } })).rejects.toBeInstanceOf(StoreLockedError);
+    await expect(importImage(store, [stream], { domain: "x", lock: { waitMs: 0 } })).rejects.toBeInstanceOf(
+      StoreLockedError,
+    );
     const waiting = importImage(store, [stream], { domain: "x", lock: { waitMs: 30_000 } });
     await new Promise((r) => setTimeout(r, 300));
     expect(await listImageRefs(store, "x")).toEqual([]);
@@ -117,48 +125,63 @@ describe("gc racing imports", () => {
 });
 
 describe("compression rewrite", () => {
-  it.each(BACKENDS)("runs on %s while exports run, then gc drops the old packs, with no export failing", async (_name, open) => {
-    const store = await open();
-    const streams = [await textPages(await sampleStream({ domainType: "x86-hvm", pages: 2500, seed: 51 })), await textPages(await sampleStream({ domainType: "x86-pv", pages: 1500, seed: 52 }), " (pv)")];
-    const ids: Sha256Id[] = [];
-    for (const [i, s] of streams.entries()) ids.push((await importImage(store, [s], { domain: `c${i}` })).imageId);
-    const packsBefore = await countKeys(store, "packs/");
+  it.each(BACKENDS)(
+    "runs on %s while exports run, then gc drops the old packs, with no export failing",
+    async (_name, open) => {
+      const store = await open();
+      const streams = [
+        await textPages(await sampleStream({ domainType: "x86-hvm", pages: 2500, seed: 51 })),
+        await textPages(await sampleStream({ domainType: "x86-pv", pages: 1500, seed: 52 }), " (pv)"),
+      ];
+      const ids: Sha256Id[] = [];
+      for (const [i, s] of streams.entries()) ids.push((await importImage(store, [s], { domain: `c${i}` })).imageId);
+      const packsBefore = await countKeys(store, "packs/");
 
-    let running = true;
-    let exports = 0;
-    const exporter = async (i: number) => {
-      while (running) {
-        const chunks: Buffer[] = [];
-        await exportImage(store, ids[i]!, (c) => void chunks.push(Buffer.from(c)), { prefetchBlocks: 1 });
-        expect(Buffer.concat(chunks).equals(streams[i]!)).toBe(true);
-        exports++;
+      let running = true;
+      let exports = 0;
+      const exporter = async (i: number) => {
+        while (running) {
+          const chunks: Buffer[] = [];
+          await exportImage(store, ids[i]!, (c) => void chunks.push(Buffer.from(c)), { prefetchBlocks: 1 });
+          expect(Buffer.concat(chunks).equals(streams[i]!)).toBe(true);
+          exports++;
+        }
+      };
+      const exporting = Promise.all([exporter(0), exporter(1), exporter(0)]);
+      try {
+        // Two compress workers on the same image at once, and once more: idempotent.
+        const results = await Promise.all([
+          compressImage(store, ids[0]!, "zstd"),
+          compressImage(store, ids[0]!, "zstd"),
+          compressImage(store, ids[1]!, "lz4"),
+        ]);
+        expect(results[0]!.bytesAfter).toBeLessThan(results[0]!.bytesBefore / 4);
+        expect(results[2]!.bytesAfter).toBeLessThan(results[2]!.bytesBefore / 4);
+        const again = await compressImage(store, ids[0]!, "zstd");
+        expect(again.rewritten).toBe(0);
+        await gc(store, { graceMs: 0 });
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        running = false;
+        await exporting;
       }
-    };
-    const exporting = Promise.all([exporter(0), exporter(1), exporter(0)]);
-    try {
-      // Two compress workers on the same image at once, and once more: idempotent.
-      const results = await Promise.all([compressImage(store, ids[0]!, "zstd"), compressImage(store, ids[0]!, "zstd"), compressImage(store, ids[1]!, "lz4")]);
-      expect(results[0]!.bytesAfter).toBeLessThan(results[0]!.bytesBefore / 4);
-      expect(results[2]!.bytesAfter).toBeLessThan(results[2]!.bytesBefore / 4);
-      const again = await compressImage(store, ids[0]!, "zstd");
-      expect(again.rewritten).toBe(0);
-      await gc(store, { graceMs: 0 });
-      await new Promise((r) => setTimeout(r, 200));
-    } finally {
-      running = false;
-      await exporting;
-    }
-    expect(exports).toBeGreaterThan(2);
-    // Old packs were replaced: as many packs as before, all compressed now, and exports still byte-identical.
-    expect(await countKeys(store, "packs/")).toBe(packsBefore);
-    expect(await countKeys(store, "forwards/")).toBe(packsBefore);
-    for (const [i, id] of ids.entries()) expect((await exportToBuffer(store, id)).equals(streams[i]!)).toBe(true);
-    await store.close();
-  });
+      expect(exports).toBeGreaterThan(2);
+      // Old packs were replaced: as many packs as before, all compressed now, and exports still byte-identical.
+      expect(await countKeys(store, "packs/")).toBe(packsBefore);
+      expect(await countKeys(store, "forwards/")).toBe(packsBefore);
+      for (const [i, id] of ids.entries()) expect((await exportToBuffer(store, id)).equals(streams[i]!)).toBe(true);
+      await store.close();
+    },
+  );
 });
 
 describe("retention", () => {
-  const ref = (iso: string, n: number): ImageRef => ({ domain: "d", id: String(n).padStart(64, "0") as Sha256Id, created: new Date(iso), name: `x${n}` });
+  const ref = (iso: string, n: number): ImageRef => ({
+    domain: "d",
+    id: String(n).padStart(64, "0") as Sha256Id,
+    created: new Date(iso),
+    name: `x${n}`,
+  });
   const refs = [
     ref("2025-01-01T02:00:00Z", 1), // Wed, week 1
     ref("2025-01-02T02:00:00Z", 2),
@@ -168,7 +191,8 @@ describe("retention", () => {
     ref("2025-01-13T02:00:00Z", 6), // week 3
     ref("2025-01-14T02:00:00Z", 7),
   ];
-  const kept = (policy: Parameters<typeof selectKept>[1]) => [...selectKept(refs, policy)].map((r) => Number(r.id)).sort((a, b) => a - b);
+  const kept = (policy: Parameters<typeof selectKept>[1]) =>
+    [...selectKept(refs, policy)].map((r) => Number(r.id)).sort((a, b) => a - b);
 
   it("keeps the last N, the newest of each of N days, the newest of each of N ISO weeks", () => {
     expect(kept({ keepLast: 2 })).toEqual([6, 7]);
@@ -184,7 +208,9 @@ describe("retention", () => {
   it("prune removes the refs the policy does not keep, per domain, and refuses a policy keeping nothing", async () => {
     const store = await localStore();
     const stream = await sampleStream({ domainType: "x86-pv", pages: 64, seed: 1 });
-    for (const domain of ["a", "b"]) for (let day = 1; day <= 4; day++) await importImage(store, [stream], { domain, created: new Date(Date.UTC(2025, 0, day, 2)) });
+    for (const domain of ["a", "b"])
+      for (let day = 1; day <= 4; day++)
+        await importImage(store, [stream], { domain, created: new Date(Date.UTC(2025, 0, day, 2)) });
     await expect(prune(store, {})).rejects.toThrow(/keeps something/);
     const dry = await prune(store, { keepLast: 1, domain: "a", dryRun: true });
     expect(dry.removed).toHaveLength(3);

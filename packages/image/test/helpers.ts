@@ -53,7 +53,11 @@ export async function sampleStream(options: SampleOptions): Promise<Buffer> {
 }
 
 /** A copy of the stream with about `fraction` of its data pages overwritten with new bytes (deterministic by seed). */
-export async function mutatePages(stream: Buffer, fraction: number, seed: number): Promise<{ stream: Buffer; changed: number }> {
+export async function mutatePages(
+  stream: Buffer,
+  fraction: number,
+  seed: number,
+): Promise<{ stream: Buffer; changed: number }> {
   const copy = Buffer.from(stream);
   let x = seed | 1;
   const rand = () => {

@@ -20,7 +20,10 @@ async function converted(input: Uint8Array): Promise<Buffer> {
 const CASES: Array<[string, LegacyImageOptions]> = [
   ["bare PV, 64-bit toolstack", { width: 64, guest: "pv", pages: 300, seed: 3 }],
   ["bare PV 32-bit guest, 32-bit toolstack", { width: 32, guest: "pv", guestWidth: 4, pages: 200, seed: 4 }],
-  ["xl-wrapped HVM, 64-bit toolstack", { width: 64, guest: "hvm", pages: 250, seed: 5, xl: { config: { c_info: { name: "old-hvm" } } } }],
+  [
+    "xl-wrapped HVM, 64-bit toolstack",
+    { width: 64, guest: "hvm", pages: 250, seed: 5, xl: { config: { c_info: { name: "old-hvm" } } } },
+  ],
 ];
 
 describe("legacy images are stored as v2", () => {
@@ -28,7 +31,10 @@ describe("legacy images are stored as v2", () => {
     const store = await localStore();
     const legacy = writeLegacyStream(options);
     const expected = await converted(legacy);
-    const result = await importAnyImage(store, [legacy.subarray(0, 1000), legacy.subarray(1000)], { domain: "old", parent: null });
+    const result = await importAnyImage(store, [legacy.subarray(0, 1000), legacy.subarray(1000)], {
+      domain: "old",
+      parent: null,
+    });
     expect(result.width).toBe(options.width);
     const manifest = await loadManifest(store, result.imageId);
     expect(manifest.source).toEqual({ kind: "legacy", width: options.width });

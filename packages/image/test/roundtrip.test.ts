@@ -11,27 +11,34 @@ describe.each(BACKENDS)("round trip on %s", (_name, open) => {
     ["x86-pv", 300],
     ["x86-pv", 2600],
     ["x86-hvm", 4100],
-  ] as const)("a %s stream of %i pages comes back byte for byte and passes Xen's verifier", async (domainType, pages) => {
-    const store = await open();
-    const stream = await sampleStream({ domainType, pages, seed: pages });
-    // Fed as small chunks, as a pipe would deliver it.
-    const chunks = function* () {
-      for (let at = 0; at < stream.length; at += 65_536) yield stream.subarray(at, at + 65_536);
-    };
-    const result = await importImage(store, chunks(), { domain: `vm-${pages}` });
-    expect(result.bytesTotal).toBe(stream.length);
-    expect(result.pages).toBeGreaterThanOrEqual(pages);
-    expect(result.zeroPages).toBe(Math.floor((pages + 10) / 16));
-    const out = await exportToBuffer(store, result.imageId);
-    expect(out.equals(stream)).toBe(true);
-    const skipped = await xenVerify(out);
-    if (skipped !== undefined) console.warn(`Xen verifier not run: ${skipped}`);
-    const images = await listImages(store, { domain: `vm-${pages}` });
-    expect(images.map((i) => i.id)).toEqual([result.imageId]);
-    expect(images[0]!.manifest).toMatchObject({ domainType, streamBytes: stream.length, domain: { name: `vm-${pages}`, uuid: expect.stringMatching(/^00000000-/) } });
-    await expect(verifyImage(store, result.imageId)).resolves.toMatchObject({ bytes: stream.length });
-    await store.close();
-  });
+  ] as const)(
+    "a %s stream of %i pages comes back byte for byte and passes Xen's verifier",
+    async (domainType, pages) => {
+      const store = await open();
+      const stream = await sampleStream({ domainType, pages, seed: pages });
+      // Fed as small chunks, as a pipe would deliver it.
+      const chunks = function* () {
+        for (let at = 0; at < stream.length; at += 65_536) yield stream.subarray(at, at + 65_536);
+      };
+      const result = await importImage(store, chunks(), { domain: `vm-${pages}` });
+      expect(result.bytesTotal).toBe(stream.length);
+      expect(result.pages).toBeGreaterThanOrEqual(pages);
+      expect(result.zeroPages).toBe(Math.floor((pages + 10) / 16));
+      const out = await exportToBuffer(store, result.imageId);
+      expect(out.equals(stream)).toBe(true);
+      const skipped = await xenVerify(out);
+      if (skipped !== undefined) console.warn(`Xen verifier not run: ${skipped}`);
+      const images = await listImages(store, { domain: `vm-${pages}` });
+      expect(images.map((i) => i.id)).toEqual([result.imageId]);
+      expect(images[0]!.manifest).toMatchObject({
+        domainType,
+        streamBytes: stream.length,
+        domain: { name: `vm-${pages}`, uuid: expect.stringMatching(/^00000000-/) },
+      });
+      await expect(verifyImage(store, result.imageId)).resolves.toMatchObject({ bytes: stream.length });
+      await store.close();
+    },
+  );
 
   it("exports to a Node writable with backpressure", async () => {
     const store = await open();

@@ -3,7 +3,9 @@ import { settleAll } from "../src/settle.js";
 
 describe("settleAll", () => {
   it("returns the values in order", async () => {
-    expect(await settleAll([Promise.resolve(1), new Promise((r) => setTimeout(() => r(2), 5)), Promise.resolve(3)])).toEqual([1, 2, 3]);
+    expect(
+      await settleAll([Promise.resolve(1), new Promise((r) => setTimeout(() => r(2), 5)), Promise.resolve(3)]),
+    ).toEqual([1, 2, 3]);
   });
 
   it("throws the first failure only once every promise has settled (a failed import never leaves puts running)", async () => {

@@ -13,7 +13,10 @@ export const redisUrlSchema = z
   .string()
   .max(2048)
   .refine((s) => URL.canParse(s), "must be a URL")
-  .refine((s) => !URL.canParse(s) || ["redis:", "rediss:"].includes(new URL(s).protocol), "must use redis:// or rediss://");
+  .refine(
+    (s) => !URL.canParse(s) || ["redis:", "rediss:"].includes(new URL(s).protocol),
+    "must use redis:// or rediss://",
+  );
 
 export const prefixSchema = z.string().regex(PREFIX_PATTERN, "must be 1-32 of a-z, 0-9, '_', '-'");
 

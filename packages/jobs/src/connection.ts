@@ -68,7 +68,9 @@ function readPem(param: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new ConfigError(`XENFLEET_REDIS: cannot read the "${param}" file ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    throw new ConfigError(
+      `XENFLEET_REDIS: cannot read the "${param}" file ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+    );
   }
 }
 

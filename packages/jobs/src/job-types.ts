@@ -10,9 +10,7 @@ import * as r from "./schemas/results.js";
 import { COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, type HostQueueKind } from "./names.js";
 
 /** Where a job type runs: on one host's queue of that kind, or a shared queue. */
-export type JobPlace =
-  | { readonly host: HostQueueKind }
-  | { readonly shared: "compress" | "controller" };
+export type JobPlace = { readonly host: HostQueueKind } | { readonly shared: "compress" | "controller" };
 
 export interface JobSpec {
   /** The payload version this code writes. */
@@ -78,7 +76,11 @@ export const JOB_SPECS = {
     version: 2,
     payload: p.batchSavePayloadV2,
     // v1 had no hosts filter: it meant every host.
-    previous: { version: 1, payload: p.batchSavePayloadV1, upgrade: (old: z.infer<typeof p.batchSavePayloadV1>) => ({ ...old, v: 2 as const }) },
+    previous: {
+      version: 1,
+      payload: p.batchSavePayloadV1,
+      upgrade: (old: z.infer<typeof p.batchSavePayloadV1>) => ({ ...old, v: 2 as const }),
+    },
     resultVersion: 1,
     result: r.batchSaveResultV1,
     place: { shared: "controller" },

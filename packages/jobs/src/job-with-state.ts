@@ -5,7 +5,10 @@ import { Job, type JobState, type Queue } from "bullmq";
  * job that finishes in between is seen finished but without its return
  * value or failure reason.
  */
-export async function jobWithState(queue: Queue, id: string): Promise<{ state: JobState | "unknown"; job: Job | undefined }> {
+export async function jobWithState(
+  queue: Queue,
+  id: string,
+): Promise<{ state: JobState | "unknown"; job: Job | undefined }> {
   const state = await queue.getJobState(id);
   return { state, job: (await Job.fromId(queue, id)) ?? undefined };
 }

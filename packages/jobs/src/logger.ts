@@ -29,13 +29,15 @@ export const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${
  */
 export function scrub(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== "object" || depth > SCRUB_DEPTH) return value;
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Map || value instanceof Set) return value;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Map || value instanceof Set)
+    return value;
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value;
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     if (SECRETS.has(key.toLowerCase())) out[key] = CENSOR;
-    else if (key === "command" && v !== null && typeof v === "object" && "args" in v) out[key] = { ...(scrub(v, depth + 1) as object), args: CENSOR };
+    else if (key === "command" && v !== null && typeof v === "object" && "args" in v)
+      out[key] = { ...(scrub(v, depth + 1) as object), args: CENSOR };
     else out[key] = scrub(v, depth + 1);
   }
   return out;

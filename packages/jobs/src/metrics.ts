@@ -7,7 +7,15 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 
 /** How a job attempt ended, as counted by `xenfleet_jobs_total{state}`. */
 /** waiting_children and delayed: the handler moved its job on purpose; the attempt goes on later. */
-export type JobOutcome = "completed" | "failed" | "retrying" | "invalid" | "handed_back" | "stalled" | "waiting_children" | "delayed";
+export type JobOutcome =
+  | "completed"
+  | "failed"
+  | "retrying"
+  | "invalid"
+  | "handed_back"
+  | "stalled"
+  | "waiting_children"
+  | "delayed";
 
 export interface FleetMetrics {
   registry: Registry;

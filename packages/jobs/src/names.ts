@@ -24,9 +24,7 @@ export const PREFIX_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 export function assertPrefix(prefix: string): string {
   if (!PREFIX_PATTERN.test(prefix)) {
-    throw new Error(
-      `invalid key prefix ${JSON.stringify(prefix.slice(0, 40))}: use 1-32 of a-z, 0-9, '_', '-'`,
-    );
+    throw new Error(`invalid key prefix ${JSON.stringify(prefix.slice(0, 40))}: use 1-32 of a-z, 0-9, '_', '-'`);
   }
   return prefix;
 }

@@ -51,8 +51,7 @@ function parseVersioned(type: JobType, what: "payload" | "result", data: unknown
     throw new InvalidJobError(
       type,
       v,
-      `${what} version ${v} is newer than this worker understands (it speaks v${current}); ` +
-        "upgrade this worker",
+      `${what} version ${v} is newer than this worker understands (it speaks v${current}); ` + "upgrade this worker",
     );
   }
   if (v < current) {
@@ -60,7 +59,13 @@ function parseVersioned(type: JobType, what: "payload" | "result", data: unknown
     if (previous === undefined || previous.version !== v) {
       throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${current})`);
     }
-    return checked(type, v, what, spec.payload, previous.upgrade(checked(type, v, what, previous.payload, data) as never));
+    return checked(
+      type,
+      v,
+      what,
+      spec.payload,
+      previous.upgrade(checked(type, v, what, previous.payload, data) as never),
+    );
   }
   return checked(type, v, what, spec[what], data);
 }

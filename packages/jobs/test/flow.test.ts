@@ -11,7 +11,18 @@ import {
   runWorker,
   type WorkerHandle,
 } from "../src/index.js";
-import { deletePrefix, IMAGE, queue, redis, silentLogger, testPrefix, until, UUID_A, UUID_B, UUID_C } from "./helpers.js";
+import {
+  deletePrefix,
+  IMAGE,
+  queue,
+  redis,
+  silentLogger,
+  testPrefix,
+  until,
+  UUID_A,
+  UUID_B,
+  UUID_C,
+} from "./helpers.js";
 
 class DomainGone extends XenfleetError {
   readonly code = "XF_TEST_DOMAIN_GONE";

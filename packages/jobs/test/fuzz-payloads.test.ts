@@ -38,11 +38,34 @@ function deep(depth: number, kind: "array" | "object"): unknown {
   return value;
 }
 
-const POLLUTING_KEYS = ["__proto__", "constructor", "prototype", "__defineGetter__", "hasOwnProperty", "toString", "valueOf"];
+const POLLUTING_KEYS = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "__defineGetter__",
+  "hasOwnProperty",
+  "toString",
+  "valueOf",
+];
 
 const junk: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }),
-  fc.constantFrom(null, true, 0, -1, 1.5, 2 ** 53, -(2 ** 53), 1e308, "", "1", "v", [], {}, Number.MAX_SAFE_INTEGER + 2),
+  fc.constantFrom(
+    null,
+    true,
+    0,
+    -1,
+    1.5,
+    2 ** 53,
+    -(2 ** 53),
+    1e308,
+    "",
+    "1",
+    "v",
+    [],
+    {},
+    Number.MAX_SAFE_INTEGER + 2,
+  ),
   fc.nat({ max: 5000 }).map((n) => deep(n, "array")),
   fc.nat({ max: 5000 }).map((n) => deep(n, "object")),
   fc.integer({ min: 1, max: 3_000_000 }).map((n) => "x".repeat(n)),
@@ -51,10 +74,12 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** A JSON object text with a polluting key set the way JSON.parse sets it (an own property). */
-const pollutedText = fc.tuple(fc.constantFrom(...JOB_TYPES), fc.constantFrom(...POLLUTING_KEYS), fc.jsonValue({ maxDepth: 2 })).map(([type, key, value]) => {
-  const fields = JSON.stringify(valid[type]).slice(1, -1);
-  return { type, text: `{${JSON.stringify(key)}:${JSON.stringify(value)},${fields}}` };
-});
+const pollutedText = fc
+  .tuple(fc.constantFrom(...JOB_TYPES), fc.constantFrom(...POLLUTING_KEYS), fc.jsonValue({ maxDepth: 2 }))
+  .map(([type, key, value]) => {
+    const fields = JSON.stringify(valid[type]).slice(1, -1);
+    return { type, text: `{${JSON.stringify(key)}:${JSON.stringify(value)},${fields}}` };
+  });
 
 /** Runs every parser on `data`; only payloads or InvalidJobErrors may come out. */
 function parseEverywhere(type: JobType, data: unknown): void {
@@ -70,7 +95,7 @@ function parseEverywhere(type: JobType, data: unknown): void {
     }
   }
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  expect(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted")).toBe(false);
+  expect(Object.hasOwn(Object.prototype, "polluted")).toBe(false);
 }
 
 describe("job payload fuzz", () => {
@@ -125,7 +150,13 @@ describe("job payload fuzz", () => {
 
 describe("InvalidJobError messages (regression: a junk version field was echoed whole)", () => {
   it("a huge or non-numeric version is described by its type, not repeated", () => {
-    for (const v of ["x".repeat(1_000_000), Array.from({ length: 100_000 }, () => "h1"), { secret: "hunter2" }, null, "2"]) {
+    for (const v of [
+      "x".repeat(1_000_000),
+      Array.from({ length: 100_000 }, () => "h1"),
+      { secret: "hunter2" },
+      null,
+      "2",
+    ]) {
       const error = (() => {
         try {
           parseJob("save", { ...valid.save, v });

@@ -5,10 +5,13 @@ import { captureLogger } from "./helpers.js";
 describe("logger", () => {
   it("redacts secrets at the top level and nested", () => {
     const { logger, lines } = captureLogger();
-    logger.info({ password: "pw-top", redis: { password: "pw-nested" }, s3: { creds: { secretAccessKey: "sk" } } }, "x");
+    logger.info(
+      { password: "pw-top", redis: { password: "pw-nested" }, s3: { creds: { secretAccessKey: "sk" } } },
+      "x",
+    );
     logger.info({ migration: { token: "tok-123" } }, "y");
     const out = lines();
-    for (const secret of ["pw-top", "pw-nested", "\"sk\"", "tok-123"]) expect(out).not.toContain(secret);
+    for (const secret of ["pw-top", "pw-nested", '"sk"', "tok-123"]) expect(out).not.toContain(secret);
     expect(out).toContain("[redacted]");
     expect(JSON.parse(out.split("\n")[0] ?? "").service).toBe("test");
   });

@@ -4,22 +4,37 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { hostQueue, runWorker, type WorkerHandle } from "../src/index.js";
-import { deletePrefix, queue, REDIS_URL, redis, saveResult, savePayload, silentLogger, testPrefix, until } from "./helpers.js";
+import {
+  deletePrefix,
+  queue,
+  REDIS_URL,
+  redis,
+  saveResult,
+  savePayload,
+  silentLogger,
+  testPrefix,
+  until,
+} from "./helpers.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/worker-child.ts", import.meta.url));
 const name = hostQueue("save", "h1");
 
 /** Run the fixture worker in its own process. */
 function child(prefix: string, mode: "hold" | "graceful") {
-  const proc = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture, REDIS_URL, prefix, name, mode], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const proc = spawn(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", fixture, REDIS_URL, prefix, name, mode],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   proc.stdout.on("data", (d: Buffer) => (out += String(d)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.on("exit", (code, signal) => resolve({ code, signal })),
   );
-  const saw = (text: string) => until(`child to print "${text}"`, () => (out.includes(text) ? true : undefined), 30_000);
+  const saw = (text: string) =>
+    until(`child to print "${text}"`, () => (out.includes(text) ? true : undefined), 30_000);
   return { proc, exited, saw, output: () => out };
 }
 

@@ -41,18 +41,79 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "xenfleet-redis-auth-"));
   // A private CA and a server certificate for 127.0.0.1, made here, valid for a day.
   try {
-    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem"), "-days", "1", "-subj", "/CN=xenfleet test CA"]);
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "ca.key"),
+      "-out",
+      join(dir, "ca.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=xenfleet test CA",
+    ]);
     await writeFile(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    await run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "server.key"), "-out", join(dir, "server.csr"), "-subj", "/CN=127.0.0.1"]);
-    await run("openssl", ["x509", "-req", "-in", join(dir, "server.csr"), "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-out", join(dir, "server.pem"), "-days", "1", "-extfile", join(dir, "ext.cnf")]);
+    await run("openssl", [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "server.key"),
+      "-out",
+      join(dir, "server.csr"),
+      "-subj",
+      "/CN=127.0.0.1",
+    ]);
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      join(dir, "server.csr"),
+      "-CA",
+      join(dir, "ca.pem"),
+      "-CAkey",
+      join(dir, "ca.key"),
+      "-CAcreateserial",
+      "-out",
+      join(dir, "server.pem"),
+      "-days",
+      "1",
+      "-extfile",
+      join(dir, "ext.cnf"),
+    ]);
   } catch (error) {
     tlsProblem = `openssl could not make test certificates (${(error as Error).message.split("\n")[0]})`;
   }
   port = await freePort();
   tlsPort = tlsProblem === undefined ? await freePort() : 0;
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--dir", dir];
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--requirepass",
+    PASSWORD,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+  ];
   if (tlsPort !== 0) {
-    args.push("--tls-port", String(tlsPort), "--tls-cert-file", join(dir, "server.pem"), "--tls-key-file", join(dir, "server.key"));
+    args.push(
+      "--tls-port",
+      String(tlsPort),
+      "--tls-cert-file",
+      join(dir, "server.pem"),
+      "--tls-key-file",
+      join(dir, "server.key"),
+    );
     args.push("--tls-ca-cert-file", join(dir, "ca.pem"), "--tls-auth-clients", "no");
   }
   server = await startRedis(args);
@@ -91,7 +152,10 @@ async function runOneJob(url: string): Promise<unknown> {
   const clients: Redis[] = [createRedis(url, "producer"), createRedis(url, "worker")];
   const [producer, workerConn] = clients as [Redis, Redis];
   const queue = new Queue("auth-test", { connection: producer, prefix });
-  const worker = new Worker("auth-test", async (job) => ({ doubled: (job.data as { n: number }).n * 2 }), { connection: workerConn, prefix });
+  const worker = new Worker("auth-test", async (job) => ({ doubled: (job.data as { n: number }).n * 2 }), {
+    connection: workerConn,
+    prefix,
+  });
   try {
     const job = await queue.add("double", { n: 21 });
     // Poll the job's state over the same connection (no event stream to miss).
@@ -124,7 +188,10 @@ describe("Redis with a password", () => {
     client.disconnect();
     expect(String(error)).toMatch(/WRONGPASS|NOAUTH|invalid password/i);
     const { logger, lines } = captureLogger();
-    logger.error({ err: error, redis: describeRedis(parseRedisUrl(`redis://:${wrong}@127.0.0.1:${port}`)) }, "redis refused us");
+    logger.error(
+      { err: error, redis: describeRedis(parseRedisUrl(`redis://:${wrong}@127.0.0.1:${port}`)) },
+      "redis refused us",
+    );
     logger.info({ redisUrl: `redis://:${wrong}@127.0.0.1:${port}` }, "config");
     expect(lines()).toContain("redis refused us");
     expect(lines()).not.toContain(wrong);

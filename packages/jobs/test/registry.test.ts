@@ -93,7 +93,10 @@ describe("host registry", () => {
         return { ...info("h4"), memoryFree: beats };
       },
     });
-    await until("three beats", async () => ((await getHost(conn, prefix, "h4"))?.info?.memoryFree ?? 0) >= 3 || undefined);
+    await until(
+      "three beats",
+      async () => ((await getHost(conn, prefix, "h4"))?.info?.memoryFree ?? 0) >= 3 || undefined,
+    );
     stop.abort();
     await loop;
     const after = beats;

@@ -21,7 +21,15 @@ const valid: { [T in JobType]: Record<string, unknown> } = {
   save: { v: 1, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
   restore: { v: 1, host: "h2", store, image: IMAGE, paused: false },
   compress: { v: 1, store, image: IMAGE, algorithm: "zstd", level: 3 },
-  "batch-save": { v: 2, batchId: "nightly-2024-05-01", store, mode: "suspend", labels: [], total: 2, hosts: ["h1", "h2"] },
+  "batch-save": {
+    v: 2,
+    batchId: "nightly-2024-05-01",
+    store,
+    mode: "suspend",
+    labels: [],
+    total: 2,
+    hosts: ["h1", "h2"],
+  },
   "migrate-send": { v: 1, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
   "migrate-recv": { v: 1, migrationId: "m1", host: "h2", source: "h1", domain },
   evacuate: { v: 1, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
@@ -130,7 +138,9 @@ describe("job payloads", () => {
     delete v1.hosts;
     expect(parseJob("batch-save", v1)).toEqual({ ...v1, v: 2 });
     // v1 never had the filter: a v1 payload carrying one is malformed, not silently widened.
-    expect(reasonOf(() => parseJob("batch-save", { ...v1, hosts: ["h1"] }))).toMatch(/invalid batch-save job \(v1\).*hosts/);
+    expect(reasonOf(() => parseJob("batch-save", { ...v1, hosts: ["h1"] }))).toMatch(
+      /invalid batch-save job \(v1\).*hosts/,
+    );
     expect(reasonOf(() => parseJob("batch-save", { ...valid["batch-save"], hosts: [] }))).toMatch(/hosts/);
   });
 

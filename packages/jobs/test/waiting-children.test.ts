@@ -16,7 +16,17 @@ import {
   saveChildJobId,
   type WorkerHandle,
 } from "../src/index.js";
-import { captureLogger, deletePrefix, queue, redis, saveResult, savePayload, silentLogger, testPrefix, until } from "./helpers.js";
+import {
+  captureLogger,
+  deletePrefix,
+  queue,
+  redis,
+  saveResult,
+  savePayload,
+  silentLogger,
+  testPrefix,
+  until,
+} from "./helpers.js";
 
 describe("a parent job waiting for its children", () => {
   const prefix = testPrefix();
@@ -35,7 +45,13 @@ describe("a parent job waiting for its children", () => {
     const saves = queue(hostQueue("save", "h1"), prefix, conn);
     let runs = 0;
     handles.push(
-      runWorker({ queue: hostQueue("save", "h1"), connection: conn, prefix, logger: silentLogger, handlers: { save: async () => saveResult } }),
+      runWorker({
+        queue: hostQueue("save", "h1"),
+        connection: conn,
+        prefix,
+        logger: silentLogger,
+        handlers: { save: async () => saveResult },
+      }),
       runWorker({
         queue: CONTROLLER_QUEUE,
         connection: conn,
@@ -47,7 +63,10 @@ describe("a parent job waiting for its children", () => {
             runs++;
             if (runs === 1) {
               const child = savePayload("h1", { batchId: payload.batchId });
-              await saves.add("save", child, { jobId: saveChildJobId(payload.batchId, "h1", child.domain.uuid), parent: { id: job.id ?? "", queue: job.queueQualifiedName } });
+              await saves.add("save", child, {
+                jobId: saveChildJobId(payload.batchId, "h1", child.domain.uuid),
+                parent: { id: job.id ?? "", queue: job.queueQualifiedName },
+              });
               if (await job.moveToWaitingChildren(job.token ?? "")) throw new WaitingChildrenError();
             }
             return batchSaveReport(job, payload);
@@ -57,7 +76,11 @@ describe("a parent job waiting for its children", () => {
     );
     const controller = queue(CONTROLLER_QUEUE, prefix, conn);
     try {
-      const parent = await controller.add("batch-save", jobData("batch-save", { batchId: "b1", store: "s3://images/fleet", mode: "checkpoint", labels: [], total: 1 }), JOB_SPECS["batch-save"].options);
+      const parent = await controller.add(
+        "batch-save",
+        jobData("batch-save", { batchId: "b1", store: "s3://images/fleet", mode: "checkpoint", labels: [], total: 1 }),
+        JOB_SPECS["batch-save"].options,
+      );
       await until("the parent to complete", async () => ((await parent.getState()) === "completed" ? true : undefined));
       expect(runs).toBe(2);
       const done = await controller.getJob(parent.id ?? "");

@@ -85,7 +85,9 @@ describe("worker harness", () => {
     expect((await q.getJob(wrongType.id ?? ""))?.failedReason).toMatch(/does not take gc jobs/);
     expect(seen).toEqual(["db-1"]);
     expect((await q.getJob(good.id ?? ""))?.returnvalue).toEqual({ v: 1, ...saveResult });
-    expect(await metrics.registry.metrics()).toMatch(/xenfleet_jobs_total\{queue="save@h1",type="save",state="invalid"\} 2/);
+    expect(await metrics.registry.metrics()).toMatch(
+      /xenfleet_jobs_total\{queue="save@h1",type="save",state="invalid"\} 2/,
+    );
     expect(await metrics.registry.metrics()).toContain('xenfleet_bytes_new_total{host="h1"} 50');
   });
 

@@ -44,7 +44,9 @@ export class FrameChannel {
         this.fail(err as Error);
       }
     });
-    socket.on("error", (err) => this.fail(new MigrationFailedError(`connection failed: ${err.message}`, { cause: err })));
+    socket.on("error", (err) =>
+      this.fail(new MigrationFailedError(`connection failed: ${err.message}`, { cause: err })),
+    );
     socket.on("close", () => this.fail(new MigrationFailedError("connection closed")));
     const header = this.encoder.header();
     this.wireBytesOut += header.length;
@@ -66,7 +68,11 @@ export class FrameChannel {
     const h = this.decoder.header;
     if (h) return Promise.resolve(h);
     if (this.failure) return Promise.reject(this.failure);
-    return withTimeout(new Promise((resolve, reject) => this.headerWaiters.push({ resolve, reject })), timeoutMs, "no stream header from the peer");
+    return withTimeout(
+      new Promise((resolve, reject) => this.headerWaiters.push({ resolve, reject })),
+      timeoutMs,
+      "no stream header from the peer",
+    );
   }
 
   /** Resolves once the peer acknowledged at least `bytes` data bytes. */
@@ -101,11 +107,15 @@ export class FrameChannel {
   }
 
   /** The next frame, which must be a control frame of one of `types` (an abort frame becomes an error). */
-  async expect<T extends FrameType>(types: readonly T[], timeoutMs: number): Promise<{ type: T; body: Record<string, unknown> }> {
+  async expect<T extends FrameType>(
+    types: readonly T[],
+    timeoutMs: number,
+  ): Promise<{ type: T; body: Record<string, unknown> }> {
     const f = await withTimeout(this.next(), timeoutMs, `no ${types.join("/")} frame`);
     const body = parseControl(f);
     if (f.type === "abort") throw new MigrationFailedError(`peer aborted: ${String(body.reason ?? "no reason given")}`);
-    if (!(types as readonly string[]).includes(f.type)) throw new WireFormatError("unexpected-frame", 0, `${f.type} frame where ${types.join("/")} was due`);
+    if (!(types as readonly string[]).includes(f.type))
+      throw new WireFormatError("unexpected-frame", 0, `${f.type} frame where ${types.join("/")} was due`);
     return { type: f.type as T, body };
   }
 
@@ -145,7 +155,8 @@ export class FrameChannel {
     let bytes: unknown;
     try {
       bytes = parseControl(f).rawBytes;
-      if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes < 0) throw new WireFormatError("bad-control", 0, `ack frame ${f.seq} without a byte count`);
+      if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes < 0)
+        throw new WireFormatError("bad-control", 0, `ack frame ${f.seq} without a byte count`);
     } catch (err) {
       this.fail(err as Error);
       this.socket.destroy();

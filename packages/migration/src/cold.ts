@@ -57,7 +57,13 @@ export async function sendCold(o: ColdSendOptions): Promise<ColdSendReport> {
   let imageId: string | undefined;
   let saved: Awaited<ReturnType<typeof saveDomain>> | undefined;
   try {
-    saved = await saveDomain({ hypervisor: hv, store: o.store, domain: info.uuid, mode: "checkpoint", ...(o.signal ? { signal: o.signal } : {}) });
+    saved = await saveDomain({
+      hypervisor: hv,
+      store: o.store,
+      domain: info.uuid,
+      mode: "checkpoint",
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     imageId = saved.imageId;
     await o.record.set({ image: imageId });
     await o.record.waitForField("ready", o.readyTimeoutMs ?? 600_000, o.signal);
@@ -66,7 +72,9 @@ export async function sendCold(o: ColdSendOptions): Promise<ColdSendReport> {
     // Only this sender writes "committed": the outcome is "aborted", the source resumes.
     if (wasRunning) await hv.unpause(info.uuid);
     if (imageId) await discardImage(o.store, imageId);
-    throw err instanceof MigrationFailedError ? err : new MigrationFailedError(`cold migration failed: ${(err as Error).message}`, { cause: err });
+    throw err instanceof MigrationFailedError
+      ? err
+      : new MigrationFailedError(`cold migration failed: ${(err as Error).message}`, { cause: err });
   }
   if ((await o.record.decide("committed")) === "aborted") {
     if (wasRunning) await hv.unpause(info.uuid);
@@ -77,12 +85,21 @@ export async function sendCold(o: ColdSendOptions): Promise<ColdSendReport> {
     await o.record.waitForField("running", o.confirmTimeoutMs ?? 600_000, o.signal);
   } catch (err) {
     // Committed: the source must never run again, but without word from the target it is kept, paused.
-    throw new MigrationFailedError(`committed, but the target never confirmed it holds the domain; the source stays paused: ${(err as Error).message}`, { cause: err });
+    throw new MigrationFailedError(
+      `committed, but the target never confirmed it holds the domain; the source stays paused: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const downtimeMs = performance.now() - pausedAt;
   await hv.destroy(info.uuid);
   await discardImage(o.store, saved.imageId);
-  return { imageId: saved.imageId, bytesTotal: saved.bytesTotal, bytesNew: saved.bytesNew, downtimeMs, seconds: (performance.now() - started) / 1000 };
+  return {
+    imageId: saved.imageId,
+    bytesTotal: saved.bytesTotal,
+    bytesNew: saved.bytesNew,
+    downtimeMs,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 export interface ColdReceiveOptions {
@@ -118,7 +135,14 @@ export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveRep
     const imageId = parseImageId(await o.record.waitForField("image", o.imageTimeoutMs ?? 600_000, o.signal));
     // The sender names the domain before it saves the image.
     await claimTargetBuild(hv, o.record, (await o.record.get()).domain ?? "");
-    restored = await restoreImage({ hypervisor: hv, store: o.store, host: o.host, imageId, paused: true, ...(o.signal ? { signal: o.signal } : {}) });
+    restored = await restoreImage({
+      hypervisor: hv,
+      store: o.store,
+      host: o.host,
+      imageId,
+      paused: true,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     await o.record.set({ ready: 1, targetDomid: restored.domain.domid });
   } catch (err) {
     await o.record.decide("aborted", `cold receive: ${(err as Error).message}`).catch(() => undefined);
@@ -127,7 +151,9 @@ export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveRep
   }
   const uuid = restored.domain.uuid;
   // The sender decides; past the deadline this side does (first writer wins).
-  const outcome = (await waitForOutcome(o.record, o.commitTimeoutMs ?? 120_000, o.signal)) ?? (await o.record.decide("aborted", "cold receive: no commit in time"));
+  const outcome =
+    (await waitForOutcome(o.record, o.commitTimeoutMs ?? 120_000, o.signal)) ??
+    (await o.record.decide("aborted", "cold receive: no commit in time"));
   if (outcome === "aborted") {
     await hv.destroy(uuid);
     throw new MigrationFailedError("cold migration aborted before the commit; the restored copy was destroyed");
@@ -135,10 +161,20 @@ export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveRep
   const wasRunning = (await o.record.get()).sourceWasRunning === "1";
   if (wasRunning) await hv.unpause(uuid);
   await o.record.set({ running: 1 });
-  return { domainUuid: uuid, domid: restored.domain.domid, started: wasRunning, bytesRestored: restored.bytesRestored, seconds: (performance.now() - started) / 1000 };
+  return {
+    domainUuid: uuid,
+    domid: restored.domain.domid,
+    started: wasRunning,
+    bytesRestored: restored.bytesRestored,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
-async function waitForOutcome(record: MigrationRecord, timeoutMs: number, signal?: AbortSignal): Promise<Outcome | undefined> {
+async function waitForOutcome(
+  record: MigrationRecord,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Outcome | undefined> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const outcome = await record.outcome();

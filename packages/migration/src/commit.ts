@@ -14,18 +14,33 @@
  * (and starts) or writes "aborted" first (and destroys its copy, while the
  * sender, finding "aborted", resumes the source).
  */
-import { DomainExistsError, findDomain, type Hypervisor, type MigrationReceiver, type MigrationSender } from "@xenfleet/hypervisor";
+import {
+  DomainExistsError,
+  findDomain,
+  type Hypervisor,
+  type MigrationReceiver,
+  type MigrationSender,
+} from "@xenfleet/hypervisor";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
 /** Sender, after READY: claim the commit, or find the receiver gave up and resume the source. */
-export async function senderDecide(record: MigrationRecord, handle: MigrationSender, signal?: AbortSignal): Promise<Outcome> {
+export async function senderDecide(
+  record: MigrationRecord,
+  handle: MigrationSender,
+  signal?: AbortSignal,
+): Promise<Outcome> {
   const outcome = await record.decide("committed", "", signal);
   if (outcome === "aborted") await handle.abort();
   return outcome;
 }
 
 /** Sender, when anything fails before it claimed the commit: record the abort and resume the source. */
-export async function senderAbort(record: MigrationRecord, handle: MigrationSender | undefined, reason: string, signal?: AbortSignal): Promise<Outcome> {
+export async function senderAbort(
+  record: MigrationRecord,
+  handle: MigrationSender | undefined,
+  reason: string,
+  signal?: AbortSignal,
+): Promise<Outcome> {
   const outcome = await record.decide("aborted", reason, signal);
   // "committed" cannot be held here: only this sender writes it. Keep the source paused if it is.
   if (outcome === "aborted" && handle) await handle.abort();
@@ -36,7 +51,12 @@ export async function senderAbort(record: MigrationRecord, handle: MigrationSend
  * Receiver, holding a paused copy but no COMMIT (connection lost, timeout,
  * ABORT): the record decides. Returns what happened to the copy.
  */
-export async function receiverSettle(record: MigrationRecord, receiver: MigrationReceiver, reason: string, signal?: AbortSignal): Promise<Outcome> {
+export async function receiverSettle(
+  record: MigrationRecord,
+  receiver: MigrationReceiver,
+  reason: string,
+  signal?: AbortSignal,
+): Promise<Outcome> {
   const outcome = await record.decide("aborted", reason, signal);
   if (outcome === "committed") {
     await receiver.start();
@@ -85,7 +105,9 @@ export async function recoverSide(
   const fields = await record.get();
   const ranBefore = fields.sourceWasRunning === "1";
   if (side === "target") {
-    const ours = local !== undefined && (fields.targetDomid !== undefined ? Number(fields.targetDomid) === local.domid : fields.targetBuilding === "1");
+    const ours =
+      local !== undefined &&
+      (fields.targetDomid !== undefined ? Number(fields.targetDomid) === local.domid : fields.targetBuilding === "1");
     if (!ours || !local) return { outcome, action: "none" };
     if (outcome === "committed") {
       if (ranBefore && local.state === "paused") await hv.unpause(local.uuid);
@@ -95,7 +117,7 @@ export async function recoverSide(
     await hv.destroy(local.uuid);
     return { outcome, action: "destroyed" };
   }
-  if (!local || local.state !== "paused") return { outcome, action: "none" };
+  if (local?.state !== "paused") return { outcome, action: "none" };
   if (outcome === "committed") {
     if (fields.running !== "1") return { outcome, action: "kept" };
     await hv.destroy(local.uuid);

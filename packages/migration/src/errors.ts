@@ -44,7 +44,10 @@ export class TokenRejectedError extends XenfleetError {
 export class NoRoomError extends XenfleetError {
   readonly code = "ERR_MIGRATION_NO_ROOM";
   override readonly unrecoverable = false;
-  constructor(readonly neededBytes: number, readonly freeBytes: number) {
+  constructor(
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+  ) {
     super(`target has ${freeBytes} bytes free, domain needs ${neededBytes}`);
   }
 }

@@ -11,7 +11,7 @@
  * when every domain it had was moved.
  */
 import { createHash } from "node:crypto";
-import { FlowProducer, Job, Queue } from "bullmq";
+import { FlowProducer, type Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   bullPrefix,
@@ -70,7 +70,12 @@ interface Move {
 type EvacuateResult = Omit<JobResult<"evacuate">, "v">;
 
 /** The controller's handler for `evacuate` jobs. */
-export async function runEvacuation(redis: Redis, prefix: string, payload: JobPayload<"evacuate">, ctx: EvacuationContext = {}): Promise<EvacuateResult> {
+export async function runEvacuation(
+  redis: Redis,
+  prefix: string,
+  payload: JobPayload<"evacuate">,
+  ctx: EvacuationContext = {},
+): Promise<EvacuateResult> {
   const started = performance.now();
   for (const h of payload.hosts) await markDraining(redis, prefix, h);
   const hosts = await listHosts(redis, prefix);
@@ -90,13 +95,32 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
   const failed: EvacuateResult["failed"] = [...stranded];
   const placements: NonNullable<EvacuateResult["placements"]> = [];
   for (const u of plan.unplaced) {
-    const progress: DomainProgress = { uuid: u.domain.uuid, name: u.domain.name, source: u.domain.source, state: "failed", attempts: 0, reason: u.reason };
+    const progress: DomainProgress = {
+      uuid: u.domain.uuid,
+      name: u.domain.name,
+      source: u.domain.source,
+      state: "failed",
+      attempts: 0,
+      reason: u.reason,
+    };
     moves.push({ domain: u.domain, progress, excluded: new Set() });
     failed.push({ host: u.domain.source, domain: { uuid: u.domain.uuid, name: u.domain.name }, error: u.reason });
   }
   for (const p of plan.placements) {
     free.set(p.target, (free.get(p.target) ?? 0) - p.domain.memory);
-    moves.push({ domain: p.domain, target: p.target, excluded: new Set(), progress: { uuid: p.domain.uuid, name: p.domain.name, source: p.domain.source, target: p.target, state: "queued", attempts: 0 } });
+    moves.push({
+      domain: p.domain,
+      target: p.target,
+      excluded: new Set(),
+      progress: {
+        uuid: p.domain.uuid,
+        name: p.domain.name,
+        source: p.domain.source,
+        target: p.target,
+        state: "queued",
+        attempts: 0,
+      },
+    });
   }
 
   const flows = new FlowProducer({ connection: redis, prefix: bullPrefix(prefix) });
@@ -146,9 +170,19 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
 
   for (const m of moves) {
     if (m.progress.state === "done" && m.target) {
-      placements.push({ domain: { uuid: m.domain.uuid, name: m.domain.name }, from: m.domain.source, to: m.target, mode: payload.cold ? "cold" : "live", attempts: m.progress.attempts });
+      placements.push({
+        domain: { uuid: m.domain.uuid, name: m.domain.name },
+        from: m.domain.source,
+        to: m.target,
+        mode: payload.cold ? "cold" : "live",
+        attempts: m.progress.attempts,
+      });
     } else if (m.progress.attempts > 0) {
-      failed.push({ host: m.domain.source, domain: { uuid: m.domain.uuid, name: m.domain.name }, error: m.progress.reason ?? "failed" });
+      failed.push({
+        host: m.domain.source,
+        domain: { uuid: m.domain.uuid, name: m.domain.name },
+        error: m.progress.reason ?? "failed",
+      });
     }
   }
   const remaining = new Map(payload.hosts.map((h) => [h, 0]));
@@ -160,7 +194,9 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
     failed,
     placements,
     emptied: payload.hosts.filter((h) => remaining.get(h) === 0),
-    notEmpty: payload.hosts.filter((h) => (remaining.get(h) ?? 0) > 0).map((h) => ({ host: h, remaining: remaining.get(h) ?? 0 })),
+    notEmpty: payload.hosts
+      .filter((h) => (remaining.get(h) ?? 0) > 0)
+      .map((h) => ({ host: h, remaining: remaining.get(h) ?? 0 })),
     seconds: (performance.now() - started) / 1000,
   };
 
@@ -170,7 +206,10 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
     m.progress.state = "migrating";
     m.progress.target = target;
     m.progress.percent = 0;
-    const id = createHash("sha256").update(`${payload.evacuationId}\0${m.domain.uuid}\0${m.progress.attempts}`).digest("hex").slice(0, 24);
+    const id = createHash("sha256")
+      .update(`${payload.evacuationId}\0${m.domain.uuid}\0${m.progress.attempts}`)
+      .digest("hex")
+      .slice(0, 24);
     m.migrationId = `ev-${id}`;
     m.sendJob = `${m.migrationId}-send`;
     m.recvJob = `${m.migrationId}-recv`;
@@ -184,19 +223,40 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
       ...(payload.timeoutAction ? { timeoutAction: payload.timeoutAction } : {}),
     };
     const store = payload.cold && payload.coldVia ? { store: payload.coldVia } : {};
-    const parent = ctx.job?.id ? { parent: { id: ctx.job.id, queue: ctx.job.queueQualifiedName }, ignoreDependencyOnFailure: true } : {};
+    const parent = ctx.job?.id
+      ? { parent: { id: ctx.job.id, queue: ctx.job.queueQualifiedName }, ignoreDependencyOnFailure: true }
+      : {};
     const common = { ...JOB_SPECS["migrate-send"].options, ...parent };
     await flows.addBulk([
       {
         name: "migrate-recv",
         queueName: hostQueue("migrate-recv", target),
-        data: jobData("migrate-recv", { migrationId: m.migrationId, host: target, source: m.domain.source, domain, memoryBytes: m.domain.memory, mode, evacuationId: payload.evacuationId, ...store }),
+        data: jobData("migrate-recv", {
+          migrationId: m.migrationId,
+          host: target,
+          source: m.domain.source,
+          domain,
+          memoryBytes: m.domain.memory,
+          mode,
+          evacuationId: payload.evacuationId,
+          ...store,
+        }),
         opts: { ...common, jobId: m.recvJob },
       },
       {
         name: "migrate-send",
         queueName: hostQueue("migrate-send", m.domain.source),
-        data: jobData("migrate-send", { migrationId: m.migrationId, host: m.domain.source, target, domain, mode, compress: payload.compression !== undefined && payload.compression !== "none", evacuationId: payload.evacuationId, ...tuning, ...store }),
+        data: jobData("migrate-send", {
+          migrationId: m.migrationId,
+          host: m.domain.source,
+          target,
+          domain,
+          mode,
+          compress: payload.compression !== undefined && payload.compression !== "none",
+          evacuationId: payload.evacuationId,
+          ...tuning,
+          ...store,
+        }),
         opts: { ...common, jobId: m.sendJob },
       },
     ]);
@@ -226,7 +286,13 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
     }
     const fresh = await listHosts(redis, prefix).catch(() => hosts);
     const again = planPlacement({
-      hosts: fresh.map((h) => ({ id: h.id, state: h.state, memoryFree: free.get(h.id) ?? h.info?.memoryFree ?? 0, tags: h.info?.tags ?? [], domains: placedOn(h.id, h) })),
+      hosts: fresh.map((h) => ({
+        id: h.id,
+        state: h.state,
+        memoryFree: free.get(h.id) ?? h.info?.memoryFree ?? 0,
+        tags: h.info?.tags ?? [],
+        domains: placedOn(h.id, h),
+      })),
       evacuating: [...evacuating],
       domains: [m.domain],
       groups,
@@ -246,11 +312,19 @@ export async function runEvacuation(redis: Redis, prefix: string, payload: JobPa
 
   /** Domains on a host now, counting moves placed there, for anti-affinity on retries. */
   function placedOn(id: string, h: HostStatus): string[] {
-    return [...(h.info?.domains.map((d) => d.uuid) ?? []), ...moves.filter((x) => x.target === id && x !== undefined && x.progress.state !== "failed").map((x) => x.domain.uuid)];
+    return [
+      ...(h.info?.domains.map((d) => d.uuid) ?? []),
+      ...moves
+        .filter((x) => x.target === id && x !== undefined && x.progress.state !== "failed")
+        .map((x) => x.domain.uuid),
+    ];
   }
 }
 
-function domainsToMove(hosts: HostStatus[], payload: JobPayload<"evacuate">): { domains: PlanDomain[]; groups: Map<string, string>; stranded: JobResult<"evacuate">["failed"] } {
+function domainsToMove(
+  hosts: HostStatus[],
+  payload: JobPayload<"evacuate">,
+): { domains: PlanDomain[]; groups: Map<string, string>; stranded: JobResult<"evacuate">["failed"] } {
   const byName = (ref: string, d: { uuid: string; name: string }) => ref === d.uuid || ref === d.name;
   const groups = new Map<string, string>();
   const all = hosts.flatMap((h) => h.info?.domains ?? []);
@@ -262,17 +336,33 @@ function domainsToMove(hosts: HostStatus[], payload: JobPayload<"evacuate">): { 
   for (const id of payload.hosts) {
     const h = hosts.find((x) => x.id === id);
     if (!h?.info) {
-      stranded.push({ host: id, domain: { uuid: "00000000-0000-0000-0000-000000000000", name: "(unknown)" }, error: `host ${id} has no registration: ${h?.problem ?? "not registered"}` });
+      stranded.push({
+        host: id,
+        domain: { uuid: "00000000-0000-0000-0000-000000000000", name: "(unknown)" },
+        error: `host ${id} has no registration: ${h?.problem ?? "not registered"}`,
+      });
       continue;
     }
     if (h.state === "down") {
-      for (const d of h.info.domains) stranded.push({ host: id, domain: { uuid: d.uuid, name: d.name }, error: `host ${id} is down: its domains cannot be moved` });
+      for (const d of h.info.domains)
+        stranded.push({
+          host: id,
+          domain: { uuid: d.uuid, name: d.name },
+          error: `host ${id} is down: its domains cannot be moved`,
+        });
       continue;
     }
     for (const d of h.info.domains) {
       const tags = (payload.requireTags ?? []).filter((r) => byName(r.domain, d)).flatMap((r) => r.tags);
       const group = groups.get(d.uuid);
-      domains.push({ uuid: d.uuid, name: d.name, memory: d.memory, source: id, ...(tags.length ? { requireTags: tags } : {}), ...(group ? { antiAffinity: group } : {}) });
+      domains.push({
+        uuid: d.uuid,
+        name: d.name,
+        memory: d.memory,
+        source: id,
+        ...(tags.length ? { requireTags: tags } : {}),
+        ...(group ? { antiAffinity: group } : {}),
+      });
     }
   }
   return { domains, groups, stranded };
@@ -281,9 +371,13 @@ function domainsToMove(hosts: HostStatus[], payload: JobPayload<"evacuate">): { 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

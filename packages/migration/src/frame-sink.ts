@@ -64,9 +64,11 @@ export class FrameSink extends Writable {
   private async flush(all: boolean): Promise<void> {
     while (this.pendingBytes >= this.frameBytes || (all && this.pendingBytes > 0)) {
       const raw = this.takePending(Math.min(this.frameBytes, this.pendingBytes));
-      if (this.channel.flowControl) await this.channel.waitForAck(this.rawBytes + raw.length - (this.options.window ?? DEFAULT_WINDOW));
+      if (this.channel.flowControl)
+        await this.channel.waitForAck(this.rawBytes + raw.length - (this.options.window ?? DEFAULT_WINDOW));
       const frame = this.channel.encoder.data(raw, this.options.compression);
-      for (const limiter of this.options.limiters ?? []) await limiter.take(frame.wireBytes, this.options.signal, this.priority);
+      for (const limiter of this.options.limiters ?? [])
+        await limiter.take(frame.wireBytes, this.options.signal, this.priority);
       await this.channel.send(frame);
       this.rawBytes += raw.length;
       this.wireBytes += frame.wireBytes;

@@ -40,7 +40,10 @@ export interface MigrateWorkerDeps {
   tokenTtlMs?: number;
 }
 
-export function migrateHandlers(deps: MigrateWorkerDeps): { "migrate-send": JobHandler<"migrate-send">; "migrate-recv": JobHandler<"migrate-recv"> } {
+export function migrateHandlers(deps: MigrateWorkerDeps): {
+  "migrate-send": JobHandler<"migrate-send">;
+  "migrate-recv": JobHandler<"migrate-recv">;
+} {
   return {
     "migrate-send": async (p, ctx) => {
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
@@ -48,16 +51,38 @@ export function migrateHandlers(deps: MigrateWorkerDeps): { "migrate-send": JobH
       if (earlier.sourceWasRunning !== undefined) {
         const r = await settleSide(deps, record, "source", p.domain.uuid, ctx.signal);
         ctx.logger.warn({ recovered: r }, "migration settled after a worker restart");
-        if (r.action === "kept") throw new MigrationFailedError("committed, but the target has not confirmed it holds the domain; the source stays paused");
-        if (r.outcome === "aborted") throw new MigrationFailedError(`migration aborted earlier: ${earlier.reason ?? "worker restarted"}`);
+        if (r.action === "kept")
+          throw new MigrationFailedError(
+            "committed, but the target has not confirmed it holds the domain; the source stays paused",
+          );
+        if (r.outcome === "aborted")
+          throw new MigrationFailedError(`migration aborted earlier: ${earlier.reason ?? "worker restarted"}`);
         return { bytesSent: 0, iterations: 0, downtimeMs: 0, seconds: 0, mode: p.mode };
       }
-      await record.set({ source: deps.host, domain: p.domain.uuid, mode: p.mode, ...(p.store ? { store: p.store } : {}) });
+      await record.set({
+        source: deps.host,
+        domain: p.domain.uuid,
+        mode: p.mode,
+        ...(p.store ? { store: p.store } : {}),
+      });
       return settled(record, "source", async () => {
         if (p.mode === "cold") {
           const store = await needStore(deps, p.store);
-          const r = await sendCold({ hypervisor: deps.hypervisor, record, store, domain: p.domain.uuid, signal: ctx.signal });
-          return { bytesSent: r.bytesNew, bytesRaw: r.bytesTotal, iterations: 1, downtimeMs: Math.round(r.downtimeMs), seconds: r.seconds, mode: "cold" as const };
+          const r = await sendCold({
+            hypervisor: deps.hypervisor,
+            record,
+            store,
+            domain: p.domain.uuid,
+            signal: ctx.signal,
+          });
+          return {
+            bytesSent: r.bytesNew,
+            bytesRaw: r.bytesTotal,
+            iterations: 1,
+            downtimeMs: Math.round(r.downtimeMs),
+            seconds: r.seconds,
+            mode: "cold" as const,
+          };
         }
         const r = await sendLive({
           hypervisor: deps.hypervisor,
@@ -74,7 +99,12 @@ export function migrateHandlers(deps: MigrateWorkerDeps): { "migrate-send": JobH
           ...(deps.tlsCa ? { tls: { ca: deps.tlsCa } } : {}),
           signal: ctx.signal,
           onProgress: ({ rawBytes, memoryBytes }) => {
-            void ctx.job.updateProgress({ phase: "migrating", percent: Math.min(99, Math.floor((100 * rawBytes) / Math.max(1, memoryBytes))) }).catch(() => undefined);
+            void ctx.job
+              .updateProgress({
+                phase: "migrating",
+                percent: Math.min(99, Math.floor((100 * rawBytes) / Math.max(1, memoryBytes))),
+              })
+              .catch(() => undefined);
           },
         });
         return {
@@ -95,14 +125,24 @@ export function migrateHandlers(deps: MigrateWorkerDeps): { "migrate-send": JobH
       if (earlier.targetDomid !== undefined || earlier.outcome !== undefined) {
         const r = await settleSide(deps, record, "target", p.domain.uuid, ctx.signal);
         ctx.logger.warn({ recovered: r }, "migration settled after a worker restart");
-        if (r.outcome === "aborted") throw new MigrationFailedError(`migration aborted: ${earlier.reason ?? (await record.get()).reason ?? "worker restarted"}`);
+        if (r.outcome === "aborted")
+          throw new MigrationFailedError(
+            `migration aborted: ${earlier.reason ?? (await record.get()).reason ?? "worker restarted"}`,
+          );
         return { domain: p.domain, bytesReceived: 0, seconds: 0 };
       }
       await record.set({ target: deps.host, domain: p.domain.uuid });
       return settled(record, "target", async () => {
         if (p.mode === "cold") {
           const store = await needStore(deps, p.store);
-          const r = await receiveCold({ hypervisor: deps.hypervisor, record, store, host: deps.host, ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}), signal: ctx.signal });
+          const r = await receiveCold({
+            hypervisor: deps.hypervisor,
+            record,
+            store,
+            host: deps.host,
+            ...(p.memoryBytes !== undefined ? { memoryBytes: p.memoryBytes } : {}),
+            signal: ctx.signal,
+          });
           return { domain: p.domain, bytesReceived: r.bytesRestored, seconds: r.seconds };
         }
         const r = await receiveLive({
@@ -134,12 +174,14 @@ async function settled<T>(record: MigrationRecord, side: "source" | "target", ru
     await record.set({ [`${side}Settled`]: 1 });
     return result;
   } catch (err) {
-    if ((await record.outcome().catch(() => undefined)) === "aborted") await record.set({ [`${side}Settled`]: 1 }).catch(() => undefined);
+    if ((await record.outcome().catch(() => undefined)) === "aborted")
+      await record.set({ [`${side}Settled`]: 1 }).catch(() => undefined);
     throw err;
   }
 }
 
 async function needStore(deps: MigrateWorkerDeps, url: string | undefined): Promise<ObjectStore> {
-  if (!url || !deps.openStore) throw new MigrationFailedError("cold migration needs a store URL and a worker configured to open it");
+  if (!url || !deps.openStore)
+    throw new MigrationFailedError("cold migration needs a store URL and a worker configured to open it");
   return deps.openStore(url);
 }

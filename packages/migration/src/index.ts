@@ -16,8 +16,24 @@ export { DEFAULT_WINDOW, FrameSink } from "./frame-sink.js";
 export { recoverSide, receiverSettle, senderAbort, senderDecide } from "./commit.js";
 export { sendLive, type SendOptions, type SendReport } from "./sender.js";
 export { receiveLive, type ReceiveOptions, type ReceiveReport } from "./receiver.js";
-export { discardImage, receiveCold, sendCold, type ColdReceiveOptions, type ColdReceiveReport, type ColdSendOptions, type ColdSendReport } from "./cold.js";
+export {
+  discardImage,
+  receiveCold,
+  sendCold,
+  type ColdReceiveOptions,
+  type ColdReceiveReport,
+  type ColdSendOptions,
+  type ColdSendReport,
+} from "./cold.js";
 export { settleSide, sweepMigrations, type Settled, type SettleDeps, type Side } from "./sweep.js";
-export { planPlacement, type Placement, type Plan, type PlanDomain, type PlanHost, type PlanInput, type Unplaced } from "./planner.js";
+export {
+  planPlacement,
+  type Placement,
+  type Plan,
+  type PlanDomain,
+  type PlanHost,
+  type PlanInput,
+  type Unplaced,
+} from "./planner.js";
 export { runEvacuation, type DomainProgress, type EvacuationContext, type EvacuationProgress } from "./evacuation.js";
 export { migrateHandlers, type MigrateWorkerDeps } from "./handlers.js";

@@ -66,7 +66,11 @@ export function planPlacement(input: PlanInput): Plan {
   for (const d of input.domains) if (d.antiAffinity) groups.set(d.uuid, d.antiAffinity);
   const targets = input.hosts
     .filter((h) => h.state === "up" && !evacuating.has(h.id))
-    .map((h) => ({ host: h, free: h.memoryFree - reserve, groups: new Set(h.domains.map((u) => groups.get(u)).filter((g): g is string => g !== undefined)) }));
+    .map((h) => ({
+      host: h,
+      free: h.memoryFree - reserve,
+      groups: new Set(h.domains.map((u) => groups.get(u)).filter((g): g is string => g !== undefined)),
+    }));
 
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
@@ -106,7 +110,12 @@ export function planPlacement(input: PlanInput): Plan {
   return { placements, unplaced };
 }
 
-function explain(d: PlanDomain, eligible: number, why: Record<"excluded" | "tags" | "affinity" | "memory", number>, targets: Array<{ host: PlanHost; free: number }>): string {
+function explain(
+  d: PlanDomain,
+  eligible: number,
+  why: Record<"excluded" | "tags" | "affinity" | "memory", number>,
+  targets: Array<{ host: PlanHost; free: number }>,
+): string {
   if (eligible === 0) return "no host is up outside the hosts being evacuated";
   const parts: string[] = [];
   if (why.memory > 0) {

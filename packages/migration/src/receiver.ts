@@ -56,7 +56,13 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
   let hello: Record<string, unknown>;
   try {
     const port = await listen(server, o.bind);
-    await o.record.publishListener({ address: o.advertise, port, tls: o.tls !== undefined, token: token.value, expiresAt: Date.now() + (o.tokenTtlMs ?? 60_000) });
+    await o.record.publishListener({
+      address: o.advertise,
+      port,
+      tls: o.tls !== undefined,
+      token: token.value,
+      expiresAt: Date.now() + (o.tokenTtlMs ?? 60_000),
+    });
     ({ channel, hello } = await acceptOne(server, o, token));
   } catch (err) {
     await o.record.decide("aborted", `receiver: ${(err as Error).message}`).catch(() => undefined);
@@ -84,7 +90,10 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
       rawBytes = await pump(channel, data, o.idleTimeoutMs ?? 30_000);
     } catch (err) {
       data.destroy(err as Error);
-      await building.then((r) => r.abort(), () => undefined);
+      await building.then(
+        (r) => r.abort(),
+        () => undefined,
+      );
       throw err;
     }
     receiver = await building;
@@ -95,7 +104,9 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     if (receiver) await receiverSettle(o.record, receiver, (err as Error).message);
     channel.close(true);
     o.signal?.removeEventListener("abort", onAbort);
-    throw err instanceof MigrationFailedError || err instanceof WireFormatError ? err : new MigrationFailedError(`receive failed: ${(err as Error).message}`, { cause: err });
+    throw err instanceof MigrationFailedError || err instanceof WireFormatError
+      ? err
+      : new MigrationFailedError(`receive failed: ${(err as Error).message}`, { cause: err });
   }
 
   let outcome: Outcome;
@@ -112,7 +123,8 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     o.signal?.removeEventListener("abort", onAbort);
     channel.close();
   }
-  if (outcome === "aborted") throw new MigrationFailedError("migration aborted before the commit; the received copy was destroyed");
+  if (outcome === "aborted")
+    throw new MigrationFailedError("migration aborted before the commit; the received copy was destroyed");
   const info = await hv.domainInfo(receiver.domain.uuid);
   return { outcome, domain: info, rawBytes, wireBytes: 0, seconds: (performance.now() - started) / 1000 };
 }
@@ -138,7 +150,11 @@ function listen(server: Server, bind: { host: string; port: number }): Promise<n
  * migration and domain. Others are answered with ABORT and closed; the wait
  * ends when the token expires.
  */
-function acceptOne(server: Server, o: ReceiveOptions, token: OneTimeToken): Promise<{ channel: FrameChannel; hello: Record<string, unknown> }> {
+function acceptOne(
+  server: Server,
+  o: ReceiveOptions,
+  token: OneTimeToken,
+): Promise<{ channel: FrameChannel; hello: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {
@@ -153,13 +169,15 @@ function acceptOne(server: Server, o: ReceiveOptions, token: OneTimeToken): Prom
       () => finish(() => reject(new MigrationFailedError("no sender presented the token before it expired"))),
       Math.max(0, token.expiresAt - Date.now()),
     );
-    const onAbort = () => finish(() => reject(new MigrationFailedError("receive cancelled while waiting for the sender")));
+    const onAbort = () =>
+      finish(() => reject(new MigrationFailedError("receive cancelled while waiting for the sender")));
     o.signal?.addEventListener("abort", onAbort, { once: true });
     // A sender that fails before connecting records "aborted"; stop waiting for it then.
     const watch = setInterval(() => {
       o.record.outcome().then(
         (outcome) => {
-          if (outcome === "aborted") finish(() => reject(new MigrationFailedError("the sender aborted before connecting")));
+          if (outcome === "aborted")
+            finish(() => reject(new MigrationFailedError("the sender aborted before connecting")));
         },
         () => undefined,
       );
@@ -174,7 +192,8 @@ function acceptOne(server: Server, o: ReceiveOptions, token: OneTimeToken): Prom
           if (settled) throw new MigrationFailedError("migration already connected");
           // Identity first, token last: a HELLO for the wrong migration or
           // domain must not spend the token the real sender still needs.
-          if (body.migrationId !== o.record.migrationId) throw new MigrationFailedError("HELLO names another migration");
+          if (body.migrationId !== o.record.migrationId)
+            throw new MigrationFailedError("HELLO names another migration");
           const domain = body.domain as { uuid?: unknown } | undefined;
           if (domain?.uuid !== o.domainUuid) throw new MigrationFailedError("HELLO names another domain");
           token.redeem(body.token);
@@ -202,11 +221,13 @@ async function pump(channel: FrameChannel, data: PassThrough, idleMs: number): P
     }
     if (f.type === "end") {
       const body = JSON.parse(f.payload.toString("utf8")) as { rawBytes?: unknown };
-      if (body.rawBytes !== raw) throw new WireFormatError("truncated", 0, `END says ${String(body.rawBytes)} bytes, ${raw} arrived`);
+      if (body.rawBytes !== raw)
+        throw new WireFormatError("truncated", 0, `END says ${String(body.rawBytes)} bytes, ${raw} arrived`);
       data.end();
       return raw;
     }
-    if (f.type === "abort") throw new MigrationFailedError(`sender aborted: ${f.payload.toString("utf8").slice(0, 200)}`);
+    if (f.type === "abort")
+      throw new MigrationFailedError(`sender aborted: ${f.payload.toString("utf8").slice(0, 200)}`);
     throw new WireFormatError("unexpected-frame", 0, `${f.type} frame during the data phase`);
   }
 }

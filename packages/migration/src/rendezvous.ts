@@ -54,7 +54,13 @@ export class MigrationRecord {
   async waitForListener(timeoutMs: number, signal?: AbortSignal): Promise<Listener> {
     return this.poll(timeoutMs, signal, "the receiver to listen", (r) => {
       if (r.address === undefined || r.port === undefined || r.token === undefined) return undefined;
-      return { address: r.address, port: Number(r.port), tls: r.tls === "1", token: r.token, expiresAt: Number(r.expiresAt) };
+      return {
+        address: r.address,
+        port: Number(r.port),
+        tls: r.tls === "1",
+        token: r.token,
+        expiresAt: Number(r.expiresAt),
+      };
     });
   }
 
@@ -98,14 +104,23 @@ export class MigrationRecord {
     await this.redis.del(this.key);
   }
 
-  private async poll<T>(timeoutMs: number, signal: AbortSignal | undefined, what: string, pick: (r: Record<string, string>) => T | undefined): Promise<T> {
+  private async poll<T>(
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    what: string,
+    pick: (r: Record<string, string>) => T | undefined,
+  ): Promise<T> {
     const deadline = this.clock.now() + timeoutMs;
     for (;;) {
       const r = await this.get();
-      if (r.outcome === "aborted") throw new MigrationFailedError(`migration ${this.migrationId} was aborted: ${r.reason ?? "no reason given"}`);
+      if (r.outcome === "aborted")
+        throw new MigrationFailedError(`migration ${this.migrationId} was aborted: ${r.reason ?? "no reason given"}`);
       const value = pick(r);
       if (value !== undefined) return value;
-      if (this.clock.now() >= deadline) throw new MigrationFailedError(`timed out after ${timeoutMs} ms waiting for ${what} (migration ${this.migrationId})`);
+      if (this.clock.now() >= deadline)
+        throw new MigrationFailedError(
+          `timed out after ${timeoutMs} ms waiting for ${what} (migration ${this.migrationId})`,
+        );
       await this.clock.sleep(50, signal);
     }
   }

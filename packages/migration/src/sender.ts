@@ -101,9 +101,15 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       // A paused domain's final pass goes before every running pre-copy on the shared link.
       sink.priority = -Infinity;
     };
-    const progress = o.onProgress ? setInterval(() => o.onProgress?.({ rawBytes: sink.rawBytes, memoryBytes: info.memoryBytes }), 500) : undefined;
+    const progress = o.onProgress
+      ? setInterval(() => o.onProgress?.({ rawBytes: sink.rawBytes, memoryBytes: info.memoryBytes }), 500)
+      : undefined;
     try {
-      handle = await hv.migrateSend(info.uuid, sink, { ...precopyOptions(o.live), onPaused, ...(o.signal ? { signal: o.signal } : {}) });
+      handle = await hv.migrateSend(info.uuid, sink, {
+        ...precopyOptions(o.live),
+        onPaused,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
     } catch (err) {
       // The hypervisor has resumed the source; tell the receiver to drop its copy.
       await o.record.decide("aborted", `live save failed: ${(err as Error).message}`).catch(() => undefined);
@@ -141,7 +147,10 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       } catch (err) {
         // The record says committed, so the source must never run again; without
         // word that the target runs, it is kept (paused) rather than destroyed.
-        throw new MigrationFailedError(`committed, but the target never confirmed it runs; the source stays paused: ${(err as Error).message}`, { cause: err });
+        throw new MigrationFailedError(
+          `committed, but the target never confirmed it runs; the source stays paused: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }
     const end = runningAt ?? performance.now();
@@ -172,7 +181,13 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
 function connect(l: Listener, tls: SendOptions["tls"], signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket: Socket = l.tls
-      ? tlsConnect({ host: l.address, port: l.port, ...(tls?.ca ? { ca: tls.ca } : {}), rejectUnauthorized: tls?.rejectUnauthorized ?? true, ...(signal ? { signal } : {}) })
+      ? tlsConnect({
+          host: l.address,
+          port: l.port,
+          ...(tls?.ca ? { ca: tls.ca } : {}),
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+          ...(signal ? { signal } : {}),
+        })
       : netConnect({ host: l.address, port: l.port, ...(signal ? { signal } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();

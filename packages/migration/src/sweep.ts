@@ -36,12 +36,19 @@ export interface Settled {
 }
 
 /** Settles this host's side of one migration by its record and marks it settled (unless the source must stay paused). */
-export async function settleSide(deps: SettleDeps, record: MigrationRecord, side: Side, domainUuid: string, signal?: AbortSignal): Promise<Settled> {
+export async function settleSide(
+  deps: SettleDeps,
+  record: MigrationRecord,
+  side: Side,
+  domainUuid: string,
+  signal?: AbortSignal,
+): Promise<Settled> {
   const r = await recoverSide(deps.hypervisor, record, side, domainUuid, signal);
   if (r.action === "kept") return { migrationId: record.migrationId, side, ...r };
   const fields = await record.get();
   // The sender made the cold image; once the outcome holds, nobody reads it again.
-  if (side === "source" && fields.image && fields.store && deps.openStore) await discardImage(await deps.openStore(fields.store), fields.image);
+  if (side === "source" && fields.image && fields.store && deps.openStore)
+    await discardImage(await deps.openStore(fields.store), fields.image);
   await record.set({ [`${side}Settled`]: 1 });
   return { migrationId: record.migrationId, side, ...r };
 }

@@ -64,7 +64,8 @@ export class TokenBucket {
   private serving = false;
 
   constructor(options: TokenBucketOptions) {
-    if (!(options.rate > 0) || !Number.isFinite(options.rate)) throw new RangeError(`rate must be a positive number of bytes per second, got ${options.rate}`);
+    if (!(options.rate > 0) || !Number.isFinite(options.rate))
+      throw new RangeError(`rate must be a positive number of bytes per second, got ${options.rate}`);
     this.rate = options.rate;
     this.burst = options.burst ?? Math.max(64 * 1024, options.rate / 10);
     this.maxWaitMs = options.maxWaitMs ?? 2000;

@@ -59,7 +59,10 @@ describe("cold migration through the image store", () => {
     const { redis, prefix, a, b, store } = await setup();
     const d = await a.createDomain({ name: "cold-2", type: "pv", memoryBytes: 16 * MiB, paused: true });
     const record = new MigrationRecord(redis, prefix, "cold-2");
-    const [, received] = await Promise.all([sendCold({ hypervisor: a, record, store, domain: d.uuid }), receiveCold({ hypervisor: b, record, store, host: "b" })]);
+    const [, received] = await Promise.all([
+      sendCold({ hypervisor: a, record, store, domain: d.uuid }),
+      receiveCold({ hypervisor: b, record, store, host: "b" }),
+    ]);
     expect(received.started).toBe(false);
     expect((await b.domainInfo(d.uuid)).state).toBe("paused");
     expect(await a.listDomains()).toEqual([]);
@@ -71,7 +74,10 @@ describe("cold migration through the image store", () => {
     // No room on the target: the image restore refuses after the image was saved.
     await b.createDomain({ name: "filler", type: "pv", memoryBytes: 248 * MiB });
     const record = new MigrationRecord(redis, prefix, "cold-3");
-    const [sent, received] = await Promise.allSettled([sendCold({ hypervisor: a, record, store, domain: d.uuid }), receiveCold({ hypervisor: b, record, store, host: "b" })]);
+    const [sent, received] = await Promise.allSettled([
+      sendCold({ hypervisor: a, record, store, domain: d.uuid }),
+      receiveCold({ hypervisor: b, record, store, host: "b" }),
+    ]);
     expect(sent.status).toBe("rejected");
     expect((sent as PromiseRejectedResult).reason).toBeInstanceOf(MigrationFailedError);
     expect(received.status).toBe("rejected");

@@ -32,11 +32,20 @@ afterAll(async () => {
 });
 
 async function evacuate(id: string, hosts: string[]): Promise<JobResult<"evacuate">> {
-  await controller.add("evacuate", jobData("evacuate", { evacuationId: id, hosts, limits: { perSource: 2, perTarget: 2, total: 4 }, compression: "lz4" }), {
-    ...JOB_SPECS.evacuate.options,
-    attempts: 1,
-    jobId: id,
-  });
+  await controller.add(
+    "evacuate",
+    jobData("evacuate", {
+      evacuationId: id,
+      hosts,
+      limits: { perSource: 2, perTarget: 2, total: 4 },
+      compression: "lz4",
+    }),
+    {
+      ...JOB_SPECS.evacuate.options,
+      attempts: 1,
+      jobId: id,
+    },
+  );
   const job = await waitForJob(r.redis, r.prefix, CONTROLLER_QUEUE, id, 200_000);
   expect(job.failedReason).toBeUndefined();
   return job.returnvalue as JobResult<"evacuate">;

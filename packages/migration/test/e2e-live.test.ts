@@ -33,12 +33,36 @@ afterAll(async () => {
   await r?.cleanup();
 });
 
-async function enqueue(id: string, domain: { uuid: string; name: string }, extra: { bandwidth?: number; compression?: "none" | "lz4" | "zstd" } = {}, cold?: { store: string }) {
+async function enqueue(
+  id: string,
+  domain: { uuid: string; name: string },
+  extra: { bandwidth?: number; compression?: "none" | "lz4" | "zstd" } = {},
+  cold?: { store: string },
+) {
   const opts = JOB_SPECS["migrate-send"].options;
   const mode = cold ? "cold" : "live";
   await flows.addBulk([
-    { name: "migrate-recv", queueName: hostQueue("migrate-recv", "dst"), data: jobData("migrate-recv", { migrationId: id, host: "dst", source: "src", domain, mode, ...cold }), opts: { ...opts, jobId: `${id}-recv` } },
-    { name: "migrate-send", queueName: hostQueue("migrate-send", "src"), data: jobData("migrate-send", { migrationId: id, host: "src", target: "dst", domain, mode, compress: true, ...extra, ...cold }), opts: { ...opts, jobId: `${id}-send` } },
+    {
+      name: "migrate-recv",
+      queueName: hostQueue("migrate-recv", "dst"),
+      data: jobData("migrate-recv", { migrationId: id, host: "dst", source: "src", domain, mode, ...cold }),
+      opts: { ...opts, jobId: `${id}-recv` },
+    },
+    {
+      name: "migrate-send",
+      queueName: hostQueue("migrate-send", "src"),
+      data: jobData("migrate-send", {
+        migrationId: id,
+        host: "src",
+        target: "dst",
+        domain,
+        mode,
+        compress: true,
+        ...extra,
+        ...cold,
+      }),
+      opts: { ...opts, jobId: `${id}-send` },
+    },
   ]);
 }
 
@@ -117,7 +141,8 @@ describe("live migration between worker processes", () => {
     const d = await src.createDomain({ name: "crash-1", type: "hvm", memoryBytes: 32 * MiB, dirtyPagesPerSec: 200 });
     await enqueue("crash-1", { uuid: d.uuid, name: d.name }, { bandwidth: 4 * MiB, compression: "none" });
     const key = `${bullPrefix(r.prefix)}:migration:crash-1`;
-    while ((await r.redis.hget(key, "source")) !== "src" || (await r.redis.hget(key, "address")) === null) await new Promise((res) => setTimeout(res, 100));
+    while ((await r.redis.hget(key, "source")) !== "src" || (await r.redis.hget(key, "address")) === null)
+      await new Promise((res) => setTimeout(res, 100));
     await new Promise((res) => setTimeout(res, 1500)); // some of the transfer happens
     await fleet.stop("src-migrate", "SIGKILL");
     fleet.startWorker("src");

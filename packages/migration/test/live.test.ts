@@ -28,7 +28,13 @@ describe("live migration in one process (sender and receiver over loopback TCP)"
       const { redis, prefix, a, b, dom } = await setup();
       const record = new MigrationRecord(redis, prefix, `m-${compression}`);
       const [recv, sent] = await Promise.all([
-        receiveLive({ hypervisor: b, record, domainUuid: dom.uuid, bind: { host: "127.0.0.1", port: 0 }, advertise: "127.0.0.1" }),
+        receiveLive({
+          hypervisor: b,
+          record,
+          domainUuid: dom.uuid,
+          bind: { host: "127.0.0.1", port: 0 },
+          advertise: "127.0.0.1",
+        }),
         sendLive({ hypervisor: a, record, domain: dom.uuid, compression }),
       ]);
       expect(sent.outcome).toBe("committed");
@@ -49,7 +55,14 @@ describe("live migration in one process (sender and receiver over loopback TCP)"
   it("refuses a sender with a wrong token and keeps the domain on the source", async () => {
     const { redis, prefix, a, b, dom } = await setup();
     const record = new MigrationRecord(redis, prefix, "m-token");
-    const recv = receiveLive({ hypervisor: b, record, domainUuid: dom.uuid, bind: { host: "127.0.0.1", port: 0 }, advertise: "127.0.0.1", tokenTtlMs: 1500 });
+    const recv = receiveLive({
+      hypervisor: b,
+      record,
+      domainUuid: dom.uuid,
+      bind: { host: "127.0.0.1", port: 0 },
+      advertise: "127.0.0.1",
+      tokenTtlMs: 1500,
+    });
     const l = await record.waitForListener(5000);
     await record.set({ token: "forged" });
     await expect(sendLive({ hypervisor: a, record, domain: dom.uuid })).rejects.toBeInstanceOf(MigrationFailedError);
@@ -64,7 +77,14 @@ describe("live migration in one process (sender and receiver over loopback TCP)"
     const { redis, prefix, b, dom } = await setup();
     const record = new MigrationRecord(redis, prefix, "m-room");
     await expect(
-      receiveLive({ hypervisor: b, record, domainUuid: dom.uuid, memoryBytes: 2 ** 50, bind: { host: "127.0.0.1", port: 0 }, advertise: "127.0.0.1" }),
+      receiveLive({
+        hypervisor: b,
+        record,
+        domainUuid: dom.uuid,
+        memoryBytes: 2 ** 50,
+        bind: { host: "127.0.0.1", port: 0 },
+        advertise: "127.0.0.1",
+      }),
     ).rejects.toMatchObject({ code: "ERR_MIGRATION_NO_ROOM" });
   });
 });

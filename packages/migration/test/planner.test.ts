@@ -2,8 +2,21 @@ import { describe, expect, it } from "vitest";
 import { type PlanDomain, type PlanHost, planPlacement, type PlanInput } from "../src/planner.js";
 
 const MiB = 2 ** 20;
-const host = (id: string, freeMiB: number, extra: Partial<PlanHost> = {}): PlanHost => ({ id, state: "up", memoryFree: freeMiB * MiB, tags: [], domains: [], ...extra });
-const dom = (uuid: string, memMiB: number, source = "a", extra: Partial<PlanDomain> = {}): PlanDomain => ({ uuid, name: uuid, memory: memMiB * MiB, source, ...extra });
+const host = (id: string, freeMiB: number, extra: Partial<PlanHost> = {}): PlanHost => ({
+  id,
+  state: "up",
+  memoryFree: freeMiB * MiB,
+  tags: [],
+  domains: [],
+  ...extra,
+});
+const dom = (uuid: string, memMiB: number, source = "a", extra: Partial<PlanDomain> = {}): PlanDomain => ({
+  uuid,
+  name: uuid,
+  memory: memMiB * MiB,
+  source,
+  ...extra,
+});
 
 interface Case {
   name: string;
@@ -15,7 +28,11 @@ interface Case {
 const cases: Case[] = [
   {
     name: "spreads domains over the hosts with most room, largest first",
-    input: { hosts: [host("a", 0), host("b", 100), host("c", 80)], evacuating: ["a"], domains: [dom("d1", 30), dom("d2", 60), dom("d3", 30)] },
+    input: {
+      hosts: [host("a", 0), host("b", 100), host("c", 80)],
+      evacuating: ["a"],
+      domains: [dom("d1", 30), dom("d2", 60), dom("d3", 30)],
+    },
     placed: { d2: "b", d1: "c", d3: "c" },
     unplaced: {},
   },
@@ -28,7 +45,13 @@ const cases: Case[] = [
   {
     name: "never a down or draining host, nor one being evacuated",
     input: {
-      hosts: [host("a", 0), host("b", 1000), host("c", 1000, { state: "down" }), host("d", 1000, { state: "draining" }), host("e", 10)],
+      hosts: [
+        host("a", 0),
+        host("b", 1000),
+        host("c", 1000, { state: "down" }),
+        host("d", 1000, { state: "draining" }),
+        host("e", 10),
+      ],
       evacuating: ["a", "b"],
       domains: [dom("d1", 8), dom("d2", 8, "b")],
     },
@@ -47,20 +70,34 @@ const cases: Case[] = [
       hosts: [host("a", 0), host("b", 100, { domains: ["x"] }), host("c", 100), host("d", 100)],
       evacuating: ["a"],
       groups: new Map([["x", "db"]]),
-      domains: [dom("d1", 10, "a", { antiAffinity: "db" }), dom("d2", 10, "a", { antiAffinity: "db" }), dom("d3", 10, "a", { antiAffinity: "db" })],
+      domains: [
+        dom("d1", 10, "a", { antiAffinity: "db" }),
+        dom("d2", 10, "a", { antiAffinity: "db" }),
+        dom("d3", 10, "a", { antiAffinity: "db" }),
+      ],
     },
     placed: { d1: "c", d2: "d" },
     unplaced: { d3: /anti-affinity group db/ },
   },
   {
     name: "required tags",
-    input: { hosts: [host("a", 0), host("b", 100), host("c", 10, { tags: ["ssd"] })], evacuating: ["a"], domains: [dom("d1", 8, "a", { requireTags: ["ssd"] }), dom("d2", 8, "a", { requireTags: ["gpu"] })] },
+    input: {
+      hosts: [host("a", 0), host("b", 100), host("c", 10, { tags: ["ssd"] })],
+      evacuating: ["a"],
+      domains: [dom("d1", 8, "a", { requireTags: ["ssd"] }), dom("d2", 8, "a", { requireTags: ["gpu"] })],
+    },
     placed: { d1: "c" },
     unplaced: { d2: /lack tag\(s\) gpu/ },
   },
   {
     name: "excluded targets (a failed attempt) are skipped, reserve is kept",
-    input: { hosts: [host("a", 0), host("b", 100), host("c", 20)], evacuating: ["a"], reserveBytes: 4 * MiB, exclude: new Map([["d1", new Set(["b"])]]), domains: [dom("d1", 16), dom("d2", 17)] },
+    input: {
+      hosts: [host("a", 0), host("b", 100), host("c", 20)],
+      evacuating: ["a"],
+      reserveBytes: 4 * MiB,
+      exclude: new Map([["d1", new Set(["b"])]]),
+      domains: [dom("d1", 16), dom("d2", 17)],
+    },
     placed: { d1: "c", d2: "b" },
     unplaced: {},
   },

@@ -31,8 +31,17 @@ describe("startup sweep of migration records", () => {
     const { host, record, sweep } = await setup();
     const copy = await host.createDomain({ name: "vm", type: "pv", memoryBytes: 4 * MiB, paused: true });
     const rec = record("t-undecided");
-    await rec.set({ source: "h0", target: "h1", domain: copy.uuid, sourceWasRunning: 1, ready: 1, targetDomid: copy.domid });
-    expect(await sweep()).toEqual([{ migrationId: "t-undecided", side: "target", outcome: "aborted", action: "destroyed" }]);
+    await rec.set({
+      source: "h0",
+      target: "h1",
+      domain: copy.uuid,
+      sourceWasRunning: 1,
+      ready: 1,
+      targetDomid: copy.domid,
+    });
+    expect(await sweep()).toEqual([
+      { migrationId: "t-undecided", side: "target", outcome: "aborted", action: "destroyed" },
+    ]);
     expect(await host.listDomains()).toEqual([]);
     expect(await rec.outcome()).toBe("aborted");
     expect((await rec.get()).targetSettled).toBe("1");
@@ -47,7 +56,9 @@ describe("startup sweep of migration records", () => {
     await rec.set({ source: "h0", target: "h1", domain: uuid, sourceWasRunning: 1 });
     await claimTargetBuild(host, rec, uuid);
     await host.createDomain({ name: "vm", type: "pv", uuid, memoryBytes: 4 * MiB, paused: true });
-    expect(await sweep()).toEqual([{ migrationId: "t-unrecorded", side: "target", outcome: "aborted", action: "destroyed" }]);
+    expect(await sweep()).toEqual([
+      { migrationId: "t-unrecorded", side: "target", outcome: "aborted", action: "destroyed" },
+    ]);
     expect(await host.listDomains()).toEqual([]);
   });
 

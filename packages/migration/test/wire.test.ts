@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { WireFormatError } from "../src/errors.js";
 import { FrameDecoder } from "../src/wire/decoder.js";
 import { FrameEncoder } from "../src/wire/encoder.js";
-import { FRAME_HEADER_SIZE, type Frame, MAX_FRAME_LIMIT, STREAM_FLAGS, STREAM_HEADER_SIZE } from "../src/wire/format.js";
+import {
+  FRAME_HEADER_SIZE,
+  type Frame,
+  MAX_FRAME_LIMIT,
+  STREAM_FLAGS,
+  STREAM_HEADER_SIZE,
+} from "../src/wire/format.js";
 
 function sample(size: number, seed = 1): Buffer {
   const b = Buffer.alloc(size);
@@ -70,7 +76,10 @@ describe("migration wire framing", () => {
       const parts = decodeAll(bytes, [i]);
       expect(parts.map((f) => f.payload)).toEqual(whole.map((f) => f.payload));
     }
-    const oneByOne = decodeAll(bytes, Array.from({ length: bytes.length }, (_, i) => i));
+    const oneByOne = decodeAll(
+      bytes,
+      Array.from({ length: bytes.length }, (_, i) => i),
+    );
     expect(oneByOne.length).toBe(whole.length);
   });
 
@@ -95,7 +104,11 @@ describe("migration wire framing", () => {
 
   it("skips a longer header written by a later revision", () => {
     const { bytes } = encodeAll();
-    const ext = Buffer.concat([bytes.subarray(0, STREAM_HEADER_SIZE), Buffer.alloc(8, 0xee), bytes.subarray(STREAM_HEADER_SIZE)]);
+    const ext = Buffer.concat([
+      bytes.subarray(0, STREAM_HEADER_SIZE),
+      Buffer.alloc(8, 0xee),
+      bytes.subarray(STREAM_HEADER_SIZE),
+    ]);
     ext.writeUInt16LE(STREAM_HEADER_SIZE + 8, 8);
     expect(decodeAll(ext, [5, 20]).length).toBe(6);
   });
@@ -133,7 +146,11 @@ describe("migration wire framing", () => {
 
   it("refuses unknown frame types, unknown compression, gaps in sequence and truncation", () => {
     const enc = new FrameEncoder(1024);
-    const bytes = Buffer.concat([enc.header(), ...enc.data(Buffer.alloc(100, 1)).buffers, ...enc.data(Buffer.alloc(100, 2)).buffers]);
+    const bytes = Buffer.concat([
+      enc.header(),
+      ...enc.data(Buffer.alloc(100, 1)).buffers,
+      ...enc.data(Buffer.alloc(100, 2)).buffers,
+    ]);
     const f0 = STREAM_HEADER_SIZE;
     const type = Buffer.from(bytes);
     type[f0] = 99;

@@ -1,5 +1,14 @@
 export * from "./errors.js";
-export { MAX_KEY_LENGTH, MAX_SEGMENT_LENGTH, REFS_PREFIX, compareKeys, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
+export {
+  MAX_KEY_LENGTH,
+  MAX_SEGMENT_LENGTH,
+  REFS_PREFIX,
+  compareKeys,
+  refKey,
+  validateKey,
+  validateObjectKey,
+  validatePrefix,
+} from "./key.js";
 export {
   CONTENT_ID_BYTES,
   contentIdFromBytes,
@@ -34,7 +43,13 @@ export { isTransientError } from "./transient.js";
 export { DEFAULT_STORE_PATH, parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
 export { openStore, openStoreConfig, type OpenStoreOptions } from "./open-store.js";
 export { getContent, getVerified, putContent } from "./verified.js";
-export { COMPRESSIONS, DEFAULT_ZSTD_LEVEL, compressFrame, decompressFrame, type Compression } from "./pack/compression.js";
+export {
+  COMPRESSIONS,
+  DEFAULT_ZSTD_LEVEL,
+  compressFrame,
+  decompressFrame,
+  type Compression,
+} from "./pack/compression.js";
 export * as packFormat from "./pack/format.js";
 export {
   DEFAULT_FRAME_ENTRIES,

@@ -28,7 +28,8 @@ export function validateKey(key: string): string {
   if (key.startsWith("/")) throw new InvalidKeyError(key, "leading '/'");
   for (const segment of key.split("/")) {
     if (segment.length === 0) throw new InvalidKeyError(key, "empty segment");
-    if (segment.length > MAX_SEGMENT_LENGTH) throw new InvalidKeyError(key, `segment longer than ${MAX_SEGMENT_LENGTH} characters`);
+    if (segment.length > MAX_SEGMENT_LENGTH)
+      throw new InvalidKeyError(key, `segment longer than ${MAX_SEGMENT_LENGTH} characters`);
     if (segment === "." || segment === "..") throw new InvalidKeyError(key, "'.' or '..' segment");
     if (!SEGMENT.test(segment)) {
       throw new InvalidKeyError(key, "segments use only A-Z a-z 0-9 . _ - and do not start with '.'");

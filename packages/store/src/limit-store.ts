@@ -1,5 +1,15 @@
 import type { Readable } from "node:stream";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+} from "./object-store.js";
 
 /** A counting semaphore: at most `limit` holders at once, waiters served in arrival order. */
 export class Semaphore {
@@ -7,7 +17,8 @@ export class Semaphore {
   private readonly waiting: Array<() => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {

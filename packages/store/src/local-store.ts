@@ -5,10 +5,26 @@ import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from "nod
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
-import { InvalidKeyError, ObjectNotFoundError, RefConflictError, StoreRequestError, StoreUnavailableError } from "./errors.js";
+import {
+  InvalidKeyError,
+  ObjectNotFoundError,
+  RefConflictError,
+  StoreRequestError,
+  StoreUnavailableError,
+} from "./errors.js";
 import { withFileLock } from "./file-lock.js";
 import { REFS_PREFIX, compareKeys, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+} from "./object-store.js";
 import { clampRange, validateRange } from "./range.js";
 import { refVersion } from "./ref-version.js";
 import { sourceChunks } from "./source.js";
@@ -146,7 +162,10 @@ export class LocalStore implements ObjectStore {
       let filled = 0;
       while (filled < out.length) {
         const length = out.length - filled;
-        const bytesRead = out.length <= INLINE_READ_BYTES ? readSync(fd, out, filled, length, start + filled) : await readAsync(fd, out, filled, length, start + filled);
+        const bytesRead =
+          out.length <= INLINE_READ_BYTES
+            ? readSync(fd, out, filled, length, start + filled)
+            : await readAsync(fd, out, filled, length, start + filled);
         if (bytesRead === 0) break; // the file shrank: impossible for immutable objects, but never loop forever
         filled += bytesRead;
       }
@@ -253,7 +272,8 @@ export class LocalStore implements ObjectStore {
 
   async *listRefs(prefix: string): AsyncIterable<ListEntry> {
     validatePrefix(prefix);
-    for await (const entry of this.list(REFS_PREFIX + prefix)) yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
+    for await (const entry of this.list(REFS_PREFIX + prefix))
+      yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
   }
 
   async close(): Promise<void> {}
@@ -311,7 +331,10 @@ export class LocalStore implements ObjectStore {
     try {
       const info = await lstat(path);
       if (info.isFile()) return true;
-      throw new InvalidKeyError(key, info.isSymbolicLink() ? "a symlink has this name" : "a directory of other keys has this name");
+      throw new InvalidKeyError(
+        key,
+        info.isSymbolicLink() ? "a symlink has this name" : "a directory of other keys has this name",
+      );
     } catch (err) {
       if (isMissing(err)) return false;
       if (errnoOf(err) === undefined) throw err;
@@ -420,7 +443,13 @@ export class LocalStore implements ObjectStore {
    * `create`. Should the directory be gone, removed behind the store's back
    * since, it is forgotten, made again, and `create` runs once more.
    */
-  private async inKnownDir<T>(op: string, key: string, path: string, durable: boolean, create: () => Promise<T>): Promise<T> {
+  private async inKnownDir<T>(
+    op: string,
+    key: string,
+    path: string,
+    durable: boolean,
+    create: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await create();
     } catch (err) {
@@ -518,7 +547,9 @@ async function fsyncDir(dir: string): Promise<void> {
 
 /** fs.read on the libuv pool, for an fd (no FileHandle: the fd is closed synchronously once done). */
 function readAsync(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
+  return new Promise((resolve, reject) =>
+    read(fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+  );
 }
 
 function errnoOf(err: unknown): string | undefined {

@@ -1,7 +1,16 @@
 import { Readable } from "node:stream";
 import { ObjectNotFoundError, RefConflictError } from "./errors.js";
 import { compareKeys, REFS_PREFIX, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+} from "./object-store.js";
 import { clampRange, validateRange } from "./range.js";
 import { refVersion } from "./ref-version.js";
 import { collectSource } from "./source.js";
@@ -86,7 +95,8 @@ export class MemoryStore implements ObjectStore {
 
   async *listRefs(prefix: string): AsyncIterable<ListEntry> {
     validatePrefix(prefix);
-    for await (const entry of this.list(REFS_PREFIX + prefix)) yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
+    for await (const entry of this.list(REFS_PREFIX + prefix))
+      yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
   }
 
   async close(): Promise<void> {}

@@ -20,7 +20,11 @@ export interface OpenStoreOptions {
  * use: a concurrency limit around the backend, retries around that (so a
  * backing-off call does not hold a slot).
  */
-export async function openStore(url: string | undefined, env: StoreEnv, options: OpenStoreOptions = {}): Promise<ObjectStore> {
+export async function openStore(
+  url: string | undefined,
+  env: StoreEnv,
+  options: OpenStoreOptions = {},
+): Promise<ObjectStore> {
   return openStoreConfig(parseStoreUrl(url, env, options.cwd), options);
 }
 

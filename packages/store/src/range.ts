@@ -5,7 +5,8 @@ import type { ByteRange } from "./object-store.js";
 export function validateRange(key: string, range: ByteRange | undefined): ByteRange | undefined {
   if (range === undefined) return undefined;
   const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidRangeError(key, `offset ${offset} is not a non-negative integer`);
+  if (!Number.isSafeInteger(offset) || offset < 0)
+    throw new InvalidRangeError(key, `offset ${offset} is not a non-negative integer`);
   if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
     throw new InvalidRangeError(key, `length ${length} is not a non-negative integer`);
   }

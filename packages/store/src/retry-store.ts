@@ -1,7 +1,17 @@
 import { setTimeout as sleepMs } from "node:timers/promises";
 import type { Readable } from "node:stream";
 import { compareKeys } from "./key.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+} from "./object-store.js";
 import { isTransientError } from "./transient.js";
 
 export interface RetryOptions {
@@ -130,7 +140,10 @@ export class RetryStore implements ObjectStore {
     await this.sleep(delayMs);
   }
 
-  private async *listFrom(prefix: string, open: (prefix: string) => AsyncIterable<ListEntry>): AsyncIterable<ListEntry> {
+  private async *listFrom(
+    prefix: string,
+    open: (prefix: string) => AsyncIterable<ListEntry>,
+  ): AsyncIterable<ListEntry> {
     let last: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {

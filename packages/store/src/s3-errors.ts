@@ -16,7 +16,14 @@ const TRANSIENT_NETWORK_CODES = new Set([
 ]);
 
 /** S3 error names that mean "try again later" even when the status says otherwise. */
-const TRANSIENT_S3_NAMES = new Set(["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "TimeoutError", "RequestTimeoutException"]);
+const TRANSIENT_S3_NAMES = new Set([
+  "SlowDown",
+  "RequestTimeout",
+  "InternalError",
+  "ServiceUnavailable",
+  "TimeoutError",
+  "RequestTimeoutException",
+]);
 
 interface SdkErrorShape {
   name?: string;

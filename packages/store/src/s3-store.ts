@@ -6,12 +6,21 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import type { GetObjectCommandOutput } from "@aws-sdk/client-s3";
+import type { GetObjectCommandOutput, ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { Readable } from "node:stream";
 import { InvalidKeyError, ObjectNotFoundError, RefConflictError, StoreUnavailableError } from "./errors.js";
 import { REFS_PREFIX, refKey, validateKey, validateObjectKey, validatePrefix } from "./key.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutResult, PutSource, RefValue, RefWriteOptions } from "./object-store.js";
+import type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+} from "./object-store.js";
 import { validateRange } from "./range.js";
 import { httpStatusOf, mapS3Error } from "./s3-errors.js";
 import { sourceChunks } from "./source.js";
@@ -29,7 +38,11 @@ export interface S3StoreConfig {
   /** Path-style addressing (http://host/bucket/key), which MinIO and most self-hosted services need. */
   readonly forcePathStyle?: boolean;
   /** Omitted: the SDK's default provider chain. Never logged, never part of `location`. */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
   /**
    * The service honours If-None-Match / If-Match on PutObject (AWS S3 since
    * 2024, recent MinIO). Then put-if-absent is one atomic request and refs
@@ -108,7 +121,9 @@ export class S3Store implements ObjectStore {
     const small = data instanceof Uint8Array && data.length <= this.partSize;
     if (this.conditional && small) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: data, IfNoneMatch: "*" }));
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: data, IfNoneMatch: "*" }),
+        );
         return { created: true };
       } catch (err) {
         if (httpStatusOf(err) === 412) return { created: false };
@@ -176,7 +191,7 @@ export class S3Store implements ObjectStore {
     validatePrefix(prefix);
     let token: string | undefined;
     do {
-      let page;
+      let page: ListObjectsV2CommandOutput;
       try {
         page = await this.client.send(
           new ListObjectsV2Command({
@@ -224,10 +239,13 @@ export class S3Store implements ObjectStore {
     const condition =
       expect === undefined || !this.conditional ? {} : expect === null ? { IfNoneMatch: "*" } : { IfMatch: expect };
     try {
-      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key, Body: data, ...condition }));
+      const out = await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key, Body: data, ...condition }),
+      );
       return { version: out.ETag ?? "" };
     } catch (err) {
-      if (httpStatusOf(err) === 412 && expect !== undefined) throw new RefConflictError(name, expect, await this.versionOf(key));
+      if (httpStatusOf(err) === 412 && expect !== undefined)
+        throw new RefConflictError(name, expect, await this.versionOf(key));
       throw mapS3Error("putRef", key, err);
     }
   }
@@ -242,7 +260,9 @@ export class S3Store implements ObjectStore {
       return this.deleteObject("deleteRef", key);
     }
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key, IfMatch: expect }));
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key, IfMatch: expect }),
+      );
     } catch (err) {
       const status = httpStatusOf(err);
       if (status === 412 || status === 404) throw new RefConflictError(name, expect, await this.versionOf(key));
@@ -252,7 +272,8 @@ export class S3Store implements ObjectStore {
 
   async *listRefs(prefix: string): AsyncIterable<ListEntry> {
     validatePrefix(prefix);
-    for await (const entry of this.list(REFS_PREFIX + prefix)) yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
+    for await (const entry of this.list(REFS_PREFIX + prefix))
+      yield { ...entry, key: entry.key.slice(REFS_PREFIX.length) };
   }
 
   async close(): Promise<void> {
@@ -276,7 +297,9 @@ export class S3Store implements ObjectStore {
         ? {}
         : { Range: `bytes=${range.offset}-${range.length === undefined ? "" : range.offset + range.length - 1}` };
     try {
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key, ...header }));
+      return await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyPrefix + key, ...header }),
+      );
     } catch (err) {
       if (httpStatusOf(err) === 416) return undefined;
       throw mapS3Error("get", key, err);

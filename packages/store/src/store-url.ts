@@ -49,7 +49,10 @@ export function parseStoreUrl(url: string | undefined, env: StoreEnv, cwd: strin
     throw new InvalidStoreUrlError(text, "not a URL");
   }
   if (parsed.username !== "" || parsed.password !== "") {
-    throw new InvalidStoreUrlError(redact(parsed), "credentials do not belong in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    throw new InvalidStoreUrlError(
+      redact(parsed),
+      "credentials do not belong in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    );
   }
   switch (parsed.protocol) {
     case "file:":
@@ -65,7 +68,8 @@ function parseFile(text: string, parsed: URL): StoreConfig {
   if (parsed.host !== "" && parsed.host !== "localhost") {
     throw new InvalidStoreUrlError(text, "a file URL names a local path: file:///absolute/path");
   }
-  if (parsed.search !== "" || parsed.hash !== "") throw new InvalidStoreUrlError(text, "a file URL takes no query or fragment");
+  if (parsed.search !== "" || parsed.hash !== "")
+    throw new InvalidStoreUrlError(text, "a file URL takes no query or fragment");
   const root = fileURLToPath(parsed);
   if (!isAbsolute(root)) throw new InvalidStoreUrlError(text, "not an absolute path");
   return { kind: "file", root };
@@ -74,9 +78,11 @@ function parseFile(text: string, parsed: URL): StoreConfig {
 function parseS3(text: string, parsed: URL, env: StoreEnv): S3StoreConfig {
   const bucket = parsed.hostname;
   if (!BUCKET.test(bucket)) throw new InvalidStoreUrlError(text, `bad bucket name ${JSON.stringify(bucket)}`);
-  if (parsed.port !== "") throw new InvalidStoreUrlError(text, "the service address goes in ?endpoint=, not after the bucket");
+  if (parsed.port !== "")
+    throw new InvalidStoreUrlError(text, "the service address goes in ?endpoint=, not after the bucket");
   for (const name of parsed.searchParams.keys()) {
-    if (!S3_PARAMS.has(name)) throw new InvalidStoreUrlError(text, `unknown parameter ${name} (known: ${[...S3_PARAMS].join(", ")})`);
+    if (!S3_PARAMS.has(name))
+      throw new InvalidStoreUrlError(text, `unknown parameter ${name} (known: ${[...S3_PARAMS].join(", ")})`);
   }
   const q = parsed.searchParams;
   const endpoint = q.get("endpoint") ?? undefined;

@@ -27,9 +27,12 @@ describe("content ids", () => {
     expect(contentKey("packs", sha256Id(Buffer.from("x")))).toBe(`packs/${hex.slice(0, 2)}/${hex}`);
   });
 
-  it.each(["", hex.toUpperCase(), hex.slice(1), `${hex}0`, `${hex.slice(1)}g`, `sha256:${hex}`])("refuses %j", (text) => {
-    expect(() => parseContentId("sha256", text)).toThrow(InvalidContentIdError);
-  });
+  it.each(["", hex.toUpperCase(), hex.slice(1), `${hex}0`, `${hex.slice(1)}g`, `sha256:${hex}`])(
+    "refuses %j",
+    (text) => {
+      expect(() => parseContentId("sha256", text)).toThrow(InvalidContentIdError);
+    },
+  );
 
   it("refuses a digest of the wrong size", () => {
     expect(() => contentIdFromBytes("sha256", new Uint8Array(31))).toThrow(InvalidContentIdError);

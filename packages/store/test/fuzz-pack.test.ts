@@ -9,7 +9,15 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { XenfleetError } from "@xenfleet/format";
-import { MemoryStore, PackReader, PackWriter, packFormat, parseContentId, sha256Id, type Compression } from "@xenfleet/store";
+import {
+  MemoryStore,
+  PackReader,
+  PackWriter,
+  packFormat,
+  parseContentId,
+  sha256Id,
+  type Compression,
+} from "@xenfleet/store";
 import { corpus, saveCrash } from "./corpus.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
@@ -62,7 +70,11 @@ async function readOrRefuse(bytes: Buffer, written: Map<string, Buffer>): Promis
 
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant("word" as const), at: fc.nat(), value: fc.constantFrom(0, 1, 16, 0x100000, 0x7fffffff, 0xffffffff) }),
+  fc.record({
+    kind: fc.constant("word" as const),
+    at: fc.nat(),
+    value: fc.constantFrom(0, 1, 16, 0x100000, 0x7fffffff, 0xffffffff),
+  }),
   fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), value: fc.constant(0) }),
   fc.record({ kind: fc.constant("tail" as const), at: fc.nat(200), value: fc.constant(0) }),
 );
@@ -92,7 +104,10 @@ function reseal(bytes: Buffer): Buffer {
   const trailerAt = bytes.length - TRAILER.size;
   const indexOffset = Number(bytes.readBigUInt64LE(trailerAt + TRAILER.indexOffset));
   if (indexOffset <= trailerAt) {
-    createHash("sha256").update(bytes.subarray(indexOffset, trailerAt)).digest().copy(bytes, trailerAt + TRAILER.indexChecksum);
+    createHash("sha256")
+      .update(bytes.subarray(indexOffset, trailerAt))
+      .digest()
+      .copy(bytes, trailerAt + TRAILER.indexChecksum);
   }
   const checksumAt = trailerAt + TRAILER.packChecksum;
   createHash("sha256").update(bytes.subarray(0, checksumAt)).digest().copy(bytes, checksumAt);
@@ -105,24 +120,32 @@ describe("pack parser fuzz", () => {
     expect(sha256Id(seeds[0]!.bytes)).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it.each(corpus("pack").map((c) => [c.name, c.bytes] as const))("corpus %s reads or is refused with a typed error", async (_name, bytes) => {
-    await readOrRefuse(bytes, new Map());
-  });
+  it.each(corpus("pack").map((c) => [c.name, c.bytes] as const))(
+    "corpus %s reads or is refused with a typed error",
+    async (_name, bytes) => {
+      await readOrRefuse(bytes, new Map());
+    },
+  );
 
   it(`reads right or refuses with a typed error (${RUNS} runs)`, async () => {
     const all = [...seeds, ...corpusSeeds];
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: all.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.boolean(), async (which, mutations, forge) => {
-        const seed = all[which]!;
-        const mutated = mutate(seed.bytes, mutations);
-        const bytes = forge ? reseal(mutated) : mutated;
-        try {
-          await readOrRefuse(bytes, seed.entries);
-        } catch (error) {
-          saveCrash("pack", bytes);
-          throw error;
-        }
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: all.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        async (which, mutations, forge) => {
+          const seed = all[which]!;
+          const mutated = mutate(seed.bytes, mutations);
+          const bytes = forge ? reseal(mutated) : mutated;
+          try {
+            await readOrRefuse(bytes, seed.entries);
+          } catch (error) {
+            saveCrash("pack", bytes);
+            throw error;
+          }
+        },
+      ),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 20240603) },
     );
   });

@@ -12,7 +12,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { InvalidKeyError, LocalStore, ObjectNotFoundError, StoreRequestError, StoreUnavailableError } from "@xenfleet/store";
+import {
+  InvalidKeyError,
+  LocalStore,
+  ObjectNotFoundError,
+  StoreRequestError,
+  StoreUnavailableError,
+} from "@xenfleet/store";
 import { XenfleetError } from "@xenfleet/format";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -43,14 +49,41 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 describe("hostile keys never leave the root", () => {
   const hostileSegment = fc.oneof(
-    fc.constantFrom("..", ".", "", "%2e%2e", "%2F", "..%2f", "\\..\\", "\0", "a\0b", "/", "//", "~", "$HOME", ".tmp", ".locks", "CON", " ", "a b", "é"),
+    fc.constantFrom(
+      "..",
+      ".",
+      "",
+      "%2e%2e",
+      "%2F",
+      "..%2f",
+      "\\..\\",
+      "\0",
+      "a\0b",
+      "/",
+      "//",
+      "~",
+      "$HOME",
+      ".tmp",
+      ".locks",
+      "CON",
+      " ",
+      "a b",
+      "é",
+    ),
     fc.string({ maxLength: 12 }),
     fc.stringMatching(/^[A-Za-z0-9._-]{1,8}$/),
   );
   const hostileKey = fc.oneof(
     fc.array(hostileSegment, { minLength: 1, maxLength: 6 }).map((s) => s.join("/")),
     fc.array(hostileSegment, { minLength: 1, maxLength: 6 }).map((s) => "/" + s.join("/")),
-    fc.constantFrom("../outside/secret", "a/../../outside/secret", "/etc/passwd", "refs/../../x", "x".repeat(600), "a/".repeat(300) + "b"),
+    fc.constantFrom(
+      "../outside/secret",
+      "a/../../outside/secret",
+      "/etc/passwd",
+      "refs/../../x",
+      "x".repeat(600),
+      "a/".repeat(300) + "b",
+    ),
     fc.string({ maxLength: 40 }),
   );
 
@@ -82,7 +115,9 @@ describe("hostile keys never leave the root", () => {
       }),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 42) },
     );
-    expect(await filesUnder(base)).toEqual(["outside/secret", ...(await filesUnder(root)).map((f) => `store/${f}`)].sort());
+    expect(await filesUnder(base)).toEqual(
+      ["outside/secret", ...(await filesUnder(root)).map((f) => `store/${f}`)].sort(),
+    );
   });
 });
 

@@ -29,7 +29,10 @@ function pages(count: number): Array<{ id: ContentId<"sha256">; data: Buffer }> 
   });
 }
 
-function buildPack(compression: (typeof COMPRESSIONS)[number], count = 40): { pack: FinishedPack; input: ReturnType<typeof pages> } {
+function buildPack(
+  compression: (typeof COMPRESSIONS)[number],
+  count = 40,
+): { pack: FinishedPack; input: ReturnType<typeof pages> } {
   const input = pages(count);
   const writer = new PackWriter({ entryHash: "sha256", compression, frameEntries: 16 });
   for (const page of input) expect(writer.add(page.id, page.data)).toBe(true);
@@ -47,7 +50,10 @@ function reseal(bytes: Buffer): Buffer {
 function resealIndex(bytes: Buffer): Buffer {
   const trailerAt = bytes.length - TRAILER.size;
   const indexOffset = Number(bytes.readBigUInt64LE(trailerAt + TRAILER.indexOffset));
-  createHash("sha256").update(bytes.subarray(indexOffset, trailerAt)).digest().copy(bytes, trailerAt + TRAILER.indexChecksum);
+  createHash("sha256")
+    .update(bytes.subarray(indexOffset, trailerAt))
+    .digest()
+    .copy(bytes, trailerAt + TRAILER.indexChecksum);
   return reseal(bytes);
 }
 
@@ -61,10 +67,26 @@ function openBytes(bytes: Buffer): PackReader {
 
 describe("pack layout", () => {
   it("pins the sizes and field offsets of header, frame, entry and trailer", () => {
-    expect(HEADER).toEqual({ size: 16, magic: 0, version: 8, byteOrder: 9, compression: 10, entryHash: 11, reserved: 12 });
+    expect(HEADER).toEqual({
+      size: 16,
+      magic: 0,
+      version: 8,
+      byteOrder: 9,
+      compression: 10,
+      entryHash: 11,
+      reserved: 12,
+    });
     expect(FRAME_RECORD).toEqual({ size: 16, offset: 0, storedLength: 8, rawLength: 12 });
     expect(ENTRY_RECORD).toEqual({ size: 48, id: 0, frame: 32, offsetInFrame: 36, length: 40, reserved: 44 });
-    expect(TRAILER).toEqual({ size: 88, indexOffset: 0, frameCount: 8, entryCount: 12, indexChecksum: 16, magic: 48, packChecksum: 56 });
+    expect(TRAILER).toEqual({
+      size: 88,
+      indexOffset: 0,
+      frameCount: 8,
+      entryCount: 12,
+      indexChecksum: 16,
+      magic: 48,
+      packChecksum: 56,
+    });
   });
 
   it("writes the header it documents", () => {
@@ -77,7 +99,9 @@ describe("pack layout", () => {
   it("an uncompressed pack is header + raw entries + index + trailer, byte for byte", () => {
     const { pack, input } = buildPack("none", 20);
     const frames = Math.ceil(20 / 16);
-    expect(pack.bytes.length).toBe(HEADER.size + 20 * 4096 + frames * FRAME_RECORD.size + 20 * ENTRY_RECORD.size + TRAILER.size);
+    expect(pack.bytes.length).toBe(
+      HEADER.size + 20 * 4096 + frames * FRAME_RECORD.size + 20 * ENTRY_RECORD.size + TRAILER.size,
+    );
     expect(pack.bytes.subarray(HEADER.size, HEADER.size + 4096).equals(input[0]!.data)).toBe(true);
   });
 });
@@ -102,7 +126,9 @@ describe.each(COMPRESSIONS)("pack round trip (%s)", (compression) => {
   it("an entry it does not hold is PackEntryNotFoundError naming pack and entry", async () => {
     const { pack } = buildPack(compression, 2);
     const other = sha256Id(Buffer.from("absent"));
-    const error = await openBytes(pack.bytes).read(other).catch((e: unknown) => e);
+    const error = await openBytes(pack.bytes)
+      .read(other)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PackEntryNotFoundError);
     expect((error as Error).message).toContain(pack.id);
     expect((error as Error).message).toContain(other);
@@ -150,26 +176,34 @@ describe("pack writer", () => {
     expect(openBytes(pack.bytes).entries).toEqual([]);
   });
 
-  it.each(COMPRESSIONS)("with a buffer pool (%s): the same pack, and its buffer reused once released", (compression) => {
-    const input = pages(40);
-    const pool = new BufferPool(packRoom(64 * 1024), 2);
-    const write = (buffers?: BufferPool) => {
-      const writer = new PackWriter({ entryHash: "sha256", compression, targetBytes: 64 * 1024, ...(buffers ? { buffers } : {}) });
-      for (const p of input) writer.add(p.id, p.data);
-      return writer.finish();
-    };
-    const plain = write();
-    const pooled = write(pool);
-    expect(pooled.id).toBe(plain.id);
-    expect(pooled.bytes.equals(plain.bytes)).toBe(true);
-    const reader = openBytes(pooled.bytes);
-    expect(reader.entries.map((e) => e.id)).toEqual(input.map((p) => p.id));
-    pooled.release();
-    // The next pack is written into the buffer the first one was stored from.
-    const next = write(pool);
-    expect(next.id).toBe(plain.id);
-    if (compression === "none") expect(next.bytes.buffer).toBe(pooled.bytes.buffer);
-  });
+  it.each(COMPRESSIONS)(
+    "with a buffer pool (%s): the same pack, and its buffer reused once released",
+    (compression) => {
+      const input = pages(40);
+      const pool = new BufferPool(packRoom(64 * 1024), 2);
+      const write = (buffers?: BufferPool) => {
+        const writer = new PackWriter({
+          entryHash: "sha256",
+          compression,
+          targetBytes: 64 * 1024,
+          ...(buffers ? { buffers } : {}),
+        });
+        for (const p of input) writer.add(p.id, p.data);
+        return writer.finish();
+      };
+      const plain = write();
+      const pooled = write(pool);
+      expect(pooled.id).toBe(plain.id);
+      expect(pooled.bytes.equals(plain.bytes)).toBe(true);
+      const reader = openBytes(pooled.bytes);
+      expect(reader.entries.map((e) => e.id)).toEqual(input.map((p) => p.id));
+      pooled.release();
+      // The next pack is written into the buffer the first one was stored from.
+      const next = write(pool);
+      expect(next.id).toBe(plain.id);
+      if (compression === "none") expect(next.bytes.buffer).toBe(pooled.bytes.buffer);
+    },
+  );
 
   it("with a buffer pool, a pack that outgrows its pooled buffer moves to a larger one and is still whole", () => {
     const input = pages(40); // 160 KiB of entries, past the pooled buffer's 4 KiB target and its slack
@@ -192,11 +226,13 @@ describe("hostile packs are refused with a typed error, never a crash or a large
   const indexOffset = Number(good.readBigUInt64LE(trailerAt + TRAILER.indexOffset));
   const entriesAt = indexOffset + 2 * FRAME_RECORD.size;
 
-  const edit = (fn: (b: Buffer) => void, seal: (b: Buffer) => Buffer = reseal) => () => {
-    const b = Buffer.from(good);
-    fn(b);
-    return seal(b);
-  };
+  const edit =
+    (fn: (b: Buffer) => void, seal: (b: Buffer) => Buffer = reseal) =>
+    () => {
+      const b = Buffer.from(good);
+      fn(b);
+      return seal(b);
+    };
 
   const cases: Array<[string, () => Buffer, new (...args: never[]) => Error, RegExp]> = [
     ["empty", () => Buffer.alloc(0), CorruptObjectError, /truncated/],
@@ -205,22 +241,95 @@ describe("hostile packs are refused with a typed error, never a crash or a large
     ["bad magic", edit((b) => b.write("NOTAPACK", 0, "latin1")), CorruptObjectError, /bad magic/],
     ["unknown version", edit((b) => b.writeUInt8(2, HEADER.version)), UnsupportedPackError, /version 2/],
     ["big-endian byte order", edit((b) => b.writeUInt8(2, HEADER.byteOrder)), UnsupportedPackError, /byte order/],
-    ["unknown compression", edit((b) => b.writeUInt8(9, HEADER.compression)), UnsupportedPackError, /compression code 9/],
+    [
+      "unknown compression",
+      edit((b) => b.writeUInt8(9, HEADER.compression)),
+      UnsupportedPackError,
+      /compression code 9/,
+    ],
     ["unknown entry hash", edit((b) => b.writeUInt8(7, HEADER.entryHash)), UnsupportedPackError, /entry hash code 7/],
     ["reserved header bits", edit((b) => b.writeUInt32LE(1, HEADER.reserved)), CorruptObjectError, /reserved/],
-    ["bad trailer magic", edit((b) => b.write("XXXXXXXX", trailerAt + TRAILER.magic, "latin1")), CorruptObjectError, /trailer magic/],
-    ["pack checksum mismatch", edit((b) => flip(b, 20), (b) => b), CorruptObjectError, /pack checksum/],
-    ["entry count of 4 billion", edit((b) => b.writeUInt32LE(0xffffffff, trailerAt + TRAILER.entryCount)), CorruptObjectError, /entry count/],
-    ["entry count one too many", edit((b) => b.writeUInt32LE(21, trailerAt + TRAILER.entryCount)), CorruptObjectError, /does not end at the trailer/],
-    ["frame count above entry count", edit((b) => b.writeUInt32LE(1000, trailerAt + TRAILER.frameCount)), CorruptObjectError, /frame count/],
-    ["index offset past the end", edit((b) => b.writeBigUInt64LE(2n ** 60n, trailerAt + TRAILER.indexOffset)), CorruptObjectError, /does not end/],
-    ["index checksum mismatch", edit((b) => flip(b, entriesAt + ENTRY_RECORD.length)), CorruptObjectError, /index checksum/],
-    ["frame claims 4 GiB raw", edit((b) => b.writeUInt32LE(0xffffffff, indexOffset + FRAME_RECORD.rawLength), resealIndex), CorruptObjectError, /raw bytes/],
-    ["frame offset out of order", edit((b) => b.writeBigUInt64LE(17n, indexOffset + FRAME_RECORD.offset), resealIndex), CorruptObjectError, /starts at 17/],
-    ["entry length past its frame", edit((b) => b.writeUInt32LE(1 << 30, entriesAt + ENTRY_RECORD.length), resealIndex), CorruptObjectError, /out of place/],
-    ["entry in a frame that does not exist", edit((b) => b.writeUInt32LE(99, entriesAt + ENTRY_RECORD.frame), resealIndex), CorruptObjectError, /out of place/],
-    ["duplicate entry id", edit((b) => b.copy(b, entriesAt + ENTRY_RECORD.size, entriesAt, entriesAt + 32), resealIndex), CorruptObjectError, /twice/],
-    ["reserved entry bits", edit((b) => b.writeUInt32LE(1, entriesAt + ENTRY_RECORD.reserved), resealIndex), CorruptObjectError, /reserved/],
+    [
+      "bad trailer magic",
+      edit((b) => b.write("XXXXXXXX", trailerAt + TRAILER.magic, "latin1")),
+      CorruptObjectError,
+      /trailer magic/,
+    ],
+    [
+      "pack checksum mismatch",
+      edit(
+        (b) => flip(b, 20),
+        (b) => b,
+      ),
+      CorruptObjectError,
+      /pack checksum/,
+    ],
+    [
+      "entry count of 4 billion",
+      edit((b) => b.writeUInt32LE(0xffffffff, trailerAt + TRAILER.entryCount)),
+      CorruptObjectError,
+      /entry count/,
+    ],
+    [
+      "entry count one too many",
+      edit((b) => b.writeUInt32LE(21, trailerAt + TRAILER.entryCount)),
+      CorruptObjectError,
+      /does not end at the trailer/,
+    ],
+    [
+      "frame count above entry count",
+      edit((b) => b.writeUInt32LE(1000, trailerAt + TRAILER.frameCount)),
+      CorruptObjectError,
+      /frame count/,
+    ],
+    [
+      "index offset past the end",
+      edit((b) => b.writeBigUInt64LE(2n ** 60n, trailerAt + TRAILER.indexOffset)),
+      CorruptObjectError,
+      /does not end/,
+    ],
+    [
+      "index checksum mismatch",
+      edit((b) => flip(b, entriesAt + ENTRY_RECORD.length)),
+      CorruptObjectError,
+      /index checksum/,
+    ],
+    [
+      "frame claims 4 GiB raw",
+      edit((b) => b.writeUInt32LE(0xffffffff, indexOffset + FRAME_RECORD.rawLength), resealIndex),
+      CorruptObjectError,
+      /raw bytes/,
+    ],
+    [
+      "frame offset out of order",
+      edit((b) => b.writeBigUInt64LE(17n, indexOffset + FRAME_RECORD.offset), resealIndex),
+      CorruptObjectError,
+      /starts at 17/,
+    ],
+    [
+      "entry length past its frame",
+      edit((b) => b.writeUInt32LE(1 << 30, entriesAt + ENTRY_RECORD.length), resealIndex),
+      CorruptObjectError,
+      /out of place/,
+    ],
+    [
+      "entry in a frame that does not exist",
+      edit((b) => b.writeUInt32LE(99, entriesAt + ENTRY_RECORD.frame), resealIndex),
+      CorruptObjectError,
+      /out of place/,
+    ],
+    [
+      "duplicate entry id",
+      edit((b) => b.copy(b, entriesAt + ENTRY_RECORD.size, entriesAt, entriesAt + 32), resealIndex),
+      CorruptObjectError,
+      /twice/,
+    ],
+    [
+      "reserved entry bits",
+      edit((b) => b.writeUInt32LE(1, entriesAt + ENTRY_RECORD.reserved), resealIndex),
+      CorruptObjectError,
+      /reserved/,
+    ],
   ];
 
   it.each(cases)("%s", (_label, make, errorClass, message) => {
@@ -267,27 +376,32 @@ describe("hostile packs are refused with a typed error, never a crash or a large
     await writePack(store, pack);
     await expect(PackReader.open(store, pack.id)).rejects.toBeInstanceOf(UnsupportedPackError);
     // A stand-in hasher (SHA-256 here, since the ids above are SHA-256 digests) makes it readable.
-    const reader = await PackReader.open(store, pack.id, { hashers: { blake3: (d) => createHash("sha256").update(d).digest() } });
+    const reader = await PackReader.open(store, pack.id, {
+      hashers: { blake3: (d) => createHash("sha256").update(d).digest() },
+    });
     expect((await reader.read(reader.entries[0]!.id)).toString()).toBe("x");
   });
 });
 
 describe("recompressPack", () => {
-  it.each(["zstd", "lz4"] as const)("rewrites an uncompressed pack with %s under a new key, leaving the old one", async (compression) => {
-    const store = new MemoryStore();
-    const { pack, input } = buildPack("none", 40);
-    await writePack(store, pack);
-    const result = await recompressPack(store, pack.id, compression);
-    expect(result.id).not.toBe(pack.id);
-    expect(result.created).toBe(true);
-    expect(await store.head(pack.key)).toBeDefined();
-    const reader = await PackReader.open(store, result.id);
-    expect(reader.compression).toBe(compression);
-    expect((await store.head(result.key))!.size).toBeLessThan(pack.bytes.length);
-    for (const page of input) expect((await reader.read(page.id)).equals(page.data)).toBe(true);
-    // Rerunning (a retried job) finds the same pack already written.
-    expect(await recompressPack(store, pack.id, compression)).toMatchObject({ id: result.id, created: false });
-  });
+  it.each(["zstd", "lz4"] as const)(
+    "rewrites an uncompressed pack with %s under a new key, leaving the old one",
+    async (compression) => {
+      const store = new MemoryStore();
+      const { pack, input } = buildPack("none", 40);
+      await writePack(store, pack);
+      const result = await recompressPack(store, pack.id, compression);
+      expect(result.id).not.toBe(pack.id);
+      expect(result.created).toBe(true);
+      expect(await store.head(pack.key)).toBeDefined();
+      const reader = await PackReader.open(store, result.id);
+      expect(reader.compression).toBe(compression);
+      expect((await store.head(result.key))!.size).toBeLessThan(pack.bytes.length);
+      for (const page of input) expect((await reader.read(page.id)).equals(page.data)).toBe(true);
+      // Rerunning (a retried job) finds the same pack already written.
+      expect(await recompressPack(store, pack.id, compression)).toMatchObject({ id: result.id, created: false });
+    },
+  );
 
   it("refuses to recompress a corrupt pack, naming it", async () => {
     const store = new MemoryStore();

@@ -22,7 +22,14 @@ import {
   type ObjectStore,
 } from "@xenfleet/store";
 import { XenfleetError } from "@xenfleet/format";
-import { randomFaults, startFaultProxy, startTestS3Server, type FaultProxy, type ProxyFault, type TestS3Server } from "@xenfleet/store/testing";
+import {
+  randomFaults,
+  startFaultProxy,
+  startTestS3Server,
+  type FaultProxy,
+  type ProxyFault,
+  type TestS3Server,
+} from "@xenfleet/store/testing";
 
 let server: TestS3Server;
 let proxy: FaultProxy;
@@ -38,7 +45,9 @@ afterAll(async () => {
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** A store as the fleet opens one (retries on top of the SDK's own), talking through the proxy. */
-async function faultyS3(options: { sdkAttempts?: number; retries?: number } = {}): Promise<{ store: ObjectStore; direct: ObjectStore }> {
+async function faultyS3(
+  options: { sdkAttempts?: number; retries?: number } = {},
+): Promise<{ store: ObjectStore; direct: ObjectStore }> {
   const bucket = await server.createBucket();
   const s3 = new S3Store(
     server.config(bucket, { endpoint: proxy.endpoint, maxAttempts: options.sdkAttempts ?? 1, requestTimeoutMs: 400 }),
@@ -50,7 +59,9 @@ async function faultyS3(options: { sdkAttempts?: number; retries?: number } = {}
 /** Typed store errors are the only failures allowed. */
 function expectTyped(error: unknown): void {
   expect(error).toBeInstanceOf(XenfleetError);
-  expect(error instanceof StoreUnavailableError || error instanceof StoreRequestError || error instanceof CorruptObjectError).toBe(true);
+  expect(
+    error instanceof StoreUnavailableError || error instanceof StoreRequestError || error instanceof CorruptObjectError,
+  ).toBe(true);
 }
 
 const EVERY_FAULT: readonly ProxyFault[] = [
@@ -226,7 +237,9 @@ describe("S3 through a faulty network, many faults at random", () => {
           const [k, bytes] = earlier;
           const offset = i % 3 === 0 ? Math.floor(bytes.length / 3) : 0;
           const want = i % 3 === 0 ? bytes.subarray(offset, offset + 1000) : bytes;
-          const got = await (i % 3 === 0 ? store.get(k, { offset, length: 1000 }) : store.get(k)).catch((e: unknown) => e);
+          const got = await (i % 3 === 0 ? store.get(k, { offset, length: 1000 }) : store.get(k)).catch(
+            (e: unknown) => e,
+          );
           if (Buffer.isBuffer(got)) {
             expect(got.equals(want)).toBe(true);
             succeeded++;
@@ -239,9 +252,12 @@ describe("S3 through a faulty network, many faults at random", () => {
     } finally {
       proxy.setPlan(() => undefined);
     }
-    const injected = Object.values(proxy.injected).reduce((a, b) => a + b, 0) - Object.values(before).reduce((a, b) => a + b, 0);
+    const injected =
+      Object.values(proxy.injected).reduce((a, b) => a + b, 0) - Object.values(before).reduce((a, b) => a + b, 0);
     expect(injected).toBeGreaterThan(10);
-    const byKind = Object.fromEntries(Object.entries(proxy.injected).map(([k, n]) => [k, n - before[k as keyof typeof before]]));
+    const byKind = Object.fromEntries(
+      Object.entries(proxy.injected).map(([k, n]) => [k, n - before[k as keyof typeof before]]),
+    );
     console.log(JSON.stringify({ chaos: "s3-storm", seed, injected, byKind, right: succeeded, typedFailures: failed }));
     expect(succeeded).toBeGreaterThan(0);
     // After the storm: every acknowledged put is there, intact; a put that

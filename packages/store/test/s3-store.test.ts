@@ -13,5 +13,8 @@ afterAll(async () => {
 // The smallest part size S3 allows, so the 12 MiB object goes up in three parts.
 describeObjectStoreConformance("s3 (s3rver over HTTP)", async () => {
   const bucket = await server.createBucket();
-  return { store: new S3Store(server.config(bucket, { partSize: 5 * 1024 * 1024, prefix: "fleet" })), cleanup: async () => {} };
+  return {
+    store: new S3Store(server.config(bucket, { partSize: 5 * 1024 * 1024, prefix: "fleet" })),
+    cleanup: async () => {},
+  };
 });

@@ -35,7 +35,17 @@ describe("parseStoreUrl", () => {
     [
       "s3://fleet-images?pathStyle=false&conditionalWrites=true&partSize=16777216",
       { AWS_REGION: "us-west-2" },
-      { kind: "s3", s3: { bucket: "fleet-images", prefix: "", region: "us-west-2", forcePathStyle: false, conditionalWrites: true, partSize: 16777216 } },
+      {
+        kind: "s3",
+        s3: {
+          bucket: "fleet-images",
+          prefix: "",
+          region: "us-west-2",
+          forcePathStyle: false,
+          conditionalWrites: true,
+          partSize: 16777216,
+        },
+      },
     ],
   ])("%s with %o", (url, env, expected) => {
     expect(parseStoreUrl(url, env, "/srv/app")).toEqual(expected);

@@ -53,7 +53,13 @@ describe("RetryStore", () => {
     await inner.put("k/1", Buffer.from("hello"));
     const faulty = new FaultyStore(inner).failNext("get", 2);
     const events: RetryEvent[] = [];
-    const store = new RetryStore(faulty, { retries: 5, baseDelayMs: 100, sleep: noWait, random: () => 0.999, onRetry: (e) => events.push(e) });
+    const store = new RetryStore(faulty, {
+      retries: 5,
+      baseDelayMs: 100,
+      sleep: noWait,
+      random: () => 0.999,
+      onRetry: (e) => events.push(e),
+    });
     expect((await store.get("k/1")).toString()).toBe("hello");
     expect(faulty.calls.get).toBe(3);
     expect(events.map((e) => [e.attempt, e.delayMs])).toEqual([
@@ -71,7 +77,14 @@ describe("RetryStore", () => {
   it("caps the delay at maxDelayMs", async () => {
     const events: RetryEvent[] = [];
     const faulty = new FaultyStore(new MemoryStore()).failNext("head", 6);
-    const store = new RetryStore(faulty, { retries: 6, baseDelayMs: 100, maxDelayMs: 300, sleep: noWait, random: () => 0.999, onRetry: (e) => events.push(e) });
+    const store = new RetryStore(faulty, {
+      retries: 6,
+      baseDelayMs: 100,
+      maxDelayMs: 300,
+      sleep: noWait,
+      random: () => 0.999,
+      onRetry: (e) => events.push(e),
+    });
     await store.head("k");
     expect(Math.max(...events.map((e) => e.delayMs))).toBe(299);
   });
@@ -110,14 +123,28 @@ describe("RetryStore", () => {
     expect(faulty.calls.list).toBe(3);
   });
 
-  describeObjectStoreConformance("retry wrapper over a store whose first call of each operation fails", async () => {
-    // Every operation's first call fails transiently; the wrapper must hide it.
-    const faulty = new FaultyStore(new MemoryStore());
-    for (const op of ["get", "getStream", "head", "delete", "getRef", "putRef", "deleteRef", "list", "listRefs"] as const) {
-      faulty.failNext(op, 1);
-    }
-    return { store: new RetryStore(faulty, { sleep: noWait }), cleanup: async () => {} };
-  }, { listCount: 1100 });
+  describeObjectStoreConformance(
+    "retry wrapper over a store whose first call of each operation fails",
+    async () => {
+      // Every operation's first call fails transiently; the wrapper must hide it.
+      const faulty = new FaultyStore(new MemoryStore());
+      for (const op of [
+        "get",
+        "getStream",
+        "head",
+        "delete",
+        "getRef",
+        "putRef",
+        "deleteRef",
+        "list",
+        "listRefs",
+      ] as const) {
+        faulty.failNext(op, 1);
+      }
+      return { store: new RetryStore(faulty, { sleep: noWait }), cleanup: async () => {} };
+    },
+    { listCount: 1100 },
+  );
 });
 
 /** A store whose calls wait until released, to observe how many run at once. */
@@ -137,7 +164,7 @@ class GateStore extends MemoryStore {
   /** Releases the calls waiting now; returns how many. */
   release(): number {
     const n = this.waiters.length;
-    this.waiters.splice(0).forEach((w) => w());
+    for (const w of this.waiters.splice(0)) w();
     return n;
   }
 }
@@ -173,5 +200,8 @@ describe("LimitStore", () => {
     expect(() => new LimitStore(new MemoryStore(), 0)).toThrow(RangeError);
   });
 
-  describeObjectStoreConformance("limit wrapper", async () => ({ store: new LimitStore(new MemoryStore(), 2), cleanup: async () => {} }));
+  describeObjectStoreConformance("limit wrapper", async () => ({
+    store: new LimitStore(new MemoryStore(), 2),
+    cleanup: async () => {},
+  }));
 });

@@ -8,8 +8,25 @@ export function compressHandler(stores: Stores): JobHandler<"compress"> {
     const started = performance.now();
     const store = await stores.get(payload.store);
     // The level is part of the request (the schema bounds it); packs already compressed are left as they are.
-    const result = await compressImage(store, parseImageId(payload.image), payload.algorithm, { zstdLevel: payload.level, signal });
-    logger.info({ image: payload.image, packs: result.packs, rewritten: result.rewritten, bytesIn: result.bytesBefore, bytesOut: result.bytesAfter }, "compressed");
-    return { imageId: payload.image, bytesIn: result.bytesBefore, bytesOut: result.bytesAfter, seconds: (performance.now() - started) / 1000 };
+    const result = await compressImage(store, parseImageId(payload.image), payload.algorithm, {
+      zstdLevel: payload.level,
+      signal,
+    });
+    logger.info(
+      {
+        image: payload.image,
+        packs: result.packs,
+        rewritten: result.rewritten,
+        bytesIn: result.bytesBefore,
+        bytesOut: result.bytesAfter,
+      },
+      "compressed",
+    );
+    return {
+      imageId: payload.image,
+      bytesIn: result.bytesBefore,
+      bytesOut: result.bytesAfter,
+      seconds: (performance.now() - started) / 1000,
+    };
   };
 }

@@ -33,24 +33,36 @@ export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save
       // Each run gets its own batch id (its save jobs' ids derive from it),
       // fixed by the job's creation time so a re-run expands identically.
       const batchId = `${payload.batchId}-${job.timestamp}`;
-      const { total, skipped, duplicates } = await expandInto(job, payload, deps.redis, deps.prefix, batchId, { compress: deps.compress });
+      const { total, skipped, duplicates } = await expandInto(job, payload, deps.redis, deps.prefix, batchId, {
+        compress: deps.compress,
+      });
       expansion = { batchId, total, skipped: skipped.slice(0, 1000), duplicates: duplicates.slice(0, 1000) };
       await job.updateProgress(expansion as unknown as object);
-      logger.info({ batchId, total, skipped: skipped.length, hosts: payload.hosts ?? "all" }, "scheduled batch expanded");
+      logger.info(
+        { batchId, total, skipped: skipped.length, hosts: payload.hosts ?? "all" },
+        "scheduled batch expanded",
+      );
       for (const s of skipped) logger.warn({ host: s.host, domain: s.domain.name }, s.reason);
-      for (const d of duplicates) logger.warn({ domain: d.uuid, hosts: d.hosts }, "domain uuid reported by several hosts; saved on each");
+      for (const d of duplicates)
+        logger.warn({ domain: d.uuid, hosts: d.hosts }, "domain uuid reported by several hosts; saved on each");
       if (total > 0 && (await job.moveToWaitingChildren(job.token ?? ""))) throw new WaitingChildrenError();
     }
     const report = await batchSaveReport(job, withBatch(payload, expansion));
     for (const s of expansion.skipped) report.outcomes.push({ host: s.host, domain: s.domain.uuid, error: s.reason });
-    return { ...report, total: expansion.total + expansion.skipped.length, failed: report.failed + expansion.skipped.length };
+    return {
+      ...report,
+      total: expansion.total + expansion.skipped.length,
+      failed: report.failed + expansion.skipped.length,
+    };
   };
 }
 
 function expansionOf(job: Job): Expansion | undefined {
   const p = job.progress as Partial<Expansion> | number | undefined;
   if (typeof p !== "object" || p === null) return undefined;
-  return typeof p.batchId === "string" && typeof p.total === "number" && Array.isArray(p.skipped) ? (p as Expansion) : undefined;
+  return typeof p.batchId === "string" && typeof p.total === "number" && Array.isArray(p.skipped)
+    ? (p as Expansion)
+    : undefined;
 }
 
 function withBatch(payload: JobPayload<"batch-save">, expansion: Expansion): JobPayload<"batch-save"> {

@@ -17,7 +17,12 @@ export const configSchema = fleetEnvSchema.extend(storeCredentialsSchema.shape).
   XENFLEET_KEEP_WEEKLY: z.coerce.number().int().min(0).max(520).default(4),
   XENFLEET_GC_CRON: cron.default("0 5 * * *"),
   /** Store objects younger than this are never collected: a save may still be writing them. */
-  XENFLEET_GC_GRACE_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(6 * 3600),
+  XENFLEET_GC_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(6 * 3600),
   /** Saves at once on one host. */
   XENFLEET_HOST_SAVES: z.coerce.number().int().min(1).max(64).default(2),
   /** Saves at once in the whole fleet (0: no limit). */

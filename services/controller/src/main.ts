@@ -24,14 +24,29 @@ const stores = new Stores(config);
 await setLimits(producer, prefix, { hostSaves: config.XENFLEET_HOST_SAVES, fleetSaves: config.XENFLEET_FLEET_SAVES });
 const store = config.XENFLEET_STORE;
 if (config.XENFLEET_NIGHTLY_CRON !== undefined) {
-  await scheduleNightly(producer, prefix, { cron: config.XENFLEET_NIGHTLY_CRON }, { store, mode: config.XENFLEET_NIGHTLY_MODE });
+  await scheduleNightly(
+    producer,
+    prefix,
+    { cron: config.XENFLEET_NIGHTLY_CRON },
+    { store, mode: config.XENFLEET_NIGHTLY_MODE },
+  );
 }
-await scheduleRetention(producer, prefix, { cron: config.XENFLEET_RETENTION_CRON }, {
-  store,
-  keep: { nightly: config.XENFLEET_KEEP_NIGHTLY, weekly: config.XENFLEET_KEEP_WEEKLY },
-  dryRun: false,
-});
-await scheduleGc(producer, prefix, { cron: config.XENFLEET_GC_CRON }, { store, graceSeconds: config.XENFLEET_GC_GRACE_SECONDS, dryRun: false });
+await scheduleRetention(
+  producer,
+  prefix,
+  { cron: config.XENFLEET_RETENTION_CRON },
+  {
+    store,
+    keep: { nightly: config.XENFLEET_KEEP_NIGHTLY, weekly: config.XENFLEET_KEEP_WEEKLY },
+    dryRun: false,
+  },
+);
+await scheduleGc(
+  producer,
+  prefix,
+  { cron: config.XENFLEET_GC_CRON },
+  { store, graceSeconds: config.XENFLEET_GC_GRACE_SECONDS, dryRun: false },
+);
 
 const worker = runWorker({
   queue: CONTROLLER_QUEUE,

@@ -3,7 +3,7 @@
  * demo: how many saves have finished, then the final report.
  */
 import { Queue, type Job } from "bullmq";
-import { bullPrefix, CONTROLLER_QUEUE, parseResult, results } from "@xenfleet/jobs";
+import { bullPrefix, CONTROLLER_QUEUE, parseResult, type results } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import type { z } from "zod";
 import type { SkippedDomain } from "./targets.js";
@@ -56,7 +56,11 @@ export async function batchProgress(redis: Redis, prefix: string, jobId: string)
 export async function listBatches(redis: Redis, prefix: string, limit = 20): Promise<BatchProgress[]> {
   const queue = controllerQueue(redis, prefix);
   try {
-    const jobs = await queue.getJobs(["waiting-children", "active", "waiting", "completed", "failed", "prioritized"], 0, limit * 3);
+    const jobs = await queue.getJobs(
+      ["waiting-children", "active", "waiting", "completed", "failed", "prioritized"],
+      0,
+      limit * 3,
+    );
     const batches = jobs.filter((j): j is Job => j !== undefined && j.name === "batch-save");
     batches.sort((a, b) => b.timestamp - a.timestamp);
     const progress = await Promise.all(batches.slice(0, limit).map((j) => progressOf(queue, j.id ?? "")));

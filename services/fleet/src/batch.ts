@@ -43,10 +43,17 @@ export interface StartedBatch {
 
 /** A fresh batch id: sortable by time, unique. */
 export function newBatchId(kind = "batch"): string {
-  return `${kind}-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}-${randomBytes(3).toString("hex")}`;
+  return `${kind}-${new Date()
+    .toISOString()
+    .replace(/[-:.TZ]/g, "")
+    .slice(0, 14)}-${randomBytes(3).toString("hex")}`;
 }
 
-export async function startBatch(redis: Redis, prefix: string, options: BatchOptions & { batchId?: string }): Promise<StartedBatch> {
+export async function startBatch(
+  redis: Redis,
+  prefix: string,
+  options: BatchOptions & { batchId?: string },
+): Promise<StartedBatch> {
   const batchId = options.batchId ?? newBatchId();
   const hosts = options.hosts === undefined ? undefined : [...options.hosts];
   const { targets, skipped, duplicates } = await batchTargets(redis, prefix, hosts);
@@ -105,7 +112,10 @@ export async function expandInto(
         queue = new Queue(child.queueName, { connection: redis, prefix: bullPrefix(prefix) });
         queues.set(child.queueName, queue);
       }
-      await queue.add(child.name, child.data, { ...child.opts, parent: { id: job.id ?? "", queue: job.queueQualifiedName } });
+      await queue.add(child.name, child.data, {
+        ...child.opts,
+        parent: { id: job.id ?? "", queue: job.queueQualifiedName },
+      });
     }
   } finally {
     await Promise.all([...queues.values()].map((q) => q.close()));

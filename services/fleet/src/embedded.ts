@@ -127,7 +127,13 @@ export function serviceCommand(service: string): { command: string; args: string
   // tsx by its resolved location: the child's working directory may be anywhere.
   return {
     command: process.execPath,
-    args: [...flags, "--conditions=source", "--import", import.meta.resolve("tsx"), join(services, service, "src", "main.ts")],
+    args: [
+      ...flags,
+      "--conditions=source",
+      "--import",
+      import.meta.resolve("tsx"),
+      join(services, service, "src", "main.ts"),
+    ],
   };
 }
 
@@ -173,7 +179,8 @@ export function fleetChildren(fleet: EmbeddedFleet, baseEnv: Record<string, stri
  */
 export function hostChildren(host: string, env: Record<string, string>): ChildSpec[] {
   const port = Number(env.XENFLEET_METRICS_PORT ?? "0");
-  const metrics = (offset: number): Record<string, string> => (port > 0 ? { XENFLEET_METRICS_PORT: String(port + offset) } : {});
+  const metrics = (offset: number): Record<string, string> =>
+    port > 0 ? { XENFLEET_METRICS_PORT: String(port + offset) } : {};
   const child = (name: string, service: string, extra: Record<string, string>): ChildSpec => ({
     name: `${host}-${name}`,
     ...serviceCommand(service),
@@ -183,7 +190,11 @@ export function hostChildren(host: string, env: Record<string, string>): ChildSp
     child("save", "save-worker", metrics(0)),
     child("restore", "restore-worker", metrics(1)),
     // The save worker is this host's agent (heartbeat); the migrate worker only serves migrations.
-    child("migrate", "migrate-worker", { ...metrics(2), XENFLEET_MIGRATE_AGENT: "0", XENFLEET_MIGRATE_BIND: env.XENFLEET_MIGRATE_BIND ?? "127.0.0.1" }),
+    child("migrate", "migrate-worker", {
+      ...metrics(2),
+      XENFLEET_MIGRATE_AGENT: "0",
+      XENFLEET_MIGRATE_BIND: env.XENFLEET_MIGRATE_BIND ?? "127.0.0.1",
+    }),
   ];
 }
 

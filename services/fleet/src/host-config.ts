@@ -21,7 +21,12 @@ export const sizeSchema = z.string().transform((text, ctx) => {
 /** "ssd,rack-3": placement tags, comma separated. */
 export const tagsSchema = z
   .string()
-  .transform((text) => text.split(",").map((t) => t.trim()).filter((t) => t !== ""))
+  .transform((text) =>
+    text
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== ""),
+  )
   .pipe(schemas.labels);
 
 /** Credentials the store reads; never part of a job or a URL. */

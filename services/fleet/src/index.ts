@@ -8,12 +8,26 @@ export {
 } from "./host-config.js";
 export { openHypervisor, type HypervisorConfig } from "./open-hypervisor.js";
 export { readHostInfo, runHostAgent, type HostAgentOptions, type HostIdentity } from "./host-agent.js";
-export { acquireSaveSlot, activeSaveSlots, DEFAULT_LIMITS, getLimits, setLimits, type FleetLimits, type SaveSlot } from "./limits.js";
+export {
+  acquireSaveSlot,
+  activeSaveSlots,
+  DEFAULT_LIMITS,
+  getLimits,
+  setLimits,
+  type FleetLimits,
+  type SaveSlot,
+} from "./limits.js";
 export { Stores } from "./stores.js";
 export { NoRoomError } from "./errors.js";
 export { saveDomain, type SaveDomainInput, type SaveDomainResult } from "./save-domain.js";
 export { restoreImage, type BuildClaim, type RestoreImageInput, type RestoreImageResult } from "./restore-image.js";
-export { batchTargets, UnknownHostError, type BatchTargets, type DuplicateDomain, type SkippedDomain } from "./targets.js";
+export {
+  batchTargets,
+  UnknownHostError,
+  type BatchTargets,
+  type DuplicateDomain,
+  type SkippedDomain,
+} from "./targets.js";
 export { expandInto, newBatchId, startBatch, type BatchOptions, type StartedBatch } from "./batch.js";
 export {
   batchProgress,

@@ -62,9 +62,22 @@ export interface SaveSlot {
  * Wait for a fleet-wide save slot (polling with jitter, so waiting workers do
  * not wake in lockstep), then hold it, renewing the lease, until released.
  */
-export async function acquireSaveSlot(redis: Redis, prefix: string, holder: string, signal: AbortSignal): Promise<SaveSlot> {
+export async function acquireSaveSlot(
+  redis: Redis,
+  prefix: string,
+  holder: string,
+  signal: AbortSignal,
+): Promise<SaveSlot> {
   const tryAcquire = async () =>
-    (await redis.eval(ACQUIRE, 2, leasesKey(prefix), settingsKey(prefix), holder, LEASE_MS, DEFAULT_LIMITS.fleetSaves)) === 1;
+    (await redis.eval(
+      ACQUIRE,
+      2,
+      leasesKey(prefix),
+      settingsKey(prefix),
+      holder,
+      LEASE_MS,
+      DEFAULT_LIMITS.fleetSaves,
+    )) === 1;
   while (!(await tryAcquire())) {
     signal.throwIfAborted();
     await sleep(200 + Math.random() * 300, signal);

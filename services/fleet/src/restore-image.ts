@@ -13,7 +13,13 @@
  * so nothing depended on it.
  */
 import { PassThrough } from "node:stream";
-import { DomainExistsError, findDomain, InsufficientMemoryError, type DomainInfo, type Hypervisor } from "@xenfleet/hypervisor";
+import {
+  DomainExistsError,
+  findDomain,
+  InsufficientMemoryError,
+  type DomainInfo,
+  type Hypervisor,
+} from "@xenfleet/hypervisor";
 import { exportImage, loadManifest, parseImageId } from "@xenfleet/image";
 import type { ObjectStore } from "@xenfleet/store";
 import { NoRoomError } from "./errors.js";
@@ -58,7 +64,12 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   if (existing !== undefined) {
     if (!(await input.claim?.claimed())) throw new DomainExistsError("uuid", existing.uuid);
     if (existing.state === "running" && !input.paused) {
-      return { domain: existing, bytesRestored: manifest.streamBytes, seconds: (performance.now() - started) / 1000, adopted: true };
+      return {
+        domain: existing,
+        bytesRestored: manifest.streamBytes,
+        seconds: (performance.now() - started) / 1000,
+        adopted: true,
+      };
     }
     await input.hypervisor.destroy(existing.uuid);
   }
@@ -104,5 +115,10 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
     throw err;
   }
   if (exported.status === "rejected" || restored.status === "rejected") throw new Error("unreachable");
-  return { domain: restored.value, bytesRestored: exported.value.bytes, seconds: (performance.now() - started) / 1000, adopted: false };
+  return {
+    domain: restored.value,
+    bytesRestored: exported.value.bytes,
+    seconds: (performance.now() - started) / 1000,
+    adopted: false,
+  };
 }

@@ -60,7 +60,9 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
   };
   const suspend = input.mode === "suspend";
   const wasRunning = info.state === "running";
-  const saving = input.hypervisor.save(info.uuid, pipe, { mode: input.mode, keepSuspended: suspend, signal }).catch(fail);
+  const saving = input.hypervisor
+    .save(info.uuid, pipe, { mode: input.mode, keepSuspended: suspend, signal })
+    .catch(fail);
   const importing = importImage(input.store, pipe, {
     // Images are filed under the uuid: it is unique in the fleet and travels
     // with the domain (a restore or migration elsewhere keeps the chain).

@@ -52,11 +52,21 @@ export async function scheduleNightly(
   await upsert(redis, prefix, "nightly", repeat, "batch-save", data);
 }
 
-export async function scheduleRetention(redis: Redis, prefix: string, repeat: Repeat, data: Omit<JobPayload<"retention">, "v">): Promise<void> {
+export async function scheduleRetention(
+  redis: Redis,
+  prefix: string,
+  repeat: Repeat,
+  data: Omit<JobPayload<"retention">, "v">,
+): Promise<void> {
   await upsert(redis, prefix, "retention", repeat, "retention", jobData("retention", data));
 }
 
-export async function scheduleGc(redis: Redis, prefix: string, repeat: Repeat, data: Omit<JobPayload<"gc">, "v">): Promise<void> {
+export async function scheduleGc(
+  redis: Redis,
+  prefix: string,
+  repeat: Repeat,
+  data: Omit<JobPayload<"gc">, "v">,
+): Promise<void> {
   await upsert(redis, prefix, "gc", repeat, "gc", jobData("gc", data));
 }
 

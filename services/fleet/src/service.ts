@@ -4,7 +4,16 @@
  * SIGINT abort, a Prometheus registry served on the configured port (none
  * when the port is 0), and an orderly close once the worker has stopped.
  */
-import { createLogger, createMetrics, serveMetrics, terminationSignal, type FleetEnv, type FleetMetrics, type Logger, type ShutdownOutcome } from "@xenfleet/jobs";
+import {
+  createLogger,
+  createMetrics,
+  serveMetrics,
+  terminationSignal,
+  type FleetEnv,
+  type FleetMetrics,
+  type Logger,
+  type ShutdownOutcome,
+} from "@xenfleet/jobs";
 
 export interface ServiceOptions {
   /** e.g. "save-worker"; the `service` field of every log line and metric. */
@@ -38,7 +47,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const metrics = createMetrics({ labels: host === undefined ? { service: name } : { service: name, host } });
   const server =
     config.XENFLEET_METRICS_PORT > 0
-      ? await serveMetrics({ registry: metrics.registry, port: config.XENFLEET_METRICS_PORT, healthy: () => !signal.aborted })
+      ? await serveMetrics({
+          registry: metrics.registry,
+          port: config.XENFLEET_METRICS_PORT,
+          healthy: () => !signal.aborted,
+        })
       : undefined;
   return {
     logger,

@@ -62,7 +62,9 @@ export class Supervisor {
   /** Names and pids of the children running now. */
   pids(): Record<string, number | undefined> {
     const running = (p: ChildProcess | undefined) => p !== undefined && p.exitCode === null && p.signalCode === null;
-    return Object.fromEntries([...this.children].map(([name, c]) => [name, running(c.process) ? c.process?.pid : undefined]));
+    return Object.fromEntries(
+      [...this.children].map(([name, c]) => [name, running(c.process) ? c.process?.pid : undefined]),
+    );
   }
 
   restarts(name: string): number {

@@ -34,12 +34,25 @@ describe("waiting for a batch", () => {
     // A worker taking jobs by hand, so the test decides when the batch completes.
     const worker = new Worker(CONTROLLER_QUEUE, null, { connection: redis, prefix: bullPrefix(prefix) });
     try {
-      const payload = jobData("batch-save", { batchId: "b1", store: "file:///srv/store", mode: "checkpoint", labels: [], total: 0 });
+      const payload = jobData("batch-save", {
+        batchId: "b1",
+        store: "file:///srv/store",
+        mode: "checkpoint",
+        labels: [],
+        total: 0,
+      });
       const added = await queue.add("batch-save", payload, JOB_SPECS["batch-save"].options);
       const token = "test-token";
       const active = await worker.getNextJob(token);
       expect(active?.id).toBe(added.id);
-      const result = jobResult("batch-save", { batchId: "b1", total: 0, succeeded: 0, failed: 0, bytesNew: 0, outcomes: [] });
+      const result = jobResult("batch-save", {
+        batchId: "b1",
+        total: 0,
+        succeeded: 0,
+        failed: 0,
+        bytesNew: 0,
+        outcomes: [],
+      });
 
       // The first read of the job returns it as it was, and the batch completes right after.
       const getJob = Queue.prototype.getJob;

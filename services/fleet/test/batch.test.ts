@@ -5,7 +5,19 @@
 import { randomBytes } from "node:crypto";
 import { Queue, WaitingChildrenError } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bullPrefix, CONTROLLER_QUEUE, createLogger, createRedis, heartbeat, hostQueue, JOB_SPECS, jobData, keys, runWorker, type WorkerHandle } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  CONTROLLER_QUEUE,
+  createLogger,
+  createRedis,
+  heartbeat,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  keys,
+  runWorker,
+  type WorkerHandle,
+} from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { expandInto, startBatch } from "../src/index.js";
 
@@ -40,13 +52,19 @@ describe("batch expansion", () => {
       },
       60_000,
     );
-  const waitingOn = async (host: string) => (await queue(hostQueue("save", host)).getJobs(["waiting", "prioritized"])).map((j) => j.data.domain.name as string).sort();
+  const waitingOn = async (host: string) =>
+    (await queue(hostQueue("save", host)).getJobs(["waiting", "prioritized"]))
+      .map((j) => j.data.domain.name as string)
+      .sort();
 
   beforeEach(async () => {
     redis = createRedis(REDIS_URL, "worker", "fleet-batch-test");
     prefix = `xftest-${randomBytes(5).toString("hex")}`;
     await register("h1", [{ uuid: uuid(1), name: "a" }]);
-    await register("h2", [{ uuid: uuid(2), name: "b" }, { uuid: uuid(3), name: "c" }]);
+    await register("h2", [
+      { uuid: uuid(2), name: "b" },
+      { uuid: uuid(3), name: "c" },
+    ]);
     await register("h3", [{ uuid: uuid(4), name: "d" }]);
   });
 
@@ -59,7 +77,13 @@ describe("batch expansion", () => {
   });
 
   it("started with hosts, records them in the batch's payload and saves only their domains", async () => {
-    const batch = await startBatch(redis, prefix, { store: STORE, mode: "checkpoint", labels: [], compress: false, hosts: ["h2", "h3"] });
+    const batch = await startBatch(redis, prefix, {
+      store: STORE,
+      mode: "checkpoint",
+      labels: [],
+      compress: false,
+      hosts: ["h2", "h3"],
+    });
     expect(batch.total).toBe(3);
     const parent = await queue(CONTROLLER_QUEUE).getJob(batch.jobId);
     expect(parent?.data).toMatchObject({ v: 2, hosts: ["h2", "h3"], total: 3 });
@@ -84,9 +108,17 @@ describe("batch expansion", () => {
         },
       }),
     );
-    const payload = jobData("batch-save", { batchId: "nightly", store: STORE, mode: "checkpoint", labels: ["nightly"], total: 0, hosts: ["h1", "h3"] });
+    const payload = jobData("batch-save", {
+      batchId: "nightly",
+      store: STORE,
+      mode: "checkpoint",
+      labels: ["nightly"],
+      total: 0,
+      hosts: ["h1", "h3"],
+    });
     const parent = await queue(CONTROLLER_QUEUE).add("batch-save", payload, JOB_SPECS["batch-save"].options);
-    for (let i = 0; i < 200 && (await parent.getState()) !== "waiting-children"; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && (await parent.getState()) !== "waiting-children"; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(await parent.getState()).toBe("waiting-children");
     expect(await waitingOn("h1")).toEqual(["a"]);
     expect(await waitingOn("h2")).toEqual([]);

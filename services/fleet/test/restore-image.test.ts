@@ -70,7 +70,9 @@ describe("restoreImage retried", () => {
   it("refuses a domain with the image's uuid that the job never claimed, and leaves it alone", async () => {
     const { target, store, imageId, uuid } = await fixture();
     const other = await restoreImage({ hypervisor: target, store, host: "b", imageId });
-    await expect(restoreImage({ hypervisor: target, store, host: "b", imageId, claim: memoryClaim() })).rejects.toBeInstanceOf(DomainExistsError);
+    await expect(
+      restoreImage({ hypervisor: target, store, host: "b", imageId, claim: memoryClaim() }),
+    ).rejects.toBeInstanceOf(DomainExistsError);
     const copies = (await target.listDomains()).filter((d) => d.uuid === uuid);
     expect(copies.map((d) => d.domid)).toEqual([other.domain.domid]);
   });

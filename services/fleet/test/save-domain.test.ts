@@ -34,16 +34,19 @@ async function restoredDigest(peer: SimHost, store: LocalStore, imageId: string)
 }
 
 describe("saveDomain", () => {
-  it.each(["checkpoint", "live"] as const)("%s: the domain keeps running and the image restores to its memory", async (mode) => {
-    const { host, peer, store } = await fixture();
-    const d = await host.createDomain({ name: `vm-${mode}`, type: "hvm", memoryBytes: 16 * MiB });
-    const before = (await host.digest(d.uuid)).digest;
-    const result = await saveDomain({ hypervisor: host, store, domain: d.uuid, mode });
-    expect((await host.domainInfo(d.uuid)).state).toBe("running");
-    expect(result.bytesTotal).toBeGreaterThan(16 * MiB);
-    expect(result.pausedMs).toBeLessThanOrEqual(result.seconds * 1000);
-    expect(await restoredDigest(peer, store, result.imageId)).toBe(before);
-  });
+  it.each(["checkpoint", "live"] as const)(
+    "%s: the domain keeps running and the image restores to its memory",
+    async (mode) => {
+      const { host, peer, store } = await fixture();
+      const d = await host.createDomain({ name: `vm-${mode}`, type: "hvm", memoryBytes: 16 * MiB });
+      const before = (await host.digest(d.uuid)).digest;
+      const result = await saveDomain({ hypervisor: host, store, domain: d.uuid, mode });
+      expect((await host.domainInfo(d.uuid)).state).toBe("running");
+      expect(result.bytesTotal).toBeGreaterThan(16 * MiB);
+      expect(result.pausedMs).toBeLessThanOrEqual(result.seconds * 1000);
+      expect(await restoredDigest(peer, store, result.imageId)).toBe(before);
+    },
+  );
 
   it("live, while the domain dirties its memory: pre-copy sends it, the domain keeps running, the image restores", async () => {
     const { host, peer, store } = await fixture();

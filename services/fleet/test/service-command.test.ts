@@ -13,6 +13,10 @@ describe("serviceCommand", () => {
   });
 
   it("runs other services with no extra flags", () => {
-    expect(serviceCommand("save-worker").args.filter((a) => a.startsWith("--") && a !== "--conditions=source" && a !== "--import")).toEqual([]);
+    expect(
+      serviceCommand("save-worker").args.filter(
+        (a) => a.startsWith("--") && a !== "--conditions=source" && a !== "--import",
+      ),
+    ).toEqual([]);
   });
 });

@@ -7,7 +7,11 @@ import { Supervisor, type SupervisorEvent } from "../src/index.js";
 const dir = mkdtempSync(join(tmpdir(), "xenfleet-supervisor-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const node = (script: string) => ({ command: process.execPath, args: ["-e", script], env: { PATH: process.env.PATH ?? "" } });
+const node = (script: string) => ({
+  command: process.execPath,
+  args: ["-e", script],
+  env: { PATH: process.env.PATH ?? "" },
+});
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -24,7 +28,10 @@ describe("Supervisor", () => {
     sup.start([
       { name: "crasher", ...node("console.log('up'); process.exit(3)") },
       // A well-behaved service: finishes its work on SIGTERM, then exits 0.
-      { name: "steady", ...node("process.on('SIGTERM', () => { console.log('bye'); process.exit(0) }); setInterval(() => {}, 1000)") },
+      {
+        name: "steady",
+        ...node("process.on('SIGTERM', () => { console.log('bye'); process.exit(0) }); setInterval(() => {}, 1000)"),
+      },
     ]);
     // Two restarts, and the second one has run (stopping it before it printed would leave two lines).
     const ups = () => {
@@ -35,7 +42,10 @@ describe("Supervisor", () => {
       }
     };
     await until(() => sup.restarts("crasher") >= 2 && ups() >= 3, "two restarts");
-    expect(events.filter((e) => e.type === "exited" && e.name === "crasher")[0]).toMatchObject({ code: 3, restartInMs: 50 });
+    expect(events.filter((e) => e.type === "exited" && e.name === "crasher")[0]).toMatchObject({
+      code: 3,
+      restartInMs: 50,
+    });
     await sup.stop(10_000);
     expect(sup.pids()).toEqual({ crasher: undefined, steady: undefined });
     expect(events.at(-1)).toMatchObject({ type: "exited" });
@@ -46,7 +56,12 @@ describe("Supervisor", () => {
 
   it("kills a child that ignores SIGTERM once the grace period is over", async () => {
     const sup = new Supervisor({ logDir: dir });
-    sup.start([{ name: "stubborn", ...node("process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)") }]);
+    sup.start([
+      {
+        name: "stubborn",
+        ...node("process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)"),
+      },
+    ]);
     await until(() => {
       try {
         return readFileSync(join(dir, "stubborn.log"), "utf8").includes("ready");

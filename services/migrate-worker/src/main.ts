@@ -62,7 +62,9 @@ const handlers = migrateHandlers({
   advertise: config.XENFLEET_HOST_ADDRESS,
   ...(tls ? { tls } : {}),
   ...(ca ? { tlsCa: ca } : {}),
-  ...(config.XENFLEET_MIGRATE_BANDWIDTH ? { hostLimiter: new TokenBucket({ rate: config.XENFLEET_MIGRATE_BANDWIDTH }) } : {}),
+  ...(config.XENFLEET_MIGRATE_BANDWIDTH
+    ? { hostLimiter: new TokenBucket({ rate: config.XENFLEET_MIGRATE_BANDWIDTH }) }
+    : {}),
   openStore,
   tokenTtlMs: config.XENFLEET_MIGRATE_TOKEN_TTL_MS,
 });
@@ -84,12 +86,29 @@ const recv = runWorker({
   name: `migrate-recv@${host}`,
   handlers: { "migrate-recv": handlers["migrate-recv"] },
 });
-logger.info({ hypervisor: hypervisor.kind, bind: config.XENFLEET_MIGRATE_BIND, tls: tls !== undefined, metricsPort: service.metricsPort }, "migrate worker started");
+logger.info(
+  {
+    hypervisor: hypervisor.kind,
+    bind: config.XENFLEET_MIGRATE_BIND,
+    tls: tls !== undefined,
+    metricsPort: service.metricsPort,
+  },
+  "migrate worker started",
+);
 
 const outcomes = await Promise.all([send.stopped, recv.stopped]);
 agentStop.abort();
 await agent;
 if (config.XENFLEET_MIGRATE_AGENT) await producer.del(keys.alive(prefix, host)).catch(() => undefined);
 // The worse of the two workers' outcomes is the process's.
-const outcome = outcomes.includes("abandoned") ? "abandoned" : outcomes.includes("handed-back") ? "handed-back" : "finished";
-await service.close(outcome, [() => stores.close(), () => sendConnection.quit(), () => recvConnection.quit(), () => producer.quit()]);
+const outcome = outcomes.includes("abandoned")
+  ? "abandoned"
+  : outcomes.includes("handed-back")
+    ? "handed-back"
+    : "finished";
+await service.close(outcome, [
+  () => stores.close(),
+  () => sendConnection.quit(),
+  () => recvConnection.quit(),
+  () => producer.quit(),
+]);

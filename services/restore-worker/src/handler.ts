@@ -22,7 +22,10 @@ export function restoreHandler(deps: RestoreHandlerDeps): JobHandler<"restore"> 
       claim: jobClaim(job),
       ...(payload.name !== undefined ? { name: payload.name } : {}),
     });
-    logger.info({ image: payload.image, domain: result.domain.name, bytes: result.bytesRestored, adopted: result.adopted }, result.adopted ? "restored by an earlier attempt" : "restored");
+    logger.info(
+      { image: payload.image, domain: result.domain.name, bytes: result.bytesRestored, adopted: result.adopted },
+      result.adopted ? "restored by an earlier attempt" : "restored",
+    );
     return {
       domain: { uuid: result.domain.uuid, name: result.domain.name },
       bytesRestored: result.bytesRestored,

@@ -33,6 +33,9 @@ const worker = runWorker({
   name: `restore-worker@${host}`,
   handlers: { restore: restoreHandler({ host, hypervisor, stores }) },
 });
-service.logger.info({ queue: hostQueue("restore", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");
+service.logger.info(
+  { queue: hostQueue("restore", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort },
+  "restore worker started",
+);
 
 await service.close(await worker.stopped, [() => stores.close(), () => connection.quit()]);

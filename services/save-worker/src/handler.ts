@@ -36,7 +36,12 @@ export function saveHandler(deps: SaveHandlerDeps): JobHandler<"save"> {
         // The job id is the image's, so saving the same image twice compresses it once.
         await deps.compressQueue.add(
           "compress",
-          jobData("compress", { store: payload.store, image: result.imageId, algorithm: "zstd", level: deps.compressLevel }),
+          jobData("compress", {
+            store: payload.store,
+            image: result.imageId,
+            algorithm: "zstd",
+            level: deps.compressLevel,
+          }),
           { ...JOB_SPECS.compress.options, jobId: `compress-${result.imageId}` },
         );
       }

@@ -61,7 +61,10 @@ const worker = runWorker({
     }),
   },
 });
-logger.info({ queue: hostQueue("save", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "save worker started");
+logger.info(
+  { queue: hostQueue("save", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort },
+  "save worker started",
+);
 
 const outcome = await worker.stopped;
 agentStop.abort();

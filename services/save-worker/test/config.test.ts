@@ -19,13 +19,28 @@ describe("save worker config", () => {
   });
 
   it("reads sizes, tags and the xen backend", () => {
-    const c = loadConfig({ ...base, XENFLEET_SIM_MEMORY: "512M", XENFLEET_HOST_TAGS: "ssd, rack-3", XENFLEET_HYPERVISOR: "xen" });
-    expect(c).toMatchObject({ XENFLEET_SIM_MEMORY: 512 * 2 ** 20, XENFLEET_HOST_TAGS: ["ssd", "rack-3"], XENFLEET_HYPERVISOR: "xen" });
+    const c = loadConfig({
+      ...base,
+      XENFLEET_SIM_MEMORY: "512M",
+      XENFLEET_HOST_TAGS: "ssd, rack-3",
+      XENFLEET_HYPERVISOR: "xen",
+    });
+    expect(c).toMatchObject({
+      XENFLEET_SIM_MEMORY: 512 * 2 ** 20,
+      XENFLEET_HOST_TAGS: ["ssd", "rack-3"],
+      XENFLEET_HYPERVISOR: "xen",
+    });
   });
 
   it("names every bad variable and never echoes a value", () => {
     const bad = () =>
-      loadConfig({ ...base, XENFLEET_HOST: "Host:1", XENFLEET_REDIS: "http://user:s3cret@x", XENFLEET_SIM_MEMORY: "lots", XENFLEET_HYPERVISOR: "kvm" });
+      loadConfig({
+        ...base,
+        XENFLEET_HOST: "Host:1",
+        XENFLEET_REDIS: "http://user:s3cret@x",
+        XENFLEET_SIM_MEMORY: "lots",
+        XENFLEET_HYPERVISOR: "kvm",
+      });
     expect(bad).toThrow(/XENFLEET_HOST.*XENFLEET_REDIS|XENFLEET_REDIS.*XENFLEET_HOST/);
     expect(bad).toThrow(/XENFLEET_SIM_MEMORY/);
     expect(bad).toThrow(/XENFLEET_HYPERVISOR/);

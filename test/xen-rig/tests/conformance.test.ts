@@ -37,7 +37,13 @@ if (onXen) {
       peer,
       types: ["pv"],
       domainMemoryBytes: GUEST_MEMORY_MIB * MiB,
-      capabilities: { digest: false, restoreAs: false, separatePeer: false, liveTypes: ["pvh"], pagesPerIteration: false },
+      capabilities: {
+        digest: false,
+        restoreAs: false,
+        separatePeer: false,
+        liveTypes: ["pvh"],
+        pagesPerIteration: false,
+      },
       async createDomain(h, spec) {
         await createGuest(spec.name, spec.type === "pvh" ? "pvh" : "pv", Math.ceil(spec.memoryBytes / MiB));
         return h.domainInfo(spec.name);

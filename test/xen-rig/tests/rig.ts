@@ -152,7 +152,8 @@ export async function destroyAllGuests(): Promise<void> {
   for (const line of listing.split("\n").slice(1)) {
     const fields = line.trim().split(/\s+/);
     const domid = Number(fields[1]);
-    if (fields.length > 1 && Number.isInteger(domid) && domid > 0) await xl("destroy", String(domid)).catch(() => undefined);
+    if (fields.length > 1 && Number.isInteger(domid) && domid > 0)
+      await xl("destroy", String(domid)).catch(() => undefined);
   }
 }
 
@@ -186,7 +187,10 @@ export function guestTripleFaulted(error: unknown): boolean {
     .split("\n")
     .filter((line) => line.includes("Triple fault"));
   if (faults.length === 0) return false;
-  appendFileSync(join(OUT, "retries.jsonl"), JSON.stringify({ error: (error as Error)?.message ?? String(error), xen: faults }) + "\n");
+  appendFileSync(
+    join(OUT, "retries.jsonl"),
+    JSON.stringify({ error: (error as Error)?.message ?? String(error), xen: faults }) + "\n",
+  );
   return true;
 }
 

@@ -12,7 +12,17 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DomainNotFoundError, XenHypervisor } from "@xenfleet/hypervisor";
 import { afterAll, describe, expect, it } from "vitest";
-import { clearWork, createGuest, destroyAllGuests, heartbeats, lastHeartbeat, OUT, onXen, timing, waitForNewHeartbeats } from "./rig.js";
+import {
+  clearWork,
+  createGuest,
+  destroyAllGuests,
+  heartbeats,
+  lastHeartbeat,
+  OUT,
+  onXen,
+  timing,
+  waitForNewHeartbeats,
+} from "./rig.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const SAVE_WORKER = join(ROOT, "services/save-worker/src/main.ts");
@@ -24,7 +34,8 @@ const HOST_ID = "rig-dom0";
 
 /** Why the services cannot run here, or undefined when they can. */
 async function servicesMissing(): Promise<string | undefined> {
-  if (!existsSync(SAVE_WORKER) || !existsSync(RESTORE_WORKER)) return "services/save-worker or services/restore-worker does not exist yet";
+  if (!existsSync(SAVE_WORKER) || !existsSync(RESTORE_WORKER))
+    return "services/save-worker or services/restore-worker does not exist yet";
   try {
     await import("@xenfleet/fleet");
     await import("@xenfleet/jobs");
@@ -95,7 +106,11 @@ describe.skipIf(!onXen)("fleet services on a real hypervisor", () => {
       (name) => new Queue(name, { connection, prefix: bullPrefix(prefix) }),
     );
     const events = [hostQueue("save", HOST_ID), hostQueue("restore", HOST_ID)].map(
-      (name) => new QueueEvents(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix(prefix) }),
+      (name) =>
+        new QueueEvents(name, {
+          connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }),
+          prefix: bullPrefix(prefix),
+        }),
     );
     try {
       await Promise.all(events.map((e) => e.waitUntilReady()));
@@ -104,11 +119,21 @@ describe.skipIf(!onXen)("fleet services on a real hypervisor", () => {
       const saveStarted = performance.now();
       const save = await queues[0]!.add(
         "save",
-        jobData("save", { host: HOST_ID, domain: { uuid: guest.uuid, name: guest.name }, store: STORE_URL, mode: "suspend", labels: [], compress: false }),
+        jobData("save", {
+          host: HOST_ID,
+          domain: { uuid: guest.uuid, name: guest.name },
+          store: STORE_URL,
+          mode: "suspend",
+          labels: [],
+          compress: false,
+        }),
         JOB_SPECS.save.options,
       );
       const saved = (await save.waitUntilFinished(events[0]!, 600_000)) as { imageId: string; bytesTotal: number };
-      await timing("save job (queued to done, save worker, suspend)", performance.now() - saveStarted, { type: "pv", bytes: saved.bytesTotal });
+      await timing("save job (queued to done, save worker, suspend)", performance.now() - saveStarted, {
+        type: "pv",
+        bytes: saved.bytesTotal,
+      });
       expect(saved.imageId).toMatch(/^[0-9a-f]{64}$/);
       await expect(host.domainInfo("rig-svc")).rejects.toBeInstanceOf(DomainNotFoundError);
       expect((await readdir(join(OUT, "store"), { recursive: true })).length).toBeGreaterThan(0);
@@ -122,7 +147,9 @@ describe.skipIf(!onXen)("fleet services on a real hypervisor", () => {
         jobData("restore", { host: HOST_ID, store: STORE_URL, image: saved.imageId, paused: false }),
         JOB_SPECS.restore.options,
       );
-      const restored = (await restore.waitUntilFinished(events[1]!, 600_000)) as { domain: { uuid: string; name: string } };
+      const restored = (await restore.waitUntilFinished(events[1]!, 600_000)) as {
+        domain: { uuid: string; name: string };
+      };
       await timing("restore job (queued to done, restore worker)", performance.now() - restoreStarted, { type: "pv" });
       expect(restored.domain).toEqual({ uuid: guest.uuid, name: "rig-svc" });
       expect((await host.domainInfo("rig-svc")).state).toBe("running");

@@ -98,36 +98,55 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", () => {
     await waitForHeartbeat("rig-pause", atPause + 1);
   });
 
-  rigTest("suspend save: the guest is gone, the image verifies, and restoring it resumes the guest where it stopped", async () => {
-    await createGuest("rig-suspend", "pv");
-    const before = await host.domainInfo("rig-suspend");
-    const image = new Collector();
-    const report = await host.save("rig-suspend", image, { mode: "suspend" });
-    const bytes = image.bytes();
-    await timing("save suspend (XenHypervisor.save)", report.durationMs, { type: "pv", memoryMiB: GUEST_MEMORY_MIB, bytes: bytes.length });
-    expect(report.bytesWritten).toBe(bytes.length);
-    expect(bytes.length).toBeGreaterThan(GUEST_MEMORY_MIB * MiB * 0.1);
-    await expect(host.domainInfo("rig-suspend")).rejects.toBeInstanceOf(DomainNotFoundError);
-    const stoppedAt = await lastHeartbeat("rig-suspend");
-    const seen = (await heartbeats("rig-suspend")).length;
+  rigTest(
+    "suspend save: the guest is gone, the image verifies, and restoring it resumes the guest where it stopped",
+    async () => {
+      await createGuest("rig-suspend", "pv");
+      const before = await host.domainInfo("rig-suspend");
+      const image = new Collector();
+      const report = await host.save("rig-suspend", image, { mode: "suspend" });
+      const bytes = image.bytes();
+      await timing("save suspend (XenHypervisor.save)", report.durationMs, {
+        type: "pv",
+        memoryMiB: GUEST_MEMORY_MIB,
+        bytes: bytes.length,
+      });
+      expect(report.bytesWritten).toBe(bytes.length);
+      expect(bytes.length).toBeGreaterThan(GUEST_MEMORY_MIB * MiB * 0.1);
+      await expect(host.domainInfo("rig-suspend")).rejects.toBeInstanceOf(DomainNotFoundError);
+      const stoppedAt = await lastHeartbeat("rig-suspend");
+      const seen = (await heartbeats("rig-suspend")).length;
 
-    const file = await workFile("suspend.xl");
-    await writeFile(file, bytes);
-    await expectValidImage(file);
+      const file = await workFile("suspend.xl");
+      await writeFile(file, bytes);
+      await expectValidImage(file);
 
-    const started = performance.now();
-    const back = await host.restore(Readable.from([bytes]));
-    await timing("restore (XenHypervisor.restore)", performance.now() - started, { type: "pv", memoryMiB: GUEST_MEMORY_MIB });
-    expect(back).toMatchObject({ uuid: before.uuid, name: "rig-suspend", type: "pv", memoryBytes: before.memoryBytes, state: "running" });
-    await expectContinues("rig-suspend", seen, stoppedAt);
-  });
+      const started = performance.now();
+      const back = await host.restore(Readable.from([bytes]));
+      await timing("restore (XenHypervisor.restore)", performance.now() - started, {
+        type: "pv",
+        memoryMiB: GUEST_MEMORY_MIB,
+      });
+      expect(back).toMatchObject({
+        uuid: before.uuid,
+        name: "rig-suspend",
+        type: "pv",
+        memoryBytes: before.memoryBytes,
+        state: "running",
+      });
+      await expectContinues("rig-suspend", seen, stoppedAt);
+    },
+  );
 
   rigTest("checkpoint save: the guest keeps running, and the image restores to the checkpointed state", async () => {
     await createGuest("rig-ckpt", "pv");
     const atCheckpoint = await lastHeartbeat("rig-ckpt");
     const image = new Collector();
     const report = await host.save("rig-ckpt", image, { mode: "checkpoint" });
-    await timing("save checkpoint (XenHypervisor.save)", report.durationMs, { type: "pv", memoryMiB: GUEST_MEMORY_MIB });
+    await timing("save checkpoint (XenHypervisor.save)", report.durationMs, {
+      type: "pv",
+      memoryMiB: GUEST_MEMORY_MIB,
+    });
     expect((await host.domainInfo("rig-ckpt")).state).toBe("running");
     const afterCheckpoint = await waitForHeartbeat("rig-ckpt", atCheckpoint + 2);
 
@@ -146,16 +165,19 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", () => {
     expect(after[0]).toBeLessThanOrEqual(afterCheckpoint);
   });
 
-  rigTest("a failed save leaves the guest running: live save of a PV guest on Debian's Xen (no shadow paging)", async () => {
-    await createGuest("rig-live-pv", "pv");
-    const error = await host.save("rig-live-pv", new Collector(), { mode: "live" }).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message?: string },
-    );
-    expect(error?.code).toBe("LIBXL_FAILED");
-    expect((await host.domainInfo("rig-live-pv")).state).toBe("running");
-    await waitForHeartbeat("rig-live-pv", (await lastHeartbeat("rig-live-pv")) + 1);
-  });
+  rigTest(
+    "a failed save leaves the guest running: live save of a PV guest on Debian's Xen (no shadow paging)",
+    async () => {
+      await createGuest("rig-live-pv", "pv");
+      const error = await host.save("rig-live-pv", new Collector(), { mode: "live" }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      expect(error?.code).toBe("LIBXL_FAILED");
+      expect((await host.domainInfo("rig-live-pv")).state).toBe("running");
+      await waitForHeartbeat("rig-live-pv", (await lastHeartbeat("rig-live-pv")) + 1);
+    },
+  );
 
   rigTest("an image saved through the addon restores with `xl restore`", async () => {
     await createGuest("rig-to-xl", "pv");
@@ -187,26 +209,35 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", () => {
     await expectContinues("rig-from-xl", seen, stoppedAt);
   });
 
-  rigTest("live-sends a PVH guest into a sink; the image verifies and restores once the source is committed", async () => {
-    await createGuest("rig-pvh", "pvh");
-    const before = await host.domainInfo("rig-pvh");
-    expect(before.type).toBe("pvh");
-    const wire = new Collector();
-    const sender = await host.migrateSend("rig-pvh", wire);
-    await timing("live send (XenHypervisor.migrateSend)", sender.report.durationMs, { type: "pvh", memoryMiB: GUEST_MEMORY_MIB });
-    const stoppedAt = await lastHeartbeat("rig-pvh");
-    const seen = (await heartbeats("rig-pvh")).length;
-    const file = await workFile("pvh-live.xl");
-    await writeFile(file, wire.bytes());
-    await expectValidImage(file);
-    await sender.commit();
-    await expect(host.domainInfo("rig-pvh")).rejects.toBeInstanceOf(DomainNotFoundError);
-    const started = performance.now();
-    const back = await host.restore(Readable.from([await readFile(file)]));
-    await timing("restore (XenHypervisor.restore)", performance.now() - started, { type: "pvh", memoryMiB: GUEST_MEMORY_MIB });
-    expect(back).toMatchObject({ uuid: before.uuid, name: "rig-pvh", type: "pvh", state: "running" });
-    await expectContinues("rig-pvh", seen, stoppedAt);
-  });
+  rigTest(
+    "live-sends a PVH guest into a sink; the image verifies and restores once the source is committed",
+    async () => {
+      await createGuest("rig-pvh", "pvh");
+      const before = await host.domainInfo("rig-pvh");
+      expect(before.type).toBe("pvh");
+      const wire = new Collector();
+      const sender = await host.migrateSend("rig-pvh", wire);
+      await timing("live send (XenHypervisor.migrateSend)", sender.report.durationMs, {
+        type: "pvh",
+        memoryMiB: GUEST_MEMORY_MIB,
+      });
+      const stoppedAt = await lastHeartbeat("rig-pvh");
+      const seen = (await heartbeats("rig-pvh")).length;
+      const file = await workFile("pvh-live.xl");
+      await writeFile(file, wire.bytes());
+      await expectValidImage(file);
+      await sender.commit();
+      await expect(host.domainInfo("rig-pvh")).rejects.toBeInstanceOf(DomainNotFoundError);
+      const started = performance.now();
+      const back = await host.restore(Readable.from([await readFile(file)]));
+      await timing("restore (XenHypervisor.restore)", performance.now() - started, {
+        type: "pvh",
+        memoryMiB: GUEST_MEMORY_MIB,
+      });
+      expect(back).toMatchObject({ uuid: before.uuid, name: "rig-pvh", type: "pvh", state: "running" });
+      await expectContinues("rig-pvh", seen, stoppedAt);
+    },
+  );
 
   rigTest("an aborted live send resumes the PVH source", async () => {
     await createGuest("rig-pvh-abort", "pvh");

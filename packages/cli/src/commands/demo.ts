@@ -20,7 +20,9 @@ import { fail, integer, mib, withRedis } from "./fleet-options.js";
 
 export function registerDemoCommand(program: Command): void {
   addEmbeddedOptions(program.command("demo"), { hosts: 3, domains: 4, memory: "64M", dirtyRate: 100 })
-    .description("Bring up an embedded fleet, run the nightly batch save twice (the second incremental), report, shut down")
+    .description(
+      "Bring up an embedded fleet, run the nightly batch save twice (the second incremental), report, shut down",
+    )
     .option("--pause <seconds>", "time between the two batches, while the domains write memory", integer, 5)
     .option("--keep", "keep the demo's sim hosts and store afterwards")
     .option("--json", "print the result as one JSON object")
@@ -30,9 +32,14 @@ export function registerDemoCommand(program: Command): void {
         const demoDir = join(opts.stateDir as string, "demo");
         rmSync(demoDir, { recursive: true, force: true });
         const prefix = opts.prefix === "xenfleet" ? `demo-${randomBytes(4).toString("hex")}` : (opts.prefix as string);
-        const store = process.env.XENFLEET_STORE === undefined && opts.store === "./.xenfleet/store" ? pathToFileURL(resolve(demoDir, "store")).href : (opts.store as string);
+        const store =
+          process.env.XENFLEET_STORE === undefined && opts.store === "./.xenfleet/store"
+            ? pathToFileURL(resolve(demoDir, "store")).href
+            : (opts.store as string);
         const fleet = embeddedFleet({ ...opts, prefix, store, stateDir: demoDir, logLevel: "warn" });
-        log(`creating ${fleet.hosts} sim hosts x ${fleet.domains} domains of ${mib(fleet.domainMemoryBytes)}, prefix ${prefix}`);
+        log(
+          `creating ${fleet.hosts} sim hosts x ${fleet.domains} domains of ${mib(fleet.domainMemoryBytes)}, prefix ${prefix}`,
+        );
         const running = await startEmbeddedFleet(fleet, log);
         const batches: BatchReport[] = [];
         // Ctrl-C or SIGTERM ends the demo early, still stopping the fleet cleanly.
@@ -50,9 +57,15 @@ export function registerDemoCommand(program: Command): void {
                 log(`waiting ${opts.pause} s while the domains write to their memory`);
                 await sleep((opts.pause as number) * 1000, signal);
               }
-              const batch = await startBatch(redis, prefix, { store: fleet.store, mode: "checkpoint", labels: ["nightly"], compress: true });
+              const batch = await startBatch(redis, prefix, {
+                store: fleet.store,
+                mode: "checkpoint",
+                labels: ["nightly"],
+                compress: true,
+              });
               const done = await waitForBatch(redis, prefix, batch.jobId, { signal });
-              if (done.report === undefined) throw new Error(`batch ${batch.batchId} failed: ${done.error ?? "unknown"}`);
+              if (done.report === undefined)
+                throw new Error(`batch ${batch.batchId} failed: ${done.error ?? "unknown"}`);
               const report = withSkipped(done.report, batch.skipped);
               batches.push(report);
               log(
@@ -74,17 +87,29 @@ export function registerDemoCommand(program: Command): void {
         const result = {
           hosts: fleet.hosts,
           domains: fleet.hosts * fleet.domains,
-          batches: batches.map((b) => ({ saved: b.saved, failed: b.failed, bytesTotal: b.bytesTotal, bytesNew: b.bytesNew, seconds: b.seconds })),
+          batches: batches.map((b) => ({
+            saved: b.saved,
+            failed: b.failed,
+            bytesTotal: b.bytesTotal,
+            bytesNew: b.bytesNew,
+            seconds: b.seconds,
+          })),
         };
         if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
         else {
-          process.stdout.write(`${"batch".padEnd(8)}${"saved".padStart(7)}${"failed".padStart(8)}${"total".padStart(12)}${"new".padStart(12)}${"seconds".padStart(9)}\n`);
-          result.batches.forEach((b, i) =>
-            process.stdout.write(`${String(i + 1).padEnd(8)}${String(b.saved).padStart(7)}${String(b.failed).padStart(8)}${mib(b.bytesTotal).padStart(12)}${mib(b.bytesNew).padStart(12)}${b.seconds.toFixed(1).padStart(9)}\n`),
+          process.stdout.write(
+            `${"batch".padEnd(8)}${"saved".padStart(7)}${"failed".padStart(8)}${"total".padStart(12)}${"new".padStart(12)}${"seconds".padStart(9)}\n`,
           );
+          for (const [i, b] of result.batches.entries()) {
+            process.stdout.write(
+              `${String(i + 1).padEnd(8)}${String(b.saved).padStart(7)}${String(b.failed).padStart(8)}${mib(b.bytesTotal).padStart(12)}${mib(b.bytesNew).padStart(12)}${b.seconds.toFixed(1).padStart(9)}\n`,
+            );
+          }
           const [first, second] = result.batches;
           if (first && second && first.bytesNew > 0) {
-            process.stdout.write(`the second batch stored ${((100 * second.bytesNew) / second.bytesTotal).toFixed(1)}% of its bytes: only the pages that changed\n`);
+            process.stdout.write(
+              `the second batch stored ${((100 * second.bytesNew) / second.bytesTotal).toFixed(1)}% of its bytes: only the pages that changed\n`,
+            );
           }
         }
         if (batches.some((b) => b.failed > 0)) process.exitCode = 1;
@@ -95,7 +120,11 @@ export function registerDemoCommand(program: Command): void {
 }
 
 /** Wait (bounded) until the compress queue has nothing left to do. */
-async function waitForCompression(redis: Redis, prefix: string, signal: AbortSignal): Promise<{ done: number; failed: number }> {
+async function waitForCompression(
+  redis: Redis,
+  prefix: string,
+  signal: AbortSignal,
+): Promise<{ done: number; failed: number }> {
   const queue = new Queue(COMPRESS_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
   try {
     const deadline = Date.now() + 300_000;

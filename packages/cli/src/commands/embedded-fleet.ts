@@ -41,7 +41,13 @@ export async function startEmbeddedFleet(fleet: EmbeddedFleet, log: (line: strin
 }
 
 /** Resolve once every host of the fleet reports up; reject after `timeoutMs`. */
-export async function waitForHosts(redis: Redis, prefix: string, count: number, timeoutMs = 120_000, signal?: AbortSignal): Promise<void> {
+export async function waitForHosts(
+  redis: Redis,
+  prefix: string,
+  count: number,
+  timeoutMs = 120_000,
+  signal?: AbortSignal,
+): Promise<void> {
   const want = hostIds(count);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -50,7 +56,9 @@ export async function waitForHosts(redis: Redis, prefix: string, count: number, 
     const up = want.filter((id) => hosts.some((h) => h.id === id && h.state === "up"));
     if (up.length === want.length) return;
     if (Date.now() > deadline) {
-      throw new Error(`hosts not up after ${timeoutMs / 1000} s: ${want.filter((id) => !up.includes(id)).join(", ")} (see the logs)`);
+      throw new Error(
+        `hosts not up after ${timeoutMs / 1000} s: ${want.filter((id) => !up.includes(id)).join(", ")} (see the logs)`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

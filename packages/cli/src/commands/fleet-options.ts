@@ -26,8 +26,14 @@ export function storeUrlOf(text: string): string {
 export function addFleetOptions(command: Command): Command {
   return command
     .addOption(new Option("--redis <url>", "Redis URL").env("XENFLEET_REDIS").default(DEFAULT_REDIS))
-    .addOption(new Option("--prefix <prefix>", "key prefix of the fleet in Redis").env("XENFLEET_PREFIX").default(DEFAULT_PREFIX))
-    .addOption(new Option("--store <url>", "object store URL or path").env("XENFLEET_STORE").default("./.xenfleet/store"));
+    .addOption(
+      new Option("--prefix <prefix>", "key prefix of the fleet in Redis")
+        .env("XENFLEET_PREFIX")
+        .default(DEFAULT_PREFIX),
+    )
+    .addOption(
+      new Option("--store <url>", "object store URL or path").env("XENFLEET_STORE").default("./.xenfleet/store"),
+    );
 }
 
 /** Checked options (the store as a URL). */
@@ -58,19 +64,26 @@ export function childEnv(): Record<string, string | undefined> {
 export function fail(error: unknown, json: boolean | undefined): void {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
-  if (json) process.stdout.write(JSON.stringify({ ok: false, error: { message, ...(typeof code === "string" ? { code } : {}) } }) + "\n");
+  if (json)
+    process.stdout.write(
+      JSON.stringify({ ok: false, error: { message, ...(typeof code === "string" ? { code } : {}) } }) + "\n",
+    );
   else process.stderr.write(`error: ${message}\n`);
   process.exitCode = 1;
 }
 
 export function integer(text: string): number {
   const n = Number(text);
-  if (text.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`not a whole number: ${text}`);
+  if (text.trim() === "" || !Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`not a whole number: ${text}`);
   return n;
 }
 
 export function list(text: string): string[] {
-  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 /** "16M", "1G": a byte size, for commander. */

@@ -32,12 +32,24 @@ export function registerFleetCommands(program: Command): void {
         const hosts = await withRedis(fleetOptions(opts), (redis) => listHosts(redis, opts.prefix));
         const domains = hosts
           .filter((h) => opts.host === undefined || h.id === opts.host)
-          .flatMap((h) => (h.info?.domains ?? []).map((d) => ({ uuid: d.uuid, name: d.name, host: h.id, state: d.state, memory: d.memory })));
+          .flatMap((h) =>
+            (h.info?.domains ?? []).map((d) => ({
+              uuid: d.uuid,
+              name: d.name,
+              host: h.id,
+              state: d.state,
+              memory: d.memory,
+            })),
+          );
         if (opts.json) process.stdout.write(JSON.stringify(domains) + "\n");
         else {
-          process.stdout.write(`${"HOST".padEnd(12)} ${"NAME".padEnd(20)} ${"STATE".padEnd(8)} ${"MEMORY".padStart(10)}  UUID\n`);
+          process.stdout.write(
+            `${"HOST".padEnd(12)} ${"NAME".padEnd(20)} ${"STATE".padEnd(8)} ${"MEMORY".padStart(10)}  UUID\n`,
+          );
           for (const d of domains) {
-            process.stdout.write(`${d.host.padEnd(12)} ${d.name.padEnd(20)} ${d.state.padEnd(8)} ${mib(d.memory).padStart(10)}  ${d.uuid}\n`);
+            process.stdout.write(
+              `${d.host.padEnd(12)} ${d.name.padEnd(20)} ${d.state.padEnd(8)} ${mib(d.memory).padStart(10)}  ${d.uuid}\n`,
+            );
           }
         }
       } catch (err) {
@@ -65,7 +77,9 @@ function hostJson(h: HostStatus) {
 }
 
 function printHosts(hosts: HostStatus[]): void {
-  process.stdout.write(`${"HOST".padEnd(12)} ${"STATE".padEnd(9)} ${"FREE".padStart(10)} ${"TOTAL".padStart(10)} ${"DOMAINS".padStart(7)}  TAGS\n`);
+  process.stdout.write(
+    `${"HOST".padEnd(12)} ${"STATE".padEnd(9)} ${"FREE".padStart(10)} ${"TOTAL".padStart(10)} ${"DOMAINS".padStart(7)}  TAGS\n`,
+  );
   for (const h of hosts) {
     const i = h.info;
     process.stdout.write(

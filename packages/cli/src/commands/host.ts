@@ -40,7 +40,12 @@ export function registerHostCommand(program: Command): void {
         }
         const supervisor = new Supervisor({
           logDir: resolve(opts.logDir),
-          onEvent: (e) => log(e.type === "started" ? `${e.name} started (pid ${e.pid})` : `${e.name} exited (${e.signal ?? `code ${e.code}`})`),
+          onEvent: (e) =>
+            log(
+              e.type === "started"
+                ? `${e.name} started (pid ${e.pid})`
+                : `${e.name} exited (${e.signal ?? `code ${e.code}`})`,
+            ),
         });
         supervisor.start(hostChildren(host, env));
         await new Promise<void>((done) => {

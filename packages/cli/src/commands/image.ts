@@ -35,7 +35,9 @@ interface StoreOpts {
  * Wraps an action: opens the store, runs, reports errors (exit code 1), closes.
  * Commander calls actions with the arguments, then the options, then the command.
  */
-function withStore<O extends StoreOpts, A extends unknown[]>(action: (store: ObjectStore, ...args: [...A, O]) => Promise<void>) {
+function withStore<O extends StoreOpts, A extends unknown[]>(
+  action: (store: ObjectStore, ...args: [...A, O]) => Promise<void>,
+) {
   return async (...given: [...A, O, Command]) => {
     const args = given.slice(0, -1) as [...A, O];
     const opts = args[args.length - 1] as O;
@@ -91,17 +93,27 @@ function duration(value: string): number {
 /** An image id, or an unambiguous prefix (at least 8 hex digits) of one a ref holds. */
 async function resolveImageId(store: ObjectStore, text: string): Promise<Sha256Id> {
   if (text.length === 64) return parseImageId(text);
-  if (!/^[0-9a-f]{8,63}$/i.test(text)) throw new ImageUsageError(`not an image id: ${JSON.stringify(text)} (64 hex digits, or a prefix of at least 8)`);
-  const matches = [...new Set((await listImageRefs(store)).map((r) => r.id).filter((id) => id.startsWith(text.toLowerCase())))];
+  if (!/^[0-9a-f]{8,63}$/i.test(text))
+    throw new ImageUsageError(`not an image id: ${JSON.stringify(text)} (64 hex digits, or a prefix of at least 8)`);
+  const matches = [
+    ...new Set((await listImageRefs(store)).map((r) => r.id).filter((id) => id.startsWith(text.toLowerCase()))),
+  ];
   if (matches.length === 1) return matches[0]!;
-  throw new ImageUsageError(matches.length === 0 ? `no image id starts with ${text}` : `${text} is ambiguous (${matches.length} images)`);
+  throw new ImageUsageError(
+    matches.length === 0 ? `no image id starts with ${text}` : `${text} is ambiguous (${matches.length} images)`,
+  );
 }
 
 /** A byte progress bar on stderr when it is a terminal; otherwise nothing. */
 function progressBar(total: number | undefined): { update(bytes: number, total?: number): void; stop(): void } {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: " {bar} {percentage}% | {mib}/{totalMib} MiB", hideCursor: true, clearOnComplete: true },
+    {
+      stream: process.stderr,
+      format: " {bar} {percentage}% | {mib}/{totalMib} MiB",
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -132,37 +144,69 @@ export function registerImageCommands(program: Command): void {
     .argument("<file>", "stream file, or - for standard input")
     .requiredOption("--domain <name>", "the domain the image belongs to")
     .option("--parent <id>", "parent image: auto (the domain's latest), none, or an id", "auto")
-    .option("--compression <algo>", "pack compression: none (fast; compressed later), zstd or lz4", compression, "none" as Compression)
-    .option("--width <bits>", "legacy (pre-v2) images: toolstack width, 32 or 64, when it cannot be detected", legacyWidth)
+    .option(
+      "--compression <algo>",
+      "pack compression: none (fast; compressed later), zstd or lz4",
+      compression,
+      "none" as Compression,
+    )
+    .option(
+      "--width <bits>",
+      "legacy (pre-v2) images: toolstack width, 32 or 64, when it cannot be detected",
+      legacyWidth,
+    )
     .option("--guest <type>", "legacy (pre-v2) images: guest type, pv or hvm, when it cannot be detected", legacyGuest)
     .option("--json", "print {id, bytesTotal, bytesNew, ...} as one JSON object")
     .option(...storeOption)
     .action(
-      withStore(async (store, file: string, opts: StoreOpts & { domain: string; parent: string; compression: Compression; width?: 32 | 64; guest?: "pv" | "hvm" }) => {
-        const source: StreamSource = file === "-" ? process.stdin : file;
-        const size = file === "-" ? undefined : (await stat(file)).size;
-        const parent = opts.parent === "auto" ? "auto" : opts.parent === "none" ? null : await resolveImageId(store, opts.parent);
-        const bar = progressBar(size);
-        try {
-          // A legacy (pre-v2) image is detected from its first bytes and stored as v2.
-          const r = await importAnyImage(store, source, {
-            domain: opts.domain,
-            parent,
-            compression: opts.compression,
-            convert: { width: opts.width, guest: opts.guest },
-            onProgress: (p) => bar.update(p.bytes),
-          });
-          bar.stop();
-          const origin = r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width };
-          process.stdout.write(
-            opts.json
-              ? JSON.stringify({ id: r.imageId, bytesTotal: r.bytesTotal, bytesNew: r.bytesNew, pages: r.pages, zeroPages: r.zeroPages, dedupPages: r.dedupPages, parent: r.parent, seconds: r.seconds, ...origin }) + "\n"
-              : `${r.imageId}\n`,
-          );
-        } finally {
-          bar.stop();
-        }
-      }),
+      withStore(
+        async (
+          store,
+          file: string,
+          opts: StoreOpts & {
+            domain: string;
+            parent: string;
+            compression: Compression;
+            width?: 32 | 64;
+            guest?: "pv" | "hvm";
+          },
+        ) => {
+          const source: StreamSource = file === "-" ? process.stdin : file;
+          const size = file === "-" ? undefined : (await stat(file)).size;
+          const parent =
+            opts.parent === "auto" ? "auto" : opts.parent === "none" ? null : await resolveImageId(store, opts.parent);
+          const bar = progressBar(size);
+          try {
+            // A legacy (pre-v2) image is detected from its first bytes and stored as v2.
+            const r = await importAnyImage(store, source, {
+              domain: opts.domain,
+              parent,
+              compression: opts.compression,
+              convert: { width: opts.width, guest: opts.guest },
+              onProgress: (p) => bar.update(p.bytes),
+            });
+            bar.stop();
+            const origin = r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width };
+            process.stdout.write(
+              opts.json
+                ? JSON.stringify({
+                    id: r.imageId,
+                    bytesTotal: r.bytesTotal,
+                    bytesNew: r.bytesNew,
+                    pages: r.pages,
+                    zeroPages: r.zeroPages,
+                    dedupPages: r.dedupPages,
+                    parent: r.parent,
+                    seconds: r.seconds,
+                    ...origin,
+                  }) + "\n"
+                : `${r.imageId}\n`,
+            );
+          } finally {
+            bar.stop();
+          }
+        },
+      ),
     );
 
   image
@@ -180,7 +224,10 @@ export function registerImageCommands(program: Command): void {
           await exportImage(store, id, out, { onProgress: (p) => bar.update(p.bytes, p.bytesTotal) });
         } finally {
           bar.stop();
-          if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+          if (out !== process.stdout)
+            await new Promise<void>((resolve, reject) =>
+              out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+            );
         }
       }),
     );
@@ -233,7 +280,11 @@ export function registerImageCommands(program: Command): void {
         try {
           const r = await verifyImage(store, id, { onProgress: (p) => bar.update(p.bytes, p.bytesTotal) });
           bar.stop();
-          process.stdout.write(opts.json ? JSON.stringify({ ok: true, id, bytes: r.bytes, sha256: r.sha256 }) + "\n" : `ok ${id} ${r.bytes} bytes sha256 ${r.sha256}\n`);
+          process.stdout.write(
+            opts.json
+              ? JSON.stringify({ ok: true, id, bytes: r.bytes, sha256: r.sha256 }) + "\n"
+              : `ok ${id} ${r.bytes} bytes sha256 ${r.sha256}\n`,
+          );
         } finally {
           bar.stop();
         }
@@ -262,18 +313,35 @@ export function registerImageCommands(program: Command): void {
     .option("--json", "print {kept, removed} as JSON")
     .option(...storeOption)
     .action(
-      withStore(async (store, opts: StoreOpts & { keepLast?: number; keepDaily?: number; keepWeekly?: number; domain?: string; dryRun?: boolean }) => {
-        const r = await prune(store, {
-          ...(opts.keepLast === undefined ? {} : { keepLast: opts.keepLast }),
-          ...(opts.keepDaily === undefined ? {} : { keepDaily: opts.keepDaily }),
-          ...(opts.keepWeekly === undefined ? {} : { keepWeekly: opts.keepWeekly }),
-          ...(opts.domain === undefined ? {} : { domain: opts.domain }),
-          dryRun: opts.dryRun ?? false,
-        });
-        const brief = (refs: typeof r.kept) => refs.map((x) => ({ id: x.id, domain: x.domain, created: x.created.toISOString() }));
-        if (opts.json) process.stdout.write(JSON.stringify({ kept: brief(r.kept), removed: brief(r.removed) }) + "\n");
-        else for (const x of r.removed) process.stdout.write(`${opts.dryRun ? "would remove" : "removed"} ${x.id} ${x.domain} ${x.created.toISOString()}\n`);
-      }),
+      withStore(
+        async (
+          store,
+          opts: StoreOpts & {
+            keepLast?: number;
+            keepDaily?: number;
+            keepWeekly?: number;
+            domain?: string;
+            dryRun?: boolean;
+          },
+        ) => {
+          const r = await prune(store, {
+            ...(opts.keepLast === undefined ? {} : { keepLast: opts.keepLast }),
+            ...(opts.keepDaily === undefined ? {} : { keepDaily: opts.keepDaily }),
+            ...(opts.keepWeekly === undefined ? {} : { keepWeekly: opts.keepWeekly }),
+            ...(opts.domain === undefined ? {} : { domain: opts.domain }),
+            dryRun: opts.dryRun ?? false,
+          });
+          const brief = (refs: typeof r.kept) =>
+            refs.map((x) => ({ id: x.id, domain: x.domain, created: x.created.toISOString() }));
+          if (opts.json)
+            process.stdout.write(JSON.stringify({ kept: brief(r.kept), removed: brief(r.removed) }) + "\n");
+          else
+            for (const x of r.removed)
+              process.stdout.write(
+                `${opts.dryRun ? "would remove" : "removed"} ${x.id} ${x.domain} ${x.created.toISOString()}\n`,
+              );
+        },
+      ),
     );
 
   program

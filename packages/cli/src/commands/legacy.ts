@@ -33,9 +33,21 @@ export function registerLegacyCommands(stream: Command): void {
     .description("Convert a legacy (pre-v2, Xen <= 4.5) save stream, bare or xl-wrapped, to a v2 stream")
     .argument("<in>", "legacy stream file ('-' for stdin)")
     .argument("<out>", "v2 stream file to write (written whole or not at all)")
-    .option("--width <bits>", "toolstack width that wrote the stream: 32 or 64 (detected when omitted)", choice("--width", ["32", "64"] as const))
-    .option("--guest <type>", "guest type: pv or hvm (detected when omitted)", choice("--guest", ["pv", "hvm"] as const))
-    .option("--format <format>", "stream to write: libxc or libxl (default libxc; libxl for xl-wrapped input)", choice("--format", ["libxc", "libxl"] as const))
+    .option(
+      "--width <bits>",
+      "toolstack width that wrote the stream: 32 or 64 (detected when omitted)",
+      choice("--width", ["32", "64"] as const),
+    )
+    .option(
+      "--guest <type>",
+      "guest type: pv or hvm (detected when omitted)",
+      choice("--guest", ["pv", "hvm"] as const),
+    )
+    .option(
+      "--format <format>",
+      "stream to write: libxc or libxl (default libxc; libxl for xl-wrapped input)",
+      choice("--format", ["libxc", "libxl"] as const),
+    )
     .option("--skip-qemu", "leave an HVM stream's device-model record unread (libxc format only)")
     .option("--json", "print what was converted as one JSON line")
     .action(async (input: string, output: string, options: Options) => {
@@ -60,8 +72,23 @@ export function registerLegacyCommands(stream: Command): void {
       } catch (error) {
         await rm(partial, { force: true });
         if (options.json) {
-          const details = error instanceof LegacyError ? { code: error.code, reason: error.reason, offset: error.offset, part: error.part, expected: error.expected, actual: error.actual } : {};
-          process.stdout.write(JSON.stringify({ ok: false, error: { message: error instanceof Error ? error.message : String(error), ...details } }) + "\n");
+          const details =
+            error instanceof LegacyError
+              ? {
+                  code: error.code,
+                  reason: error.reason,
+                  offset: error.offset,
+                  part: error.part,
+                  expected: error.expected,
+                  actual: error.actual,
+                }
+              : {};
+          process.stdout.write(
+            JSON.stringify({
+              ok: false,
+              error: { message: error instanceof Error ? error.message : String(error), ...details },
+            }) + "\n",
+          );
         } else process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exitCode = 1;
       }

@@ -8,7 +8,16 @@ import { randomBytes } from "node:crypto";
 import { FlowProducer, Queue } from "bullmq";
 import { InvalidArgumentError, type Command } from "commander";
 import type { Redis } from "ioredis";
-import { bullPrefix, CONTROLLER_QUEUE, hostQueue, JOB_SPECS, jobData, jobWithState, listHosts, type JobResult } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  CONTROLLER_QUEUE,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  jobWithState,
+  listHosts,
+  type JobResult,
+} from "@xenfleet/jobs";
 import { parseRate, type EvacuationProgress } from "@xenfleet/migration";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
 
@@ -39,7 +48,12 @@ export function registerMigrateCommands(program: Command): void {
       .argument("<domain>", "domain name or uuid")
       .requiredOption("--to <host>", "target host")
       .option("--cold", "save on the source, restore on the target through the store")
-      .option("--compress <algorithm>", "per-frame compression on the wire: lz4, zstd or none", compressionArg, "lz4" as Compression)
+      .option(
+        "--compress <algorithm>",
+        "per-frame compression on the wire: lz4, zstd or none",
+        compressionArg,
+        "lz4" as Compression,
+      )
       .option("--bandwidth <rate>", "wire bandwidth limit, e.g. 100M (bytes per second)", rateArg)
       .option("--max-downtime <ms>", "stop pre-copy once the rest can be sent within this many ms", intArg)
       .option("--timeout <s>", "bound on pre-copy, in seconds", intArg)
@@ -89,9 +103,11 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
   const dom = source?.info?.domains.find((d) => d.uuid === domainArg || d.name === domainArg);
   if (!source || !dom) throw new Error(`no registered host runs a domain ${JSON.stringify(domainArg)}`);
   const target = hosts.find((h) => h.id === o.to);
-  if (!target || target.state !== "up") throw new Error(`target ${o.to} is ${target?.state ?? "not registered"}; it must be up and not draining`);
+  if (target?.state !== "up")
+    throw new Error(`target ${o.to} is ${target?.state ?? "not registered"}; it must be up and not draining`);
   if (target.id === source.id) throw new Error(`${dom.name} already runs on ${o.to}`);
-  if (o.timeoutAction !== "force" && o.timeoutAction !== "abort") throw new Error("--timeout-action: use force or abort");
+  if (o.timeoutAction !== "force" && o.timeoutAction !== "abort")
+    throw new Error("--timeout-action: use force or abort");
   const id = `mig-${randomBytes(8).toString("hex")}`;
   const mode = o.cold ? "cold" : "live";
   const domain = { uuid: dom.uuid, name: dom.name };
@@ -100,7 +116,20 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
   const opts = JOB_SPECS["migrate-send"].options;
   try {
     await flows.addBulk([
-      { name: "migrate-recv", queueName: hostQueue("migrate-recv", o.to), data: jobData("migrate-recv", { migrationId: id, host: o.to, source: source.id, domain, memoryBytes: dom.memory, mode, ...store }), opts: { ...opts, jobId: `${id}-recv` } },
+      {
+        name: "migrate-recv",
+        queueName: hostQueue("migrate-recv", o.to),
+        data: jobData("migrate-recv", {
+          migrationId: id,
+          host: o.to,
+          source: source.id,
+          domain,
+          memoryBytes: dom.memory,
+          mode,
+          ...store,
+        }),
+        opts: { ...opts, jobId: `${id}-recv` },
+      },
       {
         name: "migrate-send",
         queueName: hostQueue("migrate-send", source.id),
@@ -124,15 +153,25 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
     await flows.close();
   }
   if (!o.wait) {
-    print(o.json, { migrationId: id, domain: dom.name, from: source.id, to: o.to, mode, state: "queued" }, `queued ${mode} migration ${id}: ${dom.name} ${source.id} -> ${o.to}`);
+    print(
+      o.json,
+      { migrationId: id, domain: dom.name, from: source.id, to: o.to, mode, state: "queued" },
+      `queued ${mode} migration ${id}: ${dom.name} ${source.id} -> ${o.to}`,
+    );
     return;
   }
-  const sendQ = new Queue(hostQueue("migrate-send", source.id), { connection: redis, prefix: bullPrefix(fleet.prefix) });
+  const sendQ = new Queue(hostQueue("migrate-send", source.id), {
+    connection: redis,
+    prefix: bullPrefix(fleet.prefix),
+  });
   const recvQ = new Queue(hostQueue("migrate-recv", o.to), { connection: redis, prefix: bullPrefix(fleet.prefix) });
   try {
     let last = -1;
     for (;;) {
-      const [{ state: ss, job: send }, { state: rs, job: recv }] = await Promise.all([jobWithState(sendQ, `${id}-send`), jobWithState(recvQ, `${id}-recv`)]);
+      const [{ state: ss, job: send }, { state: rs, job: recv }] = await Promise.all([
+        jobWithState(sendQ, `${id}-send`),
+        jobWithState(recvQ, `${id}-recv`),
+      ]);
       const pct = (send?.progress as { percent?: number } | undefined)?.percent;
       if (!o.json && pct !== undefined && pct !== last) {
         process.stderr.write(`migrating ${dom.name}: ${pct}%\n`);
@@ -143,12 +182,23 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
         if (ss === "completed" && rs === "completed") {
           const r = send!.returnvalue as JobResult<"migrate-send">;
           // Cold: bytesSent counts what the image added to the store (the rest was there already).
-          const carried = mode === "cold" ? `image of ${r.bytesRaw ?? 0} bytes, ${r.bytesSent} of them new to the store` : `${r.iterations} iteration(s), ${r.bytesSent} bytes sent${r.compressionRatio ? `, compression ${r.compressionRatio}x` : ""}`;
-          print(o.json, { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "done", ...r }, `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs} ms, ${carried}`);
+          const carried =
+            mode === "cold"
+              ? `image of ${r.bytesRaw ?? 0} bytes, ${r.bytesSent} of them new to the store`
+              : `${r.iterations} iteration(s), ${r.bytesSent} bytes sent${r.compressionRatio ? `, compression ${r.compressionRatio}x` : ""}`;
+          print(
+            o.json,
+            { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "done", ...r },
+            `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs} ms, ${carried}`,
+          );
           return;
         }
         const reason = send?.failedReason ?? recv?.failedReason ?? `send ${ss}, receive ${rs}`;
-        print(o.json, { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "failed", reason }, `migration failed; ${dom.name} stays on ${source.id}: ${reason}`);
+        print(
+          o.json,
+          { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "failed", reason },
+          `migration failed; ${dom.name} stays on ${source.id}: ${reason}`,
+        );
         process.exitCode = 1;
         return;
       }
@@ -195,7 +245,12 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
       const { state, job } = await jobWithState(queue, id);
       const p = job?.progress as EvacuationProgress | undefined;
       if (!o.json && p?.domains) {
-        const text = p.domains.map((d) => `  ${d.name} ${d.source} -> ${d.target ?? "?"}: ${d.state}${d.state === "migrating" ? ` ${d.percent ?? 0}%` : ""}${d.reason && d.state === "failed" ? ` (${d.reason})` : ""}`).join("\n");
+        const text = p.domains
+          .map(
+            (d) =>
+              `  ${d.name} ${d.source} -> ${d.target ?? "?"}: ${d.state}${d.state === "migrating" ? ` ${d.percent ?? 0}%` : ""}${d.reason && d.state === "failed" ? ` (${d.reason})` : ""}`,
+          )
+          .join("\n");
         if (text !== shown) {
           process.stderr.write(`evacuation ${id}: ${p.done}/${p.total} done, ${p.failed} failed\n${text}\n`);
           shown = text;
@@ -213,7 +268,8 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
         if (r.failed.length > 0) process.exitCode = 1;
         return;
       }
-      if (state === "failed" || state === "unknown") throw new Error(`evacuation ${id} ${state}: ${job?.failedReason ?? ""}`);
+      if (state === "failed" || state === "unknown")
+        throw new Error(`evacuation ${id} ${state}: ${job?.failedReason ?? ""}`);
       await new Promise((res) => setTimeout(res, 500));
     }
   } finally {

@@ -5,7 +5,10 @@ import type { BatchProgress } from "@xenfleet/fleet";
 const FORMAT = "{batch} [{bar}] {value}/{total} saves, {failed} failed, {state}";
 
 export function batchBar(batchId: string): { update(p: BatchProgress): void; stop(): void } {
-  const bar = new cliProgress.SingleBar({ format: FORMAT, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: FORMAT, stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(1, 0, { batch: batchId, failed: 0, state: "queued" });
   return {
     update: (p) => {
@@ -18,7 +21,10 @@ export function batchBar(batchId: string): { update(p: BatchProgress): void; sto
 
 /** One bar per batch, added as batches appear. */
 export function batchBars(): { update(all: BatchProgress[]): void; stop(): void } {
-  const multi = new cliProgress.MultiBar({ format: FORMAT, stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  const multi = new cliProgress.MultiBar(
+    { format: FORMAT, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
   const bars = new Map<string, cliProgress.SingleBar>();
   return {
     update: (all) => {

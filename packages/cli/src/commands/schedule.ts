@@ -4,7 +4,9 @@ import { listSchedules, removeSchedule, scheduleNightly } from "@xenfleet/fleet"
 import { addFleetOptions, fail, fleetOptions, integer, list, withRedis } from "./fleet-options.js";
 
 export function registerScheduleCommands(program: Command): void {
-  const schedule = program.command("schedule").description("Recurring batch saves (kept in Redis, run by the controller)");
+  const schedule = program
+    .command("schedule")
+    .description("Recurring batch saves (kept in Redis, run by the controller)");
 
   addFleetOptions(schedule.command("nightly"))
     .description("Save every domain on every host that is up, on a cron schedule")
@@ -17,17 +19,30 @@ export function registerScheduleCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (opts) => {
       try {
-        if ((opts.cron === undefined) === (opts.every === undefined)) throw new Error("give exactly one of --cron and --every");
-        if (opts.mode !== "checkpoint" && opts.mode !== "live" && opts.mode !== "suspend") throw new Error("--mode must be checkpoint, live or suspend");
+        if ((opts.cron === undefined) === (opts.every === undefined))
+          throw new Error("give exactly one of --cron and --every");
+        if (opts.mode !== "checkpoint" && opts.mode !== "live" && opts.mode !== "suspend")
+          throw new Error("--mode must be checkpoint, live or suspend");
         const options = fleetOptions(opts);
-        const repeat = opts.cron !== undefined ? { cron: opts.cron as string, ...(opts.tz ? { tz: opts.tz as string } : {}) } : { everyMs: opts.every as number };
+        const repeat =
+          opts.cron !== undefined
+            ? { cron: opts.cron as string, ...(opts.tz ? { tz: opts.tz as string } : {}) }
+            : { everyMs: opts.every as number };
         const schedules = await withRedis(options, async (redis) => {
-          await scheduleNightly(redis, options.prefix, repeat, { store: options.store, mode: opts.mode, labels: opts.label, ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}) });
+          await scheduleNightly(redis, options.prefix, repeat, {
+            store: options.store,
+            mode: opts.mode,
+            labels: opts.label,
+            ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
+          });
           return listSchedules(redis, options.prefix);
         });
         const nightly = schedules.find((s) => s.id === "nightly");
         if (opts.json) process.stdout.write(JSON.stringify({ ok: true, schedule: nightly }) + "\n");
-        else process.stdout.write(`nightly batch save scheduled: ${nightly?.pattern ?? `every ${nightly?.every} ms`}${nightly?.next ? `, next run ${new Date(nightly.next).toISOString()}` : ""}\n`);
+        else
+          process.stdout.write(
+            `nightly batch save scheduled: ${nightly?.pattern ?? `every ${nightly?.every} ms`}${nightly?.next ? `, next run ${new Date(nightly.next).toISOString()}` : ""}\n`,
+          );
       } catch (err) {
         fail(err, opts.json);
       }
@@ -41,7 +56,11 @@ export function registerScheduleCommands(program: Command): void {
         const options = fleetOptions(opts);
         const schedules = await withRedis(options, (redis) => listSchedules(redis, options.prefix));
         if (opts.json) process.stdout.write(JSON.stringify(schedules) + "\n");
-        else for (const s of schedules) process.stdout.write(`${s.id.padEnd(10)} ${s.pattern ?? `every ${s.every} ms`}${s.next ? `  next ${new Date(s.next).toISOString()}` : ""}\n`);
+        else
+          for (const s of schedules)
+            process.stdout.write(
+              `${s.id.padEnd(10)} ${s.pattern ?? `every ${s.every} ms`}${s.next ? `  next ${new Date(s.next).toISOString()}` : ""}\n`,
+            );
       } catch (err) {
         fail(err, opts.json);
       }
@@ -52,7 +71,8 @@ export function registerScheduleCommands(program: Command): void {
     .argument("<id>", "nightly, retention or gc")
     .action(async (id: string, opts) => {
       try {
-        if (id !== "nightly" && id !== "retention" && id !== "gc") throw new Error("schedule id is nightly, retention or gc");
+        if (id !== "nightly" && id !== "retention" && id !== "gc")
+          throw new Error("schedule id is nightly, retention or gc");
         const options = fleetOptions(opts);
         const removed = await withRedis(options, (redis) => removeSchedule(redis, options.prefix, id));
         process.stdout.write(removed ? `removed ${id}\n` : `no schedule ${id}\n`);

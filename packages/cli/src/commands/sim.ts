@@ -24,26 +24,44 @@ export function registerSimCommands(program: Command): void {
     .option("--seed <n>", "memory content seed", integer, 1)
     .option("--vcpus <n>", "vCPUs", integer, 1)
     .option("--live", "live save: pre-copy while the domain writes its memory")
-    .option("--dirty-rate <rate>", "page writes while running: pages/s, or bytes/s with a unit (10M = 10 MiB/s)", dirtyRate, 0)
+    .option(
+      "--dirty-rate <rate>",
+      "page writes while running: pages/s, or bytes/s with a unit (10M = 10 MiB/s)",
+      dirtyRate,
+      0,
+    )
     .option("--json", "print the save report as JSON on stderr")
-    .action(async (file: string, opts: { type: DomainType; memory: number; seed: number; vcpus: number; live?: boolean; dirtyRate: number; json?: boolean }) => {
-      await withScratchHost(async (host) => {
-        const d = await host.createDomain({
-          name: `sample-${opts.seed}`,
-          type: opts.type,
-          memoryBytes: opts.memory,
-          vcpus: opts.vcpus,
-          seed: opts.seed,
-          dirtyPagesPerSec: opts.live ? opts.dirtyRate : 0,
+    .action(
+      async (
+        file: string,
+        opts: {
+          type: DomainType;
+          memory: number;
+          seed: number;
+          vcpus: number;
+          live?: boolean;
+          dirtyRate: number;
+          json?: boolean;
+        },
+      ) => {
+        await withScratchHost(async (host) => {
+          const d = await host.createDomain({
+            name: `sample-${opts.seed}`,
+            type: opts.type,
+            memoryBytes: opts.memory,
+            vcpus: opts.vcpus,
+            seed: opts.seed,
+            dirtyPagesPerSec: opts.live ? opts.dirtyRate : 0,
+          });
+          const report = await host.save(d.uuid, sink(file), { mode: opts.live ? "live" : "suspend" });
+          process.stderr.write(
+            opts.json
+              ? JSON.stringify({ domain: d, report }) + "\n"
+              : `${report.bytesWritten} bytes, ${report.iterations} pass(es) ${JSON.stringify(report.pagesPerIteration)}, digest ${report.digest}\n`,
+          );
         });
-        const report = await host.save(d.uuid, sink(file), { mode: opts.live ? "live" : "suspend" });
-        process.stderr.write(
-          opts.json
-            ? JSON.stringify({ domain: d, report }) + "\n"
-            : `${report.bytesWritten} bytes, ${report.iterations} pass(es) ${JSON.stringify(report.pagesPerIteration)}, digest ${report.digest}\n`,
-        );
-      });
-    });
+      },
+    );
 
   sim
     .command("restore")

@@ -54,7 +54,8 @@ export function registerStatusCommand(program: Command): void {
             return;
           }
           printSummary(snapshot);
-          const running = (s: typeof snapshot) => s.batches.filter((b) => b.state !== "completed" && b.state !== "failed");
+          const running = (s: typeof snapshot) =>
+            s.batches.filter((b) => b.state !== "completed" && b.state !== "failed");
           if (running(snapshot).length === 0) return;
           const bars = batchBars();
           const stop = new AbortController();
@@ -79,16 +80,27 @@ export function registerStatusCommand(program: Command): void {
 
 function printSummary(s: Awaited<ReturnType<typeof fleetSnapshot>>): void {
   const up = s.hosts.filter((h) => h.state !== "down").length;
-  const lines = [`hosts: ${up} up, ${s.hosts.length - up} down (${s.hosts.map((h) => `${h.id}:${h.state}`).join(" ")})`];
-  lines.push(`saves running: ${s.savesRunning} (limits: ${s.limits.hostSaves}/host, ${s.limits.fleetSaves || "no limit"} fleet-wide)`);
+  const lines = [
+    `hosts: ${up} up, ${s.hosts.length - up} down (${s.hosts.map((h) => `${h.id}:${h.state}`).join(" ")})`,
+  ];
+  lines.push(
+    `saves running: ${s.savesRunning} (limits: ${s.limits.hostSaves}/host, ${s.limits.fleetSaves || "no limit"} fleet-wide)`,
+  );
   for (const [name, c] of Object.entries(s.queues)) {
-    const busy = Object.entries(c).filter(([, n]) => n > 0).map(([state, n]) => `${state} ${n}`);
+    const busy = Object.entries(c)
+      .filter(([, n]) => n > 0)
+      .map(([state, n]) => `${state} ${n}`);
     lines.push(`  ${name.padEnd(24)} ${busy.join(", ") || "idle"}`);
   }
-  for (const sch of s.schedules) lines.push(`schedule ${sch.id}: ${sch.pattern ?? `every ${sch.every} ms`}${sch.next ? `, next ${new Date(sch.next).toISOString()}` : ""}`);
+  for (const sch of s.schedules)
+    lines.push(
+      `schedule ${sch.id}: ${sch.pattern ?? `every ${sch.every} ms`}${sch.next ? `, next ${new Date(sch.next).toISOString()}` : ""}`,
+    );
   for (const b of s.batches.slice(0, 5)) {
     const r = b.report;
-    lines.push(`batch ${b.batchId}: ${b.state}, ${b.finished}/${b.total}${r ? `, saved ${r.saved}, failed ${r.failed}, ${r.seconds.toFixed(1)} s` : ""}`);
+    lines.push(
+      `batch ${b.batchId}: ${b.state}, ${b.finished}/${b.total}${r ? `, saved ${r.saved}, failed ${r.failed}, ${r.seconds.toFixed(1)} s` : ""}`,
+    );
   }
   process.stdout.write(lines.join("\n") + "\n");
 }

@@ -15,8 +15,14 @@ function formatOption(value: string): Format {
 
 function describe(s: StreamSummary): string {
   const lines = [`layers:      ${s.layers.join(" > ")}`];
-  if (s.xl) lines.push(`xl:          ${s.xl.byteOrder}-endian, flags 0x${s.xl.mandatoryFlags.toString(16)}/0x${s.xl.optionalFlags.toString(16)}, config ${s.xl.hasConfig ? (s.xl.json ? "JSON" : "text") : "none"}`);
-  if (s.libxl) lines.push(`libxl:       v${s.libxl.version}, ${s.libxl.byteOrder}-endian${s.libxl.legacy ? ", legacy-converted" : ""}`);
+  if (s.xl)
+    lines.push(
+      `xl:          ${s.xl.byteOrder}-endian, flags 0x${s.xl.mandatoryFlags.toString(16)}/0x${s.xl.optionalFlags.toString(16)}, config ${s.xl.hasConfig ? (s.xl.json ? "JSON" : "text") : "none"}`,
+    );
+  if (s.libxl)
+    lines.push(
+      `libxl:       v${s.libxl.version}, ${s.libxl.byteOrder}-endian${s.libxl.legacy ? ", legacy-converted" : ""}`,
+    );
   if (s.libxc) {
     lines.push(`libxc:       v${s.libxc.version}, ${s.libxc.byteOrder}-endian`);
     lines.push(`domain:      ${s.libxc.domainType}, page shift ${s.libxc.pageShift}, Xen ${s.libxc.xenVersion}`);
@@ -86,7 +92,10 @@ export function registerStreamCommands(program: Command): void {
         if (!result.ok) return fail(result.error, opts.json ?? false);
         const s = result.summary;
         if (opts.json) process.stdout.write(JSON.stringify({ ok: true, summary: s }) + "\n");
-        else process.stdout.write(`ok: ${s.layers.join(" > ")}, ${s.libxc?.domainType ?? "?"}, ${s.pages} pages, ${s.bytes} bytes\n`);
+        else
+          process.stdout.write(
+            `ok: ${s.layers.join(" > ")}, ${s.libxc?.domainType ?? "?"}, ${s.pages} pages, ${s.bytes} bytes\n`,
+          );
       } catch (error) {
         fail(error, opts.json ?? false);
       }

@@ -12,7 +12,10 @@ import type { EmbeddedFleet } from "@xenfleet/fleet";
 import { addFleetOptions, fail, fleetOptions, integer, size, withRedis } from "./fleet-options.js";
 import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 
-export function addEmbeddedOptions(command: Command, defaults: { hosts: number; domains: number; memory: string; dirtyRate: number }): Command {
+export function addEmbeddedOptions(
+  command: Command,
+  defaults: { hosts: number; domains: number; memory: string; dirtyRate: number },
+): Command {
   return addFleetOptions(command)
     .option("--hosts <n>", "simulated hosts (host-1 ... host-N)", integer, defaults.hosts)
     .option("--domains <m>", "domains per host", integer, defaults.domains)
@@ -21,7 +24,11 @@ export function addEmbeddedOptions(command: Command, defaults: { hosts: number; 
     .option("--dirty-rate <pages>", "pages per second each running domain writes", integer, defaults.dirtyRate)
     .option("--compress-workers <k>", "compress worker processes", integer, 1)
     .option("--state-dir <dir>", "sim hosts (hosts/host-N) and logs live here", ".xenfleet")
-    .addOption(new Option("--log-level <level>", "log level of the services").default("info").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]));
+    .addOption(
+      new Option("--log-level <level>", "log level of the services")
+        .default("info")
+        .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    );
 }
 
 export function embeddedFleet(opts: Record<string, unknown>): EmbeddedFleet {
@@ -46,7 +53,9 @@ export function embeddedFleet(opts: Record<string, unknown>): EmbeddedFleet {
 }
 
 function pidFileOf(opts: Record<string, unknown>): string {
-  return resolve((opts.pidFile as string | undefined) ?? join(opts.stateDir as string, `up-${opts.prefix as string}.pid`));
+  return resolve(
+    (opts.pidFile as string | undefined) ?? join(opts.stateDir as string, `up-${opts.prefix as string}.pid`),
+  );
 }
 
 export function registerUpCommands(program: Command): void {
@@ -66,8 +75,12 @@ export function registerUpCommands(program: Command): void {
         process.once("SIGTERM", onSignal);
         const running = await startEmbeddedFleet(fleet, log);
         try {
-          await withRedis(fleetOptions(opts), (redis) => waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal));
-          log(`fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`);
+          await withRedis(fleetOptions(opts), (redis) =>
+            waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal),
+          );
+          log(
+            `fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`,
+          );
           await new Promise<void>((done) => {
             if (stopRequested.signal.aborted) done();
             else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
@@ -122,17 +135,28 @@ async function detach(fleet: EmbeddedFleet, pidFile: string): Promise<void> {
     ...process.execArgv,
     process.argv[1] ?? "",
     "up",
-    "--redis", fleet.redis,
-    "--prefix", fleet.prefix,
-    "--store", fleet.store,
-    "--hosts", String(fleet.hosts),
-    "--domains", String(fleet.domains),
-    "--memory", String(fleet.domainMemoryBytes),
-    "--host-memory", String(fleet.hostMemoryBytes),
-    "--dirty-rate", String(fleet.dirtyPagesPerSec),
-    "--compress-workers", String(fleet.compressWorkers),
-    "--state-dir", fleet.stateDir,
-    "--log-level", fleet.logLevel ?? "info",
+    "--redis",
+    fleet.redis,
+    "--prefix",
+    fleet.prefix,
+    "--store",
+    fleet.store,
+    "--hosts",
+    String(fleet.hosts),
+    "--domains",
+    String(fleet.domains),
+    "--memory",
+    String(fleet.domainMemoryBytes),
+    "--host-memory",
+    String(fleet.hostMemoryBytes),
+    "--dirty-rate",
+    String(fleet.dirtyPagesPerSec),
+    "--compress-workers",
+    String(fleet.compressWorkers),
+    "--state-dir",
+    fleet.stateDir,
+    "--log-level",
+    fleet.logLevel ?? "info",
   ];
   const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out] });
   closeSync(out);

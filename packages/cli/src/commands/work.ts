@@ -11,7 +11,8 @@ import { batchBar } from "./progress.js";
 type Mode = "checkpoint" | "live" | "suspend";
 
 function mode(text: string): Mode {
-  if (text !== "checkpoint" && text !== "live" && text !== "suspend") throw new Error(`--mode must be checkpoint, live or suspend, not ${text}`);
+  if (text !== "checkpoint" && text !== "live" && text !== "suspend")
+    throw new Error(`--mode must be checkpoint, live or suspend, not ${text}`);
   return text;
 }
 
@@ -20,7 +21,12 @@ export function registerWorkCommands(program: Command): void {
     .description("Save one domain of a host into the store (incremental against its previous image)")
     .argument("<host>", "host id")
     .argument("<domain>", "domain name or uuid")
-    .option("--mode <mode>", "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)", mode, "checkpoint")
+    .option(
+      "--mode <mode>",
+      "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)",
+      mode,
+      "checkpoint",
+    )
     .option("--label <labels>", "retention labels, comma separated", list, [])
     .option("--no-compress", "leave the image's packs raw")
     .option("--wait", "wait for the save to finish and print the report")
@@ -40,15 +46,43 @@ export function registerWorkCommands(program: Command): void {
             labels: opts.label,
             compress: opts.compress,
           });
-          const job = await runJob(redis, options.prefix, hostQueue("save", host), { name: "save", data, opts: JOB_SPECS.save.options }, opts.wait === true);
+          const job = await runJob(
+            redis,
+            options.prefix,
+            hostQueue("save", host),
+            { name: "save", data, opts: JOB_SPECS.save.options },
+            opts.wait === true,
+          );
           const done = job.finished;
           if (done === undefined) return printStarted({ job: job.id, queue: job.queue }, opts.json);
           const seconds = ((done.finishedOn ?? Date.now()) - done.timestamp) / 1000;
           if (done.state === "completed") {
             const r = parseResult("save", done.returnvalue);
-            printReport({ saved: 1, failed: 0, bytesTotal: r.bytesTotal, bytesNew: r.bytesNew, seconds, failures: [], imageId: r.imageId, pausedMs: r.pausedMs }, opts.json);
+            printReport(
+              {
+                saved: 1,
+                failed: 0,
+                bytesTotal: r.bytesTotal,
+                bytesNew: r.bytesNew,
+                seconds,
+                failures: [],
+                imageId: r.imageId,
+                pausedMs: r.pausedMs,
+              },
+              opts.json,
+            );
           } else {
-            printReport({ saved: 0, failed: 1, bytesTotal: 0, bytesNew: 0, seconds, failures: [{ host, domain: d.uuid, reason: done.failedReason }] }, opts.json);
+            printReport(
+              {
+                saved: 0,
+                failed: 1,
+                bytesTotal: 0,
+                bytesNew: 0,
+                seconds,
+                failures: [{ host, domain: d.uuid, reason: done.failedReason }],
+              },
+              opts.json,
+            );
             process.exitCode = 1;
           }
         });
@@ -60,7 +94,12 @@ export function registerWorkCommands(program: Command): void {
   addFleetOptions(program.command("batch-save"))
     .description("Save every domain of the chosen hosts (all hosts by default) as one batch with a final report")
     .option("--hosts <ids>", "only these hosts, comma separated", list)
-    .option("--mode <mode>", "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)", mode, "checkpoint")
+    .option(
+      "--mode <mode>",
+      "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)",
+      mode,
+      "checkpoint",
+    )
     .option("--label <labels>", "retention labels, comma separated", list, ["nightly"])
     .option("--no-compress", "leave the images' packs raw")
     .option("--wait", "wait for the batch to finish and print the report")
@@ -77,9 +116,17 @@ export function registerWorkCommands(program: Command): void {
             ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
           });
           // Each host's copy of a duplicated uuid is saved; say so, since their images share the uuid's history.
-          if (!opts.json) for (const d of batch.duplicates) process.stderr.write(`warning: domain ${d.uuid} is reported by hosts ${d.hosts.join(", ")}; saved on each\n`);
+          if (!opts.json)
+            for (const d of batch.duplicates)
+              process.stderr.write(
+                `warning: domain ${d.uuid} is reported by hosts ${d.hosts.join(", ")}; saved on each\n`,
+              );
           const duplicates = batch.duplicates.length > 0 ? { duplicates: batch.duplicates } : {};
-          if (!opts.wait) return printStarted({ batchId: batch.batchId, job: batch.jobId, saves: batch.total, skipped: batch.skipped, ...duplicates }, opts.json);
+          if (!opts.wait)
+            return printStarted(
+              { batchId: batch.batchId, job: batch.jobId, saves: batch.total, skipped: batch.skipped, ...duplicates },
+              opts.json,
+            );
           const bar = !opts.json && process.stderr.isTTY ? batchBar(batch.batchId) : undefined;
           let done: BatchProgress;
           try {
@@ -87,7 +134,8 @@ export function registerWorkCommands(program: Command): void {
           } finally {
             bar?.stop();
           }
-          if (done.report === undefined) throw new Error(`batch ${batch.batchId} failed: ${done.error ?? "unknown reason"}`);
+          if (done.report === undefined)
+            throw new Error(`batch ${batch.batchId} failed: ${done.error ?? "unknown reason"}`);
           const report = withSkipped(done.report, batch.skipped);
           printReport({ ...fromBatch(report), ...duplicates }, opts.json);
           if (report.failed > 0) process.exitCode = 1;
@@ -117,13 +165,22 @@ export function registerWorkCommands(program: Command): void {
             paused: opts.paused === true,
             ...(opts.name !== undefined ? { name: opts.name } : {}),
           });
-          const job = await runJob(redis, options.prefix, hostQueue("restore", opts.host), { name: "restore", data, opts: JOB_SPECS.restore.options }, opts.wait === true);
+          const job = await runJob(
+            redis,
+            options.prefix,
+            hostQueue("restore", opts.host),
+            { name: "restore", data, opts: JOB_SPECS.restore.options },
+            opts.wait === true,
+          );
           const done = job.finished;
           if (done === undefined) return printStarted({ job: job.id, queue: job.queue }, opts.json);
           if (done.state !== "completed") throw new Error(`restore failed: ${done.failedReason}`);
           const r = parseResult("restore", done.returnvalue);
           if (opts.json) process.stdout.write(JSON.stringify({ ok: true, host: opts.host, ...r }) + "\n");
-          else process.stdout.write(`restored ${r.domain.name} (${r.domain.uuid}) on ${opts.host}: ${r.bytesRestored} bytes in ${r.seconds.toFixed(1)} s\n`);
+          else
+            process.stdout.write(
+              `restored ${r.domain.name} (${r.domain.uuid}) on ${opts.host}: ${r.bytesRestored} bytes in ${r.seconds.toFixed(1)} s\n`,
+            );
         });
       } catch (err) {
         fail(err, opts.json);
@@ -172,7 +229,13 @@ async function waitForJob(queue: Queue, id: string): Promise<Finished> {
     if (state === "completed" || state === "failed") {
       const job: Job | undefined = await queue.getJob(id);
       if (job === undefined) throw new Error(`job ${id} disappeared from ${queue.name}`);
-      return { state, returnvalue: job.returnvalue, failedReason: job.failedReason, timestamp: job.timestamp, ...(job.finishedOn !== undefined ? { finishedOn: job.finishedOn } : {}) };
+      return {
+        state,
+        returnvalue: job.returnvalue,
+        failedReason: job.failedReason,
+        timestamp: job.timestamp,
+        ...(job.finishedOn !== undefined ? { finishedOn: job.finishedOn } : {}),
+      };
     }
     if (state === "unknown") throw new Error(`job ${id} not found on ${queue.name}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -181,5 +244,10 @@ async function waitForJob(queue: Queue, id: string): Promise<Finished> {
 
 function printStarted(what: Record<string, unknown>, json: boolean | undefined): void {
   if (json) process.stdout.write(JSON.stringify({ ok: true, ...what }) + "\n");
-  else process.stdout.write(Object.entries(what).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n") + "\n");
+  else
+    process.stdout.write(
+      Object.entries(what)
+        .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .join("\n") + "\n",
+    );
 }

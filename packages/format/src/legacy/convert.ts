@@ -22,11 +22,28 @@ import type { FormatErrorReason } from "../errors.js";
 import { REC_LENGTH_MAX, SIZES, padLength } from "../layout.js";
 import { encodeDomainHeader, encodeImageHeader } from "../libxc-headers.js";
 import { encodeLibxlHeader } from "../libxl-header.js";
-import { type CodecContext, type HvmParam, LIBXC_RECORDS, LIBXL_RECORDS, type RecordSpec, encodePageDataHead } from "../records.js";
+import {
+  type CodecContext,
+  type HvmParam,
+  LIBXC_RECORDS,
+  LIBXL_RECORDS,
+  type RecordSpec,
+  encodePageDataHead,
+} from "../records.js";
 import type { StreamSource } from "../source.js";
 import { LegacyStreamError } from "./errors.js";
 import type { LegacyEvent } from "./events.js";
-import { CONVERTED_XEN_MAJOR, CONVERTED_XEN_MINOR, HvmParam as Param, type LegacyGuest, MAX_TOOLSTACK, PFINFO_XTAB, PFN_MASK, PFN_TYPE_SHIFT, type ToolstackWidth } from "./layout.js";
+import {
+  CONVERTED_XEN_MAJOR,
+  CONVERTED_XEN_MINOR,
+  HvmParam as Param,
+  type LegacyGuest,
+  MAX_TOOLSTACK,
+  PFINFO_XTAB,
+  PFN_MASK,
+  PFN_TYPE_SHIFT,
+  type ToolstackWidth,
+} from "./layout.js";
 import { readLegacy } from "./reader.js";
 import { physmapEntries } from "./toolstack.js";
 import { encodeConvertedXlHeader } from "./xl.js";
@@ -122,20 +139,32 @@ const padding = (length: number) => ZEROES.subarray(0, padLength(length));
 /** Header, body and padding of one small record, encoded by the shared record table. */
 function record<F>(spec: RecordSpec<F>, fields: F, offset: number): Uint8Array {
   const body = spec.encode(fields, context(offset, spec.name));
-  return new ByteBuilder(SIZES.recordHeader + body.length + padLength(body.length), true).u32(spec.type).u32(body.length).raw(body).bytes;
+  return new ByteBuilder(SIZES.recordHeader + body.length + padLength(body.length), true)
+    .u32(spec.type)
+    .u32(body.length)
+    .raw(body).bytes;
 }
 
 function context(offset: number, name: string): CodecContext {
   return {
     littleEndian: true,
     fail(reason: FormatErrorReason, expected: string, actual?: string): never {
-      throw new LegacyStreamError({ reason: "bad-value", offset, part: `data for v2 record ${name}`, expected: `${expected} (${reason})`, actual });
+      throw new LegacyStreamError({
+        reason: "bad-value",
+        offset,
+        part: `data for v2 record ${name}`,
+        expected: `${expected} (${reason})`,
+        actual,
+      });
     },
   };
 }
 
 /** The v2 bytes for a sequence of legacy events (from readLegacy). */
-export async function* convertLegacy(events: AsyncIterable<LegacyEvent>, format: OutputFormat): AsyncGenerator<Uint8Array> {
+export async function* convertLegacy(
+  events: AsyncIterable<LegacyEvent>,
+  format: OutputFormat,
+): AsyncGenerator<Uint8Array> {
   const libxl = format === "libxl";
   const X = LIBXC_RECORDS;
   const L = LIBXL_RECORDS;
@@ -160,7 +189,12 @@ export async function* convertLegacy(events: AsyncIterable<LegacyEvent>, format:
           yield record(L.LIBXC_CONTEXT, {}, e.offset);
         }
         yield encodeImageHeader(3, "little");
-        yield encodeDomainHeader(e.guest === "pv" ? "x86-pv" : "x86-hvm", CONVERTED_XEN_MAJOR, CONVERTED_XEN_MINOR, true);
+        yield encodeDomainHeader(
+          e.guest === "pv" ? "x86-pv" : "x86-hvm",
+          CONVERTED_XEN_MAJOR,
+          CONVERTED_XEN_MINOR,
+          true,
+        );
         // PV static data (PV_INFO) comes from the extended info; HVM has none.
         if (e.guest === "hvm") yield record(X.STATIC_DATA_END, {}, e.offset);
         break;
@@ -170,9 +204,20 @@ export async function* convertLegacy(events: AsyncIterable<LegacyEvent>, format:
       case "p2m-frames": {
         yield record(X.STATIC_DATA_END, {}, e.offset);
         const length = 8 + e.count * 8;
-        if (length > REC_LENGTH_MAX) throw new LegacyStreamError({ reason: "bad-count", offset: e.offset, part: "p2m frame list", expected: `a frame list that fits a ${REC_LENGTH_MAX}-byte record`, actual: `${e.count} frames` });
+        if (length > REC_LENGTH_MAX)
+          throw new LegacyStreamError({
+            reason: "bad-count",
+            offset: e.offset,
+            part: "p2m frame list",
+            expected: `a frame list that fits a ${REC_LENGTH_MAX}-byte record`,
+            actual: `${e.count} frames`,
+          });
         // start pfn 0, end pfn p2m_size - 1, then each frame widened to u64.
-        const b = new ByteBuilder(SIZES.recordHeader + length, true).u32(X.X86_PV_P2M_FRAMES.type).u32(length).u32(0).u32(p2mSize - 1);
+        const b = new ByteBuilder(SIZES.recordHeader + length, true)
+          .u32(X.X86_PV_P2M_FRAMES.type)
+          .u32(length)
+          .u32(0)
+          .u32(p2mSize - 1);
         if (e.entrySize === 8) b.raw(e.raw);
         else {
           const v = dataView(e.raw);
@@ -227,11 +272,21 @@ export async function* convertLegacy(events: AsyncIterable<LegacyEvent>, format:
         blobLength = e.length;
         if (e.blob === "hvm-context") yield recordHeader(X.HVM_CONTEXT.type, e.length);
         else if (e.blob === "qemu") {
-          if (libxl) yield new ByteBuilder(SIZES.recordHeader + SIZES.emulatorHeader, true).u32(L.EMULATOR_CONTEXT.type).u32(SIZES.emulatorHeader + e.length).bytes;
+          if (libxl)
+            yield new ByteBuilder(SIZES.recordHeader + SIZES.emulatorHeader, true)
+              .u32(L.EMULATOR_CONTEXT.type)
+              .u32(SIZES.emulatorHeader + e.length).bytes;
           else yield new ByteBuilder(e.signature!.length + 4, true).raw(e.signature!).u32(e.length).bytes;
         } else if (libxl) {
           // Only libxl streams keep the toolstack data (as xenstore keys); it is parsed whole.
-          if (e.length > MAX_TOOLSTACK) throw new LegacyStreamError({ reason: "bad-count", offset: e.offset, part: "chunk TOOLSTACK", expected: `at most ${MAX_TOOLSTACK} bytes of toolstack data`, actual: String(e.length) });
+          if (e.length > MAX_TOOLSTACK)
+            throw new LegacyStreamError({
+              reason: "bad-count",
+              offset: e.offset,
+              part: "chunk TOOLSTACK",
+              expected: `at most ${MAX_TOOLSTACK} bytes of toolstack data`,
+              actual: String(e.length),
+            });
           toolstack = [];
         }
         break;
@@ -241,14 +296,16 @@ export async function* convertLegacy(events: AsyncIterable<LegacyEvent>, format:
         break;
       case "blob-end":
         if (e.blob === "toolstack") {
-          if (toolstack !== undefined && blobLength > 0) xenstore = xenstore.concat(physmapEntries(Buffer.concat(toolstack), width, e.offset - blobLength));
+          if (toolstack !== undefined && blobLength > 0)
+            xenstore = xenstore.concat(physmapEntries(Buffer.concat(toolstack), width, e.offset - blobLength));
           toolstack = undefined;
         } else if (e.blob === "hvm-context") yield padding(blobLength);
         else if (libxl) yield padding(SIZES.emulatorHeader + blobLength);
         break;
       case "libxc-end":
         yield record(X.END, {}, e.offset);
-        if (libxl && xenstore.length > 0) yield record(L.EMULATOR_XENSTORE_DATA, { emulatorId: 0, index: 0, entries: xenstore }, e.offset);
+        if (libxl && xenstore.length > 0)
+          yield record(L.EMULATOR_XENSTORE_DATA, { emulatorId: 0, index: 0, entries: xenstore }, e.offset);
         break;
       case "end":
         if (libxl) yield record(L.END, {}, e.offset);

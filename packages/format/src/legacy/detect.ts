@@ -17,7 +17,14 @@
  * when they do not, the caller must give the width.
  */
 import { dataView } from "../bytes.js";
-import { IHDR_MARKER, LIBXL_IDENT, SIZES, XL_BYTEORDER_VALUE, XL_MAGIC, XL_MANDATORY_FLAG_STREAMV2 } from "../layout.js";
+import {
+  IHDR_MARKER,
+  LIBXL_IDENT,
+  SIZES,
+  XL_BYTEORDER_VALUE,
+  XL_MAGIC,
+  XL_MANDATORY_FLAG_STREAMV2,
+} from "../layout.js";
 import { startsWithXlMagic } from "../xl-header.js";
 import { LegacyDetectError, LegacyStreamError } from "./errors.js";
 import {
@@ -72,10 +79,12 @@ function pvVerdict(bytes: Uint8Array, width: ToolstackWidth): Verdict {
   const p2m = checkP2mSize(bytes, width);
   if (typeof p2m === "string") return not(p2m);
   const markerEnd = Math.min(bytes.length, 2 * s);
-  for (let i = s; i < markerEnd; i++) if (bytes[i] !== 0xff) return not(`no extended-info marker (~0UL) at offset ${s}`);
+  for (let i = s; i < markerEnd; i++)
+    if (bytes[i] !== 0xff) return not(`no extended-info marker (~0UL) at offset ${s}`);
   if (bytes.length < 2 * s + 4) return fits(false);
   const length = dataView(bytes).getUint32(2 * s, true);
-  if (length < EXT_BLOCK_HEAD || length > MAX_EXT_INFO) return not(`extended-info length ${length} is not ${EXT_BLOCK_HEAD}..${MAX_EXT_INFO}`);
+  if (length < EXT_BLOCK_HEAD || length > MAX_EXT_INFO)
+    return not(`extended-info length ${length} is not ${EXT_BLOCK_HEAD}..${MAX_EXT_INFO}`);
   if (bytes.length < 2 * s + 8) return fits(false);
   const id = String.fromCharCode(...bytes.subarray(2 * s + 4, 2 * s + 8));
   if (!EXT_BLOCK_IDS.includes(id)) return not(`no extended-info block id at offset ${2 * s + 4}`);
@@ -103,7 +112,8 @@ function hvmVerdict(bytes: Uint8Array, width: ToolstackWidth): Verdict {
     if (entry === undefined || entry > 0xffff_ffff) return not(`pfn entry at offset ${s + 4} has bits above 31 set`);
     const type = entry >>> PFN_TYPE_SHIFT;
     if (type >= 5 && type <= 8) return not(`pfn entry at offset ${s + 4} has reserved type ${type}`);
-    if (type < FIRST_DATALESS_TYPE && (entry & PFN_MASK) >= p2m) return not(`pfn entry at offset ${s + 4} is beyond p2m_size`);
+    if (type < FIRST_DATALESS_TYPE && (entry & PFN_MASK) >= p2m)
+      return not(`pfn entry at offset ${s + 4} is beyond p2m_size`);
     return fits(true);
   }
   if (marker < 0) return fits(true);
@@ -112,7 +122,8 @@ function hvmVerdict(bytes: Uint8Array, width: ToolstackWidth): Verdict {
     const at = s + 4 + 8 * i;
     if (bytes.length < at + 8) return fits(false);
     const pfn = v.getBigUint64(at, true);
-    if (pfn >= BigInt(p2m)) return not(`end of body at offset ${s}, but magic pfn ${pfn} at offset ${at} is beyond p2m_size ${p2m}`);
+    if (pfn >= BigInt(p2m))
+      return not(`end of body at offset ${s}, but magic pfn ${pfn} at offset ${at} is beyond p2m_size ${p2m}`);
   }
   return fits(true);
 }
@@ -131,7 +142,10 @@ export function decideShape(bytes: Uint8Array, hints: ShapeHints, offset = 0, wh
   const judged: { shape: LegacyShape; verdict: Verdict }[] = [];
   for (const guest of guests) {
     for (const width of widths) {
-      judged.push({ shape: { width, guest }, verdict: guest === "pv" ? pvVerdict(bytes, width) : hvmVerdict(bytes, width) });
+      judged.push({
+        shape: { width, guest },
+        verdict: guest === "pv" ? pvVerdict(bytes, width) : hvmVerdict(bytes, width),
+      });
     }
   }
   // The PV signature is 12+ exact bytes no HVM stream starts with: when it
@@ -141,18 +155,34 @@ export function decideShape(bytes: Uint8Array, hints: ShapeHints, offset = 0, wh
   if (open.length === 1) return open[0]!.shape;
   if (open.length === 0) {
     const why = judged.map((j) => `${describe(j.shape)}: ${(j.verdict as { why: string }).why}`).join("; ");
-    throw new LegacyStreamError({ reason: "not-legacy", offset, part: "stream start", expected: "a legacy stream's p2m_size and what follows it", actual: why });
+    throw new LegacyStreamError({
+      reason: "not-legacy",
+      offset,
+      part: "stream start",
+      expected: "a legacy stream's p2m_size and what follows it",
+      actual: why,
+    });
   }
   const readings = open.map((j) => describe(j.shape)).join(", ");
   const sameWidth = open.every((j) => j.shape.width === open[0]!.shape.width);
-  const settle = sameWidth ? "the guest type (--guest pv|hvm)" : hints.guest || open.every((j) => j.shape.guest === open[0]!.shape.guest) ? "the toolstack width (--width 32|64)" : "the toolstack width and guest type (--width 32|64, --guest pv|hvm)";
+  const settle = sameWidth
+    ? "the guest type (--guest pv|hvm)"
+    : hints.guest || open.every((j) => j.shape.guest === open[0]!.shape.guest)
+      ? "the toolstack width (--width 32|64)"
+      : "the toolstack width and guest type (--width 32|64, --guest pv|hvm)";
   const short = open.some((j) => j.verdict.fits && !j.verdict.complete);
   const cause = short
     ? whole
       ? `the stream is only ${bytes.length} bytes long`
       : `only ${bytes.length} bytes were available`
     : "bytes 4-7 are zero: the high half of a 64-bit p2m_size, or the end-of-body marker of a 32-bit stream with no pages";
-  throw new LegacyDetectError({ reason: "undecidable", offset, part: "stream start", expected: `${settle} to be given, because ${cause}`, actual: `readings that fit: ${readings}` });
+  throw new LegacyDetectError({
+    reason: "undecidable",
+    offset,
+    part: "stream start",
+    expected: `${settle} to be given, because ${cause}`,
+    actual: `readings that fit: ${readings}`,
+  });
 }
 
 export interface LegacyDetection {
@@ -183,13 +213,15 @@ export function detectLegacy(firstBytes: Uint8Array, hints: ShapeHints = {}): Le
   let xlWrapped = false;
   if (firstBytes.length >= XL_MAGIC.length && startsWithXlMagic(firstBytes)) {
     xlWrapped = true;
-    if (firstBytes.length < SIZES.xlHeader) return { legacy: false, xlWrapped, undecided: "the xl header is incomplete" };
+    if (firstBytes.length < SIZES.xlHeader)
+      return { legacy: false, xlWrapped, undecided: "the xl header is incomplete" };
     const v = dataView(firstBytes);
     const little = v.getUint32(32, true) === XL_BYTEORDER_VALUE;
     if (!little) return { legacy: false, xlWrapped, undecided: "a big-endian or malformed xl header" };
     if (v.getUint32(36, true) & XL_MANDATORY_FLAG_STREAMV2) return { legacy: false, xlWrapped };
     const start = xlPayloadOffset(firstBytes)!;
-    if (firstBytes.length <= start) return { legacy: true, xlWrapped, undecided: "the bytes end inside the xl header's domain config" };
+    if (firstBytes.length <= start)
+      return { legacy: true, xlWrapped, undecided: "the bytes end inside the xl header's domain config" };
     body = firstBytes.subarray(start);
   } else if (firstBytes.length >= 8) {
     const head = dataView(firstBytes).getBigUint64(0, false);
@@ -199,7 +231,13 @@ export function detectLegacy(firstBytes: Uint8Array, hints: ShapeHints = {}): Le
     return { legacy: true, xlWrapped, ...decideShape(body, hints) };
   } catch (err) {
     if (err instanceof LegacyDetectError) {
-      return { legacy: true, xlWrapped, undecided: err.message, ...(hints.width ? { width: hints.width } : {}), ...(hints.guest ? { guest: hints.guest } : {}) };
+      return {
+        legacy: true,
+        xlWrapped,
+        undecided: err.message,
+        ...(hints.width ? { width: hints.width } : {}),
+        ...(hints.guest ? { guest: hints.guest } : {}),
+      };
     }
     if (err instanceof LegacyStreamError) return { legacy: false, xlWrapped, undecided: err.message };
     throw err;

@@ -42,7 +42,14 @@ export type LegacyEvent =
   | { kind: "marker"; offset: number; chunk: number; name: string }
   | { kind: "end-of-body"; offset: number }
   | { kind: "unmapped-pfns"; offset: number; count: number }
-  | { kind: "vcpu"; offset: number; vcpuId: number; basic: Uint8Array; extended?: Uint8Array; xsave?: { mask: bigint; data: Uint8Array } }
+  | {
+      kind: "vcpu";
+      offset: number;
+      vcpuId: number;
+      basic: Uint8Array;
+      extended?: Uint8Array;
+      xsave?: { mask: bigint; data: Uint8Array };
+    }
   | { kind: "shared-info"; offset: number; data: Uint8Array }
   | { kind: "magic-pfns"; offset: number; ioreq: bigint; bufioreq: bigint; store: bigint }
   /** `signature` is set for the device-model record (its 21 raw bytes). */

@@ -83,7 +83,11 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
     xlWrapped = true;
     const fixed = await r.exact(SIZES.xlHeader, "xl header", `${SIZES.xlHeader} bytes of xl header`);
     const header = decodeLegacyXlHeader(fixed, 0);
-    const optionalData = await r.exact(header.optionalDataLength, "xl header", `${header.optionalDataLength} bytes of optional data (domain config)`);
+    const optionalData = await r.exact(
+      header.optionalDataLength,
+      "xl header",
+      `${header.optionalDataLength} bytes of optional data (domain config)`,
+    );
     yield { kind: "xl-header", offset: 0, header, optionalData };
   }
 
@@ -110,14 +114,22 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
       if (s === 4) out[i] = v.getUint32(i * 4, true);
       else {
         const hi = v.getUint32(i * 8 + 4, true);
-        out[i] = hi === 0 ? v.getUint32(i * 8, true) : hi < 0x20_0000 ? hi * 2 ** 32 + v.getUint32(i * 8, true) : Infinity;
+        out[i] =
+          hi === 0 ? v.getUint32(i * 8, true) : hi < 0x20_0000 ? hi * 2 ** 32 + v.getUint32(i * 8, true) : Infinity;
       }
     }
     return out;
   };
 
   const p2mSize = (await ulongs(1, "header", `p2m_size (${s}-byte unsigned long)`))[0]!;
-  if (p2mSize < 1 || p2mSize > MAX_P2M_SIZE) fail("bad-value", start, "header", `p2m_size 1..${hex(MAX_P2M_SIZE)} (a ${width}-bit toolstack stream)`, String(p2mSize));
+  if (p2mSize < 1 || p2mSize > MAX_P2M_SIZE)
+    fail(
+      "bad-value",
+      start,
+      "header",
+      `p2m_size 1..${hex(MAX_P2M_SIZE)} (a ${width}-bit toolstack stream)`,
+      String(p2mSize),
+    );
   yield { kind: "p2m-size", offset: start, p2mSize, width, guest, xlWrapped, widthDetected, guestDetected };
 
   // --- PV extended info and p2m frame list --------------------------------
@@ -129,47 +141,88 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
     const at = r.offset;
     const marker = await r.exact(s, "extended info", `the extended-info marker ~0UL (${s} bytes)`);
     if (!marker.every((b) => b === 0xff)) {
-      fail("bad-value", at, "extended info", "the extended-info marker ~0UL (Xen's saver always writes it for PV guests)", Buffer.from(marker).toString("hex"));
+      fail(
+        "bad-value",
+        at,
+        "extended info",
+        "the extended-info marker ~0UL (Xen's saver always writes it for PV guests)",
+        Buffer.from(marker).toString("hex"),
+      );
     }
     const total = await u32("extended info", "the extended-info length");
-    if (total > MAX_EXT_INFO) fail("bad-count", at + s, "extended info", `at most ${MAX_EXT_INFO} bytes of extended info`, String(total));
+    if (total > MAX_EXT_INFO)
+      fail("bad-count", at + s, "extended info", `at most ${MAX_EXT_INFO} bytes of extended info`, String(total));
     let soFar = 0;
     while (soFar < total) {
       const blockAt = r.offset;
-      if (total - soFar < EXT_BLOCK_HEAD) fail("bad-count", blockAt, "extended info", `room for an ${EXT_BLOCK_HEAD}-byte block header in the ${total}-byte extended info`, `${total - soFar} bytes left`);
+      if (total - soFar < EXT_BLOCK_HEAD)
+        fail(
+          "bad-count",
+          blockAt,
+          "extended info",
+          `room for an ${EXT_BLOCK_HEAD}-byte block header in the ${total}-byte extended info`,
+          `${total - soFar} bytes left`,
+        );
       const head = await r.exact(EXT_BLOCK_HEAD, "extended info", "a block id and size");
       const id = latin1(head.subarray(0, 4));
       const size = dataView(head).getUint32(4, true);
       soFar += EXT_BLOCK_HEAD;
-      if (size > total - soFar) fail("bad-count", blockAt, `extended-info block "${id}"`, `a size within the extended info (${total - soFar} bytes left)`, String(size));
+      if (size > total - soFar)
+        fail(
+          "bad-count",
+          blockAt,
+          `extended-info block "${id}"`,
+          `a size within the extended info (${total - soFar} bytes left)`,
+          String(size),
+        );
       const data = await r.exact(size, `extended-info block "${id}"`, `${size} bytes of block data`);
       soFar += size;
       if (id === ExtBlock.VCPU) {
-        if (vcpuContextSize !== 0) fail("bad-value", blockAt, 'extended-info block "vcpu"', "one vcpu block", "a second one");
+        if (vcpuContextSize !== 0)
+          fail("bad-value", blockAt, 'extended-info block "vcpu"', "one vcpu block", "a second one");
         // The block's size is sizeof(vcpu_guest_context) for the guest's width.
         if (size === VCPU_CONTEXT_64) guestWidth = 8;
         else if (size === VCPU_CONTEXT_32) guestWidth = 4;
-        else fail("bad-value", blockAt, 'extended-info block "vcpu"', `size ${hex(VCPU_CONTEXT_64, 1)} (64-bit guest) or ${hex(VCPU_CONTEXT_32, 1)} (32-bit guest)`, hex(size, 1));
+        else
+          fail(
+            "bad-value",
+            blockAt,
+            'extended-info block "vcpu"',
+            `size ${hex(VCPU_CONTEXT_64, 1)} (64-bit guest) or ${hex(VCPU_CONTEXT_32, 1)} (32-bit guest)`,
+            hex(size, 1),
+          );
         vcpuContextSize = size;
         yield { kind: "pv-info", offset: blockAt, guestWidth, ptLevels: guestWidth === 8 ? 4 : 3 };
       } else if (id === ExtBlock.EXTV) {
         extendedVcpu = true;
       } else if (id === ExtBlock.XCNT) {
-        if (size < 4) fail("bad-count", blockAt, 'extended-info block "xcnt"', "at least 4 bytes (the xsave size)", String(size));
+        if (size < 4)
+          fail("bad-count", blockAt, 'extended-info block "xcnt"', "at least 4 bytes (the xsave size)", String(size));
         xsaveSize = dataView(data).getUint32(0, true);
         if (xsaveSize !== 0 && (xsaveSize < XSAVE_HEAD || xsaveSize > MAX_XSAVE)) {
-          fail("bad-count", blockAt, 'extended-info block "xcnt"', `an xsave size of 0 or ${XSAVE_HEAD}..${MAX_XSAVE}`, String(xsaveSize));
+          fail(
+            "bad-count",
+            blockAt,
+            'extended-info block "xcnt"',
+            `an xsave size of 0 or ${XSAVE_HEAD}..${MAX_XSAVE}`,
+            String(xsaveSize),
+          );
         }
       } else {
         fail("bad-value", blockAt, "extended info", 'a block id "vcpu", "extv" or "xcnt"', JSON.stringify(id));
       }
     }
-    if (vcpuContextSize === 0) fail("bad-value", at, "extended info", 'a "vcpu" block (it gives the guest width)', "none");
+    if (vcpuContextSize === 0)
+      fail("bad-value", at, "extended info", 'a "vcpu" block (it gives the guest width)', "none");
 
     const perFrame = PAGE_SIZE / guestWidth;
     const count = Math.floor((p2mSize - 1) / perFrame) + 1;
     const framesAt = r.offset;
-    const raw = await r.exact(count * s, "p2m frame list", `${count} frame numbers (${s} bytes each) for p2m_size ${p2mSize}`);
+    const raw = await r.exact(
+      count * s,
+      "p2m frame list",
+      `${count} frame numbers (${s} bytes each) for p2m_size ${p2mSize}`,
+    );
     yield { kind: "p2m-frames", offset: framesAt, count, entrySize: s, raw };
   }
 
@@ -179,23 +232,39 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
     const at = r.offset;
     const marker = await i32("body", "a chunk marker (i32)");
     if (marker > 0) {
-      if (marker > MAX_BATCH) fail("bad-count", at, "page batch", `at most ${MAX_BATCH} pages in a batch`, String(marker));
+      if (marker > MAX_BATCH)
+        fail("bad-count", at, "page batch", `at most ${MAX_BATCH} pages in a batch`, String(marker));
       const entries = await ulongs(marker, "page batch", `${marker} pfn entries (${s} bytes each)`);
       const seen = new Set<number>();
       let dataPages = 0;
       let kept = 0;
       for (const [i, entry] of entries.entries()) {
-        if (entry > 0xffff_ffff) fail("bad-value", at + 4 + i * s, "page batch", `pfn entry ${i} within 32 bits (type in 31-28, pfn in 27-0)`, String(entry));
+        if (entry > 0xffff_ffff)
+          fail(
+            "bad-value",
+            at + 4 + i * s,
+            "page batch",
+            `pfn entry ${i} within 32 bits (type in 31-28, pfn in 27-0)`,
+            String(entry),
+          );
         const type = entry >>> PFN_TYPE_SHIFT;
-        if (type >= 5 && type <= 8) fail("bad-value", at + 4 + i * s, "page batch", `a known page type in pfn entry ${i}`, hex(type, 1));
+        if (type >= 5 && type <= 8)
+          fail("bad-value", at + 4 + i * s, "page batch", `a known page type in pfn entry ${i}`, hex(type, 1));
         if (type < FIRST_DATALESS_TYPE) dataPages++;
         // The saver pads with XTAB entries for pfn 0; converters drop them.
         if (entry === PFINFO_XTAB * 2 ** PFN_TYPE_SHIFT) continue;
-        if (seen.has(entry)) fail("bad-value", at + 4 + i * s, "page batch", "no pfn entry twice in a batch", hex(entry));
+        if (seen.has(entry))
+          fail("bad-value", at + 4 + i * s, "page batch", "no pfn entry twice in a batch", hex(entry));
         seen.add(entry);
         kept++;
       }
-      if (kept === 0) fail("bad-value", at, "page batch", "a batch with an entry other than XTAB for pfn 0 (the saver never writes an empty batch)");
+      if (kept === 0)
+        fail(
+          "bad-value",
+          at,
+          "page batch",
+          "a batch with an entry other than XTAB for pfn 0 (the saver never writes an empty batch)",
+        );
       const pages = await r.exact(dataPages * PAGE_SIZE, "page batch", `${dataPages} pages of data`);
       yield { kind: "page-batch", offset: at, entries, pages };
       continue;
@@ -209,7 +278,9 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
     const param = HVM_PARAM_CHUNKS.get(marker);
     if (param !== undefined) {
       if (pv) fail("bad-value", at, part, "no HVM-only chunk in a PV stream");
-      const body = dataView(await r.exact(CHUNK_BODY.hvmParam, part, `${CHUNK_BODY.hvmParam} bytes (u32 padding, u64 value)`));
+      const body = dataView(
+        await r.exact(CHUNK_BODY.hvmParam, part, `${CHUNK_BODY.hvmParam} bytes (u32 padding, u64 value)`),
+      );
       yield { kind: "hvm-param", offset: at, chunk: marker, param, value: body.getBigUint64(4, true) };
       continue;
     }
@@ -221,7 +292,8 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
       case Chunk.VCPU_INFO: {
         if (online !== undefined) fail("bad-value", at, part, "one VCPU_INFO chunk", "a second one");
         const maxVcpuId = await i32(part, "max_vcpu_id (i32)");
-        if (maxVcpuId < 0 || maxVcpuId > MAX_VCPU_ID) fail("bad-count", at + 4, part, `max_vcpu_id 0..${MAX_VCPU_ID}`, String(maxVcpuId));
+        if (maxVcpuId < 0 || maxVcpuId > MAX_VCPU_ID)
+          fail("bad-count", at + 4, part, `max_vcpu_id 0..${MAX_VCPU_ID}`, String(maxVcpuId));
         const words = Math.floor(maxVcpuId / 64) + 1;
         const map = dataView(await r.exact(words * 8, part, `${words} u64 words of online-vcpu bitmap`));
         online = [];
@@ -235,8 +307,17 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
         break;
       }
       case Chunk.TSC_INFO: {
-        const v = dataView(await r.exact(CHUNK_BODY.tscInfo, part, `${CHUNK_BODY.tscInfo} bytes (mode, nsec, khz, incarnation)`));
-        yield { kind: "tsc-info", offset: at, mode: v.getUint32(0, true), nsec: v.getBigUint64(4, true), khz: v.getUint32(12, true), incarnation: v.getUint32(16, true) };
+        const v = dataView(
+          await r.exact(CHUNK_BODY.tscInfo, part, `${CHUNK_BODY.tscInfo} bytes (mode, nsec, khz, incarnation)`),
+        );
+        yield {
+          kind: "tsc-info",
+          offset: at,
+          mode: v.getUint32(0, true),
+          nsec: v.getBigUint64(4, true),
+          khz: v.getUint32(12, true),
+          incarnation: v.getUint32(16, true),
+        };
         break;
       }
       case Chunk.TOOLSTACK: {
@@ -264,33 +345,67 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
     // Xen's restore ignores these pfns ("bogus"), so they are skipped unread.
     for await (const _ of r.pieces(count * s, "PV tail", `${count} unmapped pfns`)) void _;
     yield { kind: "unmapped-pfns", offset: at, count };
-    const vcpus = online ?? fail("bad-value", r.offset, "PV tail", "a VCPU_INFO chunk in the body (PV streams name their online vcpus)", "none");
+    const vcpus =
+      online ??
+      fail(
+        "bad-value",
+        r.offset,
+        "PV tail",
+        "a VCPU_INFO chunk in the body (PV streams name their online vcpus)",
+        "none",
+      );
     for (const vcpuId of vcpus) {
       const vcpuAt = r.offset;
       const part = `vcpu ${vcpuId} context`;
       const basic = await r.exact(vcpuContextSize, part, `${vcpuContextSize} bytes of vcpu_guest_context`);
-      const extended = extendedVcpu ? await r.exact(VCPU_EXTENDED_SIZE, part, `${VCPU_EXTENDED_SIZE} bytes of extended context`) : undefined;
+      const extended = extendedVcpu
+        ? await r.exact(VCPU_EXTENDED_SIZE, part, `${VCPU_EXTENDED_SIZE} bytes of extended context`)
+        : undefined;
       let xsave: { mask: bigint; data: Uint8Array } | undefined;
       if (xsaveSize !== 0) {
         const headAt = r.offset;
         const head = dataView(await r.exact(XSAVE_HEAD, part, "the xsave mask and size (2 x u64)"));
         const size = head.getBigUint64(8, true);
-        if (size !== BigInt(xsaveSize - XSAVE_HEAD)) fail("bad-count", headAt, part, `xsave size ${xsaveSize - XSAVE_HEAD} (from the "xcnt" block)`, String(size));
-        xsave = { mask: head.getBigUint64(0, true), data: await r.exact(xsaveSize - XSAVE_HEAD, part, `${xsaveSize - XSAVE_HEAD} bytes of xsave area`) };
+        if (size !== BigInt(xsaveSize - XSAVE_HEAD))
+          fail("bad-count", headAt, part, `xsave size ${xsaveSize - XSAVE_HEAD} (from the "xcnt" block)`, String(size));
+        xsave = {
+          mask: head.getBigUint64(0, true),
+          data: await r.exact(xsaveSize - XSAVE_HEAD, part, `${xsaveSize - XSAVE_HEAD} bytes of xsave area`),
+        };
       }
-      yield { kind: "vcpu", offset: vcpuAt, vcpuId, basic, ...(extended ? { extended } : {}), ...(xsave ? { xsave } : {}) };
+      yield {
+        kind: "vcpu",
+        offset: vcpuAt,
+        vcpuId,
+        basic,
+        ...(extended ? { extended } : {}),
+        ...(xsave ? { xsave } : {}),
+      };
     }
     const shAt = r.offset;
-    yield { kind: "shared-info", offset: shAt, data: await r.exact(SHARED_INFO_SIZE, "PV tail", "the 4096-byte shared info page") };
+    yield {
+      kind: "shared-info",
+      offset: shAt,
+      data: await r.exact(SHARED_INFO_SIZE, "PV tail", "the 4096-byte shared info page"),
+    };
     yield { kind: "libxc-end", offset: r.offset };
   } else {
     const at = r.offset;
-    const magic = dataView(await r.exact(HVM_MAGIC_PFNS, "HVM tail", "three u64 magic pfns (ioreq, buffered ioreq, store)"));
-    yield { kind: "magic-pfns", offset: at, ioreq: magic.getBigUint64(0, true), bufioreq: magic.getBigUint64(8, true), store: magic.getBigUint64(16, true) };
+    const magic = dataView(
+      await r.exact(HVM_MAGIC_PFNS, "HVM tail", "three u64 magic pfns (ioreq, buffered ioreq, store)"),
+    );
+    yield {
+      kind: "magic-pfns",
+      offset: at,
+      ioreq: magic.getBigUint64(0, true),
+      bufioreq: magic.getBigUint64(8, true),
+      store: magic.getBigUint64(16, true),
+    };
     const ctxAt = r.offset;
     const length = await u32("HVM tail", "the HVM context length (u32)");
     if (length === 0) fail("bad-count", ctxAt, "HVM tail", "a non-empty HVM context", "0");
-    if (length > REC_LENGTH_MAX) fail("bad-count", ctxAt, "HVM tail", `an HVM context of at most ${REC_LENGTH_MAX} bytes`, String(length));
+    if (length > REC_LENGTH_MAX)
+      fail("bad-count", ctxAt, "HVM tail", `an HVM context of at most ${REC_LENGTH_MAX} bytes`, String(length));
     yield* blob(ctxAt, "hvm-context", length, "HVM context");
     yield { kind: "libxc-end", offset: r.offset };
   }
@@ -298,15 +413,33 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
   // --- device-model record -------------------------------------------------
   if (readQemu) {
     const at = r.offset;
-    const signature = await r.exact(QEMU_SIGNATURE_LENGTH, "device-model record", `the ${QEMU_SIGNATURE_LENGTH}-byte device-model signature (use --skip-qemu for a stream without one)`);
+    const signature = await r.exact(
+      QEMU_SIGNATURE_LENGTH,
+      "device-model record",
+      `the ${QEMU_SIGNATURE_LENGTH}-byte device-model signature (use --skip-qemu for a stream without one)`,
+    );
     const sig = latin1(signature);
     if (sig === QEMU_SIGNATURE_EOF || sig === QEMU_SIGNATURE_REMUS) {
-      fail("unsupported", at, "device-model record", `signature "${QEMU_SIGNATURE_V2}" (Xen's converter handles no other)`, JSON.stringify(sig));
+      fail(
+        "unsupported",
+        at,
+        "device-model record",
+        `signature "${QEMU_SIGNATURE_V2}" (Xen's converter handles no other)`,
+        JSON.stringify(sig),
+      );
     }
-    if (sig !== QEMU_SIGNATURE_V2) fail("bad-value", at, "device-model record", `signature "${QEMU_SIGNATURE_V2}"`, JSON.stringify(sig));
+    if (sig !== QEMU_SIGNATURE_V2)
+      fail("bad-value", at, "device-model record", `signature "${QEMU_SIGNATURE_V2}"`, JSON.stringify(sig));
     const length = await u32("device-model record", "the device-model state length (u32)");
     const max = REC_LENGTH_MAX - SIZES.emulatorHeader;
-    if (length > max) fail("bad-count", at + QEMU_SIGNATURE_LENGTH, "device-model record", `device-model state of at most ${max} bytes`, String(length));
+    if (length > max)
+      fail(
+        "bad-count",
+        at + QEMU_SIGNATURE_LENGTH,
+        "device-model record",
+        `device-model state of at most ${max} bytes`,
+        String(length),
+      );
     yield* blob(at, "qemu", length, "device-model record", signature);
   }
 
@@ -318,7 +451,13 @@ export async function* readLegacy(source: StreamSource, options: LegacyReadOptio
   }
   yield { kind: "end", offset: r.offset };
 
-  async function* blob(offset: number, kind: BlobKind, length: number, part: string, signature?: Uint8Array): AsyncGenerator<LegacyEvent> {
+  async function* blob(
+    offset: number,
+    kind: BlobKind,
+    length: number,
+    part: string,
+    signature?: Uint8Array,
+  ): AsyncGenerator<LegacyEvent> {
     yield { kind: "blob-start", offset, blob: kind, length, ...(signature ? { signature } : {}) };
     for await (const bytes of r.pieces(length, part, `${length} bytes of ${part}`)) {
       yield { kind: "blob-data", offset: r.offset - bytes.length, blob: kind, bytes };

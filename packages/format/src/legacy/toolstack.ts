@@ -19,7 +19,8 @@ export function physmapEntries(data: Uint8Array, width: ToolstackWidth, offset: 
   const fail = (expected: string, actual?: string): never => {
     throw new LegacyStreamError({ reason: "bad-value", offset, part: "chunk TOOLSTACK", expected, actual });
   };
-  if (data.length < TOOLSTACK_HEAD) fail(`at least ${TOOLSTACK_HEAD} bytes of libxl toolstack data`, String(data.length));
+  if (data.length < TOOLSTACK_HEAD)
+    fail(`at least ${TOOLSTACK_HEAD} bytes of libxl toolstack data`, String(data.length));
   const v = dataView(data);
   const version = v.getUint32(0, true);
   const count = v.getUint32(4, true);
@@ -28,14 +29,16 @@ export function physmapEntries(data: Uint8Array, width: ToolstackWidth, offset: 
   const entries: [string, string][] = [];
   let at = TOOLSTACK_HEAD;
   for (let i = 0; i < count; i++) {
-    if (data.length - at < PHYSMAP_HEAD) fail(`a ${PHYSMAP_HEAD}-byte header for physmap entry ${i}`, `${data.length - at} bytes left`);
+    if (data.length - at < PHYSMAP_HEAD)
+      fail(`a ${PHYSMAP_HEAD}-byte header for physmap entry ${i}`, `${data.length - at} bytes left`);
     const phys = v.getBigUint64(at, true);
     const startAddr = v.getBigUint64(at + 8, true);
     const size = v.getBigUint64(at + 16, true);
     const nameLength = v.getUint32(at + 24, true);
     at += PHYSMAP_HEAD;
     if (nameLength === 0) fail(`a name for physmap entry ${i}`, "namelen 0");
-    if (data.length - at < nameLength + pad) fail(`${nameLength + pad} bytes of name for physmap entry ${i}`, `${data.length - at} bytes left`);
+    if (data.length - at < nameLength + pad)
+      fail(`${nameLength + pad} bytes of name for physmap entry ${i}`, `${data.length - at} bytes left`);
     const name = data.subarray(at, at + nameLength);
     at += nameLength + pad;
     if (name[name.length - 1] !== 0) fail(`a NUL-terminated name for physmap entry ${i}`);

@@ -136,7 +136,14 @@ export function writeLegacyStream(options: LegacyImageOptions): Uint8Array {
 
   if (options.xl) {
     const config = new TextEncoder().encode(JSON.stringify(options.xl.config) + "\0");
-    out.raw(XL_MAGIC).u32(XL_BYTEORDER_VALUE).u32(XL_MANDATORY_FLAG_JSON).u32(0).u32(4 + config.length).u32(config.length).raw(config);
+    out
+      .raw(XL_MAGIC)
+      .u32(XL_BYTEORDER_VALUE)
+      .u32(XL_MANDATORY_FLAG_JSON)
+      .u32(0)
+      .u32(4 + config.length)
+      .u32(config.length)
+      .raw(config);
   }
 
   out.ulong(p2mSize);
@@ -148,12 +155,17 @@ export function writeLegacyStream(options: LegacyImageOptions): Uint8Array {
     out.ulong(width === 32 ? 0xffff_ffff : 0xffff_ffff_ffff_ffffn).u32(blocks.reduce((n, b) => n + b.length, 0));
     for (const b of blocks) out.raw(b);
     const frames = Math.floor((p2mSize - 1) / (PAGE_SIZE / guestWidth)) + 1;
-    for (let i = 0; i < frames; i++) out.ulong(0x10000 + rng.next() % 0x100000);
+    for (let i = 0; i < frames; i++) out.ulong(0x10000 + (rng.next() % 0x100000));
   }
 
   const body = !options.emptyBody;
   if (body && (options.tsc ?? true)) {
-    out.i32(Chunk.TSC_INFO).u32(1).u64(BigInt(rng.next()) * 1000n).u32(2_400_000).u32(3);
+    out
+      .i32(Chunk.TSC_INFO)
+      .u32(1)
+      .u64(BigInt(rng.next()) * 1000n)
+      .u32(2_400_000)
+      .u32(3);
   }
 
   // Page entries: an XTAB pad for pfn 0 first (as the saver leaves them),
@@ -184,7 +196,11 @@ export function writeLegacyStream(options: LegacyImageOptions): Uint8Array {
   if (body) out.i32(Chunk.VCPU_INFO).i32(maxVcpuId).raw(bitmap.bytes);
 
   if (body && !pv && (options.hvmParams ?? true)) {
-    for (const chunk of HVM_PARAM_CHUNKS.keys()) out.i32(chunk).u32(0).u64(BigInt(0xfc000 + -chunk));
+    for (const chunk of HVM_PARAM_CHUNKS.keys())
+      out
+        .i32(chunk)
+        .u32(0)
+        .u64(BigInt(0xfc000 + -chunk));
   }
   if (body && !pv && options.toolstack) {
     const body = toolstackData(options.toolstack, width);
@@ -201,11 +217,19 @@ export function writeLegacyStream(options: LegacyImageOptions): Uint8Array {
     for (const _ of vcpus) {
       out.raw(rng.bytes(vcpuSize));
       if (options.extendedVcpu ?? true) out.raw(rng.bytes(VCPU_EXTENDED_SIZE));
-      if (options.xsaveSize) out.u64(0x7n).u64(BigInt(options.xsaveSize - XSAVE_HEAD)).raw(rng.bytes(options.xsaveSize - XSAVE_HEAD));
+      if (options.xsaveSize)
+        out
+          .u64(0x7n)
+          .u64(BigInt(options.xsaveSize - XSAVE_HEAD))
+          .raw(rng.bytes(options.xsaveSize - XSAVE_HEAD));
     }
     out.raw(rng.bytes(PAGE_SIZE));
   } else {
-    const [ioreq, bufioreq, store] = options.magicPfns ?? [BigInt(p2mSize - 3), BigInt(p2mSize - 2), BigInt(p2mSize - 1)];
+    const [ioreq, bufioreq, store] = options.magicPfns ?? [
+      BigInt(p2mSize - 3),
+      BigInt(p2mSize - 2),
+      BigInt(p2mSize - 1),
+    ];
     out.u64(ioreq).u64(bufioreq).u64(store);
     const context = rng.bytes(options.hvmContextSize ?? 1001);
     out.u32(context.length).raw(context);

@@ -6,13 +6,7 @@
  * it writes a libxl stream, sets STREAMV2; we do the same.
  */
 import { ByteBuilder, dataView, hex } from "../bytes.js";
-import {
-  SIZES,
-  XL_BYTEORDER_VALUE,
-  XL_MAGIC,
-  XL_MANDATORY_FLAG_ALL,
-  XL_MANDATORY_FLAG_STREAMV2,
-} from "../layout.js";
+import { SIZES, XL_BYTEORDER_VALUE, XL_MAGIC, XL_MANDATORY_FLAG_ALL, XL_MANDATORY_FLAG_STREAMV2 } from "../layout.js";
 import { startsWithXlMagic } from "../xl-header.js";
 import { LegacyStreamError } from "./errors.js";
 
@@ -31,7 +25,11 @@ export function isXlHeader(bytes: Uint8Array): boolean {
 
 /** Decodes the fixed 48 bytes of an xl header that must announce a legacy stream. */
 export function decodeLegacyXlHeader(bytes: Uint8Array, offset: number): LegacyXlHeader {
-  const fail = (expected: string, actual: string, reason: "bad-value" | "not-legacy" | "bad-count" = "bad-value"): never => {
+  const fail = (
+    expected: string,
+    actual: string,
+    reason: "bad-value" | "not-legacy" | "bad-count" = "bad-value",
+  ): never => {
     throw new LegacyStreamError({ reason, offset, part: "xl header", expected, actual });
   };
   const v = dataView(bytes);
@@ -42,10 +40,15 @@ export function decodeLegacyXlHeader(bytes: Uint8Array, offset: number): LegacyX
   const unknown = mandatoryFlags & ~XL_MANDATORY_FLAG_ALL;
   if (unknown) fail("only the JSON mandatory flag", hex(unknown));
   if (mandatoryFlags & XL_MANDATORY_FLAG_STREAMV2) {
-    fail("no STREAMV2 mandatory flag (this is a v2 stream; read it with readStream)", hex(mandatoryFlags), "not-legacy");
+    fail(
+      "no STREAMV2 mandatory flag (this is a v2 stream; read it with readStream)",
+      hex(mandatoryFlags),
+      "not-legacy",
+    );
   }
   const optionalDataLength = v.getUint32(44, true);
-  if (optionalDataLength > MAX_XL_OPTIONAL_DATA) fail(`optional data of at most ${MAX_XL_OPTIONAL_DATA} bytes`, String(optionalDataLength), "bad-count");
+  if (optionalDataLength > MAX_XL_OPTIONAL_DATA)
+    fail(`optional data of at most ${MAX_XL_OPTIONAL_DATA} bytes`, String(optionalDataLength), "bad-count");
   return { mandatoryFlags, optionalFlags: v.getUint32(40, true), optionalDataLength };
 }
 

@@ -28,7 +28,15 @@ async function legacyError(input: Uint8Array | Uint8Array[], options = {}): Prom
 }
 
 describe("legacy reader: chunking", () => {
-  const stream = writeLegacyStream({ width: 32, guest: "pv", guestWidth: 4, pages: 2, vcpus: [0], xsaveSize: 64, seed: 3 });
+  const stream = writeLegacyStream({
+    width: 32,
+    guest: "pv",
+    guestWidth: 4,
+    pages: 2,
+    vcpus: [0],
+    xsaveSize: 64,
+    seed: 3,
+  });
 
   it("gives the same output whatever the chunk boundaries", async () => {
     const whole = await convertAll(stream, { format: "libxl" });
@@ -62,7 +70,13 @@ describe("legacy reader: chunking", () => {
 
 describe("legacy reader: hostile input", () => {
   it("refuses every truncation with a typed error at or before the cut", async () => {
-    const stream = writeLegacyStream({ width: 64, guest: "hvm", pages: 2, toolstack: [{ physOffset: 1n, startAddr: 2n, size: 3n, name: "x" }], seed: 5 });
+    const stream = writeLegacyStream({
+      width: 64,
+      guest: "hvm",
+      pages: 2,
+      toolstack: [{ physOffset: 1n, startAddr: 2n, size: 3n, name: "x" }],
+      seed: 5,
+    });
     for (let at = 0; at < stream.length; at += at < 600 ? 1 : 211) {
       const err = await legacyError(stream.subarray(0, at), { width: 64, guest: "hvm", format: "libxl" });
       expect(err.reason, `cut at ${at}`).toBe("truncated");
@@ -71,17 +85,28 @@ describe("legacy reader: hostile input", () => {
   });
 
   it("never throws anything but a LegacyError on mutated streams", async () => {
-    const base = writeLegacyStream({ width: 32, guest: "hvm", pages: 1, hvmContextSize: 40, qemu: new Uint8Array(16), seed: 9 });
+    const base = writeLegacyStream({
+      width: 32,
+      guest: "hvm",
+      pages: 1,
+      hvmContextSize: 40,
+      qemu: new Uint8Array(16),
+      seed: 9,
+    });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(base.length), async (edits, cut) => {
-        const bytes = Buffer.from(base.subarray(0, Math.max(cut, 1)));
-        for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
-        try {
-          await convertAll(bytes, { format: "libxl" });
-        } catch (err) {
-          expect(err).toBeInstanceOf(LegacyError);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(base.length),
+        async (edits, cut) => {
+          const bytes = Buffer.from(base.subarray(0, Math.max(cut, 1)));
+          for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
+          try {
+            await convertAll(bytes, { format: "libxl" });
+          } catch (err) {
+            expect(err).toBeInstanceOf(LegacyError);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -103,7 +128,11 @@ describe("legacy reader: hostile input", () => {
     const lengthAt = base.length - 12; // u32 length, then 8 bytes of context
     const huge = Buffer.from(base);
     huge.writeUInt32LE(0xffff_fff0, lengthAt);
-    expect(await legacyError(huge, { skipQemu: true })).toMatchObject({ reason: "bad-count", offset: lengthAt, part: "HVM tail" });
+    expect(await legacyError(huge, { skipQemu: true })).toMatchObject({
+      reason: "bad-count",
+      offset: lengthAt,
+      part: "HVM tail",
+    });
     // Below the record limit but far beyond the data: truncation, after only the bytes present.
     const long = Buffer.from(base);
     long.writeUInt32LE(100 * 1024 * 1024, lengthAt);
@@ -118,10 +147,20 @@ describe("legacy reader: hostile input", () => {
     qemu.writeUInt32LE(0xffff_ffff, base.length - 12);
     expect(await legacyError(qemu)).toMatchObject({ reason: "bad-count", part: "device-model record" });
 
-    const toolstack = Buffer.concat([Buffer.from(base.subarray(0, 8)), le32(Chunk.TOOLSTACK), le32(0x7fff_0000), Buffer.alloc(16)]);
-    expect(await legacyError(toolstack, { width: 64, guest: "hvm", format: "libxl" })).toMatchObject({ reason: "bad-count", part: "chunk TOOLSTACK" });
+    const toolstack = Buffer.concat([
+      Buffer.from(base.subarray(0, 8)),
+      le32(Chunk.TOOLSTACK),
+      le32(0x7fff_0000),
+      Buffer.alloc(16),
+    ]);
+    expect(await legacyError(toolstack, { width: 64, guest: "hvm", format: "libxl" })).toMatchObject({
+      reason: "bad-count",
+      part: "chunk TOOLSTACK",
+    });
     // In a libxc stream the toolstack data is skipped as it streams by, so only truncation is left.
-    expect(await legacyError(toolstack, { width: 64, guest: "hvm", format: "libxc" })).toMatchObject({ reason: "truncated" });
+    expect(await legacyError(toolstack, { width: 64, guest: "hvm", format: "libxc" })).toMatchObject({
+      reason: "truncated",
+    });
   });
 
   it("refuses more unmapped pfns than p2m_size", async () => {
@@ -140,17 +179,41 @@ describe("legacy reader: hostile input", () => {
   });
 
   it("refuses reserved page types, duplicate pfns and empty batches", async () => {
-    const head = (entries: number[]) => Buffer.concat([le32(100), le32(entries.length), ...entries.map((e) => { const b = Buffer.alloc(4); b.writeUInt32LE(e); return b; })]);
-    expect(await legacyError(head([0x5000_0001]), { width: 32, guest: "hvm" })).toMatchObject({ reason: "bad-value", offset: 8 });
-    expect(await legacyError(head([1, 2, 1]), { width: 32, guest: "hvm" })).toMatchObject({ reason: "bad-value", offset: 16 });
-    expect(await legacyError(head([0xf000_0000, 0xf000_0000]), { width: 32, guest: "hvm" })).toMatchObject({ reason: "bad-value", offset: 4 });
+    const head = (entries: number[]) =>
+      Buffer.concat([
+        le32(100),
+        le32(entries.length),
+        ...entries.map((e) => {
+          const b = Buffer.alloc(4);
+          b.writeUInt32LE(e);
+          return b;
+        }),
+      ]);
+    expect(await legacyError(head([0x5000_0001]), { width: 32, guest: "hvm" })).toMatchObject({
+      reason: "bad-value",
+      offset: 8,
+    });
+    expect(await legacyError(head([1, 2, 1]), { width: 32, guest: "hvm" })).toMatchObject({
+      reason: "bad-value",
+      offset: 16,
+    });
+    expect(await legacyError(head([0xf000_0000, 0xf000_0000]), { width: 32, guest: "hvm" })).toMatchObject({
+      reason: "bad-value",
+      offset: 4,
+    });
   });
 
   it("refuses tmem and compression chunks as unsupported, unknown chunks as bad", async () => {
     for (const chunk of [Chunk.TMEM, Chunk.COMPRESSED_DATA]) {
-      expect(await legacyError(Buffer.concat([le32(100), le32(chunk)]), { width: 32, guest: "hvm" })).toMatchObject({ reason: "unsupported", offset: 4 });
+      expect(await legacyError(Buffer.concat([le32(100), le32(chunk)]), { width: 32, guest: "hvm" })).toMatchObject({
+        reason: "unsupported",
+        offset: 4,
+      });
     }
-    expect(await legacyError(Buffer.concat([le32(100), le32(-99)]), { width: 32, guest: "hvm" })).toMatchObject({ reason: "bad-value", offset: 4 });
+    expect(await legacyError(Buffer.concat([le32(100), le32(-99)]), { width: 32, guest: "hvm" })).toMatchObject({
+      reason: "bad-value",
+      offset: 4,
+    });
   });
 
   it("refuses an HVM-only chunk in a PV stream", async () => {
@@ -179,7 +242,10 @@ describe("legacy reader: hostile input", () => {
 
   it("refuses trailing data after a complete stream", async () => {
     const stream = writeLegacyStream({ width: 32, guest: "pv", guestWidth: 4, pages: 1, seed: 1 });
-    expect(await legacyError(Buffer.concat([stream, Buffer.alloc(3)]))).toMatchObject({ reason: "trailing-data", offset: stream.length });
+    expect(await legacyError(Buffer.concat([stream, Buffer.alloc(3)]))).toMatchObject({
+      reason: "trailing-data",
+      offset: stream.length,
+    });
   });
 
   it("refuses an xl header that announces a v2 stream", async () => {
@@ -191,8 +257,14 @@ describe("legacy reader: hostile input", () => {
 
 describe("legacy errors", () => {
   it.each([
-    [new LegacyStreamError({ reason: "truncated", offset: 7, part: "page batch", expected: "4096 bytes" }), "XENFLEET_LEGACY_STREAM"],
-    [new LegacyDetectError({ reason: "undecidable", offset: 0, part: "stream start", expected: "--width" }), "XENFLEET_LEGACY_DETECT"],
+    [
+      new LegacyStreamError({ reason: "truncated", offset: 7, part: "page batch", expected: "4096 bytes" }),
+      "XENFLEET_LEGACY_STREAM",
+    ],
+    [
+      new LegacyDetectError({ reason: "undecidable", offset: 0, part: "stream start", expected: "--width" }),
+      "XENFLEET_LEGACY_DETECT",
+    ],
   ])("%s has a fixed code, offset and expectation", (err, code) => {
     expect(err).toBeInstanceOf(XenfleetError);
     expect(err.code).toBe(code);
@@ -214,9 +286,19 @@ describe("width and guest detection", () => {
 
   it.each(shapes)("detects a %o stream from its first bytes, with and without xl wrapping", (shape) => {
     const bare = writeLegacyStream({ ...shape, seed: 2 });
-    expect(detectLegacy(bare.subarray(0, 64))).toEqual({ legacy: true, xlWrapped: false, width: shape.width, guest: shape.guest });
+    expect(detectLegacy(bare.subarray(0, 64))).toEqual({
+      legacy: true,
+      xlWrapped: false,
+      width: shape.width,
+      guest: shape.guest,
+    });
     const wrapped = writeLegacyStream({ ...shape, seed: 2, xl: { config: { name: "vm" } } });
-    expect(detectLegacy(wrapped.subarray(0, 512))).toEqual({ legacy: true, xlWrapped: true, width: shape.width, guest: shape.guest });
+    expect(detectLegacy(wrapped.subarray(0, 512))).toEqual({
+      legacy: true,
+      xlWrapped: true,
+      width: shape.width,
+      guest: shape.guest,
+    });
   });
 
   it("detects live-migration style HVM streams that open with a page batch", () => {
@@ -236,7 +318,13 @@ describe("width and guest detection", () => {
 
   it("explains an undecidable width and converts once it is given", async () => {
     // A 32-bit HVM stream with no page data reads, as 64-bit, like a batch of 5 pages.
-    const stream = writeLegacyStream({ width: 32, guest: "hvm", emptyBody: true, p2mSize: 64, magicPfns: [5n, 0n, 7n] });
+    const stream = writeLegacyStream({
+      width: 32,
+      guest: "hvm",
+      emptyBody: true,
+      p2mSize: 64,
+      magicPfns: [5n, 0n, 7n],
+    });
     const detection = detectLegacy(stream);
     expect(detection).toMatchObject({ legacy: true, xlWrapped: false });
     expect(detection.width).toBeUndefined();
@@ -265,7 +353,15 @@ describe("width and guest detection", () => {
     const { openLegacyAsV2 } = await import("../../src/legacy/index.js");
     const stream = writeLegacyStream({ width: 32, guest: "pv", guestWidth: 4, seed: 2, xl: { config: {} } });
     const { info } = await openLegacyAsV2([stream]);
-    expect(info).toEqual({ width: 32, guest: "pv", xlWrapped: true, format: "libxl", widthDetected: true, guestDetected: true, p2mSize: 42 });
+    expect(info).toEqual({
+      width: 32,
+      guest: "pv",
+      xlWrapped: true,
+      format: "libxl",
+      widthDetected: true,
+      guestDetected: true,
+      p2mSize: 42,
+    });
   });
 });
 
@@ -273,11 +369,22 @@ describe("converted streams", () => {
   it.each([
     [{ width: 32, guest: "pv", guestWidth: 4 }, "libxc"],
     [{ width: 64, guest: "pv", guestWidth: 8, xsaveSize: 0x240 }, "libxl"],
-    [{ width: 32, guest: "hvm", toolstack: [{ physOffset: 0xf0000000n, startAddr: 0xf1000000n, size: 0x800000n, name: "vga.vram" }] }, "libxl"],
+    [
+      {
+        width: 32,
+        guest: "hvm",
+        toolstack: [{ physOffset: 0xf0000000n, startAddr: 0xf1000000n, size: 0x800000n, name: "vga.vram" }],
+      },
+      "libxl",
+    ],
     [{ width: 64, guest: "hvm" }, "libxc"],
   ] as const)("%o read back with the v2 reader as %s", async (shape, format) => {
     const { readStream } = await import("../../src/index.js");
-    const legacy = writeLegacyStream({ ...shape, seed: 11, ...(format === "libxc" && shape.guest === "hvm" ? { qemu: null } : {}) });
+    const legacy = writeLegacyStream({
+      ...shape,
+      seed: 11,
+      ...(format === "libxc" && shape.guest === "hvm" ? { qemu: null } : {}),
+    });
     const v2 = await convertAll(legacy, { format, skipQemu: true });
     const names: string[] = [];
     for await (const e of readStream([v2], { format })) {
@@ -285,8 +392,12 @@ describe("converted streams", () => {
     }
     expect(names.at(-1)).toBe("END");
     expect(names).toContain("PAGE_DATA");
-    if (shape.guest === "pv") expect(names).toEqual(expect.arrayContaining(["X86_PV_INFO", "X86_PV_P2M_FRAMES", "X86_PV_VCPU_BASIC", "SHARED_INFO"]));
+    if (shape.guest === "pv")
+      expect(names).toEqual(
+        expect.arrayContaining(["X86_PV_INFO", "X86_PV_P2M_FRAMES", "X86_PV_VCPU_BASIC", "SHARED_INFO"]),
+      );
     else expect(names).toEqual(expect.arrayContaining(["HVM_PARAMS", "HVM_CONTEXT"]));
-    if (format === "libxl" && shape.guest === "hvm") expect(names).toEqual(expect.arrayContaining(["EMULATOR_XENSTORE_DATA", "EMULATOR_CONTEXT"]));
+    if (format === "libxl" && shape.guest === "hvm")
+      expect(names).toEqual(expect.arrayContaining(["EMULATOR_XENSTORE_DATA", "EMULATOR_CONTEXT"]));
   });
 });

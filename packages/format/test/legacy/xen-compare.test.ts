@@ -15,7 +15,12 @@ const physmap = [
   { physOffset: 0xfc000000n, startAddr: 0xfd000000n, size: 0x10000n, name: "cirrus_vga.rom" },
 ];
 
-type Case = { name: string; image: Omit<LegacyImageOptions, "width">; formats: ("libxc" | "libxl")[]; skipQemu?: boolean };
+type Case = {
+  name: string;
+  image: Omit<LegacyImageOptions, "width">;
+  formats: ("libxc" | "libxl")[];
+  skipQemu?: boolean;
+};
 
 const CASES: Case[] = [
   { name: "PV 64-bit guest, 4-level page tables", image: { guest: "pv", guestWidth: 8 }, formats: ["libxc", "libxl"] },
@@ -25,10 +30,23 @@ const CASES: Case[] = [
     image: { guest: "pv", guestWidth: 8, xsaveSize: 0x340, vcpus: [0, 2, 65], batchSize: 7, pages: 30, unmapped: 5 },
     formats: ["libxc", "libxl"],
   },
-  { name: "PV without extended vcpu context or TSC", image: { guest: "pv", guestWidth: 4, extendedVcpu: false, tsc: false, p2mSize: 5000 }, formats: ["libxc"] },
+  {
+    name: "PV without extended vcpu context or TSC",
+    image: { guest: "pv", guestWidth: 4, extendedVcpu: false, tsc: false, p2mSize: 5000 },
+    formats: ["libxc"],
+  },
   { name: "HVM with qemu record", image: { guest: "hvm" }, formats: ["libxc", "libxl"] },
-  { name: "HVM with toolstack physmap", image: { guest: "hvm", toolstack: physmap, batchSize: 9 }, formats: ["libxc", "libxl"] },
-  { name: "HVM without qemu record", image: { guest: "hvm", qemu: null, hvmParams: false }, formats: ["libxc"], skipQemu: true },
+  {
+    name: "HVM with toolstack physmap",
+    image: { guest: "hvm", toolstack: physmap, batchSize: 9 },
+    formats: ["libxc", "libxl"],
+  },
+  {
+    name: "HVM without qemu record",
+    image: { guest: "hvm", qemu: null, hvmParams: false },
+    formats: ["libxc"],
+    skipQemu: true,
+  },
 ];
 
 const WIDTHS = [32, 64] as const;
@@ -41,12 +59,16 @@ function expectedXlHeader(wrapped: Uint8Array, format: "libxc" | "libxl"): Buffe
   return header;
 }
 
-const title = xenToolsPresent ? "matches Xen's convert-legacy-stream" : "matches Xen's convert-legacy-stream (skipped: Xen 4.17 tools not installed under /usr/lib/xen-4.17)";
+const title = xenToolsPresent
+  ? "matches Xen's convert-legacy-stream"
+  : "matches Xen's convert-legacy-stream (skipped: Xen 4.17 tools not installed under /usr/lib/xen-4.17)";
 
 describe("legacy conversion vs Xen", () => {
   if (!xenToolsPresent && process.env.CI) {
     it("has Xen's tools installed (required in CI)", () => {
-      expect.fail("Xen's convert-legacy-stream / verify-stream-v2 are missing under /usr/lib/xen-4.17 (install xen-utils-4.17)");
+      expect.fail(
+        "Xen's convert-legacy-stream / verify-stream-v2 are missing under /usr/lib/xen-4.17 (install xen-utils-4.17)",
+      );
     });
     return;
   }
@@ -102,7 +124,13 @@ describe("legacy conversion vs Xen", () => {
     }
 
     it("32-bit HVM stream with no page data, width given (undecidable by detection)", async () => {
-      const legacy = writeLegacyStream({ width: 32, guest: "hvm", emptyBody: true, p2mSize: 64, magicPfns: [5n, 0n, 7n] });
+      const legacy = writeLegacyStream({
+        width: 32,
+        guest: "hvm",
+        emptyBody: true,
+        p2mSize: 64,
+        magicPfns: [5n, 0n, 7n],
+      });
       const input = join(dir, "in-empty");
       const theirs = join(dir, "xen-empty");
       writeFileSync(input, legacy);

@@ -32,7 +32,11 @@ async function python(args: string[]): Promise<XenResult> {
   }
 }
 
-export function xenConvert(input: string, output: string, o: { width: 32 | 64; guest: "pv" | "hvm"; format: "libxc" | "libxl"; skipQemu?: boolean }): Promise<XenResult> {
+export function xenConvert(
+  input: string,
+  output: string,
+  o: { width: 32 | 64; guest: "pv" | "hvm"; format: "libxc" | "libxl"; skipQemu?: boolean },
+): Promise<XenResult> {
   const args = [CONVERT, "-i", input, "-o", output, "-w", String(o.width), "-g", o.guest, "-f", o.format];
   if (o.skipQemu) args.push("--skip-qemu");
   return python(args);

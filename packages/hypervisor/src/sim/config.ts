@@ -5,7 +5,13 @@ import type { DomainType } from "../hypervisor.js";
  * shape of libxl_domain_config as `xl` writes it (JSON), reduced to what
  * says what the domain is.
  */
-export function makeDomainConfig(spec: { name: string; uuid: string; type: DomainType; memoryBytes: number; vcpus: number }): Record<string, unknown> {
+export function makeDomainConfig(spec: {
+  name: string;
+  uuid: string;
+  type: DomainType;
+  memoryBytes: number;
+  vcpus: number;
+}): Record<string, unknown> {
   const memkb = spec.memoryBytes / 1024;
   return {
     c_info: { type: spec.type, name: spec.name, uuid: spec.uuid },
@@ -24,6 +30,7 @@ export function makeDomainConfig(spec: { name: string; uuid: string; type: Domai
 
 /** Sets name and uuid in a config (a restore under another name or uuid). */
 export function withIdentity(config: Record<string, unknown>, name: string, uuid: string): Record<string, unknown> {
-  const cInfo = config.c_info !== null && typeof config.c_info === "object" ? (config.c_info as Record<string, unknown>) : {};
+  const cInfo =
+    config.c_info !== null && typeof config.c_info === "object" ? (config.c_info as Record<string, unknown>) : {};
   return { ...config, c_info: { ...cInfo, name, uuid } };
 }

@@ -2,7 +2,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { DomainExistsError, DomainNotFoundError, InsufficientMemoryError, MigrationStateError, OperationAbortedError } from "../errors.js";
+import {
+  DomainExistsError,
+  DomainNotFoundError,
+  InsufficientMemoryError,
+  MigrationStateError,
+  OperationAbortedError,
+} from "../errors.js";
 import type {
   DomainDigest,
   DomainInfo,
@@ -82,7 +88,7 @@ export class SimHost implements Hypervisor {
 
   static async open(dir: string, options: SimHostOptions = {}): Promise<SimHost> {
     await ensureHostDir(dir, {
-      name: options.name ?? (dir.split("/").filter(Boolean).pop() ?? "sim"),
+      name: options.name ?? dir.split("/").filter(Boolean).pop() ?? "sim",
       totalMemoryBytes: options.totalMemoryBytes ?? 64 * 2 ** 30,
     });
     const host = new SimHost(dir, options);
@@ -94,7 +100,13 @@ export class SimHost implements Hypervisor {
     const meta = await this.hostMeta();
     const domains = await this.metas();
     const used = domains.reduce((sum, d) => sum + d.pages * PAGE_SIZE, 0);
-    return { name: meta.name, kind: this.kind, totalMemoryBytes: meta.totalMemoryBytes, freeMemoryBytes: meta.totalMemoryBytes - used, domains: domains.length };
+    return {
+      name: meta.name,
+      kind: this.kind,
+      totalMemoryBytes: meta.totalMemoryBytes,
+      freeMemoryBytes: meta.totalMemoryBytes - used,
+      domains: domains.length,
+    };
   }
 
   async listDomains(): Promise<DomainInfo[]> {
@@ -115,28 +127,26 @@ export class SimHost implements Hypervisor {
     const pages = spec.memoryBytes / PAGE_SIZE;
     const seed = spec.seed ?? seedOf(uuid);
     await this.checkFree(pages);
-    return this.build(
-      async (dir) => {
-        const memory = await DomainMemory.create(paths.memory(dir), pages);
-        try {
-          await memory.generate(seed, signal);
-        } finally {
-          await memory.close();
-        }
-        await writePlatform(dir, generatePlatform(spec.type, pages, vcpus, seed));
-        return {
-          uuid,
-          name: spec.name,
-          type: spec.type,
-          pages,
-          vcpus,
-          state: spec.paused ? "paused" : "running",
-          seed,
-          dirtyPagesPerSec: spec.dirtyPagesPerSec ?? 0,
-          config: makeDomainConfig({ name: spec.name, uuid, type: spec.type, memoryBytes: spec.memoryBytes, vcpus }),
-        };
-      },
-    );
+    return this.build(async (dir) => {
+      const memory = await DomainMemory.create(paths.memory(dir), pages);
+      try {
+        await memory.generate(seed, signal);
+      } finally {
+        await memory.close();
+      }
+      await writePlatform(dir, generatePlatform(spec.type, pages, vcpus, seed));
+      return {
+        uuid,
+        name: spec.name,
+        type: spec.type,
+        pages,
+        vcpus,
+        state: spec.paused ? "paused" : "running",
+        seed,
+        dirtyPagesPerSec: spec.dirtyPagesPerSec ?? 0,
+        config: makeDomainConfig({ name: spec.name, uuid, type: spec.type, memoryBytes: spec.memoryBytes, vcpus }),
+      };
+    });
   }
 
   /** Changes how fast a domain writes its memory (sim only). */
@@ -170,7 +180,8 @@ export class SimHost implements Hypervisor {
         let report: SaveReport;
         try {
           report = await writeImage(d, sink, options.mode, options.live, options.signal);
-          if (this.options.recordSaveDigest !== false) report.digest = (await digestOf(d.memory, await d.platform())).digest;
+          if (this.options.recordSaveDigest !== false)
+            report.digest = (await digestOf(d.memory, await d.platform())).digest;
         } catch (err) {
           if (wasRunning) await d.unpause();
           sink.destroy();
@@ -188,7 +199,12 @@ export class SimHost implements Hypervisor {
   async restore(source: Readable, options: RestoreOptions = {}): Promise<DomainInfo> {
     const free = (await this.hostInfo()).freeMemoryBytes;
     return this.build(async (dir) => {
-      const built = await buildDomainFromStream(source, dir, Math.floor(Math.max(0, free) / PAGE_SIZE), options.signal).catch((err: unknown) => {
+      const built = await buildDomainFromStream(
+        source,
+        dir,
+        Math.floor(Math.max(0, free) / PAGE_SIZE),
+        options.signal,
+      ).catch((err: unknown) => {
         throw aborted(err, "restore", options.signal);
       });
       const uuid = options.uuid ?? built.uuid ?? randomUUID();
@@ -253,7 +269,8 @@ export class SimHost implements Hypervisor {
       // before COMMIT could be sent would add to the migration's downtime.
       commit: () =>
         settle(async () => {
-          if (this.options.recordSaveDigest !== false) report.digest = (await digestOf(d.memory, await d.platform())).digest;
+          if (this.options.recordSaveDigest !== false)
+            report.digest = (await digestOf(d.memory, await d.platform())).digest;
           await this.remove(d);
         }),
       abort: () =>
@@ -300,7 +317,10 @@ export class SimHost implements Hypervisor {
 
   private async resolve(ref: DomainRef): Promise<DomainMeta> {
     const all = await this.metas();
-    const found = typeof ref === "number" ? all.find((m) => m.domid === ref) : (all.find((m) => m.uuid === ref) ?? all.find((m) => m.name === ref));
+    const found =
+      typeof ref === "number"
+        ? all.find((m) => m.domid === ref)
+        : (all.find((m) => m.uuid === ref) ?? all.find((m) => m.name === ref));
     if (!found) throw new DomainNotFoundError(ref);
     return found;
   }
@@ -350,7 +370,9 @@ export class SimHost implements Hypervisor {
    * meta.json, and one rename into domains/. On any failure the directory is
    * removed: no half-built domain is ever visible.
    */
-  private async build(fill: (dir: string) => Promise<Omit<DomainMeta, "version" | "domid" | "dirtyCounter" | "dirtyClockMs">>): Promise<DomainInfo> {
+  private async build(
+    fill: (dir: string) => Promise<Omit<DomainMeta, "version" | "domid" | "dirtyCounter" | "dirtyClockMs">>,
+  ): Promise<DomainInfo> {
     const dir = await mkdtemp(join(paths.incoming(this.dir), `${process.pid}-`));
     try {
       const partial = await fill(dir);
@@ -365,8 +387,17 @@ export class SimHost implements Hypervisor {
           if (used + partial.pages * PAGE_SIZE > host.totalMemoryBytes) {
             throw new InsufficientMemoryError(partial.pages * PAGE_SIZE, host.totalMemoryBytes - used);
           }
-          const meta: DomainMeta = { ...partial, version: STATE_VERSION, domid: host.nextDomid, dirtyCounter: 0, dirtyClockMs: Date.now() };
-          await writeFileAtomic(paths.host(this.dir), JSON.stringify({ ...host, nextDomid: host.nextDomid + 1 }, null, 2));
+          const meta: DomainMeta = {
+            ...partial,
+            version: STATE_VERSION,
+            domid: host.nextDomid,
+            dirtyCounter: 0,
+            dirtyClockMs: Date.now(),
+          };
+          await writeFileAtomic(
+            paths.host(this.dir),
+            JSON.stringify({ ...host, nextDomid: host.nextDomid + 1 }, null, 2),
+          );
           await writeMeta(dir, meta);
           await rename(dir, paths.domain(this.dir, meta.uuid));
           return infoOf(meta);
@@ -404,7 +435,7 @@ function seedOf(uuid: string): number {
 
 /** An error caused by the caller's AbortSignal becomes OperationAbortedError. */
 function aborted(err: unknown, operation: string, signal?: AbortSignal): unknown {
-  if (signal?.aborted && !(err instanceof OperationAbortedError)) return new OperationAbortedError(operation, { cause: err });
+  if (signal?.aborted && !(err instanceof OperationAbortedError))
+    return new OperationAbortedError(operation, { cause: err });
   return err;
 }
-

@@ -91,7 +91,10 @@ async function breakStale(path: string, dead: Owner): Promise<void> {
   const breaker = `${path}.break`;
   if (!(await tryCreate(breaker))) {
     // A breaker that crashed mid-way leaves this behind; it is only ever held briefly.
-    const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age > 10_000) await rm(breaker, { force: true });
     await sleep(5);
     return;

@@ -61,7 +61,10 @@ export class DomainMemory {
       // A few pages come straight from the page cache in microseconds; the
       // thread-pool round trip of an async read costs far more, and late
       // pre-copy passes read scattered pages one at a time.
-      const bytesRead = count <= SYNC_PAGES ? readSync(this.fh.fd, out, done, len - done, pfn * PAGE_SIZE + done) : (await this.fh.read(out, done, len - done, pfn * PAGE_SIZE + done)).bytesRead;
+      const bytesRead =
+        count <= SYNC_PAGES
+          ? readSync(this.fh.fd, out, done, len - done, pfn * PAGE_SIZE + done)
+          : (await this.fh.read(out, done, len - done, pfn * PAGE_SIZE + done)).bytesRead;
       // Past the end of a short file (never for our images): zeros.
       if (bytesRead === 0) {
         out.fill(0, done, len);
@@ -73,7 +76,8 @@ export class DomainMemory {
 
   /** Writes one page (synchronously, for the same reason as small reads). */
   async write(pfn: number, page: Uint8Array): Promise<void> {
-    for (let done = 0; done < PAGE_SIZE; ) done += writeSync(this.fh.fd, page, done, PAGE_SIZE - done, pfn * PAGE_SIZE + done);
+    for (let done = 0; done < PAGE_SIZE; )
+      done += writeSync(this.fh.fd, page, done, PAGE_SIZE - done, pfn * PAGE_SIZE + done);
   }
 
   async sync(): Promise<void> {

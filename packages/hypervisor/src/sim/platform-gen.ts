@@ -21,9 +21,17 @@ export function generatePlatform(type: DomainType, pages: number, vcpus: number,
   staticRecs.push({ name: "X86_CPUID_POLICY", fields: { leaves: cpuidLeaves(type) } });
   staticRecs.push({
     name: "X86_MSR_POLICY",
-    fields: { entries: [{ index: 0xce, flags: 0, value: 0n }, { index: 0x10a, flags: 0, value: 0x0cn }] },
+    fields: {
+      entries: [
+        { index: 0xce, flags: 0, value: 0n },
+        { index: 0x10a, flags: 0, value: 0x0cn },
+      ],
+    },
   });
-  late.push({ name: "X86_TSC_INFO", fields: { mode: 0, khz: 2_400_000, nsec: BigInt(rng.next()) * 1000n, incarnation: 0 } });
+  late.push({
+    name: "X86_TSC_INFO",
+    fields: { mode: 0, khz: 2_400_000, nsec: BigInt(rng.next()) * 1000n, incarnation: 0 },
+  });
 
   if (type === "pv") {
     // The guest's p2m (8 bytes per pfn) sits in the top frames of its memory.
@@ -55,7 +63,8 @@ export function generatePlatform(type: DomainType, pages: number, vcpus: number,
     });
     late.push({ name: "HVM_CONTEXT", fields: { data: hvmContext(rng, vcpus) } });
     // PVH has no device model; HVM guests carry QEMU's state in the libxl stream.
-    if (type === "hvm") libxl.push({ name: "EMULATOR_CONTEXT", fields: { emulatorId: 2, index: 0, data: bytes(rng, 8192, 0.1) } });
+    if (type === "hvm")
+      libxl.push({ name: "EMULATOR_CONTEXT", fields: { emulatorId: 2, index: 0, data: bytes(rng, 8192, 0.1) } });
   }
   return { static: staticRecs, early, late, libxl, pageTypes };
 }

@@ -63,7 +63,8 @@ export function stringify(value: unknown): string {
 
 function canonical(value: unknown): unknown {
   if (typeof value === "bigint") return { $bigint: value.toString() };
-  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
+  if (value instanceof Uint8Array)
+    return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
   if (Array.isArray(value)) return value.map(canonical);
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};

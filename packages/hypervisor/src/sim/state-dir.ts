@@ -78,7 +78,9 @@ export async function readJson<T>(path: string): Promise<T> {
     throw new SimStateError(`${path} is not JSON`, { cause: err });
   }
   if (value.version !== STATE_VERSION) {
-    throw new SimStateError(`${path} has state version ${String(value.version)}; this code reads version ${STATE_VERSION}`);
+    throw new SimStateError(
+      `${path} has state version ${String(value.version)}; this code reads version ${STATE_VERSION}`,
+    );
   }
   return value as T;
 }

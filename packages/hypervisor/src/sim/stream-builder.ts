@@ -24,8 +24,8 @@ export class SaveStreamBuilder {
 
   constructor(
     private readonly sink: Writable,
-    private readonly type: DomainType,
-    private readonly config: unknown,
+    readonly type: DomainType,
+    readonly config: unknown,
     private readonly platform: Platform,
     private readonly signal?: AbortSignal,
   ) {

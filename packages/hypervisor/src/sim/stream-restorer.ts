@@ -133,7 +133,10 @@ export async function buildDomainFromStream(
     vcpus,
     name: typeof cInfo.name === "string" ? cInfo.name : undefined,
     uuid: typeof cInfo.uuid === "string" ? cInfo.uuid : undefined,
-    config: config ?? { c_info: { type, name: `restored-${randomUUID().slice(0, 8)}` }, b_info: { max_memkb: pages * 4, target_memkb: pages * 4 } },
+    config: config ?? {
+      c_info: { type, name: `restored-${randomUUID().slice(0, 8)}` },
+      b_info: { max_memkb: pages * 4, target_memkb: pages * 4 },
+    },
   };
 }
 
@@ -231,7 +234,8 @@ async function writeRun(mem: FileHandle, position: number, run: Uint8Array[]): P
 }
 
 function writeFullySync(fd: number, data: Uint8Array, position: number): void {
-  for (let done = 0; done < data.byteLength; ) done += writeSync(fd, data, done, data.byteLength - done, position + done);
+  for (let done = 0; done < data.byteLength; )
+    done += writeSync(fd, data, done, data.byteLength - done, position + done);
 }
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
@@ -248,7 +252,8 @@ function domainType(streamType: string, config: Record<string, unknown> | undefi
   const cInfo = isObject(config?.c_info) ? config.c_info : {};
   const stated = cInfo.type;
   if (streamType === "x86-pv") {
-    if (stated !== undefined && stated !== "pv") throw new StreamContentError(`config says type ${String(stated)}, stream holds an x86 PV domain`);
+    if (stated !== undefined && stated !== "pv")
+      throw new StreamContentError(`config says type ${String(stated)}, stream holds an x86 PV domain`);
     return "pv";
   }
   if (stated !== undefined && stated !== "hvm" && stated !== "pvh") {
@@ -259,12 +264,16 @@ function domainType(streamType: string, config: Record<string, unknown> | undefi
 
 function checkVcpuState(type: DomainType, platform: Platform): void {
   const names = new Set(platform.late.map((r) => r.name));
-  if (type === "pv" && !names.has("X86_PV_VCPU_BASIC")) throw new StreamContentError("PV stream without X86_PV_VCPU_BASIC: no vCPU state");
-  if (type !== "pv" && !names.has("HVM_CONTEXT")) throw new StreamContentError("HVM stream without HVM_CONTEXT: no vCPU state");
+  if (type === "pv" && !names.has("X86_PV_VCPU_BASIC"))
+    throw new StreamContentError("PV stream without X86_PV_VCPU_BASIC: no vCPU state");
+  if (type !== "pv" && !names.has("HVM_CONTEXT"))
+    throw new StreamContentError("HVM stream without HVM_CONTEXT: no vCPU state");
 }
 
 function countVcpus(platform: Platform): number {
-  const ids = new Set(platform.late.filter((r) => r.name === "X86_PV_VCPU_BASIC").map((r) => (r.fields as { vcpuId: number }).vcpuId));
+  const ids = new Set(
+    platform.late.filter((r) => r.name === "X86_PV_VCPU_BASIC").map((r) => (r.fields as { vcpuId: number }).vcpuId),
+  );
   return Math.max(1, ids.size);
 }
 

@@ -149,7 +149,12 @@ export function describeHypervisorConformance(name: string, makeFixture: () => P
         withFixture(async (f) => {
           const memoryBytes = memoryOf(f);
           for (const type of mode === "live" ? [...new Set([...f.types, ...liveTypes(f)])] : f.types) {
-            const d = await f.createDomain(f.host, { name: unique(`${mode}-${type}`), type, memoryBytes, dirtyPagesPerSec: mode === "live" ? 2000 : 0 });
+            const d = await f.createDomain(f.host, {
+              name: unique(`${mode}-${type}`),
+              type,
+              memoryBytes,
+              dirtyPagesPerSec: mode === "live" ? 2000 : 0,
+            });
             if (mode === "live" && !liveTypes(f).includes(type)) {
               // A backend that cannot track dirty pages for this type must say so and leave the domain running.
               await expect(f.host.save(d.uuid, new Collector(), { mode })).rejects.toBeInstanceOf(XenfleetError);
@@ -178,7 +183,9 @@ export function describeHypervisorConformance(name: string, makeFixture: () => P
                 expect(copy).toMatchObject({ name: as.name, uuid: as.uuid, type, memoryBytes, state: "paused" });
                 await expectState(f, f.host, copy, want);
               } else {
-                await expect(f.host.restore(Readable.from([image.bytes()]), as)).rejects.toBeInstanceOf(NotSupportedError);
+                await expect(f.host.restore(Readable.from([image.bytes()]), as)).rejects.toBeInstanceOf(
+                  NotSupportedError,
+                );
                 // Restored in place of the original instead.
                 await f.host.destroy(d.uuid);
                 const back = await f.host.restore(Readable.from([image.bytes()]));
@@ -218,7 +225,12 @@ export function describeHypervisorConformance(name: string, makeFixture: () => P
       withFixture(async (f) => {
         const type = liveTypes(f)[0];
         if (!type) return expectLiveRefused(f);
-        const d = await f.createDomain(f.host, { name: unique("mig"), type, memoryBytes: memoryOf(f), dirtyPagesPerSec: 2000 });
+        const d = await f.createDomain(f.host, {
+          name: unique("mig"),
+          type,
+          memoryBytes: memoryOf(f),
+          dirtyPagesPerSec: 2000,
+        });
         if (can(f, "separatePeer")) {
           const wire = new PassThrough();
           const [sender, receiver] = await Promise.all([f.host.migrateSend(d.uuid, wire), f.peer.migrateReceive(wire)]);
@@ -297,7 +309,9 @@ export function describeHypervisorConformance(name: string, makeFixture: () => P
         const sink = new Collector(() => {
           if (sink.size > MiB) ac.abort();
         });
-        await expect(f.host.save(d.uuid, sink, { mode: "suspend", signal: ac.signal })).rejects.toBeInstanceOf(OperationAbortedError);
+        await expect(f.host.save(d.uuid, sink, { mode: "suspend", signal: ac.signal })).rejects.toBeInstanceOf(
+          OperationAbortedError,
+        );
         const after = await f.host.domainInfo(d.uuid);
         expect(after.state).toBe("running");
         await f.expectCarriesOn?.(f.host, after);
@@ -323,7 +337,12 @@ function memoryOf(f: ConformanceFixture): number {
  * Checks a restored domain holds its image's state: by digest where the
  * backend reads memory (pausing it for that), else by the fixture's own proof.
  */
-async function expectState(f: ConformanceFixture, host: Hypervisor, domain: DomainInfo, want: string | undefined): Promise<void> {
+async function expectState(
+  f: ConformanceFixture,
+  host: Hypervisor,
+  domain: DomainInfo,
+  want: string | undefined,
+): Promise<void> {
   if (want !== undefined) {
     if (domain.state === "running") await host.pause(domain.uuid);
     expect((await host.digest(domain.uuid)).digest).toBe(want);

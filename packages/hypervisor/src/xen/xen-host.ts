@@ -3,7 +3,13 @@ import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { encodeXlHeader, StreamDecoder } from "@xenfleet/format";
 import type { DomainInfo as NativeDomainInfo, Libxl } from "@xenfleet/native";
-import { DomainNotFoundError, MigrationStateError, NotSupportedError, OperationAbortedError, StreamContentError } from "../errors.js";
+import {
+  DomainNotFoundError,
+  MigrationStateError,
+  NotSupportedError,
+  OperationAbortedError,
+  StreamContentError,
+} from "../errors.js";
 import type {
   DomainDigest,
   DomainInfo,
@@ -57,7 +63,10 @@ export class XenHypervisor implements Hypervisor {
   }
 
   close(): void {
-    void this.ctx?.then((x) => x.close(), () => undefined);
+    void this.ctx?.then(
+      (x) => x.close(),
+      () => undefined,
+    );
     this.ctx = undefined;
   }
 
@@ -106,7 +115,14 @@ export class XenHypervisor implements Hypervisor {
     const x = await this.libxl();
     const d = await this.find(domain);
     // libxl's checkpoint flag resumes the guest after writing; "live" here keeps it running too.
-    const report = await this.writeXlStream(x, d, sink, { live: options.mode === "live", checkpoint: options.mode !== "suspend" }, options.mode, options.signal);
+    const report = await this.writeXlStream(
+      x,
+      d,
+      sink,
+      { live: options.mode === "live", checkpoint: options.mode !== "suspend" },
+      options.mode,
+      options.signal,
+    );
     if (options.mode === "suspend" && !options.keepSuspended) await x.destroy(d.domid);
     return report;
   }
@@ -114,7 +130,11 @@ export class XenHypervisor implements Hypervisor {
   async restore(source: Readable, options: RestoreOptions = {}): Promise<DomainInfo> {
     const x = await this.libxl();
     if (options.name !== undefined || options.uuid !== undefined) {
-      throw new NotSupportedError("xen", "restore under another name or uuid", "edit the config in the xl header instead");
+      throw new NotSupportedError(
+        "xen",
+        "restore under another name or uuid",
+        "edit the config in the xl header instead",
+      );
     }
     const { configText, rest } = await readXlHeader(source);
     const fifo = await openFifo();
@@ -137,7 +157,9 @@ export class XenHypervisor implements Hypervisor {
       writer.destroy();
       const built = await restoring.catch(() => undefined);
       if (built !== undefined) await x.destroy(built).catch(() => undefined);
-      throw options.signal?.aborted && !(err instanceof OperationAbortedError) ? new OperationAbortedError("restore", { cause: err }) : err;
+      throw options.signal?.aborted && !(err instanceof OperationAbortedError)
+        ? new OperationAbortedError("restore", { cause: err })
+        : err;
     } finally {
       writer.destroy();
       await fifo.close();
@@ -167,7 +189,11 @@ export class XenHypervisor implements Hypervisor {
       settled = true;
       await fn();
     };
-    return { domain: info, start: () => once(() => x.unpause(info.domid)), abort: () => once(() => x.destroy(info.domid)) };
+    return {
+      domain: info,
+      start: () => once(() => x.unpause(info.domid)),
+      abort: () => once(() => x.destroy(info.domid)),
+    };
   }
 
   async digest(_domain: DomainRef): Promise<DomainDigest> {
@@ -214,13 +240,23 @@ export class XenHypervisor implements Hypervisor {
         // write end is not closed under libxl) before reporting.
         counted.destroy();
         await saving.catch(() => undefined);
-        throw signal?.aborted && !(err instanceof OperationAbortedError) ? new OperationAbortedError("save", { cause: err }) : err;
+        throw signal?.aborted && !(err instanceof OperationAbortedError)
+          ? new OperationAbortedError("save", { cause: err })
+          : err;
       }
     } finally {
       await fifo.close();
     }
     const done = performance.now();
-    return { mode, domid: d.domid, uuid: d.uuid, pagesPerIteration: [], iterations: 0, bytesWritten: bytes, durationMs: done - started };
+    return {
+      mode,
+      domid: d.domid,
+      uuid: d.uuid,
+      pagesPerIteration: [],
+      iterations: 0,
+      bytesWritten: bytes,
+      durationMs: done - started,
+    };
   }
 }
 

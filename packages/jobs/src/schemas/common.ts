@@ -38,7 +38,10 @@ export const storeUrl = z
   .string()
   .max(2048)
   .refine((s) => URL.canParse(s), "store must be a URL")
-  .refine((s) => !URL.canParse(s) || STORE_SCHEMES.has(new URL(s).protocol), "store URL scheme must be file:, s3:, http: or https:")
+  .refine(
+    (s) => !URL.canParse(s) || STORE_SCHEMES.has(new URL(s).protocol),
+    "store URL scheme must be file:, s3:, http: or https:",
+  )
   .refine((s) => {
     if (!URL.canParse(s)) return true;
     const u = new URL(s);

@@ -5,15 +5,7 @@
  * the README, "Changing a payload").
  */
 import { z } from "zod";
-import {
-  domainName,
-  domainRef,
-  hostIdSchema,
-  imageId,
-  labels,
-  storeUrl,
-  token,
-} from "./common.js";
+import { domainName, domainRef, hostIdSchema, imageId, labels, storeUrl, token } from "./common.js";
 
 const v1 = z.literal(1);
 
@@ -149,8 +141,14 @@ export const evacuatePayloadV1 = z.strictObject({
   /** Move every domain cold (through `coldVia`), even when a live path exists. */
   cold: z.boolean().optional(),
   /** Placement rules: domains of one group never share a host; domains needing tags. */
-  antiAffinity: z.array(z.array(z.string().min(1).max(128)).max(4096)).max(256).optional(),
-  requireTags: z.array(z.strictObject({ domain: z.string().min(1).max(128), tags: labels })).max(4096).optional(),
+  antiAffinity: z
+    .array(z.array(z.string().min(1).max(128)).max(4096))
+    .max(256)
+    .optional(),
+  requireTags: z
+    .array(z.strictObject({ domain: z.string().min(1).max(128), tags: labels }))
+    .max(4096)
+    .optional(),
   /** Tries per domain, each on another target (default 3). */
   maxAttempts: z.int().min(1).max(10).optional(),
   ...migrateTuning,
@@ -174,6 +172,9 @@ export const gcPayloadV1 = z.strictObject({
   v: v1,
   store: storeUrl,
   /** Objects younger than this are kept: a save may still be writing them. */
-  graceSeconds: z.int().min(60).max(30 * 86_400),
+  graceSeconds: z
+    .int()
+    .min(60)
+    .max(30 * 86_400),
   dryRun: z.boolean(),
 });

@@ -3,7 +3,17 @@
  * parent reads its children's), so they are versioned and strict like payloads.
  */
 import { z } from "zod";
-import { bytes, domainRef, domainUuid, hostIdSchema, imageId, nonNegativeInt, reason, seconds, token } from "./common.js";
+import {
+  bytes,
+  domainRef,
+  domainUuid,
+  hostIdSchema,
+  imageId,
+  nonNegativeInt,
+  reason,
+  seconds,
+  token,
+} from "./common.js";
 
 const v1 = z.literal(1);
 
@@ -81,17 +91,26 @@ export const evacuateResultV1 = z.strictObject({
   evacuationId: token,
   moved: nonNegativeInt,
   cold: nonNegativeInt,
-  failed: z
-    .array(z.strictObject({ host: hostIdSchema, domain: domainRef, error: reason }))
-    .max(100_000),
+  failed: z.array(z.strictObject({ host: hostIdSchema, domain: domainRef, error: reason })).max(100_000),
   /** Where every moved domain runs now. */
   placements: z
-    .array(z.strictObject({ domain: domainRef, from: hostIdSchema, to: hostIdSchema, mode: z.enum(["live", "cold"]), attempts: nonNegativeInt }))
+    .array(
+      z.strictObject({
+        domain: domainRef,
+        from: hostIdSchema,
+        to: hostIdSchema,
+        mode: z.enum(["live", "cold"]),
+        attempts: nonNegativeInt,
+      }),
+    )
     .max(100_000)
     .optional(),
   /** Hosts left with no domain of theirs unmoved; the others are not empty. */
   emptied: z.array(hostIdSchema).max(256).optional(),
-  notEmpty: z.array(z.strictObject({ host: hostIdSchema, remaining: nonNegativeInt })).max(256).optional(),
+  notEmpty: z
+    .array(z.strictObject({ host: hostIdSchema, remaining: nonNegativeInt }))
+    .max(256)
+    .optional(),
   seconds: seconds.optional(),
 });
 

@@ -30,7 +30,8 @@ export function decompress(algorithm: Compression, stored: Buffer, rawLength: nu
   if (algorithm === "none") return stored;
   if (algorithm === "lz4") {
     // lz4-napi's block format starts with the raw size (u32 LE); check it before it allocates.
-    if (stored.length < 4 || stored.readUInt32LE(0) !== rawLength) throw new Error("lz4 size prefix does not match the frame's raw length");
+    if (stored.length < 4 || stored.readUInt32LE(0) !== rawLength)
+      throw new Error("lz4 size prefix does not match the frame's raw length");
     const out = lz4Uncompress(stored);
     if (out.length !== rawLength) throw new Error(`lz4 produced ${out.length} bytes, frame says ${rawLength}`);
     return out;

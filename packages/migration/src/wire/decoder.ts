@@ -118,19 +118,35 @@ export class FrameDecoder {
   private readStreamHeader(b: Buffer): void {
     const at = this.offset - STREAM_HEADER_SIZE;
     if (!b.subarray(0, 4).equals(MAGIC)) {
-      throw new WireFormatError("bad-magic", at, `expected "XFMW", got ${JSON.stringify(b.subarray(0, 4).toString("latin1"))}`);
+      throw new WireFormatError(
+        "bad-magic",
+        at,
+        `expected "XFMW", got ${JSON.stringify(b.subarray(0, 4).toString("latin1"))}`,
+      );
     }
     const bom = b.readUInt16LE(6);
     if (bom !== BYTE_ORDER_MARK) {
-      throw new WireFormatError("bad-byte-order", at + 6, `byte order mark 0x${bom.toString(16)}: written big-endian, this reader speaks little-endian`);
+      throw new WireFormatError(
+        "bad-byte-order",
+        at + 6,
+        `byte order mark 0x${bom.toString(16)}: written big-endian, this reader speaks little-endian`,
+      );
     }
     const version = b.readUInt16LE(4);
     if (version !== WIRE_VERSION) {
-      throw new WireFormatError("unsupported-version", at + 4, `version ${version}; this reader speaks version ${WIRE_VERSION}`);
+      throw new WireFormatError(
+        "unsupported-version",
+        at + 4,
+        `version ${version}; this reader speaks version ${WIRE_VERSION}`,
+      );
     }
     const headerLength = b.readUInt16LE(8);
     if (headerLength < STREAM_HEADER_SIZE || headerLength > MAX_HEADER_LENGTH) {
-      throw new WireFormatError("bad-header", at + 8, `header length ${headerLength} outside ${STREAM_HEADER_SIZE}..${MAX_HEADER_LENGTH}`);
+      throw new WireFormatError(
+        "bad-header",
+        at + 8,
+        `header length ${headerLength} outside ${STREAM_HEADER_SIZE}..${MAX_HEADER_LENGTH}`,
+      );
     }
     const maxFrame = b.readUInt32LE(12);
     if (maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT) {
@@ -147,9 +163,15 @@ export class FrameDecoder {
     if (!type) throw new WireFormatError("unknown-frame-type", at, `frame type ${h.readUInt8(0)}`);
     const compression = compressionName(h.readUInt8(1));
     if (!compression) throw new WireFormatError("unknown-compression", at + 1, `compression code ${h.readUInt8(1)}`);
-    if (h.readUInt16LE(2) !== 0) throw new WireFormatError("bad-header", at + 2, `frame flags 0x${h.readUInt16LE(2).toString(16)} unknown in version 1`);
+    if (h.readUInt16LE(2) !== 0)
+      throw new WireFormatError(
+        "bad-header",
+        at + 2,
+        `frame flags 0x${h.readUInt16LE(2).toString(16)} unknown in version 1`,
+      );
     const seq = h.readUInt32LE(4);
-    if (seq !== this.nextSeq) throw new WireFormatError("sequence", at + 4, `frame ${seq} where ${this.nextSeq} was due`);
+    if (seq !== this.nextSeq)
+      throw new WireFormatError("sequence", at + 4, `frame ${seq} where ${this.nextSeq} was due`);
     const raw = h.readUInt32LE(8);
     const stored = h.readUInt32LE(12);
     const limit = FRAME_TYPES[type].control ? MAX_CONTROL_LENGTH : (this.streamHeader?.maxFrame ?? 0);
@@ -159,7 +181,11 @@ export class FrameDecoder {
     }
     // A compressed frame is only sent when it is smaller, so stored <= raw always holds.
     if (compression === "none" ? stored !== raw : stored > raw || stored === 0) {
-      throw new WireFormatError("oversize", at + 12, `stored length ${stored} impossible for raw length ${raw} (${compression})`);
+      throw new WireFormatError(
+        "oversize",
+        at + 12,
+        `stored length ${stored} impossible for raw length ${raw} (${compression})`,
+      );
     }
     return stored;
   }
@@ -176,7 +202,11 @@ export class FrameDecoder {
     try {
       payload = decompress(compression, stored, raw);
     } catch (err) {
-      throw new WireFormatError("decompress", at + FRAME_HEADER_SIZE, `${compression} payload of frame ${h.readUInt32LE(4)}: ${(err as Error).message}`);
+      throw new WireFormatError(
+        "decompress",
+        at + FRAME_HEADER_SIZE,
+        `${compression} payload of frame ${h.readUInt32LE(4)}: ${(err as Error).message}`,
+      );
     }
     const seq = this.nextSeq;
     this.nextSeq = (this.nextSeq + 1) >>> 0;

@@ -21,7 +21,8 @@ import {
 } from "./format.js";
 
 export function encodeStreamHeader(maxFrame = DEFAULT_MAX_FRAME, flags = 0): Buffer {
-  if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT) throw new RangeError(`maxFrame out of range: ${maxFrame}`);
+  if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT)
+    throw new RangeError(`maxFrame out of range: ${maxFrame}`);
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw new RangeError(`flags out of range: ${flags}`);
   const b = Buffer.alloc(STREAM_HEADER_SIZE);
   MAGIC.copy(b, 0);
@@ -57,15 +58,19 @@ export class FrameEncoder {
 
   /** A data frame; compressed with `compression` when that makes it smaller. */
   data(payload: Buffer, compression: Compression = "none"): EncodedFrame {
-    if (payload.length > this.maxFrame) throw new RangeError(`data frame of ${payload.length} bytes exceeds maxFrame ${this.maxFrame}`);
+    if (payload.length > this.maxFrame)
+      throw new RangeError(`data frame of ${payload.length} bytes exceeds maxFrame ${this.maxFrame}`);
     const packed = compress(compression, payload);
-    return packed ? this.frame("data", payload.length, packed, compression) : this.frame("data", payload.length, payload, "none");
+    return packed
+      ? this.frame("data", payload.length, packed, compression)
+      : this.frame("data", payload.length, payload, "none");
   }
 
   /** A control frame carrying a JSON document. */
   control(type: Exclude<FrameType, "data">, body: object): EncodedFrame {
     const json = Buffer.from(JSON.stringify(body), "utf8");
-    if (json.length > MAX_CONTROL_LENGTH) throw new RangeError(`${type} frame body of ${json.length} bytes is too large`);
+    if (json.length > MAX_CONTROL_LENGTH)
+      throw new RangeError(`${type} frame body of ${json.length} bytes is too large`);
     return this.frame(type, json.length, json, "none");
   }
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Job, Queue } from "bullmq";
+import { type Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { bullPrefix, jobWithState, listHosts } from "@xenfleet/jobs";
 import { REDIS_URL } from "./redis.js";
@@ -54,7 +54,13 @@ export class TestFleet {
     const log = createWriteStream(join(this.dir, `${name}.log`), { flags: "a" });
     const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", script], {
       cwd: root,
-      env: { ...process.env, XENFLEET_REDIS: REDIS_URL, XENFLEET_PREFIX: this.prefix, XENFLEET_STORE: `file://${join(this.dir, "store")}`, ...env },
+      env: {
+        ...process.env,
+        XENFLEET_REDIS: REDIS_URL,
+        XENFLEET_PREFIX: this.prefix,
+        XENFLEET_STORE: `file://${join(this.dir, "store")}`,
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.pipe(log);
@@ -93,7 +99,13 @@ export async function waitForHosts(redis: Redis, prefix: string, ids: string[], 
 }
 
 /** Polls a job until it completes or fails. */
-export async function waitForJob(redis: Redis, prefix: string, queueName: string, id: string, timeoutMs = 120_000): Promise<Job> {
+export async function waitForJob(
+  redis: Redis,
+  prefix: string,
+  queueName: string,
+  id: string,
+  timeoutMs = 120_000,
+): Promise<Job> {
   const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(prefix) });
   try {
     const deadline = Date.now() + timeoutMs;

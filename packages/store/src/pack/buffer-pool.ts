@@ -22,6 +22,7 @@ export class BufferPool {
   }
 
   give(buffer: Buffer): void {
-    if (buffer.length === this.bufferBytes && this.free.length < this.keep && !this.free.includes(buffer)) this.free.push(buffer);
+    if (buffer.length === this.bufferBytes && this.free.length < this.keep && !this.free.includes(buffer))
+      this.free.push(buffer);
   }
 }

@@ -56,11 +56,13 @@ export function decompressFrame(algorithm: Compression, stored: Uint8Array, rawL
       return Buffer.from(stored);
     case "zstd": {
       const declared = safely(() => zstdBinding.getFrameContentSize(stored));
-      if (declared !== rawLength) throw new Error(`zstd frame declares ${String(declared)} bytes, expected ${rawLength}`);
+      if (declared !== rawLength)
+        throw new Error(`zstd frame declares ${String(declared)} bytes, expected ${rawLength}`);
       // Not zeroed: it is returned only if the frame filled all of it.
       const out = Buffer.allocUnsafe(rawLength);
       const written = safely(() => zstdBinding.decompress(out, stored));
-      if (written !== rawLength) throw new Error(`zstd frame decompressed to ${String(written)} bytes, expected ${rawLength}`);
+      if (written !== rawLength)
+        throw new Error(`zstd frame decompressed to ${String(written)} bytes, expected ${rawLength}`);
       return out;
     }
     case "lz4": {
@@ -68,7 +70,8 @@ export function decompressFrame(algorithm: Compression, stored: Uint8Array, rawL
       const declared = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).readUInt32LE(0);
       if (declared !== rawLength) throw new Error(`lz4 frame declares ${declared} bytes, expected ${rawLength}`);
       const out = safely(() => lz4.uncompressSync(stored));
-      if (typeof out === "string" || out.length !== rawLength) throw new Error(`lz4 frame did not decompress to ${rawLength} bytes: ${String(out)}`);
+      if (typeof out === "string" || out.length !== rawLength)
+        throw new Error(`lz4 frame did not decompress to ${rawLength} bytes: ${String(out)}`);
       return out;
     }
   }

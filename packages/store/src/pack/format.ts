@@ -42,7 +42,15 @@ export const PACK_VERSION = 1;
 export const BYTE_ORDER_LITTLE_ENDIAN = 1;
 
 /** Field offsets and sizes, pinned by a test. */
-export const HEADER = { size: 16, magic: 0, version: 8, byteOrder: 9, compression: 10, entryHash: 11, reserved: 12 } as const;
+export const HEADER = {
+  size: 16,
+  magic: 0,
+  version: 8,
+  byteOrder: 9,
+  compression: 10,
+  entryHash: 11,
+  reserved: 12,
+} as const;
 export const FRAME_RECORD = { size: 16, offset: 0, storedLength: 8, rawLength: 12 } as const;
 export const ENTRY_RECORD = { size: 48, id: 0, frame: 32, offsetInFrame: 36, length: 40, reserved: 44 } as const;
 export const TRAILER = {

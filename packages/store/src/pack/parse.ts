@@ -26,37 +26,51 @@ import {
 
 export function parseHeader(key: string, bytes: Buffer, packSize: number): PackHeader {
   if (packSize < HEADER.size + TRAILER.size || bytes.length < HEADER.size) {
-    throw new CorruptObjectError(key, `truncated: ${packSize} bytes is smaller than a header and trailer (${HEADER.size + TRAILER.size})`, 0);
+    throw new CorruptObjectError(
+      key,
+      `truncated: ${packSize} bytes is smaller than a header and trailer (${HEADER.size + TRAILER.size})`,
+      0,
+    );
   }
   if (!bytes.subarray(HEADER.magic, HEADER.magic + PACK_MAGIC.length).equals(PACK_MAGIC)) {
     throw new CorruptObjectError(key, `bad magic, not a pack`, HEADER.magic);
   }
   const version = bytes.readUInt8(HEADER.version);
-  if (version !== PACK_VERSION) throw new UnsupportedPackError(key, `version ${version} (this code reads version ${PACK_VERSION})`);
+  if (version !== PACK_VERSION)
+    throw new UnsupportedPackError(key, `version ${version} (this code reads version ${PACK_VERSION})`);
   const byteOrder = bytes.readUInt8(HEADER.byteOrder);
-  if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN) throw new UnsupportedPackError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
+  if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN)
+    throw new UnsupportedPackError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
   const compressionCode = bytes.readUInt8(HEADER.compression);
   const compression = compressionFromCode(compressionCode);
   if (compression === undefined) throw new UnsupportedPackError(key, `compression code ${compressionCode}`);
   const hashCode = bytes.readUInt8(HEADER.entryHash);
   const entryHash = hashFromCode(hashCode);
   if (entryHash === undefined) throw new UnsupportedPackError(key, `entry hash code ${hashCode}`);
-  if (bytes.readUInt32LE(HEADER.reserved) !== 0) throw new CorruptObjectError(key, "reserved header field is not zero", HEADER.reserved);
+  if (bytes.readUInt32LE(HEADER.reserved) !== 0)
+    throw new CorruptObjectError(key, "reserved header field is not zero", HEADER.reserved);
   return { version, compression, entryHash };
 }
 
 /** Checks the trailer; `bytes` is exactly the last TRAILER.size bytes of a pack of `packSize` bytes. */
 export function parseTrailer(key: string, bytes: Buffer, packSize: number): PackTrailer {
   const at = packSize - TRAILER.size;
-  if (bytes.length !== TRAILER.size) throw new CorruptObjectError(key, `truncated trailer (${bytes.length} of ${TRAILER.size} bytes)`, at);
+  if (bytes.length !== TRAILER.size)
+    throw new CorruptObjectError(key, `truncated trailer (${bytes.length} of ${TRAILER.size} bytes)`, at);
   if (!bytes.subarray(TRAILER.magic, TRAILER.magic + PACK_END_MAGIC.length).equals(PACK_END_MAGIC)) {
     throw new CorruptObjectError(key, "bad trailer magic (truncated or not a pack)", at + TRAILER.magic);
   }
   const indexOffset = Number(bytes.readBigUInt64LE(TRAILER.indexOffset));
   const frameCount = bytes.readUInt32LE(TRAILER.frameCount);
   const entryCount = bytes.readUInt32LE(TRAILER.entryCount);
-  if (entryCount > MAX_PACK_ENTRIES) throw new CorruptObjectError(key, `entry count ${entryCount} exceeds ${MAX_PACK_ENTRIES}`, at + TRAILER.entryCount);
-  if (frameCount > entryCount) throw new CorruptObjectError(key, `frame count ${frameCount} exceeds entry count ${entryCount}`, at + TRAILER.frameCount);
+  if (entryCount > MAX_PACK_ENTRIES)
+    throw new CorruptObjectError(key, `entry count ${entryCount} exceeds ${MAX_PACK_ENTRIES}`, at + TRAILER.entryCount);
+  if (frameCount > entryCount)
+    throw new CorruptObjectError(
+      key,
+      `frame count ${frameCount} exceeds entry count ${entryCount}`,
+      at + TRAILER.frameCount,
+    );
   const indexLength = frameCount * FRAME_RECORD.size + entryCount * ENTRY_RECORD.size;
   // The index must sit exactly between the frames and the trailer: a count
   // that does not match the bytes actually present is refused here, before
@@ -68,7 +82,12 @@ export function parseTrailer(key: string, bytes: Buffer, packSize: number): Pack
       at + TRAILER.indexOffset,
     );
   }
-  return { indexOffset, frameCount, entryCount, indexChecksum: Buffer.from(bytes.subarray(TRAILER.indexChecksum, TRAILER.indexChecksum + 32)) };
+  return {
+    indexOffset,
+    frameCount,
+    entryCount,
+    indexChecksum: Buffer.from(bytes.subarray(TRAILER.indexChecksum, TRAILER.indexChecksum + 32)),
+  };
 }
 
 /** Checks and decodes the index (its bytes come from the trailer's indexOffset). */
@@ -79,7 +98,12 @@ export function parseIndex(
   index: Buffer,
 ): { frames: FrameRecord[]; entries: EntryRecord[] } {
   const expectedLength = trailer.frameCount * FRAME_RECORD.size + trailer.entryCount * ENTRY_RECORD.size;
-  if (index.length !== expectedLength) throw new CorruptObjectError(key, `truncated index (${index.length} of ${expectedLength} bytes)`, trailer.indexOffset);
+  if (index.length !== expectedLength)
+    throw new CorruptObjectError(
+      key,
+      `truncated index (${index.length} of ${expectedLength} bytes)`,
+      trailer.indexOffset,
+    );
   if (!createHash("sha256").update(index).digest().equals(trailer.indexChecksum)) {
     throw new CorruptObjectError(key, "index checksum mismatch", trailer.indexOffset);
   }
@@ -91,8 +115,10 @@ export function parseIndex(
     const storedLength = index.readUInt32LE(at + FRAME_RECORD.storedLength);
     const rawLength = index.readUInt32LE(at + FRAME_RECORD.rawLength);
     const where = trailer.indexOffset + at;
-    if (offset !== expectedOffset) throw new CorruptObjectError(key, `frame ${i} starts at ${offset}, expected ${expectedOffset}`, where);
-    if (rawLength > MAX_FRAME_RAW_BYTES) throw new CorruptObjectError(key, `frame ${i} claims ${rawLength} raw bytes (max ${MAX_FRAME_RAW_BYTES})`, where);
+    if (offset !== expectedOffset)
+      throw new CorruptObjectError(key, `frame ${i} starts at ${offset}, expected ${expectedOffset}`, where);
+    if (rawLength > MAX_FRAME_RAW_BYTES)
+      throw new CorruptObjectError(key, `frame ${i} claims ${rawLength} raw bytes (max ${MAX_FRAME_RAW_BYTES})`, where);
     if (header.compression === "none" && storedLength !== rawLength) {
       throw new CorruptObjectError(key, `uncompressed frame ${i} stores ${storedLength} bytes for ${rawLength}`, where);
     }
@@ -100,7 +126,11 @@ export function parseIndex(
     expectedOffset += storedLength;
   }
   if (expectedOffset !== trailer.indexOffset) {
-    throw new CorruptObjectError(key, `frames end at ${expectedOffset}, index starts at ${trailer.indexOffset}`, trailer.indexOffset);
+    throw new CorruptObjectError(
+      key,
+      `frames end at ${expectedOffset}, index starts at ${trailer.indexOffset}`,
+      trailer.indexOffset,
+    );
   }
 
   const entries: EntryRecord[] = [];
@@ -115,7 +145,8 @@ export function parseIndex(
     const entryFrame = index.readUInt32LE(at + ENTRY_RECORD.frame);
     const offsetInFrame = index.readUInt32LE(at + ENTRY_RECORD.offsetInFrame);
     const length = index.readUInt32LE(at + ENTRY_RECORD.length);
-    if (index.readUInt32LE(at + ENTRY_RECORD.reserved) !== 0) throw new CorruptObjectError(key, `entry ${i}: reserved field is not zero`, where);
+    if (index.readUInt32LE(at + ENTRY_RECORD.reserved) !== 0)
+      throw new CorruptObjectError(key, `entry ${i}: reserved field is not zero`, where);
     // Entries tile their frames in order: either continue this frame or start the next one.
     const current = frames[frame];
     if (current !== undefined && offsetInFrameExpected === current.rawLength && entryFrame === frame + 1) {
@@ -123,8 +154,17 @@ export function parseIndex(
       offsetInFrameExpected = 0;
     }
     const target = frames[frame];
-    if (target === undefined || entryFrame !== frame || offsetInFrame !== offsetInFrameExpected || offsetInFrame + length > target.rawLength) {
-      throw new CorruptObjectError(key, `entry ${i} (frame ${entryFrame}, offset ${offsetInFrame}, length ${length}) is out of place`, where);
+    if (
+      target === undefined ||
+      entryFrame !== frame ||
+      offsetInFrame !== offsetInFrameExpected ||
+      offsetInFrame + length > target.rawLength
+    ) {
+      throw new CorruptObjectError(
+        key,
+        `entry ${i} (frame ${entryFrame}, offset ${offsetInFrame}, length ${length}) is out of place`,
+        where,
+      );
     }
     if (seen.has(id)) throw new CorruptObjectError(key, `entry ${i}: id ${id} appears twice`, where);
     seen.add(id);
@@ -132,7 +172,10 @@ export function parseIndex(
     offsetInFrameExpected += length;
   }
   const last = frames[frame];
-  if (trailer.frameCount > 0 && (frame !== trailer.frameCount - 1 || last === undefined || offsetInFrameExpected !== last.rawLength)) {
+  if (
+    trailer.frameCount > 0 &&
+    (frame !== trailer.frameCount - 1 || last === undefined || offsetInFrameExpected !== last.rawLength)
+  ) {
     throw new CorruptObjectError(key, "entries do not cover every frame exactly", trailer.indexOffset + base);
   }
   return { frames, entries };

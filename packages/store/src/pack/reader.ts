@@ -41,7 +41,13 @@ export class PackReader {
     readonly id: ContentId<"sha256">,
     readonly key: string,
     private readonly readAt: ReadAt,
-    parts: { size: number; compression: Compression; entryHash: HashAlgorithm; frames: FrameRecord[]; entries: EntryRecord[] },
+    parts: {
+      size: number;
+      compression: Compression;
+      entryHash: HashAlgorithm;
+      frames: FrameRecord[];
+      entries: EntryRecord[];
+    },
     hasher: Hasher | undefined,
   ) {
     this.size = parts.size;
@@ -65,7 +71,8 @@ export class PackReader {
     const size = info.size;
     const readAt: ReadAt = async (offset, length) => {
       const bytes = await store.get(key, { offset, length });
-      if (bytes.length !== length) throw new CorruptObjectError(key, `truncated: read ${bytes.length} of ${length} bytes`, offset);
+      if (bytes.length !== length)
+        throw new CorruptObjectError(key, `truncated: read ${bytes.length} of ${length} bytes`, offset);
       return bytes;
     };
     const header = parseHeader(key, await store.get(key, { offset: 0, length: HEADER.size }), size);
@@ -79,7 +86,11 @@ export class PackReader {
         : await readAt(trailer.indexOffset, indexEnd - trailer.indexOffset);
     const { frames, entries } = parseIndex(key, header, trailer, index);
     const hasher = options.hashers?.[header.entryHash] ?? (header.entryHash === "sha256" ? sha256Hasher : undefined);
-    if (hasher === undefined) throw new UnsupportedPackError(key, `entries are ${header.entryHash} ids and no ${header.entryHash} hasher was given to verify them`);
+    if (hasher === undefined)
+      throw new UnsupportedPackError(
+        key,
+        `entries are ${header.entryHash} ids and no ${header.entryHash} hasher was given to verify them`,
+      );
     return new PackReader(id, key, readAt, { size, ...header, frames, entries }, hasher);
   }
 
@@ -95,10 +106,16 @@ export class PackReader {
     const trailer = parseTrailer(key, bytes.subarray(size - TRAILER.size), size);
     const checksumAt = size - TRAILER.size + TRAILER.packChecksum;
     const checksum = createHash("sha256").update(bytes.subarray(0, checksumAt)).digest();
-    if (!checksum.equals(bytes.subarray(checksumAt))) throw new CorruptObjectError(key, "pack checksum mismatch", checksumAt);
+    if (!checksum.equals(bytes.subarray(checksumAt)))
+      throw new CorruptObjectError(key, "pack checksum mismatch", checksumAt);
     const actual = sha256Id(bytes);
     if (actual !== id) throw new CorruptObjectError(key, `pack hashes to ${actual}, expected its id ${id}`);
-    const { frames, entries } = parseIndex(key, header, trailer, bytes.subarray(trailer.indexOffset, size - TRAILER.size));
+    const { frames, entries } = parseIndex(
+      key,
+      header,
+      trailer,
+      bytes.subarray(trailer.indexOffset, size - TRAILER.size),
+    );
     const hasher = options.hashers?.[header.entryHash] ?? (header.entryHash === "sha256" ? sha256Hasher : undefined);
     const readAt: ReadAt = async (offset, length) => bytes.subarray(offset, offset + length);
     return new PackReader(id, key, readAt, { size, ...header, frames, entries }, hasher);
@@ -145,7 +162,11 @@ export class PackReader {
     try {
       return decompressFrame(this.compression, stored, frame.rawLength);
     } catch (err) {
-      throw new CorruptObjectError(this.key, `frame ${index}: ${err instanceof Error ? err.message : String(err)}`, frame.offset);
+      throw new CorruptObjectError(
+        this.key,
+        `frame ${index}: ${err instanceof Error ? err.message : String(err)}`,
+        frame.offset,
+      );
     }
   }
 

@@ -4,7 +4,17 @@ import { InvalidContentIdError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../object-store.js";
 import type { BufferPool } from "./buffer-pool.js";
 import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "./compression.js";
-import { encodeHeader, encodeIndex, encodeTrailerBody, HEADER, MAX_FRAME_RAW_BYTES, MAX_PACK_ENTRIES, TRAILER, type EntryRecord, type FrameRecord } from "./format.js";
+import {
+  encodeHeader,
+  encodeIndex,
+  encodeTrailerBody,
+  HEADER,
+  MAX_FRAME_RAW_BYTES,
+  MAX_PACK_ENTRIES,
+  TRAILER,
+  type EntryRecord,
+  type FrameRecord,
+} from "./format.js";
 
 /** Default pack size: a few MiB keeps object counts sane on S3 without making single uploads slow. */
 export const DEFAULT_PACK_TARGET_BYTES = 4 * 1024 * 1024;
@@ -76,7 +86,8 @@ export class PackWriter {
     this.targetBytes = options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES;
     this.frameEntries = options.frameEntries ?? DEFAULT_FRAME_ENTRIES;
     this.zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
-    if (!Number.isInteger(this.frameEntries) || this.frameEntries < 1) throw new RangeError(`frameEntries must be a positive integer`);
+    if (!Number.isInteger(this.frameEntries) || this.frameEntries < 1)
+      throw new RangeError(`frameEntries must be a positive integer`);
     // Room for a full pack from the start (growing copies it all again), but
     // not for an unbounded target (a rewrite of one pack): that grows by doubling.
     const room = packRoom(Math.min(this.targetBytes, 2 * DEFAULT_PACK_TARGET_BYTES));
@@ -142,7 +153,12 @@ export class PackWriter {
     }
     const index = encodeIndex(frames, entries);
     const indexChecksum = createHash("sha256").update(index).digest();
-    const trailer = encodeTrailerBody({ indexOffset: offset, frameCount: frames.length, entryCount: entries.length, indexChecksum });
+    const trailer = encodeTrailerBody({
+      indexOffset: offset,
+      frameCount: frames.length,
+      entryCount: entries.length,
+      indexChecksum,
+    });
     const bodyLength = offset + index.length + trailer.length;
     let bytes: Buffer;
     let release = () => {};

@@ -219,15 +219,18 @@ export function describeObjectStoreConformance(
     });
 
     describe("keys", () => {
-      it.each(INVALID_KEYS.map(([key, why]) => ({ key, why })))("refuses a key with $why in every operation", async ({ key }) => {
-        await expect(store.put(key, Buffer.from("x"))).rejects.toBeInstanceOf(InvalidKeyError);
-        await expect(store.get(key)).rejects.toBeInstanceOf(InvalidKeyError);
-        await expect(store.getStream(key)).rejects.toBeInstanceOf(InvalidKeyError);
-        await expect(store.head(key)).rejects.toBeInstanceOf(InvalidKeyError);
-        await expect(store.delete(key)).rejects.toBeInstanceOf(InvalidKeyError);
-        await expect(store.getRef(key)).rejects.toBeInstanceOf(InvalidKeyError);
-        await expect(store.putRef(key, Buffer.from("x"))).rejects.toBeInstanceOf(InvalidKeyError);
-      });
+      it.each(INVALID_KEYS.map(([key, why]) => ({ key, why })))(
+        "refuses a key with $why in every operation",
+        async ({ key }) => {
+          await expect(store.put(key, Buffer.from("x"))).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(store.get(key)).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(store.getStream(key)).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(store.head(key)).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(store.delete(key)).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(store.getRef(key)).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(store.putRef(key, Buffer.from("x"))).rejects.toBeInstanceOf(InvalidKeyError);
+        },
+      );
 
       it("accepts the longest allowed key", async () => {
         const full = "x".repeat(MAX_SEGMENT_LENGTH);
@@ -299,7 +302,9 @@ export function describeObjectStoreConformance(
         expect(error).toBeInstanceOf(RefConflictError);
         expect((error as RefConflictError).refName).toBe("r");
         expect((await store.getRef("r"))?.data.toString()).toBe("b");
-        await expect(store.putRef("missing", Buffer.from("x"), { expect: v1 })).rejects.toBeInstanceOf(RefConflictError);
+        await expect(store.putRef("missing", Buffer.from("x"), { expect: v1 })).rejects.toBeInstanceOf(
+          RefConflictError,
+        );
       });
 
       it("deletes refs, conditionally or not", async () => {
@@ -321,7 +326,11 @@ export function describeObjectStoreConformance(
           ["domains/b", 2],
         ]);
         expect((await collect(store.listRefs(""))).map((r) => r.key)).toEqual(["domains/a", "domains/b", "hosts/h"]);
-        expect((await collect(store.list("refs/"))).map((r) => r.key)).toEqual(["refs/domains/a", "refs/domains/b", "refs/hosts/h"]);
+        expect((await collect(store.list("refs/"))).map((r) => r.key)).toEqual([
+          "refs/domains/a",
+          "refs/domains/b",
+          "refs/hosts/h",
+        ]);
         expect((await store.get("refs/hosts/h")).toString()).toBe("3");
       });
 

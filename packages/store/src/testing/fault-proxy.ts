@@ -1,5 +1,11 @@
 import { once } from "node:events";
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
 /**
@@ -60,7 +66,14 @@ export async function startFaultProxy(target: string, plan: FaultPlan = () => un
   const upstream = new URL(target);
   if (upstream.protocol !== "http:") throw new Error(`fault proxy target must be http://, not ${upstream.protocol}`);
   const injected: Record<ProxyFaultKind, number> = {
-    status: 0, reset: 0, "cut-upload": 0, "reset-after": 0, truncate: 0, stall: 0, slow: 0, corrupt: 0,
+    status: 0,
+    reset: 0,
+    "cut-upload": 0,
+    "reset-after": 0,
+    truncate: 0,
+    stall: 0,
+    slow: 0,
+    corrupt: 0,
   };
   let current = plan;
   let requests = 0;

@@ -1,8 +1,28 @@
 import type { Readable } from "node:stream";
 import { StoreUnavailableError } from "../errors.js";
-import type { ByteRange, ListEntry, ObjectInfo, ObjectStore, PutOptions, PutResult, PutSource, RefValue, RefWriteOptions } from "../object-store.js";
+import type {
+  ByteRange,
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  PutSource,
+  RefValue,
+  RefWriteOptions,
+} from "../object-store.js";
 
-export type StoreOperation = "put" | "get" | "getStream" | "head" | "list" | "delete" | "getRef" | "putRef" | "deleteRef" | "listRefs";
+export type StoreOperation =
+  | "put"
+  | "get"
+  | "getStream"
+  | "head"
+  | "list"
+  | "delete"
+  | "getRef"
+  | "putRef"
+  | "deleteRef"
+  | "listRefs";
 
 interface Fault {
   remaining: number;
@@ -22,7 +42,16 @@ export class FaultyStore implements ObjectStore {
   readonly capabilities: ObjectStore["capabilities"];
   /** How many times each operation was called (failed calls included). */
   readonly calls: Record<StoreOperation, number> = {
-    put: 0, get: 0, getStream: 0, head: 0, list: 0, delete: 0, getRef: 0, putRef: 0, deleteRef: 0, listRefs: 0,
+    put: 0,
+    get: 0,
+    getStream: 0,
+    head: 0,
+    list: 0,
+    delete: 0,
+    getRef: 0,
+    putRef: 0,
+    deleteRef: 0,
+    listRefs: 0,
   };
   private readonly faults = new Map<StoreOperation, Fault>();
 
