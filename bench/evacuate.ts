@@ -31,9 +31,11 @@ import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { serviceCommand } from "@xenfleet/fleet";
-import { parseSize, SimHost } from "@xenfleet/hypervisor";
+import { SimHost } from "@xenfleet/hypervisor";
+import { parseSize } from "@xenfleet/core";
 import { bullPrefix, hostQueue, jobData, keys, listHosts } from "@xenfleet/jobs";
-import { parseRate, runEvacuation } from "@xenfleet/migration";
+import { parseRate } from "@xenfleet/migration";
+import { runEvacuation } from "@xenfleet/fleet";
 import { cpuOf, cpuSince, type CpuTimes } from "./lib/proc-cpu.js";
 
 const { values } = parseArgs({

@@ -29,7 +29,6 @@ import { pathToFileURL } from "node:url";
 import { Queue, QueueEvents } from "bullmq";
 import {
   hostIds,
-  saveDomain,
   serviceCommand,
   setLimits,
   startBatch,
@@ -37,7 +36,9 @@ import {
   waitForBatch,
   type ChildSpec,
 } from "@xenfleet/fleet";
-import { parseSize, SimHost } from "@xenfleet/hypervisor";
+import { saveDomain } from "@xenfleet/transfer";
+import { SimHost } from "@xenfleet/hypervisor";
+import { parseSize } from "@xenfleet/core";
 import { listImages } from "@xenfleet/image";
 import {
   bullPrefix,

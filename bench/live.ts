@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { LIVE_DEFAULTS, parseSize, SimHost, type SaveMode } from "@xenfleet/hypervisor";
+import { LIVE_DEFAULTS, SimHost, type SaveMode } from "@xenfleet/hypervisor";
+import { parseSize } from "@xenfleet/core";
 
 const { values } = parseArgs({
   options: {

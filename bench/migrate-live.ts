@@ -15,7 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { parseSize, SimHost } from "@xenfleet/hypervisor";
+import { SimHost } from "@xenfleet/hypervisor";
+import { parseSize } from "@xenfleet/core";
 import { keys } from "@xenfleet/jobs";
 import { MigrationRecord, receiveLive, sendLive, type Compression } from "@xenfleet/migration";
 

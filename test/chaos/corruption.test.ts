@@ -10,7 +10,7 @@ import { readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { restoreImage } from "@xenfleet/fleet";
+import { restoreImage } from "@xenfleet/transfer";
 import { SimHost } from "@xenfleet/hypervisor";
 import {
   compressImage,

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { manifestFormat, pageListFormat, type Manifest } from "@xenfleet/image";
 import { FrameDecoder, FrameEncoder, WireFormatError } from "@xenfleet/migration";
 import { FUZZ_RUNS, FUZZ_SEED, corpus, mutate, saveCrash, type Mutation } from "./corpus.js";

@@ -8,7 +8,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { saveDomain } from "@xenfleet/fleet";
+import { saveDomain } from "@xenfleet/transfer";
 import { SimHost } from "@xenfleet/hypervisor";
 import { LocalStore, StoreRequestError } from "@xenfleet/store";
 import { FaultyStore } from "@xenfleet/store/testing";

@@ -239,7 +239,7 @@ describe("the fleet, as separate processes", () => {
       );
       await until("the restore to fail", async () => ((await q.getJobState(job.id!)) === "failed" ? true : undefined));
       const failed = (await q.getJob(job.id!))!;
-      expect(failed.failedReason).toMatch(/XF_NO_ROOM.*host-4 has no room/);
+      expect(failed.failedReason).toMatch(/XF_HOST_NO_ROOM.*host-4 has no room/);
       expect(failed.attemptsMade).toBe(1);
     } finally {
       await q.close();

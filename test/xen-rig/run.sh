@@ -61,9 +61,9 @@ fi
 # ---- the project: the addon with libxl -------------------------------------
 # The tests run the workspace packages from their TypeScript sources (as every
 # package's tests do); only the addon must be built.
-[ -f "$project/native/build/Release/xenfleet_native.node" ] || die "native addon not built: run npm ci first"
-(cd "$project" && node -e 'const a=require("./native/build/Release/xenfleet_native.node");process.exit(a.libxlBuilt?0:1)') ||
-  die "the native addon was built without libxl: install libxen-dev, then rebuild it (npx node-gyp rebuild in native/)"
+[ -f "$project/packages/native/build/Release/xenfleet_native.node" ] || die "native addon not built: run npm ci first"
+(cd "$project" && node -e 'const a=require("./packages/native/build/Release/xenfleet_native.node");process.exit(a.libxlBuilt?0:1)') ||
+  die "the native addon was built without libxl: install libxen-dev, then rebuild it (npx node-gyp rebuild in packages/native/)"
 
 # ---- the dom0 root, cached by the versions that go into it ----------------
 xen_version=$(dpkg-query -W -f='${Version}' xen-hypervisor-4.17-amd64)

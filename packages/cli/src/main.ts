@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerFleetCommands } from "./commands/fleet.js";
 import { registerHostCommand } from "./commands/host.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FormatError, RecordError, StreamDecoder, StreamError, XenfleetError, verifyStream } from "../src/index.js";
+import { XenfleetError } from "@xenfleet/core";
+import { FormatError, RecordError, StreamDecoder, StreamError, verifyStream } from "../src/index.js";
 import { brokenCases, readerOnlyCases } from "./broken.js";
 import { decodeChunked, patch, reserialize, sampleBytes, u32 } from "./helpers.js";
 

@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 
 /** No domain with that domid, uuid or name on this host. */
 export class DomainNotFoundError extends XenfleetError {
@@ -55,15 +55,6 @@ export class StreamContentError extends XenfleetError {
   }
 }
 
-/** The operation was cancelled through its AbortSignal. */
-export class OperationAbortedError extends XenfleetError {
-  readonly code = "ERR_ABORTED";
-  override readonly unrecoverable = false;
-  constructor(operation: string, options?: { cause?: unknown }) {
-    super(`${operation} aborted`, options);
-  }
-}
-
 /** Live pre-copy did not converge within `timeoutMs` and the action was "abort". */
 export class MigrationTimeoutError extends XenfleetError {
   readonly code = "ERR_PRECOPY_TIMEOUT";
@@ -89,14 +80,6 @@ export class SimStateError extends XenfleetError {
   readonly code = "ERR_SIM_STATE";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-  }
-}
-
-/** Input such as "16M" that is not a size. */
-export class InvalidSizeError extends XenfleetError {
-  readonly code = "ERR_INVALID_SIZE";
-  constructor(readonly input: string) {
-    super(`not a size: ${JSON.stringify(input)} (examples: 16M, 256MiB, 1G, 4096)`);
   }
 }
 

@@ -20,16 +20,13 @@ export {
   DomainExistsError,
   DomainNotFoundError,
   InsufficientMemoryError,
-  InvalidSizeError,
   MigrationStateError,
   MigrationTimeoutError,
   NotSupportedError,
-  OperationAbortedError,
   SimStateError,
   StreamContentError,
 } from "./errors.js";
 export { findDomain } from "./find-domain.js";
-export { parseSize } from "./size.js";
 export { SimHost, type SimDomainSpec, type SimHostOptions } from "./sim/host.js";
 export { LIVE_DEFAULTS } from "./sim/precopy.js";
 export { XenHypervisor } from "./xen/xen-host.js";

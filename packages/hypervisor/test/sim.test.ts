@@ -6,14 +6,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import {
-  PAGE_SIZE,
-  samplePage,
-  StreamWriter,
-  writeSampleStream,
-  XenfleetError,
-  type DomainTypeName,
-} from "@xenfleet/format";
+import { PAGE_SIZE, samplePage, StreamWriter, writeSampleStream, type DomainTypeName } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   DomainBusyError,

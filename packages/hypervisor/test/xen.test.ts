@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from "node:stream";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { describe, expect, it } from "vitest";
 import { XenHypervisor } from "@xenfleet/hypervisor";
 

@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 
 /**
  * A job payload (or a job result) this process does not understand: wrong

@@ -1,6 +1,6 @@
 import { FlowProducer } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import {
   batchSaveFlow,
   batchSaveReport,

@@ -1,7 +1,7 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { createMetrics, hostQueue, runWorker, type RunWorkerOptions, type WorkerHandle } from "../src/index.js";
 import {
   deferred,

@@ -15,11 +15,11 @@
  * outcome is settled either way (GC reclaims what no other image shares).
  */
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import { restoreImage, saveDomain } from "@xenfleet/fleet";
+import { NoRoomError, restoreImage, saveDomain } from "@xenfleet/transfer";
 import { ImageNotFoundError, parseImageId, removeImage } from "@xenfleet/image";
 import type { ObjectStore } from "@xenfleet/store";
 import { claimTargetBuild } from "./commit.js";
-import { MigrationFailedError, NoRoomError } from "./errors.js";
+import { MigrationFailedError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
 export interface ColdSendOptions {
@@ -130,7 +130,7 @@ export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveRep
   try {
     if (o.memoryBytes !== undefined) {
       const free = (await hv.hostInfo()).freeMemoryBytes;
-      if (free < o.memoryBytes) throw new NoRoomError(o.memoryBytes, free);
+      if (free < o.memoryBytes) throw new NoRoomError(o.host, o.memoryBytes, free);
     }
     const imageId = parseImageId(await o.record.waitForField("image", o.imageTimeoutMs ?? 600_000, o.signal));
     // The sender names the domain before it saves the image.

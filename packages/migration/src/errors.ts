@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 
 /**
  * Why a byte stream on the migration wire was refused. Stable strings, so
@@ -37,18 +37,6 @@ export class TokenRejectedError extends XenfleetError {
   readonly code = "ERR_MIGRATION_TOKEN";
   constructor(readonly reason: "unknown" | "used" | "expired") {
     super(`migration token refused: ${reason}`);
-  }
-}
-
-/** The target host cannot take the domain (not enough free memory). A retry elsewhere may work. */
-export class NoRoomError extends XenfleetError {
-  readonly code = "ERR_MIGRATION_NO_ROOM";
-  override readonly unrecoverable = false;
-  constructor(
-    readonly neededBytes: number,
-    readonly freeBytes: number,
-  ) {
-    super(`target has ${freeBytes} bytes free, domain needs ${neededBytes}`);
   }
 }
 

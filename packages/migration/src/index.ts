@@ -1,7 +1,8 @@
 /**
  * @xenfleet/migration: live migration over the fleet's own wire format, cold
  * migration through the store, the commit protocol that keeps a domain
- * running in exactly one place, and evacuation (placement + moves + report).
+ * running in exactly one place, and the sweep that settles what a crash
+ * left half-done. Orchestration (evacuations, placement) is @xenfleet/fleet's.
  */
 export * from "./errors.js";
 export * as wire from "./wire/format.js";
@@ -26,14 +27,3 @@ export {
   type ColdSendReport,
 } from "./cold.js";
 export { settleSide, sweepMigrations, type Settled, type SettleDeps, type Side } from "./sweep.js";
-export {
-  planPlacement,
-  type Placement,
-  type Plan,
-  type PlanDomain,
-  type PlanHost,
-  type PlanInput,
-  type Unplaced,
-} from "./planner.js";
-export { runEvacuation, type DomainProgress, type EvacuationContext, type EvacuationProgress } from "./evacuation.js";
-export { migrateHandlers, type MigrateWorkerDeps } from "./handlers.js";

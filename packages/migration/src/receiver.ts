@@ -12,7 +12,8 @@ import { createServer as tlsServer } from "node:tls";
 import type { DomainInfo, Hypervisor, MigrationReceiver } from "@xenfleet/hypervisor";
 import { FrameChannel } from "./channel.js";
 import { claimTargetBuild, receiverSettle } from "./commit.js";
-import { MigrationFailedError, NoRoomError, WireFormatError } from "./errors.js";
+import { NoRoomError } from "@xenfleet/transfer";
+import { MigrationFailedError, WireFormatError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 import { withTimeout } from "./timeout.js";
 import { STREAM_FLAGS } from "./wire/format.js";
@@ -131,8 +132,8 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
 
 async function checkRoom(o: ReceiveOptions, needed: number | undefined): Promise<void> {
   if (needed === undefined) return;
-  const free = (await o.hypervisor.hostInfo()).freeMemoryBytes;
-  if (free < needed) throw new NoRoomError(needed, free);
+  const host = await o.hypervisor.hostInfo();
+  if (host.freeMemoryBytes < needed) throw new NoRoomError(host.name, needed, host.freeMemoryBytes);
 }
 
 function listen(server: Server, bind: { host: string; port: number }): Promise<number> {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { saveDomain } from "@xenfleet/fleet";
+import { saveDomain } from "@xenfleet/transfer";
 import { SimHost } from "@xenfleet/hypervisor";
 import { listImages } from "@xenfleet/image";
 import { LocalStore } from "@xenfleet/store";

@@ -85,6 +85,6 @@ describe("live migration in one process (sender and receiver over loopback TCP)"
         bind: { host: "127.0.0.1", port: 0 },
         advertise: "127.0.0.1",
       }),
-    ).rejects.toMatchObject({ code: "ERR_MIGRATION_NO_ROOM" });
+    ).rejects.toMatchObject({ code: "XF_HOST_NO_ROOM" });
   });
 });

@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 
 /**
  * Errors raised by the store. Each has a fixed `code` and says, through

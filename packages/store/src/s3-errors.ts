@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { ObjectNotFoundError, StoreRequestError, StoreUnavailableError } from "./errors.js";
 
 /** Connection-level failures that a later attempt may not meet. */

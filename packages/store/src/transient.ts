@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { StoreUnavailableError } from "./errors.js";
 
 const TRANSIENT_CODES = new Set([

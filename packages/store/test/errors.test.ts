@@ -1,4 +1,4 @@
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import { describe, expect, it } from "vitest";
 import {
   CorruptObjectError,

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import {
   MemoryStore,
   PackReader,

@@ -19,7 +19,7 @@ import {
   StoreRequestError,
   StoreUnavailableError,
 } from "@xenfleet/store";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

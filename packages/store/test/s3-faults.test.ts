@@ -21,7 +21,7 @@ import {
   writePack,
   type ObjectStore,
 } from "@xenfleet/store";
-import { XenfleetError } from "@xenfleet/format";
+import { XenfleetError } from "@xenfleet/core";
 import {
   randomFaults,
   startFaultProxy,

@@ -7,16 +7,16 @@
  * XENFLEET_HOST_ADDRESS through the migration record. At startup it first
  * settles migrations a crashed predecessor left half-done (sweep.ts).
  */
-import { openHypervisor, runHostAgent, startService, Stores } from "@xenfleet/fleet";
-import { createRedis, hostQueue, keys, runWorker } from "@xenfleet/jobs";
-import { migrateHandlers, sweepMigrations, TokenBucket } from "@xenfleet/migration";
+import { migrateHandlers, openHypervisor, runHostAgent, serveQueues, startService, Stores } from "@xenfleet/fleet";
+import { createRedis, hostQueue, keys } from "@xenfleet/jobs";
+import { sweepMigrations, TokenBucket } from "@xenfleet/migration";
 import { loadConfig, loadTls } from "./config.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "migrate-worker", host, config });
-const { logger, metrics, signal } = service;
+const { logger } = service;
 
 const hypervisor = await openHypervisor({
   kind: config.XENFLEET_HYPERVISOR,
@@ -27,8 +27,6 @@ const hypervisor = await openHypervisor({
   // after every migration would hold a send slot and a core for seconds.
   simSaveDigest: false,
 });
-const sendConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-send@${host}`);
-const recvConnection = createRedis(config.XENFLEET_REDIS, "worker", `migrate-recv@${host}`);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `migrate-worker@${host}:producer`);
 const stores = new Stores(config);
 const { tls, ca } = loadTls(config);
@@ -68,24 +66,6 @@ const handlers = migrateHandlers({
   openStore,
   tokenTtlMs: config.XENFLEET_MIGRATE_TOKEN_TTL_MS,
 });
-
-const common = { prefix, logger, metrics, signal };
-const send = runWorker({
-  ...common,
-  queue: hostQueue("migrate-send", host),
-  connection: sendConnection,
-  concurrency: config.XENFLEET_MIGRATE_SEND_CONCURRENCY,
-  name: `migrate-send@${host}`,
-  handlers: { "migrate-send": handlers["migrate-send"] },
-});
-const recv = runWorker({
-  ...common,
-  queue: hostQueue("migrate-recv", host),
-  connection: recvConnection,
-  concurrency: config.XENFLEET_MIGRATE_RECV_CONCURRENCY,
-  name: `migrate-recv@${host}`,
-  handlers: { "migrate-recv": handlers["migrate-recv"] },
-});
 logger.info(
   {
     hypervisor: hypervisor.kind,
@@ -96,19 +76,30 @@ logger.info(
   "migrate worker started",
 );
 
-const outcomes = await Promise.all([send.stopped, recv.stopped]);
-agentStop.abort();
-await agent;
-if (config.XENFLEET_MIGRATE_AGENT) await producer.del(keys.alive(prefix, host)).catch(() => undefined);
-// The worse of the two workers' outcomes is the process's.
-const outcome = outcomes.includes("abandoned")
-  ? "abandoned"
-  : outcomes.includes("handed-back")
-    ? "handed-back"
-    : "finished";
-await service.close(outcome, [
-  () => stores.close(),
-  () => sendConnection.quit(),
-  () => recvConnection.quit(),
-  () => producer.quit(),
-]);
+await serveQueues(service, {
+  redisUrl: config.XENFLEET_REDIS,
+  prefix,
+  queues: [
+    {
+      queue: hostQueue("migrate-send", host),
+      concurrency: config.XENFLEET_MIGRATE_SEND_CONCURRENCY,
+      handlers: { "migrate-send": handlers["migrate-send"] },
+    },
+    {
+      queue: hostQueue("migrate-recv", host),
+      concurrency: config.XENFLEET_MIGRATE_RECV_CONCURRENCY,
+      handlers: { "migrate-recv": handlers["migrate-recv"] },
+    },
+  ],
+  closers: [
+    () => {
+      agentStop.abort();
+      return agent;
+    },
+    async () => {
+      if (config.XENFLEET_MIGRATE_AGENT) await producer.del(keys.alive(prefix, host));
+    },
+    () => stores.close(),
+    () => producer.quit(),
+  ],
+});

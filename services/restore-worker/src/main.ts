@@ -4,38 +4,32 @@
  * against the host's hypervisor. The host's heartbeat comes from its save
  * worker, which also publishes the domains restored here on its next beat.
  */
-import { openHypervisor, startService, Stores } from "@xenfleet/fleet";
-import { createRedis, hostQueue, runWorker } from "@xenfleet/jobs";
+import { openHypervisor, restoreHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
+import { hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
-import { restoreHandler } from "./handler.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
 const service = await startService({ name: "restore-worker", host, config });
-
 const hypervisor = await openHypervisor({
   kind: config.XENFLEET_HYPERVISOR,
   host,
   simDir: config.XENFLEET_SIM_DIR,
   simMemoryBytes: config.XENFLEET_SIM_MEMORY,
 });
-const connection = createRedis(config.XENFLEET_REDIS, "worker", `restore-worker@${host}`);
 const stores = new Stores(config);
+const queue = hostQueue("restore", host);
+service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");
 
-const worker = runWorker({
-  queue: hostQueue("restore", host),
-  connection,
+await serveQueues(service, {
+  redisUrl: config.XENFLEET_REDIS,
   prefix: config.XENFLEET_PREFIX,
-  logger: service.logger,
-  metrics: service.metrics,
-  signal: service.signal,
-  concurrency: config.XENFLEET_CONCURRENCY,
-  name: `restore-worker@${host}`,
-  handlers: { restore: restoreHandler({ host, hypervisor, stores }) },
+  queues: [
+    {
+      queue,
+      concurrency: config.XENFLEET_CONCURRENCY,
+      handlers: { restore: restoreHandler({ host, hypervisor, stores }) },
+    },
+  ],
+  closers: [() => stores.close()],
 });
-service.logger.info(
-  { queue: hostQueue("restore", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort },
-  "restore worker started",
-);
-
-await service.close(await worker.stopped, [() => stores.close(), () => connection.quit()]);

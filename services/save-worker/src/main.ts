@@ -6,16 +6,15 @@
  * process is alive.
  */
 import { Queue } from "bullmq";
-import { openHypervisor, runHostAgent, startService, Stores } from "@xenfleet/fleet";
-import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, keys, runWorker } from "@xenfleet/jobs";
+import { openHypervisor, runHostAgent, saveHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
+import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, keys } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
-import { saveHandler } from "./handler.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "save-worker", host, config });
-const logger = service.logger;
+const { logger } = service;
 
 const hypervisor = await openHypervisor({
   kind: config.XENFLEET_HYPERVISOR,
@@ -23,7 +22,6 @@ const hypervisor = await openHypervisor({
   simDir: config.XENFLEET_SIM_DIR,
   simMemoryBytes: config.XENFLEET_SIM_MEMORY,
 });
-const connection = createRedis(config.XENFLEET_REDIS, "worker", `save-worker@${host}`);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `save-worker@${host}:producer`);
 const stores = new Stores(config);
 const compressQueue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(prefix) });
@@ -40,40 +38,37 @@ const agent = runHostAgent({
   signal: agentStop.signal,
   onError: (err) => logger.warn({ err }, "heartbeat failed"),
 });
+const queue = hostQueue("save", host);
+logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "save worker started");
 
-const worker = runWorker({
-  queue: hostQueue("save", host),
-  connection,
+await serveQueues(service, {
+  redisUrl: config.XENFLEET_REDIS,
   prefix,
-  logger,
-  metrics: service.metrics,
-  signal: service.signal,
-  concurrency: config.XENFLEET_CONCURRENCY,
-  name: `save-worker@${host}`,
-  handlers: {
-    save: saveHandler({
-      hypervisor,
-      stores,
-      redis: producer,
-      prefix,
-      compressQueue,
-      compressLevel: config.XENFLEET_COMPRESS_LEVEL,
-    }),
-  },
+  queues: [
+    {
+      queue,
+      concurrency: config.XENFLEET_CONCURRENCY,
+      handlers: {
+        save: saveHandler({
+          hypervisor,
+          stores,
+          redis: producer,
+          prefix,
+          compressQueue,
+          compressLevel: config.XENFLEET_COMPRESS_LEVEL,
+        }),
+      },
+    },
+  ],
+  closers: [
+    () => {
+      agentStop.abort();
+      return agent;
+    },
+    // A host that stops on purpose is down now, not when its heartbeat expires.
+    () => producer.del(keys.alive(prefix, host)),
+    () => compressQueue.close(),
+    () => stores.close(),
+    () => producer.quit(),
+  ],
 });
-logger.info(
-  { queue: hostQueue("save", host), hypervisor: hypervisor.kind, metricsPort: service.metricsPort },
-  "save worker started",
-);
-
-const outcome = await worker.stopped;
-agentStop.abort();
-await agent;
-await service.close(outcome, [
-  // A host that stops on purpose is down now, not when its heartbeat expires.
-  () => producer.del(keys.alive(prefix, host)),
-  () => compressQueue.close(),
-  () => stores.close(),
-  () => connection.quit(),
-  () => producer.quit(),
-]);

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { createRedis, DEFAULT_PREFIX, prefixSchema, redisUrlSchema } from "@xenfleet/jobs";
-import { parseSize } from "@xenfleet/hypervisor";
+import { parseSize } from "@xenfleet/core";
 import type { Redis } from "ioredis";
 
 export interface FleetOptions {

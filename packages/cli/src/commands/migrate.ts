@@ -18,7 +18,8 @@ import {
   listHosts,
   type JobResult,
 } from "@xenfleet/jobs";
-import { parseRate, type EvacuationProgress } from "@xenfleet/migration";
+import { parseRate } from "@xenfleet/migration";
+import type { EvacuationProgress } from "@xenfleet/fleet";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
 
 type Compression = "none" | "lz4" | "zstd";

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { Command } from "commander";
-import { type DomainType, parseSize, SimHost } from "@xenfleet/hypervisor";
+import { type DomainType, SimHost } from "@xenfleet/hypervisor";
+import { parseSize } from "@xenfleet/core";
 
 /**
  * `xenfleet sim`: the simulated hypervisor from the command line. Each

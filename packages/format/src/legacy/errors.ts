@@ -5,7 +5,7 @@
  * A legacy stream has no records to name, so errors name the part of the
  * stream instead ("p2m frame list", "page batch", "chunk TSC_INFO", ...).
  */
-import { XenfleetError } from "../errors.js";
+import { XenfleetError } from "@xenfleet/core";
 
 export type LegacyErrorReason =
   /** The stream ended inside something. */

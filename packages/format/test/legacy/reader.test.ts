@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { XenfleetError } from "../../src/errors.js";
+import { XenfleetError } from "@xenfleet/core";
 import {
   Chunk,
   LegacyDetectError,

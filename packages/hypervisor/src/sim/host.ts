@@ -1,14 +1,9 @@
+import { OperationAbortedError } from "@xenfleet/core";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import {
-  DomainExistsError,
-  DomainNotFoundError,
-  InsufficientMemoryError,
-  MigrationStateError,
-  OperationAbortedError,
-} from "../errors.js";
+import { DomainExistsError, DomainNotFoundError, InsufficientMemoryError, MigrationStateError } from "../errors.js";
 import type {
   DomainDigest,
   DomainInfo,

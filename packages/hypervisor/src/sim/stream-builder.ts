@@ -4,7 +4,7 @@ import type { DomainType } from "../hypervisor.js";
 import { PAGE_SIZE } from "./content.js";
 import type { DomainMemory } from "./memory.js";
 import type { Platform } from "./platform.js";
-import { endSink, writeChunk } from "./sink.js";
+import { endSink, writeChunk } from "@xenfleet/core";
 
 /** Xen version the sim claims in the domain header: the one whose tools we verify against. */
 export const SIM_XEN_VERSION = { major: 4, minor: 17 } as const;

@@ -7,9 +7,9 @@
  * whatever small guest its host has.
  */
 import { PassThrough, Readable, Writable } from "node:stream";
-import { XenfleetError } from "@xenfleet/format";
+import { OperationAbortedError, XenfleetError } from "@xenfleet/core";
 import { describe, expect, it } from "vitest";
-import { DomainNotFoundError, NotSupportedError, OperationAbortedError } from "../errors.js";
+import { DomainNotFoundError, NotSupportedError } from "../errors.js";
 import type { DomainInfo, DomainType, Hypervisor, SaveMode, SaveReport } from "../hypervisor.js";
 
 export interface ConformanceDomainSpec {

@@ -1,15 +1,10 @@
+import { OperationAbortedError, writeChunk } from "@xenfleet/core";
 import { hostname } from "node:os";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { encodeXlHeader, StreamDecoder } from "@xenfleet/format";
 import type { DomainInfo as NativeDomainInfo, Libxl } from "@xenfleet/native";
-import {
-  DomainNotFoundError,
-  MigrationStateError,
-  NotSupportedError,
-  OperationAbortedError,
-  StreamContentError,
-} from "../errors.js";
+import { DomainNotFoundError, MigrationStateError, NotSupportedError, StreamContentError } from "../errors.js";
 import type {
   DomainDigest,
   DomainInfo,
@@ -24,7 +19,6 @@ import type {
   SaveOptions,
   SaveReport,
 } from "../hypervisor.js";
-import { writeChunk } from "../sim/sink.js";
 import { openFifo } from "./fifo.js";
 
 /** Xen counts host memory in 4 KiB pages on x86. */

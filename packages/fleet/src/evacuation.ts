@@ -1,0 +1,383 @@
+/**
+ * Evacuation: empty the given hosts. The controller marks them draining (no
+ * new work lands there), plans a target for every domain on them
+ * (planner.ts), then runs the moves as BullMQ jobs: each move is a
+ * migrate-send on the source's queue and a migrate-recv on the target's,
+ * added together as children of the evacuate job, so the flow shows every
+ * move under its evacuation. Moves start as limits allow (per source, per
+ * target, cluster-wide); a failed move is planned again on another target,
+ * up to `maxAttempts`. Progress per domain goes to the evacuate job's
+ * progress; the result is the final placement. A host counts as emptied only
+ * when every domain it had was moved.
+ */
+import { createHash } from "node:crypto";
+import { FlowProducer, type Job, Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import {
+  bullPrefix,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  jobWithState,
+  listHosts,
+  markDraining,
+  type HostStatus,
+  type JobPayload,
+  type JobResult,
+} from "@xenfleet/jobs";
+import { type PlanDomain, type PlanHost, planPlacement } from "./placement.js";
+
+export type DomainProgressState = "queued" | "migrating" | "done" | "failed";
+
+export interface DomainProgress {
+  uuid: string;
+  name: string;
+  source: string;
+  target?: string;
+  state: DomainProgressState;
+  percent?: number;
+  attempts: number;
+  reason?: string;
+}
+
+export interface EvacuationProgress {
+  evacuationId: string;
+  total: number;
+  done: number;
+  failed: number;
+  domains: DomainProgress[];
+}
+
+export interface EvacuationContext {
+  /** The evacuate job, when run by the controller: moves become its children and progress goes there. */
+  job?: Job;
+  signal?: AbortSignal;
+  onProgress?: (p: EvacuationProgress) => void;
+  /** How often job states are polled (default 250 ms). */
+  pollMs?: number;
+}
+
+interface Move {
+  domain: PlanDomain;
+  progress: DomainProgress;
+  excluded: Set<string>;
+  target?: string;
+  sendJob?: string;
+  recvJob?: string;
+  migrationId?: string;
+}
+
+type EvacuateResult = Omit<JobResult<"evacuate">, "v">;
+
+/** The controller's handler for `evacuate` jobs. */
+export async function runEvacuation(
+  redis: Redis,
+  prefix: string,
+  payload: JobPayload<"evacuate">,
+  ctx: EvacuationContext = {},
+): Promise<EvacuateResult> {
+  const started = performance.now();
+  for (const h of payload.hosts) await markDraining(redis, prefix, h);
+  const hosts = await listHosts(redis, prefix);
+  const evacuating = new Set(payload.hosts);
+  const { domains, groups, stranded } = domainsToMove(hosts, payload);
+  const planHosts: PlanHost[] = hosts.map((h) => ({
+    id: h.id,
+    state: h.state,
+    memoryFree: h.info?.memoryFree ?? 0,
+    tags: h.info?.tags ?? [],
+    domains: h.info?.domains.map((d) => d.uuid) ?? [],
+  }));
+  const plan = planPlacement({ hosts: planHosts, evacuating: payload.hosts, domains, groups });
+  // Memory still free on each host after the placements in force; retries plan against it.
+  const free = new Map(planHosts.map((h) => [h.id, h.memoryFree]));
+  const moves: Move[] = [];
+  const failed: EvacuateResult["failed"] = [...stranded];
+  const placements: NonNullable<EvacuateResult["placements"]> = [];
+  for (const u of plan.unplaced) {
+    const progress: DomainProgress = {
+      uuid: u.domain.uuid,
+      name: u.domain.name,
+      source: u.domain.source,
+      state: "failed",
+      attempts: 0,
+      reason: u.reason,
+    };
+    moves.push({ domain: u.domain, progress, excluded: new Set() });
+    failed.push({ host: u.domain.source, domain: { uuid: u.domain.uuid, name: u.domain.name }, error: u.reason });
+  }
+  for (const p of plan.placements) {
+    free.set(p.target, (free.get(p.target) ?? 0) - p.domain.memory);
+    moves.push({
+      domain: p.domain,
+      target: p.target,
+      excluded: new Set(),
+      progress: {
+        uuid: p.domain.uuid,
+        name: p.domain.name,
+        source: p.domain.source,
+        target: p.target,
+        state: "queued",
+        attempts: 0,
+      },
+    });
+  }
+
+  const flows = new FlowProducer({ connection: redis, prefix: bullPrefix(prefix) });
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => {
+    let q = queues.get(name);
+    if (!q) queues.set(name, (q = new Queue(name, { connection: redis, prefix: bullPrefix(prefix) })));
+    return q;
+  };
+  const limits = payload.limits;
+  const maxAttempts = payload.maxAttempts ?? 3;
+  const report = () => {
+    const p: EvacuationProgress = {
+      evacuationId: payload.evacuationId,
+      total: moves.length,
+      done: moves.filter((m) => m.progress.state === "done").length,
+      failed: moves.filter((m) => m.progress.state === "failed").length,
+      domains: moves.map((m) => m.progress),
+    };
+    ctx.onProgress?.(p);
+    return ctx.job?.updateProgress(p as unknown as object).catch(() => undefined);
+  };
+
+  try {
+    for (;;) {
+      const active = moves.filter((m) => m.progress.state === "migrating");
+      const waiting = moves.filter((m) => m.progress.state === "queued");
+      if (active.length === 0 && waiting.length === 0) break;
+      for (const m of waiting) {
+        const running = moves.filter((x) => x.progress.state === "migrating");
+        if (running.length >= limits.total) break;
+        if (running.filter((x) => x.domain.source === m.domain.source).length >= limits.perSource) continue;
+        if (running.filter((x) => x.target === m.target).length >= limits.perTarget) continue;
+        await start(m);
+      }
+      await report();
+      await sleep(ctx.pollMs ?? 250, ctx.signal);
+      // Cancelled: stop starting moves; those in flight settle by the commit protocol on their own.
+      if (ctx.signal?.aborted) throw new Error("evacuation cancelled");
+      for (const m of moves.filter((x) => x.progress.state === "migrating")) await check(m);
+    }
+  } finally {
+    await report();
+    await flows.close();
+    for (const q of queues.values()) await q.close();
+  }
+
+  for (const m of moves) {
+    if (m.progress.state === "done" && m.target) {
+      placements.push({
+        domain: { uuid: m.domain.uuid, name: m.domain.name },
+        from: m.domain.source,
+        to: m.target,
+        mode: payload.cold ? "cold" : "live",
+        attempts: m.progress.attempts,
+      });
+    } else if (m.progress.attempts > 0) {
+      failed.push({
+        host: m.domain.source,
+        domain: { uuid: m.domain.uuid, name: m.domain.name },
+        error: m.progress.reason ?? "failed",
+      });
+    }
+  }
+  const remaining = new Map(payload.hosts.map((h) => [h, 0]));
+  for (const f of failed) remaining.set(f.host, (remaining.get(f.host) ?? 0) + 1);
+  return {
+    evacuationId: payload.evacuationId,
+    moved: placements.filter((p) => p.mode === "live").length,
+    cold: placements.filter((p) => p.mode === "cold").length,
+    failed,
+    placements,
+    emptied: payload.hosts.filter((h) => remaining.get(h) === 0),
+    notEmpty: payload.hosts
+      .filter((h) => (remaining.get(h) ?? 0) > 0)
+      .map((h) => ({ host: h, remaining: remaining.get(h) ?? 0 })),
+    seconds: (performance.now() - started) / 1000,
+  };
+
+  async function start(m: Move): Promise<void> {
+    const target = m.target!;
+    m.progress.attempts++;
+    m.progress.state = "migrating";
+    m.progress.target = target;
+    m.progress.percent = 0;
+    const id = createHash("sha256")
+      .update(`${payload.evacuationId}\0${m.domain.uuid}\0${m.progress.attempts}`)
+      .digest("hex")
+      .slice(0, 24);
+    m.migrationId = `ev-${id}`;
+    m.sendJob = `${m.migrationId}-send`;
+    m.recvJob = `${m.migrationId}-recv`;
+    const domain = { uuid: m.domain.uuid, name: m.domain.name };
+    const mode = payload.cold ? "cold" : "live";
+    const tuning = {
+      ...(payload.compression ? { compression: payload.compression } : {}),
+      ...(payload.bandwidth ? { bandwidth: payload.bandwidth } : {}),
+      ...(payload.maxDowntimeMs ? { maxDowntimeMs: payload.maxDowntimeMs } : {}),
+      ...(payload.timeoutMs ? { timeoutMs: payload.timeoutMs } : {}),
+      ...(payload.timeoutAction ? { timeoutAction: payload.timeoutAction } : {}),
+    };
+    const store = payload.cold && payload.coldVia ? { store: payload.coldVia } : {};
+    const parent = ctx.job?.id
+      ? { parent: { id: ctx.job.id, queue: ctx.job.queueQualifiedName }, ignoreDependencyOnFailure: true }
+      : {};
+    const common = { ...JOB_SPECS["migrate-send"].options, ...parent };
+    await flows.addBulk([
+      {
+        name: "migrate-recv",
+        queueName: hostQueue("migrate-recv", target),
+        data: jobData("migrate-recv", {
+          migrationId: m.migrationId,
+          host: target,
+          source: m.domain.source,
+          domain,
+          memoryBytes: m.domain.memory,
+          mode,
+          evacuationId: payload.evacuationId,
+          ...store,
+        }),
+        opts: { ...common, jobId: m.recvJob },
+      },
+      {
+        name: "migrate-send",
+        queueName: hostQueue("migrate-send", m.domain.source),
+        data: jobData("migrate-send", {
+          migrationId: m.migrationId,
+          host: m.domain.source,
+          target,
+          domain,
+          mode,
+          compress: payload.compression !== undefined && payload.compression !== "none",
+          evacuationId: payload.evacuationId,
+          ...tuning,
+          ...store,
+        }),
+        opts: { ...common, jobId: m.sendJob },
+      },
+    ]);
+  }
+
+  async function check(m: Move): Promise<void> {
+    const [{ state: ss, job: send }, { state: rs, job: recv }] = await Promise.all([
+      jobWithState(queue(hostQueue("migrate-send", m.domain.source)), m.sendJob!),
+      jobWithState(queue(hostQueue("migrate-recv", m.target!)), m.recvJob!),
+    ]);
+    const progress = send?.progress as { percent?: number } | undefined;
+    if (typeof progress?.percent === "number") m.progress.percent = progress.percent;
+    const finished = (s: string) => s === "completed" || s === "failed" || s === "unknown";
+    if (!finished(ss) || !finished(rs)) return;
+    if (ss === "completed" && rs === "completed") {
+      m.progress.state = "done";
+      m.progress.percent = 100;
+      return;
+    }
+    // The move failed; the commit protocol left the domain on its source.
+    m.progress.reason = `${m.target}: ${(ss === "failed" ? send?.failedReason : recv?.failedReason) ?? `send ${ss}, receive ${rs}`}`;
+    free.set(m.target!, (free.get(m.target!) ?? 0) + m.domain.memory);
+    m.excluded.add(m.target!);
+    if (m.progress.attempts >= maxAttempts) {
+      m.progress.state = "failed";
+      return;
+    }
+    const fresh = await listHosts(redis, prefix).catch(() => hosts);
+    const again = planPlacement({
+      hosts: fresh.map((h) => ({
+        id: h.id,
+        state: h.state,
+        memoryFree: free.get(h.id) ?? h.info?.memoryFree ?? 0,
+        tags: h.info?.tags ?? [],
+        domains: placedOn(h.id, h),
+      })),
+      evacuating: [...evacuating],
+      domains: [m.domain],
+      groups,
+      exclude: new Map([[m.domain.uuid, m.excluded]]),
+    });
+    const p = again.placements[0];
+    if (!p) {
+      m.progress.state = "failed";
+      m.progress.reason = `${m.progress.reason}; then ${again.unplaced[0]?.reason ?? "no other target"}`;
+      return;
+    }
+    free.set(p.target, (free.get(p.target) ?? 0) - m.domain.memory);
+    m.target = p.target;
+    m.progress.target = p.target;
+    m.progress.state = "queued";
+  }
+
+  /** Domains on a host now, counting moves placed there, for anti-affinity on retries. */
+  function placedOn(id: string, h: HostStatus): string[] {
+    return [
+      ...(h.info?.domains.map((d) => d.uuid) ?? []),
+      ...moves
+        .filter((x) => x.target === id && x !== undefined && x.progress.state !== "failed")
+        .map((x) => x.domain.uuid),
+    ];
+  }
+}
+
+function domainsToMove(
+  hosts: HostStatus[],
+  payload: JobPayload<"evacuate">,
+): { domains: PlanDomain[]; groups: Map<string, string>; stranded: JobResult<"evacuate">["failed"] } {
+  const byName = (ref: string, d: { uuid: string; name: string }) => ref === d.uuid || ref === d.name;
+  const groups = new Map<string, string>();
+  const all = hosts.flatMap((h) => h.info?.domains ?? []);
+  (payload.antiAffinity ?? []).forEach((members, i) => {
+    for (const d of all) if (members.some((m) => byName(m, d))) groups.set(d.uuid, `group-${i}`);
+  });
+  const domains: PlanDomain[] = [];
+  const stranded: JobResult<"evacuate">["failed"] = [];
+  for (const id of payload.hosts) {
+    const h = hosts.find((x) => x.id === id);
+    if (!h?.info) {
+      stranded.push({
+        host: id,
+        domain: { uuid: "00000000-0000-0000-0000-000000000000", name: "(unknown)" },
+        error: `host ${id} has no registration: ${h?.problem ?? "not registered"}`,
+      });
+      continue;
+    }
+    if (h.state === "down") {
+      for (const d of h.info.domains)
+        stranded.push({
+          host: id,
+          domain: { uuid: d.uuid, name: d.name },
+          error: `host ${id} is down: its domains cannot be moved`,
+        });
+      continue;
+    }
+    for (const d of h.info.domains) {
+      const tags = (payload.requireTags ?? []).filter((r) => byName(r.domain, d)).flatMap((r) => r.tags);
+      const group = groups.get(d.uuid);
+      domains.push({
+        uuid: d.uuid,
+        name: d.name,
+        memory: d.memory,
+        source: id,
+        ...(tags.length ? { requireTags: tags } : {}),
+        ...(group ? { antiAffinity: group } : {}),
+      });
+    }
+  }
+  return { domains, groups, stranded };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

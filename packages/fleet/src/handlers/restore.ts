@@ -1,0 +1,44 @@
+/** The restore job: an image from the store onto this host, verified on the way. */
+import { type BuildClaim, restoreImage } from "@xenfleet/transfer";
+import type { Stores } from "../stores.js";
+import type { Hypervisor } from "@xenfleet/hypervisor";
+import type { JobContext, JobHandler } from "@xenfleet/jobs";
+
+export interface RestoreHandlerDeps {
+  host: string;
+  hypervisor: Hypervisor;
+  stores: Stores;
+}
+
+export function restoreHandler(deps: RestoreHandlerDeps): JobHandler<"restore"> {
+  return async (payload, { job, signal, logger }) => {
+    const store = await deps.stores.get(payload.store);
+    const result = await restoreImage({
+      hypervisor: deps.hypervisor,
+      store,
+      host: deps.host,
+      imageId: payload.image,
+      paused: payload.paused,
+      signal,
+      claim: jobClaim(job),
+      ...(payload.name !== undefined ? { name: payload.name } : {}),
+    });
+    logger.info(
+      { image: payload.image, domain: result.domain.name, bytes: result.bytesRestored, adopted: result.adopted },
+      result.adopted ? "restored by an earlier attempt" : "restored",
+    );
+    return {
+      domain: { uuid: result.domain.uuid, name: result.domain.name },
+      bytesRestored: result.bytesRestored,
+      seconds: result.seconds,
+    };
+  };
+}
+
+/** The claim lives in the job's progress, which a retry of the job sees. */
+function jobClaim(job: JobContext["job"]): BuildClaim {
+  return {
+    claimed: async () => (job.progress as { phase?: unknown } | undefined)?.phase === "building",
+    claim: () => job.updateProgress({ phase: "building" }),
+  };
+}

@@ -1,0 +1,88 @@
+export {
+  defaultSimDir,
+  hostEnvSchema,
+  sizeSchema,
+  storeCredentialsSchema,
+  tagsSchema,
+  type HostEnv,
+} from "./host-config.js";
+export { openHypervisor, type HypervisorConfig } from "./open-hypervisor.js";
+export { readHostInfo, runHostAgent, type HostAgentOptions, type HostIdentity } from "./host-agent.js";
+export {
+  acquireSaveSlot,
+  activeSaveSlots,
+  DEFAULT_LIMITS,
+  getLimits,
+  setLimits,
+  type FleetLimits,
+  type SaveSlot,
+} from "./limits.js";
+export { Stores } from "./stores.js";
+export {
+  batchTargets,
+  UnknownHostError,
+  type BatchTargets,
+  type DuplicateDomain,
+  type SkippedDomain,
+} from "./targets.js";
+export { expandInto, newBatchId, startBatch, type BatchOptions, type StartedBatch } from "./batch.js";
+export {
+  batchProgress,
+  listBatches,
+  waitForBatch,
+  withSkipped,
+  type BatchFailure,
+  type BatchProgress,
+  type BatchReport,
+} from "./batch-report.js";
+export {
+  listSchedules,
+  NIGHTLY_BATCH,
+  removeSchedule,
+  scheduleGc,
+  scheduleNightly,
+  scheduleRetention,
+  SCHEDULES,
+  type Repeat,
+  type ScheduleId,
+  type ScheduleInfo,
+} from "./schedules.js";
+export {
+  serveQueues,
+  startService,
+  type QueueSpec,
+  type ServeQueuesOptions,
+  type Service,
+  type ServiceOptions,
+} from "./service.js";
+export { Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
+export {
+  definedOnly,
+  fleetChildren,
+  hostChildren,
+  hostIds,
+  prepareSimHost,
+  prepareSimHosts,
+  SERVICE_NODE_FLAGS,
+  serviceCommand,
+  simDir,
+  type EmbeddedFleet,
+  type SimHostSetup,
+} from "./embedded.js";
+export {
+  runEvacuation,
+  type DomainProgress,
+  type DomainProgressState,
+  type EvacuationContext,
+  type EvacuationProgress,
+} from "./evacuation.js";
+export {
+  planPlacement,
+  type Placement,
+  type Plan,
+  type PlanDomain,
+  type PlanHost,
+  type PlanInput,
+  type Unplaced,
+} from "./placement.js";
+export * from "./handlers/index.js";

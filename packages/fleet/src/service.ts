@@ -1,0 +1,121 @@
+/**
+ * What every worker process sets up around its worker, the same way in each:
+ * a logger named after the service (and host), the signal that SIGTERM and
+ * SIGINT abort, a Prometheus registry served on the configured port (none
+ * when the port is 0), and an orderly close once the worker has stopped.
+ */
+import {
+  createLogger,
+  createMetrics,
+  createRedis,
+  runWorker,
+  serveMetrics,
+  terminationSignal,
+  type FleetEnv,
+  type FleetMetrics,
+  type JobHandlers,
+  type Logger,
+  type ShutdownOutcome,
+} from "@xenfleet/jobs";
+
+export interface ServiceOptions {
+  /** e.g. "save-worker"; the `service` field of every log line and metric. */
+  name: string;
+  /** The host a host-bound worker serves; labels its logs and metrics. */
+  host?: string;
+  /** The service's validated configuration (the fleet-wide part of it). */
+  config: Pick<FleetEnv, "XENFLEET_LOG_LEVEL" | "XENFLEET_METRICS_PORT">;
+}
+
+export interface Service {
+  /** The service's name, as given to startService. */
+  name: string;
+  logger: Logger;
+  /** Aborted by the first SIGTERM or SIGINT: hand it to runWorker. */
+  signal: AbortSignal;
+  metrics: FleetMetrics;
+  /** Where /metrics and /healthz are served, if they are. */
+  metricsPort: number | undefined;
+  /**
+   * After the worker has stopped: runs `closers` in order (a failing one does
+   * not keep the others from running), closes the metrics endpoint and logs
+   * how the worker stopped.
+   */
+  close(outcome: ShutdownOutcome, closers?: Array<() => Promise<unknown>>): Promise<void>;
+}
+
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const { name, host, config } = options;
+  const base = createLogger({ service: name, level: config.XENFLEET_LOG_LEVEL });
+  const logger = host === undefined ? base : base.child({ host });
+  const signal = terminationSignal();
+  const metrics = createMetrics({ labels: host === undefined ? { service: name } : { service: name, host } });
+  const server =
+    config.XENFLEET_METRICS_PORT > 0
+      ? await serveMetrics({
+          registry: metrics.registry,
+          port: config.XENFLEET_METRICS_PORT,
+          healthy: () => !signal.aborted,
+        })
+      : undefined;
+  return {
+    name: host === undefined ? name : `${name}@${host}`,
+    logger,
+    signal,
+    metrics,
+    metricsPort: server?.port,
+    close: async (outcome, closers = []) => {
+      for (const close of closers) {
+        await close().catch((err: unknown) => logger.warn({ err }, "error while closing"));
+      }
+      await server?.close().catch(() => undefined);
+      logger.info({ outcome }, "stopped");
+    },
+  };
+}
+
+/** One queue a service serves: its own Redis connection and worker. */
+export interface QueueSpec {
+  queue: string;
+  handlers: JobHandlers;
+  concurrency: number;
+}
+
+export interface ServeQueuesOptions {
+  redisUrl: string;
+  prefix: string;
+  queues: QueueSpec[];
+  /** Run in order once every worker has stopped, before the workers' connections close. */
+  closers?: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Serves the queues (a worker each, on a connection each, so one queue's
+ * blocking reads never wait behind another's) until the service's signal
+ * stops them, then closes everything. The worst outcome of the workers is
+ * the service's: one abandoned job makes the process's shutdown abandoned.
+ */
+export async function serveQueues(service: Service, options: ServeQueuesOptions): Promise<void> {
+  const handles = options.queues.map((spec) => {
+    const connection = createRedis(options.redisUrl, "worker", `${service.name}:${spec.queue}`);
+    const handle = runWorker({
+      queue: spec.queue,
+      connection,
+      prefix: options.prefix,
+      logger: service.logger,
+      metrics: service.metrics,
+      signal: service.signal,
+      concurrency: spec.concurrency,
+      name: `${service.name}:${spec.queue}`,
+      handlers: spec.handlers,
+    });
+    return { connection, handle };
+  });
+  const outcomes = await Promise.all(handles.map((h) => h.handle.stopped));
+  const outcome: ShutdownOutcome = outcomes.includes("abandoned")
+    ? "abandoned"
+    : outcomes.includes("handed-back")
+      ? "handed-back"
+      : "finished";
+  await service.close(outcome, [...(options.closers ?? []), ...handles.map((h) => () => h.connection.quit())]);
+}

@@ -1,0 +1,77 @@
+/**
+ * Saving a domain into the store as one stream: the hypervisor writes its
+ * save image into a pipe that the image importer reads, so no temporary file
+ * of the whole image ever exists and memory stays bounded (backpressure runs
+ * from the store back to the hypervisor). The import is incremental against
+ * the domain's previous image, and stores raw packs: compressing while the
+ * domain is paused would lengthen the pause, so that is left to compress jobs.
+ *
+ * A suspend must never lose the domain: the hypervisor suspends it and keeps
+ * it (`keepSuspended`), and it is destroyed only once the image is
+ * committed. If anything fails before that, the domain is resumed; if the
+ * worker dies instead, the domain is left stopped where its image left it.
+ * (A checkpoint of a paused domain is no substitute: a real PV guest must
+ * run to acknowledge the suspend request, and a checkpoint resumes it.)
+ */
+import { piped } from "@xenfleet/core";
+import type { Hypervisor, SaveMode, SaveReport } from "@xenfleet/hypervisor";
+import { type ImportResult, importImage } from "@xenfleet/image";
+import type { ObjectStore } from "@xenfleet/store";
+
+export interface SaveDomainInput {
+  hypervisor: Hypervisor;
+  store: ObjectStore;
+  /** Domain uuid (or name) on this host. */
+  domain: string;
+  mode: SaveMode;
+  signal?: AbortSignal;
+}
+
+export interface SaveDomainResult {
+  imageId: string;
+  bytesTotal: number;
+  bytesNew: number;
+  pausedMs: number;
+  seconds: number;
+}
+
+/** Bytes buffered between the hypervisor and the importer. */
+const PIPE_BYTES = 8 * 2 ** 20;
+
+export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResult> {
+  const started = performance.now();
+  const info = await input.hypervisor.domainInfo(input.domain);
+  const suspend = input.mode === "suspend";
+  const wasRunning = info.state === "running";
+  let report: SaveReport;
+  let image: ImportResult;
+  try {
+    [report, image] = await piped(
+      (sink, signal) => input.hypervisor.save(info.uuid, sink, { mode: input.mode, keepSuspended: suspend, signal }),
+      (source, signal) =>
+        importImage(input.store, source, {
+          // Images are filed under the uuid: it is unique in the fleet and travels
+          // with the domain (a restore or migration elsewhere keeps the chain).
+          domain: info.uuid,
+          uuid: info.uuid,
+          parent: "auto",
+          compression: "none",
+          signal,
+        }),
+      { highWaterMark: PIPE_BYTES, ...(input.signal ? { signal: input.signal } : {}) },
+    );
+  } catch (err) {
+    if (suspend && wasRunning) await input.hypervisor.unpause(info.uuid);
+    throw err;
+  }
+  // The image is committed (its ref is written): only now may a suspended domain go.
+  if (suspend) await input.hypervisor.destroy(info.uuid);
+  return {
+    imageId: image.imageId,
+    bytesTotal: image.bytesTotal,
+    bytesNew: image.bytesNew,
+    // A suspended domain never runs again here: it was paused for the whole save.
+    pausedMs: Math.round(suspend ? report.durationMs : (report.downtimeMs ?? report.durationMs)),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
