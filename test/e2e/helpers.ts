@@ -5,21 +5,23 @@
  * first); XENFLEET_E2E_FROM_SOURCE=1 runs them from their TypeScript sources.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, closeSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
-import { bullPrefix, createRedis, keys } from "@xenfleet/jobs";
+import { poll } from "@xenfleet/core";
+import { bullPrefix, createRedis } from "@xenfleet/jobs";
+import { deletePrefix, testPrefix as newTestPrefix, REDIS_URL } from "@xenfleet/jobs/testing";
 import type { Redis } from "ioredis";
 
-export const REDIS_URL = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
+export { deletePrefix, REDIS_URL };
+
 export const ROOT = join(import.meta.dirname, "..", "..");
 const FROM_SOURCE = process.env.XENFLEET_E2E_FROM_SOURCE === "1";
 
 export function testPrefix(): string {
-  return `xfe2e-${randomBytes(5).toString("hex")}`;
+  return newTestPrefix("xfe2e");
 }
 
 export function tempDir(): string {
@@ -38,31 +40,13 @@ export function queue(connection: Redis, prefix: string, name: string): Queue {
   return new Queue(name, { connection, prefix: bullPrefix(prefix) });
 }
 
-/** Delete every key under the prefix. */
-export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
-  for (let pass = 0; pass < 2; pass++) {
-    let cursor = "0";
-    do {
-      const [next, found] = await client.scan(cursor, "MATCH", keys.all(prefix), "COUNT", 1000);
-      cursor = next;
-      if (found.length > 0) await client.del(...found);
-    } while (cursor !== "0");
-  }
-}
-
 /** Poll `check` until it returns something other than undefined. */
-export async function until<T>(
+export function until<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 60_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return poll(what, check, { timeoutMs, intervalMs: 100 });
 }
 
 /** The command line of a service or of the CLI. */

@@ -2,6 +2,7 @@
  * Reading a batch while it runs and once it is done, for the CLI and the
  * demo: how many saves have finished, then the final report.
  */
+import { poll } from "@xenfleet/core";
 import { Queue, type Job } from "bullmq";
 import { bullPrefix, CONTROLLER_QUEUE, parseResult, type results } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
@@ -132,14 +133,16 @@ export async function waitForBatch(
   jobId: string,
   options: { signal?: AbortSignal; onProgress?: (p: BatchProgress) => void; intervalMs?: number } = {},
 ): Promise<BatchProgress> {
-  for (;;) {
-    options.signal?.throwIfAborted();
-    const progress = await batchProgress(redis, prefix, jobId);
-    if (progress === undefined) throw new Error(`batch job ${jobId} not found on the controller queue`);
-    options.onProgress?.(progress);
-    if (progress.state === "completed" || progress.state === "failed") return progress;
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 300));
-  }
+  return poll(
+    `batch ${jobId} to finish`,
+    async () => {
+      const progress = await batchProgress(redis, prefix, jobId);
+      if (progress === undefined) throw new Error(`batch job ${jobId} not found on the controller queue`);
+      options.onProgress?.(progress);
+      return progress.state === "completed" || progress.state === "failed" ? progress : undefined;
+    },
+    { intervalMs: options.intervalMs ?? 300, ...(options.signal ? { signal: options.signal } : {}) },
+  );
 }
 
 /** Domains a batch skipped (hosts down) count as failed in the final report. */

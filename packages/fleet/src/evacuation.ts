@@ -10,6 +10,7 @@
  * progress; the result is the final placement. A host counts as emptied only
  * when every domain it had was moved.
  */
+import { sleep } from "@xenfleet/core";
 import { createHash } from "node:crypto";
 import { FlowProducer, type Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -366,18 +367,4 @@ function domainsToMove(
     }
   }
   return { domains, groups, stranded };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

@@ -6,6 +6,7 @@
  * holds a lease in a Redis sorted set while it runs; a lease of a worker that
  * died expires on its own, so a crash never leaks a slot.
  */
+import { sleep } from "@xenfleet/core";
 import { bullPrefix } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 
@@ -96,16 +97,4 @@ export async function acquireSaveSlot(
 export async function activeSaveSlots(redis: Redis, prefix: string): Promise<number> {
   const [seconds, micros] = await redis.time();
   return redis.zcount(leasesKey(prefix), Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), "+inf");
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -4,14 +4,12 @@
  * without its result, reading the report failed, and `batch-save --wait`
  * exited 1 with the batch in fact done.
  */
-import { randomBytes } from "node:crypto";
 import { Queue, Worker } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { bullPrefix, CONTROLLER_QUEUE, createRedis, JOB_SPECS, jobData, jobResult, keys } from "@xenfleet/jobs";
+import { deletePrefix, REDIS_URL, testPrefix } from "@xenfleet/jobs/testing";
+import { bullPrefix, CONTROLLER_QUEUE, createRedis, JOB_SPECS, jobData, jobResult } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { waitForBatch } from "../src/index.js";
-
-const REDIS_URL = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
 describe("waiting for a batch", () => {
   let redis: Redis;
@@ -19,13 +17,12 @@ describe("waiting for a batch", () => {
 
   beforeEach(() => {
     redis = createRedis(REDIS_URL, "worker", "fleet-batch-report-test");
-    prefix = `xftest-${randomBytes(5).toString("hex")}`;
+    prefix = testPrefix();
   });
 
   afterEach(async () => {
     vi.restoreAllMocks();
-    const found = await redis.keys(keys.all(prefix));
-    if (found.length > 0) await redis.del(...found);
+    await deletePrefix(redis, prefix);
     await redis.quit();
   });
 

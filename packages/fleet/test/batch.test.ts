@@ -2,9 +2,9 @@
  * Batch expansion against a real Redis, with hosts registered as their
  * agents would: which domains a batch saves, and what its payload records.
  */
-import { randomBytes } from "node:crypto";
 import { Queue, WaitingChildrenError } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { deletePrefix, REDIS_URL, testPrefix } from "@xenfleet/jobs/testing";
 import {
   bullPrefix,
   CONTROLLER_QUEUE,
@@ -14,14 +14,12 @@ import {
   hostQueue,
   JOB_SPECS,
   jobData,
-  keys,
   runWorker,
   type WorkerHandle,
 } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { expandInto, startBatch } from "../src/index.js";
 
-const REDIS_URL = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
 const STORE = "file:///srv/xenfleet/store";
 const uuid = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, "0")}`;
 
@@ -59,7 +57,7 @@ describe("batch expansion", () => {
 
   beforeEach(async () => {
     redis = createRedis(REDIS_URL, "worker", "fleet-batch-test");
-    prefix = `xftest-${randomBytes(5).toString("hex")}`;
+    prefix = testPrefix();
     await register("h1", [{ uuid: uuid(1), name: "a" }]);
     await register("h2", [
       { uuid: uuid(2), name: "b" },
@@ -71,8 +69,7 @@ describe("batch expansion", () => {
   afterEach(async () => {
     await Promise.all(handles.splice(0).map((h) => h.stop()));
     await Promise.all(queues.splice(0).map((q) => q.close()));
-    const found = await redis.keys(keys.all(prefix));
-    if (found.length > 0) await redis.del(...found);
+    await deletePrefix(redis, prefix);
     await redis.quit();
   });
 

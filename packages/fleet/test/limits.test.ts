@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createRedis, keys } from "@xenfleet/jobs";
+import { deletePrefix, REDIS_URL, testPrefix } from "@xenfleet/jobs/testing";
+import { createRedis } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { acquireSaveSlot, activeSaveSlots, getLimits, setLimits, DEFAULT_LIMITS } from "../src/index.js";
-
-const REDIS_URL = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
 describe("fleet-wide save slots", () => {
   let redis: Redis;
@@ -12,12 +10,11 @@ describe("fleet-wide save slots", () => {
 
   beforeEach(() => {
     redis = createRedis(REDIS_URL, "producer", "fleet-test");
-    prefix = `xftest-${randomBytes(5).toString("hex")}`;
+    prefix = testPrefix();
   });
 
   afterEach(async () => {
-    const found = await redis.keys(keys.all(prefix));
-    if (found.length > 0) await redis.del(...found);
+    await deletePrefix(redis, prefix);
     await redis.quit();
   });
 

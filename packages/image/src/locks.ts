@@ -13,6 +13,7 @@
  * lock went stale (it could not refresh, or was stopped for a long time)
  * refuses to commit, since a sweep may have run meanwhile (LockLostError).
  */
+import { sleep } from "@xenfleet/core";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { ObjectNotFoundError, type ObjectStore } from "@xenfleet/store";
@@ -152,8 +153,4 @@ export async function acquireLock(store: ObjectStore, kind: LockKind, options: L
 function lockIdOf(key: string): string {
   const name = key.slice(LOCKS.length);
   return name.slice(0, name.lastIndexOf("-"));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -42,3 +42,14 @@ export class InvalidHostIdError extends XenfleetError {
 export class ConfigError extends XenfleetError {
   readonly code = "XF_CONFIG";
 }
+
+/** A job id that no queue holds (never added, or removed since). */
+export class JobNotFoundError extends XenfleetError {
+  readonly code = "XF_JOB_NOT_FOUND";
+  constructor(
+    readonly queue: string,
+    readonly jobId: string,
+  ) {
+    super(`no job ${jobId} on queue ${queue}`);
+  }
+}

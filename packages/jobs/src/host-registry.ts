@@ -5,6 +5,7 @@
  * network shows as down without anyone having to notice. Liveness comes from
  * Redis key expiry, not timestamps, so host clocks do not matter.
  */
+import { sleep } from "@xenfleet/core";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { hostIdSchema } from "./host-id.js";
@@ -148,16 +149,4 @@ function readInfo(text: unknown): { ok: true; info: HostInfo } | { ok: false; pr
     ok: false,
     problem: v !== 1 ? `registration version ${String(v)} is not understood` : "registration does not match the schema",
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,4 +1,4 @@
-export { ConfigError, InvalidHostIdError, InvalidJobError } from "./errors.js";
+export { ConfigError, InvalidHostIdError, InvalidJobError, JobNotFoundError } from "./errors.js";
 export { assertHostId, HOST_ID_PATTERN, hostIdSchema, isHostId, type HostId } from "./host-id.js";
 export {
   assertPrefix,
@@ -89,4 +89,4 @@ export {
   type BatchSaveFlowInput,
   type BatchSaveTarget,
 } from "./flows.js";
-export { jobWithState } from "./job-with-state.js";
+export { type FinishedJob, jobWithState, waitForJob } from "./job-with-state.js";

@@ -1,6 +1,6 @@
 /** Shared test plumbing: a unique prefix per test, real Redis, cleanup, bounded polling. */
-import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import { poll } from "@xenfleet/core";
 import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import {
@@ -8,49 +8,30 @@ import {
   createLogger,
   createRedis,
   jobData,
-  keys,
   type ConnectionRole,
   type JobPayload,
   type Logger,
 } from "../src/index.js";
+import { deletePrefix as deleteTestPrefix, REDIS_URL } from "../src/testing/index.js";
 
-export const REDIS_URL = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
-
-export function testPrefix(): string {
-  return `xftest-${randomBytes(5).toString("hex")}`;
-}
+export { REDIS_URL, testPrefix } from "../src/testing/index.js";
 
 export function redis(role: ConnectionRole = "worker"): Redis {
   return createRedis(REDIS_URL, role, "xenfleet-jobs-test");
 }
 
 /** Delete every key under the prefix; throws if any survive (something still writing). */
-export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
-  for (let pass = 0; pass < 2; pass++) {
-    let cursor = "0";
-    do {
-      const [next, found] = await client.scan(cursor, "MATCH", keys.all(prefix), "COUNT", 500);
-      cursor = next;
-      if (found.length > 0) await client.del(...found);
-    } while (cursor !== "0");
-  }
-  const [, left] = await client.scan("0", "MATCH", keys.all(prefix), "COUNT", 10_000);
-  if (left.length > 0) throw new Error(`keys left under ${prefix}: ${left.slice(0, 5).join(", ")}`);
+export function deletePrefix(client: Redis, prefix: string): Promise<void> {
+  return deleteTestPrefix(client, prefix, { strict: true });
 }
 
 /** Poll `check` until it returns a value other than undefined; fail after `timeoutMs`. */
-export async function until<T>(
+export function until<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return poll(what, check, { timeoutMs, intervalMs: 50 });
 }
 
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {

@@ -14,6 +14,7 @@
  * The image exists for the move only: the sender removes it once the
  * outcome is settled either way (GC reclaims what no other image shares).
  */
+import { PollTimeoutError, poll } from "@xenfleet/core";
 import type { Hypervisor } from "@xenfleet/hypervisor";
 import { NoRoomError, restoreImage, saveDomain } from "@xenfleet/transfer";
 import { ImageNotFoundError, parseImageId, removeImage } from "@xenfleet/image";
@@ -170,16 +171,21 @@ export async function receiveCold(o: ColdReceiveOptions): Promise<ColdReceiveRep
   };
 }
 
+/** The outcome once either side has decided it; undefined past the deadline or once aborted. */
 async function waitForOutcome(
   record: MigrationRecord,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Outcome | undefined> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const outcome = await record.outcome();
-    if (outcome !== undefined || performance.now() >= deadline || signal?.aborted) return outcome;
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    return await poll("the migration's outcome", () => record.outcome(), {
+      timeoutMs,
+      intervalMs: 50,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    if (err instanceof PollTimeoutError || signal?.aborted) return undefined;
+    throw err;
   }
 }
 

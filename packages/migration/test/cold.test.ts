@@ -16,7 +16,7 @@ import { receiveCold, sendCold } from "../src/cold.js";
 import { MigrationFailedError } from "../src/errors.js";
 import { MigrationRecord } from "../src/rendezvous.js";
 import { cleanupsAfterEach } from "./helpers/cleanups.js";
-import { testRedis } from "./helpers/redis.js";
+import { testRedis } from "@xenfleet/jobs/testing";
 
 const MiB = 2 ** 20;
 const cleanups = cleanupsAfterEach();

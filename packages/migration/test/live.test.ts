@@ -8,7 +8,7 @@ import { receiveLive } from "../src/receiver.js";
 import { MigrationRecord } from "../src/rendezvous.js";
 import { sendLive } from "../src/sender.js";
 import { cleanupsAfterEach } from "./helpers/cleanups.js";
-import { testRedis } from "./helpers/redis.js";
+import { testRedis } from "@xenfleet/jobs/testing";
 
 const cleanups = cleanupsAfterEach();
 

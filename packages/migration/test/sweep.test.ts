@@ -11,7 +11,7 @@ import { claimTargetBuild } from "../src/commit.js";
 import { MigrationRecord } from "../src/rendezvous.js";
 import { sweepMigrations } from "../src/sweep.js";
 import { cleanupsAfterEach } from "./helpers/cleanups.js";
-import { testRedis } from "./helpers/redis.js";
+import { testRedis } from "@xenfleet/jobs/testing";
 
 const MiB = 2 ** 20;
 const cleanups = cleanupsAfterEach();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { bullPrefix, CONTROLLER_QUEUE, JOB_SPECS, jobData, listHosts, type JobResult } from "@xenfleet/jobs";
 import { TestFleet, waitForHosts, waitForJob } from "./test-fleet.js";
-import { testRedis } from "./redis.js";
+import { testRedis } from "@xenfleet/jobs/testing";
 
 const MiB = 2 ** 20;
 const HOSTS = ["h1", "h2", "h3", "h4", "h5"];

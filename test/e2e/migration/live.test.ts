@@ -11,7 +11,7 @@ import { listImages } from "@xenfleet/image";
 import { LocalStore } from "@xenfleet/store";
 import { bullPrefix, hostQueue, JOB_SPECS, jobData } from "@xenfleet/jobs";
 import { TestFleet, waitForHosts, waitForJob } from "./test-fleet.js";
-import { testRedis } from "./redis.js";
+import { testRedis } from "@xenfleet/jobs/testing";
 
 const MiB = 2 ** 20;
 let fleet: TestFleet;

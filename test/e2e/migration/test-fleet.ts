@@ -6,8 +6,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { bullPrefix, jobWithState, listHosts } from "@xenfleet/jobs";
-import { REDIS_URL } from "./redis.js";
+import { bullPrefix, listHosts, waitForJob as waitForFinished } from "@xenfleet/jobs";
+import { REDIS_URL } from "@xenfleet/jobs/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..", "..");
@@ -108,13 +108,7 @@ export async function waitForJob(
 ): Promise<Job> {
   const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(prefix) });
   try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const { state, job } = await jobWithState(queue, id);
-      if (job && (state === "completed" || state === "failed")) return job;
-      if (Date.now() > deadline) throw new Error(`job ${queueName}/${id} still ${state}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    return (await waitForFinished(queue, id, { timeoutMs, intervalMs: 200 })).job;
   } finally {
     await queue.close();
   }

@@ -4,6 +4,7 @@
  * Shared by `xenfleet up` and `xenfleet demo`.
  */
 import { fleetChildren, hostIds, prepareSimHosts, Supervisor, type EmbeddedFleet } from "@xenfleet/fleet";
+import { PollTimeoutError, poll } from "@xenfleet/core";
 import { listHosts } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { join } from "node:path";
@@ -49,18 +50,20 @@ export async function waitForHosts(
   signal?: AbortSignal,
 ): Promise<void> {
   const want = hostIds(count);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    signal?.throwIfAborted();
-    const hosts = await listHosts(redis, prefix);
-    const up = want.filter((id) => hosts.some((h) => h.id === id && h.state === "up"));
-    if (up.length === want.length) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `hosts not up after ${timeoutMs / 1000} s: ${want.filter((id) => !up.includes(id)).join(", ")} (see the logs)`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  let missing = want;
+  try {
+    await poll(
+      "hosts to come up",
+      async () => {
+        const hosts = await listHosts(redis, prefix);
+        missing = want.filter((id) => !hosts.some((h) => h.id === id && h.state === "up"));
+        return missing.length === 0;
+      },
+      { timeoutMs, ...(signal ? { signal } : {}) },
+    );
+  } catch (err) {
+    if (!(err instanceof PollTimeoutError)) throw err;
+    throw new Error(`hosts not up after ${timeoutMs / 1000} s: ${missing.join(", ")} (see the logs)`);
   }
 }
 

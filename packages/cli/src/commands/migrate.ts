@@ -4,6 +4,7 @@
  * with --wait, follow them to the end. The work itself runs in the migrate
  * workers and the controller.
  */
+import { sleep } from "@xenfleet/core";
 import { randomBytes } from "node:crypto";
 import { FlowProducer, Queue } from "bullmq";
 import { InvalidArgumentError, type Command } from "commander";
@@ -203,7 +204,7 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
         process.exitCode = 1;
         return;
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   } finally {
     await Promise.all([sendQ.close(), recvQ.close()]);

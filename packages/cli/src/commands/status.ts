@@ -4,6 +4,7 @@
  * terminal it keeps a live view (progress bars) while batches run; otherwise,
  * or with --json, it prints one JSON snapshot.
  */
+import { sleep } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { activeSaveSlots, getLimits, listBatches, listSchedules } from "@xenfleet/fleet";
@@ -65,7 +66,7 @@ export function registerStatusCommand(program: Command): void {
             while (!stop.signal.aborted) {
               bars.update(current.batches.filter((b) => b.state !== "completed" || running(current).length > 0));
               if (running(current).length === 0) break;
-              await new Promise((r) => setTimeout(r, 1000));
+              await sleep(1000);
               current = await fleetSnapshot(redis, options.prefix);
             }
           } finally {

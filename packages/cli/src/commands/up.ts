@@ -4,6 +4,7 @@
  * processes), until SIGINT/SIGTERM; `--detach` runs it in the background with
  * a pid file, and `xenfleet down` stops it.
  */
+import { sleep } from "@xenfleet/core";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -113,7 +114,7 @@ export function registerUpCommands(program: Command): void {
         const deadline = Date.now() + 120_000;
         while (alive(pid)) {
           if (Date.now() > deadline) throw new Error(`fleet (pid ${pid}) still running after 120 s`);
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(200);
         }
         rmSync(file, { force: true });
         process.stdout.write(`fleet (pid ${pid}) stopped\n`);

@@ -1,8 +1,8 @@
 /** Commands that start work: save one domain, batch-save hosts, restore an image. */
-import { Queue, type Job } from "bullmq";
+import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { startBatch, waitForBatch, withSkipped, type BatchProgress } from "@xenfleet/fleet";
-import { bullPrefix, getHost, hostQueue, JOB_SPECS, jobData, parseResult } from "@xenfleet/jobs";
+import { bullPrefix, getHost, hostQueue, JOB_SPECS, jobData, parseResult, waitForJob } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { addFleetOptions, fail, fleetOptions, list, withRedis } from "./fleet-options.js";
 import { fromBatch, printReport } from "./fleet-report.js";
@@ -208,7 +208,19 @@ async function runJob(
   try {
     const added = await queue.add(job.name, job.data, job.opts);
     const id = added.id ?? "";
-    return wait ? { id, queue: queueName, finished: await waitForJob(queue, id) } : { id, queue: queueName };
+    if (!wait) return { id, queue: queueName };
+    const { state, job: done } = await waitForJob(queue, id);
+    return {
+      id,
+      queue: queueName,
+      finished: {
+        state,
+        returnvalue: done.returnvalue,
+        failedReason: done.failedReason,
+        timestamp: done.timestamp,
+        ...(done.finishedOn !== undefined ? { finishedOn: done.finishedOn } : {}),
+      },
+    };
   } finally {
     await queue.close();
   }
@@ -220,26 +232,6 @@ interface Finished {
   failedReason: string;
   timestamp: number;
   finishedOn?: number;
-}
-
-/** Poll until the job has completed or failed for good (retries are waited out). */
-async function waitForJob(queue: Queue, id: string): Promise<Finished> {
-  for (;;) {
-    const state = await queue.getJobState(id);
-    if (state === "completed" || state === "failed") {
-      const job: Job | undefined = await queue.getJob(id);
-      if (job === undefined) throw new Error(`job ${id} disappeared from ${queue.name}`);
-      return {
-        state,
-        returnvalue: job.returnvalue,
-        failedReason: job.failedReason,
-        timestamp: job.timestamp,
-        ...(job.finishedOn !== undefined ? { finishedOn: job.finishedOn } : {}),
-      };
-    }
-    if (state === "unknown") throw new Error(`job ${id} not found on ${queue.name}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 function printStarted(what: Record<string, unknown>, json: boolean | undefined): void {

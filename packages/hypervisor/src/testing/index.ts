@@ -7,7 +7,7 @@
  * whatever small guest its host has.
  */
 import { PassThrough, Readable, Writable } from "node:stream";
-import { OperationAbortedError, XenfleetError } from "@xenfleet/core";
+import { OperationAbortedError, XenfleetError, sleep } from "@xenfleet/core";
 import { describe, expect, it } from "vitest";
 import { DomainNotFoundError, NotSupportedError } from "../errors.js";
 import type { DomainInfo, DomainType, Hypervisor, SaveMode, SaveReport } from "../hypervisor.js";
@@ -358,7 +358,7 @@ async function freeMemoryReaching(host: Hypervisor, want: number): Promise<numbe
   for (;;) {
     const free = (await host.hostInfo()).freeMemoryBytes;
     if (free >= want || Date.now() > deadline) return free;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

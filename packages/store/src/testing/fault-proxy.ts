@@ -1,3 +1,4 @@
+import { sleep } from "@xenfleet/core";
 import { once } from "node:events";
 import {
   createServer,
@@ -109,7 +110,7 @@ export async function startFaultProxy(target: string, plan: FaultPlan = () => un
       forwarded.on("error", () => undefined);
       forwarded.flushHeaders();
       forwarded.write(body.subarray(0, Math.floor(body.length / 2)));
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       forwarded.destroy();
       return void req.socket.destroy();
     }
@@ -117,7 +118,7 @@ export async function startFaultProxy(target: string, plan: FaultPlan = () => un
     const [answer] = (await once(forwarded, "response")) as [IncomingMessage];
     let payload = await readAll(answer);
     if (fault?.kind === "reset-after") return void req.socket.destroy();
-    if (fault?.kind === "slow") await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.kind === "slow") await sleep(fault.delayMs);
     if (fault?.kind === "corrupt" && payload.length > 0) {
       payload = Buffer.from(payload);
       const at = Math.floor(payload.length / 2);
