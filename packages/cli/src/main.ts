@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { XenfleetError } from "@xenfleet/format";
 import { registerDemoCommand } from "./commands/demo.js";
@@ -10,8 +11,14 @@ import { registerSimCommands } from "./commands/sim.js";
 import { registerUpCommands } from "./commands/up.js";
 import { registerStreamCommands } from "./commands/stream.js";
 
+// The version of this package (src/ and dist/ both sit next to package.json).
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
 const program = new Command("xenfleet")
   .description("Save, restore, compress and migrate Xen domains at fleet scale")
+  .version(version, "-V, --version", "print the version of xenfleet")
   .showHelpAfterError();
 
 registerStreamCommands(program);
