@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { XenfleetError } from "@xenfleet/format";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerFleetCommands } from "./commands/fleet.js";
+import { RedisUnreachableError } from "./commands/fleet-options.js";
 import { registerHostCommand } from "./commands/host.js";
 import { registerMigrateCommands } from "./commands/migrate.js";
 import { registerImageCommands } from "./commands/image.js";
@@ -35,10 +36,12 @@ try {
 } catch (error) {
   // Errors raised on purpose carry a code and a message meant for the user;
   // anything else is a bug, and its stack trace helps find it.
-  if (error instanceof XenfleetError) {
+  if (error instanceof RedisUnreachableError) {
+    process.stderr.write(`xenfleet: ${error.message}\n`);
+  } else if (error instanceof XenfleetError) {
     process.stderr.write(`xenfleet: ${error.message} [${error.code}]\n`);
   } else {
     process.stderr.write(`xenfleet: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
-  process.exitCode = 1;
+  process.exitCode = error instanceof RedisUnreachableError ? error.exitCode : 1;
 }
