@@ -1,6 +1,7 @@
 /**
  * `xenfleet demo`: the whole story on one machine. Bring up an embedded fleet
- * (fresh sim hosts and store under <state-dir>/demo, its own Redis prefix),
+ * (fresh sim hosts and store under <state-dir>/demo, its own Redis prefix,
+ * the local Redis started when none answers),
  * run the nightly batch save twice (the second only stores the pages that
  * changed in between), wait for compression, print what happened, and shut
  * everything down, leaving no keys behind in Redis.
@@ -17,6 +18,7 @@ import type { Redis } from "ioredis";
 import { addEmbeddedOptions, embeddedFleet } from "./up.js";
 import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { fail, integer, mib, withRedis } from "./fleet-options.js";
+import { ensureRedis } from "./local-redis.js";
 
 export function registerDemoCommand(program: Command): void {
   addEmbeddedOptions(program.command("demo"), { hosts: 3, domains: 4, memory: "64M", dirtyRate: 100 })
@@ -37,6 +39,7 @@ export function registerDemoCommand(program: Command): void {
             ? pathToFileURL(resolve(demoDir, "store")).href
             : (opts.store as string);
         const fleet = embeddedFleet({ ...opts, prefix, store, stateDir: demoDir, logLevel: "warn" });
+        await ensureRedis(fleet.redis, opts.stateDir as string, log);
         log(
           `creating ${fleet.hosts} sim hosts x ${fleet.domains} domains of ${mib(fleet.domainMemoryBytes)}, prefix ${prefix}`,
         );

@@ -6,9 +6,17 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { createRedis, DEFAULT_PREFIX, prefixSchema, redisUrlSchema } from "@xenfleet/jobs";
+import {
+  createRedis,
+  DEFAULT_PREFIX,
+  describeRedis,
+  parseRedisUrl,
+  prefixSchema,
+  redisOptions,
+  redisUrlSchema,
+} from "@xenfleet/jobs";
 import { parseSize } from "@xenfleet/core";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 
 export interface FleetOptions {
   redis: string;
@@ -45,8 +53,63 @@ export function fleetOptions(opts: { redis: string; prefix: string; store: strin
   return { redis: redis.data, prefix: prefix.data, store: storeUrlOf(opts.store) };
 }
 
-/** Run `fn` with a producer connection, closed afterwards whatever happens. */
+/** Nothing answered at a Redis URL: the command exits with code 3 and one line naming it. */
+export class RedisUnreachableError extends Error {
+  readonly exitCode = 3;
+  constructor(url: string, reason?: string) {
+    super(`cannot reach Redis at ${describeRedis(parseRedisUrl(url))}${reason === undefined ? "" : ` (${reason})`}`);
+    this.name = "RedisUnreachableError";
+  }
+}
+
+/**
+ * Ask Redis for a PING, once, within `timeoutMs`: undefined when it answers,
+ * else why not. A single attempt, unlike the connections that do the work
+ * (which retry for as long as it takes).
+ */
+export async function pingRedis(url: string, timeoutMs = 3000): Promise<string | undefined> {
+  const client = new Redis({
+    ...redisOptions(parseRedisUrl(url), "producer"),
+    connectionName: "xenfleet-cli-ping",
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    // A peer that accepted but never answers is not waited for when closing.
+    disconnectTimeout: 100,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  // A refused connection emits "error" and then "end" without settling connect().
+  const failed = new Promise<never>((_, reject) => {
+    client.on("error", reject);
+    client.once("end", () => reject(new Error("connection closed")));
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([client.connect().then(() => client.ping()), failed]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/** Throws RedisUnreachableError unless Redis at `url` answers. */
+export async function reachRedis(url: string): Promise<void> {
+  const reason = await pingRedis(url);
+  if (reason !== undefined) throw new RedisUnreachableError(url, reason);
+}
+
+/**
+ * Run `fn` with a producer connection, closed afterwards whatever happens.
+ * A Redis that does not answer at first fails at once (RedisUnreachableError)
+ * rather than after the producer's retries.
+ */
 export async function withRedis<T>(options: FleetOptions, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  await reachRedis(options.redis);
   const redis = createRedis(options.redis, "producer", "xenfleet-cli");
   try {
     return await fn(redis);
@@ -60,7 +123,7 @@ export function childEnv(): Record<string, string | undefined> {
   return { ...process.env };
 }
 
-/** Print an error (as JSON with --json) and set exit code 1. */
+/** Print an error (as JSON with --json) and set exit code 1 (3 when Redis cannot be reached). */
 export function fail(error: unknown, json: boolean | undefined): void {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
@@ -69,7 +132,7 @@ export function fail(error: unknown, json: boolean | undefined): void {
       JSON.stringify({ ok: false, error: { message, ...(typeof code === "string" ? { code } : {}) } }) + "\n",
     );
   else process.stderr.write(`error: ${message}\n`);
-  process.exitCode = 1;
+  process.exitCode = error instanceof RedisUnreachableError ? error.exitCode : 1;
 }
 
 export function integer(text: string): number {

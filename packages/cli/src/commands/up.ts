@@ -2,7 +2,8 @@
  * `xenfleet up`: an embedded fleet on this machine (N sim hosts with M
  * domains each, every worker and the controller as supervised child
  * processes), until SIGINT/SIGTERM; `--detach` runs it in the background with
- * a pid file, and `xenfleet down` stops it.
+ * a pid file, and `xenfleet down` stops it. The local Redis is started when
+ * none answers (local-redis.ts).
  */
 import { sleep } from "@xenfleet/core";
 import { spawn } from "node:child_process";
@@ -12,6 +13,7 @@ import { Option, type Command } from "commander";
 import type { EmbeddedFleet } from "@xenfleet/fleet";
 import { addFleetOptions, fail, fleetOptions, integer, size, withRedis } from "./fleet-options.js";
 import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
+import { ensureRedis } from "./local-redis.js";
 
 export function addEmbeddedOptions(
   command: Command,
@@ -67,8 +69,9 @@ export function registerUpCommands(program: Command): void {
     .action(async (opts) => {
       try {
         const fleet = embeddedFleet(opts);
-        if (opts.detach) return await detach(fleet, pidFileOf(opts));
         const log = (line: string) => process.stderr.write(`up: ${line}\n`);
+        await ensureRedis(fleet.redis, fleet.stateDir, log);
+        if (opts.detach) return await detach(fleet, pidFileOf(opts));
         // Listen first: a signal while the fleet starts must still stop it cleanly.
         const stopRequested = new AbortController();
         const onSignal = () => stopRequested.abort();
