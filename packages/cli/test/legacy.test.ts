@@ -75,7 +75,7 @@ describe("xenfleet stream convert-legacy", () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({
       ok: false,
-      error: { code: "XENFLEET_LEGACY_STREAM", reason: "truncated", part: "PV tail" },
+      error: { code: "XF_LEGACY_STREAM", reason: "truncated", part: "PV tail" },
     });
     expect(existsSync(output)).toBe(false);
     expect(existsSync(`${output}.partial`)).toBe(false);

@@ -47,7 +47,7 @@ describe("xenfleet sim", () => {
     dirs.push(dir);
     await expect(run(["sim", "restore", join(import.meta.dirname, "sim.test.ts")])).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/bad-magic|XENFLEET_FORMAT_STREAM|StreamError/),
+      stderr: expect.stringMatching(/bad-magic|XF_FORMAT_STREAM|StreamError/),
     });
   });
 });

@@ -86,7 +86,7 @@ describe("xenfleet stream", () => {
     const result = JSON.parse(stdout);
     expect(result).toMatchObject({
       ok: false,
-      error: { code: "XENFLEET_FORMAT_STREAM", reason: "truncated", layer: "libxc" },
+      error: { code: "XF_FORMAT_STREAM", reason: "truncated", layer: "libxc" },
     });
     expect(typeof result.error.offset).toBe("number");
     const plain = await run(["stream", "verify", "-"], broken);

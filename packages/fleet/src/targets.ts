@@ -28,7 +28,7 @@ export interface BatchTargets {
 }
 
 export class UnknownHostError extends Error {
-  readonly code = "XF_UNKNOWN_HOST";
+  readonly code = "XF_HOST_UNKNOWN";
   constructor(readonly hosts: string[]) {
     super(`no such host registered: ${hosts.join(", ")}`);
   }

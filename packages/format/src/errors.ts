@@ -67,10 +67,10 @@ export abstract class FormatError extends XenfleetError {
 
 /** The stream's framing is wrong: a header, truncation, trailing bytes. */
 export class StreamError extends FormatError {
-  readonly code = "XENFLEET_FORMAT_STREAM";
+  readonly code = "XF_FORMAT_STREAM";
 }
 
 /** One record is wrong: its length, its content, or its place in the stream. */
 export class RecordError extends FormatError {
-  readonly code = "XENFLEET_FORMAT_RECORD";
+  readonly code = "XF_FORMAT_RECORD";
 }

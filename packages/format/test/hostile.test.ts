@@ -63,8 +63,8 @@ describe("hostile inputs", () => {
   it("each error class has one fixed code and is unrecoverable", () => {
     const details = { reason: "truncated", offset: 5, layer: "libxc", expected: "x" } as const;
     const table = [
-      [new StreamError(details), "XENFLEET_FORMAT_STREAM"],
-      [new RecordError({ ...details, recordType: 8, recordName: "X86_TSC_INFO" }), "XENFLEET_FORMAT_RECORD"],
+      [new StreamError(details), "XF_FORMAT_STREAM"],
+      [new RecordError({ ...details, recordType: 8, recordName: "X86_TSC_INFO" }), "XF_FORMAT_RECORD"],
     ] as const;
     for (const [error, code] of table) {
       expect(error).toBeInstanceOf(XenfleetError);

@@ -2,7 +2,7 @@ import { XenfleetError } from "@xenfleet/core";
 
 /** No domain with that domid, uuid or name on this host. */
 export class DomainNotFoundError extends XenfleetError {
-  readonly code = "ERR_DOMAIN_NOT_FOUND";
+  readonly code = "XF_DOMAIN_NOT_FOUND";
   constructor(readonly domain: number | string) {
     super(`no domain ${JSON.stringify(domain)} on this host`);
   }
@@ -10,7 +10,7 @@ export class DomainNotFoundError extends XenfleetError {
 
 /** A restore would create a second domain with an existing uuid or name. */
 export class DomainExistsError extends XenfleetError {
-  readonly code = "ERR_DOMAIN_EXISTS";
+  readonly code = "XF_DOMAIN_EXISTS";
   constructor(
     readonly field: "uuid" | "name",
     readonly value: string,
@@ -21,7 +21,7 @@ export class DomainExistsError extends XenfleetError {
 
 /** Another operation (maybe in another process) holds the domain's lock. */
 export class DomainBusyError extends XenfleetError {
-  readonly code = "ERR_DOMAIN_BUSY";
+  readonly code = "XF_DOMAIN_BUSY";
   override readonly unrecoverable = false;
   constructor(
     readonly lockPath: string,
@@ -33,7 +33,7 @@ export class DomainBusyError extends XenfleetError {
 
 /** The host has not enough free memory for the domain. */
 export class InsufficientMemoryError extends XenfleetError {
-  readonly code = "ERR_INSUFFICIENT_MEMORY";
+  readonly code = "XF_HYPERVISOR_NO_MEMORY";
   override readonly unrecoverable = false;
   constructor(
     readonly neededBytes: number,
@@ -49,7 +49,7 @@ export class InsufficientMemoryError extends XenfleetError {
  * from @xenfleet/format with their own codes and byte offsets.
  */
 export class StreamContentError extends XenfleetError {
-  readonly code = "ERR_STREAM_CONTENT";
+  readonly code = "XF_HYPERVISOR_BAD_STREAM";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -57,7 +57,7 @@ export class StreamContentError extends XenfleetError {
 
 /** Live pre-copy did not converge within `timeoutMs` and the action was "abort". */
 export class MigrationTimeoutError extends XenfleetError {
-  readonly code = "ERR_PRECOPY_TIMEOUT";
+  readonly code = "XF_HYPERVISOR_PRECOPY_TIMEOUT";
   override readonly unrecoverable = false;
   constructor(
     readonly timeoutMs: number,
@@ -69,7 +69,7 @@ export class MigrationTimeoutError extends XenfleetError {
 
 /** A migration handle was used twice or out of order. */
 export class MigrationStateError extends XenfleetError {
-  readonly code = "ERR_MIGRATION_STATE";
+  readonly code = "XF_HYPERVISOR_MIGRATION_STATE";
   constructor(message: string) {
     super(message);
   }
@@ -77,7 +77,7 @@ export class MigrationStateError extends XenfleetError {
 
 /** A sim state directory that is not one, or of a version this code does not speak. */
 export class SimStateError extends XenfleetError {
-  readonly code = "ERR_SIM_STATE";
+  readonly code = "XF_SIM_BAD_STATE";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -85,7 +85,7 @@ export class SimStateError extends XenfleetError {
 
 /** The backend cannot do this operation (e.g. the native addon binds no call for it). */
 export class NotSupportedError extends XenfleetError {
-  readonly code = "ERR_NOT_SUPPORTED";
+  readonly code = "XF_HYPERVISOR_UNSUPPORTED";
   constructor(
     readonly backend: string,
     readonly operation: string,

@@ -43,8 +43,8 @@ describe.skipIf(available)("xen backend without a hypervisor", () => {
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(XenfleetError);
-      expect(["XEN_UNAVAILABLE", "ERR_NOT_SUPPORTED"]).toContain((err as XenfleetError).code);
-      if ((err as XenfleetError).code === "ERR_NOT_SUPPORTED")
+      expect(["XF_XEN_UNAVAILABLE", "XF_HYPERVISOR_UNSUPPORTED"]).toContain((err as XenfleetError).code);
+      if ((err as XenfleetError).code === "XF_HYPERVISOR_UNSUPPORTED")
         expect((err as Error).message).toMatch(/@xenfleet\/native/);
     });
   }

@@ -7,7 +7,7 @@ import { XenfleetError } from "@xenfleet/core";
 
 /** No image has this id (no manifest under its key). */
 export class ImageNotFoundError extends XenfleetError {
-  readonly code = "IMAGE_NOT_FOUND";
+  readonly code = "XF_IMAGE_NOT_FOUND";
   constructor(
     readonly imageId: string,
     options?: { cause?: unknown },
@@ -18,7 +18,7 @@ export class ImageNotFoundError extends XenfleetError {
 
 /** An object the image needs is missing from the store. */
 export class ImageObjectMissingError extends XenfleetError {
-  readonly code = "IMAGE_OBJECT_MISSING";
+  readonly code = "XF_IMAGE_OBJECT_MISSING";
   constructor(
     readonly imageId: string,
     readonly key: string,
@@ -30,7 +30,7 @@ export class ImageObjectMissingError extends XenfleetError {
 
 /** An object of the image (manifest, page list block, pack, page) does not hold what the image says it does. */
 export class ImageCorruptError extends XenfleetError {
-  readonly code = "IMAGE_CORRUPT";
+  readonly code = "XF_IMAGE_CORRUPT";
   constructor(
     readonly imageId: string,
     readonly key: string,
@@ -43,7 +43,7 @@ export class ImageCorruptError extends XenfleetError {
 
 /** A manifest or page list block whose format version (or another header field) this code does not speak. */
 export class UnsupportedFormatError extends XenfleetError {
-  readonly code = "IMAGE_UNSUPPORTED_FORMAT";
+  readonly code = "XF_IMAGE_UNSUPPORTED";
   constructor(
     readonly key: string,
     readonly detail: string,
@@ -54,7 +54,7 @@ export class UnsupportedFormatError extends XenfleetError {
 
 /** The store is locked by another process (an import against a GC sweep, or the reverse). Retrying later can succeed. */
 export class StoreLockedError extends XenfleetError {
-  readonly code = "STORE_LOCKED";
+  readonly code = "XF_LOCK_HELD";
   override readonly unrecoverable = false;
   constructor(
     readonly holders: readonly string[],
@@ -66,7 +66,7 @@ export class StoreLockedError extends XenfleetError {
 
 /** This process's own lock went stale (not refreshed in time), so a GC may have run: the operation is abandoned rather than committed. */
 export class LockLostError extends XenfleetError {
-  readonly code = "LOCK_LOST";
+  readonly code = "XF_LOCK_LOST";
   override readonly unrecoverable = false;
   constructor(
     readonly lockKey: string,
@@ -78,7 +78,7 @@ export class LockLostError extends XenfleetError {
 
 /** The operation was aborted through its AbortSignal. */
 export class ImageAbortedError extends XenfleetError {
-  readonly code = "IMAGE_ABORTED";
+  readonly code = "XF_IMAGE_ABORTED";
   override readonly unrecoverable = false;
   constructor(operation: string, options?: { cause?: unknown }) {
     super(`${operation} aborted`, options);
@@ -87,7 +87,7 @@ export class ImageAbortedError extends XenfleetError {
 
 /** A domain name, image id or policy the caller gave is not valid. */
 export class ImageUsageError extends XenfleetError {
-  readonly code = "IMAGE_USAGE";
+  readonly code = "XF_IMAGE_USAGE";
   constructor(message: string) {
     super(message);
   }

@@ -51,7 +51,7 @@ describe.each(BACKENDS)("damaged images on %s", (_name, open) => {
     for (const attempt of [() => verifyImage(store, id), () => exportToBuffer(store, id)]) {
       const err = await attempt().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ImageCorruptError);
-      expect(err).toMatchObject({ imageId: id, key, code: "IMAGE_CORRUPT" });
+      expect(err).toMatchObject({ imageId: id, key, code: "XF_IMAGE_CORRUPT" });
       expect(String((err as Error).message)).toContain(id);
     }
     await store.close();

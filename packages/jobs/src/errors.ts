@@ -6,7 +6,7 @@ import { XenfleetError } from "@xenfleet/core";
  * Retrying cannot change the bytes in Redis, so it is unrecoverable.
  */
 export class InvalidJobError extends XenfleetError {
-  readonly code = "XF_INVALID_JOB";
+  readonly code = "XF_JOB_INVALID";
   constructor(
     readonly jobType: string,
     readonly version: unknown,
@@ -29,7 +29,7 @@ function describeVersion(version: unknown): string {
 
 /** A host id that could break out of its place in a key or queue name. */
 export class InvalidHostIdError extends XenfleetError {
-  readonly code = "XF_INVALID_HOST_ID";
+  readonly code = "XF_HOST_BAD_ID";
   constructor(readonly hostId: string) {
     super(
       `invalid host id ${JSON.stringify(hostId.slice(0, 80))}: ` +
@@ -40,7 +40,7 @@ export class InvalidHostIdError extends XenfleetError {
 
 /** Service configuration that cannot work; the message never repeats secret values. */
 export class ConfigError extends XenfleetError {
-  readonly code = "XF_CONFIG";
+  readonly code = "XF_CONFIG_INVALID";
 }
 
 /** A job id that no queue holds (never added, or removed since). */

@@ -21,7 +21,7 @@ export type WireErrorReason =
 
 /** A frame stream that is not ours, not our version, or damaged. Never retried as-is. */
 export class WireFormatError extends XenfleetError {
-  readonly code = "ERR_MIGRATION_WIRE";
+  readonly code = "XF_MIGRATION_WIRE";
   constructor(
     readonly reason: WireErrorReason,
     /** Byte offset in the stream where the problem was found. */
@@ -34,7 +34,7 @@ export class WireFormatError extends XenfleetError {
 
 /** A connection presented no token, a wrong one, a used one or an expired one. */
 export class TokenRejectedError extends XenfleetError {
-  readonly code = "ERR_MIGRATION_TOKEN";
+  readonly code = "XF_MIGRATION_TOKEN";
   constructor(readonly reason: "unknown" | "used" | "expired") {
     super(`migration token refused: ${reason}`);
   }
@@ -45,7 +45,7 @@ export class TokenRejectedError extends XenfleetError {
  * timed out. The domain stays (or is put back) running on the source.
  */
 export class MigrationFailedError extends XenfleetError {
-  readonly code = "ERR_MIGRATION_FAILED";
+  readonly code = "XF_MIGRATION_FAILED";
   override readonly unrecoverable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -54,7 +54,7 @@ export class MigrationFailedError extends XenfleetError {
 
 /** The migration's outcome record in Redis says something this side cannot act on. */
 export class OutcomeConflictError extends XenfleetError {
-  readonly code = "ERR_MIGRATION_OUTCOME";
+  readonly code = "XF_MIGRATION_OUTCOME";
   constructor(message: string) {
     super(message);
   }

@@ -8,12 +8,12 @@ import { XenfleetError } from "@xenfleet/core";
 
 /** A kernel or libxl call was given a wrong argument (a caller bug). */
 export class NativeArgumentError extends XenfleetError {
-  readonly code = "NATIVE_INVALID_ARGUMENT";
+  readonly code = "XF_NATIVE_BAD_ARGUMENT";
 }
 
 /** A page delta that is not a well-formed version-1 delta (corrupt or hostile). */
 export class DeltaFormatError extends XenfleetError {
-  readonly code = "DELTA_MALFORMED";
+  readonly code = "XF_NATIVE_BAD_DELTA";
   /** Byte offset in the delta where decoding stopped. */
   readonly offset: number;
 
@@ -25,7 +25,7 @@ export class DeltaFormatError extends XenfleetError {
 
 /** This host cannot drive Xen: no hypervisor, no privileges, or a build without libxl. */
 export class XenUnavailableError extends XenfleetError {
-  readonly code = "XEN_UNAVAILABLE";
+  readonly code = "XF_XEN_UNAVAILABLE";
 }
 
 /** Failure codes a retry cannot fix: the domain is gone or the request is wrong. */
@@ -33,7 +33,7 @@ const PERMANENT_LIBXL_ERRORS = new Set(["DOMAIN_NOTFOUND", "INVAL", "JSON_CONFIG
 
 /** A libxl call failed on a host where Xen is present. */
 export class LibxlError extends XenfleetError {
-  readonly code = "LIBXL_FAILED";
+  readonly code = "XF_XEN_LIBXL_FAILED";
   override readonly unrecoverable: boolean;
   /** The xenfleet operation, e.g. "save", "restore". */
   readonly op: string;
@@ -71,13 +71,13 @@ export function fromNative(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   const e = error as NativeError;
   switch (e.code) {
-    case "NATIVE_INVALID_ARGUMENT":
+    case "XF_NATIVE_BAD_ARGUMENT":
       return new NativeArgumentError(e.message);
-    case "DELTA_MALFORMED":
+    case "XF_NATIVE_BAD_DELTA":
       return new DeltaFormatError(e.message, typeof e.offset === "number" ? e.offset : 0);
-    case "XEN_UNAVAILABLE":
+    case "XF_XEN_UNAVAILABLE":
       return new XenUnavailableError(e.message);
-    case "LIBXL_FAILED":
+    case "XF_XEN_LIBXL_FAILED":
       return new LibxlError(e.message, {
         op: String(e.op),
         step: String(e.step),

@@ -18,8 +18,8 @@ namespace xf {
 constexpr size_t kPageSize = 4096;
 
 // Error codes shared with lib/errors.ts.
-constexpr const char* kErrArgument = "NATIVE_INVALID_ARGUMENT";
-constexpr const char* kErrDelta = "DELTA_MALFORMED";
+constexpr const char* kErrArgument = "XF_NATIVE_BAD_ARGUMENT";
+constexpr const char* kErrDelta = "XF_NATIVE_BAD_DELTA";
 
 // Builds a JS Error with a machine-readable `code` property.
 inline Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message) {

@@ -9,7 +9,7 @@
 // error. A restore parses the domain config JSON that the xl save header
 // carries and calls libxl_domain_create_restore on the libxl stream.
 //
-// Without a hypervisor every call fails with XEN_UNAVAILABLE and the reason
+// Without a hypervisor every call fails with XF_XEN_UNAVAILABLE and the reason
 // libxl gave; nothing is ever simulated here.
 
 #include <signal.h>

@@ -7,8 +7,8 @@
 
 namespace xf {
 
-constexpr const char* kErrXenUnavailable = "XEN_UNAVAILABLE";
-constexpr const char* kErrLibxl = "LIBXL_FAILED";
+constexpr const char* kErrXenUnavailable = "XF_XEN_UNAVAILABLE";
+constexpr const char* kErrLibxl = "XF_XEN_LIBXL_FAILED";
 
 // The hypervisor's privileged-command device: present only in a Xen domain
 // (dom0 with xenfs or the privcmd driver). Without it no libxl call can work.

@@ -34,7 +34,7 @@ function expectMalformed(bytes: Buffer, previous: Buffer, message: RegExp, offse
   }
   expect(caught).toBeInstanceOf(DeltaFormatError);
   const error = caught as DeltaFormatError;
-  expect(error.code).toBe("DELTA_MALFORMED");
+  expect(error.code).toBe("XF_NATIVE_BAD_DELTA");
   expect(error.unrecoverable).toBe(true);
   expect(error.message).toMatch(message);
   expect(error.offset).toBe(offset);

@@ -93,7 +93,7 @@ describe("hashPages", () => {
     try {
       call();
     } catch (error) {
-      expect((error as NativeArgumentError).code).toBe("NATIVE_INVALID_ARGUMENT");
+      expect((error as NativeArgumentError).code).toBe("XF_NATIVE_BAD_ARGUMENT");
       expect((error as NativeArgumentError).unrecoverable).toBe(true);
     }
   });

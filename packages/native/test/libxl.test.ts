@@ -23,7 +23,7 @@ describe.skipIf(hasXen)("libxl without a hypervisor", () => {
     );
     expect(error).toBeInstanceOf(XenUnavailableError);
     const unavailable = error as XenUnavailableError;
-    expect(unavailable.code).toBe("XEN_UNAVAILABLE");
+    expect(unavailable.code).toBe("XF_XEN_UNAVAILABLE");
     expect(unavailable.unrecoverable).toBe(true);
     expect(unavailable.message).toMatch(/no Xen hypervisor available/);
     if (LIBXL_BUILT) expect(unavailable.message).toMatch(/libxl_ctx_alloc failed/);
@@ -79,14 +79,14 @@ describe.skipIf(!LIBXL_BUILT)("libxl argument checks", () => {
     expect(() => addon.libxlPause(handle as never, 1)).toThrow(/not a libxl context handle/);
   });
 
-  it("reports argument errors as NATIVE_INVALID_ARGUMENT", () => {
+  it("reports argument errors as XF_NATIVE_BAD_ARGUMENT", () => {
     let caught: unknown;
     try {
       addon.libxlPause(noHandle, -1);
     } catch (error) {
       caught = error;
     }
-    expect((caught as { code?: string }).code).toBe("NATIVE_INVALID_ARGUMENT");
+    expect((caught as { code?: string }).code).toBe("XF_NATIVE_BAD_ARGUMENT");
   });
 });
 
@@ -94,6 +94,6 @@ describe("typed errors", () => {
   it("NativeArgumentError and XenUnavailableError are XenfleetErrors with fixed codes", async () => {
     const { XenfleetError } = await import("@xenfleet/core");
     expect(new NativeArgumentError("x")).toBeInstanceOf(XenfleetError);
-    expect(new XenUnavailableError("x").code).toBe("XEN_UNAVAILABLE");
+    expect(new XenUnavailableError("x").code).toBe("XF_XEN_UNAVAILABLE");
   });
 });

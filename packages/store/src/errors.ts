@@ -8,7 +8,7 @@ import { XenfleetError } from "@xenfleet/core";
 
 /** The object (or ref) does not exist. Retrying will not make it appear. */
 export class ObjectNotFoundError extends XenfleetError {
-  readonly code = "OBJECT_NOT_FOUND";
+  readonly code = "XF_STORE_NOT_FOUND";
   constructor(
     readonly key: string,
     options?: { cause?: unknown },
@@ -23,7 +23,7 @@ export class ObjectNotFoundError extends XenfleetError {
  * retries these; anything else is passed through untouched.
  */
 export class StoreUnavailableError extends XenfleetError {
-  readonly code = "STORE_UNAVAILABLE";
+  readonly code = "XF_STORE_UNAVAILABLE";
   override readonly unrecoverable = false;
   constructor(
     readonly operation: string,
@@ -37,7 +37,7 @@ export class StoreUnavailableError extends XenfleetError {
 
 /** The service refused the request for a reason a retry will not fix (access denied, no such bucket, ...). */
 export class StoreRequestError extends XenfleetError {
-  readonly code = "STORE_REQUEST_FAILED";
+  readonly code = "XF_STORE_REFUSED";
   constructor(
     readonly operation: string,
     readonly key: string | undefined,
@@ -50,7 +50,7 @@ export class StoreRequestError extends XenfleetError {
 
 /** A key, key prefix or ref name breaks the key rules (see key.ts). */
 export class InvalidKeyError extends XenfleetError {
-  readonly code = "INVALID_KEY";
+  readonly code = "XF_STORE_BAD_KEY";
   constructor(
     readonly key: string,
     readonly reason: string,
@@ -61,7 +61,7 @@ export class InvalidKeyError extends XenfleetError {
 
 /** A byte range with a negative, fractional or unsafe offset or length. */
 export class InvalidRangeError extends XenfleetError {
-  readonly code = "INVALID_RANGE";
+  readonly code = "XF_STORE_BAD_RANGE";
   constructor(
     readonly key: string,
     detail: string,
@@ -75,7 +75,7 @@ export class InvalidRangeError extends XenfleetError {
  * or malformed pack. Names the object and, where known, the byte offset.
  */
 export class CorruptObjectError extends XenfleetError {
-  readonly code = "CORRUPT_OBJECT";
+  readonly code = "XF_STORE_CORRUPT";
   constructor(
     readonly key: string,
     readonly detail: string,
@@ -87,7 +87,7 @@ export class CorruptObjectError extends XenfleetError {
 
 /** A pack whose version (or another header field) this code does not speak. Refused, never guessed at. */
 export class UnsupportedPackError extends XenfleetError {
-  readonly code = "UNSUPPORTED_PACK";
+  readonly code = "XF_PACK_UNSUPPORTED";
   constructor(
     readonly key: string,
     readonly detail: string,
@@ -98,7 +98,7 @@ export class UnsupportedPackError extends XenfleetError {
 
 /** An entry id asked of a pack that does not hold it. */
 export class PackEntryNotFoundError extends XenfleetError {
-  readonly code = "PACK_ENTRY_NOT_FOUND";
+  readonly code = "XF_PACK_NO_ENTRY";
   constructor(
     readonly key: string,
     readonly entryId: string,
@@ -113,7 +113,7 @@ export class PackEntryNotFoundError extends XenfleetError {
  * again and retries with the new version, so `unrecoverable` is false.
  */
 export class RefConflictError extends XenfleetError {
-  readonly code = "REF_CONFLICT";
+  readonly code = "XF_STORE_REF_CONFLICT";
   override readonly unrecoverable = false;
   constructor(
     readonly refName: string,
@@ -128,7 +128,7 @@ export class RefConflictError extends XenfleetError {
 
 /** A store URL that cannot be understood (or that carries credentials, which belong in the environment). */
 export class InvalidStoreUrlError extends XenfleetError {
-  readonly code = "INVALID_STORE_URL";
+  readonly code = "XF_STORE_BAD_URL";
   constructor(
     readonly url: string,
     detail: string,
@@ -139,7 +139,7 @@ export class InvalidStoreUrlError extends XenfleetError {
 
 /** A content id string that is not lowercase hex of the right length. */
 export class InvalidContentIdError extends XenfleetError {
-  readonly code = "INVALID_CONTENT_ID";
+  readonly code = "XF_STORE_BAD_CONTENT_ID";
   constructor(
     readonly text: string,
     detail: string,

@@ -173,7 +173,7 @@ describe.skipIf(!onXen)("xen backend on a real hypervisor", () => {
         () => undefined,
         (e: unknown) => e as { code?: string; message?: string },
       );
-      expect(error?.code).toBe("LIBXL_FAILED");
+      expect(error?.code).toBe("XF_XEN_LIBXL_FAILED");
       expect((await host.domainInfo("rig-live-pv")).state).toBe("running");
       await waitForHeartbeat("rig-live-pv", (await lastHeartbeat("rig-live-pv")) + 1);
     },

@@ -56,7 +56,7 @@ abstract class LegacyError extends XenfleetError {
 
 /** The legacy stream is malformed, hostile, or uses something unsupported. */
 export class LegacyStreamError extends LegacyError {
-  readonly code = "XENFLEET_LEGACY_STREAM";
+  readonly code = "XF_LEGACY_STREAM";
 }
 
 /**
@@ -65,7 +65,7 @@ export class LegacyStreamError extends LegacyError {
  * given can succeed, but retrying as is cannot.
  */
 export class LegacyDetectError extends LegacyError {
-  readonly code = "XENFLEET_LEGACY_DETECT";
+  readonly code = "XF_LEGACY_DETECT";
 }
 
 export { LegacyError };

@@ -259,11 +259,11 @@ describe("legacy errors", () => {
   it.each([
     [
       new LegacyStreamError({ reason: "truncated", offset: 7, part: "page batch", expected: "4096 bytes" }),
-      "XENFLEET_LEGACY_STREAM",
+      "XF_LEGACY_STREAM",
     ],
     [
       new LegacyDetectError({ reason: "undecidable", offset: 0, part: "stream start", expected: "--width" }),
-      "XENFLEET_LEGACY_DETECT",
+      "XF_LEGACY_DETECT",
     ],
   ])("%s has a fixed code, offset and expectation", (err, code) => {
     expect(err).toBeInstanceOf(XenfleetError);
