@@ -40,7 +40,7 @@ try {
   const hosts = [await SimHost.open(join(dir, "a")), await SimHost.open(join(dir, "b"))];
   const dom = await hosts[0]!.createDomain({ name: "bench", type: "hvm", memoryBytes });
   let at = 0;
-  const runs = [];
+  const runs: Array<{ dirtyMiBps: number; downtimeMs: number } & Record<string, unknown>> = [];
   for (const rate of ratesMiB) {
     for (const compression of compressions) {
       const src = hosts[at]!;

@@ -98,7 +98,7 @@ try {
   await writeFile(pageFile, pages);
   const reference = buildReference(dir);
 
-  let digests = Buffer.alloc(0);
+  let digests: Buffer = Buffer.alloc(0);
   const nativeSeconds = best(() => {
     digests = hashPages(pages);
   });

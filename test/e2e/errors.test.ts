@@ -54,7 +54,7 @@ import {
   SimStateError,
   StreamContentError,
 } from "@xenfleet/hypervisor";
-import { ConfigError, InvalidHostIdError, InvalidJobError } from "@xenfleet/jobs";
+import { ConfigError, InvalidHostIdError, InvalidJobError, JobNotFoundError } from "@xenfleet/jobs";
 import { NoRoomError } from "@xenfleet/transfer";
 import { MigrationFailedError, OutcomeConflictError, TokenRejectedError, WireFormatError } from "@xenfleet/migration";
 import { UnknownHostError } from "@xenfleet/fleet";
@@ -345,6 +345,12 @@ const ROWS: Row[] = [
     error: new InvalidJobError("save", 2, "unknown field"),
     code: "XF_JOB_INVALID",
     message: "invalid save job (v2): unknown field",
+    unrecoverable: true,
+  },
+  {
+    error: new JobNotFoundError("save@h1", "42"),
+    code: "XF_JOB_NOT_FOUND",
+    message: "no job 42 on queue save@h1",
     unrecoverable: true,
   },
   {
