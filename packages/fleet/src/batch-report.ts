@@ -4,7 +4,7 @@
  */
 import { poll } from "@xenfleet/core";
 import { Queue, type Job } from "bullmq";
-import { bullPrefix, CONTROLLER_QUEUE, parseResult, type results } from "@xenfleet/jobs";
+import { bullPrefix, CONTROLLER_QUEUE, parseProgress, parseResult, type results } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import type { z } from "zod";
 import type { SkippedDomain } from "./targets.js";
@@ -84,7 +84,7 @@ async function progressOf(queue: Queue, jobId: string): Promise<BatchProgress | 
   const counts = await job.getDependenciesCount();
   const finishedChildren = (counts.processed ?? 0) + (counts.ignored ?? 0) + (counts.failed ?? 0);
   const planned = typeof job.data?.total === "number" ? (job.data.total as number) : 0;
-  const expanded = (job.progress as { total?: unknown } | undefined)?.total;
+  const expanded = parseProgress("batch-save", job.progress)?.total;
   const progress: BatchProgress = {
     jobId: job.id ?? "",
     batchId: batchIdOf(job),
@@ -101,7 +101,7 @@ async function progressOf(queue: Queue, jobId: string): Promise<BatchProgress | 
 
 function batchIdOf(job: Job): string {
   const fromResult = (job.returnvalue as { batchId?: unknown } | null)?.batchId;
-  const fromProgress = (job.progress as { batchId?: unknown } | undefined)?.batchId;
+  const fromProgress = parseProgress("batch-save", job.progress)?.batchId;
   const fromData = (job.data as { batchId?: unknown } | undefined)?.batchId;
   for (const id of [fromResult, fromProgress, fromData]) if (typeof id === "string") return id;
   return job.id ?? "";

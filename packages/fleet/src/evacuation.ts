@@ -24,30 +24,17 @@ import {
   markDraining,
   type HostStatus,
   type JobPayload,
+  type JobProgress,
   type JobResult,
+  jobProgress,
+  parseProgress,
 } from "@xenfleet/jobs";
 import { type PlanDomain, type PlanHost, planPlacement } from "./placement.js";
 
-export type DomainProgressState = "queued" | "migrating" | "done" | "failed";
-
-export interface DomainProgress {
-  uuid: string;
-  name: string;
-  source: string;
-  target?: string;
-  state: DomainProgressState;
-  percent?: number;
-  attempts: number;
-  reason?: string;
-}
-
-export interface EvacuationProgress {
-  evacuationId: string;
-  total: number;
-  done: number;
-  failed: number;
-  domains: DomainProgress[];
-}
+/** One domain of an evacuation, as its progress reports it. */
+export type DomainProgress = JobProgress<"evacuate">["domains"][number];
+export type DomainProgressState = DomainProgress["state"];
+export type EvacuationProgress = Omit<JobProgress<"evacuate">, "v">;
 
 export interface EvacuationContext {
   /** The evacuate job, when run by the controller: moves become its children and progress goes there. */
@@ -142,7 +129,7 @@ export async function runEvacuation(
       domains: moves.map((m) => m.progress),
     };
     ctx.onProgress?.(p);
-    return ctx.job?.updateProgress(p as unknown as object).catch(() => undefined);
+    return ctx.job?.updateProgress(jobProgress("evacuate", p)).catch(() => undefined);
   };
 
   try {
@@ -268,8 +255,8 @@ export async function runEvacuation(
       jobWithState(queue(hostQueue("migrate-send", m.domain.source)), m.sendJob!),
       jobWithState(queue(hostQueue("migrate-recv", m.target!)), m.recvJob!),
     ]);
-    const progress = send?.progress as { percent?: number } | undefined;
-    if (typeof progress?.percent === "number") m.progress.percent = progress.percent;
+    const progress = parseProgress("migrate-send", send?.progress);
+    if (progress !== undefined) m.progress.percent = progress.percent;
     const finished = (s: string) => s === "completed" || s === "failed" || s === "unknown";
     if (!finished(ss) || !finished(rs)) return;
     if (ss === "completed" && rs === "completed") {

@@ -17,6 +17,7 @@ export {
 export * as schemas from "./schemas/common.js";
 export * as payloads from "./schemas/payloads.js";
 export * as results from "./schemas/results.js";
+export * as progress from "./schemas/progress.js";
 export type { DomainRef } from "./schemas/common.js";
 export {
   DEFAULT_JOB_OPTIONS,
@@ -26,11 +27,13 @@ export {
   queueOf,
   type JobPayload,
   type JobPlace,
+  type JobProgress,
   type JobResult,
+  type ProgressJobType,
   type JobSpec,
   type JobType,
 } from "./job-types.js";
-export { jobData, jobResult, parseJob, parseJobByName, parseResult } from "./parse-job.js";
+export { jobData, jobProgress, jobResult, parseJob, parseJobByName, parseProgress, parseResult } from "./parse-job.js";
 export {
   fleetEnvSchema,
   logLevelSchema,

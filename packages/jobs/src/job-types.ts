@@ -6,6 +6,7 @@
 import type { JobsOptions } from "bullmq";
 import type { z } from "zod";
 import * as p from "./schemas/payloads.js";
+import * as g from "./schemas/progress.js";
 import * as r from "./schemas/results.js";
 import { COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, type HostQueueKind } from "./names.js";
 
@@ -28,6 +29,8 @@ export interface JobSpec {
   /** The result version this code writes. */
   readonly resultVersion: number;
   readonly result: z.ZodType<{ v: number }>;
+  /** What the job reports as its progress while it runs, when it reports any. */
+  readonly progress?: z.ZodType<{ v: number }>;
   readonly place: JobPlace;
   readonly options: JobsOptions;
 }
@@ -61,6 +64,7 @@ export const JOB_SPECS = {
     payload: p.restorePayloadV1,
     resultVersion: 1,
     result: r.restoreResultV1,
+    progress: g.restoreProgressV1,
     place: { host: "restore" },
     options: DEFAULT_JOB_OPTIONS,
   },
@@ -83,6 +87,7 @@ export const JOB_SPECS = {
     },
     resultVersion: 1,
     result: r.batchSaveResultV1,
+    progress: g.batchSaveProgressV1,
     place: { shared: "controller" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
   },
@@ -93,6 +98,7 @@ export const JOB_SPECS = {
     payload: p.migrateSendPayloadV1,
     resultVersion: 1,
     result: r.migrateSendResultV1,
+    progress: g.migrateSendProgressV1,
     place: { host: "migrate-send" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
   },
@@ -109,6 +115,7 @@ export const JOB_SPECS = {
     payload: p.evacuatePayloadV1,
     resultVersion: 1,
     result: r.evacuateResultV1,
+    progress: g.evacuateProgressV1,
     place: { shared: "controller" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
   },
@@ -135,6 +142,11 @@ export const JOB_TYPES = Object.keys(JOB_SPECS) as JobType[];
 
 export type JobPayload<T extends JobType> = z.infer<(typeof JOB_SPECS)[T]["payload"]>;
 export type JobResult<T extends JobType> = z.infer<(typeof JOB_SPECS)[T]["result"]>;
+
+/** Job types that report progress, and the progress each reports. */
+type WithProgress = { [T in JobType]: (typeof JOB_SPECS)[T] extends { progress: z.ZodType } ? T : never }[JobType];
+export type ProgressJobType = WithProgress;
+export type JobProgress<T extends ProgressJobType> = z.infer<(typeof JOB_SPECS)[T]["progress"]>;
 
 export function isJobType(name: string): name is JobType {
   return Object.hasOwn(JOB_SPECS, name);

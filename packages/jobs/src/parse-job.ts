@@ -4,7 +4,16 @@
  */
 import type { z } from "zod";
 import { InvalidJobError } from "./errors.js";
-import { isJobType, JOB_SPECS, type JobPayload, type JobResult, type JobSpec, type JobType } from "./job-types.js";
+import {
+  isJobType,
+  JOB_SPECS,
+  type JobPayload,
+  type JobProgress,
+  type JobResult,
+  type JobSpec,
+  type JobType,
+  type ProgressJobType,
+} from "./job-types.js";
 
 /** The typed payload of a `type` job, or InvalidJobError saying why not. */
 export function parseJob<T extends JobType>(type: T, data: unknown): JobPayload<T> {
@@ -88,4 +97,25 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     .slice(0, 10)
     .map((i) => `${i.path.length ? i.path.map(String).join(".") : "(root)"}: ${i.message}`)
     .join("; ");
+}
+
+/**
+ * A job's progress at the current version, checked before it is written: a
+ * reader in another process (the CLI, the dashboard, a retry of the job)
+ * must be able to parse it.
+ */
+export function jobProgress<T extends ProgressJobType>(type: T, fields: Omit<JobProgress<T>, "v">): JobProgress<T> {
+  const spec: JobSpec = JOB_SPECS[type];
+  return spec.progress!.parse({ ...fields, v: 1 }) as JobProgress<T>;
+}
+
+/**
+ * A job's progress as this code understands it, or undefined: none yet, a
+ * bare number, a version this code does not speak or a shape it does not
+ * know. Progress is advisory, so it is ignored rather than misread.
+ */
+export function parseProgress<T extends ProgressJobType>(type: T, data: unknown): JobProgress<T> | undefined {
+  const spec: JobSpec = JOB_SPECS[type];
+  const parsed = spec.progress?.safeParse(data);
+  return parsed?.success ? (parsed.data as JobProgress<T>) : undefined;
 }

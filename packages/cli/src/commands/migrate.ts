@@ -17,10 +17,10 @@ import {
   jobData,
   jobWithState,
   listHosts,
+  parseProgress,
   type JobResult,
 } from "@xenfleet/jobs";
 import { parseRate } from "@xenfleet/migration";
-import type { EvacuationProgress } from "@xenfleet/fleet";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
 
 type Compression = "none" | "lz4" | "zstd";
@@ -174,7 +174,7 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
         jobWithState(sendQ, `${id}-send`),
         jobWithState(recvQ, `${id}-recv`),
       ]);
-      const pct = (send?.progress as { percent?: number } | undefined)?.percent;
+      const pct = parseProgress("migrate-send", send?.progress)?.percent;
       if (!o.json && pct !== undefined && pct !== last) {
         process.stderr.write(`migrating ${dom.name}: ${pct}%\n`);
         last = pct;
@@ -245,7 +245,7 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
     let shown = "";
     for (;;) {
       const { state, job } = await jobWithState(queue, id);
-      const p = job?.progress as EvacuationProgress | undefined;
+      const p = parseProgress("evacuate", job?.progress);
       if (!o.json && p?.domains) {
         const text = p.domains
           .map(

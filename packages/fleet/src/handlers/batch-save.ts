@@ -7,8 +7,14 @@
  */
 import { WaitingChildrenError, type Job } from "bullmq";
 import { expandInto } from "../batch.js";
-import type { DuplicateDomain, SkippedDomain } from "../targets.js";
-import { batchSaveReport, type JobHandler, type JobPayload } from "@xenfleet/jobs";
+import {
+  batchSaveReport,
+  type JobHandler,
+  type JobPayload,
+  type JobProgress,
+  jobProgress,
+  parseProgress,
+} from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 
 export interface BatchHandlerDeps {
@@ -18,12 +24,7 @@ export interface BatchHandlerDeps {
 }
 
 /** What the first run of a scheduled batch leaves on the job for the second. */
-interface Expansion {
-  batchId: string;
-  total: number;
-  skipped: SkippedDomain[];
-  duplicates?: DuplicateDomain[];
-}
+type Expansion = JobProgress<"batch-save">;
 
 export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save"> {
   return async (payload, { job, logger }) => {
@@ -37,8 +38,13 @@ export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save
       const { total, skipped, duplicates } = await expandInto(job, payload, deps.redis, deps.prefix, batchId, {
         compress: deps.compress,
       });
-      expansion = { batchId, total, skipped: skipped.slice(0, 1000), duplicates: duplicates.slice(0, 1000) };
-      await job.updateProgress(expansion as unknown as object);
+      expansion = jobProgress("batch-save", {
+        batchId,
+        total,
+        skipped: skipped.slice(0, 1000),
+        duplicates: duplicates.slice(0, 1000),
+      });
+      await job.updateProgress(expansion);
       logger.info(
         { batchId, total, skipped: skipped.length, hosts: payload.hosts ?? "all" },
         "scheduled batch expanded",
@@ -59,11 +65,7 @@ export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save
 }
 
 function expansionOf(job: Job): Expansion | undefined {
-  const p = job.progress as Partial<Expansion> | number | undefined;
-  if (typeof p !== "object" || p === null) return undefined;
-  return typeof p.batchId === "string" && typeof p.total === "number" && Array.isArray(p.skipped)
-    ? (p as Expansion)
-    : undefined;
+  return parseProgress("batch-save", job.progress);
 }
 
 function withBatch(payload: JobPayload<"batch-save">, expansion: Expansion): JobPayload<"batch-save"> {

@@ -11,7 +11,7 @@
  * half-done (sweep.ts).
  */
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import type { JobHandler } from "@xenfleet/jobs";
+import { type JobHandler, jobProgress } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
 import {
@@ -103,10 +103,14 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           signal: ctx.signal,
           onProgress: ({ rawBytes, memoryBytes }) => {
             void ctx.job
-              .updateProgress({
-                phase: "migrating",
-                percent: Math.min(99, Math.floor((100 * rawBytes) / Math.max(1, memoryBytes))),
-              })
+              .updateProgress(
+                jobProgress("migrate-send", {
+                  phase: "migrating",
+                  percent: Math.min(99, Math.floor((100 * rawBytes) / Math.max(1, memoryBytes))),
+                  bytes: rawBytes,
+                  memoryBytes,
+                }),
+              )
               .catch(() => undefined);
           },
         });

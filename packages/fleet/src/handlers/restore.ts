@@ -2,7 +2,7 @@
 import { type BuildClaim, restoreImage } from "@xenfleet/transfer";
 import type { Stores } from "../stores.js";
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import type { JobContext, JobHandler } from "@xenfleet/jobs";
+import { type JobContext, type JobHandler, jobProgress, parseProgress } from "@xenfleet/jobs";
 
 export interface RestoreHandlerDeps {
   host: string;
@@ -38,7 +38,7 @@ export function restoreHandler(deps: RestoreHandlerDeps): JobHandler<"restore"> 
 /** The claim lives in the job's progress, which a retry of the job sees. */
 function jobClaim(job: JobContext["job"]): BuildClaim {
   return {
-    claimed: async () => (job.progress as { phase?: unknown } | undefined)?.phase === "building",
-    claim: () => job.updateProgress({ phase: "building" }),
+    claimed: async () => parseProgress("restore", job.progress)?.phase === "building",
+    claim: () => job.updateProgress(jobProgress("restore", { phase: "building" })),
   };
 }

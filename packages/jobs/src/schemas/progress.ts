@@ -1,0 +1,67 @@
+/**
+ * What a running job reports as its BullMQ progress, one versioned schema per
+ * job type that reports any. Progress crosses processes (the controller
+ * writes an evacuation's, the CLI and the dashboard read it), so it is held
+ * to the same rule as payloads and results: written with a version, read
+ * only when the version and shape are understood, never guessed at.
+ */
+import { z } from "zod";
+import { bytes, domainRef, domainUuid, hostIdSchema, reason, token } from "./common.js";
+
+const v1 = z.literal(1);
+
+/**
+ * A scheduled batch's expansion, left on the job by its first run for its
+ * second (which writes the report): the batch's own id, the saves it queued
+ * and the domains it could not save.
+ */
+export const batchSaveProgressV1 = z.strictObject({
+  v: v1,
+  batchId: token,
+  total: z.int().min(0).max(100_000),
+  skipped: z.array(z.strictObject({ host: hostIdSchema, domain: domainRef, reason })).max(1000),
+  duplicates: z.array(z.strictObject({ uuid: domainUuid, hosts: z.array(hostIdSchema).max(256) })).max(1000),
+});
+
+/** One domain of an evacuation. */
+export const evacuationDomainProgressV1 = z.strictObject({
+  uuid: domainUuid,
+  name: domainRef.shape.name,
+  source: hostIdSchema,
+  target: hostIdSchema.optional(),
+  state: z.enum(["queued", "migrating", "done", "failed"]),
+  percent: z.int().min(0).max(100).optional(),
+  attempts: z.int().min(0).max(100),
+  reason: reason.optional(),
+});
+
+export const evacuateProgressV1 = z.strictObject({
+  v: v1,
+  evacuationId: token,
+  total: z.int().min(0).max(100_000),
+  done: z.int().min(0).max(100_000),
+  failed: z.int().min(0).max(100_000),
+  domains: z.array(evacuationDomainProgressV1).max(100_000),
+});
+
+/** A live migration's send side: memory copied so far. */
+export const migrateSendProgressV1 = z.strictObject({
+  v: v1,
+  phase: z.literal("migrating"),
+  percent: z.int().min(0).max(100),
+  /** Memory bytes sent so far, pre-copy iterations included. */
+  bytes: bytes.optional(),
+  /** The domain's memory. */
+  memoryBytes: bytes.optional(),
+});
+
+/**
+ * A restore: "building" claims the domain before it is built, so that a retry
+ * after a crash knows a domain with the image's uuid as its own.
+ */
+export const restoreProgressV1 = z.strictObject({
+  v: v1,
+  phase: z.literal("building"),
+  bytes: bytes.optional(),
+  totalBytes: bytes.optional(),
+});
