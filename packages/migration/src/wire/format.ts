@@ -28,12 +28,42 @@
  * All integers are little-endian: the byte order field states it once.
  */
 
+import { defineLayout, field } from "@xenfleet/core";
+
 export const MAGIC = Buffer.from("XFMW", "latin1");
 export const WIRE_VERSION = 1;
 export const BYTE_ORDER_MARK = 0x0102;
-export const STREAM_HEADER_SIZE = 16;
-export const FRAME_HEADER_SIZE = 24;
-export const CHECKSUM_SIZE = 8;
+
+export const STREAM_HEADER = defineLayout("stream header", {
+  size: 16,
+  byteOrder: "little",
+  fields: {
+    magic: field.bytes(0, 4),
+    version: field.u16(4),
+    byteOrderMark: field.u16(6),
+    headerLength: field.u16(8),
+    flags: field.u16(10),
+    maxFrame: field.u32(12),
+  },
+});
+export const FRAME_HEADER = defineLayout("frame header", {
+  size: 24,
+  byteOrder: "little",
+  fields: {
+    type: field.u8(0),
+    compression: field.u8(1),
+    flags: field.u16(2),
+    seq: field.u32(4),
+    rawLength: field.u32(8),
+    storedLength: field.u32(12),
+    checksum: field.bytes(16, 8),
+  },
+});
+export const STREAM_HEADER_SIZE = STREAM_HEADER.size;
+export const FRAME_HEADER_SIZE = FRAME_HEADER.size;
+export const CHECKSUM_SIZE = FRAME_HEADER.fields.checksum.length;
+/** The checksum covers the frame header's bytes before it. */
+export const CHECKSUMMED_HEADER_BYTES = FRAME_HEADER.offsets.checksum;
 /** A header extension longer than this is refused rather than buffered. */
 export const MAX_HEADER_LENGTH = 4096;
 /** Default largest raw payload per frame. */
