@@ -19,13 +19,12 @@ import {
   type JobResult,
 } from "@xenfleet/jobs";
 import { parseRate } from "@xenfleet/migration";
+import { isCompression, type Compression } from "@xenfleet/store";
 import type { EvacuationProgress } from "@xenfleet/fleet";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
 
-type Compression = "none" | "lz4" | "zstd";
-
 function compressionArg(v: string): Compression {
-  if (v !== "none" && v !== "lz4" && v !== "zstd") throw new InvalidArgumentError("use lz4, zstd or none");
+  if (!isCompression(v)) throw new InvalidArgumentError("use lz4, zstd or none");
   return v;
 }
 function intArg(v: string): number {

@@ -7,11 +7,10 @@
  */
 import { WireFormatError } from "../errors.js";
 import { frameChecksum } from "./checksum.js";
-import { decompress } from "./compression.js";
 import type { LayoutValues } from "@xenfleet/core";
+import { type Compression, decompressFrame } from "@xenfleet/store";
 import {
   BYTE_ORDER_MARK,
-  type Compression,
   compressionName,
   FRAME_HEADER,
   FRAME_HEADER_SIZE,
@@ -215,16 +214,18 @@ export class FrameDecoder {
         `frame ${fields.seq} checksum mismatch`,
       );
     }
-    let payload: Buffer;
-    try {
-      payload = decompress(compression, stored, fields.rawLength);
-    } catch (err) {
-      throw new WireFormatError(
-        "decompress",
-        at + FRAME_HEADER_SIZE,
-        `${compression} payload of frame ${fields.seq}: ${(err as Error).message}`,
-      );
-    }
+    // A plain payload is handed on as read: its length was checked with the header.
+    let payload = stored;
+    if (compression !== "none")
+      try {
+        payload = decompressFrame(compression, stored, fields.rawLength);
+      } catch (err) {
+        throw new WireFormatError(
+          "decompress",
+          at + FRAME_HEADER_SIZE,
+          `${compression} payload of frame ${fields.seq}: ${(err as Error).message}`,
+        );
+      }
     const seq = this.nextSeq;
     this.nextSeq = (this.nextSeq + 1) >>> 0;
     return { type, seq, compression, wireBytes: FRAME_HEADER_SIZE + stored.length, payload };

@@ -4,11 +4,10 @@
  * concatenating, so a 1 MiB payload is never copied.
  */
 import { frameChecksum } from "./checksum.js";
-import { compress } from "./compression.js";
+import { type Compression, compressFrame } from "@xenfleet/store";
 import {
   BYTE_ORDER_MARK,
-  COMPRESSIONS,
-  type Compression,
+  COMPRESSION_CODES,
   DEFAULT_MAX_FRAME,
   FRAME_HEADER,
   FRAME_TYPES,
@@ -18,6 +17,7 @@ import {
   MAX_FRAME_LIMIT,
   STREAM_HEADER,
   WIRE_VERSION,
+  WIRE_ZSTD_LEVEL,
 } from "./format.js";
 
 export function encodeStreamHeader(maxFrame = DEFAULT_MAX_FRAME, flags = 0): Buffer {
@@ -56,12 +56,12 @@ export class FrameEncoder {
     return encodeStreamHeader(this.maxFrame, this.flags);
   }
 
-  /** A data frame; compressed with `compression` when that makes it smaller. */
+  /** A data frame; compressed with `compression` when that makes it smaller, else sent as "none". */
   data(payload: Buffer, compression: Compression = "none"): EncodedFrame {
     if (payload.length > this.maxFrame)
       throw new RangeError(`data frame of ${payload.length} bytes exceeds maxFrame ${this.maxFrame}`);
-    const packed = compress(compression, payload);
-    return packed
+    const packed = compression === "none" ? undefined : compressFrame(compression, payload, WIRE_ZSTD_LEVEL);
+    return packed !== undefined && packed.length < payload.length
       ? this.frame("data", payload.length, packed, compression)
       : this.frame("data", payload.length, payload, "none");
   }
@@ -77,7 +77,7 @@ export class FrameEncoder {
   private frame(type: FrameType, rawLength: number, stored: Buffer, compression: Compression): EncodedFrame {
     const h = FRAME_HEADER.encode({
       type: FRAME_TYPES[type].code,
-      compression: COMPRESSIONS[compression],
+      compression: COMPRESSION_CODES[compression],
       flags: 0,
       seq: this.seq,
       rawLength,

@@ -18,7 +18,7 @@
  *
  * Frame header (24 bytes), then `storedLength` payload bytes:
  *   0  type          u8 (FRAME_TYPES)
- *   1  compression   u8 (COMPRESSIONS), how this frame's payload is stored
+ *   1  compression   u8 (COMPRESSION_CODES), how this frame's payload is stored
  *   2  flags         u16, 0 in version 1
  *   4  seq           u32, 0 for the first frame, +1 per frame
  *   8  rawLength     u32, payload length once decompressed
@@ -29,6 +29,7 @@
  */
 
 import { defineLayout, field } from "@xenfleet/core";
+import type { Compression } from "@xenfleet/store";
 
 export const MAGIC = Buffer.from("XFMW", "latin1");
 export const WIRE_VERSION = 1;
@@ -82,14 +83,20 @@ export const MAX_CONTROL_LENGTH = 4096;
  */
 export const STREAM_FLAGS = { acks: 0x0001 } as const;
 
-/** Per-frame compression: each frame names how its payload is stored. */
-export const COMPRESSIONS = { none: 0, lz4: 1, zstd: 2 } as const;
-export type Compression = keyof typeof COMPRESSIONS;
-export const COMPRESSION_NAMES = ["none", "lz4", "zstd"] as const satisfies readonly Compression[];
+/**
+ * Per-frame compression: each frame names how its payload is stored, by the
+ * wire's own codes (packs number the same algorithms differently). The
+ * algorithms are the store's codec's.
+ */
+export const COMPRESSION_CODES: Readonly<Record<Compression, number>> = { none: 0, lz4: 1, zstd: 2 };
+const COMPRESSION_NAMES: readonly Compression[] = ["none", "lz4", "zstd"];
 
 export function compressionName(code: number): Compression | undefined {
   return COMPRESSION_NAMES[code];
 }
+
+/** zstd level of data frames: the link is the bottleneck only when it is slow; a fast level keeps the CPU off the critical path. */
+export const WIRE_ZSTD_LEVEL = 1;
 
 /**
  * Frame types. `from` says which side sends it; `control` frames carry JSON

@@ -35,7 +35,7 @@
  */
 import { defineLayout, field } from "@xenfleet/core";
 import type { HashAlgorithm } from "../content-id.js";
-import type { Compression } from "./compression.js";
+import type { Compression } from "../compression.js";
 
 export const PACK_MAGIC = Buffer.from("XFLTPACK", "latin1");
 export const PACK_END_MAGIC = Buffer.from("XFLTPEND", "latin1");
