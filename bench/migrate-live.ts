@@ -18,7 +18,8 @@ import { Redis } from "ioredis";
 import { SimHost } from "@xenfleet/hypervisor";
 import { parseSize } from "@xenfleet/core";
 import { keys } from "@xenfleet/jobs";
-import { MigrationRecord, receiveLive, sendLive, type Compression } from "@xenfleet/migration";
+import { MigrationRecord, receiveLive, sendLive } from "@xenfleet/migration";
+import type { Compression } from "@xenfleet/store";
 
 const { values } = parseArgs({
   options: {

@@ -55,7 +55,7 @@ export async function resolvePack(store: ObjectStore, pack: Sha256Id): Promise<S
 /** The compression named in a pack's header (one 16-byte range read). */
 export async function packCompression(store: ObjectStore, pack: Sha256Id): Promise<Compression> {
   const header = await store.get(packKey(pack), { offset: 0, length: packFormat.HEADER.size });
-  const code = header.readUInt8(packFormat.HEADER.compression);
+  const code = packFormat.HEADER_LAYOUT.decode(header).compression;
   const compression = packFormat.compressionFromCode(code);
   if (compression === undefined) throw new Error(`pack ${pack} has unknown compression code ${code}`);
   return compression;

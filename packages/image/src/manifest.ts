@@ -22,43 +22,79 @@
 import { createHash } from "node:crypto";
 import type { Sha256Id } from "./keys.js";
 import { ImageUsageError, UnsupportedFormatError } from "./errors.js";
+import { defineLayout, field } from "@xenfleet/core";
 import { CorruptObjectError } from "@xenfleet/store";
 
 export const MANIFEST_MAGIC = Buffer.from("XFLTIMAG", "latin1");
 export const MANIFEST_VERSION = 1;
 export const BYTE_ORDER_LITTLE_ENDIAN = 1;
 
-/** Field offsets and sizes, pinned by a test. */
-export const HEADER = {
+export const HEADER_LAYOUT = defineLayout("manifest header", {
   size: 24,
-  magic: 0,
-  version: 8,
-  byteOrder: 10,
-  flags: 11,
-  sectionCount: 12,
-  totalLength: 16,
-} as const;
-export const SECTION_HEADER = { size: 8, type: 0, length: 4 } as const;
-export const TRAILER = { size: 32 } as const;
-export const IMAGE = {
+  byteOrder: "little",
+  fields: {
+    magic: field.bytes(0, 8),
+    version: field.u16(8),
+    byteOrder: field.u8(10),
+    flags: field.u8(11),
+    sectionCount: field.u32(12),
+    totalLength: field.u64(16),
+  },
+});
+export const SECTION_HEADER_LAYOUT = defineLayout("manifest section header", {
+  size: 8,
+  byteOrder: "little",
+  fields: { type: field.u32(0), length: field.u32(4) },
+});
+export const IMAGE_LAYOUT = defineLayout("IMAGE section", {
   size: 120,
-  streamBytes: 0, // u64
-  streamSha256: 8, // [32]
-  pageSize: 40, // u32
-  sourceKind: 44, // u8: 1 v2, 2 legacy
-  legacyWidth: 45, // u8: 0, 32 or 64
-  domainType: 46, // u8: 0 unknown, 1 x86-pv, 2 x86-hvm
-  reserved: 47, // u8 (0)
-  xenMajor: 48, // u16
-  xenMinor: 50, // u16
-  libxcVersion: 52, // u32: 2 or 3 (0 unknown)
-  createdMs: 56, // u64: milliseconds since the epoch, UTC
-  pages: 64, // u64: pages carrying data in the stream
-  zeroPages: 72, // u64: of those, all-zero pages (stored as nothing)
-  parent: 80, // [32]: the parent image id, all zero for none
-  records: 112, // u64: events (headers and records) in the stream
-} as const;
-export const BLOCK_ENTRY = { size: 40, id: 0, pages: 32, rawBytes: 36 } as const;
+  byteOrder: "little",
+  fields: {
+    streamBytes: field.u64(0),
+    streamSha256: field.bytes(8, 32),
+    pageSize: field.u32(40),
+    /** 1 v2, 2 legacy. */
+    sourceKind: field.u8(44),
+    /** 0, 32 or 64. */
+    legacyWidth: field.u8(45),
+    /** 0 unknown, 1 x86-pv, 2 x86-hvm. */
+    domainType: field.u8(46),
+    reserved: field.u8(47),
+    /** 0xffff: unknown. */
+    xenMajor: field.u16(48),
+    xenMinor: field.u16(50),
+    /** 2 or 3 (0 unknown). */
+    libxcVersion: field.u32(52),
+    /** Milliseconds since the epoch, UTC. */
+    createdMs: field.u64(56),
+    /** Pages carrying data in the stream. */
+    pages: field.u64(64),
+    /** Of those, all-zero pages (stored as nothing). */
+    zeroPages: field.u64(72),
+    /** The parent image id, all zero for none. */
+    parent: field.bytes(80, 32),
+    /** Events (headers and records) in the stream. */
+    records: field.u64(112),
+  },
+});
+/** The start of the BLOCKS section, before its entries. */
+export const BLOCKS_LAYOUT = defineLayout("BLOCKS section header", {
+  size: 8,
+  byteOrder: "little",
+  fields: { count: field.u32(0), reserved: field.u32(4) },
+});
+export const BLOCK_ENTRY_LAYOUT = defineLayout("BLOCKS entry", {
+  size: 40,
+  byteOrder: "little",
+  fields: { id: field.bytes(0, 32), pages: field.u32(32), rawBytes: field.u32(36) },
+});
+
+/** Field offsets and sizes, pinned by a test. */
+export const HEADER = HEADER_LAYOUT.offsets;
+export const SECTION_HEADER = SECTION_HEADER_LAYOUT.offsets;
+export const TRAILER = { size: 32 } as const;
+export const IMAGE = IMAGE_LAYOUT.offsets;
+export const BLOCK_ENTRY = BLOCK_ENTRY_LAYOUT.offsets;
 
 export const SECTION = { IMAGE: 1, DOMAIN: 2, BLOCKS: 3 } as const;
 export const OPTIONAL_SECTION_BIT = 0x8000_0000;
@@ -94,21 +130,22 @@ const DOMAIN_TYPES: readonly DomainTypeName[] = ["unknown", "x86-pv", "x86-hvm"]
 
 export function encodeManifest(m: Manifest): Buffer {
   if (m.domain.name.length === 0) throw new ImageUsageError("a manifest names its domain");
-  const image = Buffer.alloc(IMAGE.size);
-  image.writeBigUInt64LE(BigInt(m.streamBytes), IMAGE.streamBytes);
-  Buffer.from(m.streamSha256, "hex").copy(image, IMAGE.streamSha256);
-  image.writeUInt32LE(m.pageSize, IMAGE.pageSize);
-  image.writeUInt8(m.source.kind === "v2" ? 1 : 2, IMAGE.sourceKind);
-  image.writeUInt8(m.source.kind === "legacy" ? m.source.width : 0, IMAGE.legacyWidth);
-  image.writeUInt8(DOMAIN_TYPES.indexOf(m.domainType), IMAGE.domainType);
-  image.writeUInt16LE(m.xenVersion?.major ?? 0xffff, IMAGE.xenMajor);
-  image.writeUInt16LE(m.xenVersion?.minor ?? 0xffff, IMAGE.xenMinor);
-  image.writeUInt32LE(m.libxcVersion, IMAGE.libxcVersion);
-  image.writeBigUInt64LE(BigInt(m.created.getTime()), IMAGE.createdMs);
-  image.writeBigUInt64LE(BigInt(m.pages), IMAGE.pages);
-  image.writeBigUInt64LE(BigInt(m.zeroPages), IMAGE.zeroPages);
-  if (m.parent !== null) Buffer.from(m.parent, "hex").copy(image, IMAGE.parent);
-  image.writeBigUInt64LE(BigInt(m.records), IMAGE.records);
+  const image = IMAGE_LAYOUT.encode({
+    streamBytes: m.streamBytes,
+    streamSha256: Buffer.from(m.streamSha256, "hex"),
+    pageSize: m.pageSize,
+    sourceKind: m.source.kind === "v2" ? 1 : 2,
+    legacyWidth: m.source.kind === "legacy" ? m.source.width : 0,
+    domainType: DOMAIN_TYPES.indexOf(m.domainType),
+    xenMajor: m.xenVersion?.major ?? 0xffff,
+    xenMinor: m.xenVersion?.minor ?? 0xffff,
+    libxcVersion: m.libxcVersion,
+    createdMs: m.created.getTime(),
+    pages: m.pages,
+    zeroPages: m.zeroPages,
+    ...(m.parent !== null ? { parent: Buffer.from(m.parent, "hex") } : {}),
+    records: m.records,
+  });
 
   const domain = Buffer.from(
     JSON.stringify(
@@ -117,13 +154,14 @@ export function encodeManifest(m: Manifest): Buffer {
     "utf8",
   );
 
-  const blocks = Buffer.alloc(8 + m.blocks.length * BLOCK_ENTRY.size);
-  blocks.writeUInt32LE(m.blocks.length, 0);
+  const blocks = Buffer.alloc(BLOCKS_LAYOUT.size + m.blocks.length * BLOCK_ENTRY_LAYOUT.size);
+  BLOCKS_LAYOUT.encodeInto(blocks, 0, { count: m.blocks.length });
   m.blocks.forEach((b, i) => {
-    const at = 8 + i * BLOCK_ENTRY.size;
-    Buffer.from(b.id, "hex").copy(blocks, at + BLOCK_ENTRY.id);
-    blocks.writeUInt32LE(b.pages, at + BLOCK_ENTRY.pages);
-    blocks.writeUInt32LE(b.rawBytes, at + BLOCK_ENTRY.rawBytes);
+    BLOCK_ENTRY_LAYOUT.encodeInto(blocks, BLOCKS_LAYOUT.size + i * BLOCK_ENTRY_LAYOUT.size, {
+      id: Buffer.from(b.id, "hex"),
+      pages: b.pages,
+      rawBytes: b.rawBytes,
+    });
   });
 
   const sections: Array<[number, Buffer]> = [
@@ -134,20 +172,19 @@ export function encodeManifest(m: Manifest): Buffer {
   const parts: Buffer[] = [];
   let length = HEADER.size;
   for (const [type, body] of sections) {
-    const head = Buffer.alloc(SECTION_HEADER.size);
-    head.writeUInt32LE(type >>> 0, SECTION_HEADER.type);
-    head.writeUInt32LE(body.length, SECTION_HEADER.length);
+    const head = SECTION_HEADER_LAYOUT.encode({ type: type >>> 0, length: body.length });
     parts.push(head, body, Buffer.alloc(pad8(body.length)));
     length += SECTION_HEADER.size + body.length + pad8(body.length);
   }
   length += TRAILER.size;
-  const header = Buffer.alloc(HEADER.size);
-  MANIFEST_MAGIC.copy(header, HEADER.magic);
-  header.writeUInt16LE(MANIFEST_VERSION, HEADER.version);
-  header.writeUInt8(BYTE_ORDER_LITTLE_ENDIAN, HEADER.byteOrder);
-  header.writeUInt8(0, HEADER.flags);
-  header.writeUInt32LE(sections.length, HEADER.sectionCount);
-  header.writeBigUInt64LE(BigInt(length), HEADER.totalLength);
+  const header = HEADER_LAYOUT.encode({
+    magic: MANIFEST_MAGIC,
+    version: MANIFEST_VERSION,
+    byteOrder: BYTE_ORDER_LITTLE_ENDIAN,
+    flags: 0,
+    sectionCount: sections.length,
+    totalLength: length,
+  });
   const body = Buffer.concat([header, ...parts]);
   return Buffer.concat([body, createHash("sha256").update(body).digest()]);
 }
@@ -162,29 +199,26 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
     throw new CorruptObjectError(key, detail, offset);
   };
   if (bytes.length < HEADER.size + TRAILER.size) bad(`truncated: ${bytes.length} bytes`, 0);
-  if (!bytes.subarray(0, 8).equals(MANIFEST_MAGIC)) bad("bad magic, not an image manifest", 0);
-  const version = bytes.readUInt16LE(HEADER.version);
+  const header = HEADER_LAYOUT.decode(bytes);
+  if (!header.magic.equals(MANIFEST_MAGIC)) bad("bad magic, not an image manifest", 0);
+  const { version, byteOrder, flags, totalLength: total } = header;
   if (version !== MANIFEST_VERSION)
     throw new UnsupportedFormatError(key, `manifest version ${version} (this code reads version ${MANIFEST_VERSION})`);
-  const byteOrder = bytes.readUInt8(HEADER.byteOrder);
   if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN)
     throw new UnsupportedFormatError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
-  if (bytes.readUInt8(HEADER.flags) !== 0)
-    throw new UnsupportedFormatError(key, `header flags ${bytes.readUInt8(HEADER.flags)}`);
-  const total = Number(bytes.readBigUInt64LE(HEADER.totalLength));
+  if (flags !== 0) throw new UnsupportedFormatError(key, `header flags ${flags}`);
   if (total !== bytes.length) bad(`header says ${total} bytes, object has ${bytes.length}`, HEADER.totalLength);
   const checksumAt = bytes.length - TRAILER.size;
   if (!createHash("sha256").update(bytes.subarray(0, checksumAt)).digest().equals(bytes.subarray(checksumAt)))
     bad("checksum mismatch", checksumAt);
 
-  const sectionCount = bytes.readUInt32LE(HEADER.sectionCount);
+  const { sectionCount } = header;
   const known = new Map<number, Buffer>();
   const order: number[] = [];
   let at: number = HEADER.size;
   for (let i = 0; i < sectionCount; i++) {
     if (at + SECTION_HEADER.size > checksumAt) bad(`section ${i} header runs past the end`, at);
-    const type = bytes.readUInt32LE(at + SECTION_HEADER.type);
-    const length = bytes.readUInt32LE(at + SECTION_HEADER.length);
+    const { type, length } = SECTION_HEADER_LAYOUT.decode(bytes, at);
     const start = at + SECTION_HEADER.size;
     const end = start + length;
     if (end + pad8(length) > checksumAt) bad(`section ${i} (type ${type}) runs past the end`, at);
@@ -200,19 +234,16 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   if (at !== checksumAt) bad(`sections end at ${at}, trailer starts at ${checksumAt}`, at);
   if (order.join() !== "1,2,3") bad(`sections ${order.join(",")}, expected IMAGE, DOMAIN, BLOCKS`, HEADER.size);
 
-  const image = known.get(SECTION.IMAGE)!;
-  if (image.length < IMAGE.size) bad(`IMAGE section is ${image.length} bytes, expected at least ${IMAGE.size}`);
-  const sourceCode = image.readUInt8(IMAGE.sourceKind);
-  const width = image.readUInt8(IMAGE.legacyWidth);
+  const imageBody = known.get(SECTION.IMAGE)!;
+  if (imageBody.length < IMAGE_LAYOUT.size)
+    bad(`IMAGE section is ${imageBody.length} bytes, expected at least ${IMAGE_LAYOUT.size}`);
+  const image = IMAGE_LAYOUT.decode(imageBody);
+  const { sourceKind: sourceCode, legacyWidth: width, xenMajor: major, xenMinor: minor } = image;
   let source: SourceKind;
   if (sourceCode === 1) source = { kind: "v2" };
   else if (sourceCode === 2 && (width === 32 || width === 64)) source = { kind: "legacy", width };
   else throw new UnsupportedFormatError(key, `source kind ${sourceCode} width ${width}`);
-  const domainType =
-    DOMAIN_TYPES[image.readUInt8(IMAGE.domainType)] ?? bad(`domain type ${image.readUInt8(IMAGE.domainType)}`);
-  const major = image.readUInt16LE(IMAGE.xenMajor);
-  const minor = image.readUInt16LE(IMAGE.xenMinor);
-  const parentBytes = image.subarray(IMAGE.parent, IMAGE.parent + 32);
+  const domainType = DOMAIN_TYPES[image.domainType] ?? bad(`domain type ${image.domainType}`);
 
   let domain: { name: string; uuid?: string };
   try {
@@ -225,32 +256,29 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   }
 
   const blocksBody = known.get(SECTION.BLOCKS)!;
-  const count = blocksBody.length >= 8 ? blocksBody.readUInt32LE(0) : bad("BLOCKS section truncated");
-  if (blocksBody.length !== 8 + count * BLOCK_ENTRY.size)
+  const { count } =
+    blocksBody.length >= BLOCKS_LAYOUT.size ? BLOCKS_LAYOUT.decode(blocksBody) : bad("BLOCKS section truncated");
+  if (blocksBody.length !== BLOCKS_LAYOUT.size + count * BLOCK_ENTRY_LAYOUT.size)
     bad(`BLOCKS section of ${blocksBody.length} bytes for ${count} blocks`);
   const blocks: BlockRef[] = [];
   for (let i = 0; i < count; i++) {
-    const b = 8 + i * BLOCK_ENTRY.size;
-    blocks.push({
-      id: blocksBody.toString("hex", b + BLOCK_ENTRY.id, b + BLOCK_ENTRY.id + 32) as Sha256Id,
-      pages: blocksBody.readUInt32LE(b + BLOCK_ENTRY.pages),
-      rawBytes: blocksBody.readUInt32LE(b + BLOCK_ENTRY.rawBytes),
-    });
+    const entry = BLOCK_ENTRY_LAYOUT.decode(blocksBody, BLOCKS_LAYOUT.size + i * BLOCK_ENTRY_LAYOUT.size);
+    blocks.push({ id: entry.id.toString("hex") as Sha256Id, pages: entry.pages, rawBytes: entry.rawBytes });
   }
 
   return {
-    streamBytes: Number(image.readBigUInt64LE(IMAGE.streamBytes)),
-    streamSha256: image.toString("hex", IMAGE.streamSha256, IMAGE.streamSha256 + 32),
-    pageSize: image.readUInt32LE(IMAGE.pageSize),
+    streamBytes: image.streamBytes,
+    streamSha256: image.streamSha256.toString("hex"),
+    pageSize: image.pageSize,
     source,
     domainType,
     xenVersion: major === 0xffff ? null : { major, minor },
-    libxcVersion: image.readUInt32LE(IMAGE.libxcVersion),
-    created: new Date(Number(image.readBigUInt64LE(IMAGE.createdMs))),
-    pages: Number(image.readBigUInt64LE(IMAGE.pages)),
-    zeroPages: Number(image.readBigUInt64LE(IMAGE.zeroPages)),
-    records: Number(image.readBigUInt64LE(IMAGE.records)),
-    parent: parentBytes.every((b) => b === 0) ? null : (parentBytes.toString("hex") as Sha256Id),
+    libxcVersion: image.libxcVersion,
+    created: new Date(image.createdMs),
+    pages: image.pages,
+    zeroPages: image.zeroPages,
+    records: image.records,
+    parent: image.parent.every((b) => b === 0) ? null : (image.parent.toString("hex") as Sha256Id),
     domain,
     blocks,
   };

@@ -24,6 +24,7 @@
  * all-zero digests of zero pages compress well (about 40% off a block);
  * the digests of data pages do not.
  */
+import { defineLayout, field, type LayoutInput } from "@xenfleet/core";
 import { CorruptObjectError, compressFrame, decompressFrame, packFormat, type Compression } from "@xenfleet/store";
 import { UnsupportedFormatError } from "./errors.js";
 import type { Sha256Id } from "./keys.js";
@@ -32,19 +33,26 @@ export const BLOCK_MAGIC = Buffer.from("XFLTPLST", "latin1");
 /** The version written for an uncompressed block; a compressed one is BLOCK_VERSION_COMPRESSED. */
 export const BLOCK_VERSION = 1;
 export const BLOCK_VERSION_COMPRESSED = 2;
-export const BLOCK_HEADER = {
+export const BLOCK_HEADER_LAYOUT = defineLayout("page list block header", {
   size: 32,
-  magic: 0,
-  version: 8,
-  byteOrder: 9,
-  reserved: 10,
-  compression: 10,
-  packCount: 12,
-  pieceCount: 16,
-  pageCount: 20,
-  rawBytes: 24,
-  reserved2: 28,
-} as const;
+  byteOrder: "little",
+  fields: {
+    magic: field.bytes(0, 8),
+    version: field.u8(8),
+    /** 1: little-endian, the only value defined. */
+    byteOrder: field.u8(9),
+    /** Version 2: the body's compression code (as in packs). Version 1: reserved, 0. */
+    compression: field.u8(10),
+    reserved: field.u8(11),
+    packCount: field.u32(12),
+    pieceCount: field.u32(16),
+    pageCount: field.u32(20),
+    rawBytes: field.u32(24),
+    reserved2: field.u32(28),
+  },
+});
+/** Field offsets and the header size, pinned by a test. */
+export const BLOCK_HEADER = BLOCK_HEADER_LAYOUT.offsets;
 /** The most bytes a block may describe (a block holds at most one record beyond its raw-bytes target, and records are at most 128 MiB). */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 export const PIECE_SIZE = 8;
@@ -78,29 +86,36 @@ export function blockPageCount(block: PageListBlock): number {
 
 /** Encodes a block: version 1 uncompressed, or version 2 with its body compressed. */
 export function encodeBlock(block: PageListBlock, compression: Compression = "none"): Buffer {
-  const plain = encodePlainBlock(block);
+  const header = {
+    magic: BLOCK_MAGIC,
+    version: BLOCK_VERSION,
+    byteOrder: 1,
+    packCount: block.packs.length,
+    pieceCount: block.pieces.length / 2,
+    pageCount: block.slots.length,
+    rawBytes: block.raw.length,
+  };
+  const plain = encodePlainBlock(block, header);
   if (compression === "none") return plain;
-  const header = Buffer.from(plain.subarray(0, BLOCK_HEADER.size));
-  header.writeUInt8(BLOCK_VERSION_COMPRESSED, BLOCK_HEADER.version);
-  header.writeUInt8(packFormat.COMPRESSION_CODES[compression], BLOCK_HEADER.compression);
-  return Buffer.concat([header, compressFrame(compression, plain.subarray(BLOCK_HEADER.size))]);
+  return Buffer.concat([
+    BLOCK_HEADER_LAYOUT.encode({
+      ...header,
+      version: BLOCK_VERSION_COMPRESSED,
+      compression: packFormat.COMPRESSION_CODES[compression],
+    }),
+    compressFrame(compression, plain.subarray(BLOCK_HEADER_LAYOUT.size)),
+  ]);
 }
 
-function encodePlainBlock(block: PageListBlock): Buffer {
+function encodePlainBlock(block: PageListBlock, header: LayoutInput<typeof BLOCK_HEADER_LAYOUT.fields>): Buffer {
   const pageCount = block.slots.length;
   const pieceCount = block.pieces.length / 2;
   const tableEnd =
-    BLOCK_HEADER.size + block.packs.length * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
+    BLOCK_HEADER_LAYOUT.size + block.packs.length * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
   const rawAt = tableEnd + pad8(tableEnd);
   const out = Buffer.alloc(rawAt + block.raw.length);
-  BLOCK_MAGIC.copy(out, BLOCK_HEADER.magic);
-  out.writeUInt8(BLOCK_VERSION, BLOCK_HEADER.version);
-  out.writeUInt8(1, BLOCK_HEADER.byteOrder);
-  out.writeUInt32LE(block.packs.length, BLOCK_HEADER.packCount);
-  out.writeUInt32LE(pieceCount, BLOCK_HEADER.pieceCount);
-  out.writeUInt32LE(pageCount, BLOCK_HEADER.pageCount);
-  out.writeUInt32LE(block.raw.length, BLOCK_HEADER.rawBytes);
-  let at: number = BLOCK_HEADER.size;
+  BLOCK_HEADER_LAYOUT.encodeInto(out, 0, header);
+  let at: number = BLOCK_HEADER_LAYOUT.size;
   for (const pack of block.packs) at += out.write(pack, at, "hex");
   for (let i = 0; i < block.pieces.length; i++, at += 4) out.writeUInt32LE(block.pieces[i]!, at);
   out.set(block.digests.subarray(0, pageCount * DIGEST_SIZE), at);
@@ -115,48 +130,47 @@ export function decodeBlock(key: string, bytes: Buffer): PageListBlock {
   const bad = (detail: string, offset?: number): never => {
     throw new CorruptObjectError(key, detail, offset);
   };
-  if (bytes.length < BLOCK_HEADER.size) bad(`truncated: ${bytes.length} bytes`, 0);
-  if (!bytes.subarray(0, 8).equals(BLOCK_MAGIC)) bad("bad magic, not a page list block", 0);
-  const version = bytes.readUInt8(BLOCK_HEADER.version);
+  if (bytes.length < BLOCK_HEADER_LAYOUT.size) bad(`truncated: ${bytes.length} bytes`, 0);
+  const header = BLOCK_HEADER_LAYOUT.decode(bytes);
+  if (!header.magic.equals(BLOCK_MAGIC)) bad("bad magic, not a page list block", 0);
+  const { version, packCount, pieceCount, pageCount, rawBytes } = header;
   if (version !== BLOCK_VERSION && version !== BLOCK_VERSION_COMPRESSED) {
     throw new UnsupportedFormatError(
       key,
       `page list block version ${version} (this code reads ${BLOCK_VERSION} and ${BLOCK_VERSION_COMPRESSED})`,
     );
   }
-  if (bytes.readUInt8(BLOCK_HEADER.byteOrder) !== 1)
-    throw new UnsupportedFormatError(key, `byte order ${bytes.readUInt8(BLOCK_HEADER.byteOrder)}`);
-  const packCount = bytes.readUInt32LE(BLOCK_HEADER.packCount);
-  const pieceCount = bytes.readUInt32LE(BLOCK_HEADER.pieceCount);
-  const pageCount = bytes.readUInt32LE(BLOCK_HEADER.pageCount);
-  const rawBytes = bytes.readUInt32LE(BLOCK_HEADER.rawBytes);
+  if (header.byteOrder !== 1) throw new UnsupportedFormatError(key, `byte order ${header.byteOrder}`);
   if (packCount > MAX_BLOCK_PACKS) bad(`${packCount} packs`, BLOCK_HEADER.packCount);
-  const tableEnd = BLOCK_HEADER.size + packCount * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
+  const tableEnd = BLOCK_HEADER_LAYOUT.size + packCount * 32 + pieceCount * PIECE_SIZE + pageCount * (DIGEST_SIZE + 2);
   const rawAt = tableEnd + pad8(tableEnd);
   if (version === BLOCK_VERSION_COMPRESSED) {
-    const code = bytes.readUInt8(BLOCK_HEADER.compression);
+    const code = header.compression;
     const compression = packFormat.compressionFromCode(code);
     if (compression === undefined) throw new UnsupportedFormatError(key, `block compression code ${code}`);
-    if (bytes.readUInt8(BLOCK_HEADER.compression + 1) !== 0)
-      bad("reserved header byte is not zero", BLOCK_HEADER.compression + 1);
+    if (header.reserved !== 0) bad("reserved header byte is not zero", BLOCK_HEADER.reserved);
     if (rawAt + rawBytes > MAX_BLOCK_BYTES)
       bad(`header describes ${rawAt + rawBytes} bytes, at most ${MAX_BLOCK_BYTES}`, 0);
     let body: Buffer;
     try {
-      body = decompressFrame(compression, bytes.subarray(BLOCK_HEADER.size), rawAt + rawBytes - BLOCK_HEADER.size);
+      body = decompressFrame(
+        compression,
+        bytes.subarray(BLOCK_HEADER_LAYOUT.size),
+        rawAt + rawBytes - BLOCK_HEADER_LAYOUT.size,
+      );
     } catch (err) {
       throw new CorruptObjectError(
         key,
         `block body: ${err instanceof Error ? err.message : String(err)}`,
-        BLOCK_HEADER.size,
+        BLOCK_HEADER_LAYOUT.size,
       );
     }
     // The decompressed block reads as version 1 from here on.
-    bytes = Buffer.concat([bytes.subarray(0, BLOCK_HEADER.size), body]);
+    bytes = Buffer.concat([bytes.subarray(0, BLOCK_HEADER_LAYOUT.size), body]);
   }
   if (rawAt + rawBytes !== bytes.length)
     bad(`header describes ${rawAt + rawBytes} bytes, object has ${bytes.length}`, 0);
-  let at: number = BLOCK_HEADER.size;
+  let at: number = BLOCK_HEADER_LAYOUT.size;
   const packs: Sha256Id[] = [];
   for (let i = 0; i < packCount; i++, at += 32) packs.push(bytes.toString("hex", at, at + 32) as Sha256Id);
   const pieces = new Uint32Array(pieceCount * 2);

@@ -27,7 +27,10 @@
  * night after night.
  */
 import type { FileHandle } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import type { FromHashWorker, ToHashWorker } from "./stream-hash-worker.js";
 
 const SLOT_BYTES = 8 * 1024 * 1024;
 /** Idle threads kept for the next hashers: one per import or export a process runs at once, commonly. */
@@ -35,20 +38,22 @@ const IDLE_THREADS = 2;
 /** A thread that grew more slots than this (a stream of very long records) is not kept. */
 const KEPT_SLOTS = 10;
 
-// After a digest the worker starts a fresh hash: the thread is ready for the next stream.
-const WORKER = `
-const { parentPort } = require("node:worker_threads");
-const { createHash } = require("node:crypto");
-const slots = [];
-let hash = createHash("sha256");
-parentPort.on("message", (m) => {
-  if (m === null) {
-    parentPort.postMessage({ digest: hash.digest("hex") });
-    hash = createHash("sha256");
-  } else if (m.buffer !== undefined) slots[m.slot] = new Uint8Array(m.buffer);
-  else { hash.update(slots[m.slot].subarray(0, m.length)); parentPort.postMessage({ ack: m.slot }); }
-});
-`;
+/**
+ * Starts a thread running stream-hash-worker: the built .js next to this
+ * module, or, when this module runs from its TypeScript source (tests, tsx),
+ * the .ts beside it, loaded through tsx's require hook on the new thread
+ * (Node 20 does not apply an `--import tsx` loader to a worker's entry).
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./stream-hash-worker.js", import.meta.url));
+  const source = fileURLToPath(new URL("./stream-hash-worker.ts", import.meta.url));
+  const tsx = createRequire(import.meta.url).resolve("tsx/cjs/api");
+  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(source)});`, { eval: true });
+}
+
+function post(worker: Worker, message: ToHashWorker): void {
+  worker.postMessage(message);
+}
 
 /** A hashing thread and the slot buffers it has been given, in slot order. */
 interface HashThread {
@@ -64,7 +69,7 @@ function takeThread(): HashThread {
     thread.worker.ref();
     return thread;
   }
-  const worker = new Worker(WORKER, { eval: true });
+  const worker = startWorker();
   // An idle thread has no hasher listening; a failure there only means it is not reused.
   worker.on("error", () => {
     const at = idle.findIndex((t) => t.worker === worker);
@@ -104,11 +109,11 @@ export class StreamHasher {
   private failure: unknown;
   bytes = 0;
 
-  private readonly onMessage = (m: { ack?: number; digest?: string }) => {
-    if (m.ack !== undefined) {
+  private readonly onMessage = (m: FromHashWorker) => {
+    if ("ack" in m) {
       this.slots[m.ack]!.hashing = false;
       this.wake?.();
-    } else if (m.digest !== undefined) {
+    } else {
       this.finished = true;
       this.done?.resolve(m.digest);
     }
@@ -189,7 +194,7 @@ export class StreamHasher {
   async digest(): Promise<string> {
     if (this.failure !== undefined) throw this.failure;
     const digest = new Promise<string>((resolve, reject) => (this.done = { resolve, reject }));
-    this.thread.worker.postMessage(null);
+    post(this.thread.worker, null);
     return digest;
   }
 
@@ -205,7 +210,7 @@ export class StreamHasher {
   private send(slot: number, length: number): void {
     this.slots[slot]!.hashing = true;
     this.bytes += length;
-    this.thread.worker.postMessage({ slot, length });
+    post(this.thread.worker, { slot, length });
   }
 
   /** A slot neither being hashed nor held by the caller: waits only for the worker, else adds a slot. */
@@ -230,7 +235,7 @@ export class StreamHasher {
     const slot = this.slots.length;
     this.slots.push({ bytes: new Uint8Array(buffer), hashing: false, heldUntil: 0 });
     this.thread.buffers.push(buffer);
-    this.thread.worker.postMessage({ slot, buffer });
+    post(this.thread.worker, { slot, buffer });
     return slot;
   }
 }

@@ -16,7 +16,7 @@
 import { Writable } from "node:stream";
 import type { FrameChannel } from "./channel.js";
 import type { TokenBucket } from "./throttle.js";
-import type { Compression } from "./wire/format.js";
+import type { Compression } from "@xenfleet/store";
 
 export interface FrameSinkOptions {
   compression: Compression;

@@ -8,7 +8,7 @@ export * from "./errors.js";
 export * as wire from "./wire/format.js";
 export { FrameEncoder, encodeStreamHeader, type EncodedFrame } from "./wire/encoder.js";
 export { FrameDecoder } from "./wire/decoder.js";
-export type { Compression, Frame, FrameType } from "./wire/format.js";
+export type { Frame, FrameType } from "./wire/format.js";
 export { TokenBucket, parseRate, realClock, type Clock, type TokenBucketOptions } from "./throttle.js";
 export { OneTimeToken } from "./token.js";
 export { MigrationRecord, RECORD_TTL_MS, type Listener, type Outcome } from "./rendezvous.js";

@@ -20,7 +20,8 @@ import { MigrationFailedError } from "./errors.js";
 import { FrameSink } from "./frame-sink.js";
 import type { Listener, MigrationRecord } from "./rendezvous.js";
 import { TokenBucket } from "./throttle.js";
-import { type Compression, STREAM_FLAGS } from "./wire/format.js";
+import type { Compression } from "@xenfleet/store";
+import { STREAM_FLAGS } from "./wire/format.js";
 
 export interface SendOptions {
   hypervisor: Hypervisor;

@@ -48,8 +48,9 @@ export {
   DEFAULT_ZSTD_LEVEL,
   compressFrame,
   decompressFrame,
+  isCompression,
   type Compression,
-} from "./pack/compression.js";
+} from "./compression.js";
 export * as packFormat from "./pack/format.js";
 export {
   DEFAULT_FRAME_ENTRIES,

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { createWriteStream } from "node:fs";
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { openStore, type Compression, type ObjectStore } from "@xenfleet/store";
+import { isCompression, openStore, type Compression, type ObjectStore } from "@xenfleet/store";
 import type { StreamSource } from "@xenfleet/format";
 import {
   exportImage,
@@ -78,7 +78,7 @@ function legacyGuest(value: string): "pv" | "hvm" {
 }
 
 function compression(value: string): Compression {
-  if (value === "none" || value === "zstd" || value === "lz4") return value;
+  if (isCompression(value)) return value;
   throw new Error(`--compression is none, zstd or lz4, not ${value}`);
 }
 

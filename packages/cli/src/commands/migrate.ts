@@ -21,12 +21,11 @@ import {
   type JobResult,
 } from "@xenfleet/jobs";
 import { parseRate } from "@xenfleet/migration";
+import { isCompression, type Compression } from "@xenfleet/store";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
 
-type Compression = "none" | "lz4" | "zstd";
-
 function compressionArg(v: string): Compression {
-  if (v !== "none" && v !== "lz4" && v !== "zstd") throw new InvalidArgumentError("use lz4, zstd or none");
+  if (!isCompression(v)) throw new InvalidArgumentError("use lz4, zstd or none");
   return v;
 }
 function intArg(v: string): number {

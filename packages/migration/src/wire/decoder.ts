@@ -7,29 +7,41 @@
  */
 import { WireFormatError } from "../errors.js";
 import { frameChecksum } from "./checksum.js";
-import { decompress } from "./compression.js";
+import type { LayoutValues } from "@xenfleet/core";
+import { type Compression, decompressFrame } from "@xenfleet/store";
 import {
   BYTE_ORDER_MARK,
-  CHECKSUM_SIZE,
   compressionName,
+  FRAME_HEADER,
   FRAME_HEADER_SIZE,
   FRAME_TYPES,
   type Frame,
+  type FrameType,
   frameTypeOf,
   MAGIC,
   MAX_CONTROL_LENGTH,
   MAX_FRAME_LIMIT,
   MAX_HEADER_LENGTH,
+  STREAM_HEADER,
   STREAM_HEADER_SIZE,
   type StreamHeader,
   WIRE_VERSION,
 } from "./format.js";
 
+/** A frame header that passed every check a header can pass on its own. */
+interface CheckedFrameHeader {
+  /** Its bytes, which the checksum covers. */
+  readonly bytes: Buffer;
+  readonly fields: LayoutValues<typeof FRAME_HEADER.fields>;
+  readonly type: FrameType;
+  readonly compression: Compression;
+}
+
 type State =
   | { kind: "stream-header" }
   | { kind: "header-extension"; remaining: number }
   | { kind: "frame-header" }
-  | { kind: "payload"; header: Buffer; stored: number }
+  | { kind: "payload"; header: CheckedFrameHeader }
   | { kind: "failed"; error: WireFormatError };
 
 export class FrameDecoder {
@@ -99,13 +111,12 @@ export class FrameDecoder {
         const at = this.offset;
         const h = this.take(FRAME_HEADER_SIZE);
         if (!h) return null;
-        const stored = this.checkFrameHeader(h, at);
-        this.state = { kind: "payload", header: h, stored };
+        this.state = { kind: "payload", header: this.checkFrameHeader(h, at) };
         return undefined;
       }
       case "payload": {
         const at = this.offset - FRAME_HEADER_SIZE;
-        const stored = this.take(s.stored);
+        const stored = this.take(s.header.fields.storedLength);
         if (!stored) return null;
         this.state = { kind: "frame-header" };
         return this.finishFrame(s.header, stored, at);
@@ -117,97 +128,104 @@ export class FrameDecoder {
 
   private readStreamHeader(b: Buffer): void {
     const at = this.offset - STREAM_HEADER_SIZE;
-    if (!b.subarray(0, 4).equals(MAGIC)) {
-      throw new WireFormatError(
-        "bad-magic",
-        at,
-        `expected "XFMW", got ${JSON.stringify(b.subarray(0, 4).toString("latin1"))}`,
-      );
+    const { offsets } = STREAM_HEADER;
+    const h = STREAM_HEADER.decode(b);
+    if (!h.magic.equals(MAGIC)) {
+      throw new WireFormatError("bad-magic", at, `expected "XFMW", got ${JSON.stringify(h.magic.toString("latin1"))}`);
     }
-    const bom = b.readUInt16LE(6);
-    if (bom !== BYTE_ORDER_MARK) {
+    if (h.byteOrderMark !== BYTE_ORDER_MARK) {
       throw new WireFormatError(
         "bad-byte-order",
-        at + 6,
-        `byte order mark 0x${bom.toString(16)}: written big-endian, this reader speaks little-endian`,
+        at + offsets.byteOrderMark,
+        `byte order mark 0x${h.byteOrderMark.toString(16)}: written big-endian, this reader speaks little-endian`,
       );
     }
-    const version = b.readUInt16LE(4);
-    if (version !== WIRE_VERSION) {
+    if (h.version !== WIRE_VERSION) {
       throw new WireFormatError(
         "unsupported-version",
-        at + 4,
-        `version ${version}; this reader speaks version ${WIRE_VERSION}`,
+        at + offsets.version,
+        `version ${h.version}; this reader speaks version ${WIRE_VERSION}`,
       );
     }
-    const headerLength = b.readUInt16LE(8);
-    if (headerLength < STREAM_HEADER_SIZE || headerLength > MAX_HEADER_LENGTH) {
+    if (h.headerLength < STREAM_HEADER_SIZE || h.headerLength > MAX_HEADER_LENGTH) {
       throw new WireFormatError(
         "bad-header",
-        at + 8,
-        `header length ${headerLength} outside ${STREAM_HEADER_SIZE}..${MAX_HEADER_LENGTH}`,
+        at + offsets.headerLength,
+        `header length ${h.headerLength} outside ${STREAM_HEADER_SIZE}..${MAX_HEADER_LENGTH}`,
       );
     }
-    const maxFrame = b.readUInt32LE(12);
-    if (maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT) {
-      throw new WireFormatError("oversize", at + 12, `declared frame size ${maxFrame} outside 1..${MAX_FRAME_LIMIT}`);
+    if (h.maxFrame < 1 || h.maxFrame > MAX_FRAME_LIMIT) {
+      throw new WireFormatError(
+        "oversize",
+        at + offsets.maxFrame,
+        `declared frame size ${h.maxFrame} outside 1..${MAX_FRAME_LIMIT}`,
+      );
     }
-    this.streamHeader = { version, flags: b.readUInt16LE(10), maxFrame };
-    const extra = headerLength - STREAM_HEADER_SIZE;
+    this.streamHeader = { version: h.version, flags: h.flags, maxFrame: h.maxFrame };
+    const extra = h.headerLength - STREAM_HEADER_SIZE;
     this.state = extra > 0 ? { kind: "header-extension", remaining: extra } : { kind: "frame-header" };
   }
 
-  /** Validates everything a header can say on its own; returns the stored length to read. */
-  private checkFrameHeader(h: Buffer, at: number): number {
-    const type = frameTypeOf(h.readUInt8(0));
-    if (!type) throw new WireFormatError("unknown-frame-type", at, `frame type ${h.readUInt8(0)}`);
-    const compression = compressionName(h.readUInt8(1));
-    if (!compression) throw new WireFormatError("unknown-compression", at + 1, `compression code ${h.readUInt8(1)}`);
-    if (h.readUInt16LE(2) !== 0)
+  /** Validates everything a header can say on its own. */
+  private checkFrameHeader(bytes: Buffer, at: number): CheckedFrameHeader {
+    const { offsets } = FRAME_HEADER;
+    const fields = FRAME_HEADER.decode(bytes);
+    const type = frameTypeOf(fields.type);
+    if (!type) throw new WireFormatError("unknown-frame-type", at + offsets.type, `frame type ${fields.type}`);
+    const compression = compressionName(fields.compression);
+    if (!compression)
+      throw new WireFormatError(
+        "unknown-compression",
+        at + offsets.compression,
+        `compression code ${fields.compression}`,
+      );
+    if (fields.flags !== 0)
       throw new WireFormatError(
         "bad-header",
-        at + 2,
-        `frame flags 0x${h.readUInt16LE(2).toString(16)} unknown in version 1`,
+        at + offsets.flags,
+        `frame flags 0x${fields.flags.toString(16)} unknown in version 1`,
       );
-    const seq = h.readUInt32LE(4);
+    const { seq, rawLength: raw, storedLength: stored } = fields;
     if (seq !== this.nextSeq)
-      throw new WireFormatError("sequence", at + 4, `frame ${seq} where ${this.nextSeq} was due`);
-    const raw = h.readUInt32LE(8);
-    const stored = h.readUInt32LE(12);
+      throw new WireFormatError("sequence", at + offsets.seq, `frame ${seq} where ${this.nextSeq} was due`);
     const limit = FRAME_TYPES[type].control ? MAX_CONTROL_LENGTH : (this.streamHeader?.maxFrame ?? 0);
-    if (raw > limit) throw new WireFormatError("oversize", at + 8, `${type} frame of ${raw} bytes exceeds ${limit}`);
+    if (raw > limit)
+      throw new WireFormatError("oversize", at + offsets.rawLength, `${type} frame of ${raw} bytes exceeds ${limit}`);
     if (FRAME_TYPES[type].control && compression !== "none") {
-      throw new WireFormatError("bad-header", at + 1, `${type} frames are never compressed`);
+      throw new WireFormatError("bad-header", at + offsets.compression, `${type} frames are never compressed`);
     }
     // A compressed frame is only sent when it is smaller, so stored <= raw always holds.
     if (compression === "none" ? stored !== raw : stored > raw || stored === 0) {
       throw new WireFormatError(
         "oversize",
-        at + 12,
+        at + offsets.storedLength,
         `stored length ${stored} impossible for raw length ${raw} (${compression})`,
       );
     }
-    return stored;
+    return { bytes, fields, type, compression };
   }
 
-  private finishFrame(h: Buffer, stored: Buffer, at: number): Frame {
-    const expected = frameChecksum(h, stored);
-    if (!expected.equals(h.subarray(16, 16 + CHECKSUM_SIZE))) {
-      throw new WireFormatError("checksum", at + 16, `frame ${h.readUInt32LE(4)} checksum mismatch`);
-    }
-    const type = frameTypeOf(h.readUInt8(0))!;
-    const compression = compressionName(h.readUInt8(1))!;
-    const raw = h.readUInt32LE(8);
-    let payload: Buffer;
-    try {
-      payload = decompress(compression, stored, raw);
-    } catch (err) {
+  private finishFrame(header: CheckedFrameHeader, stored: Buffer, at: number): Frame {
+    const { type, compression, fields } = header;
+    if (!frameChecksum(header.bytes, stored).equals(fields.checksum)) {
       throw new WireFormatError(
-        "decompress",
-        at + FRAME_HEADER_SIZE,
-        `${compression} payload of frame ${h.readUInt32LE(4)}: ${(err as Error).message}`,
+        "checksum",
+        at + FRAME_HEADER.offsets.checksum,
+        `frame ${fields.seq} checksum mismatch`,
       );
     }
+    // A plain payload is handed on as read: its length was checked with the header.
+    let payload = stored;
+    if (compression !== "none")
+      try {
+        payload = decompressFrame(compression, stored, fields.rawLength);
+      } catch (err) {
+        throw new WireFormatError(
+          "decompress",
+          at + FRAME_HEADER_SIZE,
+          `${compression} payload of frame ${fields.seq}: ${(err as Error).message}`,
+        );
+      }
     const seq = this.nextSeq;
     this.nextSeq = (this.nextSeq + 1) >>> 0;
     return { type, seq, compression, wireBytes: FRAME_HEADER_SIZE + stored.length, payload };

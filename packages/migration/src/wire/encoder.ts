@@ -4,34 +4,34 @@
  * concatenating, so a 1 MiB payload is never copied.
  */
 import { frameChecksum } from "./checksum.js";
-import { compress } from "./compression.js";
+import { type Compression, compressFrame } from "@xenfleet/store";
 import {
   BYTE_ORDER_MARK,
-  COMPRESSIONS,
-  type Compression,
+  COMPRESSION_CODES,
   DEFAULT_MAX_FRAME,
-  FRAME_HEADER_SIZE,
+  FRAME_HEADER,
   FRAME_TYPES,
   type FrameType,
   MAGIC,
   MAX_CONTROL_LENGTH,
   MAX_FRAME_LIMIT,
-  STREAM_HEADER_SIZE,
+  STREAM_HEADER,
   WIRE_VERSION,
+  WIRE_ZSTD_LEVEL,
 } from "./format.js";
 
 export function encodeStreamHeader(maxFrame = DEFAULT_MAX_FRAME, flags = 0): Buffer {
   if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > MAX_FRAME_LIMIT)
     throw new RangeError(`maxFrame out of range: ${maxFrame}`);
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw new RangeError(`flags out of range: ${flags}`);
-  const b = Buffer.alloc(STREAM_HEADER_SIZE);
-  MAGIC.copy(b, 0);
-  b.writeUInt16LE(WIRE_VERSION, 4);
-  b.writeUInt16LE(BYTE_ORDER_MARK, 6);
-  b.writeUInt16LE(STREAM_HEADER_SIZE, 8);
-  b.writeUInt16LE(flags, 10);
-  b.writeUInt32LE(maxFrame, 12);
-  return b;
+  return STREAM_HEADER.encode({
+    magic: MAGIC,
+    version: WIRE_VERSION,
+    byteOrderMark: BYTE_ORDER_MARK,
+    headerLength: STREAM_HEADER.size,
+    flags,
+    maxFrame,
+  });
 }
 
 export interface EncodedFrame {
@@ -56,12 +56,12 @@ export class FrameEncoder {
     return encodeStreamHeader(this.maxFrame, this.flags);
   }
 
-  /** A data frame; compressed with `compression` when that makes it smaller. */
+  /** A data frame; compressed with `compression` when that makes it smaller, else sent as "none". */
   data(payload: Buffer, compression: Compression = "none"): EncodedFrame {
     if (payload.length > this.maxFrame)
       throw new RangeError(`data frame of ${payload.length} bytes exceeds maxFrame ${this.maxFrame}`);
-    const packed = compress(compression, payload);
-    return packed
+    const packed = compression === "none" ? undefined : compressFrame(compression, payload, WIRE_ZSTD_LEVEL);
+    return packed !== undefined && packed.length < payload.length
       ? this.frame("data", payload.length, packed, compression)
       : this.frame("data", payload.length, payload, "none");
   }
@@ -75,14 +75,15 @@ export class FrameEncoder {
   }
 
   private frame(type: FrameType, rawLength: number, stored: Buffer, compression: Compression): EncodedFrame {
-    const h = Buffer.alloc(FRAME_HEADER_SIZE);
-    h.writeUInt8(FRAME_TYPES[type].code, 0);
-    h.writeUInt8(COMPRESSIONS[compression], 1);
-    h.writeUInt16LE(0, 2);
-    h.writeUInt32LE(this.seq, 4);
-    h.writeUInt32LE(rawLength, 8);
-    h.writeUInt32LE(stored.length, 12);
-    frameChecksum(h, stored).copy(h, 16);
+    const h = FRAME_HEADER.encode({
+      type: FRAME_TYPES[type].code,
+      compression: COMPRESSION_CODES[compression],
+      flags: 0,
+      seq: this.seq,
+      rawLength,
+      storedLength: stored.length,
+    });
+    h.set(frameChecksum(h, stored), FRAME_HEADER.offsets.checksum);
     this.seq = (this.seq + 1) >>> 0;
     return { buffers: [h, stored], wireBytes: h.length + stored.length, rawBytes: rawLength, compression };
   }

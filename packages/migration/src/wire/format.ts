@@ -18,7 +18,7 @@
  *
  * Frame header (24 bytes), then `storedLength` payload bytes:
  *   0  type          u8 (FRAME_TYPES)
- *   1  compression   u8 (COMPRESSIONS), how this frame's payload is stored
+ *   1  compression   u8 (COMPRESSION_CODES), how this frame's payload is stored
  *   2  flags         u16, 0 in version 1
  *   4  seq           u32, 0 for the first frame, +1 per frame
  *   8  rawLength     u32, payload length once decompressed
@@ -28,12 +28,43 @@
  * All integers are little-endian: the byte order field states it once.
  */
 
+import { defineLayout, field } from "@xenfleet/core";
+import type { Compression } from "@xenfleet/store";
+
 export const MAGIC = Buffer.from("XFMW", "latin1");
 export const WIRE_VERSION = 1;
 export const BYTE_ORDER_MARK = 0x0102;
-export const STREAM_HEADER_SIZE = 16;
-export const FRAME_HEADER_SIZE = 24;
-export const CHECKSUM_SIZE = 8;
+
+export const STREAM_HEADER = defineLayout("stream header", {
+  size: 16,
+  byteOrder: "little",
+  fields: {
+    magic: field.bytes(0, 4),
+    version: field.u16(4),
+    byteOrderMark: field.u16(6),
+    headerLength: field.u16(8),
+    flags: field.u16(10),
+    maxFrame: field.u32(12),
+  },
+});
+export const FRAME_HEADER = defineLayout("frame header", {
+  size: 24,
+  byteOrder: "little",
+  fields: {
+    type: field.u8(0),
+    compression: field.u8(1),
+    flags: field.u16(2),
+    seq: field.u32(4),
+    rawLength: field.u32(8),
+    storedLength: field.u32(12),
+    checksum: field.bytes(16, 8),
+  },
+});
+export const STREAM_HEADER_SIZE = STREAM_HEADER.size;
+export const FRAME_HEADER_SIZE = FRAME_HEADER.size;
+export const CHECKSUM_SIZE = FRAME_HEADER.fields.checksum.length;
+/** The checksum covers the frame header's bytes before it. */
+export const CHECKSUMMED_HEADER_BYTES = FRAME_HEADER.offsets.checksum;
 /** A header extension longer than this is refused rather than buffered. */
 export const MAX_HEADER_LENGTH = 4096;
 /** Default largest raw payload per frame. */
@@ -52,14 +83,20 @@ export const MAX_CONTROL_LENGTH = 4096;
  */
 export const STREAM_FLAGS = { acks: 0x0001 } as const;
 
-/** Per-frame compression: each frame names how its payload is stored. */
-export const COMPRESSIONS = { none: 0, lz4: 1, zstd: 2 } as const;
-export type Compression = keyof typeof COMPRESSIONS;
-export const COMPRESSION_NAMES = ["none", "lz4", "zstd"] as const satisfies readonly Compression[];
+/**
+ * Per-frame compression: each frame names how its payload is stored, by the
+ * wire's own codes (packs number the same algorithms differently). The
+ * algorithms are the store's codec's.
+ */
+export const COMPRESSION_CODES: Readonly<Record<Compression, number>> = { none: 0, lz4: 1, zstd: 2 };
+const COMPRESSION_NAMES: readonly Compression[] = ["none", "lz4", "zstd"];
 
 export function compressionName(code: number): Compression | undefined {
   return COMPRESSION_NAMES[code];
 }
+
+/** zstd level of data frames: the link is the bottleneck only when it is slow; a fast level keeps the CPU off the critical path. */
+export const WIRE_ZSTD_LEVEL = 1;
 
 /**
  * Frame types. `from` says which side sends it; `control` frames carry JSON

@@ -33,35 +33,61 @@
  *   of an uncompressed pack is read with one range read of its own bytes.
  * The pack's store key is packs/<ab>/<SHA-256 of the whole pack>.
  */
+import { defineLayout, field } from "@xenfleet/core";
 import type { HashAlgorithm } from "../content-id.js";
-import type { Compression } from "./compression.js";
+import type { Compression } from "../compression.js";
 
 export const PACK_MAGIC = Buffer.from("XFLTPACK", "latin1");
 export const PACK_END_MAGIC = Buffer.from("XFLTPEND", "latin1");
 export const PACK_VERSION = 1;
 export const BYTE_ORDER_LITTLE_ENDIAN = 1;
 
-/** Field offsets and sizes, pinned by a test. */
-export const HEADER = {
+export const HEADER_LAYOUT = defineLayout("pack header", {
   size: 16,
-  magic: 0,
-  version: 8,
-  byteOrder: 9,
-  compression: 10,
-  entryHash: 11,
-  reserved: 12,
-} as const;
-export const FRAME_RECORD = { size: 16, offset: 0, storedLength: 8, rawLength: 12 } as const;
-export const ENTRY_RECORD = { size: 48, id: 0, frame: 32, offsetInFrame: 36, length: 40, reserved: 44 } as const;
-export const TRAILER = {
+  byteOrder: "little",
+  fields: {
+    magic: field.bytes(0, 8),
+    version: field.u8(8),
+    byteOrder: field.u8(9),
+    compression: field.u8(10),
+    entryHash: field.u8(11),
+    reserved: field.u32(12),
+  },
+});
+export const FRAME_RECORD_LAYOUT = defineLayout("pack frame record", {
+  size: 16,
+  byteOrder: "little",
+  fields: { offset: field.u64(0), storedLength: field.u32(8), rawLength: field.u32(12) },
+});
+export const ENTRY_RECORD_LAYOUT = defineLayout("pack entry record", {
+  size: 48,
+  byteOrder: "little",
+  fields: {
+    id: field.bytes(0, 32),
+    frame: field.u32(32),
+    offsetInFrame: field.u32(36),
+    length: field.u32(40),
+    reserved: field.u32(44),
+  },
+});
+export const TRAILER_LAYOUT = defineLayout("pack trailer", {
   size: 88,
-  indexOffset: 0,
-  frameCount: 8,
-  entryCount: 12,
-  indexChecksum: 16,
-  magic: 48,
-  packChecksum: 56,
-} as const;
+  byteOrder: "little",
+  fields: {
+    indexOffset: field.u64(0),
+    frameCount: field.u32(8),
+    entryCount: field.u32(12),
+    indexChecksum: field.bytes(16, 32),
+    magic: field.bytes(48, 8),
+    packChecksum: field.bytes(56, 32),
+  },
+});
+
+/** Field offsets and sizes, pinned by a test. */
+export const HEADER = HEADER_LAYOUT.offsets;
+export const FRAME_RECORD = FRAME_RECORD_LAYOUT.offsets;
+export const ENTRY_RECORD = ENTRY_RECORD_LAYOUT.offsets;
+export const TRAILER = TRAILER_LAYOUT.offsets;
 
 /** Limits that bound what a hostile pack can make a reader allocate or loop over. */
 export const MAX_PACK_ENTRIES = 1 << 20;
@@ -107,43 +133,30 @@ export interface PackTrailer {
 }
 
 export function encodeHeader(header: Omit<PackHeader, "version">): Buffer {
-  const out = Buffer.alloc(HEADER.size);
-  PACK_MAGIC.copy(out, HEADER.magic);
-  out.writeUInt8(PACK_VERSION, HEADER.version);
-  out.writeUInt8(BYTE_ORDER_LITTLE_ENDIAN, HEADER.byteOrder);
-  out.writeUInt8(COMPRESSION_CODES[header.compression], HEADER.compression);
-  out.writeUInt8(HASH_CODES[header.entryHash], HEADER.entryHash);
-  out.writeUInt32LE(0, HEADER.reserved);
-  return out;
+  return HEADER_LAYOUT.encode({
+    magic: PACK_MAGIC,
+    version: PACK_VERSION,
+    byteOrder: BYTE_ORDER_LITTLE_ENDIAN,
+    compression: COMPRESSION_CODES[header.compression],
+    entryHash: HASH_CODES[header.entryHash],
+  });
 }
 
 export function encodeIndex(frames: readonly FrameRecord[], entries: readonly EntryRecord[]): Buffer {
-  const out = Buffer.alloc(frames.length * FRAME_RECORD.size + entries.length * ENTRY_RECORD.size);
+  const out = Buffer.alloc(frames.length * FRAME_RECORD_LAYOUT.size + entries.length * ENTRY_RECORD_LAYOUT.size);
   let at = 0;
   for (const f of frames) {
-    out.writeBigUInt64LE(BigInt(f.offset), at + FRAME_RECORD.offset);
-    out.writeUInt32LE(f.storedLength, at + FRAME_RECORD.storedLength);
-    out.writeUInt32LE(f.rawLength, at + FRAME_RECORD.rawLength);
-    at += FRAME_RECORD.size;
+    FRAME_RECORD_LAYOUT.encodeInto(out, at, f);
+    at += FRAME_RECORD_LAYOUT.size;
   }
   for (const e of entries) {
-    Buffer.from(e.id, "hex").copy(out, at + ENTRY_RECORD.id);
-    out.writeUInt32LE(e.frame, at + ENTRY_RECORD.frame);
-    out.writeUInt32LE(e.offsetInFrame, at + ENTRY_RECORD.offsetInFrame);
-    out.writeUInt32LE(e.length, at + ENTRY_RECORD.length);
-    out.writeUInt32LE(0, at + ENTRY_RECORD.reserved);
-    at += ENTRY_RECORD.size;
+    ENTRY_RECORD_LAYOUT.encodeInto(out, at, { ...e, id: Buffer.from(e.id, "hex") });
+    at += ENTRY_RECORD_LAYOUT.size;
   }
   return out;
 }
 
 /** The trailer up to (not including) the pack checksum, which covers it. */
 export function encodeTrailerBody(trailer: PackTrailer): Buffer {
-  const out = Buffer.alloc(TRAILER.packChecksum);
-  out.writeBigUInt64LE(BigInt(trailer.indexOffset), TRAILER.indexOffset);
-  out.writeUInt32LE(trailer.frameCount, TRAILER.frameCount);
-  out.writeUInt32LE(trailer.entryCount, TRAILER.entryCount);
-  trailer.indexChecksum.copy(out, TRAILER.indexChecksum);
-  PACK_END_MAGIC.copy(out, TRAILER.magic);
-  return out;
+  return TRAILER_LAYOUT.encode({ ...trailer, magic: PACK_END_MAGIC }).subarray(0, TRAILER.packChecksum);
 }

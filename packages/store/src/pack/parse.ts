@@ -3,14 +3,18 @@ import { CorruptObjectError, UnsupportedPackError } from "../errors.js";
 import {
   BYTE_ORDER_LITTLE_ENDIAN,
   ENTRY_RECORD,
+  ENTRY_RECORD_LAYOUT,
   FRAME_RECORD,
+  FRAME_RECORD_LAYOUT,
   HEADER,
+  HEADER_LAYOUT,
   MAX_FRAME_RAW_BYTES,
   MAX_PACK_ENTRIES,
   PACK_END_MAGIC,
   PACK_MAGIC,
   PACK_VERSION,
   TRAILER,
+  TRAILER_LAYOUT,
   compressionFromCode,
   hashFromCode,
   type EntryRecord,
@@ -32,23 +36,20 @@ export function parseHeader(key: string, bytes: Buffer, packSize: number): PackH
       0,
     );
   }
-  if (!bytes.subarray(HEADER.magic, HEADER.magic + PACK_MAGIC.length).equals(PACK_MAGIC)) {
+  const header = HEADER_LAYOUT.decode(bytes);
+  if (!header.magic.equals(PACK_MAGIC)) {
     throw new CorruptObjectError(key, `bad magic, not a pack`, HEADER.magic);
   }
-  const version = bytes.readUInt8(HEADER.version);
+  const { version, byteOrder, compression: compressionCode, entryHash: hashCode } = header;
   if (version !== PACK_VERSION)
     throw new UnsupportedPackError(key, `version ${version} (this code reads version ${PACK_VERSION})`);
-  const byteOrder = bytes.readUInt8(HEADER.byteOrder);
   if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN)
     throw new UnsupportedPackError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
-  const compressionCode = bytes.readUInt8(HEADER.compression);
   const compression = compressionFromCode(compressionCode);
   if (compression === undefined) throw new UnsupportedPackError(key, `compression code ${compressionCode}`);
-  const hashCode = bytes.readUInt8(HEADER.entryHash);
   const entryHash = hashFromCode(hashCode);
   if (entryHash === undefined) throw new UnsupportedPackError(key, `entry hash code ${hashCode}`);
-  if (bytes.readUInt32LE(HEADER.reserved) !== 0)
-    throw new CorruptObjectError(key, "reserved header field is not zero", HEADER.reserved);
+  if (header.reserved !== 0) throw new CorruptObjectError(key, "reserved header field is not zero", HEADER.reserved);
   return { version, compression, entryHash };
 }
 
@@ -57,12 +58,11 @@ export function parseTrailer(key: string, bytes: Buffer, packSize: number): Pack
   const at = packSize - TRAILER.size;
   if (bytes.length !== TRAILER.size)
     throw new CorruptObjectError(key, `truncated trailer (${bytes.length} of ${TRAILER.size} bytes)`, at);
-  if (!bytes.subarray(TRAILER.magic, TRAILER.magic + PACK_END_MAGIC.length).equals(PACK_END_MAGIC)) {
+  const trailer = TRAILER_LAYOUT.decode(bytes);
+  if (!trailer.magic.equals(PACK_END_MAGIC)) {
     throw new CorruptObjectError(key, "bad trailer magic (truncated or not a pack)", at + TRAILER.magic);
   }
-  const indexOffset = Number(bytes.readBigUInt64LE(TRAILER.indexOffset));
-  const frameCount = bytes.readUInt32LE(TRAILER.frameCount);
-  const entryCount = bytes.readUInt32LE(TRAILER.entryCount);
+  const { indexOffset, frameCount, entryCount } = trailer;
   if (entryCount > MAX_PACK_ENTRIES)
     throw new CorruptObjectError(key, `entry count ${entryCount} exceeds ${MAX_PACK_ENTRIES}`, at + TRAILER.entryCount);
   if (frameCount > entryCount)
@@ -86,7 +86,7 @@ export function parseTrailer(key: string, bytes: Buffer, packSize: number): Pack
     indexOffset,
     frameCount,
     entryCount,
-    indexChecksum: Buffer.from(bytes.subarray(TRAILER.indexChecksum, TRAILER.indexChecksum + 32)),
+    indexChecksum: Buffer.from(trailer.indexChecksum),
   };
 }
 
@@ -111,9 +111,7 @@ export function parseIndex(
   let expectedOffset = HEADER.size;
   for (let i = 0; i < trailer.frameCount; i++) {
     const at = i * FRAME_RECORD.size;
-    const offset = Number(index.readBigUInt64LE(at + FRAME_RECORD.offset));
-    const storedLength = index.readUInt32LE(at + FRAME_RECORD.storedLength);
-    const rawLength = index.readUInt32LE(at + FRAME_RECORD.rawLength);
+    const { offset, storedLength, rawLength } = FRAME_RECORD_LAYOUT.decode(index, at);
     const where = trailer.indexOffset + at;
     if (offset !== expectedOffset)
       throw new CorruptObjectError(key, `frame ${i} starts at ${offset}, expected ${expectedOffset}`, where);
@@ -141,12 +139,10 @@ export function parseIndex(
   for (let i = 0; i < trailer.entryCount; i++) {
     const at = base + i * ENTRY_RECORD.size;
     const where = trailer.indexOffset + at;
-    const id = index.subarray(at + ENTRY_RECORD.id, at + ENTRY_RECORD.id + 32).toString("hex");
-    const entryFrame = index.readUInt32LE(at + ENTRY_RECORD.frame);
-    const offsetInFrame = index.readUInt32LE(at + ENTRY_RECORD.offsetInFrame);
-    const length = index.readUInt32LE(at + ENTRY_RECORD.length);
-    if (index.readUInt32LE(at + ENTRY_RECORD.reserved) !== 0)
-      throw new CorruptObjectError(key, `entry ${i}: reserved field is not zero`, where);
+    const record = ENTRY_RECORD_LAYOUT.decode(index, at);
+    const id = record.id.toString("hex");
+    const { frame: entryFrame, offsetInFrame, length } = record;
+    if (record.reserved !== 0) throw new CorruptObjectError(key, `entry ${i}: reserved field is not zero`, where);
     // Entries tile their frames in order: either continue this frame or start the next one.
     const current = frames[frame];
     if (current !== undefined && offsetInFrameExpected === current.rawLength && entryFrame === frame + 1) {

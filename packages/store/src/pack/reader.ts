@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { sha256Hasher, sha256Id, type ContentId, type HashAlgorithm, type Hasher } from "../content-id.js";
 import { CorruptObjectError, ObjectNotFoundError, PackEntryNotFoundError, UnsupportedPackError } from "../errors.js";
 import type { ObjectStore } from "../object-store.js";
-import { decompressFrame, type Compression } from "./compression.js";
+import { decompressFrame, type Compression } from "../compression.js";
 import { HEADER, TRAILER, type EntryRecord, type FrameRecord } from "./format.js";
 import { parseHeader, parseIndex, parseTrailer } from "./parse.js";
 import { packKey } from "./writer.js";

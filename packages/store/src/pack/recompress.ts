@@ -1,7 +1,7 @@
 import type { ContentId, HashAlgorithm, Hasher } from "../content-id.js";
 import type { ObjectStore } from "../object-store.js";
 import { getVerified } from "../verified.js";
-import type { Compression } from "./compression.js";
+import type { Compression } from "../compression.js";
 import { PackReader } from "./reader.js";
 import { PackWriter, packKey, writePack, type FinishedPack } from "./writer.js";
 

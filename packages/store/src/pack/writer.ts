@@ -3,7 +3,7 @@ import { contentKey, type ContentId, type HashAlgorithm } from "../content-id.js
 import { InvalidContentIdError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../object-store.js";
 import type { BufferPool } from "./buffer-pool.js";
-import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "./compression.js";
+import { compressFrame, DEFAULT_ZSTD_LEVEL, type Compression } from "../compression.js";
 import {
   encodeHeader,
   encodeIndex,

@@ -1,11 +1,22 @@
+/**
+ * The one codec of the fleet's formats: packs (their frames), page list
+ * blocks (their bodies) and the migration wire (each frame's payload) all
+ * compress and decompress through it. Each of those formats names the
+ * algorithm in its own bytes, with its own code table: the codes belong to
+ * the format, the algorithms and their frame encoding to this module.
+ */
 import lz4 from "lz4-napi";
 import zstd from "zstd-napi";
 import zstdBinding from "zstd-napi/binding.js";
 
-/** How a pack's frames are stored. Named in every pack header. */
+/** A compression algorithm, as the fleet's formats name it. */
 export type Compression = "none" | "zstd" | "lz4";
 
 export const COMPRESSIONS: readonly Compression[] = ["none", "zstd", "lz4"];
+
+export function isCompression(value: string): value is Compression {
+  return (COMPRESSIONS as readonly string[]).includes(value);
+}
 
 /** Default zstd level: fast enough for a compress worker to keep up, most of the ratio. */
 export const DEFAULT_ZSTD_LEVEL = 3;
@@ -13,7 +24,7 @@ export const DEFAULT_ZSTD_LEVEL = 3;
 /**
  * Compresses one frame. zstd frames record their content size; lz4 frames
  * are lz4 blocks prefixed with their size (u32 little-endian). Both let the
- * reader check the size before decompressing.
+ * reader check the size before decompressing. "none" returns a copy.
  */
 export function compressFrame(algorithm: Compression, raw: Uint8Array, zstdLevel = DEFAULT_ZSTD_LEVEL): Buffer {
   switch (algorithm) {
@@ -47,7 +58,8 @@ function zstdCompressor(level: number): zstd.Compressor {
  * Decompresses one frame that must hold exactly `rawLength` bytes. Never
  * allocates more than `rawLength` (which the caller has bounded), whatever
  * the frame claims; throws a plain Error describing the mismatch, which the
- * pack reader turns into CorruptObjectError naming the pack.
+ * caller turns into its own error naming the object (a pack, a block) or
+ * the frame. "none" returns a copy.
  */
 export function decompressFrame(algorithm: Compression, stored: Uint8Array, rawLength: number): Buffer {
   switch (algorithm) {
