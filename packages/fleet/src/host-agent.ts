@@ -5,7 +5,8 @@
  * alive and can reach Redis and its hypervisor".
  */
 import type { Hypervisor, DomainInfo } from "@xenfleet/hypervisor";
-import { runHeartbeat, type HostDomain, type HostInfo } from "@xenfleet/jobs";
+import { keys, type Logger, runHeartbeat, type HostDomain, type HostInfo } from "@xenfleet/jobs";
+import type { HostEnv } from "./host-config.js";
 import type { Redis } from "ioredis";
 
 export interface HostIdentity {
@@ -52,4 +53,41 @@ export function runHostAgent(options: HostAgentOptions): Promise<void> {
     read: () => readHostInfo(options.hypervisor, options.identity),
     ...(options.onError ? { onError: options.onError } : {}),
   });
+}
+
+export interface HostAgentHandle {
+  /** Stops the heartbeat and deletes it: a host whose agent stops on purpose is down at once, not when the beat expires. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent of the host a service serves, from its configuration. Its
+ * heartbeat outlives the service's shutdown signal (while a job in hand
+ * finishes, the host is still up): stop it among the service's closers.
+ */
+export function startHostAgent(options: {
+  redis: Redis;
+  prefix: string;
+  hypervisor: Hypervisor;
+  config: HostEnv;
+  logger: Logger;
+}): HostAgentHandle {
+  const { config } = options;
+  const stop = new AbortController();
+  const running = runHostAgent({
+    redis: options.redis,
+    prefix: options.prefix,
+    hypervisor: options.hypervisor,
+    identity: { id: config.XENFLEET_HOST, address: config.XENFLEET_HOST_ADDRESS, tags: config.XENFLEET_HOST_TAGS },
+    intervalMs: config.XENFLEET_HEARTBEAT_MS,
+    signal: stop.signal,
+    onError: (err) => options.logger.warn({ err }, "heartbeat failed"),
+  });
+  return {
+    stop: async () => {
+      stop.abort();
+      await running;
+      await options.redis.del(keys.alive(options.prefix, config.XENFLEET_HOST));
+    },
+  };
 }

@@ -6,8 +6,15 @@ export {
   tagsSchema,
   type HostEnv,
 } from "./host-config.js";
-export { openHypervisor, type HypervisorConfig } from "./open-hypervisor.js";
-export { readHostInfo, runHostAgent, type HostAgentOptions, type HostIdentity } from "./host-agent.js";
+export { hostHypervisor, openHypervisor, type HypervisorConfig } from "./open-hypervisor.js";
+export {
+  readHostInfo,
+  runHostAgent,
+  startHostAgent,
+  type HostAgentHandle,
+  type HostAgentOptions,
+  type HostIdentity,
+} from "./host-agent.js";
 export {
   acquireSaveSlot,
   activeSaveSlots,

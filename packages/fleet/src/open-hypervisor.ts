@@ -1,5 +1,5 @@
 import { type Hypervisor, SimHost, XenHypervisor } from "@xenfleet/hypervisor";
-import { defaultSimDir } from "./host-config.js";
+import { defaultSimDir, type HostEnv } from "./host-config.js";
 
 export interface HypervisorConfig {
   kind: "sim" | "xen";
@@ -23,5 +23,16 @@ export async function openHypervisor(config: HypervisorConfig): Promise<Hypervis
     name: config.host,
     ...(config.simMemoryBytes !== undefined ? { totalMemoryBytes: config.simMemoryBytes } : {}),
     ...(config.simSaveDigest !== undefined ? { recordSaveDigest: config.simSaveDigest } : {}),
+  });
+}
+
+/** The hypervisor of the host a service serves, as its configuration names it. */
+export function hostHypervisor(config: HostEnv, options: { simSaveDigest?: boolean } = {}): Promise<Hypervisor> {
+  return openHypervisor({
+    kind: config.XENFLEET_HYPERVISOR,
+    host: config.XENFLEET_HOST,
+    simDir: config.XENFLEET_SIM_DIR,
+    simMemoryBytes: config.XENFLEET_SIM_MEMORY,
+    ...options,
   });
 }

@@ -7,8 +7,8 @@
  * XENFLEET_HOST_ADDRESS through the migration record. At startup it first
  * settles migrations a crashed predecessor left half-done (sweep.ts).
  */
-import { migrateHandlers, openHypervisor, runHostAgent, serveQueues, startService, Stores } from "@xenfleet/fleet";
-import { createRedis, hostQueue, keys } from "@xenfleet/jobs";
+import { hostHypervisor, migrateHandlers, serveQueues, startHostAgent, startService, Stores } from "@xenfleet/fleet";
+import { createRedis, hostQueue } from "@xenfleet/jobs";
 import { sweepMigrations, TokenBucket } from "@xenfleet/migration";
 import { loadConfig, loadTls } from "./config.js";
 
@@ -18,31 +18,17 @@ const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "migrate-worker", host, config });
 const { logger } = service;
 
-const hypervisor = await openHypervisor({
-  kind: config.XENFLEET_HYPERVISOR,
-  host,
-  simDir: config.XENFLEET_SIM_DIR,
-  simMemoryBytes: config.XENFLEET_SIM_MEMORY,
-  // Nothing here reads a save report's digest, and hashing a whole domain
-  // after every migration would hold a send slot and a core for seconds.
-  simSaveDigest: false,
-});
+// Nothing here reads a save report's digest, and hashing a whole domain
+// after every migration would hold a send slot and a core for seconds.
+const hypervisor = await hostHypervisor(config, { simSaveDigest: false });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `migrate-worker@${host}:producer`);
 const stores = new Stores(config);
 const { tls, ca } = loadTls(config);
 
-const agentStop = new AbortController();
+// Usually the save worker is the host's agent; a host without one runs it here.
 const agent = config.XENFLEET_MIGRATE_AGENT
-  ? runHostAgent({
-      redis: producer,
-      prefix,
-      hypervisor,
-      identity: { id: host, address: config.XENFLEET_HOST_ADDRESS, tags: config.XENFLEET_HOST_TAGS },
-      intervalMs: config.XENFLEET_HEARTBEAT_MS,
-      signal: agentStop.signal,
-      onError: (err) => logger.warn({ err }, "heartbeat failed"),
-    })
-  : Promise.resolve();
+  ? startHostAgent({ redis: producer, prefix, hypervisor, config, logger })
+  : undefined;
 
 const openStore = (url: string) => stores.get(url);
 // Before taking jobs: settle what a crashed predecessor on this host left half-done.
@@ -91,15 +77,5 @@ await serveQueues(service, {
       handlers: { "migrate-recv": handlers["migrate-recv"] },
     },
   ],
-  closers: [
-    () => {
-      agentStop.abort();
-      return agent;
-    },
-    async () => {
-      if (config.XENFLEET_MIGRATE_AGENT) await producer.del(keys.alive(prefix, host));
-    },
-    () => stores.close(),
-    () => producer.quit(),
-  ],
+  closers: [async () => agent?.stop(), () => stores.close(), () => producer.quit()],
 });

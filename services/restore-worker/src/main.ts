@@ -4,19 +4,14 @@
  * against the host's hypervisor. The host's heartbeat comes from its save
  * worker, which also publishes the domains restored here on its next beat.
  */
-import { openHypervisor, restoreHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
+import { hostHypervisor, restoreHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
 import { hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
 const config = loadConfig();
 const host = config.XENFLEET_HOST;
 const service = await startService({ name: "restore-worker", host, config });
-const hypervisor = await openHypervisor({
-  kind: config.XENFLEET_HYPERVISOR,
-  host,
-  simDir: config.XENFLEET_SIM_DIR,
-  simMemoryBytes: config.XENFLEET_SIM_MEMORY,
-});
+const hypervisor = await hostHypervisor(config);
 const stores = new Stores(config);
 const queue = hostQueue("restore", host);
 service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");

@@ -6,8 +6,8 @@
  * process is alive.
  */
 import { Queue } from "bullmq";
-import { openHypervisor, runHostAgent, saveHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
-import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, keys } from "@xenfleet/jobs";
+import { hostHypervisor, saveHandler, serveQueues, startHostAgent, startService, Stores } from "@xenfleet/fleet";
+import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
 const config = loadConfig();
@@ -16,28 +16,12 @@ const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "save-worker", host, config });
 const { logger } = service;
 
-const hypervisor = await openHypervisor({
-  kind: config.XENFLEET_HYPERVISOR,
-  host,
-  simDir: config.XENFLEET_SIM_DIR,
-  simMemoryBytes: config.XENFLEET_SIM_MEMORY,
-});
+const hypervisor = await hostHypervisor(config);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `save-worker@${host}:producer`);
 const stores = new Stores(config);
 const compressQueue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(prefix) });
 
-// The heartbeat outlives the worker's shutdown signal: while a save in hand
-// finishes, the host is still up.
-const agentStop = new AbortController();
-const agent = runHostAgent({
-  redis: producer,
-  prefix,
-  hypervisor,
-  identity: { id: host, address: config.XENFLEET_HOST_ADDRESS, tags: config.XENFLEET_HOST_TAGS },
-  intervalMs: config.XENFLEET_HEARTBEAT_MS,
-  signal: agentStop.signal,
-  onError: (err) => logger.warn({ err }, "heartbeat failed"),
-});
+const agent = startHostAgent({ redis: producer, prefix, hypervisor, config, logger });
 const queue = hostQueue("save", host);
 logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "save worker started");
 
@@ -60,15 +44,5 @@ await serveQueues(service, {
       },
     },
   ],
-  closers: [
-    () => {
-      agentStop.abort();
-      return agent;
-    },
-    // A host that stops on purpose is down now, not when its heartbeat expires.
-    () => producer.del(keys.alive(prefix, host)),
-    () => compressQueue.close(),
-    () => stores.close(),
-    () => producer.quit(),
-  ],
+  closers: [() => agent.stop(), () => compressQueue.close(), () => stores.close(), () => producer.quit()],
 });
