@@ -28,6 +28,7 @@ import {
   ObjectNotFoundError,
   PackEntryNotFoundError,
   RefConflictError,
+  StoreMissingError,
   StoreRequestError,
   StoreUnavailableError,
   UnsupportedPackError,
@@ -193,6 +194,12 @@ const ROWS: Row[] = [
     error: new InvalidStoreUrlError("gs://x", "unknown scheme"),
     code: "XF_STORE_BAD_URL",
     message: 'invalid store URL "gs://x": unknown scheme',
+    unrecoverable: true,
+  },
+  {
+    error: new StoreMissingError("/srv/stor", "no such directory"),
+    code: "XF_STORE_MISSING",
+    message: "no store at /srv/stor: no such directory",
     unrecoverable: true,
   },
   {

@@ -137,6 +137,21 @@ export class InvalidStoreUrlError extends XenfleetError {
   }
 }
 
+/**
+ * A store opened only if it exists (`openStore(url, env, { create: false })`,
+ * what read-only commands do) is not there: a mistyped path, an unmounted
+ * volume. Nothing was created in its place.
+ */
+export class StoreMissingError extends XenfleetError {
+  readonly code = "XF_STORE_MISSING";
+  constructor(
+    readonly location: string,
+    detail: string,
+  ) {
+    super(`no store at ${location}: ${detail}`);
+  }
+}
+
 /** A content id string that is not lowercase hex of the right length. */
 export class InvalidContentIdError extends XenfleetError {
   readonly code = "XF_STORE_BAD_CONTENT_ID";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { closeSync, constants, createReadStream, fstatSync, openSync, read, readSync } from "node:fs";
-import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, realpath, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
@@ -9,6 +9,7 @@ import {
   InvalidKeyError,
   ObjectNotFoundError,
   RefConflictError,
+  StoreMissingError,
   StoreRequestError,
   StoreUnavailableError,
 } from "./errors.js";
@@ -72,9 +73,14 @@ export class LocalStore implements ObjectStore {
     this.location = `file://${root}`;
   }
 
-  /** Opens (creating if needed) the store at directory `root`. */
-  static async open(root: string): Promise<LocalStore> {
+  /**
+   * Opens the store at directory `root`, creating it if needed; with
+   * `create: false`, only a directory that exists already (else
+   * StoreMissingError, and nothing is made).
+   */
+  static async open(root: string, options: { create?: boolean } = {}): Promise<LocalStore> {
     const absolute = resolve(root);
+    if (options.create === false) await mustBeDirectory(absolute);
     await mkdir(join(absolute, TMP_DIR), { recursive: true });
     await mkdir(join(absolute, LOCK_DIR), { recursive: true });
     return new LocalStore(absolute, await realpath(absolute));
@@ -534,6 +540,18 @@ async function exists(path: string): Promise<boolean> {
     if (isMissing(err)) return false;
     throw err;
   }
+}
+
+/** The root of a store that must exist already: a directory (symlinks followed), else StoreMissingError. */
+async function mustBeDirectory(root: string): Promise<void> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(root);
+  } catch (err) {
+    if (isMissing(err)) throw new StoreMissingError(root, "no such directory");
+    throw mapFsError("open", "", err);
+  }
+  if (!info.isDirectory()) throw new StoreMissingError(root, "not a directory");
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -13,6 +13,12 @@ export interface OpenStoreOptions {
   readonly concurrency?: number;
   /** Retry policy for transient failures, or false for none. */
   readonly retry?: RetryOptions | false;
+  /**
+   * false: open a filesystem store only if its directory exists (else
+   * StoreMissingError), as a read-only command must; a mistyped path is an
+   * error, not a new empty store. Default true (a store is made where named).
+   */
+  readonly create?: boolean;
 }
 
 /**
@@ -29,15 +35,15 @@ export async function openStore(
 }
 
 export async function openStoreConfig(config: StoreConfig, options: OpenStoreOptions = {}): Promise<ObjectStore> {
-  const backend = await openBackend(config);
+  const backend = await openBackend(config, options.create ?? true);
   const limited = new LimitStore(backend, options.concurrency ?? 32);
   return options.retry === false ? limited : new RetryStore(limited, options.retry ?? {});
 }
 
-async function openBackend(config: StoreConfig): Promise<ObjectStore> {
+async function openBackend(config: StoreConfig, create: boolean): Promise<ObjectStore> {
   switch (config.kind) {
     case "file":
-      return LocalStore.open(config.root);
+      return LocalStore.open(config.root, { create });
     case "s3":
       return new S3Store(config.s3);
     case "memory":

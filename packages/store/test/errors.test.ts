@@ -9,6 +9,7 @@ import {
   ObjectNotFoundError,
   PackEntryNotFoundError,
   RefConflictError,
+  StoreMissingError,
   StoreRequestError,
   StoreUnavailableError,
   UnsupportedPackError,
@@ -27,6 +28,7 @@ describe("store errors", () => {
     [new RefConflictError("domains/web1", null, "v2"), "XF_STORE_REF_CONFLICT", false, "domains/web1"],
     [new InvalidStoreUrlError("gs://x", "unknown scheme"), "XF_STORE_BAD_URL", true, "gs://x"],
     [new InvalidContentIdError("zz", "not hex"), "XF_STORE_BAD_CONTENT_ID", true, "zz"],
+    [new StoreMissingError("/srv/stor", "no such directory"), "XF_STORE_MISSING", true, "no store at /srv/stor"],
   ])("%s", (error, code, unrecoverable, inMessage) => {
     expect(error).toBeInstanceOf(XenfleetError);
     expect(error.code).toBe(code);

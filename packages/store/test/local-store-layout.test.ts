@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, symlink, writeFile, mkdir } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidKeyError, LocalStore, contentKey, sha256Id } from "@xenfleet/store";
+import { InvalidKeyError, LocalStore, StoreMissingError, contentKey, openStore, sha256Id } from "@xenfleet/store";
 
 describe("LocalStore on disk", () => {
   let root: string;
@@ -21,6 +21,18 @@ describe("LocalStore on disk", () => {
     await store.put(key, data);
     expect(await readdir(join(root, "store", "packs"))).toEqual([key.split("/")[1]]);
     expect(await readdir(join(root, "store", ".tmp"))).toEqual([]);
+  });
+
+  it("opened with create: false, refuses a missing directory or a file and makes nothing", async () => {
+    const missing = join(root, "stor");
+    await expect(LocalStore.open(missing, { create: false })).rejects.toThrow(StoreMissingError);
+    await expect(openStore(missing, {}, { create: false })).rejects.toThrow(/no store at .*stor: no such directory/);
+    expect(await readdir(root)).toEqual(["store"]);
+    await writeFile(join(root, "file"), "x");
+    await expect(LocalStore.open(join(root, "file"), { create: false })).rejects.toThrow(/not a directory/);
+    // An existing store opens as before.
+    const again = await openStore(join(root, "store"), {}, { create: false });
+    await again.close();
   });
 
   it("never lists its temp and lock files", async () => {
