@@ -56,6 +56,16 @@ export interface ImportOptions {
   readonly domain: string;
   /** The domain's uuid; by default the one in the stream's xl config (c_info.uuid), when present. */
   readonly uuid?: string;
+  /**
+   * The domain's name on its host, recorded in the manifest (ORIGIN) when it
+   * differs from `domain`. By default, when `domain` is the uuid (fleet saves
+   * file images under it), the stream's xl config's c_info.name.
+   */
+  readonly name?: string;
+  /** The host the domain was saved on, recorded in the manifest (ORIGIN). */
+  readonly host?: string;
+  /** Labels of the save (e.g. "nightly"), recorded in the manifest (ORIGIN) for retention rules and listings. */
+  readonly labels?: readonly string[];
   /** 'auto' (default): the domain's latest image; an id; or null for none. */
   readonly parent?: "auto" | Sha256Id | null;
   /** How new packs are written (default 'none': the fast path; compress workers rewrite them later). */
@@ -148,6 +158,7 @@ export async function importImage(
       xen: null as { major: number; minor: number } | null,
       libxc: 0,
       uuid: options.uuid,
+      name: undefined as string | undefined,
       pageShift: 12,
     };
     const counts = { pages: 0, zeroPages: 0, dedupPages: 0, records: 0, blockBytesNew: 0 };
@@ -311,8 +322,12 @@ export async function importImage(
       parent: parent?.id ?? null,
       domain: facts.uuid === undefined ? { name: options.domain } : { name: options.domain, uuid: facts.uuid },
       blocks: blockRefs,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...domainNameOf(options, facts),
+      ...(options.labels === undefined ? {} : { labels: options.labels }),
     };
-    const manifestBytes = encodeManifest(manifest);
+    const dataBytesNew = packs.stats.bytesCreated + counts.blockBytesNew;
+    const manifestBytes = encodeWithBytesNew(manifest, dataBytesNew);
     lock.assertHeld();
     const { id: imageId, created: manifestNew } = await putContent(store, "manifests", manifestBytes);
     lock.assertHeld();
@@ -321,7 +336,7 @@ export async function importImage(
     return {
       imageId,
       bytesTotal: hasher.bytes,
-      bytesNew: packs.stats.bytesCreated + counts.blockBytesNew + (manifestNew ? manifestBytes.length : 0),
+      bytesNew: dataBytesNew + (manifestNew ? manifestBytes.length : 0),
       pages: counts.pages,
       zeroPages: counts.zeroPages,
       dedupPages: counts.dedupPages,
@@ -333,6 +348,29 @@ export async function importImage(
   } finally {
     await hasher.close();
     await lock.release();
+  }
+}
+
+/** The domain's name to record, if it is not the name the image is filed under. */
+function domainNameOf(
+  options: ImportOptions,
+  facts: { uuid: string | undefined; name: string | undefined },
+): { domainName?: string } {
+  const name = options.name ?? (options.domain === facts.uuid ? facts.name : undefined);
+  return name === undefined || name === options.domain ? {} : { domainName: name };
+}
+
+/**
+ * The manifest, recording what the import added to the store: its new data
+ * and the manifest itself, whose length depends on that number's digits.
+ * A few rounds settle it (a length changes the sum by at most a digit).
+ */
+function encodeWithBytesNew(manifest: Manifest, dataBytesNew: number): Buffer {
+  let bytesNew = dataBytesNew;
+  for (;;) {
+    const bytes = encodeManifest({ ...manifest, bytesNew });
+    if (dataBytesNew + bytes.length === bytesNew) return bytes;
+    bytesNew = dataBytesNew + bytes.length;
   }
 }
 
@@ -460,12 +498,14 @@ function noteFacts(
     xen: { major: number; minor: number } | null;
     libxc: number;
     uuid: string | undefined;
+    name: string | undefined;
     pageShift: number;
   },
 ): void {
-  if (ev.kind === "xl-header" && facts.uuid === undefined) {
-    const uuid = (ev.config as { c_info?: { uuid?: unknown } } | undefined)?.c_info?.uuid;
-    if (typeof uuid === "string") facts.uuid = uuid;
+  if (ev.kind === "xl-header") {
+    const info = (ev.config as { c_info?: { uuid?: unknown; name?: unknown } } | undefined)?.c_info;
+    if (facts.uuid === undefined && typeof info?.uuid === "string") facts.uuid = info.uuid;
+    if (facts.name === undefined && typeof info?.name === "string" && info.name !== "") facts.name = info.name;
   } else if (ev.kind === "image-header") {
     facts.libxc = ev.version;
   } else if (ev.kind === "domain-header") {

@@ -17,7 +17,12 @@
  *   1 IMAGE   fixed fields, see IMAGE below
  *   2 DOMAIN  UTF-8 JSON: {"name": string, "uuid"?: string}
  *   3 BLOCKS  count u32 | reserved u32 | count x (block id [32] | pages u32 | rawBytes u32)
- * Each of IMAGE, DOMAIN, BLOCKS appears exactly once, in that order.
+ *   0x80000004 ORIGIN (optional)  UTF-8 JSON: {"host"?: string, "name"?: string,
+ *             "labels"?: string[], "bytesNew"?: number}
+ * Each of IMAGE, DOMAIN, BLOCKS appears exactly once, in that order; ORIGIN,
+ * written only when one of its fields is known, at most once, after them.
+ * Manifests written before ORIGIN existed have none and load as before; a
+ * reader that predates it skips it (the optional bit).
  */
 import { createHash } from "node:crypto";
 import type { Sha256Id } from "./keys.js";
@@ -96,8 +101,8 @@ export const TRAILER = { size: 32 } as const;
 export const IMAGE = IMAGE_LAYOUT.offsets;
 export const BLOCK_ENTRY = BLOCK_ENTRY_LAYOUT.offsets;
 
-export const SECTION = { IMAGE: 1, DOMAIN: 2, BLOCKS: 3 } as const;
 export const OPTIONAL_SECTION_BIT = 0x8000_0000;
+export const SECTION = { IMAGE: 1, DOMAIN: 2, BLOCKS: 3, ORIGIN: (OPTIONAL_SECTION_BIT | 4) >>> 0 } as const;
 
 export type SourceKind = { kind: "v2" } | { kind: "legacy"; width: 32 | 64 };
 export type DomainTypeName = "x86-pv" | "x86-hvm" | "unknown";
@@ -124,6 +129,17 @@ export interface Manifest {
   readonly parent: Sha256Id | null;
   readonly domain: { name: string; uuid?: string };
   readonly blocks: readonly BlockRef[];
+  /** ORIGIN: the host the domain was saved on. */
+  readonly host?: string;
+  /**
+   * ORIGIN: the domain's name on that host. `domain.name` is the name its
+   * refs are filed under, which for a fleet save is the uuid.
+   */
+  readonly domainName?: string;
+  /** ORIGIN: labels given to the save (e.g. "nightly"), what retention rules select by. */
+  readonly labels?: readonly string[];
+  /** ORIGIN: bytes the import added to the store (its new packs and blocks, and this manifest). */
+  readonly bytesNew?: number;
 }
 
 const DOMAIN_TYPES: readonly DomainTypeName[] = ["unknown", "x86-pv", "x86-hvm"];
@@ -169,6 +185,8 @@ export function encodeManifest(m: Manifest): Buffer {
     [SECTION.DOMAIN, domain],
     [SECTION.BLOCKS, blocks],
   ];
+  const origin = encodeOrigin(m);
+  if (origin !== undefined) sections.push([SECTION.ORIGIN, origin]);
   const parts: Buffer[] = [];
   let length = HEADER.size;
   for (const [type, body] of sections) {
@@ -214,6 +232,7 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
 
   const { sectionCount } = header;
   const known = new Map<number, Buffer>();
+  let origin: Buffer | undefined;
   const order: number[] = [];
   let at: number = HEADER.size;
   for (let i = 0; i < sectionCount; i++) {
@@ -223,6 +242,11 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
     const end = start + length;
     if (end + pad8(length) > checksumAt) bad(`section ${i} (type ${type}) runs past the end`, at);
     at = end + pad8(length);
+    if (type === SECTION.ORIGIN) {
+      if (origin !== undefined) bad("ORIGIN section appears twice", at);
+      origin = bytes.subarray(start, end);
+      continue;
+    }
     if ((type & OPTIONAL_SECTION_BIT) !== 0) continue; // optional and unknown to this version: skipped
     if (type !== SECTION.IMAGE && type !== SECTION.DOMAIN && type !== SECTION.BLOCKS) {
       throw new UnsupportedFormatError(key, `mandatory section type ${type}`);
@@ -281,6 +305,47 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
     parent: image.parent.every((b) => b === 0) ? null : (image.parent.toString("hex") as Sha256Id),
     domain,
     blocks,
+    ...(origin === undefined ? {} : decodeOrigin(origin, bad)),
+  };
+}
+
+type Origin = Pick<Manifest, "host" | "domainName" | "labels" | "bytesNew">;
+
+/** The ORIGIN section's JSON ("name" for domainName), or undefined when no field is known. */
+function encodeOrigin(m: Manifest): Buffer | undefined {
+  const json = {
+    ...(m.host === undefined ? {} : { host: m.host }),
+    ...(m.domainName === undefined ? {} : { name: m.domainName }),
+    ...(m.labels === undefined ? {} : { labels: [...m.labels] }),
+    ...(m.bytesNew === undefined ? {} : { bytesNew: m.bytesNew }),
+  };
+  if (Object.keys(json).length === 0) return undefined;
+  if (m.bytesNew !== undefined && !(Number.isSafeInteger(m.bytesNew) && m.bytesNew >= 0))
+    throw new ImageUsageError(`bytesNew is a byte count, not ${m.bytesNew}`);
+  return Buffer.from(JSON.stringify(json), "utf8");
+}
+
+/** Fields of a type this version does not expect are refused; fields it does not know are ignored. */
+function decodeOrigin(body: Buffer, bad: (detail: string) => never): Origin {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+  } catch {
+    return bad("ORIGIN section is not a JSON object");
+  }
+  const { host, name, labels, bytesNew } = parsed;
+  if (host !== undefined && typeof host !== "string") bad("ORIGIN host is not a string");
+  if (name !== undefined && typeof name !== "string") bad("ORIGIN name is not a string");
+  if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === "string")))
+    bad("ORIGIN labels are not a list of strings");
+  if (bytesNew !== undefined && !(Number.isSafeInteger(bytesNew) && (bytesNew as number) >= 0))
+    bad("ORIGIN bytesNew is not a byte count");
+  return {
+    ...(host === undefined ? {} : { host: host as string }),
+    ...(name === undefined ? {} : { domainName: name as string }),
+    ...(labels === undefined ? {} : { labels: labels as string[] }),
+    ...(bytesNew === undefined ? {} : { bytesNew: bytesNew as number }),
   };
 }
 

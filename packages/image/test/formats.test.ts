@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CorruptObjectError } from "@xenfleet/store";
 import { describe, expect, it } from "vitest";
 import {
@@ -10,8 +12,17 @@ import {
   type Sha256Id,
 } from "../src/index.js";
 
-const { HEADER, SECTION_HEADER, TRAILER, IMAGE, BLOCK_ENTRY, encodeManifest, decodeManifest, OPTIONAL_SECTION_BIT } =
-  manifestFormat;
+const {
+  HEADER,
+  SECTION_HEADER,
+  SECTION,
+  TRAILER,
+  IMAGE,
+  BLOCK_ENTRY,
+  encodeManifest,
+  decodeManifest,
+  OPTIONAL_SECTION_BIT,
+} = manifestFormat;
 
 const id = (n: number) => createHash("sha256").update(String(n)).digest("hex") as Sha256Id;
 
@@ -34,6 +45,21 @@ const sample: Manifest = {
     { id: id(4), pages: 17, rawBytes: 99 },
   ],
 };
+
+/** The sample's manifest with one more section of `type` holding `text`, appended after the others. */
+function withBody(type: number, text: string): Buffer {
+  const bytes = encodeManifest(sample);
+  const body = bytes.subarray(0, bytes.length - 32);
+  const content = Buffer.from(text, "utf8");
+  const extra = Buffer.alloc(8 + content.length + ((8 - (content.length % 8)) % 8));
+  extra.writeUInt32LE(type >>> 0, 0);
+  extra.writeUInt32LE(content.length, 4);
+  content.copy(extra, 8);
+  const out = Buffer.concat([body, extra]);
+  out.writeUInt32LE(4, HEADER.sectionCount);
+  out.writeBigUInt64LE(BigInt(out.length + 32), HEADER.totalLength);
+  return Buffer.concat([out, createHash("sha256").update(out).digest()]);
+}
 
 describe("manifest format", () => {
   it("pins the header, section and record layouts", () => {
@@ -82,20 +108,51 @@ describe("manifest format", () => {
   });
 
   it("skips an unknown optional section and refuses an unknown mandatory one", () => {
-    const withSection = (type: number) => {
-      const bytes = encodeManifest(sample);
-      const body = bytes.subarray(0, bytes.length - 32);
-      const extra = Buffer.alloc(16);
-      extra.writeUInt32LE(type >>> 0, 0);
-      extra.writeUInt32LE(5, 4);
-      extra.write("hello", 8);
-      const out = Buffer.concat([body, extra]);
-      out.writeUInt32LE(4, HEADER.sectionCount);
-      out.writeBigUInt64LE(BigInt(out.length + 32), HEADER.totalLength);
-      return Buffer.concat([out, createHash("sha256").update(out).digest()]);
+    expect(decodeManifest("m", withBody(OPTIONAL_SECTION_BIT | 9, "hello"))).toEqual(sample);
+    expect(() => decodeManifest("m", withBody(9, "hello"))).toThrow(UnsupportedFormatError);
+  });
+
+  it("reads a manifest written before the ORIGIN section existed, and writes none when nothing is known of it", () => {
+    // Written by the encoder of the commit before ORIGIN (the sample above).
+    const before = readFileSync(join(import.meta.dirname, "fixtures", "manifest-without-origin.bin"));
+    const decoded = decodeManifest("m", before);
+    expect(decoded).toEqual(sample);
+    for (const field of ["host", "domainName", "labels", "bytesNew"]) expect(decoded).not.toHaveProperty(field);
+    expect(encodeManifest(sample).equals(before)).toBe(true);
+  });
+
+  it("records host, domain name, labels and new bytes in an optional ORIGIN section after the others", () => {
+    const full: Manifest = {
+      ...sample,
+      domain: { name: sample.domain.uuid!, uuid: sample.domain.uuid! },
+      host: "host-3",
+      domainName: "web-1",
+      labels: ["nightly", "weekly"],
+      bytesNew: 4_321_000,
     };
-    expect(decodeManifest("m", withSection(OPTIONAL_SECTION_BIT | 9))).toEqual(sample);
-    expect(() => decodeManifest("m", withSection(9))).toThrow(UnsupportedFormatError);
+    const bytes = encodeManifest(full);
+    expect(decodeManifest("m", bytes)).toEqual(full);
+    expect(bytes.readUInt32LE(HEADER.sectionCount)).toBe(4);
+    // The last section, just before the trailer: optional, so a reader that predates it skips it.
+    const body = Buffer.from(
+      JSON.stringify({ host: "host-3", name: "web-1", labels: ["nightly", "weekly"], bytesNew: 4_321_000 }),
+    );
+    const at = bytes.length - TRAILER.size - body.length - ((8 - (body.length % 8)) % 8) - SECTION_HEADER.size;
+    expect(bytes.readUInt32LE(at)).toBe(SECTION.ORIGIN);
+    expect((SECTION.ORIGIN & OPTIONAL_SECTION_BIT) >>> 0).toBe(OPTIONAL_SECTION_BIT);
+    expect(bytes.subarray(at + SECTION_HEADER.size, at + SECTION_HEADER.size + body.length).equals(body)).toBe(true);
+    // One field alone is enough to write the section.
+    expect(decodeManifest("m", encodeManifest({ ...sample, labels: [] }))).toEqual({ ...sample, labels: [] });
+  });
+
+  it("refuses an ORIGIN section whose fields have the wrong types", () => {
+    expect(() => decodeManifest("m", withBody(SECTION.ORIGIN, '{"labels":"nightly"}'))).toThrow(
+      /ORIGIN labels are not a list of strings/,
+    );
+    expect(() => decodeManifest("m", withBody(SECTION.ORIGIN, '{"bytesNew":-1}'))).toThrow(CorruptObjectError);
+    expect(() => decodeManifest("m", withBody(SECTION.ORIGIN, "[]"))).toThrow(/not a JSON object/);
+    // A field this version does not know is ignored.
+    expect(decodeManifest("m", withBody(SECTION.ORIGIN, '{"host":"h","zone":"b"}'))).toEqual({ ...sample, host: "h" });
   });
 
   it("refuses a flipped byte, a truncation, another version or byte order", () => {

@@ -40,6 +40,33 @@ describe.each(BACKENDS)("round trip on %s", (_name, open) => {
     },
   );
 
+  it("records the host, the labels, the domain's name and the bytes the import added in the manifest", async () => {
+    const store = await open();
+    const stream = await sampleStream({ domainType: "x86-pv", pages: 600, seed: 12 });
+    const uuid = "6f1e2d3c-0000-4000-8000-000000000012";
+    const first = await importImage(store, [stream], { domain: uuid, uuid, host: "host-2", labels: ["nightly"] });
+    const second = await importImage(store, [stream], { domain: uuid, uuid, host: "host-2", labels: [] });
+    const [a, b] = await listImages(store, { domain: uuid });
+    // Filed under its uuid, the image records the name from the stream's xl config.
+    expect(a!.manifest).toMatchObject({
+      domain: { name: uuid },
+      domainName: "sample-12",
+      host: "host-2",
+      labels: ["nightly"],
+      bytesNew: first.bytesNew,
+    });
+    expect(b!.manifest).toMatchObject({ labels: [], bytesNew: second.bytesNew });
+    expect(second.bytesNew).toBeLessThan(first.bytesNew / 10);
+    // Filed under a name of its own, an image records no other name, and only what it added.
+    const plain = await importImage(store, [stream], { domain: "web" });
+    const [c] = await listImages(store, { domain: "web" });
+    expect(c!.id).toBe(plain.imageId);
+    expect(c!.manifest).not.toHaveProperty("host");
+    expect(c!.manifest).not.toHaveProperty("domainName");
+    expect(c!.manifest?.bytesNew).toBe(plain.bytesNew);
+    await store.close();
+  });
+
   it("exports to a Node writable with backpressure", async () => {
     const store = await open();
     const stream = await sampleStream({ domainType: "x86-hvm", pages: 3000, seed: 9 });
