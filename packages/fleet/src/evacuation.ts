@@ -194,6 +194,7 @@ export async function runEvacuation(
     m.progress.state = "migrating";
     m.progress.target = target;
     m.progress.percent = 0;
+    m.progress.bytes = 0;
     const id = createHash("sha256")
       .update(`${payload.evacuationId}\0${m.domain.uuid}\0${m.progress.attempts}`)
       .digest("hex")
@@ -256,7 +257,11 @@ export async function runEvacuation(
       jobWithState(queue(hostQueue("migrate-recv", m.target!)), m.recvJob!),
     ]);
     const progress = parseProgress("migrate-send", send?.progress);
-    if (progress !== undefined) m.progress.percent = progress.percent;
+    if (progress !== undefined) {
+      m.progress.percent = progress.percent;
+      if (progress.bytes !== undefined) m.progress.bytes = progress.bytes;
+      if (progress.memoryBytes !== undefined) m.progress.memoryBytes = progress.memoryBytes;
+    }
     const finished = (s: string) => s === "completed" || s === "failed" || s === "unknown";
     if (!finished(ss) || !finished(rs)) return;
     if (ss === "completed" && rs === "completed") {

@@ -11,7 +11,19 @@ describe("job progress", () => {
       total: 1,
       done: 0,
       failed: 0,
-      domains: [{ uuid: UUID, name: "vm1", source: "h1", target: "h2", state: "migrating", percent: 40, attempts: 1 }],
+      domains: [
+        {
+          uuid: UUID,
+          name: "vm1",
+          source: "h1",
+          target: "h2",
+          state: "migrating",
+          percent: 40,
+          bytes: 40 * 2 ** 20,
+          memoryBytes: 100 * 2 ** 20,
+          attempts: 1,
+        },
+      ],
     });
     expect(written.v).toBe(1);
     expect(parseProgress("evacuate", JSON.parse(JSON.stringify(written)))).toEqual(written);

@@ -35,6 +35,8 @@ export interface RestoreImageInput {
   signal?: AbortSignal;
   /** Where the restore notes that it builds the domain, so that a retry knows the domain as its own. */
   claim?: BuildClaim;
+  /** Stream bytes restored so far, of `bytesTotal` (the export's progress). */
+  onProgress?: (progress: { bytes: number; bytesTotal: number }) => void;
 }
 
 /** A record that outlives the worker (the job): did an earlier attempt start building? */
@@ -81,7 +83,10 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   try {
     const [exported, restored] = await piped(
       async (sink, signal) => {
-        const result = await exportImage(input.store, imageId, sink, { signal });
+        const result = await exportImage(input.store, imageId, sink, {
+          signal,
+          ...(input.onProgress ? { onProgress: input.onProgress } : {}),
+        });
         // The export checks the whole stream's SHA-256 after its last byte, so
         // the restore sees the end of the stream only once the image verified.
         sink.end();

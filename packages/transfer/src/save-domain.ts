@@ -24,6 +24,10 @@ export interface SaveDomainInput {
   /** Domain uuid (or name) on this host. */
   domain: string;
   mode: SaveMode;
+  /** The host's id in the fleet, recorded in the image's manifest. */
+  host?: string;
+  /** Labels of the save (e.g. "nightly"), recorded in the image's manifest. */
+  labels?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -54,6 +58,9 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
           // with the domain (a restore or migration elsewhere keeps the chain).
           domain: info.uuid,
           uuid: info.uuid,
+          name: info.name,
+          ...(input.host === undefined ? {} : { host: input.host }),
+          ...(input.labels === undefined ? {} : { labels: input.labels }),
           parent: "auto",
           compression: "none",
           signal,

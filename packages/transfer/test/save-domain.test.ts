@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
-import { exportImage } from "@xenfleet/image";
+import { exportImage, loadManifest, type Sha256Id } from "@xenfleet/image";
 import { LocalStore } from "@xenfleet/store";
 import { saveDomain } from "../src/index.js";
 
@@ -47,6 +47,27 @@ describe("saveDomain", () => {
       expect(await restoredDigest(peer, store, result.imageId)).toBe(before);
     },
   );
+
+  it("records the host, the labels and the domain's name in the image's manifest", async () => {
+    const { host, store } = await fixture();
+    const d = await host.createDomain({ name: "vm-named", type: "pv", memoryBytes: 4 * MiB });
+    const result = await saveDomain({
+      hypervisor: host,
+      store,
+      domain: d.uuid,
+      mode: "checkpoint",
+      host: "host-7",
+      labels: ["nightly"],
+    });
+    const manifest = await loadManifest(store, result.imageId as Sha256Id);
+    expect(manifest).toMatchObject({
+      domain: { name: d.uuid, uuid: d.uuid },
+      domainName: "vm-named",
+      host: "host-7",
+      labels: ["nightly"],
+      bytesNew: result.bytesNew,
+    });
+  });
 
   it("live, while the domain dirties its memory: pre-copy sends it, the domain keeps running, the image restores", async () => {
     const { host, peer, store } = await fixture();

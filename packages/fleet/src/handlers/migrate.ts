@@ -14,6 +14,7 @@ import type { Hypervisor } from "@xenfleet/hypervisor";
 import { type JobHandler, jobProgress } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
+import { throttled } from "./throttle.js";
 import {
   MigrationFailedError,
   MigrationRecord,
@@ -101,7 +102,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           },
           ...(deps.tlsCa ? { tls: { ca: deps.tlsCa } } : {}),
           signal: ctx.signal,
-          onProgress: ({ rawBytes, memoryBytes }) => {
+          onProgress: throttled(({ rawBytes, memoryBytes }) => {
             void ctx.job
               .updateProgress(
                 jobProgress("migrate-send", {
@@ -112,7 +113,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
                 }),
               )
               .catch(() => undefined);
-          },
+          }),
         });
         return {
           bytesSent: r.bytesSent,

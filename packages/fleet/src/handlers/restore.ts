@@ -3,6 +3,7 @@ import { type BuildClaim, restoreImage } from "@xenfleet/transfer";
 import type { Stores } from "../stores.js";
 import type { Hypervisor } from "@xenfleet/hypervisor";
 import { type JobContext, type JobHandler, jobProgress, parseProgress } from "@xenfleet/jobs";
+import { throttled } from "./throttle.js";
 
 export interface RestoreHandlerDeps {
   host: string;
@@ -21,6 +22,12 @@ export function restoreHandler(deps: RestoreHandlerDeps): JobHandler<"restore"> 
       paused: payload.paused,
       signal,
       claim: jobClaim(job),
+      // The progress keeps the claim's phase: a retry reads it to know the domain is its own.
+      onProgress: throttled(({ bytes, bytesTotal }) => {
+        void job
+          .updateProgress(jobProgress("restore", { phase: "building", bytes, totalBytes: bytesTotal }))
+          .catch(() => undefined);
+      }),
       ...(payload.name !== undefined ? { name: payload.name } : {}),
     });
     logger.info(

@@ -31,6 +31,8 @@ export function saveHandler(deps: SaveHandlerDeps): JobHandler<"save"> {
         store,
         domain: payload.domain.uuid,
         mode: payload.mode,
+        host: payload.host,
+        labels: payload.labels,
         signal,
       });
       logger.info({ domain: payload.domain.name, ...result }, "saved");

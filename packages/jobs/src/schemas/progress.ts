@@ -31,6 +31,9 @@ export const evacuationDomainProgressV1 = z.strictObject({
   target: hostIdSchema.optional(),
   state: z.enum(["queued", "migrating", "done", "failed"]),
   percent: z.int().min(0).max(100).optional(),
+  /** Memory bytes the current attempt's send has sent, of the domain's memory (from its migrate-send progress). */
+  bytes: bytes.optional(),
+  memoryBytes: bytes.optional(),
   attempts: z.int().min(0).max(100),
   reason: reason.optional(),
 });
