@@ -58,7 +58,7 @@ import {
 import { ConfigError, InvalidHostIdError, InvalidJobError, JobNotFoundError } from "@xenfleet/jobs";
 import { NoRoomError } from "@xenfleet/transfer";
 import { MigrationFailedError, OutcomeConflictError, TokenRejectedError, WireFormatError } from "@xenfleet/migration";
-import { UnknownHostError } from "@xenfleet/fleet";
+import { InvalidCronError, UnknownHostError } from "@xenfleet/fleet";
 
 // biome-ignore lint/suspicious/noExplicitAny: any error class, whatever its constructor takes
 type ErrorClass = abstract new (...args: any[]) => Error;
@@ -405,6 +405,14 @@ const ROWS: Row[] = [
     error: new OutcomeConflictError("the outcome names another receiver"),
     code: "XF_MIGRATION_OUTCOME",
     message: "the outcome names another receiver",
+    unrecoverable: true,
+  },
+
+  // fleet
+  {
+    error: new InvalidCronError("0 2 * *", "4 fields; use 5 (minute hour day month weekday) or 6"),
+    code: "XF_SCHEDULE_BAD_CRON",
+    message: 'not a cron expression: "0 2 * *" (4 fields; use 5 (minute hour day month weekday) or 6)',
     unrecoverable: true,
   },
 ];

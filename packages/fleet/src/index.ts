@@ -43,6 +43,9 @@ export {
   type BatchReport,
 } from "./batch-report.js";
 export {
+  checkCron,
+  cronSchema,
+  InvalidCronError,
   listSchedules,
   NIGHTLY_BATCH,
   removeSchedule,
@@ -62,7 +65,7 @@ export {
   type Service,
   type ServiceOptions,
 } from "./service.js";
-export { Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
+export { EXIT_CONFIG, Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
 export {
   definedOnly,
   fleetChildren,

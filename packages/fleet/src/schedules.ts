@@ -4,15 +4,63 @@
  * controller restarts because it lives in Redis. Upserting is idempotent, so
  * every controller (and the CLI) may set a schedule without duplicating it.
  */
+import { XenfleetError } from "@xenfleet/core";
 import { Queue } from "bullmq";
+import { CronExpressionParser } from "cron-parser";
 import { bullPrefix, CONTROLLER_QUEUE, JOB_SPECS, jobData, type JobPayload } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
+import { z } from "zod";
 
 export const SCHEDULES = { nightly: "nightly", retention: "retention", gc: "gc" } as const;
 export type ScheduleId = keyof typeof SCHEDULES;
 
-/** A cron pattern ("0 2 * * *") or a fixed interval in milliseconds. */
-export type Repeat = { cron: string; tz?: string } | { everyMs: number };
+/**
+ * A cron pattern ("0 2 * * *") or a fixed interval in milliseconds. An
+ * interval's first run is one interval from now, unless `now` asks for one
+ * at once.
+ */
+export type Repeat = { cron: string; tz?: string } | { everyMs: number; now?: boolean };
+
+/** A cron pattern (or time zone) the scheduler would refuse, or misread. */
+export class InvalidCronError extends XenfleetError {
+  readonly code = "XF_SCHEDULE_BAD_CRON";
+  constructor(
+    readonly expression: string,
+    detail: string,
+  ) {
+    super(`not a cron expression: ${JSON.stringify(expression)} (${detail})`);
+  }
+}
+
+/**
+ * Checks a cron pattern as BullMQ's scheduler will read it (cron-parser, the
+ * parser it uses), and the time zone, before anything is scheduled: 5 fields
+ * (minute hour day month weekday), 6 with seconds first, or an alias such as
+ * "@daily". Throws InvalidCronError naming the expression.
+ */
+export function checkCron(expression: string, tz?: string): void {
+  const fields = expression.trim().split(/\s+/);
+  if (!(fields.length === 5 || fields.length === 6 || (fields.length === 1 && fields[0]!.startsWith("@"))))
+    throw new InvalidCronError(expression, `${fields.length} fields; use 5 (minute hour day month weekday) or 6`);
+  try {
+    CronExpressionParser.parse(expression, tz === undefined ? {} : { tz }).next();
+  } catch (err) {
+    const detail = (err as Error).message;
+    throw new InvalidCronError(
+      expression,
+      tz !== undefined && /timestamp|zone/i.test(detail) ? `time zone ${JSON.stringify(tz)}: ${detail}` : detail,
+    );
+  }
+}
+
+/** A cron pattern in a service's configuration, checked like checkCron. */
+export const cronSchema = z.string().superRefine((text, ctx) => {
+  try {
+    checkCron(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+});
 
 /** The batch id a nightly template carries; each run gets its own id derived from it. */
 export const NIGHTLY_BATCH = "nightly";
@@ -29,8 +77,10 @@ function controllerQueue(redis: Redis, prefix: string): Queue {
   return new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
 }
 
-function repeatOptions(repeat: Repeat): { pattern: string; tz?: string } | { every: number } {
-  if ("everyMs" in repeat) return { every: repeat.everyMs };
+function repeatOptions(repeat: Repeat): { pattern: string; tz?: string } | { every: number; startDate?: number } {
+  if ("everyMs" in repeat)
+    return repeat.now ? { every: repeat.everyMs } : { every: repeat.everyMs, startDate: Date.now() + repeat.everyMs };
+  checkCron(repeat.cron, repeat.tz);
   return repeat.tz === undefined ? { pattern: repeat.cron } : { pattern: repeat.cron, tz: repeat.tz };
 }
 

@@ -2,7 +2,9 @@
  * A small process supervisor: runs child processes, restarts any that die
  * (with a growing delay, so a child that crashes at once does not spin), and
  * stops them all with SIGTERM, then SIGKILL for any that outlive the grace
- * period. Each child's output goes to its own log file.
+ * period. Each child's output goes to its own log file. A child that exits
+ * with EXIT_CONFIG is not restarted: its configuration is wrong, and starting
+ * it again would only fail the same way (a crash loop).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, closeSync } from "node:fs";
@@ -38,6 +40,9 @@ interface Running {
   timer?: NodeJS.Timeout;
   restarts: number;
 }
+
+/** The exit code of a service whose configuration is invalid (sysexits' EX_CONFIG); it is not restarted. */
+export const EXIT_CONFIG = 78;
 
 /** A child that ran this long before dying was healthy: restart it without delay growth. */
 const HEALTHY_MS = 30_000;
@@ -122,7 +127,7 @@ export class Supervisor {
   }
 
   private onExit(child: Running, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.stopping) {
+    if (this.stopping || code === EXIT_CONFIG) {
       this.options.onEvent?.({ type: "exited", name: child.spec.name, code, signal });
       return;
     }

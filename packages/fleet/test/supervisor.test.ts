@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Supervisor, type SupervisorEvent } from "../src/index.js";
+import { EXIT_CONFIG, Supervisor, type SupervisorEvent } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "xenfleet-supervisor-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +52,19 @@ describe("Supervisor", () => {
     expect(events.find((e) => e.type === "exited" && e.name === "steady")).toMatchObject({ code: 0 });
     expect(readFileSync(join(dir, "steady.log"), "utf8")).toBe("bye\n");
     expect(readFileSync(join(dir, "crasher.log"), "utf8")).toMatch(/^(up\n){3,}$/);
+  });
+
+  it("does not restart a child that exits for bad configuration", async () => {
+    const events: SupervisorEvent[] = [];
+    const sup = new Supervisor({ logDir: dir, backoffMs: 20, onEvent: (e) => events.push(e) });
+    sup.start([{ name: "misconfigured", ...node(`process.exit(${EXIT_CONFIG})`) }]);
+    await until(() => events.some((e) => e.type === "exited"), "the exit");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sup.restarts("misconfigured")).toBe(0);
+    expect(events.filter((e) => e.type === "exited")).toEqual([
+      { type: "exited", name: "misconfigured", code: EXIT_CONFIG, signal: null },
+    ]);
+    await sup.stop(1000);
   });
 
   it("kills a child that ignores SIGTERM once the grace period is over", async () => {

@@ -1,9 +1,10 @@
 /** The controller's configuration: the only place it reads the environment. */
-import { storeCredentialsSchema } from "@xenfleet/fleet";
+import { cronSchema, storeCredentialsSchema } from "@xenfleet/fleet";
 import { fleetEnvSchema, parseEnv } from "@xenfleet/jobs";
 import { z } from "zod";
 
-const cron = z.string().min(1).max(128);
+/** Checked here, at start, as the scheduler would read it: a bad pattern stops the controller with its name. */
+const cron = cronSchema.pipe(z.string().min(1).max(128));
 const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 export const configSchema = fleetEnvSchema.extend(storeCredentialsSchema.shape).extend({

@@ -7,6 +7,7 @@
  * they share the queue.
  */
 import {
+  EXIT_CONFIG,
   batchSaveHandler,
   evacuateHandler,
   gcHandler,
@@ -19,10 +20,18 @@ import {
   startService,
   Stores,
 } from "@xenfleet/fleet";
-import { CONTROLLER_QUEUE, createRedis } from "@xenfleet/jobs";
-import { loadConfig } from "./config.js";
+import { ConfigError, CONTROLLER_QUEUE, createRedis } from "@xenfleet/jobs";
+import { type Config, loadConfig } from "./config.js";
 
-const config = loadConfig();
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  // One line naming each bad variable, and an exit code a supervisor does not restart: it would fail the same way again.
+  process.stderr.write(`controller: ${err.message}\n`);
+  process.exit(EXIT_CONFIG);
+}
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "controller", config });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");

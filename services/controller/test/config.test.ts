@@ -24,6 +24,17 @@ describe("controller config", () => {
     });
   });
 
+  it("refuses a cron pattern the scheduler would refuse, naming the variable and the pattern", () => {
+    for (const [name, value] of [
+      ["XENFLEET_NIGHTLY_CRON", "0 25 * * *"],
+      ["XENFLEET_RETENTION_CRON", "every night"],
+      ["XENFLEET_GC_CRON", "0 5 * *"],
+    ])
+      expect(() => loadConfig({ XENFLEET_STORE: "file:///srv/store", [name!]: value })).toThrow(
+        `${name}: not a cron expression: "${value}"`,
+      );
+  });
+
   it("keeps GC's grace period long enough for a save in progress", () => {
     expect(() => loadConfig({ XENFLEET_STORE: "file:///srv/store", XENFLEET_GC_GRACE_SECONDS: "5" })).toThrow(
       /XENFLEET_GC_GRACE_SECONDS/,
