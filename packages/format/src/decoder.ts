@@ -15,7 +15,7 @@ import type { LibxcRecordEvent, LibxlRecordEvent, PageDataEvent, StreamEvent } f
 import { type Fail, StreamGrammar } from "./grammar.js";
 import { decodeDomainHeader, decodeImageHeader, startsWithImageMarker } from "./libxc-headers.js";
 import { decodeLibxlHeader, startsWithLibxlIdent } from "./libxl-header.js";
-import { PAGE_SIZE, REC_LENGTH_MAX, SIZES, padLength } from "./layout.js";
+import { IHDR_MARKER, LIBXL_IDENT, PAGE_SIZE, REC_LENGTH_MAX, SIZES, padLength } from "./layout.js";
 import {
   type CodecContext,
   type PfnEntry,
@@ -54,6 +54,16 @@ type State =
   | "done";
 
 const EMPTY = new Uint8Array(0);
+
+/** What a stream begins with, one of the three layers' magic numbers. */
+const STREAM_MAGICS =
+  'an xl header ("Xen saved domain"), a libxl header ("LibxlFmt") or a libxc image marker (0xffffffffffffffff)';
+
+/** Whether `head`, all of an input shorter than any header, is the start of one of the magic numbers. */
+function couldStartStream(head: Uint8Array): boolean {
+  const startsWith = (magic: bigint) => head.every((b, i) => b === Number((magic >> BigInt(56 - 8 * i)) & 0xffn));
+  return startsWithXlMagic(head) || startsWith(LIBXL_IDENT) || startsWith(IHDR_MARKER);
+}
 
 export class StreamDecoder {
   private readonly maxRecordLength: number;
@@ -179,6 +189,18 @@ export class StreamDecoder {
 
   /** Signals end of input; throws if the stream is incomplete. */
   end(): StreamEvent[] {
+    if (this.state === "detect") {
+      // Input shorter than any header: not truncated unless it begins like a stream.
+      const head = concatBytes(this.pieces);
+      if (head.length === 0 || !couldStartStream(head))
+        throw this.streamError(
+          "bad-magic",
+          0,
+          "xl",
+          STREAM_MAGICS,
+          head.length === 0 ? "no bytes at all" : `${head.length} bytes no stream starts with`,
+        );
+    }
     if (this.state !== "done") {
       const missing =
         this.state === "page-data" ? this.pagesLeft * PAGE_SIZE - this.partialFill : this.need - this.gathered;
@@ -248,12 +270,7 @@ export class StreamDecoder {
               ? "libxc"
               : undefined;
         if (layer === undefined) {
-          throw this.streamError(
-            "bad-magic",
-            0,
-            "xl",
-            'an xl header ("Xen saved domain"), a libxl header ("LibxlFmt") or a libxc image marker (0xffffffffffffffff)',
-          );
+          throw this.streamError("bad-magic", 0, "xl", STREAM_MAGICS);
         }
         this.startAt(layer);
         return;

@@ -28,6 +28,18 @@ describe("hostile inputs", () => {
     expect(verdict.ok).toBe(false);
   });
 
+  it("calls an input shorter than any header that no stream starts with bad-magic, not truncated", async () => {
+    for (const text of ["", "vm\n", "abc", "LibxlFm!"]) {
+      const verdict = await verifyStream([Buffer.from(text, "latin1")]);
+      expect(verdict.ok ? undefined : verdict.error.reason, JSON.stringify(text)).toBe("bad-magic");
+    }
+    // The start of a real stream, cut short, is truncated.
+    for (const head of ["Xen saved", "Libx", "\xff\xff\xff"]) {
+      const verdict = await verifyStream([Buffer.from(head, "latin1")]);
+      expect(verdict.ok ? undefined : verdict.error.reason, JSON.stringify(head)).toBe("truncated");
+    }
+  });
+
   it("refuses a hostile length from the record header alone, before any body byte arrives", async () => {
     const bytes = await sampleBytes({ layers: "libxc", pages: 1 });
     const events = decodeChunked(bytes);
