@@ -13,12 +13,15 @@ import { cli, deletePrefix, fileUrl, queue, redis, REDIS_URL, tempDir, testPrefi
 describe("xenfleet up, the fleet commands, down", () => {
   const prefix = testPrefix();
   const dir = tempDir();
-  const common = ["--redis", REDIS_URL, "--prefix", prefix, "--store", fileUrl(join(dir, "store"))];
+  // Each command takes only the options it uses: --store only where work names a store.
+  const fleet = ["--redis", REDIS_URL, "--prefix", prefix];
+  const store = ["--store", fileUrl(join(dir, "store"))];
+  const common = [...fleet, ...store];
   let conn: Redis | undefined;
 
   afterAll(async () => {
     // Stop the fleet even when a test failed half way.
-    if (existsSync(join(dir, `up-${prefix}.pid`))) await cli(["down", ...common, "--state-dir", dir]);
+    if (existsSync(join(dir, `up-${prefix}.pid`))) await cli(["down", "--prefix", prefix, "--state-dir", dir]);
     conn ??= redis();
     await deletePrefix(conn, prefix);
     await conn.quit();
@@ -45,27 +48,27 @@ describe("xenfleet up, the fleet commands, down", () => {
     expect(existsSync(join(dir, `up-${prefix}.pid`))).toBe(true);
     expect(existsSync(join(dir, "hosts", "host-2", "host.json"))).toBe(true);
 
-    const hosts = JSON.parse((await cli(["hosts", ...common, "--json"])).stdout) as Array<{
-      id: string;
-      state: string;
-      domains: number;
-    }>;
-    expect(hosts.map((h) => [h.id, h.state, h.domains])).toEqual([
+    const { hosts } = JSON.parse((await cli(["hosts", ...fleet, "--json"])).stdout) as {
+      hosts: Array<{ host: string; state: string; domains: number }>;
+    };
+    expect(hosts.map((h) => [h.host, h.state, h.domains])).toEqual([
       ["host-1", "up", 2],
       ["host-2", "up", 2],
     ]);
 
-    const domains = JSON.parse((await cli(["domains", ...common, "--json"])).stdout) as Array<Record<string, unknown>>;
+    const { domains } = JSON.parse((await cli(["domains", ...fleet, "--json"])).stdout) as {
+      domains: Array<Record<string, unknown>>;
+    };
     expect(domains).toHaveLength(4);
     for (const d of domains) {
-      expect(Object.keys(d).sort()).toEqual(["host", "memory", "name", "state", "uuid"]);
+      expect(Object.keys(d).sort()).toEqual(["domain", "host", "memory", "state", "uuid"]);
       expect(d).toMatchObject({ state: "running", memory: 8 * 2 ** 20 });
     }
 
     const batch = await cli(["batch-save", ...common, "--wait", "--json"]);
     expect(batch.code, batch.stderr + batch.stdout).toBe(0);
     const report = JSON.parse(batch.stdout) as Record<string, number>;
-    expect(report).toMatchObject({ saved: 4, failed: 0 });
+    expect(report).toMatchObject({ ok: true, saved: 4, failed: 0 });
     expect(report.bytesTotal).toBeGreaterThan(4 * 8 * 2 ** 20);
     for (const key of ["bytesNew", "seconds"]) expect(typeof report[key]).toBe("number");
 
@@ -79,33 +82,78 @@ describe("xenfleet up, the fleet commands, down", () => {
     await controller.close();
     expect(batches.map((j) => (j.data as { hosts?: string[] }).hosts ?? "all").sort()).toEqual(["all", ["host-2"]]);
 
-    const one = await cli(["save", ...common, "host-2", "host-2-vm-1", "--wait", "--json"]);
-    expect(JSON.parse(one.stdout)).toMatchObject({
+    const one = await cli(["save", ...common, "host-2", "host-2-vm-1", "--label", "adhoc", "--wait", "--json"]);
+    const saved = JSON.parse(one.stdout) as { imageId: string; uuid: string };
+    expect(saved).toMatchObject({
+      ok: true,
       saved: 1,
       failed: 0,
+      host: "host-2",
+      domain: "host-2-vm-1",
       imageId: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    // Not a terminal: one line per state change on stderr.
+    expect(one.stderr).toMatch(/save of host-2-vm-1 on host-2: completed/);
+
+    // The image is listed under the domain's name, with its host, labels and new bytes.
+    const listed = JSON.parse(
+      (await cli(["image", "ls", "--domain", "host-2-vm-1", "--label", "adhoc", ...store, "--json"])).stdout,
+    ) as { images: Array<Record<string, unknown>> };
+    expect(listed.images).toEqual([
+      expect.objectContaining({
+        imageId: saved.imageId,
+        domain: "host-2-vm-1",
+        uuid: saved.uuid,
+        host: "host-2",
+        labels: ["adhoc"],
+        bytesNew: expect.any(Number),
+      }),
+    ]);
 
     const unknown = await cli(["save", ...common, "host-2", "no-such-vm", "--json"]);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(JSON.parse(unknown.stdout)).toMatchObject({
       ok: false,
-      error: { message: expect.stringMatching(/reports no domain/) },
+      error: { code: "XF_CLI_NOT_FOUND", message: expect.stringMatching(/reports no domain/) },
     });
 
-    const status = JSON.parse((await cli(["status", ...common, "--json"])).stdout) as {
+    // A restore followed to its end: its progress, one line per state, then the result.
+    const restored = await cli([
+      "restore",
+      ...common,
+      saved.imageId.slice(0, 12),
+      "--host",
+      "host-1",
+      "--name",
+      "copy",
+      "--paused",
+      "--wait",
+      "--json",
+    ]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout)).toMatchObject({
+      ok: true,
+      host: "host-1",
+      domain: "copy",
+      imageId: saved.imageId,
+    });
+    expect(restored.stderr).toMatch(/restore of [0-9a-f]{12} on host-1: completed/);
+
+    const status = JSON.parse((await cli(["status", ...fleet, "--json"])).stdout) as {
+      ok: boolean;
       hosts: unknown[];
       batches: Array<{ state: string }>;
     };
+    expect(status.ok).toBe(true);
     expect(status.hosts).toHaveLength(2);
     expect(status.batches[0]).toMatchObject({ state: "completed" });
 
-    const down = await cli(["down", ...common, "--state-dir", dir]);
+    const down = await cli(["down", "--prefix", prefix, "--state-dir", dir]);
     expect(down.code).toBe(0);
     expect(existsSync(join(dir, `up-${prefix}.pid`))).toBe(false);
     // The save workers deregistered on their way out: both hosts are down at once.
-    const after = JSON.parse((await cli(["hosts", ...common, "--json"])).stdout) as Array<{ state: string }>;
-    expect(after.map((h) => h.state)).toEqual(["down", "down"]);
+    const after = JSON.parse((await cli(["hosts", ...fleet, "--json"])).stdout) as { hosts: Array<{ state: string }> };
+    expect(after.hosts.map((h) => h.state)).toEqual(["down", "down"]);
   });
 });
 
@@ -126,14 +174,16 @@ describe("xenfleet demo", () => {
         "--memory",
         "16M",
         "--pause",
-        "1",
+        "1s",
         "--json",
       ]);
       expect(demo.code, demo.stderr).toBe(0);
       const result = JSON.parse(demo.stdout) as {
+        ok: boolean;
         domains: number;
         batches: Array<{ saved: number; failed: number; bytesTotal: number; bytesNew: number }>;
       };
+      expect(result.ok).toBe(true);
       expect(result.domains).toBe(4);
       expect(result.batches).toHaveLength(2);
       const [first, second] = result.batches;

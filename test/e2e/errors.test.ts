@@ -59,6 +59,14 @@ import { ConfigError, InvalidHostIdError, InvalidJobError, JobNotFoundError } fr
 import { NoRoomError } from "@xenfleet/transfer";
 import { MigrationFailedError, OutcomeConflictError, TokenRejectedError, WireFormatError } from "@xenfleet/migration";
 import { InvalidCronError, UnknownHostError } from "@xenfleet/fleet";
+import {
+  CannotWriteError,
+  HostDownError,
+  NotFoundError,
+  RedisUnreachableError,
+  UsageError,
+  WorkFailedError,
+} from "@xenfleet/cli";
 
 // biome-ignore lint/suspicious/noExplicitAny: any error class, whatever its constructor takes
 type ErrorClass = abstract new (...args: any[]) => Error;
@@ -413,6 +421,44 @@ const ROWS: Row[] = [
     error: new InvalidCronError("0 2 * *", "4 fields; use 5 (minute hour day month weekday) or 6"),
     code: "XF_SCHEDULE_BAD_CRON",
     message: 'not a cron expression: "0 2 * *" (4 fields; use 5 (minute hour day month weekday) or 6)',
+    unrecoverable: true,
+  },
+
+  // cli
+  {
+    error: new UsageError("give exactly one of --cron and --every"),
+    code: "XF_CLI_USAGE",
+    message: "give exactly one of --cron and --every",
+    unrecoverable: true,
+  },
+  {
+    error: new NotFoundError("domain", "web-9"),
+    code: "XF_CLI_NOT_FOUND",
+    message: 'no domain "web-9"',
+    unrecoverable: true,
+  },
+  {
+    error: new RedisUnreachableError("redis://:secret@127.0.0.1:1", "connect ECONNREFUSED"),
+    code: "XF_CLI_REDIS_UNREACHABLE",
+    message: "cannot reach Redis at redis://:***@127.0.0.1:1/0 (connect ECONNREFUSED)",
+    unrecoverable: false,
+  },
+  {
+    error: new HostDownError("host-3"),
+    code: "XF_CLI_HOST_DOWN",
+    message: "host host-3 is down (its heartbeat lapsed); it gets no new work",
+    unrecoverable: false,
+  },
+  {
+    error: new WorkFailedError("2 of 8 saves failed"),
+    code: "XF_CLI_WORK_FAILED",
+    message: "2 of 8 saves failed",
+    unrecoverable: true,
+  },
+  {
+    error: new CannotWriteError("/srv/out.xl", "permission denied"),
+    code: "XF_CLI_CANNOT_WRITE",
+    message: "cannot write /srv/out.xl: permission denied",
     unrecoverable: true,
   },
 ];

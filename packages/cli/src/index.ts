@@ -1,1 +1,12 @@
-export {};
+/** @xenfleet/cli: the `xenfleet` command (bin/xenfleet.js runs dist/main.js), its errors and exit codes. */
+export {
+  CannotWriteError,
+  EXIT,
+  exitCodeOf,
+  HostDownError,
+  NotFoundError,
+  RedisUnreachableError,
+  UsageError,
+  WorkFailedError,
+} from "./errors.js";
+export { allCommands, buildProgram, CONVENTIONS, runCli } from "./program.js";

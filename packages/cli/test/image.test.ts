@@ -1,6 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -48,10 +48,10 @@ describe("xenfleet image", () => {
     );
     const imported = JSON.parse(
       (await run(["image", "import", file, "--domain", "old", "--json", "--store", store])).stdout,
-    ) as { id: string; source: string; width: number };
-    expect(imported).toMatchObject({ source: "legacy", width: 32 });
+    ) as { imageId: string; source: string; width: number };
+    expect(imported).toMatchObject({ ok: true, source: "legacy", width: 32 });
     const out = join(dir, "old-v2.xl");
-    await run(["image", "export", imported.id, out, "--store", store]);
+    await run(["image", "export", imported.imageId, out, "--store", store]);
     const verified = await promisify(execFile)(process.execPath, args(["stream", "verify", out]), { cwd: root });
     expect(verified.stdout + verified.stderr).not.toMatch(/error/i);
   });
@@ -64,18 +64,21 @@ describe("xenfleet image", () => {
     expect(imported.stderr).toBe(""); // not a terminal: no progress bar
 
     const again = await run(["image", "import", file, "--domain", "web", "--json", "--store", store]);
-    const json = JSON.parse(again.stdout) as { id: string; bytesTotal: number; bytesNew: number };
-    expect(json.id).toMatch(/^[0-9a-f]{64}$/);
+    const json = JSON.parse(again.stdout) as { imageId: string; bytesTotal: number; bytesNew: number };
+    expect(json.imageId).toMatch(/^[0-9a-f]{64}$/);
     expect(json.bytesTotal).toBe(stream.length);
     expect(json.bytesNew).toBeLessThan(stream.length / 10);
 
     const ls = await run(["image", "ls", "--domain", "web", "--json", "--store", store]);
-    const lines = ls.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { id: string; domain: string; streamBytes: number });
-    expect(lines.map((l) => l.id)).toEqual([id, json.id]);
-    expect(lines[0]).toMatchObject({ domain: "web", streamBytes: stream.length });
+    const listed = JSON.parse(ls.stdout) as {
+      ok: boolean;
+      images: Array<{ imageId: string; domain: string; bytesTotal: number; bytesNew: number }>;
+    };
+    expect(listed.ok).toBe(true);
+    expect(listed.images.map((l) => l.imageId)).toEqual([id, json.imageId]);
+    expect(listed.images[0]).toMatchObject({ domain: "web", bytesTotal: stream.length });
+    // Each image's own new bytes, as its import reported them.
+    expect(listed.images[1]!.bytesNew).toBe(json.bytesNew);
 
     const out = join(dir, "out.xl");
     await run(["image", "export", id.slice(0, 12), out, "--store", store]);
@@ -85,12 +88,9 @@ describe("xenfleet image", () => {
 
     await run(["image", "rm", id, "--store", store]);
     const after = await run(["image", "ls", "--json", "--store", store]);
-    expect(
-      after.stdout
-        .trim()
-        .split("\n")
-        .map((l) => (JSON.parse(l) as { id: string }).id),
-    ).toEqual([json.id]);
+    expect((JSON.parse(after.stdout) as { images: Array<{ imageId: string }> }).images.map((i) => i.imageId)).toEqual([
+      json.imageId,
+    ]);
     const swept = JSON.parse((await run(["gc", "--grace", "0", "--json", "--store", store])).stdout) as {
       deleted: { manifests: number };
     };
@@ -114,7 +114,74 @@ describe("xenfleet image", () => {
     expect(Buffer.from(exported.stdout).equals(stream)).toBe(true);
   });
 
-  it("prunes by policy and refuses what is not an image id with exit code 1", async () => {
+  it("writes an export whole or not at all, and a read-only command never creates a store", async () => {
+    const { dir, store, file } = await setup();
+    const id = (await run(["image", "import", file, "--domain", "web", "--store", store])).stdout.trim();
+    await expect(
+      run(["image", "export", id, join(dir, "no", "such", "dir", "out.xl"), "--store", store]),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/cannot write .*out\.xl: no such directory \[XF_CLI_CANNOT_WRITE\]/),
+    });
+    // A corrupt pack fails the export half way: no file, no temporary file left.
+    const packs = join(dir, "store", "packs");
+    const [fan] = await readdir(packs);
+    const [pack] = await readdir(join(packs, fan!));
+    const bytes = await readFile(join(packs, fan!, pack!));
+    bytes[bytes.length >> 1]! ^= 0xff;
+    await writeFile(join(packs, fan!, pack!), bytes);
+    const out = join(dir, "out.xl");
+    await expect(run(["image", "export", id, out, "--store", store])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/XF_(IMAGE|STORE)_CORRUPT/),
+    });
+    expect((await readdir(dir)).filter((f) => f.includes("out.xl"))).toEqual([]);
+    // A mistyped store path is an error (exit code 3), and is not created.
+    for (const command of [["image", "ls"], ["image", "verify", id], ["gc"]]) {
+      await expect(run([...command, "--store", join(dir, "stor")])).rejects.toMatchObject({
+        code: 3,
+        stderr: expect.stringMatching(/no store at .*stor: no such directory/),
+      });
+    }
+    expect(await readdir(dir)).not.toContain("stor");
+  });
+
+  it("lists images with filters: domain by name or uuid, label, latest, since", async () => {
+    const { store, file } = await setup();
+    const imported = async (args: string[]) =>
+      (
+        JSON.parse((await run(["image", "import", file, "--json", "--store", store, ...args])).stdout) as {
+          imageId: string;
+        }
+      ).imageId;
+    const a = await imported(["--domain", "web", "--label", "nightly"]);
+    const b = await imported(["--domain", "web"]);
+    const c = await imported(["--domain", "db", "--label", "nightly,weekly"]);
+    const ls = async (args: string[]) =>
+      (
+        JSON.parse((await run(["image", "ls", "--json", "--store", store, ...args])).stdout) as {
+          images: Array<{ imageId: string; uuid: string; labels: string[] }>;
+        }
+      ).images;
+    const all = await ls([]);
+    expect(all.map((i) => i.imageId).sort()).toEqual([a, b, c].sort());
+    expect((await ls(["--domain", "web"])).map((i) => i.imageId)).toEqual([a, b]);
+    expect((await ls(["--label", "nightly"])).map((i) => i.imageId).sort()).toEqual([a, c].sort());
+    expect((await ls(["--label", "nightly,weekly"])).map((i) => i.imageId)).toEqual([c]);
+    expect((await ls(["--latest"])).map((i) => i.imageId).sort()).toEqual([b, c].sort());
+    // Both domains' images are of one stream, so share its uuid.
+    expect((await ls(["--domain", all[0]!.uuid, "--latest"])).map((i) => i.imageId).sort()).toEqual([b, c].sort());
+    expect(await ls(["--since", "2100-01-01"])).toEqual([]);
+    expect((await ls(["--since", "1h"])).length).toBe(3);
+    const text = (await run(["image", "ls", "--store", store])).stdout.split("\n");
+    expect(text[0]).toMatch(/^IMAGE\s+CREATED\s+DOMAIN\s+UUID\s+HOST\s+LABELS\s+SIZE\s+NEW$/);
+    await expect(run(["image", "ls", "--since", "yesterday", "--store", store])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/argument 'yesterday' is invalid/),
+    });
+  });
+
+  it("prunes by policy and refuses what is not an image id with exit code 2", async () => {
     const { store, file } = await setup();
     for (let i = 0; i < 3; i++) await run(["image", "import", file, "--domain", "db", "--store", store]);
     const pruned = JSON.parse((await run(["prune", "--keep-last", "1", "--json", "--store", store])).stdout) as {
@@ -124,11 +191,11 @@ describe("xenfleet image", () => {
     expect(pruned.kept).toHaveLength(1);
     expect(pruned.removed).toHaveLength(2);
     await expect(run(["image", "verify", "nothex", "--store", store])).rejects.toMatchObject({
-      code: 1,
+      code: 2,
       stderr: expect.stringMatching(/not an image id/),
     });
     await expect(run(["image", "verify", "ab".repeat(32), "--store", store])).rejects.toMatchObject({
-      code: 1,
+      code: 2,
       stderr: expect.stringMatching(/not found/),
     });
   });

@@ -1,10 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { openLegacyAsV2, writeLegacyStream } from "@xenfleet/format/legacy";
-import { registerLegacyCommands } from "../src/commands/legacy.js";
+import { runCli } from "../src/program.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-legacy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,17 +12,18 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** The whole command line, in process: its output and exit code. */
 async function run(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  process.exitCode = undefined;
-  const program = new Command("xenfleet").exitOverride();
-  registerLegacyCommands(program.command("stream"));
   let stdout = "";
   let stderr = "";
   vi.spyOn(process.stdout, "write").mockImplementation((s) => ((stdout += String(s)), true));
   vi.spyOn(process.stderr, "write").mockImplementation((s) => ((stderr += String(s)), true));
-  await program.parseAsync(["stream", "convert-legacy", ...args], { from: "user" });
-  vi.restoreAllMocks();
-  return { stdout, stderr, code: Number(process.exitCode ?? 0) };
+  try {
+    const code = await runCli(["stream", "convert-legacy", ...args]);
+    return { stdout, stderr, code };
+  } finally {
+    vi.restoreAllMocks();
+  }
 }
 
 async function expected(bytes: Uint8Array, options = {}): Promise<Buffer> {
@@ -50,9 +50,10 @@ describe("xenfleet stream convert-legacy", () => {
       widthDetected: true,
       guestDetected: true,
       p2mSize: 45,
+      file: output,
     });
     expect(readFileSync(output).equals(await expected(legacy))).toBe(true);
-    expect(existsSync(`${output}.partial`)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".partial"))).toEqual([]);
   });
 
   it("passes --width, --guest, --format and --skip-qemu through", async () => {
@@ -78,7 +79,7 @@ describe("xenfleet stream convert-legacy", () => {
       error: { code: "XF_LEGACY_STREAM", reason: "truncated", part: "PV tail" },
     });
     expect(existsSync(output)).toBe(false);
-    expect(existsSync(`${output}.partial`)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".partial"))).toEqual([]);
   });
 
   it("explains an undecidable width", async () => {
@@ -93,7 +94,11 @@ describe("xenfleet stream convert-legacy", () => {
     expect((await run(input, join(dir, "empty.v2"), "--width", "32")).code).toBe(0);
   });
 
-  it("rejects a bad --width", async () => {
-    await expect(run("a", "b", "--width", "48")).rejects.toThrow(/--width must be 32 or 64/);
+  it("rejects a bad --width with exit code 2", async () => {
+    const input = join(dir, "any.legacy");
+    writeFileSync(input, "x");
+    const r = await run(input, join(dir, "b"), "--width", "48");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/option '--width <bits>' argument '48' is invalid. Allowed choices are 32, 64/);
   });
 });

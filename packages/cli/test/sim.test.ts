@@ -24,20 +24,24 @@ describe("xenfleet sim", () => {
       dirs.push(dir);
       const file = join(dir, "image.xl");
       const sample = await run(["sim", "sample", "--type", type, "--memory", "16M", "--seed", "5", "--json", file]);
-      const { report, domain } = JSON.parse(sample.stderr) as { report: { digest: string }; domain: { type: string } };
-      expect(domain.type).toBe(type);
+      // The JSON goes to stdout, the image to the file.
+      const report = JSON.parse(sample.stdout) as { ok: boolean; digest: string; type: string; file: string };
+      expect(report).toMatchObject({ ok: true, type, file });
       const restored = await run(["sim", "restore", "--json", file]);
       const out = JSON.parse(restored.stdout) as {
-        domain: { type: string; memoryBytes: number };
+        ok: boolean;
+        type: string;
+        memory: number;
         digest: { digest: string };
       };
-      expect(out.domain).toMatchObject({ type, memoryBytes: 16 * 2 ** 20 });
+      expect(out).toMatchObject({ ok: true, type, memory: 16 * 2 ** 20 });
       expect(out.digest.digest).toBe(report.digest);
     },
   );
 
   it("refuses a size that is not one", async () => {
     await expect(run(["sim", "sample", "--type", "pv", "--memory", "lots", "-"])).rejects.toMatchObject({
+      code: 2,
       stderr: expect.stringMatching(/not a size/),
     });
   });

@@ -1,38 +1,18 @@
-import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSampleStream } from "@xenfleet/format";
+import { buildCli, xenfleet } from "./helpers.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
-const main = join(root, "packages/cli/dist/main.js");
-
-function run(args: string[], stdinFile?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    if (stdinFile) void readFile(stdinFile).then((b) => child.stdin.end(b));
-    else child.stdin.end();
-  });
-}
+const run = (args: string[], stdinFile?: string) => xenfleet(args, stdinFile === undefined ? {} : { stdinFile });
 
 let dir = "";
 let valid = "";
 let broken = "";
 
 beforeAll(async () => {
-  await new Promise<void>((resolve, reject) =>
-    execFile("npx", ["turbo", "run", "build", "--filter=@xenfleet/cli..."], { cwd: root }, (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
+  await buildCli();
   dir = await mkdtemp(join(tmpdir(), "xenfleet-cli-stream-"));
   const chunks: Uint8Array[] = [];
   await writeSampleStream((c) => void chunks.push(c.slice()), {
@@ -56,7 +36,8 @@ describe("xenfleet stream", () => {
   it("inspect --json summarises a valid stream", async () => {
     const { code, stdout } = await run(["stream", "inspect", "--json", valid]);
     expect(code).toBe(0);
-    const summary = JSON.parse(stdout);
+    const { ok, summary } = JSON.parse(stdout);
+    expect(ok).toBe(true);
     expect(summary).toMatchObject({
       layers: ["xl", "libxl", "libxc"],
       libxc: { version: 3, domainType: "x86-pv", xenVersion: "4.17", byteOrder: "little" },
@@ -94,9 +75,17 @@ describe("xenfleet stream", () => {
     expect(plain.stderr).toContain("truncated");
   });
 
-  it("verify exits 1 on a missing file", async () => {
+  it("verify exits 2 on a missing file, naming it", async () => {
     const { code, stderr } = await run(["stream", "verify", join(dir, "absent")]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`no such file: ${join(dir, "absent")}`);
+  });
+
+  it("verify of a file that is not a Xen stream says bad-magic", async () => {
+    const text = join(dir, "notes.txt");
+    await writeFile(text, "vm\n");
+    const { code, stdout } = await run(["stream", "verify", "--json", text]);
     expect(code).toBe(1);
-    expect(stderr).toContain("ENOENT");
+    expect(JSON.parse(stdout)).toMatchObject({ ok: false, error: { code: "XF_FORMAT_STREAM", reason: "bad-magic" } });
   });
 });

@@ -3,11 +3,12 @@
  * supervisor, wait until every host reports up, and stop it all again.
  * Shared by `xenfleet up` and `xenfleet demo`.
  */
-import { fleetChildren, hostIds, prepareSimHosts, Supervisor, type EmbeddedFleet } from "@xenfleet/fleet";
+import { EXIT_CONFIG, fleetChildren, hostIds, prepareSimHosts, Supervisor, type EmbeddedFleet } from "@xenfleet/fleet";
 import { PollTimeoutError, poll } from "@xenfleet/core";
 import { listHosts } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { join } from "node:path";
+import { WorkFailedError } from "../errors.js";
 import { childEnv } from "./fleet-options.js";
 
 export interface RunningFleet {
@@ -21,9 +22,13 @@ export async function startEmbeddedFleet(fleet: EmbeddedFleet, log: (line: strin
   const supervisor = new Supervisor({
     logDir: join(fleet.stateDir, "logs"),
     onEvent: (e) => {
-      if (e.type === "exited" && e.restartInMs !== undefined) {
+      if (e.type !== "exited") return;
+      if (e.restartInMs !== undefined)
         log(`${e.name} exited (${e.signal ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`);
-      }
+      else if (e.code === EXIT_CONFIG)
+        log(
+          `${e.name} refused its configuration and stays stopped; see ${join(fleet.stateDir, "logs", `${e.name}.log`)}`,
+        );
     },
   });
   supervisor.start(fleetChildren(fleet, childEnv()));
@@ -63,7 +68,7 @@ export async function waitForHosts(
     );
   } catch (err) {
     if (!(err instanceof PollTimeoutError)) throw err;
-    throw new Error(`hosts not up after ${timeoutMs / 1000} s: ${missing.join(", ")} (see the logs)`);
+    throw new WorkFailedError(`hosts not up after ${timeoutMs / 1000} s: ${missing.join(", ")} (see the logs)`);
   }
 }
 

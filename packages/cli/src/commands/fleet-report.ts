@@ -1,30 +1,34 @@
-/** How the fleet commands print a finished piece of work: one JSON object, or a few lines. */
+/** The report of saves a command waited for (`save --wait`, `batch-save --wait`): its JSON fields and its text. */
+import { formatDuration, formatSize } from "@xenfleet/core";
 import type { BatchReport } from "@xenfleet/fleet";
-import { mib } from "./fleet-options.js";
 
-/** The final report of work started by a command (`--wait`). */
 export interface WorkReport {
   saved: number;
   failed: number;
   bytesTotal: number;
   bytesNew: number;
   seconds: number;
-  failures: Array<{ host: string; domain: string; reason: string }>;
+  failures: Array<{ host: string; uuid: string; reason: string }>;
   [extra: string]: unknown;
 }
 
+/** A batch's report; its failures name the domain by uuid. */
 export function fromBatch(report: BatchReport): WorkReport {
-  return { ...report };
+  return {
+    batchId: report.batchId,
+    saved: report.saved,
+    failed: report.failed,
+    bytesTotal: report.bytesTotal,
+    bytesNew: report.bytesNew,
+    seconds: report.seconds,
+    failures: report.failures.map((f) => ({ host: f.host, uuid: f.domain, reason: f.reason })),
+  };
 }
 
-export function printReport(report: WorkReport, json: boolean | undefined): void {
-  if (json) {
-    process.stdout.write(JSON.stringify(report) + "\n");
-    return;
-  }
+export function reportText(report: WorkReport): string {
   const ratio = report.bytesTotal > 0 ? ` (${((100 * report.bytesNew) / report.bytesTotal).toFixed(1)}% new)` : "";
-  process.stdout.write(
-    `saved ${report.saved}, failed ${report.failed}, ${mib(report.bytesTotal)} total, ${mib(report.bytesNew)} new${ratio}, ${report.seconds.toFixed(1)} s\n`,
-  );
-  for (const f of report.failures) process.stdout.write(`  failed: ${f.host} ${f.domain}: ${f.reason}\n`);
+  return [
+    `saved ${report.saved}, failed ${report.failed}, ${formatSize(report.bytesTotal)} total, ${formatSize(report.bytesNew)} new${ratio}, ${formatDuration(report.seconds * 1000)}`,
+    ...report.failures.map((f) => `  failed: ${f.host} ${f.uuid}: ${f.reason}`),
+  ].join("\n");
 }

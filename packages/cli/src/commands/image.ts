@@ -1,173 +1,187 @@
+/**
+ * `xenfleet image import|export|ls|show|verify|rm`, `xenfleet prune` and
+ * `xenfleet gc`: the image layer from the command line. Every command takes
+ * --store (default $XENFLEET_STORE, else ./.xenfleet/store); only `image
+ * import` creates a store that is not there. Long operations draw a progress
+ * bar on stderr when it is a terminal, and print nothing extra otherwise.
+ */
 import { stat } from "node:fs/promises";
-import { createWriteStream } from "node:fs";
-import type { Command } from "commander";
-import cliProgress from "cli-progress";
-import { isCompression, openStore, type Compression, type ObjectStore } from "@xenfleet/store";
+import { Option, type Command } from "commander";
+import { formatSize } from "@xenfleet/core";
 import type { StreamSource } from "@xenfleet/format";
 import {
   exportImage,
   gc,
   importAnyImage,
-  listImageRefs,
   listImages,
-  parseImageId,
+  loadManifest,
   prune,
   removeImage,
   verifyImage,
-  ImageUsageError,
+  type ImageInfo,
+  type ImageRef,
+  type Manifest,
   type Sha256Id,
 } from "@xenfleet/image";
+import type { Compression, ObjectStore } from "@xenfleet/store";
+import { count, durationOption, inputFile, labels, since } from "../args.js";
+import { UsageError, WorkFailedError } from "../errors.js";
+import { emit, table } from "../output.js";
+import { writeOutput } from "../output-file.js";
+import { storeOption } from "./fleet-options.js";
+import { openImageStore, resolveImageId } from "./image-store.js";
+import { tracker } from "./progress.js";
 
 /**
- * `xenfleet image import|export|ls|verify|rm`, `xenfleet prune` and
- * `xenfleet gc`: the image layer from the command line. Every command takes
- * --store URL (default $XENFLEET_STORE, else ./.xenfleet/store). Long
- * operations draw a progress bar on stderr when it is a terminal, and print
- * nothing extra otherwise.
+ * An action on the store: opens it (only if it exists, unless `create`),
+ * runs, closes it. Commander calls actions with the arguments, then the
+ * options, then the command.
  */
-
-interface StoreOpts {
-  store?: string;
-  json?: boolean;
-}
-
-/**
- * Wraps an action: opens the store, runs, reports errors (exit code 1), closes.
- * Commander calls actions with the arguments, then the options, then the command.
- */
-function withStore<O extends StoreOpts, A extends unknown[]>(
+function withStore<O extends { store: string }, A extends unknown[]>(
+  create: boolean,
   action: (store: ObjectStore, ...args: [...A, O]) => Promise<void>,
 ) {
   return async (...given: [...A, O, Command]) => {
     const args = given.slice(0, -1) as [...A, O];
     const opts = args[args.length - 1] as O;
-    let store: ObjectStore | undefined;
+    const store = await openImageStore(opts.store, { create });
     try {
-      store = await openStore(opts.store, process.env);
       await action(store, ...args);
-    } catch (error) {
-      if (opts.json) process.stdout.write(JSON.stringify({ ok: false, error: errorJson(error) }) + "\n");
-      else process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
     } finally {
-      await store?.close();
+      await store.close();
     }
   };
 }
 
-function errorJson(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
-  const e = error as Error & { code?: string; imageId?: string; key?: string };
-  return { name: e.name, code: e.code, message: e.message, imageId: e.imageId, key: e.key };
+/** A byte bar on stderr while `run` works, on a terminal only. */
+async function withBar<T>(
+  label: string,
+  run: (update: (bytes: number, total?: number) => void) => Promise<T>,
+): Promise<T> {
+  const bar = process.stderr.isTTY ? tracker() : undefined;
+  try {
+    return await run((bytes, total) =>
+      bar?.update(label, { label, state: "", done: bytes, ...(total ? { total } : {}), unit: "bytes" }),
+    );
+  } finally {
+    bar?.stop();
+  }
 }
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a count: ${value}`);
-  return n;
-}
-
-function legacyWidth(value: string): 32 | 64 {
-  if (value === "32" || value === "64") return Number(value) as 32 | 64;
-  throw new Error(`--width is 32 or 64, not ${value}`);
-}
-
-function legacyGuest(value: string): "pv" | "hvm" {
-  if (value === "pv" || value === "hvm") return value;
-  throw new Error(`--guest is pv or hvm, not ${value}`);
-}
-
-function compression(value: string): Compression {
-  if (isCompression(value)) return value;
-  throw new Error(`--compression is none, zstd or lz4, not ${value}`);
-}
-
-/** A duration: milliseconds, or a number with s, m, h or d. */
-function duration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value);
-  if (m === null) throw new Error(`not a duration: ${value} (e.g. 0, 30m, 1h)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms"];
-  return Number(m[1]) * unit;
-}
-
-/** An image id, or an unambiguous prefix (at least 8 hex digits) of one a ref holds. */
-async function resolveImageId(store: ObjectStore, text: string): Promise<Sha256Id> {
-  if (text.length === 64) return parseImageId(text);
-  if (!/^[0-9a-f]{8,63}$/i.test(text))
-    throw new ImageUsageError(`not an image id: ${JSON.stringify(text)} (64 hex digits, or a prefix of at least 8)`);
-  const matches = [
-    ...new Set((await listImageRefs(store)).map((r) => r.id).filter((id) => id.startsWith(text.toLowerCase()))),
-  ];
-  if (matches.length === 1) return matches[0]!;
-  throw new ImageUsageError(
-    matches.length === 0 ? `no image id starts with ${text}` : `${text} is ambiguous (${matches.length} images)`,
-  );
-}
-
-/** A byte progress bar on stderr when it is a terminal; otherwise nothing. */
-function progressBar(total: number | undefined): { update(bytes: number, total?: number): void; stop(): void } {
-  if (!process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: " {bar} {percentage}% | {mib}/{totalMib} MiB",
-      hideCursor: true,
-      clearOnComplete: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+/** What `image ls` and `image show` say of an image, as JSON. */
+function imageJson(i: { id: string; domain: string; created: Date; manifest: Manifest | undefined }) {
+  const m = i.manifest;
   return {
-    update(bytes, newTotal) {
-      const t = newTotal ?? total ?? 0;
-      if (!started) {
-        bar.start(t || 1, 0, { mib: "0", totalMib: t ? mib(t) : "?" });
-        started = true;
-      }
-      if (newTotal !== undefined) bar.setTotal(newTotal || 1);
-      bar.update(t ? bytes : 0, { mib: mib(bytes), totalMib: t ? mib(t) : "?" });
-    },
-    stop() {
-      if (started) bar.stop();
-    },
+    imageId: i.id,
+    domain: domainName(i),
+    uuid: m?.domain.uuid ?? null,
+    host: m?.host ?? null,
+    labels: m?.labels ?? [],
+    created: i.created.toISOString(),
+    bytesTotal: m?.streamBytes ?? null,
+    /** What the image added to the store when it was made; null for images made before that was recorded. */
+    bytesNew: m?.bytesNew ?? null,
+    pages: m?.pages ?? null,
+    zeroPages: m?.zeroPages ?? null,
+    parent: m?.parent ?? null,
+    domainType: m?.domainType ?? null,
+    source: m?.source.kind ?? null,
+    broken: m === undefined,
   };
 }
 
+/**
+ * The domain's name: as its host knew it (fleet saves file images under the
+ * uuid and record the name), else the name the image is filed under unless
+ * that is only the uuid.
+ */
+function domainName(i: { domain: string; manifest: Manifest | undefined }): string | null {
+  if (i.manifest?.domainName !== undefined) return i.manifest.domainName;
+  return i.domain === i.manifest?.domain.uuid ? null : i.domain;
+}
+
+interface LsFilters {
+  domain?: string;
+  host?: string;
+  since?: Date;
+  label?: string[];
+  latest?: boolean;
+}
+
+function selectImages(images: readonly ImageInfo[], f: LsFilters): ImageInfo[] {
+  const wanted = f.domain?.toLowerCase();
+  const chosen = images.filter(
+    (i) =>
+      (wanted === undefined ||
+        i.domain === f.domain ||
+        i.manifest?.domain.uuid === wanted ||
+        i.manifest?.domainName === f.domain) &&
+      (f.host === undefined || i.manifest?.host === f.host) &&
+      (f.since === undefined || i.created >= f.since) &&
+      (f.label === undefined || f.label.every((l) => i.manifest?.labels?.includes(l))),
+  );
+  // By the domain's name, then oldest first (fleet saves are filed under the uuid: that order means nothing to people).
+  const name = (i: ImageInfo) => domainName(i) ?? i.domain;
+  chosen.sort((a, b) => name(a).localeCompare(name(b)) || a.created.getTime() - b.created.getTime());
+  if (!f.latest) return chosen;
+  // The newest image of each domain its images are filed under (a fleet save's: its uuid).
+  const newest = new Map<string, ImageInfo>();
+  for (const i of chosen) {
+    const best = newest.get(i.domain);
+    if (best === undefined || i.created >= best.created) newest.set(i.domain, i);
+  }
+  return chosen.filter((i) => newest.get(i.domain) === i);
+}
+
+function refJson(r: ImageRef) {
+  return { imageId: r.id, domain: r.domain, created: r.created.toISOString() };
+}
+
 export function registerImageCommands(program: Command): void {
-  const storeOption = ["--store <url>", "store URL (default $XENFLEET_STORE, else ./.xenfleet/store)"] as const;
-  const image = program.command("image").description("Import, export, list, verify and remove saved domain images");
+  const image = program
+    .command("image")
+    .description("Import, export, list, show, verify and remove saved domain images");
 
   image
     .command("import")
     .description("Import a save stream (FILE, or - for stdin) as a new image of DOMAIN; prints the image id")
-    .argument("<file>", "stream file, or - for standard input")
-    .requiredOption("--domain <name>", "the domain the image belongs to")
+    .argument("<file>", "stream file, or - for standard input", inputFile)
+    .requiredOption("--domain <name>", "the domain the image belongs to (its images are filed under this name)")
     .option("--parent <id>", "parent image: auto (the domain's latest), none, or an id", "auto")
-    .option(
-      "--compression <algo>",
-      "pack compression: none (fast; compressed later), zstd or lz4",
-      compression,
-      "none" as Compression,
+    .addOption(
+      new Option("--compression <algorithm>", "pack compression: none (fast; compressed later), zstd or lz4")
+        .choices(["none", "zstd", "lz4"])
+        .default("none"),
     )
-    .option(
-      "--width <bits>",
-      "legacy (pre-v2) images: toolstack width, 32 or 64, when it cannot be detected",
-      legacyWidth,
+    .option("--label <labels>", "labels of the image, comma separated", labels)
+    .addOption(
+      new Option("--width <bits>", "legacy (pre-v2) images: toolstack width, when it cannot be detected").choices([
+        "32",
+        "64",
+      ]),
     )
-    .option("--guest <type>", "legacy (pre-v2) images: guest type, pv or hvm, when it cannot be detected", legacyGuest)
-    .option("--json", "print {id, bytesTotal, bytesNew, ...} as one JSON object")
-    .option(...storeOption)
+    .addOption(
+      new Option("--guest <type>", "legacy (pre-v2) images: guest type, when it cannot be detected").choices([
+        "pv",
+        "hvm",
+      ]),
+    )
+    .option("--json", "print the result as one JSON document")
+    .addOption(storeOption())
     .action(
       withStore(
+        true,
         async (
           store,
           file: string,
-          opts: StoreOpts & {
+          opts: {
+            store: string;
+            json?: boolean;
             domain: string;
             parent: string;
             compression: Compression;
-            width?: 32 | 64;
+            label?: string[];
+            width?: "32" | "64";
             guest?: "pv" | "hvm";
           },
         ) => {
@@ -175,148 +189,182 @@ export function registerImageCommands(program: Command): void {
           const size = file === "-" ? undefined : (await stat(file)).size;
           const parent =
             opts.parent === "auto" ? "auto" : opts.parent === "none" ? null : await resolveImageId(store, opts.parent);
-          const bar = progressBar(size);
-          try {
-            // A legacy (pre-v2) image is detected from its first bytes and stored as v2.
-            const r = await importAnyImage(store, source, {
+          // A legacy (pre-v2) image is detected from its first bytes and stored as v2.
+          const r = await withBar(`import of ${file}`, (update) =>
+            importAnyImage(store, source, {
               domain: opts.domain,
               parent,
               compression: opts.compression,
-              convert: { width: opts.width, guest: opts.guest },
-              onProgress: (p) => bar.update(p.bytes),
-            });
-            bar.stop();
-            const origin = r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width };
-            process.stdout.write(
-              opts.json
-                ? JSON.stringify({
-                    id: r.imageId,
-                    bytesTotal: r.bytesTotal,
-                    bytesNew: r.bytesNew,
-                    pages: r.pages,
-                    zeroPages: r.zeroPages,
-                    dedupPages: r.dedupPages,
-                    parent: r.parent,
-                    seconds: r.seconds,
-                    ...origin,
-                  }) + "\n"
-                : `${r.imageId}\n`,
-            );
-          } finally {
-            bar.stop();
-          }
+              ...(opts.label === undefined ? {} : { labels: opts.label }),
+              convert: {
+                ...(opts.width === undefined ? {} : { width: Number(opts.width) as 32 | 64 }),
+                ...(opts.guest === undefined ? {} : { guest: opts.guest }),
+              },
+              onProgress: (p) => update(p.bytes, size),
+            }),
+          );
+          emit(
+            opts.json,
+            {
+              imageId: r.imageId,
+              domain: opts.domain,
+              bytesTotal: r.bytesTotal,
+              bytesNew: r.bytesNew,
+              pages: r.pages,
+              zeroPages: r.zeroPages,
+              dedupPages: r.dedupPages,
+              parent: r.parent,
+              seconds: r.seconds,
+              ...(r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width }),
+            },
+            () => r.imageId,
+          );
         },
       ),
     );
 
   image
     .command("export")
-    .description("Write an image back as its original stream, byte for byte, to FILE (or - for stdout)")
+    .description(
+      "Write an image back as its original stream, byte for byte, to FILE (or - for stdout); FILE appears only once the whole stream is written and verified",
+    )
     .argument("<id>", "image id (or a unique prefix)")
     .argument("<file>", "output file, or - for standard output")
-    .option(...storeOption)
+    .option("--json", "print the result as one JSON document (not with -)")
+    .addOption(storeOption())
     .action(
-      withStore(async (store, idText: string, file: string, _opts: StoreOpts) => {
+      withStore(false, async (store, idText: string, file: string, opts: { store: string; json?: boolean }) => {
+        if (file === "-" && opts.json)
+          throw new UsageError("--json prints to standard output, which - already takes for the stream");
         const id = await resolveImageId(store, idText);
-        const out = file === "-" ? process.stdout : createWriteStream(file);
-        const bar = progressBar(undefined);
-        try {
-          await exportImage(store, id, out, { onProgress: (p) => bar.update(p.bytes, p.bytesTotal) });
-        } finally {
-          bar.stop();
-          if (out !== process.stdout)
-            await new Promise<void>((resolve, reject) =>
-              out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-            );
-        }
+        const r = await withBar(`export of ${id.slice(0, 12)}`, (update) =>
+          writeOutput(file, (sink) =>
+            exportImage(store, id, sink, { onProgress: (p) => update(p.bytes, p.bytesTotal) }),
+          ),
+        );
+        if (file === "-") return;
+        emit(opts.json, { imageId: id, file, bytes: r.bytes, sha256: r.sha256, seconds: r.seconds }, () => "");
       }),
     );
 
   image
     .command("ls")
-    .description("List images (of one domain, or all), oldest first per domain")
-    .option("--domain <name>", "only this domain")
-    .option("--json", "one JSON object per line")
-    .option(...storeOption)
+    .description(
+      "List images by domain name, oldest first: the domain's name and uuid, host, labels, size and the bytes each added",
+    )
+    .option("--domain <name|uuid>", "only this domain's images")
+    .option("--host <id>", "only images saved on this host")
+    .option("--since <when>", "only images made since: an ISO date (2025-03-04) or a duration ago (36h, 7d)", since)
+    .option("--label <labels>", "only images with these labels (all of them), comma separated", labels)
+    .option("--latest", "only the newest image of each domain")
+    .option("--json", 'print {"ok": true, "images": [...]}')
+    .addOption(storeOption())
     .action(
-      withStore(async (store, opts: StoreOpts & { domain?: string }) => {
-        const images = await listImages(store, opts.domain === undefined ? {} : { domain: opts.domain });
-        for (const i of images) {
-          const m = i.manifest;
-          if (opts.json) {
-            process.stdout.write(
-              JSON.stringify({
-                id: i.id,
-                domain: i.domain,
-                created: i.created.toISOString(),
-                streamBytes: m?.streamBytes,
-                pages: m?.pages,
-                zeroPages: m?.zeroPages,
-                parent: m?.parent,
-                uuid: m?.domain.uuid,
-                domainType: m?.domainType,
-                source: m?.source,
-                broken: m === undefined,
-              }) + "\n",
-            );
-          } else {
-            const size = m === undefined ? "(manifest unreadable)" : `${(m.streamBytes / 2 ** 20).toFixed(1)} MiB`;
-            process.stdout.write(`${i.id.slice(0, 12)}  ${i.created.toISOString()}  ${i.domain.padEnd(20)} ${size}\n`);
-          }
-        }
+      withStore(false, async (store, opts: LsFilters & { store: string; json?: boolean }) => {
+        const images = selectImages(await listImages(store), opts).map(imageJson);
+        emit(opts.json, { images }, () =>
+          table(
+            [
+              { header: "IMAGE" },
+              { header: "CREATED" },
+              { header: "DOMAIN" },
+              { header: "UUID" },
+              { header: "HOST" },
+              { header: "LABELS" },
+              { header: "SIZE", right: true },
+              { header: "NEW", right: true },
+            ],
+            images.map((i) => [
+              i.imageId.slice(0, 12),
+              i.created.replace(/\.\d{3}Z$/, "Z"),
+              i.domain ?? "-",
+              i.uuid ?? "-",
+              i.host ?? "-",
+              i.labels.join(",") || "-",
+              i.broken ? "(broken)" : formatSize(i.bytesTotal ?? 0),
+              i.bytesNew === null ? "-" : formatSize(i.bytesNew),
+            ]),
+          ),
+        );
       }),
     );
 
-  image
-    .command("verify")
-    .description("Read every object of an image and check every page and the whole stream; exit 1 naming what is wrong")
-    .argument("<id>", "image id (or a unique prefix)")
-    .option("--json", "print the result as JSON")
-    .option(...storeOption)
-    .action(
-      withStore(async (store, idText: string, opts: StoreOpts) => {
-        const id = await resolveImageId(store, idText);
-        const bar = progressBar(undefined);
-        try {
-          const r = await verifyImage(store, id, { onProgress: (p) => bar.update(p.bytes, p.bytesTotal) });
-          bar.stop();
-          process.stdout.write(
-            opts.json
-              ? JSON.stringify({ ok: true, id, bytes: r.bytes, sha256: r.sha256 }) + "\n"
-              : `ok ${id} ${r.bytes} bytes sha256 ${r.sha256}\n`,
-          );
-        } finally {
-          bar.stop();
-        }
-      }),
-    );
+  /** A command on one image of an existing store: `<id>` (or a unique prefix), --json, --store. */
+  const onImage = (
+    name: string,
+    description: string,
+    run: (store: ObjectStore, id: Sha256Id, json: boolean | undefined) => Promise<void>,
+  ) =>
+    image
+      .command(name)
+      .description(description)
+      .argument("<id>", "image id (or a unique prefix)")
+      .option("--json", "print the result as one JSON document")
+      .addOption(storeOption())
+      .action(
+        withStore(false, async (store, idText: string, opts: { store: string; json?: boolean }) =>
+          run(store, await resolveImageId(store, idText), opts.json),
+        ),
+      );
 
-  image
-    .command("rm")
-    .description("Remove an image (its refs; gc reclaims the data)")
-    .argument("<id>", "image id (or a unique prefix)")
-    .option(...storeOption)
-    .action(
-      withStore(async (store, idText: string, _opts: StoreOpts) => {
-        await removeImage(store, await resolveImageId(store, idText));
-      }),
+  onImage("show", "Show what an image's manifest records", async (store, id, json) => {
+    const info = (await listImages(store)).find((i) => i.id === id)!;
+    const m = info.manifest ?? (await loadManifest(store, id));
+    const doc = {
+      ...imageJson({ ...info, manifest: m }),
+      streamSha256: m.streamSha256,
+      pageSize: m.pageSize,
+      xenVersion: m.xenVersion === null ? null : `${m.xenVersion.major}.${m.xenVersion.minor}`,
+      libxcVersion: m.libxcVersion,
+      records: m.records,
+      blocks: m.blocks.length,
+    };
+    emit(json, doc, () =>
+      Object.entries(doc)
+        .filter(([k]) => k !== "broken")
+        .map(([k, v]) => `${`${k}:`.padEnd(14)}${Array.isArray(v) ? v.join(", ") || "-" : (v ?? "-")}`)
+        .join("\n"),
     );
+  });
+
+  onImage(
+    "verify",
+    "Read every object of an image and check every page and the whole stream; exit 1 naming what is wrong",
+    async (store, id, json) => {
+      const r = await withBar(`verify of ${id.slice(0, 12)}`, (update) =>
+        verifyImage(store, id, { onProgress: (p) => update(p.bytes, p.bytesTotal) }),
+      );
+      emit(
+        json,
+        { imageId: id, bytes: r.bytes, sha256: r.sha256, seconds: r.seconds },
+        () => `ok ${id} ${r.bytes} bytes sha256 ${r.sha256}`,
+      );
+    },
+  );
+
+  onImage("rm", "Remove an image (its refs; gc reclaims the data)", async (store, id, json) => {
+    const refs = await removeImage(store, id);
+    emit(json, { imageId: id, removed: refs.map(refJson) }, () => `removed ${id}`);
+  });
 
   program
     .command("prune")
     .description("Remove images a retention policy does not keep (per domain); gc reclaims their data")
-    .option("--keep-last <n>", "keep the n newest images", integer)
-    .option("--keep-daily <n>", "keep the newest image of each of the n newest days", integer)
-    .option("--keep-weekly <n>", "keep the newest image of each of the n newest ISO weeks", integer)
+    .option("--keep-last <n>", "keep the n newest images", count)
+    .option("--keep-daily <n>", "keep the newest image of each of the n newest days", count)
+    .option("--keep-weekly <n>", "keep the newest image of each of the n newest ISO weeks", count)
     .option("--domain <name>", "only this domain")
     .option("--dry-run", "report, remove nothing")
-    .option("--json", "print {kept, removed} as JSON")
-    .option(...storeOption)
+    .option("--json", "print the result as one JSON document")
+    .addOption(storeOption())
     .action(
       withStore(
+        false,
         async (
           store,
-          opts: StoreOpts & {
+          opts: {
+            store: string;
+            json?: boolean;
             keepLast?: number;
             keepDaily?: number;
             keepWeekly?: number;
@@ -324,6 +372,8 @@ export function registerImageCommands(program: Command): void {
             dryRun?: boolean;
           },
         ) => {
+          if (opts.keepLast === undefined && opts.keepDaily === undefined && opts.keepWeekly === undefined)
+            throw new UsageError("give a policy: --keep-last, --keep-daily and/or --keep-weekly");
           const r = await prune(store, {
             ...(opts.keepLast === undefined ? {} : { keepLast: opts.keepLast }),
             ...(opts.keepDaily === undefined ? {} : { keepDaily: opts.keepDaily }),
@@ -331,15 +381,16 @@ export function registerImageCommands(program: Command): void {
             ...(opts.domain === undefined ? {} : { domain: opts.domain }),
             dryRun: opts.dryRun ?? false,
           });
-          const brief = (refs: typeof r.kept) =>
-            refs.map((x) => ({ id: x.id, domain: x.domain, created: x.created.toISOString() }));
-          if (opts.json)
-            process.stdout.write(JSON.stringify({ kept: brief(r.kept), removed: brief(r.removed) }) + "\n");
-          else
-            for (const x of r.removed)
-              process.stdout.write(
-                `${opts.dryRun ? "would remove" : "removed"} ${x.id} ${x.domain} ${x.created.toISOString()}\n`,
-              );
+          emit(
+            opts.json,
+            { dryRun: opts.dryRun ?? false, kept: r.kept.map(refJson), removed: r.removed.map(refJson) },
+            () =>
+              r.removed
+                .map(
+                  (x) => `${opts.dryRun ? "would remove" : "removed"} ${x.id} ${x.domain} ${x.created.toISOString()}`,
+                )
+                .join("\n"),
+          );
         },
       ),
     );
@@ -347,22 +398,28 @@ export function registerImageCommands(program: Command): void {
   program
     .command("gc")
     .description("Delete what no image references (mark from refs, sweep with a grace period)")
-    .option("--grace <duration>", "keep objects younger than this (e.g. 0, 30m, 1h)", duration, 3_600_000)
+    .addOption(durationOption("--grace <duration>", "keep objects younger than this (0 for none)", "1h"))
     .option("--dry-run", "report, delete nothing")
-    .option("--json", "print the result as JSON")
-    .option(...storeOption)
+    .option("--json", "print the result as one JSON document")
+    .addOption(storeOption())
     .action(
-      withStore(async (store, opts: StoreOpts & { grace: number; dryRun?: boolean }) => {
+      withStore(false, async (store, opts: { store: string; json?: boolean; grace: number; dryRun?: boolean }) => {
         const r = await gc(store, { graceMs: opts.grace, dryRun: opts.dryRun ?? false });
-        if (opts.json) process.stdout.write(JSON.stringify(r) + "\n");
-        else {
-          const d = r.deleted;
-          process.stdout.write(
-            `${r.images} images; deleted ${d.manifests} manifests, ${d.blocks} blocks, ${d.packs} packs (+${d.rewrittenPacks} rewritten), ${d.forwards} forwards, ${d.hooks} hooks, ${d.locks} stale locks; ${r.bytesFreed} bytes freed\n`,
+        const d = r.deleted;
+        const text = [
+          `${r.images} images; deleted ${d.manifests} manifests, ${d.blocks} blocks, ${d.packs} packs (+${d.rewrittenPacks} rewritten), ${d.forwards} forwards, ${d.hooks} hooks, ${d.locks} stale locks; ${formatSize(r.bytesFreed)} freed`,
+          ...r.missing.map((m) => `missing: ${m}`),
+        ].join("\n");
+        const doc = { dryRun: opts.dryRun ?? false, ...r };
+        if (r.missing.length > 0)
+          throw new WorkFailedError(
+            `${r.missing.length} objects live images need are missing (image verify names the images)`,
+            {
+              report: doc,
+              text,
+            },
           );
-          for (const m of r.missing) process.stderr.write(`missing: ${m}\n`);
-        }
-        if (r.missing.length > 0) process.exitCode = 1;
+        emit(opts.json, doc, () => text);
       }),
     );
 }

@@ -11,7 +11,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { parseRedisUrl } from "@xenfleet/jobs";
-import { pingRedis, RedisUnreachableError } from "./fleet-options.js";
+import { RedisUnreachableError } from "../errors.js";
+import { pingRedis } from "./fleet-options.js";
 
 const LOCAL_PORT = 6379;
 

@@ -1,15 +1,16 @@
 /**
  * `xenfleet migrate` and `xenfleet evacuate`: they queue the jobs (a
  * migrate-send/migrate-recv pair, or an evacuate job for the controller) and,
- * with --wait, follow them to the end. The work itself runs in the migrate
- * workers and the controller.
+ * with --wait, follow them to the end, showing progress on stderr. The work
+ * itself runs in the migrate workers and the controller.
  */
-import { sleep } from "@xenfleet/core";
+import { formatDuration, formatSize, sleep } from "@xenfleet/core";
 import { randomBytes } from "node:crypto";
 import { FlowProducer, Queue } from "bullmq";
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import type { Redis } from "ioredis";
 import {
+  assertHostId,
   bullPrefix,
   CONTROLLER_QUEUE,
   hostQueue,
@@ -18,22 +19,20 @@ import {
   jobWithState,
   listHosts,
   parseProgress,
+  parseResult,
   type JobResult,
 } from "@xenfleet/jobs";
 import { parseRate } from "@xenfleet/migration";
-import { isCompression, type Compression } from "@xenfleet/store";
+import { COMPRESSIONS, type Compression } from "@xenfleet/store";
+import { durationOption, hostId, positive } from "../args.js";
+import { HostDownError, UsageError, WorkFailedError } from "../errors.js";
+import { emit, seconds } from "../output.js";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
+import { tracker } from "./progress.js";
+import { findDomain, registeredHosts, unknownHost } from "./subjects.js";
+import { bytesStep } from "./work.js";
 
-function compressionArg(v: string): Compression {
-  if (!isCompression(v)) throw new InvalidArgumentError("use lz4, zstd or none");
-  return v;
-}
-function intArg(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
-  return n;
-}
-function rateArg(v: string): number {
+function rate(v: string): number {
   try {
     return parseRate(v);
   } catch (err) {
@@ -41,27 +40,39 @@ function rateArg(v: string): number {
   }
 }
 
+function compressionOption(fallback?: Compression): Option {
+  const option = new Option("--compress <algorithm>", "per-frame compression on the wire").choices(COMPRESSIONS);
+  return fallback === undefined ? option : option.default(fallback);
+}
+
+const ONE_HOUR = 3_600_000;
+
 export function registerMigrateCommands(program: Command): void {
   addFleetOptions(
     program
       .command("migrate")
-      .description("Move a domain to another host: live over TCP, or cold through the store")
+      .description("Move a domain to another host: live over TCP, or cold through the store (--store)")
       .argument("<domain>", "domain name or uuid")
-      .requiredOption("--to <host>", "target host")
+      .requiredOption("--to <host>", "target host", hostId)
       .option("--cold", "save on the source, restore on the target through the store")
-      .option(
-        "--compress <algorithm>",
-        "per-frame compression on the wire: lz4, zstd or none",
-        compressionArg,
-        "lz4" as Compression,
+      .addOption(compressionOption("lz4"))
+      .option("--bandwidth <rate>", "wire bandwidth limit, e.g. 100M (bytes per second)", rate)
+      .addOption(
+        durationOption("--max-downtime <duration>", "stop pre-copy once the rest can be sent within this, e.g. 300ms"),
       )
-      .option("--bandwidth <rate>", "wire bandwidth limit, e.g. 100M (bytes per second)", rateArg)
-      .option("--max-downtime <ms>", "stop pre-copy once the rest can be sent within this many ms", intArg)
-      .option("--timeout <s>", "bound on pre-copy, in seconds", intArg)
-      .option("--timeout-action <action>", "when pre-copy times out: force (final pass now) or abort", "force")
-      .option("--wait", "wait for the migration to finish")
-      .option("--json", "print the result as JSON"),
+      .addOption(durationOption("--timeout <duration>", "bound on pre-copy, e.g. 10m"))
+      .addOption(
+        new Option("--timeout-action <action>", "when pre-copy times out: force (final pass now) or abort")
+          .choices(["force", "abort"])
+          .default("force"),
+      )
+      .option("--wait", "wait for the migration to finish, showing its progress")
+      .option("--json", "print the result as one JSON document"),
   ).action(async (domainArg: string, opts: MigrateOpts) => {
+    if (opts.maxDowntime !== undefined && (opts.maxDowntime < 1 || opts.maxDowntime > ONE_HOUR))
+      throw new UsageError("--max-downtime is between 1ms and 1h");
+    if (opts.timeout !== undefined && (opts.timeout < 1 || opts.timeout > 24 * ONE_HOUR))
+      throw new UsageError("--timeout is between 1ms and 24h");
     const fleet = fleetOptions(opts);
     await withRedis(fleet, (redis) => migrate(redis, fleet, domainArg, opts));
   });
@@ -69,17 +80,29 @@ export function registerMigrateCommands(program: Command): void {
   addFleetOptions(
     program
       .command("evacuate")
-      .description("Empty hosts: place every domain elsewhere and migrate it; the hosts are marked draining")
+      .description(
+        "Empty hosts: place every domain elsewhere and migrate it; the hosts are marked draining (--store for --cold)",
+      )
       .argument("<hosts...>", "hosts to empty")
-      .option("--max-parallel <n>", "migrations at once, cluster-wide", intArg, 8)
-      .option("--per-host <k>", "migrations at once per source and per target host", intArg, 2)
+      .option("--max-parallel <n>", "migrations at once, cluster-wide", positive, 8)
+      .option("--per-host <k>", "migrations at once per source and per target host", positive, 2)
       .option("--cold", "move domains through the store instead of live")
-      .option("--compress <algorithm>", "per-frame compression: lz4, zstd or none", compressionArg)
-      .option("--wait", "follow the evacuation to its report")
-      .option("--json", "print the report as JSON"),
+      .addOption(compressionOption())
+      .option("--wait", "follow the evacuation to its report, showing each domain's progress")
+      .option("--json", "print the result as one JSON document"),
   ).action(async (hosts: string[], opts: EvacuateOpts) => {
+    const ids = hosts.map((h) => {
+      try {
+        return assertHostId(h);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    });
     const fleet = fleetOptions(opts);
-    await withRedis(fleet, (redis) => evacuate(redis, fleet, hosts, opts));
+    await withRedis(fleet, async (redis) => {
+      await registeredHosts(redis, fleet.prefix, ids);
+      await evacuate(redis, fleet, ids, opts);
+    });
   });
 }
 
@@ -93,22 +116,19 @@ interface MigrateOpts {
   bandwidth?: number;
   maxDowntime?: number;
   timeout?: number;
-  timeoutAction: string;
+  timeoutAction: "force" | "abort";
   wait?: boolean;
   json?: boolean;
 }
 
 async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: MigrateOpts): Promise<void> {
   const hosts = await listHosts(redis, fleet.prefix);
-  const source = hosts.find((h) => h.info?.domains.some((d) => d.uuid === domainArg || d.name === domainArg));
-  const dom = source?.info?.domains.find((d) => d.uuid === domainArg || d.name === domainArg);
-  if (!source || !dom) throw new Error(`no registered host runs a domain ${JSON.stringify(domainArg)}`);
   const target = hosts.find((h) => h.id === o.to);
-  if (target?.state !== "up")
-    throw new Error(`target ${o.to} is ${target?.state ?? "not registered"}; it must be up and not draining`);
-  if (target.id === source.id) throw new Error(`${dom.name} already runs on ${o.to}`);
-  if (o.timeoutAction !== "force" && o.timeoutAction !== "abort")
-    throw new Error("--timeout-action: use force or abort");
+  if (target === undefined) throw unknownHost(o.to);
+  const { host: source, domain: dom } = findDomain(hosts, domainArg);
+  if (target.state === "down") throw new HostDownError(o.to);
+  if (target.state === "draining") throw new UsageError(`target ${o.to} is draining; it takes no new domains`);
+  if (target.id === source.id) throw new UsageError(`${dom.name} already runs on ${o.to}`);
   const id = `mig-${randomBytes(8).toString("hex")}`;
   const mode = o.cold ? "cold" : "live";
   const domain = { uuid: dom.uuid, name: dom.name };
@@ -144,7 +164,7 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
           compression: o.compress,
           ...(o.bandwidth ? { bandwidth: o.bandwidth } : {}),
           ...(o.maxDowntime ? { maxDowntimeMs: o.maxDowntime } : {}),
-          ...(o.timeout ? { timeoutMs: o.timeout * 1000, timeoutAction: o.timeoutAction as "force" | "abort" } : {}),
+          ...(o.timeout ? { timeoutMs: o.timeout, timeoutAction: o.timeoutAction } : {}),
           ...store,
         }),
         opts: { ...opts, jobId: `${id}-send` },
@@ -153,61 +173,61 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
   } finally {
     await flows.close();
   }
-  if (!o.wait) {
-    print(
+  const subject = { migrationId: id, domain: dom.name, uuid: dom.uuid, from: source.id, to: o.to, mode };
+  if (!o.wait)
+    return emit(
       o.json,
-      { migrationId: id, domain: dom.name, from: source.id, to: o.to, mode, state: "queued" },
-      `queued ${mode} migration ${id}: ${dom.name} ${source.id} -> ${o.to}`,
+      { ...subject, state: "queued" },
+      () => `queued ${mode} migration ${id}: ${dom.name} ${source.id} -> ${o.to}`,
     );
-    return;
-  }
-  const sendQ = new Queue(hostQueue("migrate-send", source.id), {
-    connection: redis,
-    prefix: bullPrefix(fleet.prefix),
-  });
-  const recvQ = new Queue(hostQueue("migrate-recv", o.to), { connection: redis, prefix: bullPrefix(fleet.prefix) });
+
+  const queue = (name: string) => new Queue(name, { connection: redis, prefix: bullPrefix(fleet.prefix) });
+  const sendQ = queue(hostQueue("migrate-send", source.id));
+  const recvQ = queue(hostQueue("migrate-recv", o.to));
+  const progress = tracker();
+  const label = `${dom.name} ${source.id} -> ${o.to}`;
   try {
-    let last = -1;
     for (;;) {
       const [{ state: ss, job: send }, { state: rs, job: recv }] = await Promise.all([
         jobWithState(sendQ, `${id}-send`),
         jobWithState(recvQ, `${id}-recv`),
       ]);
-      const pct = parseProgress("migrate-send", send?.progress)?.percent;
-      if (!o.json && pct !== undefined && pct !== last) {
-        process.stderr.write(`migrating ${dom.name}: ${pct}%\n`);
-        last = pct;
-      }
+      const p = parseProgress("migrate-send", send?.progress);
+      progress.update(id, bytesStep(label, ss === "active" ? (p?.phase ?? "active") : ss, p?.bytes, p?.memoryBytes));
       const over = (s: string) => s === "completed" || s === "failed" || s === "unknown";
       if (over(ss) && over(rs)) {
+        progress.stop();
         if (ss === "completed" && rs === "completed") {
-          const r = send!.returnvalue as JobResult<"migrate-send">;
+          const r = parseResult("migrate-send", send!.returnvalue);
           // Cold: bytesSent counts what the image added to the store (the rest was there already).
           const carried =
             mode === "cold"
-              ? `image of ${r.bytesRaw ?? 0} bytes, ${r.bytesSent} of them new to the store`
-              : `${r.iterations} iteration(s), ${r.bytesSent} bytes sent${r.compressionRatio ? `, compression ${r.compressionRatio}x` : ""}`;
-          print(
+              ? `image of ${formatSize(r.bytesRaw ?? 0)}, ${formatSize(r.bytesSent)} of it new to the store`
+              : `${r.iterations} iteration(s), ${formatSize(r.bytesSent)} sent${r.compressionRatio ? `, compression ${r.compressionRatio}x` : ""}`;
+          return emit(
             o.json,
-            { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "done", ...r },
-            `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs} ms, ${carried}`,
+            { ...subject, state: "done", ...migrationJson(r) },
+            () => `${dom.name} now runs on ${o.to} (${mode}): downtime ${formatDuration(r.downtimeMs)}, ${carried}`,
           );
-          return;
         }
-        const reason = send?.failedReason ?? recv?.failedReason ?? `send ${ss}, receive ${rs}`;
-        print(
-          o.json,
-          { migrationId: id, domain: dom.name, from: source.id, to: o.to, state: "failed", reason },
-          `migration failed; ${dom.name} stays on ${source.id}: ${reason}`,
-        );
-        process.exitCode = 1;
-        return;
+        const reason = send?.failedReason || recv?.failedReason || `send ${ss}, receive ${rs}`;
+        throw new WorkFailedError(`migration failed; ${dom.name} stays on ${source.id}: ${reason}`, {
+          report: { ...subject, state: "failed", reason },
+          text: "",
+        });
       }
       await sleep(250);
     }
   } finally {
+    progress.stop();
     await Promise.all([sendQ.close(), recvQ.close()]);
   }
+}
+
+/** A migration's result in a JSON document: durations in seconds. */
+function migrationJson(r: JobResult<"migrate-send">) {
+  const { v: _v, downtimeMs, ...rest } = r;
+  return { ...rest, downtimeSeconds: seconds(downtimeMs) };
 }
 
 interface EvacuateOpts {
@@ -225,6 +245,7 @@ interface EvacuateOpts {
 async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: EvacuateOpts): Promise<void> {
   const id = `evac-${randomBytes(8).toString("hex")}`;
   const queue = new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(fleet.prefix) });
+  const progress = tracker();
   try {
     await queue.add(
       "evacuate",
@@ -237,47 +258,74 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
       }),
       { ...JOB_SPECS.evacuate.options, jobId: id },
     );
-    if (!o.wait) {
-      print(o.json, { evacuationId: id, hosts, state: "queued" }, `queued evacuation ${id} of ${hosts.join(", ")}`);
-      return;
-    }
-    let shown = "";
+    if (!o.wait)
+      return emit(
+        o.json,
+        { evacuationId: id, hosts, state: "queued" },
+        () => `queued evacuation ${id} of ${hosts.join(", ")}`,
+      );
     for (;;) {
       const { state, job } = await jobWithState(queue, id);
       const p = parseProgress("evacuate", job?.progress);
-      if (!o.json && p?.domains) {
-        const text = p.domains
-          .map(
-            (d) =>
-              `  ${d.name} ${d.source} -> ${d.target ?? "?"}: ${d.state}${d.state === "migrating" ? ` ${d.percent ?? 0}%` : ""}${d.reason && d.state === "failed" ? ` (${d.reason})` : ""}`,
-          )
-          .join("\n");
-        if (text !== shown) {
-          process.stderr.write(`evacuation ${id}: ${p.done}/${p.total} done, ${p.failed} failed\n${text}\n`);
-          shown = text;
-        }
-      }
+      progress.update(id, {
+        label: `evacuation of ${hosts.join(", ")}`,
+        state: p?.failed ? `${state}, ${p.failed} failed` : state,
+        ...(p?.domains ? { done: p.done, total: p.total, unit: "domains" } : {}),
+      });
+      for (const d of p?.domains ?? [])
+        progress.update(
+          d.uuid,
+          bytesStep(
+            `  ${d.name} ${d.source} -> ${d.target ?? "?"}`,
+            d.state === "failed" && d.reason ? `failed (${d.reason})` : d.state,
+            d.bytes,
+            d.memoryBytes,
+          ),
+        );
       if (state === "completed") {
-        const r = job!.returnvalue as JobResult<"evacuate">;
-        const lines = [
+        progress.stop();
+        const r = parseResult("evacuate", job!.returnvalue);
+        const report = evacuationJson(r);
+        const text = [
           ...(r.placements ?? []).map((x) => `${x.domain.name}: ${x.from} -> ${x.to} (${x.mode})`),
           ...r.failed.map((f) => `${f.domain.name}: stays on ${f.host}: ${f.error}`),
           `emptied: ${(r.emptied ?? []).join(", ") || "none"}`,
           ...(r.notEmpty ?? []).map((n) => `not empty: ${n.host} (${n.remaining} domain(s) left)`),
-        ];
-        print(o.json, r, lines.join("\n"));
-        if (r.failed.length > 0) process.exitCode = 1;
-        return;
+        ].join("\n");
+        if (r.failed.length > 0)
+          throw new WorkFailedError(`${r.failed.length} domain(s) could not be moved`, { report, text });
+        return emit(o.json, report, () => text);
       }
       if (state === "failed" || state === "unknown")
-        throw new Error(`evacuation ${id} ${state}: ${job?.failedReason ?? ""}`);
-      await new Promise((res) => setTimeout(res, 500));
+        throw new WorkFailedError(`evacuation ${id} ${state}: ${job?.failedReason ?? ""}`, {
+          report: { evacuationId: id, hosts, state },
+          text: "",
+        });
+      await sleep(500);
     }
   } finally {
+    progress.stop();
     await queue.close();
   }
 }
 
-function print(json: boolean | undefined, value: object, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+/** An evacuation's result in a JSON document: domains by name and uuid, like every command's. */
+function evacuationJson(r: JobResult<"evacuate">) {
+  return {
+    evacuationId: r.evacuationId,
+    moved: r.moved,
+    cold: r.cold,
+    placements: (r.placements ?? []).map((x) => ({
+      domain: x.domain.name,
+      uuid: x.domain.uuid,
+      from: x.from,
+      to: x.to,
+      mode: x.mode,
+      attempts: x.attempts,
+    })),
+    failed: r.failed.map((f) => ({ domain: f.domain.name, uuid: f.domain.uuid, host: f.host, reason: f.error })),
+    emptied: r.emptied ?? [],
+    notEmpty: r.notEmpty ?? [],
+    ...(r.seconds !== undefined ? { seconds: r.seconds } : {}),
+  };
 }

@@ -1,7 +1,13 @@
 /** `xenfleet schedule`: the nightly batch save as a cron schedule kept in Redis. */
-import type { Command } from "commander";
-import { listSchedules, removeSchedule, scheduleNightly } from "@xenfleet/fleet";
-import { addFleetOptions, fail, fleetOptions, integer, list, withRedis } from "./fleet-options.js";
+import { Argument, type Command } from "commander";
+import { formatDuration } from "@xenfleet/core";
+import { checkCron, listSchedules, removeSchedule, scheduleNightly, type ScheduleInfo } from "@xenfleet/fleet";
+import { cron, durationOption, hostIds, labelsOption } from "../args.js";
+import { NotFoundError, UsageError } from "../errors.js";
+import { emit, iso, seconds, table } from "../output.js";
+import { addFleetOptions, addRedisOptions, fleetOptions, withRedis } from "./fleet-options.js";
+import { registeredHosts } from "./subjects.js";
+import { modeOption } from "./work.js";
 
 export function registerScheduleCommands(program: Command): void {
   const schedule = program
@@ -9,75 +15,84 @@ export function registerScheduleCommands(program: Command): void {
     .description("Recurring batch saves (kept in Redis, run by the controller)");
 
   addFleetOptions(schedule.command("nightly"))
-    .description("Save every domain on every host that is up, on a cron schedule")
-    .option("--cron <expr>", "cron pattern, e.g. '0 2 * * *' (02:00 daily)")
-    .option("--tz <zone>", "time zone of the pattern, e.g. Europe/Paris")
-    .option("--every <ms>", "a fixed interval in milliseconds instead of a cron pattern", integer)
-    .option("--mode <mode>", "checkpoint, live or suspend", "checkpoint")
-    .option("--label <labels>", "retention labels, comma separated", list, ["nightly"])
-    .option("--hosts <ids>", "only these hosts, comma separated", list)
-    .option("--json", "print JSON")
+    .description(
+      "Save every domain on every host that is up, on a cron schedule or at a fixed interval (give one of --cron and --every)",
+    )
+    .option("--cron <expr>", "cron pattern, e.g. '0 2 * * *' (02:00 daily); 5 fields, or 6 with seconds first", cron)
+    .option("--tz <zone>", "time zone of the cron pattern, e.g. Europe/Paris (default: the controller's)")
+    .addOption(durationOption("--every <duration>", "a fixed interval instead of a cron pattern, e.g. 6h"))
+    .option("--now", "with --every: start the first batch at once (otherwise one interval from now)")
+    .addOption(modeOption())
+    .addOption(labelsOption("--label <labels>", "labels of the images, comma separated", "nightly"))
+    .option("--hosts <ids>", "only these hosts, comma separated", hostIds)
+    .option("--json", "print the schedule as one JSON document")
     .action(async (opts) => {
-      try {
-        if ((opts.cron === undefined) === (opts.every === undefined))
-          throw new Error("give exactly one of --cron and --every");
-        if (opts.mode !== "checkpoint" && opts.mode !== "live" && opts.mode !== "suspend")
-          throw new Error("--mode must be checkpoint, live or suspend");
-        const options = fleetOptions(opts);
-        const repeat =
-          opts.cron !== undefined
-            ? { cron: opts.cron as string, ...(opts.tz ? { tz: opts.tz as string } : {}) }
-            : { everyMs: opts.every as number };
-        const schedules = await withRedis(options, async (redis) => {
-          await scheduleNightly(redis, options.prefix, repeat, {
-            store: options.store,
-            mode: opts.mode,
-            labels: opts.label,
-            ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
-          });
-          return listSchedules(redis, options.prefix);
+      if ((opts.cron === undefined) === (opts.every === undefined))
+        throw new UsageError("give exactly one of --cron and --every");
+      if (opts.tz !== undefined && opts.cron === undefined) throw new UsageError("--tz goes with --cron");
+      if (opts.now && opts.every === undefined) throw new UsageError("--now goes with --every");
+      if (opts.every !== undefined && opts.every < 1000) throw new UsageError("--every must be at least 1s");
+      if (opts.cron !== undefined) checkCron(opts.cron, opts.tz);
+      const options = fleetOptions(opts);
+      const repeat =
+        opts.cron !== undefined
+          ? { cron: opts.cron as string, ...(opts.tz ? { tz: opts.tz as string } : {}) }
+          : { everyMs: opts.every as number, now: opts.now === true };
+      const nightly = await withRedis(options, async (redis) => {
+        if (opts.hosts !== undefined) await registeredHosts(redis, options.prefix, opts.hosts);
+        await scheduleNightly(redis, options.prefix, repeat, {
+          store: options.store,
+          mode: opts.mode,
+          labels: opts.label,
+          ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
         });
-        const nightly = schedules.find((s) => s.id === "nightly");
-        if (opts.json) process.stdout.write(JSON.stringify({ ok: true, schedule: nightly }) + "\n");
-        else
-          process.stdout.write(
-            `nightly batch save scheduled: ${nightly?.pattern ?? `every ${nightly?.every} ms`}${nightly?.next ? `, next run ${new Date(nightly.next).toISOString()}` : ""}\n`,
-          );
-      } catch (err) {
-        fail(err, opts.json);
-      }
+        return (await listSchedules(redis, options.prefix)).find((s) => s.id === "nightly");
+      });
+      const doc = nightly === undefined ? { id: "nightly" } : scheduleJson(nightly);
+      emit(
+        opts.json,
+        { schedule: { ...doc, ...(opts.tz ? { tz: opts.tz } : {}) } },
+        () => `nightly batch save scheduled: ${when(nightly)}${nightly?.next ? `, next run ${iso(nightly.next)}` : ""}`,
+      );
     });
 
-  addFleetOptions(schedule.command("list"))
+  addRedisOptions(schedule.command("list"))
     .description("List the schedules")
-    .option("--json", "print a JSON array")
+    .option("--json", 'print {"ok": true, "schedules": [...]}')
     .action(async (opts) => {
-      try {
-        const options = fleetOptions(opts);
-        const schedules = await withRedis(options, (redis) => listSchedules(redis, options.prefix));
-        if (opts.json) process.stdout.write(JSON.stringify(schedules) + "\n");
-        else
-          for (const s of schedules)
-            process.stdout.write(
-              `${s.id.padEnd(10)} ${s.pattern ?? `every ${s.every} ms`}${s.next ? `  next ${new Date(s.next).toISOString()}` : ""}\n`,
-            );
-      } catch (err) {
-        fail(err, opts.json);
-      }
+      const schedules = await withRedis(opts, (redis) => listSchedules(redis, opts.prefix));
+      emit(opts.json, { schedules: schedules.map(scheduleJson) }, () =>
+        table(
+          [{ header: "SCHEDULE" }, { header: "WHEN" }, { header: "NEXT" }],
+          schedules.map((s) => [s.id, when(s), iso(s.next) ?? "-"]),
+        ),
+      );
     });
 
-  addFleetOptions(schedule.command("remove"))
+  addRedisOptions(schedule.command("remove"))
     .description("Remove a schedule")
-    .argument("<id>", "nightly, retention or gc")
-    .action(async (id: string, opts) => {
-      try {
-        if (id !== "nightly" && id !== "retention" && id !== "gc")
-          throw new Error("schedule id is nightly, retention or gc");
-        const options = fleetOptions(opts);
-        const removed = await withRedis(options, (redis) => removeSchedule(redis, options.prefix, id));
-        process.stdout.write(removed ? `removed ${id}\n` : `no schedule ${id}\n`);
-      } catch (err) {
-        fail(err, false);
-      }
+    .addArgument(new Argument("<id>", "the schedule").choices(["nightly", "retention", "gc"]))
+    .option("--json", "print the result as one JSON document")
+    .action(async (id: "nightly" | "retention" | "gc", opts) => {
+      const removed = await withRedis(opts, (redis) => removeSchedule(redis, opts.prefix, id));
+      if (!removed) throw new NotFoundError("schedule", id, `no schedule ${id} is set`);
+      emit(opts.json, { id, removed }, () => `removed schedule ${id}`);
     });
+}
+
+/** A schedule in a JSON document. */
+export function scheduleJson(s: ScheduleInfo) {
+  return {
+    id: s.id,
+    job: s.name,
+    ...(s.pattern !== undefined ? { cron: s.pattern } : {}),
+    ...(s.every !== undefined ? { everySeconds: seconds(s.every) } : {}),
+    next: iso(s.next),
+  };
+}
+
+/** When a schedule runs, for people. */
+export function when(s: ScheduleInfo | undefined): string {
+  if (s?.pattern !== undefined) return s.pattern;
+  return s?.every !== undefined ? `every ${formatDuration(s.every)}` : "?";
 }

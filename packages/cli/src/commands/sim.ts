@@ -1,11 +1,15 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable, Writable } from "node:stream";
-import type { Command } from "commander";
+import type { Readable } from "node:stream";
+import { Option, type Command } from "commander";
+import { formatSize } from "@xenfleet/core";
 import { type DomainType, SimHost } from "@xenfleet/hypervisor";
-import { parseSize } from "@xenfleet/core";
+import { count, inputFile, positive, size, sizeOption } from "../args.js";
+import { UsageError } from "../errors.js";
+import { emit, seconds } from "../output.js";
+import { writeOutput } from "../output-file.js";
 
 /**
  * `xenfleet sim`: the simulated hypervisor from the command line. Each
@@ -19,11 +23,11 @@ export function registerSimCommands(program: Command): void {
   sim
     .command("sample")
     .description("Write the save image (xl format) of a fresh simulated domain to FILE, or stdout with -")
-    .argument("<file>", "output file, or - for stdout")
-    .requiredOption("--type <type>", "pv, hvm or pvh", domainType)
-    .requiredOption("--memory <size>", "memory, e.g. 16M, 256MiB, 1G", parseSize)
-    .option("--seed <n>", "memory content seed", integer, 1)
-    .option("--vcpus <n>", "vCPUs", integer, 1)
+    .argument("<file>", "output file (written whole or not at all), or - for stdout")
+    .addOption(new Option("--type <type>", "domain type").choices(["pv", "hvm", "pvh"]).makeOptionMandatory())
+    .addOption(sizeOption("--memory <size>", "memory, e.g. 16M, 256MiB, 1G").makeOptionMandatory())
+    .option("--seed <n>", "memory content seed", count, 1)
+    .option("--vcpus <n>", "vCPUs", positive, 1)
     .option("--live", "live save: pre-copy while the domain writes its memory")
     .option(
       "--dirty-rate <rate>",
@@ -31,7 +35,7 @@ export function registerSimCommands(program: Command): void {
       dirtyRate,
       0,
     )
-    .option("--json", "print the save report as JSON on stderr")
+    .option("--json", "print the domain and the save report as one JSON document (not with -)")
     .action(
       async (
         file: string,
@@ -45,6 +49,8 @@ export function registerSimCommands(program: Command): void {
           json?: boolean;
         },
       ) => {
+        if (file === "-" && opts.json)
+          throw new UsageError("--json prints to standard output, which - already takes for the image");
         await withScratchHost(async (host) => {
           const d = await host.createDomain({
             name: `sample-${opts.seed}`,
@@ -54,12 +60,29 @@ export function registerSimCommands(program: Command): void {
             seed: opts.seed,
             dirtyPagesPerSec: opts.live ? opts.dirtyRate : 0,
           });
-          const report = await host.save(d.uuid, sink(file), { mode: opts.live ? "live" : "suspend" });
-          process.stderr.write(
-            opts.json
-              ? JSON.stringify({ domain: d, report }) + "\n"
-              : `${report.bytesWritten} bytes, ${report.iterations} pass(es) ${JSON.stringify(report.pagesPerIteration)}, digest ${report.digest}\n`,
+          const report = await writeOutput(file, (sink) =>
+            host.save(d.uuid, sink, { mode: opts.live ? "live" : "suspend" }),
           );
+          const text = `${formatSize(report.bytesWritten)}, ${report.iterations} pass(es) ${JSON.stringify(report.pagesPerIteration)}, digest ${report.digest}`;
+          // With -, stdout carries the image: the summary goes to stderr.
+          if (file === "-") process.stderr.write(`${text}\n`);
+          else
+            emit(
+              opts.json,
+              {
+                file,
+                ...domainJson(d),
+                mode: report.mode,
+                bytes: report.bytesWritten,
+                iterations: report.iterations,
+                pagesPerIteration: report.pagesPerIteration,
+                seconds: seconds(report.durationMs),
+                ...(report.downtimeMs === undefined ? {} : { downtimeSeconds: seconds(report.downtimeMs) }),
+                ...(report.stopReason === undefined ? {} : { stopReason: report.stopReason }),
+                digest: report.digest ?? null,
+              },
+              () => text,
+            );
         });
       },
     );
@@ -67,20 +90,26 @@ export function registerSimCommands(program: Command): void {
   sim
     .command("restore")
     .description("Restore a save image from FILE (or stdin with -) onto a scratch sim host and print its digest")
-    .argument("<file>", "input file, or - for stdin")
-    .option("--json", "print the domain and digests as JSON")
+    .argument("<file>", "input file, or - for stdin", inputFile)
+    .option("--json", "print the domain and digests as one JSON document")
     .action(async (file: string, opts: { json?: boolean }) => {
       await withScratchHost(async (host) => {
         const d = await host.restore(source(file), { paused: true });
         const digest = await host.digest(d.uuid);
-        process.stdout.write(
-          opts.json
-            ? JSON.stringify({ domain: d, digest }) + "\n"
-            : `domain:         ${d.name} (${d.type}, ${d.memoryBytes} bytes, ${d.vcpus} vCPU)\n` +
-                `memory digest:  ${digest.memory}\nvcpu digest:    ${digest.vcpus}\ndigest:         ${digest.digest}\n`,
+        emit(
+          opts.json,
+          { ...domainJson(d), digest },
+          () =>
+            `domain:         ${d.name} (${d.type}, ${formatSize(d.memoryBytes)}, ${d.vcpus} vCPU)\n` +
+            `memory digest:  ${digest.memory}\nvcpu digest:    ${digest.vcpus}\ndigest:         ${digest.digest}`,
         );
       });
     });
+}
+
+/** A sim domain's fields in a JSON document: its name under `domain`, as every command has it. */
+function domainJson(d: { name: string; uuid: string; type: string; memoryBytes: number; vcpus: number }) {
+  return { domain: d.name, uuid: d.uuid, type: d.type, memory: d.memoryBytes, vcpus: d.vcpus };
 }
 
 async function withScratchHost(fn: (host: SimHost) => Promise<void>): Promise<void> {
@@ -93,26 +122,11 @@ async function withScratchHost(fn: (host: SimHost) => Promise<void>): Promise<vo
   }
 }
 
-function sink(file: string): Writable {
-  return file === "-" ? process.stdout : createWriteStream(file);
-}
-
 function source(file: string): Readable {
   return file === "-" ? process.stdin : createReadStream(file);
 }
 
-function domainType(value: string): DomainType {
-  if (value === "pv" || value === "hvm" || value === "pvh") return value;
-  throw new Error(`--type must be pv, hvm or pvh, not ${value}`);
-}
-
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${value}`);
-  return n;
-}
-
 /** A plain number is pages per second; a size with a unit is bytes per second. */
 function dirtyRate(value: string): number {
-  return /^\d+$/.test(value.trim()) ? Number(value) : parseSize(value) / 4096;
+  return /^\d+$/.test(value.trim()) ? Number(value) : size(value) / 4096;
 }

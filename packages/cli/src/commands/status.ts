@@ -1,17 +1,19 @@
 /**
  * `xenfleet status`: the fleet at a glance: hosts up and down, work queued
- * and running per queue, and the recent batches with their progress. On a
- * terminal it keeps a live view (progress bars) while batches run; otherwise,
- * or with --json, it prints one JSON snapshot.
+ * and running per queue, schedules, and the recent batches with their
+ * progress. On a terminal it follows running batches (progress bars) until
+ * they end or Ctrl-C; otherwise, or with --json, it prints one snapshot.
  */
 import { sleep } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import type { Command } from "commander";
-import { activeSaveSlots, getLimits, listBatches, listSchedules } from "@xenfleet/fleet";
+import { activeSaveSlots, getLimits, listBatches, listSchedules, type BatchProgress } from "@xenfleet/fleet";
 import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, listHosts } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
-import { addFleetOptions, fail, fleetOptions, withRedis } from "./fleet-options.js";
-import { batchBars } from "./progress.js";
+import { emit, iso } from "../output.js";
+import { addRedisOptions, withRedis } from "./fleet-options.js";
+import { batchStep, tracker } from "./progress.js";
+import { scheduleJson, when } from "./schedule.js";
 
 const COUNTED = ["waiting", "active", "delayed", "completed", "failed", "waiting-children", "prioritized"] as const;
 
@@ -32,7 +34,7 @@ export async function fleetSnapshot(redis: Redis, prefix: string) {
     }
   }
   return {
-    hosts: hosts.map((h) => ({ id: h.id, state: h.state, domains: h.info?.domains.length ?? 0 })),
+    hosts: hosts.map((h) => ({ host: h.id, state: h.state, domains: h.info?.domains.length ?? 0 })),
     queues,
     limits: await getLimits(redis, prefix),
     savesRunning: await activeSaveSlots(redis, prefix),
@@ -41,52 +43,71 @@ export async function fleetSnapshot(redis: Redis, prefix: string) {
   };
 }
 
+type Snapshot = Awaited<ReturnType<typeof fleetSnapshot>>;
+
+function batchJson(b: BatchProgress) {
+  return {
+    batchId: b.batchId,
+    jobId: b.jobId,
+    state: b.state,
+    total: b.total,
+    finished: b.finished,
+    failed: b.failed,
+    created: iso(b.createdAt),
+    ...(b.report ? { report: b.report } : {}),
+    ...(b.error ? { error: b.error } : {}),
+  };
+}
+
 export function registerStatusCommand(program: Command): void {
-  addFleetOptions(program.command("status"))
-    .description("Hosts, queues, schedules and batch progress; live on a terminal")
-    .option("--json", "print one JSON snapshot")
+  addRedisOptions(program.command("status"))
+    .description("Hosts, queues, schedules and batch progress; follows running batches on a terminal")
+    .option("--json", "print one snapshot as one JSON document")
     .action(async (opts) => {
-      try {
-        const options = fleetOptions(opts);
-        await withRedis(options, async (redis) => {
-          const snapshot = await fleetSnapshot(redis, options.prefix);
-          if (opts.json || !process.stdout.isTTY) {
-            process.stdout.write(JSON.stringify(snapshot) + "\n");
-            return;
-          }
-          printSummary(snapshot);
-          const running = (s: typeof snapshot) =>
-            s.batches.filter((b) => b.state !== "completed" && b.state !== "failed");
-          if (running(snapshot).length === 0) return;
-          const bars = batchBars();
-          const stop = new AbortController();
-          process.once("SIGINT", () => stop.abort());
-          try {
-            let current = snapshot;
-            while (!stop.signal.aborted) {
-              bars.update(current.batches.filter((b) => b.state !== "completed" || running(current).length > 0));
-              if (running(current).length === 0) break;
-              await sleep(1000);
-              current = await fleetSnapshot(redis, options.prefix);
-            }
-          } finally {
-            bars.stop();
-          }
-        });
-      } catch (err) {
-        fail(err, opts.json);
-      }
+      await withRedis(opts, async (redis) => {
+        const snapshot = await fleetSnapshot(redis, opts.prefix);
+        emit(
+          opts.json,
+          { ...snapshot, schedules: snapshot.schedules.map(scheduleJson), batches: snapshot.batches.map(batchJson) },
+          () => summary(snapshot),
+        );
+        if (opts.json || !process.stderr.isTTY) return;
+        await follow(redis, opts.prefix, snapshot);
+      });
     });
 }
 
-function printSummary(s: Awaited<ReturnType<typeof fleetSnapshot>>): void {
+const running = (s: Snapshot) => s.batches.filter((b) => b.state !== "completed" && b.state !== "failed");
+
+/** Progress bars of the running batches until they end (or Ctrl-C). */
+async function follow(redis: Redis, prefix: string, first: Snapshot): Promise<void> {
+  if (running(first).length === 0) return;
+  const bars = tracker();
+  const stop = new AbortController();
+  process.once("SIGINT", () => stop.abort());
+  try {
+    let current = first;
+    const shown = new Set(running(first).map((b) => b.jobId));
+    while (!stop.signal.aborted) {
+      for (const b of current.batches.filter((x) => shown.has(x.jobId) || running(current).includes(x))) {
+        shown.add(b.jobId);
+        bars.update(b.jobId, batchStep(b));
+      }
+      if (running(current).length === 0) break;
+      await sleep(1000, stop.signal);
+      current = await fleetSnapshot(redis, prefix);
+    }
+  } finally {
+    bars.stop();
+  }
+}
+
+function summary(s: Snapshot): string {
   const up = s.hosts.filter((h) => h.state !== "down").length;
   const lines = [
-    `hosts: ${up} up, ${s.hosts.length - up} down (${s.hosts.map((h) => `${h.id}:${h.state}`).join(" ")})`,
-  ];
-  lines.push(
+    `hosts: ${up} up, ${s.hosts.length - up} down (${s.hosts.map((h) => `${h.host}:${h.state}`).join(" ")})`,
     `saves running: ${s.savesRunning} (limits: ${s.limits.hostSaves}/host, ${s.limits.fleetSaves || "no limit"} fleet-wide)`,
-  );
+  ];
   for (const [name, c] of Object.entries(s.queues)) {
     const busy = Object.entries(c)
       .filter(([, n]) => n > 0)
@@ -94,14 +115,12 @@ function printSummary(s: Awaited<ReturnType<typeof fleetSnapshot>>): void {
     lines.push(`  ${name.padEnd(24)} ${busy.join(", ") || "idle"}`);
   }
   for (const sch of s.schedules)
-    lines.push(
-      `schedule ${sch.id}: ${sch.pattern ?? `every ${sch.every} ms`}${sch.next ? `, next ${new Date(sch.next).toISOString()}` : ""}`,
-    );
+    lines.push(`schedule ${sch.id}: ${when(sch)}${sch.next ? `, next ${iso(sch.next)}` : ""}`);
   for (const b of s.batches.slice(0, 5)) {
     const r = b.report;
     lines.push(
       `batch ${b.batchId}: ${b.state}, ${b.finished}/${b.total}${r ? `, saved ${r.saved}, failed ${r.failed}, ${r.seconds.toFixed(1)} s` : ""}`,
     );
   }
-  process.stdout.write(lines.join("\n") + "\n");
+  return lines.join("\n");
 }

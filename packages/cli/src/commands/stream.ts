@@ -1,6 +1,8 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { type StreamSource, type StreamSummary, inspectStream, verifyStream } from "@xenfleet/format";
+import { inputFile } from "../args.js";
+import { emit } from "../output.js";
 import { registerLegacyCommands } from "./legacy.js";
-import { FormatError, type StreamSource, type StreamSummary, inspectStream, verifyStream } from "@xenfleet/format";
 
 type Format = "auto" | "xl" | "libxl" | "libxc";
 
@@ -8,9 +10,8 @@ function source(file: string): StreamSource {
   return file === "-" ? process.stdin : file;
 }
 
-function formatOption(value: string): Format {
-  if (value === "auto" || value === "xl" || value === "libxl" || value === "libxc") return value;
-  throw new Error(`--format must be auto, xl, libxl or libxc, not ${value}`);
+function formatOption(): Option {
+  return new Option("--format <format>", "outermost layer").choices(["auto", "xl", "libxl", "libxc"]).default("auto");
 }
 
 function describe(s: StreamSummary): string {
@@ -38,29 +39,6 @@ function describe(s: StreamSummary): string {
   return lines.join("\n");
 }
 
-function errorJson(error: unknown): Record<string, unknown> {
-  if (error instanceof FormatError) {
-    return {
-      code: error.code,
-      reason: error.reason,
-      message: error.message,
-      offset: error.offset,
-      layer: error.layer,
-      recordType: error.recordType,
-      recordName: error.recordName,
-      expected: error.expected,
-      actual: error.actual,
-    };
-  }
-  return { message: error instanceof Error ? error.message : String(error) };
-}
-
-function fail(error: unknown, json: boolean): void {
-  if (json) process.stdout.write(JSON.stringify({ ok: false, error: errorJson(error) }) + "\n");
-  else process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-}
-
 export function registerStreamCommands(program: Command): void {
   const stream = program.command("stream").description("Inspect, verify and convert Xen save/migration streams");
   registerLegacyCommands(stream);
@@ -68,36 +46,28 @@ export function registerStreamCommands(program: Command): void {
   stream
     .command("inspect")
     .description("Summarise a stream: layers, versions, domain, record counts, pages, bytes")
-    .argument("<file>", "stream file, or - for standard input")
-    .option("--json", "print the summary as one JSON object")
-    .option("--format <format>", "outermost layer: auto, xl, libxl or libxc", formatOption, "auto" as Format)
+    .argument("<file>", "stream file, or - for standard input", inputFile)
+    .option("--json", "print the summary as one JSON document")
+    .addOption(formatOption())
     .action(async (file: string, opts: { json?: boolean; format: Format }) => {
-      try {
-        const summary = await inspectStream(source(file), { format: opts.format });
-        process.stdout.write((opts.json ? JSON.stringify(summary) : describe(summary)) + "\n");
-      } catch (error) {
-        fail(error, opts.json ?? false);
-      }
+      const summary = await inspectStream(source(file), { format: opts.format });
+      emit(opts.json, { summary }, () => describe(summary));
     });
 
   stream
     .command("verify")
-    .description("Check a stream against the spec; exit 0 if valid, 1 with the error otherwise")
-    .argument("<file>", "stream file, or - for standard input")
-    .option("--json", "print the result as one JSON object")
-    .option("--format <format>", "outermost layer: auto, xl, libxl or libxc", formatOption, "auto" as Format)
+    .description("Check a stream against the spec; exit 0 if valid, 1 naming the first error otherwise")
+    .argument("<file>", "stream file, or - for standard input", inputFile)
+    .option("--json", "print the result as one JSON document")
+    .addOption(formatOption())
     .action(async (file: string, opts: { json?: boolean; format: Format }) => {
-      try {
-        const result = await verifyStream(source(file), { format: opts.format });
-        if (!result.ok) return fail(result.error, opts.json ?? false);
-        const s = result.summary;
-        if (opts.json) process.stdout.write(JSON.stringify({ ok: true, summary: s }) + "\n");
-        else
-          process.stdout.write(
-            `ok: ${s.layers.join(" > ")}, ${s.libxc?.domainType ?? "?"}, ${s.pages} pages, ${s.bytes} bytes\n`,
-          );
-      } catch (error) {
-        fail(error, opts.json ?? false);
-      }
+      const result = await verifyStream(source(file), { format: opts.format });
+      if (!result.ok) throw result.error;
+      const s = result.summary;
+      emit(
+        opts.json,
+        { summary: s },
+        () => `ok: ${s.layers.join(" > ")}, ${s.libxc?.domainType ?? "?"}, ${s.pages} pages, ${s.bytes} bytes`,
+      );
     });
 }

@@ -10,8 +10,12 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
+import { DEFAULT_PREFIX } from "@xenfleet/jobs";
 import type { EmbeddedFleet } from "@xenfleet/fleet";
-import { addFleetOptions, fail, fleetOptions, integer, size, withRedis } from "./fleet-options.js";
+import { count, positive, prefix, sizeOption } from "../args.js";
+import { NotFoundError, UsageError, WorkFailedError } from "../errors.js";
+import { emit } from "../output.js";
+import { addFleetOptions, fleetOptions, withRedis } from "./fleet-options.js";
 import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { ensureRedis } from "./local-redis.js";
 
@@ -20,12 +24,14 @@ export function addEmbeddedOptions(
   defaults: { hosts: number; domains: number; memory: string; dirtyRate: number },
 ): Command {
   return addFleetOptions(command)
-    .option("--hosts <n>", "simulated hosts (host-1 ... host-N)", integer, defaults.hosts)
-    .option("--domains <m>", "domains per host", integer, defaults.domains)
-    .option("--memory <size>", "memory of each domain, e.g. 64M", size, size(defaults.memory))
-    .option("--host-memory <size>", "memory each host offers (default: room for twice its domains, at least 4G)", size)
-    .option("--dirty-rate <pages>", "pages per second each running domain writes", integer, defaults.dirtyRate)
-    .option("--compress-workers <k>", "compress worker processes", integer, 1)
+    .option("--hosts <n>", "simulated hosts (host-1 ... host-N)", positive, defaults.hosts)
+    .option("--domains <m>", "domains per host", count, defaults.domains)
+    .addOption(sizeOption("--memory <size>", "memory of each domain", defaults.memory))
+    .addOption(
+      sizeOption("--host-memory <size>", "memory each host offers (default: room for twice its domains, at least 4G)"),
+    )
+    .option("--dirty-rate <pages>", "pages per second each running domain writes", count, defaults.dirtyRate)
+    .option("--compress-workers <k>", "compress worker processes", count, 1)
     .option("--state-dir <dir>", "sim hosts (hosts/host-N) and logs live here", ".xenfleet")
     .addOption(
       new Option("--log-level <level>", "log level of the services")
@@ -36,12 +42,10 @@ export function addEmbeddedOptions(
 
 export function embeddedFleet(opts: Record<string, unknown>): EmbeddedFleet {
   const f = fleetOptions(opts as { redis: string; prefix: string; store: string });
-  const hosts = opts.hosts as number;
   const domains = opts.domains as number;
   const memory = opts.memory as number;
-  if (hosts < 1) throw new Error("--hosts must be at least 1");
   return {
-    hosts,
+    hosts: opts.hosts as number,
     domains,
     domainMemoryBytes: memory,
     hostMemoryBytes: (opts.hostMemory as number | undefined) ?? Math.max(4 * 2 ** 30, 2 * domains * memory),
@@ -66,71 +70,78 @@ export function registerUpCommands(program: Command): void {
     .description("Run an embedded fleet on this machine: sim hosts, all workers and the controller, supervised")
     .option("--detach", "run in the background; write a pid file and return once every host is up")
     .option("--pid-file <file>", "pid file of --detach (default <state-dir>/up-<prefix>.pid)")
+    .option("--json", "with --detach: print the result as one JSON document")
     .action(async (opts) => {
+      if (opts.json && !opts.detach)
+        throw new UsageError("--json goes with --detach (in the foreground, up only logs)");
+      const fleet = embeddedFleet(opts);
+      const log = (line: string) => process.stderr.write(`up: ${line}\n`);
+      await ensureRedis(fleet.redis, fleet.stateDir, log);
+      if (opts.detach) return await detach(fleet, pidFileOf(opts), opts.json);
+      // Listen first: a signal while the fleet starts must still stop it cleanly.
+      const stopRequested = new AbortController();
+      const onSignal = () => stopRequested.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      const running = await startEmbeddedFleet(fleet, log);
+      let failure: unknown;
       try {
-        const fleet = embeddedFleet(opts);
-        const log = (line: string) => process.stderr.write(`up: ${line}\n`);
-        await ensureRedis(fleet.redis, fleet.stateDir, log);
-        if (opts.detach) return await detach(fleet, pidFileOf(opts));
-        // Listen first: a signal while the fleet starts must still stop it cleanly.
-        const stopRequested = new AbortController();
-        const onSignal = () => stopRequested.abort();
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
-        const running = await startEmbeddedFleet(fleet, log);
-        try {
-          await withRedis(fleetOptions(opts), (redis) =>
-            waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal),
-          );
-          log(
-            `fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`,
-          );
-          await new Promise<void>((done) => {
-            if (stopRequested.signal.aborted) done();
-            else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
-          });
-        } catch (err) {
-          if (!stopRequested.signal.aborted) {
-            log(`error: ${(err as Error).message}`);
-            process.exitCode = 1;
-          }
-        }
-        log("stopping the fleet");
-        await running.stop();
-        log("fleet stopped");
+        await withRedis(fleet, (redis) =>
+          waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal),
+        );
+        log(
+          `fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`,
+        );
+        await new Promise<void>((done) => {
+          if (stopRequested.signal.aborted) done();
+          else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
+        });
       } catch (err) {
-        fail(err, false);
+        if (!stopRequested.signal.aborted) failure = err;
       }
+      log("stopping the fleet");
+      await running.stop();
+      log("fleet stopped");
+      if (failure !== undefined) throw failure;
     });
 
-  addFleetOptions(program.command("down"))
+  program
+    .command("down")
     .description("Stop a fleet started with `xenfleet up --detach`")
+    .addOption(
+      new Option("--prefix <prefix>", "as given to up")
+        .env("XENFLEET_PREFIX")
+        .default(DEFAULT_PREFIX)
+        .argParser(prefix),
+    )
     .option("--state-dir <dir>", "as given to up", ".xenfleet")
     .option("--pid-file <file>", "as given to up")
+    .option("--json", "print the result as one JSON document")
     .action(async (opts) => {
-      try {
-        const file = pidFileOf(opts);
-        if (!existsSync(file)) throw new Error(`no pid file ${file}: is a fleet running with this prefix?`);
-        const pid = Number(readFileSync(file, "utf8").trim());
-        if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad pid file ${file}`);
-        if (alive(pid)) process.kill(pid, "SIGTERM");
-        const deadline = Date.now() + 120_000;
-        while (alive(pid)) {
-          if (Date.now() > deadline) throw new Error(`fleet (pid ${pid}) still running after 120 s`);
-          await sleep(200);
-        }
-        rmSync(file, { force: true });
-        process.stdout.write(`fleet (pid ${pid}) stopped\n`);
-      } catch (err) {
-        fail(err, false);
+      const file = pidFileOf(opts);
+      if (!existsSync(file))
+        throw new NotFoundError(
+          "fleet",
+          opts.prefix,
+          `no fleet with prefix ${opts.prefix} is running here (no pid file ${file})`,
+        );
+      const pid = Number(readFileSync(file, "utf8").trim());
+      if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`${file} holds no pid`);
+      if (alive(pid)) process.kill(pid, "SIGTERM");
+      const deadline = Date.now() + 120_000;
+      while (alive(pid)) {
+        if (Date.now() > deadline) throw new WorkFailedError(`the fleet (pid ${pid}) is still running after 120 s`);
+        await sleep(200);
       }
+      rmSync(file, { force: true });
+      emit(opts.json, { pid, pidFile: file, state: "stopped" }, () => `fleet (pid ${pid}) stopped`);
     });
 }
 
 /** Start `up` again without --detach, in the background, and wait until its hosts are up. */
-async function detach(fleet: EmbeddedFleet, pidFile: string): Promise<void> {
+async function detach(fleet: EmbeddedFleet, pidFile: string, json: boolean | undefined): Promise<void> {
   if (existsSync(pidFile) && alive(Number(readFileSync(pidFile, "utf8").trim()))) {
-    throw new Error(`a fleet is already running (pid file ${pidFile})`);
+    throw new UsageError(`a fleet is already running (pid file ${pidFile})`);
   }
   mkdirSync(join(fleet.stateDir, "logs"), { recursive: true });
   const logFile = join(fleet.stateDir, "logs", "up.log");
@@ -165,17 +176,21 @@ async function detach(fleet: EmbeddedFleet, pidFile: string): Promise<void> {
   const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   const pid = child.pid;
-  if (pid === undefined) throw new Error("could not start the fleet process");
+  if (pid === undefined) throw new WorkFailedError("could not start the fleet process");
   child.unref();
   writeFileSync(pidFile, `${pid}\n`);
   const exited = new Promise<never>((_, reject) =>
-    child.once("exit", (code) => reject(new Error(`the fleet process exited (code ${code}); see ${logFile}`))),
+    child.once("exit", (code) =>
+      reject(new WorkFailedError(`the fleet process exited (code ${code}); see ${logFile}`)),
+    ),
   );
-  await withRedis({ redis: fleet.redis, prefix: fleet.prefix, store: fleet.store }, (redis) =>
-    Promise.race([waitForHosts(redis, fleet.prefix, fleet.hosts), exited]),
-  );
+  await withRedis(fleet, (redis) => Promise.race([waitForHosts(redis, fleet.prefix, fleet.hosts), exited]));
   child.removeAllListeners("exit");
-  process.stdout.write(`fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})\n`);
+  emit(
+    json,
+    { pid, pidFile, log: logFile, hosts: fleet.hosts, prefix: fleet.prefix, store: fleet.store, state: "up" },
+    () => `fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})`,
+  );
 }
 
 function alive(pid: number): boolean {

@@ -1,245 +1,288 @@
 /** Commands that start work: save one domain, batch-save hosts, restore an image. */
+import { formatDuration, formatSize, poll } from "@xenfleet/core";
 import { Queue } from "bullmq";
-import type { Command } from "commander";
-import { startBatch, waitForBatch, withSkipped, type BatchProgress } from "@xenfleet/fleet";
-import { bullPrefix, getHost, hostQueue, JOB_SPECS, jobData, parseResult, waitForJob } from "@xenfleet/jobs";
+import { Option, type Command } from "commander";
+import { startBatch, waitForBatch, withSkipped, type BatchProgress, type StartedBatch } from "@xenfleet/fleet";
+import {
+  bullPrefix,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  jobWithState,
+  JobNotFoundError,
+  parseProgress,
+  parseResult,
+} from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
-import { addFleetOptions, fail, fleetOptions, list, withRedis } from "./fleet-options.js";
-import { fromBatch, printReport } from "./fleet-report.js";
-import { batchBar } from "./progress.js";
+import { hostId, hostIds, labelsOption } from "../args.js";
+import { WorkFailedError } from "../errors.js";
+import { emit, seconds } from "../output.js";
+import { addFleetOptions, fleetOptions, withRedis } from "./fleet-options.js";
+import { fromBatch, reportText, type WorkReport } from "./fleet-report.js";
+import { openImageStore, resolveImageId } from "./image-store.js";
+import { batchStep, tracker, type Step } from "./progress.js";
+import { findDomain, upHost } from "./subjects.js";
 
-type Mode = "checkpoint" | "live" | "suspend";
-
-function mode(text: string): Mode {
-  if (text !== "checkpoint" && text !== "live" && text !== "suspend")
-    throw new Error(`--mode must be checkpoint, live or suspend, not ${text}`);
-  return text;
+export function modeOption(): Option {
+  return new Option(
+    "--mode <mode>",
+    "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)",
+  )
+    .choices(["checkpoint", "live", "suspend"])
+    .default("checkpoint");
 }
 
 export function registerWorkCommands(program: Command): void {
   addFleetOptions(program.command("save"))
     .description("Save one domain of a host into the store (incremental against its previous image)")
-    .argument("<host>", "host id")
+    .argument("<host>", "host id", hostId)
     .argument("<domain>", "domain name or uuid")
-    .option(
-      "--mode <mode>",
-      "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)",
-      mode,
-      "checkpoint",
-    )
-    .option("--label <labels>", "retention labels, comma separated", list, [])
+    .addOption(modeOption())
+    .addOption(labelsOption("--label <labels>", "labels of the image, comma separated (e.g. nightly)"))
     .option("--no-compress", "leave the image's packs raw")
     .option("--wait", "wait for the save to finish and print the report")
-    .option("--json", "print JSON")
-    .action(async (host: string, domain: string, opts) => {
-      try {
-        const options = fleetOptions(opts);
-        await withRedis(options, async (redis) => {
-          const target = await upHost(redis, options.prefix, host);
-          const d = target.info?.domains.find((x) => x.uuid === domain.toLowerCase() || x.name === domain);
-          if (d === undefined) throw new Error(`host ${host} reports no domain ${JSON.stringify(domain)}`);
-          const data = jobData("save", {
-            host,
-            domain: { uuid: d.uuid, name: d.name },
-            store: options.store,
-            mode: opts.mode,
-            labels: opts.label,
-            compress: opts.compress,
-          });
-          const job = await runJob(
-            redis,
-            options.prefix,
-            hostQueue("save", host),
-            { name: "save", data, opts: JOB_SPECS.save.options },
-            opts.wait === true,
-          );
-          const done = job.finished;
-          if (done === undefined) return printStarted({ job: job.id, queue: job.queue }, opts.json);
-          const seconds = ((done.finishedOn ?? Date.now()) - done.timestamp) / 1000;
-          if (done.state === "completed") {
-            const r = parseResult("save", done.returnvalue);
-            printReport(
-              {
-                saved: 1,
-                failed: 0,
-                bytesTotal: r.bytesTotal,
-                bytesNew: r.bytesNew,
-                seconds,
-                failures: [],
-                imageId: r.imageId,
-                pausedMs: r.pausedMs,
-              },
-              opts.json,
-            );
-          } else {
-            printReport(
-              {
-                saved: 0,
-                failed: 1,
-                bytesTotal: 0,
-                bytesNew: 0,
-                seconds,
-                failures: [{ host, domain: d.uuid, reason: done.failedReason }],
-              },
-              opts.json,
-            );
-            process.exitCode = 1;
-          }
+    .option("--json", "print the result as one JSON document")
+    .action(async (host: string, domainArg: string, opts) => {
+      const options = fleetOptions(opts);
+      await withRedis(options, async (redis) => {
+        const target = await upHost(redis, options.prefix, host);
+        const { domain: d } = findDomain([target], domainArg, `host ${host} reports no domain`);
+        const subject = { host, domain: d.name, uuid: d.uuid };
+        const data = jobData("save", {
+          host,
+          domain: { uuid: d.uuid, name: d.name },
+          store: options.store,
+          mode: opts.mode,
+          labels: opts.label ?? [],
+          compress: opts.compress,
         });
-      } catch (err) {
-        fail(err, opts.json);
-      }
+        const queueName = hostQueue("save", host);
+        const job = await addJob(redis, options.prefix, queueName, "save", data, JOB_SPECS.save.options);
+        if (!opts.wait)
+          return emit(
+            opts.json,
+            { jobId: job, queue: queueName, ...subject, state: "queued" },
+            () => `queued save of ${d.name} (${d.uuid}) on ${host}: job ${job}`,
+          );
+        const done = await followJob(redis, options.prefix, queueName, job, `save of ${d.name} on ${host}`);
+        const elapsed = ((done.finishedOn ?? Date.now()) - done.timestamp) / 1000;
+        if (done.state === "completed") {
+          const r = parseResult("save", done.returnvalue);
+          const report: WorkReport = {
+            saved: 1,
+            failed: 0,
+            bytesTotal: r.bytesTotal,
+            bytesNew: r.bytesNew,
+            seconds: elapsed,
+            failures: [],
+          };
+          return emit(
+            opts.json,
+            { ...subject, imageId: r.imageId, ...report, pausedSeconds: seconds(r.pausedMs) },
+            () => `${r.imageId}\n${reportText(report)}`,
+          );
+        }
+        const report: WorkReport = {
+          saved: 0,
+          failed: 1,
+          bytesTotal: 0,
+          bytesNew: 0,
+          seconds: elapsed,
+          failures: [{ host, uuid: d.uuid, reason: done.failedReason }],
+        };
+        throw new WorkFailedError(`save of ${d.name} on ${host} failed: ${done.failedReason}`, {
+          report: { ...subject, ...report },
+          text: reportText(report),
+        });
+      });
     });
 
   addFleetOptions(program.command("batch-save"))
     .description("Save every domain of the chosen hosts (all hosts by default) as one batch with a final report")
-    .option("--hosts <ids>", "only these hosts, comma separated", list)
-    .option(
-      "--mode <mode>",
-      "checkpoint (paused while saved), live (pre-copy, paused for the final pass) or suspend (stopped)",
-      mode,
-      "checkpoint",
-    )
-    .option("--label <labels>", "retention labels, comma separated", list, ["nightly"])
+    .option("--hosts <ids>", "only these hosts, comma separated", hostIds)
+    .addOption(modeOption())
+    .addOption(labelsOption("--label <labels>", "labels of the images, comma separated", "nightly"))
     .option("--no-compress", "leave the images' packs raw")
     .option("--wait", "wait for the batch to finish and print the report")
-    .option("--json", "print JSON")
+    .option("--json", "print the result as one JSON document")
     .action(async (opts) => {
-      try {
-        const options = fleetOptions(opts);
-        await withRedis(options, async (redis) => {
-          const batch = await startBatch(redis, options.prefix, {
-            store: options.store,
-            mode: opts.mode,
-            labels: opts.label,
-            compress: opts.compress,
-            ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
-          });
-          // Each host's copy of a duplicated uuid is saved; say so, since their images share the uuid's history.
-          if (!opts.json)
-            for (const d of batch.duplicates)
-              process.stderr.write(
-                `warning: domain ${d.uuid} is reported by hosts ${d.hosts.join(", ")}; saved on each\n`,
-              );
-          const duplicates = batch.duplicates.length > 0 ? { duplicates: batch.duplicates } : {};
-          if (!opts.wait)
-            return printStarted(
-              { batchId: batch.batchId, job: batch.jobId, saves: batch.total, skipped: batch.skipped, ...duplicates },
-              opts.json,
-            );
-          const bar = !opts.json && process.stderr.isTTY ? batchBar(batch.batchId) : undefined;
-          let done: BatchProgress;
-          try {
-            done = await waitForBatch(redis, options.prefix, batch.jobId, { onProgress: (p) => bar?.update(p) });
-          } finally {
-            bar?.stop();
-          }
-          if (done.report === undefined)
-            throw new Error(`batch ${batch.batchId} failed: ${done.error ?? "unknown reason"}`);
-          const report = withSkipped(done.report, batch.skipped);
-          printReport({ ...fromBatch(report), ...duplicates }, opts.json);
-          if (report.failed > 0) process.exitCode = 1;
+      const options = fleetOptions(opts);
+      await withRedis(options, async (redis) => {
+        const batch = await startBatch(redis, options.prefix, {
+          store: options.store,
+          mode: opts.mode,
+          labels: opts.label,
+          compress: opts.compress,
+          ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
         });
-      } catch (err) {
-        fail(err, opts.json);
-      }
+        // Each host's copy of a duplicated uuid is saved; say so, since their images share the uuid's history.
+        for (const d of batch.duplicates)
+          process.stderr.write(`warning: domain ${d.uuid} is reported by hosts ${d.hosts.join(", ")}; saved on each\n`);
+        const started = startedJson(batch);
+        if (!opts.wait)
+          return emit(opts.json, { ...started, state: "queued" }, () =>
+            [
+              `queued batch ${batch.batchId}: ${batch.total} saves`,
+              ...batch.skipped.map((s) => `  skipped ${s.domain.name} (${s.domain.uuid}) on ${s.host}: ${s.reason}`),
+            ].join("\n"),
+          );
+        const progress = tracker();
+        let done: BatchProgress;
+        try {
+          done = await waitForBatch(redis, options.prefix, batch.jobId, {
+            onProgress: (p) => progress.update(p.jobId, batchStep(p)),
+          });
+        } finally {
+          progress.stop();
+        }
+        if (done.report === undefined)
+          throw new WorkFailedError(`batch ${batch.batchId} failed: ${done.error ?? "unknown reason"}`, {
+            report: started,
+            text: "",
+          });
+        const report = { ...fromBatch(withSkipped(done.report, batch.skipped)), ...started };
+        if (report.failed > 0)
+          throw new WorkFailedError(`${report.failed} of ${report.saved + report.failed} saves failed`, {
+            report,
+            text: reportText(report),
+          });
+        emit(opts.json, report, () => reportText(report));
+      });
     });
 
   addFleetOptions(program.command("restore"))
     .description("Restore an image onto a host (verified on the way)")
-    .argument("<image>", "image id")
-    .requiredOption("--host <id>", "the host to restore onto")
+    .argument("<image>", "image id (or a unique prefix of at least 8 hex digits)")
+    .requiredOption("--host <id>", "the host to restore onto", hostId)
     .option("--name <name>", "name of the restored domain (default: the image's)")
     .option("--paused", "leave the restored domain paused")
-    .option("--wait", "wait for the restore to finish and print the result")
-    .option("--json", "print JSON")
-    .action(async (image: string, opts) => {
-      try {
-        const options = fleetOptions(opts);
-        await withRedis(options, async (redis) => {
-          await upHost(redis, options.prefix, opts.host);
-          const data = jobData("restore", {
-            host: opts.host,
-            store: options.store,
-            image: image.toLowerCase(),
-            paused: opts.paused === true,
-            ...(opts.name !== undefined ? { name: opts.name } : {}),
-          });
-          const job = await runJob(
-            redis,
-            options.prefix,
-            hostQueue("restore", opts.host),
-            { name: "restore", data, opts: JOB_SPECS.restore.options },
-            opts.wait === true,
-          );
-          const done = job.finished;
-          if (done === undefined) return printStarted({ job: job.id, queue: job.queue }, opts.json);
-          if (done.state !== "completed") throw new Error(`restore failed: ${done.failedReason}`);
-          const r = parseResult("restore", done.returnvalue);
-          if (opts.json) process.stdout.write(JSON.stringify({ ok: true, host: opts.host, ...r }) + "\n");
-          else
-            process.stdout.write(
-              `restored ${r.domain.name} (${r.domain.uuid}) on ${opts.host}: ${r.bytesRestored} bytes in ${r.seconds.toFixed(1)} s\n`,
-            );
+    .option("--wait", "wait for the restore to finish, showing its progress, and print the result")
+    .option("--json", "print the result as one JSON document")
+    .action(async (imageArg: string, opts) => {
+      const options = fleetOptions(opts);
+      // The image must exist: resolved (and a prefix completed) in the store the job names.
+      const store = await openImageStore(opts.store, { create: false });
+      const imageId = await resolveImageId(store, imageArg).finally(() => store.close());
+      await withRedis(options, async (redis) => {
+        await upHost(redis, options.prefix, opts.host);
+        const data = jobData("restore", {
+          host: opts.host,
+          store: options.store,
+          image: imageId,
+          paused: opts.paused === true,
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
         });
-      } catch (err) {
-        fail(err, opts.json);
-      }
+        const queueName = hostQueue("restore", opts.host);
+        const job = await addJob(redis, options.prefix, queueName, "restore", data, JOB_SPECS.restore.options);
+        const subject = { imageId, host: opts.host as string };
+        if (!opts.wait)
+          return emit(
+            opts.json,
+            { jobId: job, queue: queueName, ...subject, state: "queued" },
+            () => `queued restore of ${imageId.slice(0, 12)} on ${opts.host}: job ${job}`,
+          );
+        const label = `restore of ${imageId.slice(0, 12)} on ${opts.host}`;
+        const done = await followJob(redis, options.prefix, queueName, job, label);
+        if (done.state !== "completed")
+          throw new WorkFailedError(`${label} failed: ${done.failedReason}`, {
+            report: { ...subject, jobId: job },
+            text: "",
+          });
+        const r = parseResult("restore", done.returnvalue);
+        emit(
+          opts.json,
+          {
+            ...subject,
+            domain: r.domain.name,
+            uuid: r.domain.uuid,
+            bytesRestored: r.bytesRestored,
+            seconds: r.seconds,
+          },
+          () =>
+            `restored ${r.domain.name} (${r.domain.uuid}) on ${opts.host}: ${formatSize(r.bytesRestored)} in ${formatDuration(r.seconds * 1000)}`,
+        );
+      });
     });
 }
 
-/** New work goes only to hosts that are up. */
-async function upHost(redis: Redis, prefix: string, host: string) {
-  const status = await getHost(redis, prefix, host);
-  if (status === undefined) throw new Error(`no host ${host} registered`);
-  if (status.state === "down") throw new Error(`host ${host} is down (its heartbeat lapsed); it gets no new work`);
-  return status;
+/** What a started batch says in JSON, whether waited for or not. */
+function startedJson(batch: StartedBatch): Record<string, unknown> {
+  return {
+    batchId: batch.batchId,
+    jobId: batch.jobId,
+    saves: batch.total,
+    skipped: batch.skipped.map((s) => ({ host: s.host, domain: s.domain.name, uuid: s.domain.uuid, reason: s.reason })),
+    ...(batch.duplicates.length > 0 ? { duplicates: batch.duplicates } : {}),
+  };
 }
 
-/** Add a job and, with `wait`, wait for its end, all on one queue handle. */
-async function runJob(
+/** Adds a job to a queue; returns its id. */
+async function addJob(
   redis: Redis,
   prefix: string,
   queueName: string,
-  job: { name: string; data: unknown; opts: object },
-  wait: boolean,
-): Promise<{ id: string; queue: string; finished?: Finished }> {
+  name: string,
+  data: unknown,
+  opts: object,
+): Promise<string> {
   const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(prefix) });
   try {
-    const added = await queue.add(job.name, job.data, job.opts);
-    const id = added.id ?? "";
-    if (!wait) return { id, queue: queueName };
-    const { state, job: done } = await waitForJob(queue, id);
-    return {
-      id,
-      queue: queueName,
-      finished: {
-        state,
-        returnvalue: done.returnvalue,
-        failedReason: done.failedReason,
-        timestamp: done.timestamp,
-        ...(done.finishedOn !== undefined ? { finishedOn: done.finishedOn } : {}),
-      },
-    };
+    return (await queue.add(name, data, opts)).id ?? "";
   } finally {
     await queue.close();
   }
 }
 
-interface Finished {
-  state: string;
+export interface FinishedJob {
+  state: "completed" | "failed";
   returnvalue: unknown;
   failedReason: string;
   timestamp: number;
   finishedOn?: number;
 }
 
-function printStarted(what: Record<string, unknown>, json: boolean | undefined): void {
-  if (json) process.stdout.write(JSON.stringify({ ok: true, ...what }) + "\n");
-  else
-    process.stdout.write(
-      Object.entries(what)
-        .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
-        .join("\n") + "\n",
-    );
+/**
+ * Waits for a job to complete or fail for good, showing its state (and the
+ * bytes a restore has written, from its progress) on stderr.
+ */
+export async function followJob(
+  redis: Redis,
+  prefix: string,
+  queueName: string,
+  id: string,
+  label: string,
+): Promise<FinishedJob> {
+  const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(prefix) });
+  const progress = tracker();
+  try {
+    const job = await poll(`${label} to finish`, async () => {
+      const { state, job } = await jobWithState(queue, id);
+      if (state === "unknown" || job === undefined) throw new JobNotFoundError(queueName, id);
+      const p = parseProgress("restore", job.progress);
+      progress.update(id, bytesStep(label, state, p?.bytes, p?.totalBytes));
+      return state === "completed" || state === "failed" ? { state, job } : undefined;
+    });
+    return {
+      state: job.state,
+      returnvalue: job.job.returnvalue,
+      failedReason: job.job.failedReason,
+      timestamp: job.job.timestamp,
+      ...(job.job.finishedOn !== undefined ? { finishedOn: job.job.finishedOn } : {}),
+    };
+  } finally {
+    progress.stop();
+    await queue.close();
+  }
+}
+
+/** A state, with the bytes moved of how many when they are known (all of them once completed). */
+export function bytesStep(label: string, state: string, bytes?: number, total?: number): Step {
+  return {
+    label,
+    state,
+    ...(bytes !== undefined
+      ? { done: state === "completed" && total !== undefined ? total : bytes, unit: "bytes" }
+      : {}),
+    ...(bytes !== undefined && total !== undefined ? { total } : {}),
+  };
 }

@@ -1,0 +1,26 @@
+/**
+ * The store as image commands open it, and images named on a command line.
+ * Every command but `image import` opens the store only if it exists: a
+ * mistyped path is StoreMissingError (exit code 3, the store could not be
+ * reached where it was said to be), never a new empty store.
+ */
+import { ImageNotFoundError, ImageUsageError, listImageRefs, type Sha256Id } from "@xenfleet/image";
+import { openStore, type ObjectStore } from "@xenfleet/store";
+
+export function openImageStore(location: string | undefined, options: { create: boolean }): Promise<ObjectStore> {
+  return openStore(location, process.env, { create: options.create });
+}
+
+/**
+ * An image a ref holds, by its id or an unambiguous prefix of at least 8
+ * hex digits. An id no ref holds is ImageNotFoundError (exit code 2).
+ */
+export async function resolveImageId(store: ObjectStore, text: string): Promise<Sha256Id> {
+  const wanted = text.toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(wanted))
+    throw new ImageUsageError(`not an image id: ${JSON.stringify(text)} (64 hex digits, or a prefix of at least 8)`);
+  const matches = [...new Set((await listImageRefs(store)).map((r) => r.id).filter((id) => id.startsWith(wanted)))];
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new ImageNotFoundError(text);
+  throw new ImageUsageError(`${text} is ambiguous: ${matches.length} images start with it`);
+}
