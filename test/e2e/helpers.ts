@@ -50,7 +50,9 @@ export function until<T>(
 }
 
 /** The command line of a service or of the CLI. */
-export function nodeArgs(entry: "save-worker" | "restore-worker" | "compress-worker" | "controller" | "cli"): string[] {
+export type Entry = "save-worker" | "restore-worker" | "compress-worker" | "migrate-worker" | "controller" | "cli";
+
+export function nodeArgs(entry: Entry): string[] {
   const dir = entry === "cli" ? join(ROOT, "packages", "cli") : join(ROOT, "services", entry);
   return FROM_SOURCE
     ? ["--conditions=source", "--import", "tsx", join(dir, "src", "main.ts")]

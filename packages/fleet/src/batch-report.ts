@@ -4,7 +4,14 @@
  */
 import { poll } from "@xenfleet/core";
 import { Queue, type Job } from "bullmq";
-import { bullPrefix, CONTROLLER_QUEUE, parseProgress, parseResult, type results } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  CONTROLLER_QUEUE,
+  JobNotFoundError,
+  parseProgress,
+  parseResult,
+  type results,
+} from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import type { z } from "zod";
 import type { SkippedDomain } from "./targets.js";
@@ -137,7 +144,7 @@ export async function waitForBatch(
     `batch ${jobId} to finish`,
     async () => {
       const progress = await batchProgress(redis, prefix, jobId);
-      if (progress === undefined) throw new Error(`batch job ${jobId} not found on the controller queue`);
+      if (progress === undefined) throw new JobNotFoundError(CONTROLLER_QUEUE, jobId);
       options.onProgress?.(progress);
       return progress.state === "completed" || progress.state === "failed" ? progress : undefined;
     },

@@ -58,6 +58,7 @@ export {
   type ScheduleInfo,
 } from "./schedules.js";
 export {
+  loadServiceConfig,
   serveQueues,
   startService,
   type QueueSpec,

@@ -5,6 +5,7 @@
  * when the port is 0), and an orderly close once the worker has stopped.
  */
 import {
+  ConfigError,
   createLogger,
   createMetrics,
   createRedis,
@@ -17,6 +18,7 @@ import {
   type Logger,
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
+import { EXIT_CONFIG } from "./supervisor.js";
 
 export interface ServiceOptions {
   /** e.g. "save-worker"; the `service` field of every log line and metric. */
@@ -72,6 +74,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       logger.info({ outcome }, "stopped");
     },
   };
+}
+
+/**
+ * A service's configuration, or, when it is wrong, one line on stderr naming
+ * each bad variable and exit EXIT_CONFIG: a supervisor does not restart it,
+ * since it would fail the same way again, and an operator reads the reason
+ * instead of a stack trace.
+ */
+export function loadServiceConfig<C>(name: string, load: () => C): C {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${name}: ${err.message} (${err.code})\n`);
+    process.exit(EXIT_CONFIG);
+  }
 }
 
 /** One queue a service serves: its own Redis connection and worker. */

@@ -7,7 +7,15 @@
 import { Queue, Worker } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { deletePrefix, REDIS_URL, testPrefix } from "@xenfleet/jobs/testing";
-import { bullPrefix, CONTROLLER_QUEUE, createRedis, JOB_SPECS, jobData, jobResult } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  CONTROLLER_QUEUE,
+  createRedis,
+  JOB_SPECS,
+  JobNotFoundError,
+  jobData,
+  jobResult,
+} from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { waitForBatch } from "../src/index.js";
 
@@ -24,6 +32,12 @@ describe("waiting for a batch", () => {
     vi.restoreAllMocks();
     await deletePrefix(redis, prefix);
     await redis.quit();
+  });
+
+  it("fails with JobNotFoundError for a batch no queue holds", async () => {
+    const waiting = waitForBatch(redis, prefix, "no-such-batch");
+    await expect(waiting).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(waiting).rejects.toMatchObject({ code: "XF_JOB_NOT_FOUND", jobId: "no-such-batch" });
   });
 
   it("gets the report of a batch that completes while it is being read", async () => {

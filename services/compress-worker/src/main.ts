@@ -4,11 +4,11 @@
  * queue. Run any number of them, anywhere that reaches Redis and the store:
  * throughput grows with their count.
  */
-import { compressHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
+import { compressHandler, serveQueues, startService, Stores, loadServiceConfig } from "@xenfleet/fleet";
 import { COMPRESS_QUEUE } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
-const config = loadConfig();
+const config = loadServiceConfig("compress-worker", () => loadConfig());
 const service = await startService({ name: "compress-worker", config });
 const stores = new Stores(config);
 service.logger.info({ queue: COMPRESS_QUEUE, metricsPort: service.metricsPort }, "compress worker started");

@@ -7,10 +7,10 @@
  * they share the queue.
  */
 import {
-  EXIT_CONFIG,
   batchSaveHandler,
   evacuateHandler,
   gcHandler,
+  loadServiceConfig,
   retentionHandler,
   scheduleGc,
   scheduleNightly,
@@ -20,18 +20,10 @@ import {
   startService,
   Stores,
 } from "@xenfleet/fleet";
-import { ConfigError, CONTROLLER_QUEUE, createRedis } from "@xenfleet/jobs";
+import { CONTROLLER_QUEUE, createRedis } from "@xenfleet/jobs";
 import { type Config, loadConfig } from "./config.js";
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  // One line naming each bad variable, and an exit code a supervisor does not restart: it would fail the same way again.
-  process.stderr.write(`controller: ${err.message}\n`);
-  process.exit(EXIT_CONFIG);
-}
+const config: Config = loadServiceConfig("controller", () => loadConfig());
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "controller", config });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");

@@ -7,12 +7,20 @@
  * XENFLEET_HOST_ADDRESS through the migration record. At startup it first
  * settles migrations a crashed predecessor left half-done (sweep.ts).
  */
-import { hostHypervisor, migrateHandlers, serveQueues, startHostAgent, startService, Stores } from "@xenfleet/fleet";
+import {
+  hostHypervisor,
+  migrateHandlers,
+  serveQueues,
+  startHostAgent,
+  startService,
+  Stores,
+  loadServiceConfig,
+} from "@xenfleet/fleet";
 import { createRedis, hostQueue } from "@xenfleet/jobs";
 import { sweepMigrations, TokenBucket } from "@xenfleet/migration";
 import { loadConfig, loadTls } from "./config.js";
 
-const config = loadConfig();
+const config = loadServiceConfig("migrate-worker", () => loadConfig());
 const host = config.XENFLEET_HOST;
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "migrate-worker", host, config });

@@ -4,11 +4,11 @@
  * against the host's hypervisor. The host's heartbeat comes from its save
  * worker, which also publishes the domains restored here on its next beat.
  */
-import { hostHypervisor, restoreHandler, serveQueues, startService, Stores } from "@xenfleet/fleet";
+import { hostHypervisor, restoreHandler, serveQueues, startService, Stores, loadServiceConfig } from "@xenfleet/fleet";
 import { hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
-const config = loadConfig();
+const config = loadServiceConfig("restore-worker", () => loadConfig());
 const host = config.XENFLEET_HOST;
 const service = await startService({ name: "restore-worker", host, config });
 const hypervisor = await hostHypervisor(config);

@@ -6,11 +6,19 @@
  * process is alive.
  */
 import { Queue } from "bullmq";
-import { hostHypervisor, saveHandler, serveQueues, startHostAgent, startService, Stores } from "@xenfleet/fleet";
+import {
+  hostHypervisor,
+  saveHandler,
+  serveQueues,
+  startHostAgent,
+  startService,
+  Stores,
+  loadServiceConfig,
+} from "@xenfleet/fleet";
 import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
-const config = loadConfig();
+const config = loadServiceConfig("save-worker", () => loadConfig());
 const host = config.XENFLEET_HOST;
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "save-worker", host, config });
