@@ -45,6 +45,7 @@ import {
   UnsupportedFormatError,
 } from "@xenfleet/image";
 import {
+  BadDomainUuidError,
   DomainBusyError,
   DomainExistsError,
   DomainNotFoundError,
@@ -304,6 +305,12 @@ const ROWS: Row[] = [
     error: new DomainNotFoundError("web1"),
     code: "XF_DOMAIN_NOT_FOUND",
     message: 'no domain "web1" on this host',
+    unrecoverable: true,
+  },
+  {
+    error: new BadDomainUuidError("../../tmp/x"),
+    code: "XF_DOMAIN_BAD_UUID",
+    message: 'domain uuid "../../tmp/x" is not a GUID (8-4-4-4-12 hex digits)',
     unrecoverable: true,
   },
   {
