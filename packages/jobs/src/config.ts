@@ -29,7 +29,10 @@ export const portSchema = z.coerce.number().int().min(0).max(65_535);
 export const fleetEnvSchema = z.object({
   XENFLEET_REDIS: redisUrlSchema.default("redis://127.0.0.1:6379"),
   XENFLEET_PREFIX: prefixSchema.default(DEFAULT_PREFIX),
-  XENFLEET_STORE: storeUrl,
+  /** The worker's one store, "main" (when XENFLEET_STORES does not list them). */
+  XENFLEET_STORE: storeUrl.optional(),
+  /** "name=url,...": the stores this worker may use (jobs name one); absent: "main" at XENFLEET_STORE. */
+  XENFLEET_STORES: z.string().max(16_384).optional(),
   XENFLEET_METRICS_PORT: portSchema.default(0),
   XENFLEET_LOG_LEVEL: logLevelSchema.default("info"),
 });
@@ -43,7 +46,13 @@ export type FleetEnv = z.infer<typeof fleetEnvSchema>;
  */
 export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(env)"}: ${i.message}`);
+  // A worker needs a store: one (XENFLEET_STORE) or several by name (XENFLEET_STORES).
+  const needsStore = schema instanceof z.ZodObject && "XENFLEET_STORES" in schema.shape;
+  const noStore = needsStore && !env.XENFLEET_STORE && !env.XENFLEET_STORES;
+  if (parsed.success && !noStore) return parsed.data;
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(env)"}: ${i.message}`);
+  if (noStore) problems.push("XENFLEET_STORE: required (or XENFLEET_STORES=name=url,...)");
   throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
 }
