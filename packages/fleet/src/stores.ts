@@ -1,5 +1,5 @@
 import { XenfleetError } from "@xenfleet/core";
-import { ConfigError } from "@xenfleet/jobs";
+import { ConfigError, parseStoreList } from "@xenfleet/jobs";
 import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig, type StoreEnv } from "@xenfleet/store";
 
 /** A job named a store this worker is not configured with. Retrying cannot change that. */
@@ -102,22 +102,4 @@ function identity(config: StoreConfig): string {
       return `s3:${JSON.stringify({ bucket, prefix: prefix ?? "", endpoint: endpoint ?? "", region, forcePathStyle })}`;
     }
   }
-}
-
-/** "main=s3://b?endpoint=...,cold=/srv/store" as [name, url] pairs; a bad entry is a ConfigError. */
-export function parseStoreList(list: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const entry of list.split(",")) {
-    const at = entry.indexOf("=");
-    const name = entry.slice(0, at).trim();
-    const url = entry.slice(at + 1).trim();
-    if (at < 0 || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name) || url === "")
-      throw new ConfigError(
-        `XENFLEET_STORES entry ${JSON.stringify(name || entry.slice(0, 20))}: expected name=url, ` +
-          "the name 1-32 of a-z, 0-9, '_', '-'",
-      );
-    if (out.some(([n]) => n === name)) throw new ConfigError(`XENFLEET_STORES names store ${name} twice`);
-    out.push([name, url]);
-  }
-  return out;
 }
