@@ -17,8 +17,8 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { createRedis } from "@xenfleet/jobs";
-import { FrameChannel, MigrationRecord, receiveLive, type Listener } from "@xenfleet/migration";
-import { SHARED_REDIS, chaosPrefix, deletePrefix, sleep, tempDir } from "./procs.js";
+import { FrameChannel, FrameEncoder, MigrationRecord, receiveLive, type Listener } from "@xenfleet/migration";
+import { SHARED_REDIS, chaosPrefix, deletePrefix, sleep, tempDir, waitFor } from "./procs.js";
 
 const run = promisify(execFile);
 const MiB = 2 ** 20;
@@ -97,7 +97,7 @@ afterAll(async () => {
 });
 
 /** A receiver for a fresh migration id; resolves its listener once published. */
-async function receiver(options: { ttlMs: number; tls?: boolean; signal?: AbortSignal }) {
+async function receiver(options: { ttlMs: number; tls?: boolean; signal?: AbortSignal; handshakeTimeoutMs?: number }) {
   const record = new MigrationRecord(conn, prefix, `sec-${randomBytes(4).toString("hex")}`);
   const receiving = receiveLive({
     hypervisor: host,
@@ -110,6 +110,7 @@ async function receiver(options: { ttlMs: number; tls?: boolean; signal?: AbortS
     idleTimeoutMs: 5000,
     ...(options.tls && tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.handshakeTimeoutMs ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
   }).then(
     (report) => ({ report }),
     (error: unknown) => ({ error: error as Error }),
@@ -259,5 +260,82 @@ describe("the migration receiver lets in only its one-time token", () => {
     const outcome = await receiving;
     expect("error" in outcome && outcome.error.message).not.toMatch(/expired/);
     expect(await host.listDomains()).toEqual([]);
+  });
+});
+
+describe("before HELLO a peer costs the receiver little", () => {
+  it("64 unauthenticated connections sending 16 MiB data frames leave RSS within 64 MB of where it started", async () => {
+    const abort = new AbortController();
+    const { record, receiving, listener } = await receiver({ ttlMs: 60_000, signal: abort.signal });
+    // One 16 MiB frame, encoded once and written to every connection (its bytes are not copied per socket).
+    const encoder = new FrameEncoder(16 * MiB, 0);
+    const header = encoder.header();
+    const frame = encoder.data(Buffer.alloc(16 * MiB, 0x5a));
+    const start = process.memoryUsage().rss;
+    let peak = start;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    try {
+      const sockets = await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          const socket = netConnect(listener.port, "127.0.0.1");
+          socket.on("error", () => undefined).resume();
+          await once(socket, "connect").catch(() => undefined);
+          socket.write(header);
+          for (const b of frame.buffers) socket.write(b);
+          return socket;
+        }),
+      );
+      // The receiver closes every one of them (refused frame, or over the cap); none is let in.
+      expect(await waitFor(() => sockets.every((s) => s.destroyed), 30_000)).toBe(true);
+      peak = Math.max(peak, process.memoryUsage().rss);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(peak - start).toBeLessThan(64 * MiB);
+    // The door still works: the real sender, with the token, gets in.
+    const real = await hello(await plain(listener.port), {
+      token: listener.token,
+      migrationId: record.migrationId,
+      domain: { uuid: DOMAIN },
+      memoryBytes: 4 * MiB,
+    });
+    expect(real.answer).toMatch(/no ready frame/);
+    real.channel.close(true);
+    abort.abort();
+    await receiving;
+  });
+
+  it("TLS connections that never handshake are closed at the handshake deadline", async (ctx) => {
+    if (tls === undefined) return ctx.skip("openssl could not make test certificates");
+    const abort = new AbortController();
+    const { receiving, listener } = await receiver({
+      ttlMs: 60_000,
+      tls: true,
+      handshakeTimeoutMs: 1000,
+      signal: abort.signal,
+    });
+    const silent = await Promise.all([1, 2, 3].map(() => plain(listener.port)));
+    for (const socket of silent) socket.on("error", () => undefined);
+    // Well before the token expires (60 s) and the HELLO deadline (10 s): only the handshake deadline closes them.
+    const allClosed = await waitFor(() => silent.every((s) => s.destroyed), 5000);
+    expect(allClosed).toBe(true);
+    abort.abort();
+    await receiving;
+  });
+
+  it("when the receiver stops, every connection it holds is destroyed", async () => {
+    const abort = new AbortController();
+    const { receiving, listener } = await receiver({ ttlMs: 60_000, signal: abort.signal });
+    const waiting = await Promise.all([1, 2, 3].map(() => plain(listener.port)));
+    // Read what the receiver sends (its stream header), so its close is seen.
+    for (const socket of waiting) socket.on("error", () => undefined).resume();
+    // Peers that connected and said nothing yet (the HELLO deadline is 10 s away).
+    await sleep(200);
+    expect(waiting.some((s) => s.destroyed)).toBe(false);
+    abort.abort();
+    const outcome = await receiving;
+    expect("error" in outcome).toBe(true);
+    const allClosed = await waitFor(() => waiting.every((s) => s.destroyed), 2000);
+    expect(allClosed).toBe(true);
   });
 });

@@ -45,6 +45,7 @@ import {
   UnsupportedFormatError,
 } from "@xenfleet/image";
 import {
+  BadDomainUuidError,
   DomainBusyError,
   DomainExistsError,
   DomainNotFoundError,
@@ -58,7 +59,7 @@ import {
 import { ConfigError, InvalidHostIdError, InvalidJobError, JobNotFoundError } from "@xenfleet/jobs";
 import { NoRoomError } from "@xenfleet/transfer";
 import { MigrationFailedError, OutcomeConflictError, TokenRejectedError, WireFormatError } from "@xenfleet/migration";
-import { InvalidCronError, UnknownHostError } from "@xenfleet/fleet";
+import { InvalidCronError, UnknownHostError, UnknownStoreError } from "@xenfleet/fleet";
 import {
   CannotWriteError,
   HostDownError,
@@ -307,6 +308,12 @@ const ROWS: Row[] = [
     unrecoverable: true,
   },
   {
+    error: new BadDomainUuidError("../../tmp/x"),
+    code: "XF_DOMAIN_BAD_UUID",
+    message: 'domain uuid "../../tmp/x" is not a GUID (8-4-4-4-12 hex digits)',
+    unrecoverable: true,
+  },
+  {
     error: new DomainExistsError("name", "web1"),
     code: "XF_DOMAIN_EXISTS",
     message: 'a domain with name "web1" already exists on this host',
@@ -465,6 +472,13 @@ const ROWS: Row[] = [
 
 /** Errors that carry a code without being XenfleetErrors; they follow the same scheme. */
 const OTHER_CODED: Array<{ error: Error & { code: string }; code: string; message: string }> = [
+  {
+    error: new UnknownStoreError("s3://loot?endpoint=http://127.0.0.1:9", ["main"]),
+    code: "XF_FLEET_UNKNOWN_STORE",
+    message:
+      "the job names store URL (s3:), which this worker is not configured with (its stores: main; set XENFLEET_STORES=name=url,...)",
+    unrecoverable: true,
+  },
   {
     error: new UnknownHostError(["host-9", "host-10"]),
     code: "XF_HOST_UNKNOWN",

@@ -24,7 +24,7 @@ export {
   type FleetLimits,
   type SaveSlot,
 } from "./limits.js";
-export { Stores } from "./stores.js";
+export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
 export {
   batchTargets,
   UnknownHostError,

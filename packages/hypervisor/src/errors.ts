@@ -8,6 +8,23 @@ export class DomainNotFoundError extends XenfleetError {
   }
 }
 
+/**
+ * A domain uuid that is not a GUID (8-4-4-4-12 hex digits). A uuid can come
+ * from a stream's xl config, which anyone may have written, and backends
+ * use it as a file name: nothing else is let through.
+ */
+export class BadDomainUuidError extends XenfleetError {
+  readonly code = "XF_DOMAIN_BAD_UUID";
+  constructor(readonly uuid: unknown) {
+    super(`domain uuid ${describeUuid(uuid)} is not a GUID (8-4-4-4-12 hex digits)`);
+  }
+}
+
+/** The uuid as a message shows it: short, and never more than 40 characters of whatever was given. */
+function describeUuid(uuid: unknown): string {
+  return typeof uuid === "string" ? JSON.stringify(uuid.slice(0, 40)) : `of type ${typeof uuid}`;
+}
+
 /** A restore would create a second domain with an existing uuid or name. */
 export class DomainExistsError extends XenfleetError {
   readonly code = "XF_DOMAIN_EXISTS";

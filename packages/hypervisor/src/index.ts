@@ -16,6 +16,7 @@ export type {
   SaveReport,
 } from "./hypervisor.js";
 export {
+  BadDomainUuidError,
   DomainBusyError,
   DomainExistsError,
   DomainNotFoundError,
@@ -26,6 +27,7 @@ export {
   SimStateError,
   StreamContentError,
 } from "./errors.js";
+export { checkDomainUuid, isDomainUuid } from "./uuid.js";
 export { findDomain } from "./find-domain.js";
 export { SimHost, type SimDomainSpec, type SimHostOptions } from "./sim/host.js";
 export { LIVE_DEFAULTS } from "./sim/precopy.js";

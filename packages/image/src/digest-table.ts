@@ -7,6 +7,8 @@
  * Open addressing with linear probing; a digest's first four bytes are
  * already uniformly distributed, so they are the hash.
  */
+import type { Sha256Id } from "./keys.js";
+
 const DIGEST = 32;
 
 export class DigestTable {
@@ -62,6 +64,12 @@ export class DigestTable {
     if (found < 0) return false;
     this.values[found] = value;
     return true;
+  }
+
+  /** Every digest held, as 64 hex digits, in the order added. */
+  *hexKeys(): Generator<Sha256Id> {
+    for (let e = 0; e < this.count; e++)
+      yield this.digests.toString("hex", e * DIGEST, e * DIGEST + DIGEST) as Sha256Id;
   }
 
   private find(bytes: Uint8Array, offset: number): number {

@@ -26,7 +26,7 @@ import { readForward } from "./forwards.js";
 import { hookTarget } from "./hooks.js";
 import { BLOCKS, FORWARDS, HOOKS, MANIFESTS, PACKS, idFromKey, type Sha256Id } from "./keys.js";
 import { loadBlock, loadManifest } from "./load.js";
-import { acquireLock, isStale, listLocks, type LockOptions } from "./locks.js";
+import { acquireLock, DEFAULT_STALE_MS, isStale, listLocks, type LockOptions } from "./locks.js";
 import { listImageRefs } from "./refs.js";
 
 export interface GcOptions {
@@ -50,6 +50,8 @@ export interface GcResult {
     packs: number;
     rewrittenPacks: number;
     locks: number;
+    /** Temporary files of writers killed mid-put (filesystem stores), older than the grace period. */
+    temporary: number;
   };
   readonly bytesFreed: number;
   /** Objects live images need that are missing (their images are broken; `image verify` names them). */
@@ -131,7 +133,16 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
     }
 
     // Sweep, top down.
-    const deleted = { hooks: 0, manifests: 0, blocks: 0, forwards: 0, packs: 0, rewrittenPacks: 0, locks: 0 };
+    const deleted = {
+      hooks: 0,
+      manifests: 0,
+      blocks: 0,
+      forwards: 0,
+      packs: 0,
+      rewrittenPacks: 0,
+      locks: 0,
+      temporary: 0,
+    };
     let bytesFreed = 0;
     const remove = async (e: ListEntry, kind: keyof typeof deleted) => {
       check();
@@ -149,6 +160,7 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       if (!young(e) && !liveBlocks.has(Buffer.from(idFromKey(e.key)!, "hex"))) await remove(e, "blocks");
     const packs = await listAll(store, PACKS);
     const packIds = new Set(packs.map((e) => idFromKey(e.key)));
+    missing.push(...missingPacks(livePacks, packIds, forwardTo));
     for (const [from, { entry }] of forwardTo)
       if (!young(entry) && !livePacks.has(Buffer.from(from, "hex"))) await remove(entry, "forwards");
     for (const e of packs) {
@@ -162,10 +174,16 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       if (forward !== undefined && !young(forward.entry) && packIds.has(forward.to)) await remove(e, "rewrittenPacks");
     }
     for (const l of await listLocks(store)) {
-      if (l.key !== lock.key && isStale(l.record, options.lock?.staleMs ?? 30 * 60 * 1000)) {
+      if (l.key !== lock.key && isStale(l.record, options.lock?.staleMs ?? DEFAULT_STALE_MS)) {
         deleted.locks++;
         if (!options.dryRun) await store.delete(l.key);
       }
+    }
+    if (store.sweepTemporary !== undefined) {
+      check();
+      const swept = await store.sweepTemporary(graceMs, { dryRun: options.dryRun ?? false });
+      deleted.temporary = swept.files;
+      bytesFreed += swept.bytes;
     }
     return {
       images: refs.length,
@@ -177,6 +195,26 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Live packs that are not in the store. A pack that was rewritten may be
+ * gone once its forward's target exists: blocks still name the old id, and
+ * reads follow the forward.
+ */
+function missingPacks(
+  livePacks: DigestTable,
+  packIds: Set<Sha256Id | undefined>,
+  forwardTo: Map<Sha256Id, { to: Sha256Id }>,
+): string[] {
+  const out: string[] = [];
+  for (const id of livePacks.hexKeys()) {
+    if (packIds.has(id)) continue;
+    let to = forwardTo.get(id)?.to;
+    for (let hops = 0; to !== undefined && !packIds.has(to) && hops < 64; hops++) to = forwardTo.get(to)?.to;
+    if (to === undefined || !packIds.has(to)) out.push(`pack ${id}`);
+  }
+  return out;
 }
 
 async function listAll(store: ObjectStore, prefix: string): Promise<ListEntry[]> {

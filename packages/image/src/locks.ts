@@ -1,10 +1,16 @@
 /**
  * Locks that keep a GC sweep and imports apart (see README.md, "GC and
  * concurrent imports"). A lock is a small object locks/<id>-<n> holding
- * JSON {kind, owner, purpose, refreshed}; it is refreshed by writing
- * locks/<id>-<n+1> and then deleting the previous one, since objects are
- * never overwritten. A lock not refreshed for `staleMs` is stale: its holder
- * is taken to be dead, and everyone ignores it (GC deletes it).
+ * JSON {kind, owner, host, pid, purpose, refreshed}; it is refreshed by
+ * writing locks/<id>-<n+1> and then deleting the previous one, since
+ * objects are never overwritten.
+ *
+ * A lock is stale (its holder taken to be dead, everyone ignores it, GC
+ * deletes it) when either holds:
+ * - it names this host and a pid that no longer runs here: a killed holder
+ *   releases its lock at once;
+ * - it was not refreshed for `staleMs` (a lease, 30 s by default, renewed
+ *   every 5 s): the only test possible for a holder on another host.
  *
  * Both sides write their own lock first and list the others second. Listing
  * sees every object whose put completed before it started, so of two
@@ -23,7 +29,7 @@ import { LOCKS, lockKey } from "./keys.js";
 export type LockKind = "shared" | "exclusive";
 
 export interface LockOptions {
-  /** A lock not refreshed for this long is stale (default 30 minutes). */
+  /** A lock not refreshed for this long is stale (default 30 seconds). */
   readonly staleMs?: number;
   /** How often the holder refreshes (default staleMs / 6). */
   readonly refreshMs?: number;
@@ -33,11 +39,15 @@ export interface LockOptions {
   readonly purpose?: string;
 }
 
-export const DEFAULT_STALE_MS = 30 * 60 * 1000;
+export const DEFAULT_STALE_MS = 30 * 1000;
 
 export interface LockRecord {
   readonly kind: LockKind;
+  /** "host:pid", for people. */
   readonly owner: string;
+  /** The holder's host name and process id (absent in locks written before they were recorded). */
+  readonly host?: string;
+  readonly pid?: number;
   readonly purpose: string;
   /** When it was last refreshed, milliseconds since the epoch. */
   readonly refreshed: number;
@@ -68,8 +78,21 @@ export async function listLocks(store: ObjectStore): Promise<Array<{ key: string
   return out;
 }
 
-export function isStale(record: LockRecord, staleMs: number, now = Date.now()): boolean {
+export function isStale(record: LockRecord, staleMs: number = DEFAULT_STALE_MS, now = Date.now()): boolean {
+  if (record.host === hostname() && typeof record.pid === "number" && !isRunning(record.pid)) return true;
   return now - record.refreshed > staleMs;
+}
+
+/** Whether a process with this pid runs on this host (EPERM: it does, as another user). */
+function isRunning(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /**
@@ -82,13 +105,19 @@ export async function acquireLock(store: ObjectStore, kind: LockKind, options: L
   const refreshMs = options.refreshMs ?? Math.max(1, Math.floor(staleMs / 6));
   const waitUntil = Date.now() + (options.waitMs ?? 0);
   const id = `${kind}-${randomBytes(8).toString("hex")}`;
-  const owner = `${hostname()}:${process.pid}`;
+  const host = hostname();
+  const owner = `${host}:${process.pid}`;
   const purpose = options.purpose ?? kind;
   let seq = 0;
   let key = lockKey(`${id}-${seq}`);
   let refreshed = Date.now();
   const write = async (at: string, time: number) => {
-    await store.put(at, Buffer.from(JSON.stringify({ kind, owner, purpose, refreshed: time } satisfies LockRecord)));
+    await store.put(
+      at,
+      Buffer.from(
+        JSON.stringify({ kind, owner, host, pid: process.pid, purpose, refreshed: time } satisfies LockRecord),
+      ),
+    );
   };
 
   for (;;) {

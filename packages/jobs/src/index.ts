@@ -38,6 +38,7 @@ export {
   fleetEnvSchema,
   logLevelSchema,
   parseEnv,
+  parseStoreList,
   portSchema,
   prefixSchema,
   redisUrlSchema,

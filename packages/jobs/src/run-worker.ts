@@ -4,7 +4,7 @@
  * payloads fail once and for all while the worker keeps serving, transient
  * errors are retried, and shutdown finishes or hands back the job in hand.
  */
-import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
 import { InvalidJobError } from "./errors.js";
 import { JOB_SPECS, type JobPayload, type JobResult, type JobType } from "./job-types.js";
@@ -12,6 +12,7 @@ import type { Logger } from "./logger.js";
 import type { FleetMetrics, JobOutcome } from "./metrics.js";
 import { bullPrefix, hostOfQueue } from "./names.js";
 import { jobResult, parseJobByName } from "./parse-job.js";
+import { ParsingWorker, unparseableReason } from "./parsing-worker.js";
 
 export interface JobContext {
   /** The BullMQ job, for progress and logs. Its `data` is unparsed: use the payload. */
@@ -87,7 +88,7 @@ export interface RunWorkerOptions {
 export type ShutdownOutcome = "finished" | "handed-back" | "abandoned";
 
 export interface WorkerHandle {
-  worker: Worker;
+  worker: ParsingWorker;
   /** Start a graceful shutdown (the same as aborting `signal`). */
   stop(): Promise<ShutdownOutcome>;
   /** Settles when a shutdown has completed. */
@@ -109,7 +110,10 @@ export function runWorker(options: RunWorkerOptions): WorkerHandle {
     const jobLog = log.child({ jobId: job.id, type, attempt: job.attemptsMade + 1 });
     let outcome: JobOutcome = "failed";
     try {
+      const unparseable = unparseableReason(job);
+      if (unparseable !== undefined) throw new InvalidJobError(type.slice(0, 64), undefined, unparseable);
       const payload = parseJobByName(type, job.data);
+      checkHost(queue, type, payload);
       const handler = handlers[type as JobType] as JobHandler<JobType> | undefined;
       if (handler === undefined) {
         throw new InvalidJobError(type, payload.v, `queue ${queue} does not take ${type} jobs`);
@@ -153,7 +157,7 @@ export function runWorker(options: RunWorkerOptions): WorkerHandle {
     }
   };
 
-  const worker = new Worker(queue, processor, {
+  const worker = new ParsingWorker(queue, processor, {
     connection: options.connection,
     prefix: bullPrefix(options.prefix),
     concurrency: options.concurrency ?? 1,
@@ -203,6 +207,18 @@ export function runWorker(options: RunWorkerOptions): WorkerHandle {
     },
     stopped,
   };
+}
+
+/**
+ * A host-bound job runs only on the host its payload names: a job pushed to
+ * another host's queue (by mistake or on purpose) would otherwise save,
+ * restore or migrate a domain of this host that nobody asked about.
+ */
+function checkHost(queue: string, type: string, payload: { v: number }): void {
+  const own = hostOfQueue(queue);
+  const named = (payload as { host?: unknown }).host;
+  if (own === undefined || named === undefined || named === own) return;
+  throw new InvalidJobError(type, payload.v, `the job is for host ${String(named)}, but this worker serves ${own}`);
 }
 
 /** True for BullMQ's UnrecoverableError and for any error that says so (XenfleetError does). */

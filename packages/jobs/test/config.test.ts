@@ -7,6 +7,7 @@ import {
   fleetEnvSchema,
   parseEnv,
   parseRedisUrl,
+  parseStoreList,
   redisOptions,
 } from "../src/index.js";
 import { REDIS_URL } from "./helpers.js";
@@ -20,6 +21,19 @@ describe("configuration", () => {
       XENFLEET_METRICS_PORT: 0,
       XENFLEET_LOG_LEVEL: "info",
     });
+  });
+
+  it("takes named stores instead of one, and refuses a list it cannot read", () => {
+    const env = { XENFLEET_STORES: "main=file:///var/lib/xenfleet,cold=s3://archive?endpoint=http://minio:9000" };
+    expect(parseEnv(fleetEnvSchema, env).XENFLEET_STORES).toBe(env.XENFLEET_STORES);
+    expect(parseStoreList(env.XENFLEET_STORES)).toEqual([
+      ["main", "file:///var/lib/xenfleet"],
+      ["cold", "s3://archive?endpoint=http://minio:9000"],
+    ]);
+    for (const bad of ["main", "Main=file:///x", "a=file:///x,a=file:///y", "main=ftp://host/x"]) {
+      expect(() => parseEnv(fleetEnvSchema, { XENFLEET_STORES: bad })).toThrow(/XENFLEET_STORES/);
+    }
+    expect(() => parseEnv(fleetEnvSchema, {})).toThrow(/XENFLEET_STORE: required/);
   });
 
   it("names each bad variable and never repeats a secret", () => {

@@ -18,7 +18,7 @@ const READ_AHEAD_FRAMES = 8;
 
 export class FrameChannel {
   readonly encoder: FrameEncoder;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private readonly frames: Frame[] = [];
   private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
@@ -31,8 +31,14 @@ export class FrameChannel {
 
   constructor(
     readonly socket: Socket,
-    options: { maxFrame?: number; flags?: number } = {},
+    options: {
+      maxFrame?: number;
+      flags?: number;
+      /** Read only control frames until admitData(): a peer not yet authenticated cannot make us buffer data. */
+      controlOnly?: boolean;
+    } = {},
   ) {
+    this.decoder = new FrameDecoder({ controlOnly: options.controlOnly ?? false });
     this.encoder = new FrameEncoder(options.maxFrame ?? DEFAULT_MAX_FRAME, options.flags ?? 0);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -51,6 +57,11 @@ export class FrameChannel {
     const header = this.encoder.header();
     this.wireBytesOut += header.length;
     socket.write(header);
+  }
+
+  /** The peer is authenticated: its data frames are read from now on. */
+  admitData(): void {
+    this.decoder.admitData();
   }
 
   get closed(): boolean {

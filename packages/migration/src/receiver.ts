@@ -5,6 +5,12 @@
  * listener keeps waiting until the token expires), builds the domain paused
  * from the data frames, says READY, and starts the domain on COMMIT. Without
  * a COMMIT the record decides (commit.ts).
+ *
+ * Before a peer is let in it costs little: it may send only control frames
+ * of at most 4 KiB (its HELLO), no more than `maxPendingConnections` peers
+ * wait at once (more are closed as they connect), a TLS handshake must end
+ * within `handshakeTimeoutMs`, a HELLO must come within 10 s, and when the
+ * wait ends every connection but the one let in is destroyed.
  */
 import { createServer as netServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
@@ -32,6 +38,10 @@ export interface ReceiveOptions {
   advertise: string;
   tls?: { key: string | Buffer; cert: string | Buffer };
   tokenTtlMs?: number;
+  /** Connections not yet let in, at most (default 16); more are closed at once. */
+  maxPendingConnections?: number;
+  /** A TLS handshake not finished by then closes the connection (default 10 s). */
+  handshakeTimeoutMs?: number;
   /** Longest silence on the connection before the transfer counts as failed. */
   idleTimeoutMs?: number;
   commitTimeoutMs?: number;
@@ -52,7 +62,11 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
   await checkRoom(o, o.memoryBytes);
 
   const token = new OneTimeToken(o.tokenTtlMs ?? 60_000);
-  const server: Server = o.tls ? tlsServer({ key: o.tls.key, cert: o.tls.cert }) : netServer();
+  const server: Server = o.tls
+    ? tlsServer({ key: o.tls.key, cert: o.tls.cert, handshakeTimeout: o.handshakeTimeoutMs ?? 10_000 })
+    : netServer();
+  // A failed or timed-out handshake: that peer is gone, nothing else to do (without a listener Node logs it).
+  server.on("tlsClientError", (_err: Error, socket: Socket) => socket.destroy());
   let channel: FrameChannel;
   let hello: Record<string, unknown>;
   try {
@@ -183,10 +197,24 @@ function acceptOne(
         () => undefined,
       );
     }, 500);
-    const stopWatch = () => clearInterval(watch);
+    // Every raw connection, TLS or not, until the wait ends: counted for the cap, destroyed at the end.
+    const pending = new Set<Socket>();
+    let admitted: Socket | undefined;
+    const maxPending = o.maxPendingConnections ?? 16;
+    const stopWatch = () => {
+      clearInterval(watch);
+      for (const socket of pending) if (socket !== admitted) socket.destroy();
+      pending.clear();
+    };
+    server.on("connection", (raw: Socket) => {
+      if (settled || pending.size >= maxPending) return void raw.destroy();
+      pending.add(raw);
+      raw.once("close", () => pending.delete(raw));
+    });
     server.on(o.tls ? "secureConnection" : "connection", (socket: Socket) => {
       if (settled) return void socket.destroy();
-      const channel = new FrameChannel(socket, { flags: STREAM_FLAGS.acks });
+      if (socket.destroyed) return;
+      const channel = new FrameChannel(socket, { flags: STREAM_FLAGS.acks, controlOnly: true });
       channel
         .expect(["hello"], 10_000)
         .then(({ body }) => {
@@ -198,6 +226,11 @@ function acceptOne(
           const domain = body.domain as { uuid?: unknown } | undefined;
           if (domain?.uuid !== o.domainUuid) throw new MigrationFailedError("HELLO names another domain");
           token.redeem(body.token);
+          channel.admitData();
+          // With TLS the pending set holds the raw socket under this one: the same peer address and port.
+          admitted = [...pending].find(
+            (raw) => raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress,
+          );
           finish(() => resolve({ channel, hello: body }));
         })
         .catch((err: Error) => {

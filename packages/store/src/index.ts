@@ -32,6 +32,7 @@ export type {
   RefValue,
   RefWriteOptions,
   StoreCapabilities,
+  SweptTemporary,
   PutOptions,
 } from "./object-store.js";
 export { LocalStore } from "./local-store.js";

@@ -44,6 +44,7 @@ export class Semaphore {
 export class LimitStore implements ObjectStore {
   readonly location: string;
   readonly capabilities: ObjectStore["capabilities"];
+  readonly sweepTemporary?: ObjectStore["sweepTemporary"];
   private readonly semaphore: Semaphore;
 
   constructor(
@@ -52,6 +53,11 @@ export class LimitStore implements ObjectStore {
   ) {
     this.location = inner.location;
     this.capabilities = inner.capabilities;
+    // Forwarded only where the backend has temporary files: its absence is how callers tell.
+    if (inner.sweepTemporary !== undefined) {
+      const sweep = inner.sweepTemporary.bind(inner);
+      this.sweepTemporary = (olderThanMs, options) => sweep(olderThanMs, options);
+    }
     this.semaphore = new Semaphore(limit);
   }
 

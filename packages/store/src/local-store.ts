@@ -25,6 +25,7 @@ import type {
   PutSource,
   RefValue,
   RefWriteOptions,
+  SweptTemporary,
 } from "./object-store.js";
 import { clampRange, validateRange } from "./range.js";
 import { refVersion } from "./ref-version.js";
@@ -33,6 +34,8 @@ import { sourceChunks } from "./source.js";
 /** Temp files and ref locks live in dot-directories, which no key can name (key.ts). */
 const TMP_DIR = ".tmp";
 const LOCK_DIR = ".locks";
+/** Temporary files of a writer that still runs are swept only after this long (a leak, not a put in progress). */
+const LIVE_WRITER_TMP_MS = 24 * 3600 * 1000;
 /** Directories remembered as confined before the memory is cleared and checks start over. */
 const MAX_CONFINED_DIRS = 65536;
 /** Reads up to this many bytes are made on the calling thread (see get). */
@@ -284,6 +287,36 @@ export class LocalStore implements ObjectStore {
 
   async close(): Promise<void> {}
 
+  async sweepTemporary(olderThanMs: number, options: { dryRun?: boolean } = {}): Promise<SweptTemporary> {
+    const dir = join(this.root, TMP_DIR);
+    const now = Date.now();
+    let files = 0;
+    let bytes = 0;
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(dir, entry.name);
+      const info = await lstat(path).catch(() => undefined);
+      if (info === undefined) continue;
+      const age = now - info.mtimeMs;
+      if (age <= olderThanMs) continue;
+      // A live writer (one not under the caller's lock, such as a lock or ref write) may be mid-put.
+      if (age <= LIVE_WRITER_TMP_MS && writerRuns(entry.name)) continue;
+      if (!options.dryRun) {
+        // Gone already: its writer finished (or another sweep got there first).
+        if (
+          !(await unlink(path).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
+      }
+      files++;
+      bytes += info.size;
+    }
+    return { files, bytes };
+  }
+
   /** The file of a key; refuses any path that would resolve outside the root. */
   private pathOf(key: string): string {
     validateKey(key);
@@ -393,7 +426,8 @@ export class LocalStore implements ObjectStore {
 
   /** Writes the source to a new synced temp file and returns its path. */
   private async writeTemp(op: string, key: string, data: PutSource, durable = true): Promise<string> {
-    const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString("hex")}.tmp`);
+    // The writer's pid in the name: a sweep leaves the files of a live writer alone.
+    const tmp = join(this.root, TMP_DIR, `${process.pid}-${randomBytes(12).toString("hex")}.tmp`);
     let handle: FileHandle | undefined;
     try {
       handle = await open(tmp, "wx", 0o644);
@@ -591,4 +625,16 @@ function mapFsError(op: string, key: string, err: unknown): Error {
   return TRANSIENT_FS_CODES.has(code)
     ? new StoreUnavailableError(op, key, message, { cause: err })
     : new StoreRequestError(op, key, message, { cause: err });
+}
+
+/** Whether the process that named a temporary file "<pid>-<random>.tmp" still runs (unknown names: yes, to be safe). */
+function writerRuns(name: string): boolean {
+  const pid = Number(name.slice(0, name.indexOf("-")));
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

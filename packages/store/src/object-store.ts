@@ -100,8 +100,22 @@ export interface ObjectStore {
   /** Every ref whose name starts with `prefix`, in ascending name order; `key` holds the ref name (without "refs/"). */
   listRefs(prefix: string): AsyncIterable<ListEntry>;
 
+  /**
+   * Backends that stage writes in temporary files (the filesystem) remove
+   * those last modified more than `olderThanMs` ago whose writer is gone:
+   * debris of writers that were killed mid-put. A writer that still runs
+   * may be mid-put, so its files are left for a day whatever the period.
+   * Backends without temporary files do not have the method.
+   */
+  sweepTemporary?(olderThanMs: number, options?: { dryRun?: boolean }): Promise<SweptTemporary>;
+
   /** Releases connections and handles. The store is not used afterwards. */
   close(): Promise<void>;
+}
+
+export interface SweptTemporary {
+  readonly files: number;
+  readonly bytes: number;
 }
 
 export interface StoreCapabilities {

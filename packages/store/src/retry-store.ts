@@ -56,6 +56,7 @@ export interface RetryEvent {
 export class RetryStore implements ObjectStore {
   readonly location: string;
   readonly capabilities: ObjectStore["capabilities"];
+  readonly sweepTemporary?: ObjectStore["sweepTemporary"];
   private readonly retries: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -69,6 +70,11 @@ export class RetryStore implements ObjectStore {
   ) {
     this.location = inner.location;
     this.capabilities = inner.capabilities;
+    // Forwarded only where the backend has temporary files: its absence is how callers tell.
+    if (inner.sweepTemporary !== undefined) {
+      const sweep = inner.sweepTemporary.bind(inner);
+      this.sweepTemporary = (olderThanMs, options) => sweep(olderThanMs, options);
+    }
     this.retries = options.retries ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 10_000;

@@ -30,7 +30,8 @@ const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:prod
 const stores = new Stores(config);
 
 await setLimits(producer, prefix, { hostSaves: config.XENFLEET_HOST_SAVES, fleetSaves: config.XENFLEET_FLEET_SAVES });
-const store = config.XENFLEET_STORE;
+// Scheduled jobs name the store as configured: its URL when XENFLEET_STORE gives one, else the first name.
+const store = config.XENFLEET_STORE ?? stores.names[0]!;
 if (config.XENFLEET_NIGHTLY_CRON !== undefined) {
   await scheduleNightly(
     producer,

@@ -407,7 +407,7 @@ export function registerImageCommands(program: Command): void {
         const r = await gc(store, { graceMs: opts.grace, dryRun: opts.dryRun ?? false });
         const d = r.deleted;
         const text = [
-          `${r.images} images; deleted ${d.manifests} manifests, ${d.blocks} blocks, ${d.packs} packs (+${d.rewrittenPacks} rewritten), ${d.forwards} forwards, ${d.hooks} hooks, ${d.locks} stale locks; ${formatSize(r.bytesFreed)} freed`,
+          `${r.images} images; deleted ${d.manifests} manifests, ${d.blocks} blocks, ${d.packs} packs (+${d.rewrittenPacks} rewritten), ${d.forwards} forwards, ${d.hooks} hooks, ${d.locks} stale locks, ${d.temporary} temporary files; ${formatSize(r.bytesFreed)} freed`,
           ...r.missing.map((m) => `missing: ${m}`),
         ].join("\n");
         const doc = { dryRun: opts.dryRun ?? false, ...r };

@@ -23,7 +23,6 @@ const logger = createLogger({ service: "test", level: "silent" });
 describe("compress handler", () => {
   let dir: string;
   let imageId: string;
-  const stores = new Stores({});
   /** A fresh copy of the raw store: every compression starts from raw packs. */
   let copies = 0;
   const rawCopy = () => {
@@ -32,8 +31,15 @@ describe("compress handler", () => {
     return pathToFileURL(path).href;
   };
   const viaHandler = async (level: number) => {
-    const payload = jobData("compress", { store: rawCopy(), image: imageId, algorithm: "zstd", level });
-    return compressHandler(stores)(payload, { job: {} as Job, signal: new AbortController().signal, logger });
+    const url = rawCopy();
+    // A worker configured with that one store, named by the job.
+    const stores = new Stores({ XENFLEET_STORES: `main=${url}` });
+    const payload = jobData("compress", { store: "main", image: imageId, algorithm: "zstd", level });
+    try {
+      return await compressHandler(stores)(payload, { job: {} as Job, signal: new AbortController().signal, logger });
+    } finally {
+      await stores.close();
+    }
   };
   const direct = async (zstdLevel: number) => {
     const store = await openStore(rawCopy(), {});
@@ -57,7 +63,6 @@ describe("compress handler", () => {
   });
 
   afterAll(async () => {
-    await stores.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -18,6 +18,7 @@ import type {
   SaveOptions,
   SaveReport,
 } from "../hypervisor.js";
+import { checkDomainUuid } from "../uuid.js";
 import { makeDomainConfig, withIdentity } from "./config.js";
 import { PAGE_SIZE } from "./content.js";
 import { digestOf } from "./digest.js";
@@ -117,7 +118,7 @@ export class SimHost implements Hypervisor {
     if (!Number.isSafeInteger(spec.memoryBytes) || spec.memoryBytes <= 0 || spec.memoryBytes % PAGE_SIZE !== 0) {
       throw new RangeError(`memoryBytes must be a positive multiple of ${PAGE_SIZE}, got ${spec.memoryBytes}`);
     }
-    const uuid = spec.uuid ?? randomUUID();
+    const uuid = spec.uuid === undefined ? randomUUID() : checkDomainUuid(spec.uuid);
     const vcpus = spec.vcpus ?? 1;
     const pages = spec.memoryBytes / PAGE_SIZE;
     const seed = spec.seed ?? seedOf(uuid);
@@ -202,7 +203,8 @@ export class SimHost implements Hypervisor {
       ).catch((err: unknown) => {
         throw aborted(err, "restore", options.signal);
       });
-      const uuid = options.uuid ?? built.uuid ?? randomUUID();
+      // The uuid names the domain's directory: one from the stream is whatever its writer chose.
+      const uuid = checkDomainUuid(options.uuid ?? built.uuid ?? randomUUID());
       const name = options.name ?? built.name ?? `domain-${uuid.slice(0, 8)}`;
       return {
         uuid,
@@ -371,6 +373,8 @@ export class SimHost implements Hypervisor {
     const dir = await mkdtemp(join(paths.incoming(this.dir), `${process.pid}-`));
     try {
       const partial = await fill(dir);
+      // Every way in (create, restore, migrate) ends here; the uuid becomes a directory name.
+      checkDomainUuid(partial.uuid);
       return await withLock(
         paths.hostLock(this.dir),
         async () => {

@@ -48,6 +48,24 @@ export const storeUrl = z
     return u.username === "" && u.password === "";
   }, "store URL must not carry credentials");
 
+const STORE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * The store a job uses: a name from the workers' configuration, or (jobs
+ * written before stores had names) a URL, which a worker accepts only when
+ * it is that of one of its configured stores.
+ */
+export const storeRef = z
+  .string()
+  .max(2048)
+  .superRefine((s, ctx) => {
+    if (STORE_NAME.test(s)) return;
+    // Not a name: then a URL, checked as one (its own messages say what is wrong).
+    const parsed = storeUrl.safeParse(s);
+    if (!parsed.success)
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message });
+  });
+
 /** Free-form labels (retention classes such as "nightly", host tags). */
 export const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "label must be 1-32 of a-z 0-9 . _ -");
 export const labels = z.array(label).max(16);

@@ -5,7 +5,7 @@
  * the README, "Changing a payload").
  */
 import { z } from "zod";
-import { domainName, domainRef, hostIdSchema, imageId, labels, storeUrl, token } from "./common.js";
+import { domainName, domainRef, hostIdSchema, imageId, labels, storeRef, token } from "./common.js";
 
 const v1 = z.literal(1);
 
@@ -30,7 +30,7 @@ export const savePayloadV1 = z.strictObject({
   v: v1,
   host: hostIdSchema,
   domain: domainRef,
-  store: storeUrl,
+  store: storeRef,
   /**
    * checkpoint: paused while saved, then keeps running; live: pre-copy while
    * it runs, paused only for the final pass; suspend: saved and stopped.
@@ -48,7 +48,7 @@ export const savePayloadV1 = z.strictObject({
 export const restorePayloadV1 = z.strictObject({
   v: v1,
   host: hostIdSchema,
-  store: storeUrl,
+  store: storeRef,
   image: imageId,
   /** Name for the restored domain; the image's own name when absent. */
   name: domainName.optional(),
@@ -59,7 +59,7 @@ export const restorePayloadV1 = z.strictObject({
 /** Rewrite an image's raw data compressed. Any compress worker may take it. */
 export const compressPayloadV1 = z.strictObject({
   v: v1,
-  store: storeUrl,
+  store: storeRef,
   image: imageId,
   algorithm: z.enum(["zstd"]),
   level: z.int().min(1).max(22),
@@ -73,7 +73,7 @@ export const compressPayloadV1 = z.strictObject({
 export const batchSavePayloadV1 = z.strictObject({
   v: v1,
   batchId: token,
-  store: storeUrl,
+  store: storeRef,
   mode: saveMode,
   labels,
   /** How many save children the flow was built with. */
@@ -106,7 +106,7 @@ export const migrateSendPayloadV1 = z.strictObject({
   compress: z.boolean(),
   ...migrateTuning,
   /** Cold migration: the store the image goes through. */
-  store: storeUrl.optional(),
+  store: storeRef.optional(),
   /** Set when the migration is one move of an evacuation. */
   evacuationId: token.optional(),
 });
@@ -122,7 +122,7 @@ export const migrateRecvPayloadV1 = z.strictObject({
   memoryBytes: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /** live (default): listen for the sender; cold: restore the image the sender put in `store`. */
   mode: z.enum(["live", "cold"]).optional(),
-  store: storeUrl.optional(),
+  store: storeRef.optional(),
   evacuationId: token.optional(),
 });
 
@@ -137,7 +137,7 @@ export const evacuatePayloadV1 = z.strictObject({
     total: z.int().min(1).max(4096),
   }),
   /** When no host can take a domain live, save it and restore it elsewhere via this store. */
-  coldVia: storeUrl.optional(),
+  coldVia: storeRef.optional(),
   /** Move every domain cold (through `coldVia`), even when a live path exists. */
   cold: z.boolean().optional(),
   /** Placement rules: domains of one group never share a host; domains needing tags. */
@@ -157,7 +157,7 @@ export const evacuatePayloadV1 = z.strictObject({
 /** Drop images that no retention rule keeps. */
 export const retentionPayloadV1 = z.strictObject({
   v: v1,
-  store: storeUrl,
+  store: storeRef,
   keep: z.strictObject({
     nightly: z.int().min(0).max(3650),
     weekly: z.int().min(0).max(520),
@@ -170,7 +170,7 @@ export const retentionPayloadV1 = z.strictObject({
 /** Sweep store objects no ref reaches, older than the grace period. */
 export const gcPayloadV1 = z.strictObject({
   v: v1,
-  store: storeUrl,
+  store: storeRef,
   /** Objects younger than this are kept: a save may still be writing them. */
   graceSeconds: z
     .int()

@@ -52,6 +52,21 @@ export class FrameDecoder {
   private offset = 0;
   private nextSeq = 0;
   private streamHeader: StreamHeader | undefined;
+  /**
+   * False until the peer is let in (admitData): only control frames, of at
+   * most MAX_CONTROL_LENGTH bytes, are read; a data frame header is refused
+   * before any of its payload is buffered.
+   */
+  private dataAllowed: boolean;
+
+  constructor(options: { controlOnly?: boolean } = {}) {
+    this.dataAllowed = options.controlOnly !== true;
+  }
+
+  /** From now on data frames are read too (the peer has been authenticated). */
+  admitData(): void {
+    this.dataAllowed = true;
+  }
 
   get header(): StreamHeader | undefined {
     return this.streamHeader;
@@ -185,6 +200,8 @@ export class FrameDecoder {
         at + offsets.flags,
         `frame flags 0x${fields.flags.toString(16)} unknown in version 1`,
       );
+    if (!this.dataAllowed && !FRAME_TYPES[type].control)
+      throw new WireFormatError("unexpected-frame", at + offsets.type, `${type} frame before the peer was let in`);
     const { seq, rawLength: raw, storedLength: stored } = fields;
     if (seq !== this.nextSeq)
       throw new WireFormatError("sequence", at + offsets.seq, `frame ${seq} where ${this.nextSeq} was due`);
