@@ -179,7 +179,8 @@ describe("xenfleet image", () => {
       code: 2,
       stderr: expect.stringMatching(/argument 'yesterday' is invalid/),
     });
-  });
+    // Thirteen CLI processes, each starting Node and the packages: on a loaded machine that outlasts the default.
+  }, 180_000);
 
   it("prunes by policy and refuses what is not an image id with exit code 2", async () => {
     const { store, file } = await setup();
