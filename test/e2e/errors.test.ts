@@ -468,10 +468,6 @@ const ROWS: Row[] = [
     message: "cannot write /srv/out.xl: permission denied",
     unrecoverable: true,
   },
-];
-
-/** Errors that carry a code without being XenfleetErrors; they follow the same scheme. */
-const OTHER_CODED: Array<{ error: Error & { code: string }; code: string; message: string }> = [
   {
     error: new UnknownStoreError("s3://loot?endpoint=http://127.0.0.1:9", ["main"]),
     code: "XF_FLEET_UNKNOWN_STORE",
@@ -479,6 +475,10 @@ const OTHER_CODED: Array<{ error: Error & { code: string }; code: string; messag
       "the job names store URL (s3:), which this worker is not configured with (its stores: main; set XENFLEET_STORES=name=url,...)",
     unrecoverable: true,
   },
+];
+
+/** Errors that carry a code without being XenfleetErrors; they follow the same scheme. */
+const OTHER_CODED: Array<{ error: Error & { code: string }; code: string; message: string }> = [
   {
     error: new UnknownHostError(["host-9", "host-10"]),
     code: "XF_HOST_UNKNOWN",
