@@ -165,11 +165,24 @@ function table(): Record<string, Case[]> {
       { args: ["gc", "--grace", "3600", ...store()], code: 2, says: /not a duration: "3600"/ },
       { args: ["gc", "--json", ...missingStore()], code: 3, says: NO_STORE },
     ],
-    hosts: [
+    "hosts list": [
       { args: ["hosts", "--json", ...redis()], code: 0 },
+      { args: ["hosts", "list", "--json", ...redis()], code: 0 },
       { args: ["hosts", "--json", ...closed()], code: 3, says: UNREACHABLE },
       { args: ["hosts", "--redis", "http://x", "--json"], code: 2, says: /--redis <url>/ },
       { args: ["hosts", "--prefix", "Bad Prefix"], code: 2, says: /--prefix <prefix>/ },
+    ],
+    "hosts undrain": [
+      { args: ["hosts", "undrain", "host-2", "--json", ...redis()], code: 0 },
+      { args: ["hosts", "undrain", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },
+      { args: ["hosts", "undrain", "../x", ...redis()], code: 2, says: /invalid host id/ },
+      { args: ["hosts", "undrain", "--json", ...redis()], code: 2, says: /missing required argument 'host'/ },
+      { args: ["hosts", "undrain", "host-2", "--json", ...closed()], code: 3, says: UNREACHABLE },
+    ],
+    "hosts forget": [
+      { args: ["hosts", "forget", "host-1", "--json", ...redis()], code: 2, says: /host host-1 is up/ },
+      { args: ["hosts", "forget", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },
+      { args: ["hosts", "forget", "host-2", "--json", ...closed()], code: 3, says: UNREACHABLE },
     ],
     domains: [
       { args: ["domains", "--json", ...redis()], code: 0 },

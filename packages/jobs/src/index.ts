@@ -69,6 +69,7 @@ export {
 export { terminationSignal } from "./shutdown.js";
 export {
   clearDraining,
+  forgetDownHost,
   getHost,
   heartbeat,
   hostDomainSchema,

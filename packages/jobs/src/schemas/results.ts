@@ -44,6 +44,8 @@ export const compressResultV1 = z.strictObject({
   seconds,
 });
 
+const notSavedDomain = z.strictObject({ host: hostIdSchema, domain: domainRef, reason });
+
 const saveOutcome = z.strictObject({
   host: hostIdSchema,
   /** Uuid of the domain the child saved. */
@@ -62,6 +64,10 @@ export const batchSaveResultV1 = z.strictObject({
   failed: nonNegativeInt,
   bytesNew: bytes,
   outcomes: z.array(saveOutcome).max(100_000),
+  /** Domains the batch did not try to save (their host was down), with the reason; not failures of the batch. */
+  notSaved: z.array(notSavedDomain).max(1000).optional(),
+  /** When the batch began (ms since the epoch): a scheduled run's own start, not its job's creation. */
+  startedAt: z.int().min(0).optional(),
 });
 
 export const migrateSendResultV1 = z.strictObject({
