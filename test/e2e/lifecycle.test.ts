@@ -1,7 +1,7 @@
 /**
  * A fleet over time, through the CLI: hosts that are drained and returned
  * to service, a host that goes down and is forgotten, a scheduled batch's
- * own time. Two sim hosts with their save and restore workers and the
+ * own time, labels and protection through retention. Two sim hosts with their save and restore workers and the
  * controller, as separate processes, against the real Redis.
  */
 import { rmSync } from "node:fs";
@@ -129,6 +129,48 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
     expect(startedAt).toBeGreaterThanOrEqual(scheduledAt + 4000);
     expect(done.createdAt).toBe(startedAt);
     expect(done.report!.seconds).toBeLessThanOrEqual((finished - startedAt) / 1000);
+  });
+
+  it("keeps a labelled save through prune by label, and a protected image through any prune", async () => {
+    const save = ["save", "host-1", "host-1-vm-1", "--wait", "--no-compress", ...fleet, ...store];
+    const manual = String((await json([...save, "--label", "pre-upgrade"])).imageId);
+    for (let night = 0; night < 2; night++)
+      await json([
+        "batch-save",
+        "--hosts",
+        "host-1",
+        "--label",
+        "nightly",
+        "--wait",
+        "--no-compress",
+        ...fleet,
+        ...store,
+      ]);
+    type Listed = { imageId: string; labels: string[]; protected: boolean; domain: string };
+    const ls = async (...filters: string[]) => (await json(["image", "ls", ...filters, ...store])).images as Listed[];
+    expect((await ls("--label", "pre-upgrade")).map((i) => [i.imageId, i.labels])).toEqual([[manual, ["pre-upgrade"]]]);
+
+    // Per label: one nightly of each domain stays, and the manual save is not counted or touched.
+    const byLabel = await json(["prune", "--keep-last", "1", "--label", "nightly", ...store]);
+    const removed = (byLabel.removed as Array<{ imageId: string }>).map((r) => r.imageId);
+    expect(removed).not.toContain(manual);
+    const left = await ls("--domain", "host-1-vm-1");
+    expect(left.filter((i) => i.labels.includes("nightly"))).toHaveLength(1);
+    expect(left.map((i) => i.imageId)).toContain(manual);
+
+    // Protected, it survives a prune that counts every image, and rm refuses it.
+    expect(await json(["image", "protect", manual.slice(0, 12), ...store])).toMatchObject({ imageId: manual });
+    const all = await json(["prune", "--keep-last", "1", ...store]);
+    expect((all.protected as Array<{ imageId: string }>).map((r) => r.imageId)).toEqual([manual]);
+    expect((await ls("--domain", "host-1-vm-1")).find((i) => i.imageId === manual)).toMatchObject({
+      protected: true,
+    });
+    const rm = await json(["image", "rm", manual, ...store], 2);
+    expect((rm.error as { message: string }).message).toMatch(/is protected/);
+    expect(await json(["image", "unprotect", manual, ...store])).toMatchObject({ wasProtected: true });
+    expect((await ls("--domain", "host-1-vm-1")).find((i) => i.imageId === manual)).toMatchObject({
+      protected: false,
+    });
   });
 
   it("lists a down host's domains as not saved without failing the batch, and forgets the host", async () => {

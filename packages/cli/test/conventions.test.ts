@@ -149,6 +149,16 @@ function table(): Record<string, Case[]> {
       { args: ["image", "verify", "nothex", "--json", ...store()], code: 2, says: /not an image id/ },
       { args: ["image", "verify", image(), ...missingStore()], code: 3, says: NO_STORE },
     ],
+    "image protect": [
+      { args: ["image", "protect", image(), "--json", ...store()], code: 0 },
+      { args: ["image", "protect", "abcdef0123", "--json", ...store()], code: 2, says: /not found/ },
+      { args: ["image", "protect", image(), "--json", ...missingStore()], code: 3, says: NO_STORE },
+    ],
+    "image unprotect": [
+      { args: ["image", "unprotect", image(), "--json", ...store()], code: 0 },
+      { args: ["image", "unprotect", "nothex", "--json", ...store()], code: 2, says: /not an image id/ },
+      { args: ["image", "unprotect", image(), ...missingStore()], code: 3, says: NO_STORE },
+    ],
     "image rm": [
       { args: ["image", "rm", "abcdef0123", "--json", ...store()], code: 2, says: /not found/ },
       { args: ["image", "rm", image(), "--json", ...missingStore()], code: 3, says: NO_STORE },
@@ -157,6 +167,7 @@ function table(): Record<string, Case[]> {
       { args: ["prune", "--keep-last", "100", "--dry-run", "--json", ...store()], code: 0 },
       { args: ["prune", "--keep-last", "-1", "--json", ...store()], code: 2, says: /'-1' is invalid/ },
       { args: ["prune", "--json", ...store()], code: 2, says: /give a policy/ },
+      { args: ["prune", "--keep-last", "1", "--label", "Not OK", ...store()], code: 2, says: /label must be/ },
       { args: ["prune", "--keep-last", "1", ...missingStore()], code: 3, says: NO_STORE },
     ],
     gc: [

@@ -331,7 +331,7 @@ export async function importImage(
     lock.assertHeld();
     const { id: imageId, created: manifestNew } = await putContent(store, "manifests", manifestBytes);
     lock.assertHeld();
-    await addImageRef(store, options.domain, imageId, created);
+    await addImageRef(store, options.domain, imageId, created, options.labels);
 
     return {
       imageId,
