@@ -1,10 +1,10 @@
 /**
  * A fleet over time, through the CLI: hosts that are drained and returned
  * to service, a host that goes down and is forgotten, a scheduled batch's
- * own time, labels and protection through retention. Two sim hosts with their save and restore workers and the
+ * own time, labels and protection through retention, an unreadable parent. Two sim hosts with their save and restore workers and the
  * controller, as separate processes, against the real Redis.
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
@@ -171,6 +171,26 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
     expect((await ls("--domain", "host-1-vm-1")).find((i) => i.imageId === manual)).toMatchObject({
       protected: false,
     });
+  });
+
+  it("saves a domain whose latest image's manifest is corrupt again at the next batch, in full and flagged", async () => {
+    type Listed = { imageId: string; domain: string; parent: string | null; parentSkipped?: { id: string } };
+    const latest = async () =>
+      ((await json(["image", "ls", "--domain", "host-1-vm-2", "--latest", ...store])).images as Listed[])[0]!;
+    const before = await latest();
+    const file = join(dir, "store", "manifests", before.imageId.slice(0, 2), before.imageId);
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 7));
+
+    const report = await json(["batch-save", "--hosts", "host-1", "--wait", "--no-compress", ...fleet, ...store]);
+    expect(report).toMatchObject({ ok: true, saved: 2, failed: 0 });
+    const after = await latest();
+    expect(after.imageId).not.toBe(before.imageId);
+    expect(after.parent).toBeNull();
+    expect(after.parentSkipped).toMatchObject({ id: before.imageId });
+    // The next one is incremental again, against the flagged image.
+    await json(["batch-save", "--hosts", "host-1", "--wait", "--no-compress", ...fleet, ...store]);
+    expect((await latest()).parent).toBe(after.imageId);
   });
 
   it("lists a down host's domains as not saved without failing the batch, and forgets the host", async () => {

@@ -93,6 +93,7 @@ function imageJson(i: {
     pages: m?.pages ?? null,
     zeroPages: m?.zeroPages ?? null,
     parent: m?.parent ?? null,
+    ...(m?.parentSkipped === undefined ? {} : { parentSkipped: m.parentSkipped }),
     domainType: m?.domainType ?? null,
     source: m?.source.kind ?? null,
     broken: m === undefined,
@@ -223,11 +224,16 @@ export function registerImageCommands(program: Command): void {
               zeroPages: r.zeroPages,
               dedupPages: r.dedupPages,
               parent: r.parent,
+              ...(r.parentSkipped === undefined ? {} : { parentSkipped: r.parentSkipped }),
               seconds: r.seconds,
               ...(r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width }),
             },
             () => r.imageId,
           );
+          if (r.parentSkipped !== undefined && !opts.json)
+            process.stderr.write(
+              `warning: the latest image ${r.parentSkipped.id} is unreadable (${r.parentSkipped.reason}); imported in full, without a parent\n`,
+            );
         },
       ),
     );

@@ -27,6 +27,8 @@ export const saveResultV1 = z.strictObject({
   /** How long the domain was paused. */
   pausedMs: nonNegativeInt,
   seconds,
+  /** The domain's latest image, unreadable, so not the parent: this image is a full one. */
+  parentSkipped: z.strictObject({ id: imageId, reason }).optional(),
 });
 
 export const restoreResultV1 = z.strictObject({
