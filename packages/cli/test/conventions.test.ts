@@ -8,6 +8,7 @@
  * (and `error: {code, message}` when not ok). The commands are enumerated
  * from the commander program itself: a command without a row fails the test.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +52,8 @@ const f = {
   image: () => "{IMAGE}",
 };
 
+/** A Xen dom0 (the rig) would run the xen backend's workers for real. */
+const IN_DOM0 = existsSync("/dev/xen/privcmd") || existsSync("/proc/xen/privcmd");
 const UNREACHABLE = /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/;
 const NO_STORE = /no store at .*no-such-store: no such directory/;
 
@@ -308,6 +311,17 @@ function table(): Record<string, Case[]> {
         env: { XENFLEET_HOST: "h1", XENFLEET_STORE: "file:///x", XENFLEET_HEARTBEAT_MS: "soon" },
       },
       { args: ["run-host", "--sim-domains", "many"], code: 2, says: /'many' is invalid/ },
+      // Where there is no Xen, the xen backend is refused at once with the reason, not left to the workers' logs.
+      ...(IN_DOM0
+        ? []
+        : [
+            {
+              args: ["run-host"],
+              code: 3 as const,
+              says: /no Xen hypervisor available.*XF_XEN_UNAVAILABLE/,
+              env: { XENFLEET_HOST: "h1", XENFLEET_STORE: "file:///x", XENFLEET_HYPERVISOR: "xen" },
+            },
+          ]),
     ],
     demo: [
       { args: ["demo", "--pause", "5", "--json", ...closed()], code: 2, says: /not a duration/ },
