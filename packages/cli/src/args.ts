@@ -65,6 +65,9 @@ export function list(text: string): string[] {
 /** Comma-separated labels, each as job payloads allow (a-z 0-9 . _ -, up to 32). */
 export const labels = checked((text: string) => list(text).map(schema(schemas.label)));
 
+/** One label. */
+export const label = checked((text: string) => schema(schemas.label)(text.trim()));
+
 /** Comma-separated host ids. */
 export const hostIds = checked((text: string) => list(text).map(assertHostId));
 

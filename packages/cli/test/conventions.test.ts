@@ -8,6 +8,7 @@
  * (and `error: {code, message}` when not ok). The commands are enumerated
  * from the commander program itself: a command without a row fails the test.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +52,8 @@ const f = {
   image: () => "{IMAGE}",
 };
 
+/** A Xen dom0 (the rig) would run the xen backend's workers for real. */
+const IN_DOM0 = existsSync("/dev/xen/privcmd") || existsSync("/proc/xen/privcmd");
 const UNREACHABLE = /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/;
 const NO_STORE = /no store at .*no-such-store: no such directory/;
 
@@ -149,6 +152,16 @@ function table(): Record<string, Case[]> {
       { args: ["image", "verify", "nothex", "--json", ...store()], code: 2, says: /not an image id/ },
       { args: ["image", "verify", image(), ...missingStore()], code: 3, says: NO_STORE },
     ],
+    "image protect": [
+      { args: ["image", "protect", image(), "--json", ...store()], code: 0 },
+      { args: ["image", "protect", "abcdef0123", "--json", ...store()], code: 2, says: /not found/ },
+      { args: ["image", "protect", image(), "--json", ...missingStore()], code: 3, says: NO_STORE },
+    ],
+    "image unprotect": [
+      { args: ["image", "unprotect", image(), "--json", ...store()], code: 0 },
+      { args: ["image", "unprotect", "nothex", "--json", ...store()], code: 2, says: /not an image id/ },
+      { args: ["image", "unprotect", image(), ...missingStore()], code: 3, says: NO_STORE },
+    ],
     "image rm": [
       { args: ["image", "rm", "abcdef0123", "--json", ...store()], code: 2, says: /not found/ },
       { args: ["image", "rm", image(), "--json", ...missingStore()], code: 3, says: NO_STORE },
@@ -157,6 +170,7 @@ function table(): Record<string, Case[]> {
       { args: ["prune", "--keep-last", "100", "--dry-run", "--json", ...store()], code: 0 },
       { args: ["prune", "--keep-last", "-1", "--json", ...store()], code: 2, says: /'-1' is invalid/ },
       { args: ["prune", "--json", ...store()], code: 2, says: /give a policy/ },
+      { args: ["prune", "--keep-last", "1", "--label", "Not OK", ...store()], code: 2, says: /label must be/ },
       { args: ["prune", "--keep-last", "1", ...missingStore()], code: 3, says: NO_STORE },
     ],
     gc: [
@@ -165,11 +179,24 @@ function table(): Record<string, Case[]> {
       { args: ["gc", "--grace", "3600", ...store()], code: 2, says: /not a duration: "3600"/ },
       { args: ["gc", "--json", ...missingStore()], code: 3, says: NO_STORE },
     ],
-    hosts: [
+    "hosts list": [
       { args: ["hosts", "--json", ...redis()], code: 0 },
+      { args: ["hosts", "list", "--json", ...redis()], code: 0 },
       { args: ["hosts", "--json", ...closed()], code: 3, says: UNREACHABLE },
       { args: ["hosts", "--redis", "http://x", "--json"], code: 2, says: /--redis <url>/ },
       { args: ["hosts", "--prefix", "Bad Prefix"], code: 2, says: /--prefix <prefix>/ },
+    ],
+    "hosts undrain": [
+      { args: ["hosts", "undrain", "host-2", "--json", ...redis()], code: 0 },
+      { args: ["hosts", "undrain", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },
+      { args: ["hosts", "undrain", "../x", ...redis()], code: 2, says: /invalid host id/ },
+      { args: ["hosts", "undrain", "--json", ...redis()], code: 2, says: /missing required argument 'host'/ },
+      { args: ["hosts", "undrain", "host-2", "--json", ...closed()], code: 3, says: UNREACHABLE },
+    ],
+    "hosts forget": [
+      { args: ["hosts", "forget", "host-1", "--json", ...redis()], code: 2, says: /host host-1 is up/ },
+      { args: ["hosts", "forget", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },
+      { args: ["hosts", "forget", "host-2", "--json", ...closed()], code: 3, says: UNREACHABLE },
     ],
     domains: [
       { args: ["domains", "--json", ...redis()], code: 0 },
@@ -284,6 +311,17 @@ function table(): Record<string, Case[]> {
         env: { XENFLEET_HOST: "h1", XENFLEET_STORE: "file:///x", XENFLEET_HEARTBEAT_MS: "soon" },
       },
       { args: ["run-host", "--sim-domains", "many"], code: 2, says: /'many' is invalid/ },
+      // Where there is no Xen, the xen backend is refused at once with the reason, not left to the workers' logs.
+      ...(IN_DOM0
+        ? []
+        : [
+            {
+              args: ["run-host"],
+              code: 3 as const,
+              says: /no Xen hypervisor available.*XF_XEN_UNAVAILABLE/,
+              env: { XENFLEET_HOST: "h1", XENFLEET_STORE: "file:///x", XENFLEET_HYPERVISOR: "xen" },
+            },
+          ]),
     ],
     demo: [
       { args: ["demo", "--pause", "5", "--json", ...closed()], code: 2, says: /not a duration/ },

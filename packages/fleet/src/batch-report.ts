@@ -30,6 +30,8 @@ export interface BatchReport {
   bytesNew: number;
   seconds: number;
   failures: BatchFailure[];
+  /** Domains the batch did not try to save because their host was down, with the reason. */
+  notSaved: BatchFailure[];
 }
 
 export interface BatchProgress {
@@ -40,6 +42,7 @@ export interface BatchProgress {
   /** Saves that have finished, successfully or not. */
   finished: number;
   failed: number;
+  /** When the batch began (a scheduled run: when it ran). */
   createdAt: number;
   /** Present once the controller has written the report. */
   report?: BatchReport;
@@ -70,7 +73,7 @@ export async function listBatches(redis: Redis, prefix: string, limit = 20): Pro
       limit * 3,
     );
     const batches = jobs.filter((j): j is Job => j !== undefined && j.name === "batch-save");
-    batches.sort((a, b) => b.timestamp - a.timestamp);
+    batches.sort((a, b) => startOf(b) - startOf(a));
     const progress = await Promise.all(batches.slice(0, limit).map((j) => progressOf(queue, j.id ?? "")));
     return progress.filter((p): p is BatchProgress => p !== undefined);
   } finally {
@@ -99,7 +102,7 @@ async function progressOf(queue: Queue, jobId: string): Promise<BatchProgress | 
     total: Math.max(planned, typeof expanded === "number" ? expanded : 0, finishedChildren + (counts.unprocessed ?? 0)),
     finished: finishedChildren,
     failed: (counts.ignored ?? 0) + (counts.failed ?? 0),
-    createdAt: job.timestamp,
+    createdAt: startOf(job),
   };
   if (state === "completed") progress.report = await reportOf(job);
   if (state === "failed") progress.error = job.failedReason;
@@ -126,10 +129,11 @@ async function reportOf(job: Job): Promise<BatchReport> {
     failed: result.failed,
     bytesTotal,
     bytesNew: result.bytesNew,
-    seconds: ((job.finishedOn ?? Date.now()) - job.timestamp) / 1000,
+    seconds: ((job.finishedOn ?? Date.now()) - startOf(job)) / 1000,
     failures: result.outcomes
       .filter((o) => o.error !== undefined)
       .map((o) => ({ host: o.host, domain: o.domain, reason: o.error ?? "" })),
+    notSaved: (result.notSaved ?? []).map((s) => ({ host: s.host, domain: s.domain.name, reason: s.reason })),
   };
 }
 
@@ -152,11 +156,25 @@ export async function waitForBatch(
   );
 }
 
-/** Domains a batch skipped (hosts down) count as failed in the final report. */
+/**
+ * When a batch began: a scheduled run records its own start (its job was
+ * created a whole period earlier, at the previous tick); a batch started
+ * from the CLI began when its job was created.
+ */
+function startOf(job: Job): number {
+  const fromResult = (job.returnvalue as { startedAt?: unknown } | null)?.startedAt;
+  if (typeof fromResult === "number") return fromResult;
+  const fromProgress = parseProgress("batch-save", job.progress)?.startedAt;
+  return fromProgress ?? job.timestamp;
+}
+
+/**
+ * Domains a batch skipped (their host was down) are listed as not saved,
+ * with the reason; they are not failures of the saves that ran.
+ */
 export function withSkipped(report: BatchReport, skipped: readonly SkippedDomain[]): BatchReport {
   return {
     ...report,
-    failed: report.failed + skipped.length,
-    failures: [...report.failures, ...skipped.map((s) => ({ host: s.host, domain: s.domain.uuid, reason: s.reason }))],
+    notSaved: [...report.notSaved, ...skipped.map((s) => ({ host: s.host, domain: s.domain.name, reason: s.reason }))],
   };
 }

@@ -1,9 +1,10 @@
 /** Listing and removing images: what `image ls` and `image rm` do. */
 import type { ObjectStore } from "@xenfleet/store";
-import { ImageNotFoundError } from "./errors.js";
+import { ImageNotFoundError, ImageUsageError } from "./errors.js";
 import type { Sha256Id } from "./keys.js";
 import { loadManifest } from "./load.js";
 import type { Manifest } from "./manifest.js";
+import { protectedImages } from "./protection.js";
 import { listImageRefs, removeImageRef, type ImageRef } from "./refs.js";
 
 export interface ImageInfo {
@@ -12,11 +13,14 @@ export interface ImageInfo {
   readonly created: Date;
   /** From the manifest; undefined if it could not be read (the image is then broken: `image verify` says why). */
   readonly manifest: Manifest | undefined;
+  /** Exempt from retention (`image protect`). */
+  readonly protected: boolean;
 }
 
 /** Every image a ref holds (of one domain, or all), oldest first within a domain. */
 export async function listImages(store: ObjectStore, options: { domain?: string } = {}): Promise<ImageInfo[]> {
   const refs = await listImageRefs(store, options.domain);
+  const protectedIds = await protectedImages(store);
   return Promise.all(
     refs.map(async (r) => {
       let manifest: Manifest | undefined;
@@ -25,7 +29,7 @@ export async function listImages(store: ObjectStore, options: { domain?: string 
       } catch {
         manifest = undefined;
       }
-      return { id: r.id, domain: r.domain, created: r.created, manifest };
+      return { id: r.id, domain: r.domain, created: r.created, manifest, protected: protectedIds.has(r.id) };
     }),
   );
 }
@@ -33,11 +37,14 @@ export async function listImages(store: ObjectStore, options: { domain?: string 
 /**
  * Removes an image: deletes the refs holding it. Its data stays until GC
  * finds it unreferenced (by this and every other image). Throws
- * ImageNotFoundError if no ref holds the id.
+ * ImageNotFoundError if no ref holds the id; ImageUsageError if the image
+ * is protected (protection is lifted on purpose, not as a side effect).
  */
 export async function removeImage(store: ObjectStore, imageId: Sha256Id): Promise<ImageRef[]> {
   const refs = (await listImageRefs(store)).filter((r) => r.id === imageId);
   if (refs.length === 0) throw new ImageNotFoundError(imageId);
+  if ((await protectedImages(store)).has(imageId))
+    throw new ImageUsageError(`image ${imageId} is protected; image unprotect it first`);
   for (const r of refs) await removeImageRef(store, r);
   return refs;
 }

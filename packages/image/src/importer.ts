@@ -12,6 +12,7 @@
  * hook index, or as identical objects) instead of storing it again.
  */
 import {
+  CorruptObjectError,
   getContent,
   ObjectNotFoundError,
   putContent,
@@ -25,7 +26,13 @@ import { eventByteLength, openSource, readStream, type StreamEvent, type StreamS
 import { classifyPagesAsync, PAGE_OTHER, PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { BlockBuilder, ZERO_HANDLE, type PendingBlock } from "./block-builder.js";
 import { DedupSession } from "./dedup.js";
-import { ImageAbortedError, ImageNotFoundError, ImageObjectMissingError } from "./errors.js";
+import {
+  ImageAbortedError,
+  ImageCorruptError,
+  ImageNotFoundError,
+  ImageObjectMissingError,
+  UnsupportedFormatError,
+} from "./errors.js";
 import { hooksOf, minHook, writeHooks } from "./hooks.js";
 import { acquireLock, type LockOptions } from "./locks.js";
 import { blockKey, forwardKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
@@ -100,6 +107,8 @@ export interface ImportResult {
   /** Non-zero pages already stored (in the parent, a champion, or earlier in this image). */
   readonly dedupPages: number;
   readonly parent: Sha256Id | null;
+  /** The domain's latest image, not used as the parent because its manifest could not be read (a full save). */
+  readonly parentSkipped?: { id: Sha256Id; reason: string };
   readonly seconds: number;
   /** Packs this import stored / found already stored with the same bytes (a retry). */
   readonly packsCreated: number;
@@ -135,7 +144,7 @@ export async function importImage(
   });
   const hasher = new StreamHasher();
   try {
-    const parent = await resolveParent(store, options);
+    const { parent, skipped: parentSkipped } = await resolveParent(store, options);
     const session = new DedupSession(store, {
       ...(options.champions === undefined ? {} : { champions: options.champions }),
       expectedPages: expectedIndexSize(parent?.manifest),
@@ -325,13 +334,14 @@ export async function importImage(
       ...(options.host === undefined ? {} : { host: options.host }),
       ...domainNameOf(options, facts),
       ...(options.labels === undefined ? {} : { labels: options.labels }),
+      ...(parentSkipped === undefined ? {} : { parentSkipped }),
     };
     const dataBytesNew = packs.stats.bytesCreated + counts.blockBytesNew;
     const manifestBytes = encodeWithBytesNew(manifest, dataBytesNew);
     lock.assertHeld();
     const { id: imageId, created: manifestNew } = await putContent(store, "manifests", manifestBytes);
     lock.assertHeld();
-    await addImageRef(store, options.domain, imageId, created);
+    await addImageRef(store, options.domain, imageId, created, options.labels);
 
     return {
       imageId,
@@ -341,6 +351,7 @@ export async function importImage(
       zeroPages: counts.zeroPages,
       dedupPages: counts.dedupPages,
       parent: parent?.id ?? null,
+      ...(parentSkipped === undefined ? {} : { parentSkipped }),
       seconds: (performance.now() - started) / 1000,
       packsCreated: packs.stats.packsCreated,
       packsReused: packs.stats.packs - packs.stats.packsCreated,
@@ -515,17 +526,35 @@ function noteFacts(
   }
 }
 
-async function resolveParent(
-  store: ObjectStore,
-  options: ImportOptions,
-): Promise<{ id: Sha256Id; manifest: Manifest } | undefined> {
-  const wanted = options.parent ?? "auto";
-  if (wanted === null) return undefined;
+interface ResolvedParent {
+  readonly parent?: { id: Sha256Id; manifest: Manifest };
+  /** The latest image, not used as the parent because its manifest could not be read. */
+  readonly skipped?: { id: Sha256Id; reason: string };
+}
+
+/**
+ * The parent to dedup against. An explicit id must be readable. The
+ * domain's latest image ("auto") is skipped when its manifest cannot be
+ * read (missing, corrupt, a version this code does not read): the save
+ * becomes a full one and says why, instead of every later save of the
+ * domain failing on the same image. A store that cannot be reached is not
+ * a reason to skip: that error is thrown, and the save retried.
+ */
+async function resolveParent(store: ObjectStore, options: ImportOptions): Promise<ResolvedParent> {
+  // null (none) is a choice, not an absence: `??` would turn it into "auto".
+  const wanted = options.parent === undefined ? "auto" : options.parent;
+  if (wanted === null) return {};
   const id = wanted === "auto" ? (await latestImageRef(store, options.domain))?.id : wanted;
-  if (id === undefined) return undefined;
+  if (id === undefined) return {};
   try {
-    return { id, manifest: decodeManifest(manifestKey(id), await getContent(store, "manifests", id)) };
+    return { parent: { id, manifest: decodeManifest(manifestKey(id), await getContent(store, "manifests", id)) } };
   } catch (err) {
+    const unreadable =
+      err instanceof ObjectNotFoundError ||
+      err instanceof CorruptObjectError ||
+      err instanceof ImageCorruptError ||
+      err instanceof UnsupportedFormatError;
+    if (wanted === "auto" && unreadable) return { skipped: { id, reason: (err as Error).message } };
     if (err instanceof ObjectNotFoundError) throw new ImageNotFoundError(id, { cause: err });
     throw err;
   }

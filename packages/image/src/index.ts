@@ -28,7 +28,15 @@ export {
   type LockOptions,
   type LockRecord,
 } from "./locks.js";
-export { addImageRef, latestImageRef, listImageRefs, removeImageRef, type ImageRef } from "./refs.js";
+export {
+  addImageRef,
+  imageRefLabels,
+  latestImageRef,
+  listImageRefs,
+  removeImageRef,
+  type ImageRef,
+} from "./refs.js";
+export { PROTECTED_REFS, protectImage, protectedImages, unprotectImage } from "./protection.js";
 export { loadManifest, loadBlock } from "./load.js";
 export * as manifestFormat from "./manifest.js";
 export * as pageListFormat from "./page-list.js";

@@ -18,7 +18,8 @@
  *   2 DOMAIN  UTF-8 JSON: {"name": string, "uuid"?: string}
  *   3 BLOCKS  count u32 | reserved u32 | count x (block id [32] | pages u32 | rawBytes u32)
  *   0x80000004 ORIGIN (optional)  UTF-8 JSON: {"host"?: string, "name"?: string,
- *             "labels"?: string[], "bytesNew"?: number}
+ *             "labels"?: string[], "bytesNew"?: number,
+ *             "parentSkipped"?: {"id": string, "reason": string}}
  * Each of IMAGE, DOMAIN, BLOCKS appears exactly once, in that order; ORIGIN,
  * written only when one of its fields is known, at most once, after them.
  * Manifests written before ORIGIN existed have none and load as before; a
@@ -140,6 +141,11 @@ export interface Manifest {
   readonly labels?: readonly string[];
   /** ORIGIN: bytes the import added to the store (its new packs and blocks, and this manifest). */
   readonly bytesNew?: number;
+  /**
+   * ORIGIN: the parent this image should have had and why it was not used
+   * (its manifest could not be read): the image is a full one, flagged so.
+   */
+  readonly parentSkipped?: { readonly id: string; readonly reason: string };
 }
 
 const DOMAIN_TYPES: readonly DomainTypeName[] = ["unknown", "x86-pv", "x86-hvm"];
@@ -309,7 +315,7 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   };
 }
 
-type Origin = Pick<Manifest, "host" | "domainName" | "labels" | "bytesNew">;
+type Origin = Pick<Manifest, "host" | "domainName" | "labels" | "bytesNew" | "parentSkipped">;
 
 /** The ORIGIN section's JSON ("name" for domainName), or undefined when no field is known. */
 function encodeOrigin(m: Manifest): Buffer | undefined {
@@ -318,6 +324,7 @@ function encodeOrigin(m: Manifest): Buffer | undefined {
     ...(m.domainName === undefined ? {} : { name: m.domainName }),
     ...(m.labels === undefined ? {} : { labels: [...m.labels] }),
     ...(m.bytesNew === undefined ? {} : { bytesNew: m.bytesNew }),
+    ...(m.parentSkipped === undefined ? {} : { parentSkipped: { ...m.parentSkipped } }),
   };
   if (Object.keys(json).length === 0) return undefined;
   if (m.bytesNew !== undefined && !(Number.isSafeInteger(m.bytesNew) && m.bytesNew >= 0))
@@ -334,18 +341,22 @@ function decodeOrigin(body: Buffer, bad: (detail: string) => never): Origin {
   } catch {
     return bad("ORIGIN section is not a JSON object");
   }
-  const { host, name, labels, bytesNew } = parsed;
+  const { host, name, labels, bytesNew, parentSkipped } = parsed;
   if (host !== undefined && typeof host !== "string") bad("ORIGIN host is not a string");
   if (name !== undefined && typeof name !== "string") bad("ORIGIN name is not a string");
   if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === "string")))
     bad("ORIGIN labels are not a list of strings");
   if (bytesNew !== undefined && !(Number.isSafeInteger(bytesNew) && (bytesNew as number) >= 0))
     bad("ORIGIN bytesNew is not a byte count");
+  const skipped = parentSkipped as { id?: unknown; reason?: unknown } | undefined;
+  if (skipped !== undefined && !(typeof skipped?.id === "string" && typeof skipped.reason === "string"))
+    bad("ORIGIN parentSkipped is not {id, reason}");
   return {
     ...(host === undefined ? {} : { host: host as string }),
     ...(name === undefined ? {} : { domainName: name as string }),
     ...(labels === undefined ? {} : { labels: labels as string[] }),
     ...(bytesNew === undefined ? {} : { bytesNew: bytesNew as number }),
+    ...(skipped === undefined ? {} : { parentSkipped: { id: skipped.id as string, reason: skipped.reason as string } }),
   };
 }
 

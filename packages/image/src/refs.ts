@@ -9,6 +9,8 @@
  *
  * Creating the ref is the last step of an import (its commit point);
  * deleting it is how an image is removed (GC reclaims the data later).
+ * The value also carries the image's labels, so retention by label reads
+ * one small ref per image rather than its manifest.
  */
 import type { ObjectStore } from "@xenfleet/store";
 import { IMAGE_REFS, domainFromSegment, domainRefPrefix, type Sha256Id } from "./keys.js";
@@ -27,10 +29,31 @@ export function imageRefNameOf(domain: string, id: Sha256Id, created: Date): str
   return `${domainRefPrefix(domain)}${String(created.getTime()).padStart(15, "0")}-${id}`;
 }
 
-export async function addImageRef(store: ObjectStore, domain: string, id: Sha256Id, created: Date): Promise<ImageRef> {
+export async function addImageRef(
+  store: ObjectStore,
+  domain: string,
+  id: Sha256Id,
+  created: Date,
+  labels: readonly string[] = [],
+): Promise<ImageRef> {
   const name = imageRefNameOf(domain, id, created);
-  await store.putRef(name, Buffer.from(JSON.stringify({ domain, id, created: created.toISOString() })));
+  await store.putRef(name, Buffer.from(JSON.stringify({ domain, id, created: created.toISOString(), labels })));
   return { domain, id, created, name };
+}
+
+/**
+ * The labels a ref records, or undefined when it records none (a ref written
+ * before refs carried labels, or one that cannot be read: ask the manifest).
+ */
+export async function imageRefLabels(store: ObjectStore, ref: ImageRef): Promise<string[] | undefined> {
+  const value = await store.getRef(ref.name);
+  if (value === undefined) return undefined;
+  try {
+    const labels = (JSON.parse(value.data.toString("utf8")) as { labels?: unknown }).labels;
+    return Array.isArray(labels) && labels.every((l) => typeof l === "string") ? labels : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The refs of one domain, or of every domain, oldest first within a domain. */

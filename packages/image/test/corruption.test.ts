@@ -1,9 +1,10 @@
-import type { ObjectStore } from "@xenfleet/store";
+import { putContent, type ObjectStore } from "@xenfleet/store";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   ImageCorruptError,
   ImageNotFoundError,
   ImageObjectMissingError,
+  addImageRef,
   importImage,
   keys,
   loadBlock,
@@ -11,7 +12,7 @@ import {
   verifyImage,
   type Sha256Id,
 } from "../src/index.js";
-import { BACKENDS, cleanupAll, exportToBuffer, sampleStream } from "./helpers.js";
+import { BACKENDS, cleanupAll, exportToBuffer, localStore, mutatePages, sampleStream } from "./helpers.js";
 
 afterAll(cleanupAll);
 
@@ -87,5 +88,56 @@ describe.each(BACKENDS)("damaged images on %s", (_name, open) => {
     const id = "ab".repeat(32) as Sha256Id;
     await expect(verifyImage(store, id)).rejects.toBeInstanceOf(ImageNotFoundError);
     await store.close();
+  });
+});
+
+describe("an unreadable parent", () => {
+  it.each([
+    ["missing", (store: ObjectStore, key: string) => store.delete(key)],
+    ["corrupt", (store: ObjectStore, key: string) => damage(store, key, (b) => b.subarray(0, b.length - 9))],
+  ])("whose manifest is %s is skipped: the next save is a full one, flagged", async (_what, spoil) => {
+    const store = await localStore();
+    const night0 = await sampleStream({ domainType: "x86-pv", pages: 400, seed: 41 });
+    const { stream: night1 } = await mutatePages(night0, 0.05, 7);
+    const first = await importImage(store, [night0], { domain: "vm" });
+    await spoil(store, keys.manifestKey(first.imageId));
+    await expectSkipped(store, first.imageId, night1);
+  });
+
+  it("whose manifest is of a version this code does not read is skipped", async () => {
+    const store = await localStore();
+    const night0 = await sampleStream({ domainType: "x86-pv", pages: 400, seed: 43 });
+    const { stream: night1 } = await mutatePages(night0, 0.05, 8);
+    const first = await importImage(store, [night0], { domain: "vm" });
+    // A later writer's manifest: intact (its key is its hash), version 2 in its header.
+    const future = Buffer.from(await store.get(keys.manifestKey(first.imageId)));
+    future.writeUInt16LE(2, 8);
+    const { id } = await putContent(store, "manifests", future);
+    await addImageRef(store, "vm", id, new Date(Date.now() + 1000));
+    const skipped = await expectSkipped(store, id, night1);
+    expect(skipped.reason).toMatch(/manifest version 2/);
+  });
+
+  async function expectSkipped(store: ObjectStore, latest: Sha256Id, night1: Buffer) {
+    const next = await importImage(store, [night1], { domain: "vm", created: new Date(Date.now() + 2000) });
+    expect(next.parent).toBeNull();
+    expect(next.parentSkipped).toMatchObject({ id: latest, reason: expect.any(String) });
+    expect((await loadManifest(store, next.imageId)).parentSkipped).toEqual(next.parentSkipped);
+    expect(await exportToBuffer(store, next.imageId)).toEqual(night1);
+    // Named explicitly, the same parent is an error: the caller asked for it.
+    await expect(importImage(store, [night1], { domain: "vm", parent: latest })).rejects.toThrow();
+    // The image after that has a readable parent again.
+    const after = await importImage(store, [night1], { domain: "vm", created: new Date(Date.now() + 3000) });
+    expect(after.parent).toBe(next.imageId);
+    return next.parentSkipped!;
+  }
+
+  it("parent null means none, even when the domain has images", async () => {
+    const store = await localStore();
+    const stream = await sampleStream({ domainType: "x86-pv", pages: 200, seed: 42 });
+    await importImage(store, [stream], { domain: "vm" });
+    const none = await importImage(store, [stream], { domain: "vm", parent: null });
+    expect(none.parent).toBeNull();
+    expect((await loadManifest(store, none.imageId)).parent).toBeNull();
   });
 });

@@ -6,14 +6,18 @@ import {
   compressImage,
   exportImage,
   gc,
+  imageRefLabels,
   importImage,
   keys,
   listImageRefs,
   listLocks,
+  protectedImages,
+  protectImage,
   prune,
   removeImage,
   selectKept,
   isoWeek,
+  unprotectImage,
   type ImageRef,
   type Sha256Id,
 } from "../src/index.js";
@@ -219,5 +223,52 @@ describe("retention", () => {
     expect(result.removed).toHaveLength(4);
     expect((await listImageRefs(store, "a")).map((r) => r.created.getUTCDate())).toEqual([3, 4]);
     expect((await listImageRefs(store, "b")).map((r) => r.created.getUTCDate())).toEqual([3, 4]);
+  });
+
+  it("prune with a label counts and removes only that label's images; a protected image is never removed", async () => {
+    const store = await localStore();
+    const stream = await sampleStream({ domainType: "x86-pv", pages: 64, seed: 3 });
+    const at = (day: number) => new Date(Date.UTC(2025, 0, day, 2));
+    const nightly: Sha256Id[] = [];
+    for (let day = 1; day <= 4; day++)
+      nightly.push(
+        (await importImage(store, [stream], { domain: "a", created: at(day), labels: ["nightly"] })).imageId,
+      );
+    // A manual save before an upgrade, between two nightlies.
+    const manual = await importImage(store, [stream], { domain: "a", created: at(2), labels: ["pre-upgrade"] });
+    await expect(protectImage(store, "0".repeat(64) as Sha256Id)).rejects.toThrow(/not found/);
+
+    const byLabel = await prune(store, { keepLast: 2, label: "nightly" });
+    expect(byLabel.removed.map((r) => r.id).sort()).toEqual([nightly[0], nightly[1]].sort());
+    expect((await listImageRefs(store, "a")).map((r) => r.id).sort()).toEqual(
+      [nightly[2], nightly[3], manual.imageId].sort(),
+    );
+
+    // Unlabelled, the manual save counts like any image, unless it is protected.
+    await protectImage(store, manual.imageId);
+    expect((await protectedImages(store)).has(manual.imageId)).toBe(true);
+    const all = await prune(store, { keepLast: 1 });
+    expect(all.removed.map((r) => r.id)).toEqual([nightly[2]]);
+    expect(all.protected.map((r) => r.id)).toEqual([manual.imageId]);
+    await expect(removeImage(store, manual.imageId)).rejects.toThrow(/is protected/);
+    expect(await unprotectImage(store, manual.imageId)).toBe(true);
+    expect(await unprotectImage(store, manual.imageId)).toBe(false);
+    expect((await prune(store, { keepLast: 1 })).removed.map((r) => r.id)).toEqual([manual.imageId]);
+  });
+
+  it("reads the labels of an image whose ref records none from its manifest", async () => {
+    const store = await localStore();
+    const stream = await sampleStream({ domainType: "x86-pv", pages: 64, seed: 4 });
+    const old = await importImage(store, [stream], {
+      domain: "a",
+      created: new Date(Date.UTC(2025, 0, 1)),
+      labels: ["nightly"],
+    });
+    // A ref as written before refs carried labels.
+    const [ref] = await listImageRefs(store, "a");
+    await store.putRef(ref!.name, Buffer.from(JSON.stringify({ domain: "a", id: old.imageId })));
+    expect(await imageRefLabels(store, ref!)).toBeUndefined();
+    await importImage(store, [stream], { domain: "a", created: new Date(Date.UTC(2025, 0, 2)), labels: ["nightly"] });
+    expect((await prune(store, { keepLast: 1, label: "nightly" })).removed.map((r) => r.id)).toEqual([old.imageId]);
   });
 });

@@ -99,6 +99,36 @@ export async function isDraining(redis: Redis, prefix: string, id: string): Prom
   return (await redis.sismember(keys.draining(prefix), hostIdSchema.parse(id))) === 1;
 }
 
+/**
+ * Forget a host that is down: it leaves the registry (and its draining mark),
+ * so batches stop listing its domains. Returns false, forgetting nothing,
+ * when the host is alive: its next heartbeat would register it again. The
+ * check and the removal are one transaction (WATCH on the alive key), so a
+ * heartbeat arriving in between makes it false rather than half-forgotten.
+ */
+export async function forgetDownHost(redis: Redis, prefix: string, id: string): Promise<boolean> {
+  const host = hostIdSchema.parse(id);
+  const alive = keys.alive(prefix, host);
+  // A dedicated connection: WATCH belongs to the connection, and this one may be shared.
+  const conn = redis.duplicate();
+  try {
+    await conn.watch(alive);
+    if ((await conn.exists(alive)) === 1) {
+      await conn.unwatch();
+      return false;
+    }
+    const done = await conn
+      .multi()
+      .srem(keys.hosts(prefix), host)
+      .srem(keys.draining(prefix), host)
+      .del(keys.host(prefix, host))
+      .exec();
+    return done !== null;
+  } finally {
+    conn.disconnect();
+  }
+}
+
 /** Forget a decommissioned host entirely. */
 export async function removeHost(redis: Redis, prefix: string, id: string): Promise<void> {
   await redis

@@ -70,6 +70,7 @@ export {
 export { terminationSignal } from "./shutdown.js";
 export {
   clearDraining,
+  forgetDownHost,
   getHost,
   heartbeat,
   hostDomainSchema,

@@ -37,6 +37,8 @@ export interface SaveDomainResult {
   bytesNew: number;
   pausedMs: number;
   seconds: number;
+  /** The domain's latest image, whose manifest could not be read: not the parent, so this image is a full one. */
+  parentSkipped?: { id: string; reason: string };
 }
 
 /** Bytes buffered between the hypervisor and the importer. */
@@ -80,5 +82,6 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
     // A suspended domain never runs again here: it was paused for the whole save.
     pausedMs: Math.round(suspend ? report.durationMs : (report.downtimeMs ?? report.durationMs)),
     seconds: (performance.now() - started) / 1000,
+    ...(image.parentSkipped === undefined ? {} : { parentSkipped: image.parentSkipped }),
   };
 }

@@ -9,6 +9,8 @@ export interface WorkReport {
   bytesNew: number;
   seconds: number;
   failures: Array<{ host: string; uuid: string; reason: string }>;
+  /** Domains not tried (their host was down): listed, but not failures of the saves that ran. */
+  notSaved?: Array<{ host: string; domain: string; reason: string }>;
   [extra: string]: unknown;
 }
 
@@ -22,6 +24,7 @@ export function fromBatch(report: BatchReport): WorkReport {
     bytesNew: report.bytesNew,
     seconds: report.seconds,
     failures: report.failures.map((f) => ({ host: f.host, uuid: f.domain, reason: f.reason })),
+    notSaved: report.notSaved.map((n) => ({ host: n.host, domain: n.domain, reason: n.reason })),
   };
 }
 
@@ -30,5 +33,6 @@ export function reportText(report: WorkReport): string {
   return [
     `saved ${report.saved}, failed ${report.failed}, ${formatSize(report.bytesTotal)} total, ${formatSize(report.bytesNew)} new${ratio}, ${formatDuration(report.seconds * 1000)}`,
     ...report.failures.map((f) => `  failed: ${f.host} ${f.uuid}: ${f.reason}`),
+    ...(report.notSaved ?? []).map((n) => `  not saved: ${n.host} ${n.domain}: ${n.reason}`),
   ].join("\n");
 }

@@ -1,45 +1,21 @@
 /**
- * Commands against a running fleet: what hosts and domains there are, and
+ * Commands against a running fleet: what hosts (hosts.ts) and domains there are, and
  * starting work (save, batch-save, restore, schedules), watching it (status).
  */
 import type { Command } from "commander";
 import { formatSize } from "@xenfleet/core";
-import { listHosts, type HostStatus } from "@xenfleet/jobs";
+import { listHosts } from "@xenfleet/jobs";
 import { emit, table } from "../output.js";
 import { hostId } from "../args.js";
 import { addRedisOptions, withRedis } from "./fleet-options.js";
+import { registerHostsCommands } from "./hosts.js";
 import { registerScheduleCommands } from "./schedule.js";
 import { registerStatusCommand } from "./status.js";
 import { unknownHost } from "./subjects.js";
 import { registerWorkCommands } from "./work.js";
 
 export function registerFleetCommands(program: Command): void {
-  addRedisOptions(program.command("hosts"))
-    .description("List the fleet's hosts: up, down (heartbeat lapsed) or draining, memory, domains")
-    .option("--json", 'print {"ok": true, "hosts": [...]}')
-    .action(async (opts) => {
-      const hosts = await withRedis(opts, (redis) => listHosts(redis, opts.prefix));
-      emit(opts.json, { hosts: hosts.map(hostJson) }, () =>
-        table(
-          [
-            { header: "HOST" },
-            { header: "STATE" },
-            { header: "FREE", right: true },
-            { header: "TOTAL", right: true },
-            { header: "DOMAINS", right: true },
-            { header: "TAGS" },
-          ],
-          hosts.map((h) => [
-            h.id,
-            h.state,
-            h.info ? formatSize(h.info.memoryFree) : "-",
-            h.info ? formatSize(h.info.memoryTotal) : "-",
-            String(h.info?.domains.length ?? 0),
-            `${h.info?.tags.join(",") ?? ""}${h.problem ? `  (${h.problem})` : ""}`,
-          ]),
-        ),
-      );
-    });
+  registerHostsCommands(program);
 
   addRedisOptions(program.command("domains"))
     .description("List the domains every host last reported")
@@ -76,18 +52,4 @@ export function registerFleetCommands(program: Command): void {
   registerWorkCommands(program);
   registerScheduleCommands(program);
   registerStatusCommand(program);
-}
-
-function hostJson(h: HostStatus) {
-  return {
-    host: h.id,
-    state: h.state,
-    draining: h.draining,
-    address: h.info?.address ?? null,
-    memoryTotal: h.info?.memoryTotal ?? null,
-    memoryFree: h.info?.memoryFree ?? null,
-    tags: h.info?.tags ?? [],
-    domains: h.info?.domains.length ?? 0,
-    ...(h.problem !== undefined ? { problem: h.problem } : {}),
-  };
 }

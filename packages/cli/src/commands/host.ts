@@ -4,11 +4,21 @@
  * (XENFLEET_HOST, XENFLEET_HYPERVISOR, XENFLEET_SIM_DIR, ...), checked here
  * first so a bad variable is one line and exit code 2, not three workers
  * failing in turn. What a host container or a dom0's service unit runs.
- * With the sim backend it can create the host's domains first.
+ * With the sim backend it can create the host's domains first; with the xen
+ * backend it first checks that libxl answers, and exits (code 3, the
+ * reason on stderr) where it does not.
  */
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { definedOnly, hostChildren, hostEnvSchema, prepareSimHost, Supervisor } from "@xenfleet/fleet";
+import {
+  definedOnly,
+  hostChildren,
+  hostEnvSchema,
+  hostHypervisor,
+  prepareSimHost,
+  Supervisor,
+  type HostEnv,
+} from "@xenfleet/fleet";
 import { parseEnv } from "@xenfleet/jobs";
 import { count, sizeOption } from "../args.js";
 
@@ -56,6 +66,9 @@ export function registerHostCommand(program: Command): void {
       const config = parseEnv(hostEnvSchema, env);
       const host = config.XENFLEET_HOST;
       const log = (line: string) => process.stderr.write(`run-host ${host}: ${line}\n`);
+      // The workers would each fail on a machine without Xen, and say so only
+      // in their logs: ask libxl once here, so the reason is this command's error.
+      if (config.XENFLEET_HYPERVISOR === "xen") await checkXen(config);
       if (config.XENFLEET_HYPERVISOR === "sim" && opts.simDomains > 0) {
         const dir = resolve(config.XENFLEET_SIM_DIR ?? join(".xenfleet", "hosts", host));
         const created = await prepareSimHost({
@@ -87,4 +100,14 @@ export function registerHostCommand(program: Command): void {
       log("stopping");
       await supervisor.stop();
     });
+}
+
+/** Opens libxl and reads the host's memory once: XenUnavailableError (exit code 3) where there is no Xen. */
+async function checkXen(config: HostEnv): Promise<void> {
+  const hypervisor = await hostHypervisor(config);
+  try {
+    await hypervisor.hostInfo();
+  } finally {
+    (hypervisor as { close?: () => void }).close?.();
+  }
 }

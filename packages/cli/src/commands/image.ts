@@ -1,5 +1,5 @@
 /**
- * `xenfleet image import|export|ls|show|verify|rm`, `xenfleet prune` and
+ * `xenfleet image import|export|ls|show|verify|protect|unprotect|rm`, `xenfleet prune` and
  * `xenfleet gc`: the image layer from the command line. Every command takes
  * --store (default $XENFLEET_STORE, else ./.xenfleet/store); only `image
  * import` creates a store that is not there. Long operations draw a progress
@@ -15,8 +15,10 @@ import {
   importAnyImage,
   listImages,
   loadManifest,
+  protectImage,
   prune,
   removeImage,
+  unprotectImage,
   verifyImage,
   type ImageInfo,
   type ImageRef,
@@ -24,7 +26,7 @@ import {
   type Sha256Id,
 } from "@xenfleet/image";
 import type { Compression, ObjectStore } from "@xenfleet/store";
-import { count, durationOption, inputFile, labels, since } from "../args.js";
+import { count, durationOption, inputFile, label, labels, since } from "../args.js";
 import { UsageError, WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
 import { writeOutput } from "../output-file.js";
@@ -69,7 +71,13 @@ async function withBar<T>(
 }
 
 /** What `image ls` and `image show` say of an image, as JSON. */
-function imageJson(i: { id: string; domain: string; created: Date; manifest: Manifest | undefined }) {
+function imageJson(i: {
+  id: string;
+  domain: string;
+  created: Date;
+  manifest: Manifest | undefined;
+  protected: boolean;
+}) {
   const m = i.manifest;
   return {
     imageId: i.id,
@@ -77,6 +85,7 @@ function imageJson(i: { id: string; domain: string; created: Date; manifest: Man
     uuid: m?.domain.uuid ?? null,
     host: m?.host ?? null,
     labels: m?.labels ?? [],
+    protected: i.protected,
     created: i.created.toISOString(),
     bytesTotal: m?.streamBytes ?? null,
     /** What the image added to the store when it was made; null for images made before that was recorded. */
@@ -84,6 +93,7 @@ function imageJson(i: { id: string; domain: string; created: Date; manifest: Man
     pages: m?.pages ?? null,
     zeroPages: m?.zeroPages ?? null,
     parent: m?.parent ?? null,
+    ...(m?.parentSkipped === undefined ? {} : { parentSkipped: m.parentSkipped }),
     domainType: m?.domainType ?? null,
     source: m?.source.kind ?? null,
     broken: m === undefined,
@@ -214,11 +224,16 @@ export function registerImageCommands(program: Command): void {
               zeroPages: r.zeroPages,
               dedupPages: r.dedupPages,
               parent: r.parent,
+              ...(r.parentSkipped === undefined ? {} : { parentSkipped: r.parentSkipped }),
               seconds: r.seconds,
               ...(r.width === undefined ? { source: "v2" } : { source: "legacy", width: r.width }),
             },
             () => r.imageId,
           );
+          if (r.parentSkipped !== undefined && !opts.json)
+            process.stderr.write(
+              `warning: the latest image ${r.parentSkipped.id} is unreadable (${r.parentSkipped.reason}); imported in full, without a parent\n`,
+            );
         },
       ),
     );
@@ -280,7 +295,7 @@ export function registerImageCommands(program: Command): void {
               i.domain ?? "-",
               i.uuid ?? "-",
               i.host ?? "-",
-              i.labels.join(",") || "-",
+              `${i.labels.join(",") || "-"}${i.protected ? " (protected)" : ""}`,
               i.broken ? "(broken)" : formatSize(i.bytesTotal ?? 0),
               i.bytesNew === null ? "-" : formatSize(i.bytesNew),
             ]),
@@ -342,6 +357,18 @@ export function registerImageCommands(program: Command): void {
     },
   );
 
+  onImage("protect", "Exempt an image from pruning (prune keeps it, rm refuses it)", async (store, id, json) => {
+    await protectImage(store, id);
+    emit(json, { imageId: id, protected: true }, () => `protected ${id}`);
+  });
+
+  onImage("unprotect", "Let retention remove an image again", async (store, id, json) => {
+    const was = await unprotectImage(store, id);
+    emit(json, { imageId: id, protected: false, wasProtected: was }, () =>
+      was ? `unprotected ${id}` : `${id} was not protected`,
+    );
+  });
+
   onImage("rm", "Remove an image (its refs; gc reclaims the data)", async (store, id, json) => {
     const refs = await removeImage(store, id);
     emit(json, { imageId: id, removed: refs.map(refJson) }, () => `removed ${id}`);
@@ -354,6 +381,7 @@ export function registerImageCommands(program: Command): void {
     .option("--keep-daily <n>", "keep the newest image of each of the n newest days", count)
     .option("--keep-weekly <n>", "keep the newest image of each of the n newest ISO weeks", count)
     .option("--domain <name>", "only this domain")
+    .option("--label <label>", "count and remove only images with this label (per domain); others stay", label)
     .option("--dry-run", "report, remove nothing")
     .option("--json", "print the result as one JSON document")
     .addOption(storeOption())
@@ -369,6 +397,7 @@ export function registerImageCommands(program: Command): void {
             keepDaily?: number;
             keepWeekly?: number;
             domain?: string;
+            label?: string;
             dryRun?: boolean;
           },
         ) => {
@@ -379,11 +408,17 @@ export function registerImageCommands(program: Command): void {
             ...(opts.keepDaily === undefined ? {} : { keepDaily: opts.keepDaily }),
             ...(opts.keepWeekly === undefined ? {} : { keepWeekly: opts.keepWeekly }),
             ...(opts.domain === undefined ? {} : { domain: opts.domain }),
+            ...(opts.label === undefined ? {} : { label: opts.label }),
             dryRun: opts.dryRun ?? false,
           });
           emit(
             opts.json,
-            { dryRun: opts.dryRun ?? false, kept: r.kept.map(refJson), removed: r.removed.map(refJson) },
+            {
+              dryRun: opts.dryRun ?? false,
+              kept: r.kept.map(refJson),
+              removed: r.removed.map(refJson),
+              protected: r.protected.map(refJson),
+            },
             () =>
               r.removed
                 .map(

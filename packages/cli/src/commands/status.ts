@@ -1,5 +1,5 @@
 /**
- * `xenfleet status`: the fleet at a glance: hosts up and down, work queued
+ * `xenfleet status`: the fleet at a glance: hosts up, draining and down, work queued
  * and running per queue, schedules, and the recent batches with their
  * progress. On a terminal it follows running batches (progress bars) until
  * they end or Ctrl-C; otherwise, or with --json, it prints one snapshot.
@@ -8,7 +8,7 @@ import { sleep } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { activeSaveSlots, getLimits, listBatches, listSchedules, type BatchProgress } from "@xenfleet/fleet";
-import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, listHosts } from "@xenfleet/jobs";
+import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, listHosts, type HostState } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
 import { emit, iso } from "../output.js";
 import { addRedisOptions, withRedis } from "./fleet-options.js";
@@ -33,7 +33,9 @@ export async function fleetSnapshot(redis: Redis, prefix: string) {
       await queue.close();
     }
   }
+  const inState = (state: HostState) => hosts.filter((h) => h.state === state).length;
   return {
+    hostCounts: { up: inState("up"), draining: inState("draining"), down: inState("down") },
     hosts: hosts.map((h) => ({ host: h.id, state: h.state, domains: h.info?.domains.length ?? 0 })),
     queues,
     limits: await getLimits(redis, prefix),
@@ -103,9 +105,9 @@ async function follow(redis: Redis, prefix: string, first: Snapshot): Promise<vo
 }
 
 function summary(s: Snapshot): string {
-  const up = s.hosts.filter((h) => h.state !== "down").length;
+  const { up, draining, down } = s.hostCounts;
   const lines = [
-    `hosts: ${up} up, ${s.hosts.length - up} down (${s.hosts.map((h) => `${h.host}:${h.state}`).join(" ")})`,
+    `hosts: ${up} up, ${draining} draining, ${down} down (${s.hosts.map((h) => `${h.host}:${h.state}`).join(" ")})`,
     `saves running: ${s.savesRunning} (limits: ${s.limits.hostSaves}/host, ${s.limits.fleetSaves || "no limit"} fleet-wide)`,
   ];
   for (const [name, c] of Object.entries(s.queues)) {

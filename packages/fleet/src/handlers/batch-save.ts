@@ -4,6 +4,10 @@
  * A scheduled batch (the nightly) arrives as a single job from the job
  * scheduler: on its first run it expands into one save child per domain and
  * waits for them; on its second run it writes the report.
+ *
+ * A scheduled run's id and start time are taken when it runs. The job
+ * scheduler creates each run's job at the previous tick, so the job's
+ * creation time is a whole period early (a daily batch would report a day).
  */
 import { WaitingChildrenError, type Job } from "bullmq";
 import { expandInto } from "../batch.js";
@@ -31,18 +35,25 @@ export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save
     if (job.repeatJobKey === undefined) return batchSaveReport(job, payload);
 
     let expansion = expansionOf(job);
-    if (expansion === undefined) {
-      // Each run gets its own batch id (its save jobs' ids derive from it),
-      // fixed by the job's creation time so a re-run expands identically.
-      const batchId = `${payload.batchId}-${job.timestamp}`;
+    if (expansion === undefined || expansion.expanded === false) {
+      // The id is written before the saves are queued: save job ids derive
+      // from it, so a run that crashed halfway expands again identically.
+      const startedAt = expansion?.startedAt ?? Date.now();
+      const batchId = expansion?.batchId ?? `${payload.batchId}-${startedAt}`;
+      if (expansion === undefined)
+        await job.updateProgress(
+          jobProgress("batch-save", { batchId, startedAt, total: 0, skipped: [], duplicates: [], expanded: false }),
+        );
       const { total, skipped, duplicates } = await expandInto(job, payload, deps.redis, deps.prefix, batchId, {
         compress: deps.compress,
       });
       expansion = jobProgress("batch-save", {
         batchId,
+        startedAt,
         total,
         skipped: skipped.slice(0, 1000),
         duplicates: duplicates.slice(0, 1000),
+        expanded: true,
       });
       await job.updateProgress(expansion);
       logger.info(
@@ -55,11 +66,10 @@ export function batchSaveHandler(deps: BatchHandlerDeps): JobHandler<"batch-save
       if (total > 0 && (await job.moveToWaitingChildren(job.token ?? ""))) throw new WaitingChildrenError();
     }
     const report = await batchSaveReport(job, withBatch(payload, expansion));
-    for (const s of expansion.skipped) report.outcomes.push({ host: s.host, domain: s.domain.uuid, error: s.reason });
     return {
       ...report,
-      total: expansion.total + expansion.skipped.length,
-      failed: report.failed + expansion.skipped.length,
+      ...(expansion.skipped.length > 0 ? { notSaved: expansion.skipped } : {}),
+      ...(expansion.startedAt !== undefined ? { startedAt: expansion.startedAt } : {}),
     };
   };
 }

@@ -36,6 +36,11 @@ export function saveHandler(deps: SaveHandlerDeps): JobHandler<"save"> {
         signal,
       });
       logger.info({ domain: payload.domain.name, ...result }, "saved");
+      if (result.parentSkipped !== undefined)
+        logger.warn(
+          { domain: payload.domain.name, parent: result.parentSkipped.id, reason: result.parentSkipped.reason },
+          "the domain's latest image is unreadable: saved in full, without it as the parent",
+        );
       if (payload.compress) {
         // The job id is the image's, so saving the same image twice compresses it once.
         await deps.compressQueue.add(

@@ -21,6 +21,10 @@ export const batchSaveProgressV1 = z.strictObject({
   total: z.int().min(0).max(100_000),
   skipped: z.array(z.strictObject({ host: hostIdSchema, domain: domainRef, reason })).max(1000),
   duplicates: z.array(z.strictObject({ uuid: domainUuid, hosts: z.array(hostIdSchema).max(256) })).max(1000),
+  /** When this run began (ms since the epoch); its batch id derives from it. */
+  startedAt: z.int().min(0).optional(),
+  /** False while the saves are being queued: a run that crashed then expands again under the same id. */
+  expanded: z.boolean().optional(),
 });
 
 /** One domain of an evacuation. */

@@ -27,6 +27,8 @@ export const saveResultV1 = z.strictObject({
   /** How long the domain was paused. */
   pausedMs: nonNegativeInt,
   seconds,
+  /** The domain's latest image, unreadable, so not the parent: this image is a full one. */
+  parentSkipped: z.strictObject({ id: imageId, reason }).optional(),
 });
 
 export const restoreResultV1 = z.strictObject({
@@ -43,6 +45,8 @@ export const compressResultV1 = z.strictObject({
   bytesOut: bytes,
   seconds,
 });
+
+const notSavedDomain = z.strictObject({ host: hostIdSchema, domain: domainRef, reason });
 
 const saveOutcome = z.strictObject({
   host: hostIdSchema,
@@ -62,6 +66,10 @@ export const batchSaveResultV1 = z.strictObject({
   failed: nonNegativeInt,
   bytesNew: bytes,
   outcomes: z.array(saveOutcome).max(100_000),
+  /** Domains the batch did not try to save (their host was down), with the reason; not failures of the batch. */
+  notSaved: z.array(notSavedDomain).max(1000).optional(),
+  /** When the batch began (ms since the epoch): a scheduled run's own start, not its job's creation. */
+  startedAt: z.int().min(0).optional(),
 });
 
 export const migrateSendResultV1 = z.strictObject({
