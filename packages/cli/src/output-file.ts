@@ -3,7 +3,9 @@
  * written whole or not at all. The bytes go to a temporary name in the same
  * directory, renamed to the one asked for once everything was written (and,
  * for an export, verified); on any failure the temporary file is removed. A
- * path that cannot be written is CannotWriteError (exit code 2).
+ * path that cannot be written is CannotWriteError (exit code 2). A path that
+ * exists and is not a regular file (/dev/null, a FIFO, a terminal) is written
+ * in place: renaming over it would replace the device or pipe with a file.
  */
 import { randomBytes } from "node:crypto";
 import { open, rename, rm, stat } from "node:fs/promises";
@@ -36,10 +38,28 @@ export async function writeOutput<T>(path: string, write: (sink: Writable) => Pr
   if (path === "-") return write(process.stdout);
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isDirectory()) throw new CannotWriteError(path, "it is a directory");
+  if (existing !== undefined && !existing.isFile()) return writeThrough(path, path, "w", write);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.partial`);
+  const result = await writeThrough(path, temp, "wx", write);
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw cannotWrite(path, err);
+  }
+  return result;
+}
+
+/** Writes `file` (which stands for `path`), removing it on failure unless it is `path` itself. */
+async function writeThrough<T>(
+  path: string,
+  file: string,
+  flags: "w" | "wx",
+  write: (sink: Writable) => Promise<T>,
+): Promise<T> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(temp, "wx", 0o644);
+    handle = await open(file, flags, 0o644);
   } catch (err) {
     throw cannotWrite(path, err);
   }
@@ -50,12 +70,11 @@ export async function writeOutput<T>(path: string, write: (sink: Writable) => Pr
     const result = await write(sink);
     if (!sink.writableEnded) sink.end();
     await finished(sink);
-    await rename(temp, path);
     return result;
   } catch (err) {
     sink.destroy();
-    await rm(temp, { force: true });
-    // A failed write or rename (an errno error) is the path's fault; anything else (a corrupt image) is not.
+    if (file !== path) await rm(file, { force: true });
+    // A failed write (an errno error) is the path's fault; anything else (a corrupt image) is not.
     const cause = sinkError ?? err;
     throw (cause as NodeJS.ErrnoException).syscall !== undefined ? cannotWrite(path, cause) : err;
   }
