@@ -4,7 +4,9 @@
  * store latency overlaps with writing; memory holds those blocks' pages and
  * the pack cache, whatever the image size. Every page is checked against
  * its digest (BLAKE3, in batches on a libuv thread) before it is written,
- * and the whole output against the manifest's SHA-256 and length at the end.
+ * and the whole output against the manifest's stream digest and length at
+ * the end: the image digest, computed from the page digests just checked and
+ * the non-page bytes, or for images that recorded it the stream's SHA-256.
  */
 import { hashPagesAsync, PAGE_SIZE } from "@xenfleet/native";
 import type { ObjectStore } from "@xenfleet/store";
@@ -12,9 +14,10 @@ import type { ByteSink } from "@xenfleet/format";
 import { ImageAbortedError, ImageCorruptError } from "./errors.js";
 import { blockKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
 import { asImageError, loadBlock, loadManifest } from "./load.js";
-import type { Manifest } from "./manifest.js";
+import type { Manifest, StreamDigest } from "./manifest.js";
 import { PackFetcher, type PageWant } from "./pack-fetch.js";
 import { ZERO_SLOT, type PageListBlock } from "./page-list.js";
+import { ImageDigester } from "./image-digest.js";
 import { StreamHasher } from "./stream-hash.js";
 
 export interface ExportProgress {
@@ -32,7 +35,8 @@ export interface ExportOptions {
 export interface ExportResult {
   readonly imageId: Sha256Id;
   readonly bytes: number;
-  readonly sha256: string;
+  /** The exported stream's digest, of the kind its manifest records (and equal to it). */
+  readonly digest: StreamDigest;
   readonly seconds: number;
 }
 
@@ -52,7 +56,9 @@ export async function exportImage(
   const manifest = await loadManifest(store, imageId);
   const fetcher = new PackFetcher(store);
   const write = sinkWriter(sink);
-  const hasher = new StreamHasher();
+  // Only images that recorded the stream's SHA-256 pay for hashing every byte again.
+  const hasher = manifest.streamDigest.kind === "sha256" ? new StreamHasher() : undefined;
+  const digester = hasher === undefined ? new ImageDigester() : undefined;
   const ahead = options.prefetchBlocks ?? 4;
   const pending: Array<Promise<ReadyBlock>> = [];
   let next = 0;
@@ -75,12 +81,14 @@ export async function exportImage(
       for (let i = 0; i < block.pieces.length; i += 2) {
         const rawLength = block.pieces[i]!;
         const pageCount = block.pieces[i + 1]!;
+        digester?.addRaw(block.raw.subarray(raw, raw + rawLength));
+        digester?.addPages(block.digests.subarray(page * 32, (page + pageCount) * 32), pageCount);
         for (const chunk of [
           block.raw.subarray(raw, raw + rawLength),
           pages.subarray(page * PAGE_SIZE, (page + pageCount) * PAGE_SIZE),
         ]) {
           if (chunk.length === 0) continue;
-          await hasher.update(chunk);
+          await hasher?.update(chunk);
           await write(chunk);
           bytes += chunk.length;
         }
@@ -89,17 +97,18 @@ export async function exportImage(
       }
       options.onProgress?.({ bytes, bytesTotal: manifest.streamBytes });
     }
-    const sha256 = await hasher.digest();
-    if (bytes !== manifest.streamBytes || sha256 !== manifest.streamSha256) {
+    const expected = manifest.streamDigest;
+    const digest = { kind: expected.kind, hex: digester?.digest() ?? (await hasher!.digest()) };
+    if (bytes !== manifest.streamBytes || digest.hex !== expected.hex) {
       throw new ImageCorruptError(
         imageId,
         manifestKey(imageId),
-        `exported ${bytes} bytes with SHA-256 ${sha256}, manifest says ${manifest.streamBytes} bytes with ${manifest.streamSha256}`,
+        `exported ${bytes} bytes with ${expected.kind} digest ${digest.hex}, manifest says ${manifest.streamBytes} bytes with ${expected.hex}`,
       );
     }
-    return { imageId, bytes, sha256, seconds: (performance.now() - started) / 1000 };
+    return { imageId, bytes, digest, seconds: (performance.now() - started) / 1000 };
   } finally {
-    await hasher.close();
+    await hasher?.close();
   }
 }
 

@@ -41,7 +41,8 @@ import { PackAssembler } from "./pack-assembly.js";
 import { BLOCK_TARGET_PAGES, BLOCK_TARGET_RAW_BYTES, encodeBlock, ZERO_SLOT } from "./page-list.js";
 import { addImageRef, latestImageRef } from "./refs.js";
 import { settleAll } from "./settle.js";
-import { StreamHasher } from "./stream-hash.js";
+import { FileSlots } from "./file-slots.js";
+import { ImageDigester } from "./image-digest.js";
 
 export interface ImportProgress {
   /** Stream bytes read so far. */
@@ -133,7 +134,9 @@ export async function importImage(
     ...options.lock,
     purpose: `import of ${options.domain}`,
   });
-  const hasher = new StreamHasher();
+  const slots = new FileSlots();
+  const read = { bytes: 0 };
+  const digester = new ImageDigester();
   try {
     const parent = await resolveParent(store, options);
     const session = new DedupSession(store, {
@@ -205,6 +208,7 @@ export async function importImage(
       counts.records++;
       noteFacts(ev, facts);
       builder.addRaw(ev.raw);
+      digester.addRaw(ev.raw);
       if (item.hashed !== undefined) {
         const { digests, flags, count: n } = await item.hashed;
         if (!item.comparedWithParent) markSameAsParent(digests, flags, n, session.parentDigests, counts.pages);
@@ -236,6 +240,7 @@ export async function importImage(
             handles[i] = handle;
           }
         }
+        digester.addPages(digests, n, (i) => flags[i] === PAGE_ZERO);
         counts.pages += n;
         // Blocks may end inside a record: a block's size, not Xen's batch size, decides how much of the page list an unchanged region shares.
         for (let i = 0; i < n; ) {
@@ -247,9 +252,9 @@ export async function importImage(
         await packs.drain();
       }
       if (builder.pages >= BLOCK_TARGET_PAGES || builder.rawBytes >= BLOCK_TARGET_RAW_BYTES) closeBlock();
-      hasher.release(ev.offset + eventByteLength(ev));
+      slots.release(ev.offset + eventByteLength(ev));
       options.onProgress?.({
-        bytes: hasher.bytes,
+        bytes: read.bytes,
         pages: counts.pages,
         bytesNew: packs.stats.bytesCreated + counts.blockBytesNew,
       });
@@ -273,7 +278,7 @@ export async function importImage(
     let stopped: { reason: unknown } | undefined;
     const unclassified: Array<Promise<void>> = [];
     try {
-      for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
+      for await (const event of readStream(sourceChunks(source, slots, read, options.signal))) {
         const item = prepare(event);
         classified = classified.then(() => {
           if (stopped !== undefined) throw stopped.reason;
@@ -303,13 +308,15 @@ export async function importImage(
     const blocksStored = settleAll(blocks);
     await settleAll<unknown>([packsStored, blocksStored]);
     const blockRefs = await blocksStored;
-    const streamSha256 = await hasher.digest();
+    // Every byte read was parsed into the digest: a difference is a bug here, never to be committed.
+    if (digester.bytes !== read.bytes)
+      throw new Error(`image digest covers ${digester.bytes} bytes of a stream of ${read.bytes}`);
 
     await checkPacksExist(store, referencedPacks, options.domain);
 
     const manifest: Manifest = {
-      streamBytes: hasher.bytes,
-      streamSha256,
+      streamBytes: read.bytes,
+      streamDigest: { kind: "image", hex: digester.digest() },
       pageSize: 1 << facts.pageShift,
       source: options.sourceKind ?? { kind: "v2" },
       domainType: facts.domainType,
@@ -335,7 +342,7 @@ export async function importImage(
 
     return {
       imageId,
-      bytesTotal: hasher.bytes,
+      bytesTotal: read.bytes,
       bytesNew: dataBytesNew + (manifestNew ? manifestBytes.length : 0),
       pages: counts.pages,
       zeroPages: counts.zeroPages,
@@ -346,7 +353,7 @@ export async function importImage(
       packsReused: packs.stats.packs - packs.stats.packsCreated,
     };
   } finally {
-    await hasher.close();
+    slots.close();
     await lock.release();
   }
 }
@@ -459,13 +466,14 @@ function markSameAsParent(
 }
 
 /**
- * The source's chunks, each also fed to the whole-stream hash; honours the
- * abort signal between chunks. A file named by path is read straight into
- * the hasher's reusable buffers (the importer releases them as it goes).
+ * The source's chunks, counted; honours the abort signal between chunks. A
+ * file named by path is read straight into reusable slots (the importer
+ * releases them as it goes).
  */
-async function* hashedSource(
+async function* sourceChunks(
   source: StreamSource,
-  hasher: StreamHasher,
+  slots: FileSlots,
+  read: { bytes: number },
   signal: AbortSignal | undefined,
 ): AsyncIterable<Uint8Array> {
   const check = () => {
@@ -474,8 +482,9 @@ async function* hashedSource(
   if (typeof source === "string") {
     const file = await open(source, "r");
     try {
-      for await (const chunk of hasher.readFile(file)) {
+      for await (const chunk of slots.read(file)) {
         check();
+        read.bytes += chunk.length;
         yield chunk;
       }
     } finally {
@@ -484,7 +493,7 @@ async function* hashedSource(
   } else {
     for await (const chunk of openSource(source)) {
       check();
-      await hasher.update(chunk);
+      read.bytes += chunk.length;
       yield chunk;
     }
   }

@@ -1,4 +1,4 @@
-import type { ObjectStore } from "@xenfleet/store";
+import { putContent, type ObjectStore } from "@xenfleet/store";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   ImageCorruptError,
@@ -8,10 +8,12 @@ import {
   keys,
   loadBlock,
   loadManifest,
+  manifestFormat,
+  pageListFormat,
   verifyImage,
   type Sha256Id,
 } from "../src/index.js";
-import { BACKENDS, cleanupAll, exportToBuffer, sampleStream } from "./helpers.js";
+import { BACKENDS, cleanupAll, exportToBuffer, localStore, sampleStream } from "./helpers.js";
 
 afterAll(cleanupAll);
 
@@ -86,6 +88,56 @@ describe.each(BACKENDS)("damaged images on %s", (_name, open) => {
     const store = await open();
     const id = "ab".repeat(32) as Sha256Id;
     await expect(verifyImage(store, id)).rejects.toBeInstanceOf(ImageNotFoundError);
+    await store.close();
+  });
+});
+
+describe("the stream digest", () => {
+  /** A copy of the image whose first block was changed by `edit`, stored under its new id, in a manifest sealed anew. */
+  async function withEditedBlock(
+    store: ObjectStore,
+    id: Sha256Id,
+    edit: (block: pageListFormat.PageListBlock) => pageListFormat.PageListBlock,
+  ): Promise<Sha256Id> {
+    const manifest = await loadManifest(store, id);
+    const block = edit(await loadBlock(store, id, manifest.blocks[0]!.id));
+    const { id: blockId } = await putContent(store, "blocks", pageListFormat.encodeBlock(block, "zstd"));
+    const blocks = [{ ...manifest.blocks[0]!, id: blockId as Sha256Id }, ...manifest.blocks.slice(1)];
+    const { id: copy } = await putContent(store, "manifests", manifestFormat.encodeManifest({ ...manifest, blocks }));
+    return copy as Sha256Id;
+  }
+
+  it.each([
+    [
+      "a changed non-page byte",
+      (b: pageListFormat.PageListBlock) => {
+        const raw = Buffer.from(b.raw);
+        raw[raw.length - 1]! ^= 1;
+        return { ...b, raw };
+      },
+    ],
+    [
+      "two pages in each other's place",
+      (b: pageListFormat.PageListBlock) => {
+        const digests = Buffer.from(b.digests);
+        const slots = Uint16Array.from(b.slots);
+        const [i, j] = [...b.slots.keys()].filter((k) => b.slots[k] !== pageListFormat.ZERO_SLOT);
+        digests.copy(digests, i! * 32, j! * 32, j! * 32 + 32);
+        Buffer.from(b.digests).copy(digests, j! * 32, i! * 32, i! * 32 + 32);
+        [slots[i!], slots[j!]] = [b.slots[j!]!, b.slots[i!]!];
+        return { ...b, digests, slots };
+      },
+    ],
+  ])("an image whose blocks are consistent but say %s fails export on its digest", async (_what, edit) => {
+    const store = await localStore();
+    const { imageId } = await importImage(store, [await sampleStream({ domainType: "x86-hvm", pages: 300, seed: 4 })], {
+      domain: "d",
+    });
+    expect((await loadManifest(store, imageId)).streamDigest.kind).toBe("image");
+    const copy = await withEditedBlock(store, imageId, edit);
+    const err = await exportToBuffer(store, copy).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageCorruptError);
+    expect(String((err as Error).message)).toMatch(/image digest/);
     await store.close();
   });
 });
