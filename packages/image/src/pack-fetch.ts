@@ -1,10 +1,14 @@
 /**
  * Reading pages out of packs for an export, fast and with bounded memory.
  * Pack ids are resolved through forwards once per export. A pack from which
- * a block needs many pages is fetched whole (one GET), checked against its
- * id, decoded once (one decompression per frame) and kept in a small LRU
- * cache, since the next blocks usually need it too; a pack from which only
- * a few pages are needed is read by range, entry by entry.
+ * a block needs many pages is fetched whole (one GET), its structure checked,
+ * decoded once (one decompression per frame) and kept in a small LRU cache,
+ * since the next blocks usually need it too; a pack from which only a few
+ * pages are needed is read by range, entry by entry. Pages are handed out
+ * as views of what was fetched, never copied. A whole pack is not hashed as
+ * a whole: the exporter checks every page it uses against its digest, which
+ * is what the pack's own checksums would have told, and only for the pages
+ * used.
  *
  * If a pack has vanished, it may have been rewritten and its old copy
  * deleted after the grace period since the id was resolved: the id is
@@ -12,19 +16,12 @@
  * missing.
  */
 import { blake3 } from "@xenfleet/native";
-import { CorruptObjectError, ObjectNotFoundError, PackReader, getVerified, type ObjectStore } from "@xenfleet/store";
+import { CorruptObjectError, ObjectNotFoundError, PackReader, type ObjectStore } from "@xenfleet/store";
 import { resolvePack } from "./forwards.js";
 import { packKey, type Sha256Id } from "./keys.js";
 
 /** Pages wanted from one pack at or above which the whole pack is fetched. */
 export const WHOLE_PACK_THRESHOLD = 32;
-
-export interface PageWant {
-  /** Entry id (hex digest). */
-  readonly id: string;
-  /** Byte offset in the target buffer. */
-  readonly at: number;
-}
 
 export class PackFetcher {
   private readonly resolved = new Map<Sha256Id, Promise<Sha256Id>>();
@@ -36,39 +33,37 @@ export class PackFetcher {
     private readonly options: { cachedPacks?: number } = {},
   ) {}
 
-  /** Copies each wanted entry of `pack` into `target` at its offset. */
-  async fetch(pack: Sha256Id, wants: readonly PageWant[], target: Buffer): Promise<void> {
+  /** The entries of `pack` with these ids (hex digests), in that order: views of the fetched bytes. */
+  async fetch(pack: Sha256Id, ids: readonly string[]): Promise<Buffer[]> {
     try {
-      await this.fetchFrom(await this.resolve(pack), wants, target);
+      return await this.fetchFrom(await this.resolve(pack), ids);
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) throw err;
       this.forget(pack);
       const again = await this.resolve(pack);
-      await this.fetchFrom(again, wants, target);
+      return await this.fetchFrom(again, ids);
     }
   }
 
-  private async fetchFrom(current: Sha256Id, wants: readonly PageWant[], target: Buffer): Promise<void> {
-    if (wants.length >= WHOLE_PACK_THRESHOLD || this.whole.has(current)) {
+  private async fetchFrom(current: Sha256Id, ids: readonly string[]): Promise<Buffer[]> {
+    if (ids.length >= WHOLE_PACK_THRESHOLD || this.whole.has(current)) {
       const entries = await this.cached(this.whole, current, () => this.loadWhole(current));
-      for (const w of wants) {
-        const data = entries.get(w.id);
-        if (data === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${w.id}`);
-        data.copy(target, w.at);
-      }
-      return;
+      return ids.map((id) => {
+        const data = entries.get(id);
+        if (data === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${id}`);
+        return data;
+      });
     }
     const reader = await this.cached(this.ranged, current, () =>
       PackReader.open(this.store, current, { hashers: { blake3 } }),
     );
-    const pages = await Promise.all(wants.map((w) => reader.read(w.id)));
-    for (const [i, data] of pages.entries()) data.copy(target, wants[i]!.at);
+    return Promise.all(ids.map((id) => reader.read(id)));
   }
 
   private async loadWhole(id: Sha256Id): Promise<Map<string, Buffer>> {
-    const bytes = await getVerified(this.store, packKey(id), id);
-    // Checked whole against its id here; each page is checked against its digest by the exporter.
-    const reader = PackReader.fromBytes(id, bytes);
+    const bytes = await this.store.get(packKey(id));
+    // Its structure is checked here; each page is checked against its digest by the exporter.
+    const reader = PackReader.fromBytes(id, bytes, { checkWhole: false });
     const entries = new Map<string, Buffer>();
     for await (const entry of reader.readAll()) entries.set(entry.id, entry.data);
     return entries;
