@@ -52,13 +52,13 @@ export interface ExportResult {
 
 interface ReadyBlock {
   readonly block: PageListBlock;
-  /** The block's pages in order, each a checked view of what was fetched; ZERO_PAGE for a zero page. */
-  readonly pages: Uint8Array[];
+  /** Page i is the PAGE_SIZE bytes at at[i] in sources[i] (ZEROS for a zero page), checked against its digest. */
+  readonly sources: Uint8Array[];
+  readonly at: Float64Array;
 }
 
 /** Zero pages are written from here: views of it, never a page each. */
 const ZEROS = new Uint8Array(256 * PAGE_SIZE);
-const ZERO_PAGE = ZEROS.subarray(0, PAGE_SIZE);
 
 export async function exportImage(
   store: ObjectStore,
@@ -88,7 +88,8 @@ export async function exportImage(
     refill();
     while (pending.length > 0) {
       if (options.signal?.aborted) throw new ImageAbortedError("export", { cause: options.signal.reason });
-      const { block, pages } = await pending.shift()!;
+      const ready = await pending.shift()!;
+      const { block } = ready;
       refill();
       const chunks: Uint8Array[] = [];
       let raw = 0;
@@ -100,7 +101,7 @@ export async function exportImage(
         digester?.addRaw(rawBytes);
         digester?.addPages(block.digests.subarray(page * 32, (page + pageCount) * 32), pageCount);
         if (rawLength > 0) chunks.push(rawBytes);
-        appendPages(chunks, pages, page, page + pageCount);
+        appendPages(chunks, ready, page, page + pageCount);
         raw += rawLength;
         page += pageCount;
       }
@@ -140,21 +141,18 @@ export async function verifyImage(
  * back to back in one buffer (a pack's pages, in the order it stored them)
  * and runs of zero pages as one chunk each: fewer, larger writes.
  */
-function appendPages(chunks: Uint8Array[], pages: readonly Uint8Array[], from: number, to: number): void {
+function appendPages(chunks: Uint8Array[], ready: ReadyBlock, from: number, to: number): void {
+  const { sources, at } = ready;
   for (let i = from; i < to; ) {
-    const first = pages[i]!;
+    const source = sources[i]!;
+    const start = at[i]!;
     let end = i + 1;
-    if (first === ZERO_PAGE) {
-      while (end < to && pages[end] === ZERO_PAGE && end - i < ZEROS.length / PAGE_SIZE) end++;
-      chunks.push(ZEROS.subarray(0, (end - i) * PAGE_SIZE));
+    if (source === ZEROS) {
+      while (end < to && sources[end] === ZEROS && end - i < ZEROS.length / PAGE_SIZE) end++;
     } else {
-      let next = first.byteOffset + PAGE_SIZE;
-      while (end < to && pages[end]!.buffer === first.buffer && pages[end]!.byteOffset === next) {
-        next += PAGE_SIZE;
-        end++;
-      }
-      chunks.push(new Uint8Array(first.buffer, first.byteOffset, (end - i) * PAGE_SIZE));
+      while (end < to && sources[end] === source && at[end] === start + (end - i) * PAGE_SIZE) end++;
     }
+    chunks.push(source.subarray(start, start + (end - i) * PAGE_SIZE));
     i = end;
   }
 }
@@ -168,7 +166,9 @@ async function readyBlock(
 ): Promise<ReadyBlock> {
   const block = await loadBlock(store, imageId, blockId);
   const count = block.slots.length;
-  const pages = new Array<Uint8Array>(count).fill(ZERO_PAGE);
+  const sources = new Array<Uint8Array>(count).fill(ZEROS);
+  const at = new Float64Array(count);
+  const digests = Buffer.from(block.digests.buffer, block.digests.byteOffset, block.digests.length);
   const wanted: number[][] = block.packs.map(() => []);
   for (let i = 0; i < count; i++) {
     const slot = block.slots[i]!;
@@ -178,54 +178,51 @@ async function readyBlock(
     block.packs.map(async (pack, slot) => {
       const indices = wanted[slot]!;
       if (indices.length === 0) return;
-      const ids = indices.map((i) =>
-        Buffer.from(block.digests.buffer, block.digests.byteOffset + i * 32, 32).toString("hex"),
-      );
+      const ids = indices.map((i) => digests.toString("hex", i * 32, i * 32 + 32));
       try {
-        const views = await fetcher.fetch(pack, ids);
-        for (let k = 0; k < indices.length; k++) pages[indices[k]!] = views[k]!;
+        const found = await fetcher.fetch(pack, ids);
+        for (let k = 0; k < indices.length; k++) {
+          sources[indices[k]!] = found.sources[k]!;
+          at[indices[k]!] = found.at[k]!;
+        }
       } catch (err) {
         throw asImageError(err, imageId);
       }
     }),
   );
-  await checkPages(imageId, blockId, block, pages);
-  return { block, pages };
+  const ready = { block, sources, at };
+  await checkPages(imageId, blockId, ready);
+  return ready;
 }
 
 /**
  * Checks every data page of a block against its digest: hashed where it
  * lies, a batch per buffer the pages were fetched into (on libuv threads).
  */
-async function checkPages(
-  imageId: Sha256Id,
-  blockId: Sha256Id,
-  block: PageListBlock,
-  pages: readonly Uint8Array[],
-): Promise<void> {
-  const corrupt = (i: number, detail: string) =>
-    new ImageCorruptError(
-      imageId,
-      packKey(block.packs[block.slots[i]!]!),
-      `page ${i} of block ${blockKey(blockId)} ${detail}`,
-    );
-  const batches = new Map<ArrayBufferLike, number[]>();
-  for (let i = 0; i < pages.length; i++) {
-    const page = pages[i]!;
-    if (page === ZERO_PAGE) continue;
-    if (page.length !== PAGE_SIZE) throw corrupt(i, `is ${page.length} bytes, not a page`);
-    let batch = batches.get(page.buffer);
-    if (batch === undefined) batches.set(page.buffer, (batch = []));
+async function checkPages(imageId: Sha256Id, blockId: Sha256Id, ready: ReadyBlock): Promise<void> {
+  const { block, sources, at } = ready;
+  const batches = new Map<Uint8Array, number[]>();
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i]!;
+    if (source === ZEROS) continue;
+    let batch = batches.get(source);
+    if (batch === undefined) batches.set(source, (batch = []));
     batch.push(i);
   }
   await Promise.all(
-    [...batches].map(async ([buffer, indices]) => {
-      const offsets = Float64Array.from(indices, (i) => pages[i]!.byteOffset);
-      const digests = await hashPagesAsync(new Uint8Array(buffer), offsets);
+    [...batches].map(async ([source, indices]) => {
+      const computed = await hashPagesAsync(
+        source,
+        Float64Array.from(indices, (i) => at[i]!),
+      );
       for (let k = 0; k < indices.length; k++) {
         const i = indices[k]!;
-        if (digests.compare(block.digests, i * 32, i * 32 + 32, k * 32, k * 32 + 32) !== 0)
-          throw corrupt(i, "does not match its digest");
+        if (computed.compare(block.digests, i * 32, i * 32 + 32, k * 32, k * 32 + 32) !== 0)
+          throw new ImageCorruptError(
+            imageId,
+            packKey(block.packs[block.slots[i]!]!),
+            `page ${i} of block ${blockKey(blockId)} does not match its digest`,
+          );
       }
     }),
   );

@@ -15,7 +15,7 @@
  * resolved again and the read retried once before the pack is reported
  * missing.
  */
-import { blake3 } from "@xenfleet/native";
+import { blake3, PAGE_SIZE } from "@xenfleet/native";
 import { CorruptObjectError, ObjectNotFoundError, PackReader, type ObjectStore } from "@xenfleet/store";
 import { resolvePack } from "./forwards.js";
 import { packKey, type Sha256Id } from "./keys.js";
@@ -23,9 +23,21 @@ import { packKey, type Sha256Id } from "./keys.js";
 /** Pages wanted from one pack at or above which the whole pack is fetched. */
 export const WHOLE_PACK_THRESHOLD = 32;
 
+interface WholePack {
+  readonly frames: readonly Buffer[];
+  readonly entries: ReadonlyMap<
+    string,
+    { readonly frame: number; readonly offsetInFrame: number; readonly length: number }
+  >;
+}
+
+function notAPage(pack: Sha256Id, id: string, length: number): CorruptObjectError {
+  return new CorruptObjectError(packKey(pack), `entry ${id} is ${length} bytes, not a page`);
+}
+
 export class PackFetcher {
   private readonly resolved = new Map<Sha256Id, Promise<Sha256Id>>();
-  private readonly whole = new Map<Sha256Id, Promise<Map<string, Buffer>>>();
+  private readonly whole = new Map<Sha256Id, Promise<WholePack>>();
   private readonly ranged = new Map<Sha256Id, Promise<PackReader>>();
 
   constructor(
@@ -33,8 +45,13 @@ export class PackFetcher {
     private readonly options: { cachedPacks?: number } = {},
   ) {}
 
-  /** The entries of `pack` with these ids (hex digests), in that order: views of the fetched bytes. */
-  async fetch(pack: Sha256Id, ids: readonly string[]): Promise<Buffer[]> {
+  /**
+   * Finds the entries of `pack` with these ids (hex digests): entry k is
+   * `length` bytes at `at[k]` in `sources[k]`, a buffer of what was fetched
+   * (a pack's frame, or one entry read by range). Nothing is copied, and no
+   * view is made per entry.
+   */
+  async fetch(pack: Sha256Id, ids: readonly string[]): Promise<{ sources: Uint8Array[]; at: number[] }> {
     try {
       return await this.fetchFrom(await this.resolve(pack), ids);
     } catch (err) {
@@ -45,28 +62,37 @@ export class PackFetcher {
     }
   }
 
-  private async fetchFrom(current: Sha256Id, ids: readonly string[]): Promise<Buffer[]> {
+  private async fetchFrom(current: Sha256Id, ids: readonly string[]): Promise<{ sources: Uint8Array[]; at: number[] }> {
     if (ids.length >= WHOLE_PACK_THRESHOLD || this.whole.has(current)) {
-      const entries = await this.cached(this.whole, current, () => this.loadWhole(current));
-      return ids.map((id) => {
-        const data = entries.get(id);
-        if (data === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${id}`);
-        return data;
-      });
+      const pack = await this.cached(this.whole, current, () => this.loadWhole(current));
+      const sources: Uint8Array[] = [];
+      const at: number[] = [];
+      for (const id of ids) {
+        const entry = pack.entries.get(id);
+        if (entry === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${id}`);
+        if (entry.length !== PAGE_SIZE) throw notAPage(current, id, entry.length);
+        sources.push(pack.frames[entry.frame]!);
+        at.push(entry.offsetInFrame);
+      }
+      return { sources, at };
     }
     const reader = await this.cached(this.ranged, current, () =>
       PackReader.open(this.store, current, { hashers: { blake3 } }),
     );
-    return Promise.all(ids.map((id) => reader.read(id)));
+    const sources = await Promise.all(ids.map((id) => reader.read(id)));
+    sources.forEach((data, k) => {
+      if (data.length !== PAGE_SIZE) throw notAPage(current, ids[k]!, data.length);
+    });
+    return { sources, at: sources.map(() => 0) };
   }
 
-  private async loadWhole(id: Sha256Id): Promise<Map<string, Buffer>> {
+  /** A whole pack: its frames' raw bytes and where each entry lies in them. */
+  private async loadWhole(id: Sha256Id): Promise<WholePack> {
     const bytes = await this.store.get(packKey(id));
     // Its structure is checked here; each page is checked against its digest by the exporter.
     const reader = PackReader.fromBytes(id, bytes, { checkWhole: false });
-    const entries = new Map<string, Buffer>();
-    for await (const entry of reader.readAll()) entries.set(entry.id, entry.data);
-    return entries;
+    const frames = await Promise.all(reader.frames.map((_, i) => reader.frame(i)));
+    return { frames, entries: new Map(reader.entries.map((e) => [e.id, e])) };
   }
 
   private resolve(pack: Sha256Id): Promise<Sha256Id> {

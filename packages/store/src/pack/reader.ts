@@ -168,9 +168,16 @@ export class PackReader {
     }
   }
 
+  /** The raw bytes of frame `index`, decompressed; its entries are not checked against their ids. */
+  frame(index: number): Promise<Buffer> {
+    return this.readFrame(index);
+  }
+
   private async readFrame(index: number): Promise<Buffer> {
     const frame = this.frames[index]!;
     const stored = await this.readAt(frame.offset, frame.storedLength);
+    // An uncompressed frame is its stored bytes (their length was checked with the index): a view, not a copy.
+    if (this.compression === "none") return stored;
     try {
       return decompressFrame(this.compression, stored, frame.rawLength);
     } catch (err) {
