@@ -69,7 +69,7 @@ function fuzzTarget(target: string, seeds: Buffer[], read: (b: Buffer) => void, 
 // --- image manifest ---------------------------------------------------------
 const manifest: Manifest = {
   streamBytes: 123_456,
-  streamSha256: sha("stream"),
+  streamDigest: { kind: "sha256", hex: sha("stream") },
   pageSize: 4096,
   source: { kind: "legacy", width: 64 },
   domainType: "x86-hvm",

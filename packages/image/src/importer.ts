@@ -48,7 +48,8 @@ import { PackAssembler } from "./pack-assembly.js";
 import { BLOCK_TARGET_PAGES, BLOCK_TARGET_RAW_BYTES, encodeBlock, ZERO_SLOT } from "./page-list.js";
 import { addImageRef, latestImageRef } from "./refs.js";
 import { settleAll } from "./settle.js";
-import { StreamHasher } from "./stream-hash.js";
+import { FileSlots } from "./file-slots.js";
+import { ImageDigester } from "./image-digest.js";
 
 export interface ImportProgress {
   /** Stream bytes read so far. */
@@ -142,7 +143,9 @@ export async function importImage(
     ...options.lock,
     purpose: `import of ${options.domain}`,
   });
-  const hasher = new StreamHasher();
+  const slots = new FileSlots();
+  const read = { bytes: 0 };
+  const digester = new ImageDigester();
   try {
     const { parent, skipped: parentSkipped } = await resolveParent(store, options);
     const session = new DedupSession(store, {
@@ -214,6 +217,7 @@ export async function importImage(
       counts.records++;
       noteFacts(ev, facts);
       builder.addRaw(ev.raw);
+      digester.addRaw(ev.raw);
       if (item.hashed !== undefined) {
         const { digests, flags, count: n } = await item.hashed;
         if (!item.comparedWithParent) markSameAsParent(digests, flags, n, session.parentDigests, counts.pages);
@@ -245,6 +249,7 @@ export async function importImage(
             handles[i] = handle;
           }
         }
+        digester.addPages(digests, n, (i) => flags[i] === PAGE_ZERO);
         counts.pages += n;
         // Blocks may end inside a record: a block's size, not Xen's batch size, decides how much of the page list an unchanged region shares.
         for (let i = 0; i < n; ) {
@@ -256,9 +261,9 @@ export async function importImage(
         await packs.drain();
       }
       if (builder.pages >= BLOCK_TARGET_PAGES || builder.rawBytes >= BLOCK_TARGET_RAW_BYTES) closeBlock();
-      hasher.release(ev.offset + eventByteLength(ev));
+      slots.release(ev.offset + eventByteLength(ev));
       options.onProgress?.({
-        bytes: hasher.bytes,
+        bytes: read.bytes,
         pages: counts.pages,
         bytesNew: packs.stats.bytesCreated + counts.blockBytesNew,
       });
@@ -282,7 +287,7 @@ export async function importImage(
     let stopped: { reason: unknown } | undefined;
     const unclassified: Array<Promise<void>> = [];
     try {
-      for await (const event of readStream(hashedSource(source, hasher, options.signal))) {
+      for await (const event of readStream(sourceChunks(source, slots, read, options.signal))) {
         const item = prepare(event);
         classified = classified.then(() => {
           if (stopped !== undefined) throw stopped.reason;
@@ -312,13 +317,15 @@ export async function importImage(
     const blocksStored = settleAll(blocks);
     await settleAll<unknown>([packsStored, blocksStored]);
     const blockRefs = await blocksStored;
-    const streamSha256 = await hasher.digest();
+    // Every byte read was parsed into the digest: a difference is a bug here, never to be committed.
+    if (digester.bytes !== read.bytes)
+      throw new Error(`image digest covers ${digester.bytes} bytes of a stream of ${read.bytes}`);
 
     await checkPacksExist(store, referencedPacks, options.domain);
 
     const manifest: Manifest = {
-      streamBytes: hasher.bytes,
-      streamSha256,
+      streamBytes: read.bytes,
+      streamDigest: { kind: "image", hex: digester.digest() },
       pageSize: 1 << facts.pageShift,
       source: options.sourceKind ?? { kind: "v2" },
       domainType: facts.domainType,
@@ -345,7 +352,7 @@ export async function importImage(
 
     return {
       imageId,
-      bytesTotal: hasher.bytes,
+      bytesTotal: read.bytes,
       bytesNew: dataBytesNew + (manifestNew ? manifestBytes.length : 0),
       pages: counts.pages,
       zeroPages: counts.zeroPages,
@@ -357,7 +364,7 @@ export async function importImage(
       packsReused: packs.stats.packs - packs.stats.packsCreated,
     };
   } finally {
-    await hasher.close();
+    slots.close();
     await lock.release();
   }
 }
@@ -470,13 +477,14 @@ function markSameAsParent(
 }
 
 /**
- * The source's chunks, each also fed to the whole-stream hash; honours the
- * abort signal between chunks. A file named by path is read straight into
- * the hasher's reusable buffers (the importer releases them as it goes).
+ * The source's chunks, counted; honours the abort signal between chunks. A
+ * file named by path is read straight into reusable slots (the importer
+ * releases them as it goes).
  */
-async function* hashedSource(
+async function* sourceChunks(
   source: StreamSource,
-  hasher: StreamHasher,
+  slots: FileSlots,
+  read: { bytes: number },
   signal: AbortSignal | undefined,
 ): AsyncIterable<Uint8Array> {
   const check = () => {
@@ -485,8 +493,9 @@ async function* hashedSource(
   if (typeof source === "string") {
     const file = await open(source, "r");
     try {
-      for await (const chunk of hasher.readFile(file)) {
+      for await (const chunk of slots.read(file)) {
         check();
+        read.bytes += chunk.length;
         yield chunk;
       }
     } finally {
@@ -495,7 +504,7 @@ async function* hashedSource(
   } else {
     for await (const chunk of openSource(source)) {
       check();
-      await hasher.update(chunk);
+      read.bytes += chunk.length;
       yield chunk;
     }
   }

@@ -1,5 +1,5 @@
 /**
- * The image manifest, format version 1: what an image is. Its store key is
+ * The image manifest, format versions 1 and 2: what an image is. Its store key is
  * manifests/<ab>/<SHA-256 of its bytes>, and that SHA-256 is the image id.
  * Described in full in packages/image/README.md ("Manifest format").
  *
@@ -24,6 +24,14 @@
  * written only when one of its fields is known, at most once, after them.
  * Manifests written before ORIGIN existed have none and load as before; a
  * reader that predates it skips it (the optional bit).
+ *
+ * Versions differ only in how the IMAGE section's digest is to be checked.
+ * Version 1: the SHA-256 of the whole stream. Version 2: the IMAGE
+ * section's digestKind byte (reserved, 0, in version 1) names it: 1 the
+ * image digest (image-digest.ts), 0 the stream's SHA-256. A manifest with
+ * the stream's SHA-256 is written as version 1, so readers that predate
+ * version 2 still read it; one with the image digest as version 2, which
+ * they refuse (UnsupportedFormatError) rather than check the wrong digest.
  */
 import { createHash } from "node:crypto";
 import type { Sha256Id } from "./keys.js";
@@ -32,7 +40,8 @@ import { defineLayout, field } from "@xenfleet/core";
 import { CorruptObjectError } from "@xenfleet/store";
 
 export const MANIFEST_MAGIC = Buffer.from("XFLTIMAG", "latin1");
-export const MANIFEST_VERSION = 1;
+/** The newest version this code writes and reads; it reads every version from 1. */
+export const MANIFEST_VERSION = 2;
 export const BYTE_ORDER_LITTLE_ENDIAN = 1;
 
 export const HEADER_LAYOUT = defineLayout("manifest header", {
@@ -57,7 +66,8 @@ export const IMAGE_LAYOUT = defineLayout("IMAGE section", {
   byteOrder: "little",
   fields: {
     streamBytes: field.u64(0),
-    streamSha256: field.bytes(8, 32),
+    /** What digestKind names: the stream's SHA-256, or the image digest. */
+    streamDigest: field.bytes(8, 32),
     pageSize: field.u32(40),
     /** 1 v2, 2 legacy. */
     sourceKind: field.u8(44),
@@ -65,7 +75,8 @@ export const IMAGE_LAYOUT = defineLayout("IMAGE section", {
     legacyWidth: field.u8(45),
     /** 0 unknown, 1 x86-pv, 2 x86-hvm. */
     domainType: field.u8(46),
-    reserved: field.u8(47),
+    /** Version 2: DIGEST_KINDS code of streamDigest. Version 1: reserved (0), the digest is the stream's SHA-256. */
+    digestKind: field.u8(47),
     /** 0xffff: unknown. */
     xenMajor: field.u16(48),
     xenMinor: field.u16(50),
@@ -105,6 +116,16 @@ export const BLOCK_ENTRY = BLOCK_ENTRY_LAYOUT.offsets;
 export const OPTIONAL_SECTION_BIT = 0x8000_0000;
 export const SECTION = { IMAGE: 1, DOMAIN: 2, BLOCKS: 3, ORIGIN: (OPTIONAL_SECTION_BIT | 4) >>> 0 } as const;
 
+/** How a manifest's stream digest is computed: the stream's SHA-256, or the image digest (image-digest.ts). */
+export type DigestKind = "sha256" | "image";
+export const DIGEST_KINDS: Readonly<Record<DigestKind, number>> = { sha256: 0, image: 1 };
+
+export interface StreamDigest {
+  readonly kind: DigestKind;
+  /** Hex. */
+  readonly hex: string;
+}
+
 export type SourceKind = { kind: "v2" } | { kind: "legacy"; width: 32 | 64 };
 export type DomainTypeName = "x86-pv" | "x86-hvm" | "unknown";
 
@@ -116,8 +137,8 @@ export interface BlockRef {
 
 export interface Manifest {
   readonly streamBytes: number;
-  /** SHA-256 of the whole stream, hex. */
-  readonly streamSha256: string;
+  /** The whole stream's digest: its SHA-256 (images written before version 2), or the image digest. */
+  readonly streamDigest: StreamDigest;
   readonly pageSize: number;
   readonly source: SourceKind;
   readonly domainType: DomainTypeName;
@@ -154,7 +175,8 @@ export function encodeManifest(m: Manifest): Buffer {
   if (m.domain.name.length === 0) throw new ImageUsageError("a manifest names its domain");
   const image = IMAGE_LAYOUT.encode({
     streamBytes: m.streamBytes,
-    streamSha256: Buffer.from(m.streamSha256, "hex"),
+    streamDigest: Buffer.from(m.streamDigest.hex, "hex"),
+    digestKind: DIGEST_KINDS[m.streamDigest.kind],
     pageSize: m.pageSize,
     sourceKind: m.source.kind === "v2" ? 1 : 2,
     legacyWidth: m.source.kind === "legacy" ? m.source.width : 0,
@@ -203,7 +225,7 @@ export function encodeManifest(m: Manifest): Buffer {
   length += TRAILER.size;
   const header = HEADER_LAYOUT.encode({
     magic: MANIFEST_MAGIC,
-    version: MANIFEST_VERSION,
+    version: m.streamDigest.kind === "sha256" ? 1 : MANIFEST_VERSION,
     byteOrder: BYTE_ORDER_LITTLE_ENDIAN,
     flags: 0,
     sectionCount: sections.length,
@@ -226,8 +248,11 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   const header = HEADER_LAYOUT.decode(bytes);
   if (!header.magic.equals(MANIFEST_MAGIC)) bad("bad magic, not an image manifest", 0);
   const { version, byteOrder, flags, totalLength: total } = header;
-  if (version !== MANIFEST_VERSION)
-    throw new UnsupportedFormatError(key, `manifest version ${version} (this code reads version ${MANIFEST_VERSION})`);
+  if (version < 1 || version > MANIFEST_VERSION)
+    throw new UnsupportedFormatError(
+      key,
+      `manifest version ${version} (this code reads versions 1 to ${MANIFEST_VERSION})`,
+    );
   if (byteOrder !== BYTE_ORDER_LITTLE_ENDIAN)
     throw new UnsupportedFormatError(key, `byte order ${byteOrder} (only 1, little-endian, is defined)`);
   if (flags !== 0) throw new UnsupportedFormatError(key, `header flags ${flags}`);
@@ -274,6 +299,8 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
   else if (sourceCode === 2 && (width === 32 || width === 64)) source = { kind: "legacy", width };
   else throw new UnsupportedFormatError(key, `source kind ${sourceCode} width ${width}`);
   const domainType = DOMAIN_TYPES[image.domainType] ?? bad(`domain type ${image.domainType}`);
+  const digestKind = version === 1 ? "sha256" : digestKindOf(image.digestKind);
+  if (digestKind === undefined) throw new UnsupportedFormatError(key, `stream digest kind ${image.digestKind}`);
 
   let domain: { name: string; uuid?: string };
   try {
@@ -298,7 +325,7 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
 
   return {
     streamBytes: image.streamBytes,
-    streamSha256: image.streamSha256.toString("hex"),
+    streamDigest: { kind: digestKind, hex: image.streamDigest.toString("hex") },
     pageSize: image.pageSize,
     source,
     domainType,
@@ -313,6 +340,10 @@ export function decodeManifest(key: string, bytes: Buffer): Manifest {
     blocks,
     ...(origin === undefined ? {} : decodeOrigin(origin, bad)),
   };
+}
+
+function digestKindOf(code: number): DigestKind | undefined {
+  return (Object.keys(DIGEST_KINDS) as DigestKind[]).find((k) => DIGEST_KINDS[k] === code);
 }
 
 type Origin = Pick<Manifest, "host" | "domainName" | "labels" | "bytesNew" | "parentSkipped">;

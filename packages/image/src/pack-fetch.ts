@@ -1,34 +1,43 @@
 /**
  * Reading pages out of packs for an export, fast and with bounded memory.
  * Pack ids are resolved through forwards once per export. A pack from which
- * a block needs many pages is fetched whole (one GET), checked against its
- * id, decoded once (one decompression per frame) and kept in a small LRU
- * cache, since the next blocks usually need it too; a pack from which only
- * a few pages are needed is read by range, entry by entry.
+ * a block needs many pages is fetched whole (one GET), its structure checked,
+ * decoded once (one decompression per frame) and kept in a small LRU cache,
+ * since the next blocks usually need it too; a pack from which only a few
+ * pages are needed is read by range, entry by entry. Pages are handed out
+ * as views of what was fetched, never copied. A whole pack is not hashed as
+ * a whole: the exporter checks every page it uses against its digest, which
+ * is what the pack's own checksums would have told, and only for the pages
+ * used.
  *
  * If a pack has vanished, it may have been rewritten and its old copy
  * deleted after the grace period since the id was resolved: the id is
  * resolved again and the read retried once before the pack is reported
  * missing.
  */
-import { blake3 } from "@xenfleet/native";
-import { CorruptObjectError, ObjectNotFoundError, PackReader, getVerified, type ObjectStore } from "@xenfleet/store";
+import { blake3, PAGE_SIZE } from "@xenfleet/native";
+import { CorruptObjectError, ObjectNotFoundError, PackReader, type ObjectStore } from "@xenfleet/store";
 import { resolvePack } from "./forwards.js";
 import { packKey, type Sha256Id } from "./keys.js";
 
 /** Pages wanted from one pack at or above which the whole pack is fetched. */
 export const WHOLE_PACK_THRESHOLD = 32;
 
-export interface PageWant {
-  /** Entry id (hex digest). */
-  readonly id: string;
-  /** Byte offset in the target buffer. */
-  readonly at: number;
+interface WholePack {
+  readonly frames: readonly Buffer[];
+  readonly entries: ReadonlyMap<
+    string,
+    { readonly frame: number; readonly offsetInFrame: number; readonly length: number }
+  >;
+}
+
+function notAPage(pack: Sha256Id, id: string, length: number): CorruptObjectError {
+  return new CorruptObjectError(packKey(pack), `entry ${id} is ${length} bytes, not a page`);
 }
 
 export class PackFetcher {
   private readonly resolved = new Map<Sha256Id, Promise<Sha256Id>>();
-  private readonly whole = new Map<Sha256Id, Promise<Map<string, Buffer>>>();
+  private readonly whole = new Map<Sha256Id, Promise<WholePack>>();
   private readonly ranged = new Map<Sha256Id, Promise<PackReader>>();
 
   constructor(
@@ -36,42 +45,54 @@ export class PackFetcher {
     private readonly options: { cachedPacks?: number } = {},
   ) {}
 
-  /** Copies each wanted entry of `pack` into `target` at its offset. */
-  async fetch(pack: Sha256Id, wants: readonly PageWant[], target: Buffer): Promise<void> {
+  /**
+   * Finds the entries of `pack` with these ids (hex digests): entry k is
+   * `length` bytes at `at[k]` in `sources[k]`, a buffer of what was fetched
+   * (a pack's frame, or one entry read by range). Nothing is copied, and no
+   * view is made per entry.
+   */
+  async fetch(pack: Sha256Id, ids: readonly string[]): Promise<{ sources: Uint8Array[]; at: number[] }> {
     try {
-      await this.fetchFrom(await this.resolve(pack), wants, target);
+      return await this.fetchFrom(await this.resolve(pack), ids);
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) throw err;
       this.forget(pack);
       const again = await this.resolve(pack);
-      await this.fetchFrom(again, wants, target);
+      return await this.fetchFrom(again, ids);
     }
   }
 
-  private async fetchFrom(current: Sha256Id, wants: readonly PageWant[], target: Buffer): Promise<void> {
-    if (wants.length >= WHOLE_PACK_THRESHOLD || this.whole.has(current)) {
-      const entries = await this.cached(this.whole, current, () => this.loadWhole(current));
-      for (const w of wants) {
-        const data = entries.get(w.id);
-        if (data === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${w.id}`);
-        data.copy(target, w.at);
+  private async fetchFrom(current: Sha256Id, ids: readonly string[]): Promise<{ sources: Uint8Array[]; at: number[] }> {
+    if (ids.length >= WHOLE_PACK_THRESHOLD || this.whole.has(current)) {
+      const pack = await this.cached(this.whole, current, () => this.loadWhole(current));
+      const sources: Uint8Array[] = [];
+      const at: number[] = [];
+      for (const id of ids) {
+        const entry = pack.entries.get(id);
+        if (entry === undefined) throw new CorruptObjectError(packKey(current), `holds no entry ${id}`);
+        if (entry.length !== PAGE_SIZE) throw notAPage(current, id, entry.length);
+        sources.push(pack.frames[entry.frame]!);
+        at.push(entry.offsetInFrame);
       }
-      return;
+      return { sources, at };
     }
     const reader = await this.cached(this.ranged, current, () =>
       PackReader.open(this.store, current, { hashers: { blake3 } }),
     );
-    const pages = await Promise.all(wants.map((w) => reader.read(w.id)));
-    for (const [i, data] of pages.entries()) data.copy(target, wants[i]!.at);
+    const sources = await Promise.all(ids.map((id) => reader.read(id)));
+    sources.forEach((data, k) => {
+      if (data.length !== PAGE_SIZE) throw notAPage(current, ids[k]!, data.length);
+    });
+    return { sources, at: sources.map(() => 0) };
   }
 
-  private async loadWhole(id: Sha256Id): Promise<Map<string, Buffer>> {
-    const bytes = await getVerified(this.store, packKey(id), id);
-    // Checked whole against its id here; each page is checked against its digest by the exporter.
-    const reader = PackReader.fromBytes(id, bytes);
-    const entries = new Map<string, Buffer>();
-    for await (const entry of reader.readAll()) entries.set(entry.id, entry.data);
-    return entries;
+  /** A whole pack: its frames' raw bytes and where each entry lies in them. */
+  private async loadWhole(id: Sha256Id): Promise<WholePack> {
+    const bytes = await this.store.get(packKey(id));
+    // Its structure is checked here; each page is checked against its digest by the exporter.
+    const reader = PackReader.fromBytes(id, bytes, { checkWhole: false });
+    const frames = await Promise.all(reader.frames.map((_, i) => reader.frame(i)));
+    return { frames, entries: new Map(reader.entries.map((e) => [e.id, e])) };
   }
 
   private resolve(pack: Sha256Id): Promise<Sha256Id> {

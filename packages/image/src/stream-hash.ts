@@ -1,23 +1,17 @@
 /**
  * The whole-stream SHA-256, computed on a worker thread: SHA-256 runs at
- * about 1.4 GB/s here, slower than reading, parsing and BLAKE3-hashing the
- * pages together, so on the main thread it would set the pace of an import.
+ * about 1.4 GB/s here, slower than reading, checking and writing pages, so
+ * on the main thread it would set the pace. Only exports of images that
+ * recorded the stream's SHA-256 (manifest version 1) use it; newer images
+ * have an image digest (image-digest.ts) instead.
  *
  * Bytes reach the worker through slots: buffers of SLOT_BYTES on
  * SharedArrayBuffers, allocated once and reused, each announced to the worker
  * once. A fresh buffer per chunk would cost a large allocation per chunk, the
  * page faults of touching it and the garbage collections that follow.
  *
- * Two ways in:
- * - update(chunk) copies a chunk the caller owns into free slots;
- * - readFile(handle) reads a file straight into slots and yields views of
- *   them, so the bytes are neither copied nor allocated again. The caller
- *   reads those views while it parses, and says with release(offset) that
- *   it is done with every byte before a stream offset; a slot is reused only
- *   once the worker has hashed it and the caller has released it.
- * When every slot is held by the caller (it is still parsing a long record),
- * a new slot is added rather than waited for: only the worker, which always
- * makes progress, is ever waited on.
+ * update(chunk) copies a chunk the caller owns into free slots, waiting
+ * only for the worker, which always makes progress.
  *
  * The thread and its slots outlive their hasher: a hasher that delivered
  * its digest leaves them to the next one in the process (up to IDLE_THREADS
@@ -26,13 +20,14 @@
  * virtual machine several times the cost of hashing it; a worker imports
  * night after night.
  */
-import type { FileHandle } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FromHashWorker, ToHashWorker } from "./stream-hash-worker.js";
 
 const SLOT_BYTES = 8 * 1024 * 1024;
+/** Slots a hasher fills before it waits for the worker: one hashed while the next is filled. */
+const MIN_SLOTS = 2;
 /** Idle threads kept for the next hashers: one per import or export a process runs at once, commonly. */
 const IDLE_THREADS = 2;
 /** A thread that grew more slots than this (a stream of very long records) is not kept. */
@@ -90,8 +85,6 @@ interface Slot {
   readonly bytes: Uint8Array;
   /** Sent to the worker and not yet acknowledged. */
   hashing: boolean;
-  /** Stream offset just past the slot's bytes while the caller may still read them; 0 when not held. */
-  heldUntil: number;
 }
 
 export class StreamHasher {
@@ -99,11 +92,9 @@ export class StreamHasher {
   private readonly slots: Slot[] = this.thread.buffers.map((buffer) => ({
     bytes: new Uint8Array(buffer),
     hashing: false,
-    heldUntil: 0,
   }));
   /** The digest was delivered: nothing is in flight and the worker's hash is fresh again. */
   private finished = false;
-  private released = 0;
   private wake: (() => void) | undefined;
   private done: { resolve: (digest: string) => void; reject: (err: unknown) => void } | undefined;
   private failure: unknown;
@@ -140,56 +131,6 @@ export class StreamHasher {
     }
   }
 
-  /**
-   * Reads an open file to its end, yielding views of the slots it reads
-   * into; every byte yielded is also hashed. A view stays valid until
-   * release() is given an offset at or past its end.
-   *
-   * The next read is started before a chunk is yielded, so it runs while
-   * the caller parses: a read waits its turn in the libuv pool behind page
-   * hashing and object writes, and the import would otherwise wait for
-   * each one in turn.
-   */
-  async *readFile(file: FileHandle): AsyncGenerator<Uint8Array> {
-    let next = this.readInto(file);
-    try {
-      for (;;) {
-        const { slot, bytesRead } = await next;
-        const s = this.slots[slot]!;
-        if (bytesRead === 0) {
-          s.heldUntil = 0;
-          return;
-        }
-        s.heldUntil = this.bytes + bytesRead;
-        this.send(slot, bytesRead);
-        next = this.readInto(file);
-        yield s.bytes.subarray(0, bytesRead);
-      }
-    } finally {
-      // The file is closed once this returns: no read may still be filling a slot.
-      await next.catch(() => undefined);
-    }
-  }
-
-  /** Reads the file's next bytes into a free slot, which stays reserved (held) until the caller is done with it. */
-  private async readInto(file: FileHandle): Promise<{ slot: number; bytesRead: number }> {
-    const slot = await this.freeSlot();
-    const s = this.slots[slot]!;
-    s.heldUntil = Number.POSITIVE_INFINITY;
-    try {
-      const { bytesRead } = await file.read(s.bytes, 0, SLOT_BYTES, null);
-      return { slot, bytesRead };
-    } catch (err) {
-      s.heldUntil = 0;
-      throw err;
-    }
-  }
-
-  /** The caller of readFile is done with every byte before stream offset `offset`. */
-  release(offset: number): void {
-    this.released = Math.max(this.released, offset);
-  }
-
   /** The digest (hex) of everything handed over. */
   async digest(): Promise<string> {
     if (this.failure !== undefined) throw this.failure;
@@ -213,19 +154,13 @@ export class StreamHasher {
     post(this.thread.worker, { slot, length });
   }
 
-  /** A slot neither being hashed nor held by the caller: waits only for the worker, else adds a slot. */
+  /** A slot not being hashed: waits for the worker, or adds a slot while there are fewer than MIN_SLOTS. */
   private async freeSlot(): Promise<number> {
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
-      let waitable = false;
-      for (let i = 0; i < this.slots.length; i++) {
-        const s = this.slots[i]!;
-        const held = s.heldUntil > this.released;
-        if (!held) s.heldUntil = 0;
-        if (!held && !s.hashing) return i;
-        if (!held) waitable = true;
-      }
-      if (!waitable) return this.addSlot();
+      const free = this.slots.findIndex((s) => !s.hashing);
+      if (free >= 0) return free;
+      if (this.slots.length < MIN_SLOTS) return this.addSlot();
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -233,7 +168,7 @@ export class StreamHasher {
   private addSlot(): number {
     const buffer = new SharedArrayBuffer(SLOT_BYTES);
     const slot = this.slots.length;
-    this.slots.push({ bytes: new Uint8Array(buffer), hashing: false, heldUntil: 0 });
+    this.slots.push({ bytes: new Uint8Array(buffer), hashing: false });
     this.thread.buffers.push(buffer);
     post(this.thread.worker, { slot, buffer });
     return slot;

@@ -9,6 +9,8 @@ import {
   keys,
   loadBlock,
   loadManifest,
+  manifestFormat,
+  pageListFormat,
   verifyImage,
   type Sha256Id,
 } from "../src/index.js";
@@ -109,13 +111,13 @@ describe("an unreadable parent", () => {
     const night0 = await sampleStream({ domainType: "x86-pv", pages: 400, seed: 43 });
     const { stream: night1 } = await mutatePages(night0, 0.05, 8);
     const first = await importImage(store, [night0], { domain: "vm" });
-    // A later writer's manifest: intact (its key is its hash), version 2 in its header.
+    // A later writer's manifest: intact (its key is its hash), version 99 in its header.
     const future = Buffer.from(await store.get(keys.manifestKey(first.imageId)));
-    future.writeUInt16LE(2, 8);
+    future.writeUInt16LE(99, 8);
     const { id } = await putContent(store, "manifests", future);
     await addImageRef(store, "vm", id, new Date(Date.now() + 1000));
     const skipped = await expectSkipped(store, id, night1);
-    expect(skipped.reason).toMatch(/manifest version 2/);
+    expect(skipped.reason).toMatch(/manifest version 99/);
   });
 
   async function expectSkipped(store: ObjectStore, latest: Sha256Id, night1: Buffer) {
@@ -139,5 +141,55 @@ describe("an unreadable parent", () => {
     const none = await importImage(store, [stream], { domain: "vm", parent: null });
     expect(none.parent).toBeNull();
     expect((await loadManifest(store, none.imageId)).parent).toBeNull();
+  });
+});
+
+describe("the stream digest", () => {
+  /** A copy of the image whose first block was changed by `edit`, stored under its new id, in a manifest sealed anew. */
+  async function withEditedBlock(
+    store: ObjectStore,
+    id: Sha256Id,
+    edit: (block: pageListFormat.PageListBlock) => pageListFormat.PageListBlock,
+  ): Promise<Sha256Id> {
+    const manifest = await loadManifest(store, id);
+    const block = edit(await loadBlock(store, id, manifest.blocks[0]!.id));
+    const { id: blockId } = await putContent(store, "blocks", pageListFormat.encodeBlock(block, "zstd"));
+    const blocks = [{ ...manifest.blocks[0]!, id: blockId as Sha256Id }, ...manifest.blocks.slice(1)];
+    const { id: copy } = await putContent(store, "manifests", manifestFormat.encodeManifest({ ...manifest, blocks }));
+    return copy as Sha256Id;
+  }
+
+  it.each([
+    [
+      "a changed non-page byte",
+      (b: pageListFormat.PageListBlock) => {
+        const raw = Buffer.from(b.raw);
+        raw[raw.length - 1]! ^= 1;
+        return { ...b, raw };
+      },
+    ],
+    [
+      "two pages in each other's place",
+      (b: pageListFormat.PageListBlock) => {
+        const digests = Buffer.from(b.digests);
+        const slots = Uint16Array.from(b.slots);
+        const [i, j] = [...b.slots.keys()].filter((k) => b.slots[k] !== pageListFormat.ZERO_SLOT);
+        digests.copy(digests, i! * 32, j! * 32, j! * 32 + 32);
+        Buffer.from(b.digests).copy(digests, j! * 32, i! * 32, i! * 32 + 32);
+        [slots[i!], slots[j!]] = [b.slots[j!]!, b.slots[i!]!];
+        return { ...b, digests, slots };
+      },
+    ],
+  ])("an image whose blocks are consistent but say %s fails export on its digest", async (_what, edit) => {
+    const store = await localStore();
+    const { imageId } = await importImage(store, [await sampleStream({ domainType: "x86-hvm", pages: 300, seed: 4 })], {
+      domain: "d",
+    });
+    expect((await loadManifest(store, imageId)).streamDigest.kind).toBe("image");
+    const copy = await withEditedBlock(store, imageId, edit);
+    const err = await exportToBuffer(store, copy).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageCorruptError);
+    expect(String((err as Error).message)).toMatch(/image digest/);
+    await store.close();
   });
 });

@@ -28,7 +28,7 @@ const id = (n: number) => createHash("sha256").update(String(n)).digest("hex") a
 
 const sample: Manifest = {
   streamBytes: 123_456_789,
-  streamSha256: id(1),
+  streamDigest: { kind: "sha256", hex: id(1) },
   pageSize: 4096,
   source: { kind: "legacy", width: 32 },
   domainType: "x86-pv",
@@ -155,15 +155,32 @@ describe("manifest format", () => {
     expect(decodeManifest("m", withBody(SECTION.ORIGIN, '{"host":"h","zone":"b"}'))).toEqual({ ...sample, host: "h" });
   });
 
+  it("writes a manifest with the image digest as version 2, naming the digest kind, and one with the stream's SHA-256 as version 1", () => {
+    const withImageDigest: Manifest = { ...sample, streamDigest: { kind: "image", hex: id(9) } };
+    const bytes = encodeManifest(withImageDigest);
+    expect(bytes.readUInt16LE(HEADER.version)).toBe(2);
+    const image = HEADER.size + SECTION_HEADER.size;
+    expect(bytes.readUInt8(image + IMAGE.digestKind)).toBe(1);
+    expect(bytes.toString("hex", image + IMAGE.streamDigest, image + IMAGE.streamDigest + 32)).toBe(id(9));
+    expect(decodeManifest("m", bytes)).toEqual(withImageDigest);
+    expect(encodeManifest(sample).readUInt16LE(HEADER.version)).toBe(1);
+    // A digest kind this code does not know is refused, not checked as another kind.
+    const unknown = Buffer.from(bytes.subarray(0, bytes.length - 32));
+    unknown.writeUInt8(7, image + IMAGE.digestKind);
+    const resealed = Buffer.concat([unknown, createHash("sha256").update(unknown).digest()]);
+    expect(() => decodeManifest("m", resealed)).toThrow(/stream digest kind 7/);
+    expect(() => decodeManifest("m", resealed)).toThrow(UnsupportedFormatError);
+  });
+
   it("refuses a flipped byte, a truncation, another version or byte order", () => {
     const bytes = encodeManifest(sample);
     const flipped = Buffer.from(bytes);
     flipped[100] = flipped[100]! ^ 1;
     expect(() => decodeManifest("m", flipped)).toThrow(CorruptObjectError);
     expect(() => decodeManifest("m", bytes.subarray(0, bytes.length - 1))).toThrow(CorruptObjectError);
-    const v2 = Buffer.from(bytes);
-    v2.writeUInt16LE(2, HEADER.version);
-    expect(() => decodeManifest("m", v2)).toThrow(/manifest version 2/);
+    const v3 = Buffer.from(bytes);
+    v3.writeUInt16LE(3, HEADER.version);
+    expect(() => decodeManifest("m", v3)).toThrow(/manifest version 3/);
     const be = Buffer.from(bytes);
     be.writeUInt8(2, HEADER.byteOrder);
     expect(() => decodeManifest("m", be)).toThrow(UnsupportedFormatError);

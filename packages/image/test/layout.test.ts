@@ -29,7 +29,7 @@ describe("size table", () => {
 describe("the bytes written", () => {
   const manifest: Manifest = {
     streamBytes: 0x01_0203_0405,
-    streamSha256: "11".repeat(32),
+    streamDigest: { kind: "sha256", hex: "11".repeat(32) },
     pageSize: 4096,
     source: { kind: "v2" },
     domainType: "x86-hvm",

@@ -68,6 +68,11 @@ export class FrameChannel {
     return this.failure !== undefined;
   }
 
+  /** Frames decoded and not yet taken with next(). */
+  get queuedFrames(): number {
+    return this.frames.length;
+  }
+
   /** Both sides stated STREAM_FLAGS.acks (false until the peer's header arrived). */
   get flowControl(): boolean {
     const peer = this.decoder.header?.flags ?? 0;

@@ -13,6 +13,7 @@ export { TokenBucket, parseRate, realClock, type Clock, type TokenBucketOptions 
 export { OneTimeToken } from "./token.js";
 export { MigrationRecord, RECORD_TTL_MS, type Listener, type Outcome } from "./rendezvous.js";
 export { FrameChannel } from "./channel.js";
+export { pumpData } from "./data-pump.js";
 export { DEFAULT_WINDOW, FrameSink } from "./frame-sink.js";
 export { recoverSide, receiverSettle, senderAbort, senderDecide } from "./commit.js";
 export { sendLive, type SendOptions, type SendReport } from "./sender.js";

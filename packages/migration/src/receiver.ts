@@ -21,7 +21,7 @@ import { claimTargetBuild, receiverSettle } from "./commit.js";
 import { NoRoomError } from "@xenfleet/transfer";
 import { MigrationFailedError, WireFormatError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
-import { withTimeout } from "./timeout.js";
+import { pumpData } from "./data-pump.js";
 import { STREAM_FLAGS } from "./wire/format.js";
 import { OneTimeToken } from "./token.js";
 
@@ -102,7 +102,7 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     // If building fails early, stop pumping: the pump may be waiting for a drain that never comes.
     building.catch(() => channel.close(true));
     try {
-      rawBytes = await pump(channel, data, o.idleTimeoutMs ?? 30_000);
+      rawBytes = await pumpData(channel, data, o.idleTimeoutMs ?? 30_000);
     } catch (err) {
       data.destroy(err as Error);
       await building.then(
@@ -239,44 +239,5 @@ function acceptOne(
           setTimeout(() => socket.destroy(), 1000).unref();
         });
     });
-  });
-}
-
-/** Moves data frames into the domain builder until END; returns the raw bytes carried. */
-async function pump(channel: FrameChannel, data: PassThrough, idleMs: number): Promise<number> {
-  let raw = 0;
-  for (;;) {
-    const f = await withTimeout(channel.next(), idleMs, "no data from the sender");
-    if (f.type === "data") {
-      raw += f.payload.length;
-      if (!data.write(f.payload)) await drained(data);
-      if (channel.flowControl) await channel.sendControl("ack", { rawBytes: raw });
-      continue;
-    }
-    if (f.type === "end") {
-      const body = JSON.parse(f.payload.toString("utf8")) as { rawBytes?: unknown };
-      if (body.rawBytes !== raw)
-        throw new WireFormatError("truncated", 0, `END says ${String(body.rawBytes)} bytes, ${raw} arrived`);
-      data.end();
-      return raw;
-    }
-    if (f.type === "abort")
-      throw new MigrationFailedError(`sender aborted: ${f.payload.toString("utf8").slice(0, 200)}`);
-    throw new WireFormatError("unexpected-frame", 0, `${f.type} frame during the data phase`);
-  }
-}
-
-function drained(s: PassThrough): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      s.off("drain", onDrain);
-      s.off("close", onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new MigrationFailedError("domain builder stopped reading"));
-    s.on("drain", onDrain);
-    s.on("close", onClose);
   });
 }

@@ -5,10 +5,12 @@
  */
 import { once } from "node:events";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrameChannel } from "../src/channel.js";
 import { FrameSink } from "../src/frame-sink.js";
+import { pumpData } from "../src/data-pump.js";
 import { STREAM_FLAGS } from "../src/wire/format.js";
 
 const KiB = 1024;
@@ -81,4 +83,35 @@ describe("flow control", () => {
     await writing;
     expect(raw).toBe(16 * 64 * KiB);
   });
+
+  it.each([
+    // A window of one frame: every frame needs its ack before the next is sent.
+    [64 * KiB, 64],
+    // Frames waiting together are acknowledged together.
+    [4 * 1024 * KiB, 63],
+  ])(
+    "the receiver's pump, under a window of %i bytes, never stalls the sender and sends at most %i acks for 64 frames",
+    async (window, mostAcks) => {
+      const [a, b] = await socketPair();
+      const sender = new FrameChannel(a, { flags: STREAM_FLAGS.acks });
+      const receiver = new FrameChannel(b, { flags: STREAM_FLAGS.acks });
+      await Promise.all([sender.peerHeader(5000), receiver.peerHeader(5000)]);
+      const acks: number[] = [];
+      const sendControl = receiver.sendControl.bind(receiver);
+      receiver.sendControl = (type, body) => {
+        if (type === "ack") acks.push((body as { rawBytes: number }).rawBytes);
+        return sendControl(type, body);
+      };
+      const frames = 64;
+      const writing = writeAll(new FrameSink(sender, { compression: "none", frameBytes: 64 * KiB, window }), frames);
+      // Frames pile up before the pump starts, as when the domain builder is busy.
+      while (receiver.queuedFrames < Math.min(8, window / (64 * KiB))) await new Promise((r) => setTimeout(r, 10));
+      const data = new PassThrough();
+      data.resume();
+      expect(await pumpData(receiver, data, 10_000)).toBe(frames * 64 * KiB);
+      await writing;
+      expect(acks.length).toBeLessThanOrEqual(mostAcks);
+      expect(acks.at(-1)).toBe(frames * 64 * KiB);
+    },
+  );
 });

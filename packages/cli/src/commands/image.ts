@@ -258,7 +258,11 @@ export function registerImageCommands(program: Command): void {
           ),
         );
         if (file === "-") return;
-        emit(opts.json, { imageId: id, file, bytes: r.bytes, sha256: r.sha256, seconds: r.seconds }, () => "");
+        emit(
+          opts.json,
+          { imageId: id, file, bytes: r.bytes, digestKind: r.digest.kind, digest: r.digest.hex, seconds: r.seconds },
+          () => "",
+        );
       }),
     );
 
@@ -327,7 +331,8 @@ export function registerImageCommands(program: Command): void {
     const m = info.manifest ?? (await loadManifest(store, id));
     const doc = {
       ...imageJson({ ...info, manifest: m }),
-      streamSha256: m.streamSha256,
+      digestKind: m.streamDigest.kind,
+      streamDigest: m.streamDigest.hex,
       pageSize: m.pageSize,
       xenVersion: m.xenVersion === null ? null : `${m.xenVersion.major}.${m.xenVersion.minor}`,
       libxcVersion: m.libxcVersion,
@@ -351,8 +356,8 @@ export function registerImageCommands(program: Command): void {
       );
       emit(
         json,
-        { imageId: id, bytes: r.bytes, sha256: r.sha256, seconds: r.seconds },
-        () => `ok ${id} ${r.bytes} bytes sha256 ${r.sha256}`,
+        { imageId: id, bytes: r.bytes, digestKind: r.digest.kind, digest: r.digest.hex, seconds: r.seconds },
+        () => `ok ${id} ${r.bytes} bytes, ${r.digest.kind} digest ${r.digest.hex}`,
       );
     },
   );
