@@ -193,21 +193,22 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
     expect((await latest()).parent).toBe(after.imageId);
   });
 
-  it("lists a down host's domains as not saved without failing the batch, and forgets the host", async () => {
+  it("lists a down host's domains as not saved while the other hosts save, exits 1, and forgets the host", async () => {
     for (const worker of ["save-worker", "restore-worker"]) await stop(procs.get(`host-2-${worker}`)!);
     await until("host-2 to show as down", async () =>
       (await getHost(conn, prefix, "host-2"))?.state === "down" ? true : undefined,
     );
     expect((await json(["status", ...fleet])).hostCounts).toEqual({ up: 1, draining: 0, down: 1 });
 
-    const report = await json(["batch-save", "--wait", "--no-compress", ...fleet, ...store]);
-    expect(report).toMatchObject({ ok: true, saved: 2, failed: 0, failures: [] });
+    const report = await json(["batch-save", "--wait", "--no-compress", ...fleet, ...store], 1);
+    expect(report).toMatchObject({ ok: false, saved: 2, failed: 0, failures: [] });
+    expect((report.error as { message: string }).message).toBe("2 domains not saved (host down)");
     expect(report.notSaved).toEqual([
       { host: "host-2", domain: "host-2-vm-1", reason: expect.stringMatching(/host host-2 is down/) },
       { host: "host-2", domain: "host-2-vm-2", reason: expect.stringMatching(/host host-2 is down/) },
     ]);
     const text = await cli(["batch-save", "--wait", "--no-compress", ...fleet, ...store]);
-    expect(text.code).toBe(0);
+    expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/not saved: host-2 host-2-vm-1: host host-2 is down/);
 
     // A host that is up cannot be forgotten: its next heartbeat would bring it back.

@@ -141,8 +141,11 @@ export function registerWorkCommands(program: Command): void {
             text: "",
           });
         const report = { ...fromBatch(withSkipped(done.report, batch.skipped)), ...started };
-        if (report.failed > 0)
-          throw new WorkFailedError(`${report.failed} of ${report.saved + report.failed} saves failed`, {
+        // A domain left unsaved (its host down) has no backup tonight: the other hosts' saves ran, and the
+        // exit code still says the batch is not whole, so cron can tell (`hosts forget` retires a dead host).
+        const notSaved = report.notSaved?.length ?? 0;
+        if (report.failed > 0 || notSaved > 0)
+          throw new WorkFailedError(batchShortfall(report.saved, report.failed, notSaved), {
             report,
             text: reportText(report),
           });
@@ -285,4 +288,12 @@ export function bytesStep(label: string, state: string, bytes?: number, total?: 
       : {}),
     ...(bytes !== undefined && total !== undefined ? { total } : {}),
   };
+}
+
+function batchShortfall(saved: number, failed: number, notSaved: number): string {
+  const parts = [
+    ...(failed > 0 ? [`${failed} of ${saved + failed} saves failed`] : []),
+    ...(notSaved > 0 ? [`${notSaved} domains not saved (host down)`] : []),
+  ];
+  return parts.join("; ");
 }
