@@ -34,6 +34,7 @@ import { compressImage, DigestTable, gc, importImage, type Sha256Id } from "@xen
 import { hashPages, PAGE_SIZE } from "@xenfleet/native";
 import { LocalStore, type ObjectStore } from "@xenfleet/store";
 import { CommandRunner } from "./lib/command-runner.js";
+import { baselineToolEnv } from "./lib/baseline-env.js";
 
 const MiB = 1024 * 1024;
 
@@ -270,15 +271,7 @@ interface Tool {
 }
 
 function tools(commands: CommandRunner, dir: string, wanted: string[]): Tool[] {
-  const env = {
-    ...process.env,
-    RESTIC_PASSWORD: "bench",
-    RESTIC_CACHE_DIR: join(dir, "restic-cache"),
-    BORG_PASSPHRASE: "",
-    BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes",
-    BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
-    BORG_BASE_DIR: join(dir, "borg-base"),
-  };
+  const env = baselineToolEnv(dir);
   const sh = (cmd: string, args: string[]) => commands.run(cmd, args, env);
   const all: Tool[] = [
     {

@@ -27,6 +27,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startTestS3Server } from "@xenfleet/store/testing";
+import { baselineToolEnv } from "./lib/baseline-env.js";
 
 const MIB = Number(process.env.BENCH_RESTORE_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_RESTORE_ROUNDS ?? 3);
@@ -98,15 +99,7 @@ async function main(): Promise<void> {
     }
 
     const notes: string[] = [];
-    const toolEnv = {
-      ...process.env,
-      RESTIC_PASSWORD: "bench",
-      RESTIC_CACHE_DIR: join(dir, "restic-cache"),
-      BORG_PASSPHRASE: "",
-      BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes",
-      BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
-      BORG_BASE_DIR: join(dir, "borg-base"),
-    };
+    const toolEnv = baselineToolEnv(dir);
     if (installed("restic")) {
       const repo = join(dir, "restic");
       run("restic", ["-r", repo, "init"], toolEnv);
