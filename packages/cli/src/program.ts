@@ -24,8 +24,8 @@ const { version } = JSON.parse(readFileSync(new URL("../package.json", import.me
 export const CONVENTIONS = `
 Exit codes:
   0  success
-  1  the work ran and some of it failed (a batch with failures, a verify that
-     found corruption, a job that failed)
+  1  the work ran and some of it failed (a batch with failures or domains not
+     saved, a verify that found corruption, a job that failed)
   2  usage: a bad flag or value, an unknown command, host, domain, image or file
   3  a dependency could not be reached: Redis, the store, a host
 
