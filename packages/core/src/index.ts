@@ -1,6 +1,7 @@
 export * from "./errors.js";
 export { parseSize, formatSize, parseDuration, formatDuration } from "./units.js";
 export { sleep, poll, type PollOptions } from "./wait.js";
+export { isProcessRunning } from "./process.js";
 export { writeChunk, endSink } from "./sink.js";
 export { piped, type PipedOptions } from "./pipe.js";
 export {

@@ -19,7 +19,7 @@
  * lock went stale (it could not refresh, or was stopped for a long time)
  * refuses to commit, since a sweep may have run meanwhile (LockLostError).
  */
-import { sleep } from "@xenfleet/core";
+import { sleep, isProcessRunning } from "@xenfleet/core";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { ObjectNotFoundError, type ObjectStore } from "@xenfleet/store";
@@ -79,20 +79,8 @@ export async function listLocks(store: ObjectStore): Promise<Array<{ key: string
 }
 
 export function isStale(record: LockRecord, staleMs: number = DEFAULT_STALE_MS, now = Date.now()): boolean {
-  if (record.host === hostname() && typeof record.pid === "number" && !isRunning(record.pid)) return true;
+  if (record.host === hostname() && typeof record.pid === "number" && !isProcessRunning(record.pid)) return true;
   return now - record.refreshed > staleMs;
-}
-
-/** Whether a process with this pid runs on this host (EPERM: it does, as another user). */
-function isRunning(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

@@ -30,6 +30,7 @@ import type {
 import { clampRange, validateRange } from "./range.js";
 import { refVersion } from "./ref-version.js";
 import { sourceChunks } from "./source.js";
+import { isProcessRunning } from "@xenfleet/core";
 
 /** Temp files and ref locks live in dot-directories, which no key can name (key.ts). */
 const TMP_DIR = ".tmp";
@@ -630,11 +631,5 @@ function mapFsError(op: string, key: string, err: unknown): Error {
 /** Whether the process that named a temporary file "<pid>-<random>.tmp" still runs (unknown names: yes, to be safe). */
 function writerRuns(name: string): boolean {
   const pid = Number(name.slice(0, name.indexOf("-")));
-  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return !Number.isSafeInteger(pid) || pid <= 0 || isProcessRunning(pid);
 }

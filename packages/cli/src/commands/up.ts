@@ -5,7 +5,7 @@
  * a pid file, and `xenfleet down` stops it. The local Redis is started when
  * none answers (local-redis.ts).
  */
-import { sleep } from "@xenfleet/core";
+import { sleep, isProcessRunning } from "@xenfleet/core";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -127,9 +127,9 @@ export function registerUpCommands(program: Command): void {
         );
       const pid = Number(readFileSync(file, "utf8").trim());
       if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`${file} holds no pid`);
-      if (alive(pid)) process.kill(pid, "SIGTERM");
+      if (isProcessRunning(pid)) process.kill(pid, "SIGTERM");
       const deadline = Date.now() + 120_000;
-      while (alive(pid)) {
+      while (isProcessRunning(pid)) {
         if (Date.now() > deadline) throw new WorkFailedError(`the fleet (pid ${pid}) is still running after 120 s`);
         await sleep(200);
       }
@@ -140,7 +140,7 @@ export function registerUpCommands(program: Command): void {
 
 /** Start `up` again without --detach, in the background, and wait until its hosts are up. */
 async function detach(fleet: EmbeddedFleet, pidFile: string, json: boolean | undefined): Promise<void> {
-  if (existsSync(pidFile) && alive(Number(readFileSync(pidFile, "utf8").trim()))) {
+  if (existsSync(pidFile) && isProcessRunning(Number(readFileSync(pidFile, "utf8").trim()))) {
     throw new UsageError(`a fleet is already running (pid file ${pidFile})`);
   }
   mkdirSync(join(fleet.stateDir, "logs"), { recursive: true });
@@ -191,13 +191,4 @@ async function detach(fleet: EmbeddedFleet, pidFile: string, json: boolean | und
     { pid, pidFile, log: logFile, hosts: fleet.hosts, prefix: fleet.prefix, store: fleet.store, state: "up" },
     () => `fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})`,
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

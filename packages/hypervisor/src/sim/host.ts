@@ -1,4 +1,4 @@
-import { OperationAbortedError } from "@xenfleet/core";
+import { OperationAbortedError, isProcessRunning } from "@xenfleet/core";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -413,18 +413,9 @@ export class SimHost implements Hypervisor {
   private async sweepIncoming(): Promise<void> {
     for (const name of await readdir(paths.incoming(this.dir))) {
       const pid = Number(name.split("-")[0]);
-      if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+      if (!Number.isInteger(pid) || pid === process.pid || isProcessRunning(pid)) continue;
       await rm(join(paths.incoming(this.dir), name), { recursive: true, force: true });
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 

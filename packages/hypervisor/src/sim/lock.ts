@@ -3,6 +3,7 @@ import { open, readFile, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DomainBusyError } from "../errors.js";
+import { isProcessRunning } from "@xenfleet/core";
 
 /**
  * Lock files, so that several processes on one host (save, restore and migrate
@@ -73,11 +74,7 @@ async function readOwner(path: string): Promise<Owner | undefined> {
 function isAlive(owner: Owner): boolean {
   if (owner.host !== self.host) return true; // cannot tell: assume alive
   if (owner.pid === self.pid) return owner.start === self.start;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
-  }
+  if (!isProcessRunning(owner.pid)) return false;
   const start = processStart(owner.pid);
   return start === undefined || owner.start === undefined || start === owner.start;
 }
