@@ -8,6 +8,7 @@
 import { statSync } from "node:fs";
 import { parseDuration, parseSize } from "@xenfleet/core";
 import { checkCron } from "@xenfleet/fleet";
+import { parseCheckSubset } from "@xenfleet/image";
 import { assertHostId, prefixSchema, redisUrlSchema, schemas } from "@xenfleet/jobs";
 import { parseStoreUrl } from "@xenfleet/store";
 import { InvalidArgumentError, Option } from "commander";
@@ -134,3 +135,6 @@ export function durationOption(flags: string, description: string, fallback?: st
   const option = new Option(flags, description).argParser(duration);
   return fallback === undefined ? option : option.default(duration(fallback), fallback);
 }
+
+/** A slice of a store's packs for `check --read-data-subset`: n/m or a percentage. */
+export const checkSubset = checked(parseCheckSubset);

@@ -97,6 +97,33 @@ describe("xenfleet image", () => {
     expect(swept.deleted.manifests).toBe(1);
   });
 
+  it("checks a whole store: ok when sound, exit 1 naming the broken pack and image", async () => {
+    const { dir, store, file } = await setup();
+    const id = (await run(["image", "import", file, "--domain", "web", "--store", store])).stdout.trim();
+    const sound = JSON.parse((await run(["check", "--read-data", "--json", "--store", store])).stdout) as {
+      ok: boolean;
+      problems: unknown[];
+      dataRead: { packs: number };
+    };
+    expect(sound).toMatchObject({ ok: true, problems: [] });
+    expect(sound.dataRead.packs).toBeGreaterThan(0);
+    const packs = join(dir, "store", "packs");
+    const [fan] = await readdir(packs);
+    const [pack] = await readdir(join(packs, fan!));
+    const path = join(packs, fan!, pack!);
+    const bytes = await readFile(path);
+    bytes[bytes.length >> 1]! ^= 0xff;
+    await writeFile(path, bytes);
+    // The structure holds; only reading the data finds the flipped byte.
+    await run(["check", "--store", store]);
+    const failed = await run(["check", "--read-data", "--store", store]).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: 1 });
+    const out = (failed as { stdout: string; stderr: string }).stdout + (failed as { stderr: string }).stderr;
+    expect(out).toContain(`packs/${fan}/${pack}`);
+    expect(out).toContain(`broken image ${id} web`);
+    await expect(run(["check", "--read-data-subset", "0/7", "--store", store])).rejects.toMatchObject({ code: 2 });
+  });
+
   it("imports from stdin and exports to stdout", async () => {
     const { store, file, stream } = await setup();
     const child = spawn(process.execPath, args(["image", "import", "-", "--domain", "pipe", "--store", store]), {

@@ -17,3 +17,4 @@ export {
   type LayoutOffsets,
   type LayoutValues,
 } from "./layout.js";
+export { forEachLimited } from "./each.js";

@@ -17,6 +17,7 @@
  * compressed twice with the same algorithm gives the same bytes and key.
  */
 import { ObjectNotFoundError, packFormat, recompressPack, type Compression, type ObjectStore } from "@xenfleet/store";
+import { forEachLimited } from "@xenfleet/core";
 import { blake3 } from "@xenfleet/native";
 import { forwardKey, packKey, type Sha256Id } from "./keys.js";
 import { loadManifest, loadBlock } from "./load.js";
@@ -130,17 +131,13 @@ export async function compressImage(
   const manifest = await loadManifest(store, imageId);
   const packs = new Set<Sha256Id>();
   for (const ref of manifest.blocks) for (const p of (await loadBlock(store, imageId, ref.id)).packs) packs.add(p);
-  const todo = [...packs];
-  const totals = { packs: todo.length, rewritten: 0, bytesBefore: 0, bytesAfter: 0 };
-  const worker = async () => {
-    for (let p = todo.shift(); p !== undefined; p = todo.shift()) {
-      options.signal?.throwIfAborted();
-      const r = await compressPack(store, p, compression, options);
-      if (r.rewritten) totals.rewritten++;
-      totals.bytesBefore += r.bytesBefore;
-      totals.bytesAfter += r.bytesAfter;
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 2 }, worker));
+  const totals = { packs: packs.size, rewritten: 0, bytesBefore: 0, bytesAfter: 0 };
+  await forEachLimited(packs, options.concurrency ?? 2, async (p) => {
+    options.signal?.throwIfAborted();
+    const r = await compressPack(store, p, compression, options);
+    if (r.rewritten) totals.rewritten++;
+    totals.bytesBefore += r.bytesBefore;
+    totals.bytesAfter += r.bytesAfter;
+  });
   return totals;
 }

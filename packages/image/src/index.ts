@@ -44,3 +44,12 @@ export type { Manifest, BlockRef, SourceKind, DomainTypeName } from "./manifest.
 export * as keys from "./keys.js";
 export { parseImageId, type Sha256Id } from "./keys.js";
 export { DigestTable } from "./digest-table.js";
+export {
+  checkStore,
+  inSubset,
+  parseCheckSubset,
+  type CheckOptions,
+  type CheckProblem,
+  type CheckResult,
+  type CheckSubset,
+} from "./check.js";

@@ -1,6 +1,6 @@
 /**
- * `xenfleet image import|export|ls|show|verify|protect|unprotect|rm`, `xenfleet prune` and
- * `xenfleet gc`: the image layer from the command line. Every command takes
+ * `xenfleet image import|export|ls|show|verify|protect|unprotect|rm`, `xenfleet prune`,
+ * `xenfleet check` and `xenfleet gc`: the image layer from the command line. Every command takes
  * --store (default $XENFLEET_STORE, else ./.xenfleet/store); only `image
  * import` creates a store that is not there. Long operations draw a progress
  * bar on stderr when it is a terminal, and print nothing extra otherwise.
@@ -10,6 +10,7 @@ import { Option, type Command } from "commander";
 import { formatSize } from "@xenfleet/core";
 import type { StreamSource } from "@xenfleet/format";
 import {
+  checkStore,
   exportImage,
   gc,
   importAnyImage,
@@ -20,13 +21,14 @@ import {
   removeImage,
   unprotectImage,
   verifyImage,
+  type CheckSubset,
   type ImageInfo,
   type ImageRef,
   type Manifest,
   type Sha256Id,
 } from "@xenfleet/image";
 import type { Compression, ObjectStore } from "@xenfleet/store";
-import { count, durationOption, inputFile, label, labels, since } from "../args.js";
+import { checkSubset, count, durationOption, inputFile, label, labels, since } from "../args.js";
 import { UsageError, WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
 import { writeOutput } from "../output-file.js";
@@ -431,6 +433,50 @@ export function registerImageCommands(program: Command): void {
                 )
                 .join("\n"),
           );
+        },
+      ),
+    );
+
+  program
+    .command("check")
+    .description(
+      "Check the whole store: every ref, manifest, block and pack present and sound, every page an image lists held; exit 1 naming each broken object and the images it breaks",
+    )
+    .option("--read-data", "also read every pack whole and hash every page (reads the whole store)")
+    .addOption(
+      new Option(
+        "--read-data-subset <slice>",
+        "read and hash only a deterministic slice of the packs: n/m (the n-th of m) or a percentage (10%)",
+      ).argParser(checkSubset),
+    )
+    .option("--json", "print the result as one JSON document")
+    .addOption(storeOption())
+    .action(
+      withStore(
+        false,
+        async (store, opts: { store: string; json?: boolean; readData?: boolean; readDataSubset?: CheckSubset }) => {
+          const readData = opts.readData === true || opts.readDataSubset !== undefined;
+          const bar = process.stderr.isTTY ? tracker() : undefined;
+          const r = await checkStore(store, {
+            readData,
+            ...(opts.readDataSubset === undefined ? {} : { subset: opts.readDataSubset }),
+            onProgress: (phase, done, total) =>
+              bar?.update("check", { label: `check ${phase}`, state: "", done, total, unit: "objects" }),
+          }).finally(() => bar?.stop());
+          const c = r.checked;
+          const text = [
+            `${r.images} images: ${c.manifests} manifests, ${c.blocks} blocks, ${c.packs} packs checked` +
+              (readData ? `; ${r.dataRead.packs} packs (${formatSize(r.dataRead.bytes)}) read and hashed` : ""),
+            ...r.problems.map((p) => `${p.kind} ${p.key}: ${p.reason} (breaks ${p.images.length} images)`),
+            ...r.brokenImages.map((i) => `broken image ${i.id} ${i.domains.join(", ")}`),
+          ].join("\n");
+          const doc = { ...r, readData, subset: opts.readDataSubset ?? null };
+          if (r.problems.length > 0)
+            throw new WorkFailedError(
+              `${r.problems.length} broken objects break ${r.brokenImages.length} images`,
+              { report: doc, text },
+            );
+          emit(opts.json, doc, () => text);
         },
       ),
     );
