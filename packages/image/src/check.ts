@@ -24,8 +24,20 @@
  */
 import { forEachLimited } from "@xenfleet/core";
 import { blake3, PAGE_SIZE } from "@xenfleet/native";
-import { CorruptObjectError, ObjectNotFoundError, PackReader, UnsupportedPackError, type ObjectStore } from "@xenfleet/store";
-import { ImageCorruptError, ImageNotFoundError, ImageObjectMissingError, ImageUsageError, UnsupportedFormatError } from "./errors.js";
+import {
+  CorruptObjectError,
+  ObjectNotFoundError,
+  PackReader,
+  UnsupportedPackError,
+  type ObjectStore,
+} from "@xenfleet/store";
+import {
+  ImageCorruptError,
+  ImageNotFoundError,
+  ImageObjectMissingError,
+  ImageUsageError,
+  UnsupportedFormatError,
+} from "./errors.js";
 import { resolvePack } from "./forwards.js";
 import { blockKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
 import { loadBlock, loadManifest } from "./load.js";
@@ -75,7 +87,9 @@ export function parseCheckSubset(text: string): CheckSubset {
   }
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
   if (percent !== null && Number(percent[1]) > 0 && Number(percent[1]) <= 100) return { percent: Number(percent[1]) };
-  throw new ImageUsageError(`not a subset: ${JSON.stringify(text)} (n/m with 1 <= n <= m, or a percentage such as 10%)`);
+  throw new ImageUsageError(
+    `not a subset: ${JSON.stringify(text)} (n/m with 1 <= n <= m, or a percentage such as 10%)`,
+  );
 }
 
 /** Whether a pack falls in the subset: decided by the first 32 bits of its id, which are uniform. */
@@ -161,7 +175,12 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
       }
       const lacking = pagesLacking(reader, named, blocks, pagesOfBlock);
       if (lacking.count > 0)
-        report("pack", key, `holds no page-sized entry for ${lacking.count} pages its blocks name`, lacking.images(imagesOfBlock));
+        report(
+          "pack",
+          key,
+          `holds no page-sized entry for ${lacking.count} pages its blocks name`,
+          lacking.images(imagesOfBlock),
+        );
     } catch (err) {
       report("pack", key, findingOf(err), imagesOf());
     }

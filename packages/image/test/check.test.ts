@@ -128,7 +128,10 @@ describe("--read-data-subset values", () => {
   });
 
   it("slices n/m cover every pack exactly once", () => {
-    const packs = Array.from({ length: 200 }, (_, i) => createHash("sha256").update(String(i)).digest("hex") as Sha256Id);
+    const packs = Array.from(
+      { length: 200 },
+      (_, i) => createHash("sha256").update(String(i)).digest("hex") as Sha256Id,
+    );
     for (const pack of packs) {
       const hits = [1, 2, 3, 4, 5, 6, 7].filter((n) => inSubset(pack, { n, of: 7 }));
       expect(hits).toHaveLength(1);

@@ -472,10 +472,10 @@ export function registerImageCommands(program: Command): void {
           ].join("\n");
           const doc = { ...r, readData, subset: opts.readDataSubset ?? null };
           if (r.problems.length > 0)
-            throw new WorkFailedError(
-              `${r.problems.length} broken objects break ${r.brokenImages.length} images`,
-              { report: doc, text },
-            );
+            throw new WorkFailedError(`${r.problems.length} broken objects break ${r.brokenImages.length} images`, {
+              report: doc,
+              text,
+            });
           emit(opts.json, doc, () => text);
         },
       ),
