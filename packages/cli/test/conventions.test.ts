@@ -173,6 +173,12 @@ function table(): Record<string, Case[]> {
       { args: ["prune", "--keep-last", "1", "--label", "Not OK", ...store()], code: 2, says: /label must be/ },
       { args: ["prune", "--keep-last", "1", ...missingStore()], code: 3, says: NO_STORE },
     ],
+    check: [
+      { args: ["check", "--read-data", "--json", ...store()], code: 0 },
+      { args: ["check", "--read-data-subset", "10%", "--json", ...store()], code: 0 },
+      { args: ["check", "--read-data-subset", "8/7", "--json", ...store()], code: 2, says: /not a subset: "8\/7"/ },
+      { args: ["check", "--json", ...missingStore()], code: 3, says: NO_STORE },
+    ],
     gc: [
       { args: ["gc", "--dry-run", "--json", ...store()], code: 0 },
       { args: ["gc", "--grace", "1x", "--json", ...store()], code: 2, says: /not a duration: "1x"/ },

@@ -85,6 +85,11 @@ describe("xenfleet image", () => {
     expect((await readFile(out)).equals(stream)).toBe(true);
     const verified = await run(["image", "verify", id, "--store", store]);
     expect(verified.stdout).toMatch(/^ok /);
+    const recorded = JSON.parse((await run(["image", "ls", "--json", "--store", store])).stdout) as {
+      images: Array<{ imageId: string; verified: { ok: boolean; at: string } | null }>;
+    };
+    expect(recorded.images.find((i) => i.imageId === id)?.verified).toMatchObject({ ok: true });
+    expect(recorded.images.find((i) => i.imageId === json.imageId)?.verified).toBeNull();
 
     await run(["image", "rm", id, "--store", store]);
     const after = await run(["image", "ls", "--json", "--store", store]);
@@ -95,7 +100,8 @@ describe("xenfleet image", () => {
       deleted: { manifests: number };
     };
     expect(swept.deleted.manifests).toBe(1);
-  });
+    // A dozen CLI processes, each starting Node and the packages: on a loaded machine that outlasts the default.
+  }, 180_000);
 
   it("checks a whole store: ok when sound, exit 1 naming the broken pack and image", async () => {
     const { dir, store, file } = await setup();
@@ -201,7 +207,8 @@ describe("xenfleet image", () => {
     expect(await ls(["--since", "2100-01-01"])).toEqual([]);
     expect((await ls(["--since", "1h"])).length).toBe(3);
     const text = (await run(["image", "ls", "--store", store])).stdout.split("\n");
-    expect(text[0]).toMatch(/^IMAGE\s+CREATED\s+DOMAIN\s+UUID\s+HOST\s+LABELS\s+SIZE\s+NEW$/);
+    expect(text[0]).toMatch(/^IMAGE\s+CREATED\s+DOMAIN\s+UUID\s+HOST\s+LABELS\s+SIZE\s+NEW\s+VERIFIED$/);
+    expect(text[1]).toMatch(/\snever$/);
     await expect(run(["image", "ls", "--since", "yesterday", "--store", store])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/argument 'yesterday' is invalid/),

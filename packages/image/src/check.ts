@@ -17,7 +17,7 @@
  * Each problem is reported once, as the object at fault and the images it
  * breaks (an object shared by dedup breaks every image that lists it).
  * A store that cannot be reached is an error, never a finding. Nothing in
- * the store is changed.
+ * the store is changed unless `moveAside` is asked for.
  *
  * Memory: every live block's page digests and slots (34 bytes a page) are
  * kept for the pack pass: proportional to the pages the live images list.
@@ -28,6 +28,7 @@ import {
   CorruptObjectError,
   ObjectNotFoundError,
   PackReader,
+  sha256Id,
   UnsupportedPackError,
   type ObjectStore,
 } from "@xenfleet/store";
@@ -42,6 +43,7 @@ import { resolvePack } from "./forwards.js";
 import { blockKey, manifestKey, packKey, type Sha256Id } from "./keys.js";
 import { loadBlock, loadManifest } from "./load.js";
 import { ZERO_SLOT } from "./page-list.js";
+import { damageOf, quarantineObject } from "./quarantine.js";
 import { listImageRefs } from "./refs.js";
 
 /** A deterministic slice of the packs: the n-th of m (1-based), or a fraction of them. */
@@ -51,6 +53,12 @@ export interface CheckOptions {
   /** Read every pack (or the subset's) whole and hash every page. */
   readonly readData?: boolean;
   readonly subset?: CheckSubset;
+  /**
+   * Move corrupt objects aside and mark them (quarantine.ts), so that the
+   * next save of each affected domain stores their pages anew. Otherwise
+   * nothing in the store is changed.
+   */
+  readonly moveAside?: boolean;
   /** Objects read at once (default 8). */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
@@ -75,6 +83,8 @@ export interface CheckResult {
   readonly problems: CheckProblem[];
   /** Every image some problem breaks, with the domains that hold it. */
   readonly brokenImages: Array<{ id: Sha256Id; domains: string[]; keys: string[] }>;
+  /** Domains whose newest image is broken: until their next save, nothing of theirs restores as it is now. */
+  readonly domainsWithoutGoodImage: string[];
 }
 
 /** Parses `1/7` or `10%` (what `--read-data-subset` takes). */
@@ -109,7 +119,7 @@ interface BlockPages {
 
 export async function checkStore(store: ObjectStore, options: CheckOptions = {}): Promise<CheckResult> {
   const limit = options.concurrency ?? 8;
-  const problems = new Map<string, { kind: CheckedKind; reason: string; images: Set<Sha256Id> }>();
+  const problems = new Map<string, { readonly kind: CheckedKind; reason: string; readonly images: Set<Sha256Id> }>();
   const report = (kind: CheckedKind, key: string, reason: string, images: Iterable<Sha256Id>) => {
     const known = problems.get(key);
     if (known === undefined) problems.set(key, { kind, reason, images: new Set(images) });
@@ -166,7 +176,7 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
       key = packKey(current);
       const readWhole = options.readData === true && inSubset(current, options.subset);
       const reader = readWhole
-        ? PackReader.fromBytes(current, await store.get(key), { hashers: { blake3 } })
+        ? wholePack(current, await store.get(key))
         : await PackReader.open(store, current, { hashers: { blake3 } });
       if (readWhole) {
         for await (const _ of reader.readAll()) step();
@@ -187,15 +197,42 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
     options.onProgress?.("packs", ++packsDone, blocksOfPack.size);
   });
 
+  for (const [key, p] of problems) {
+    if (p.reason === "missing") {
+      // Missing because a verification moved it aside: say so.
+      const damage = await damageOf(store, key);
+      if (damage !== undefined) p.reason = `damaged (moved aside ${damage.at}): ${damage.reason}`;
+    } else if (options.moveAside === true && (await quarantineObject(store, key, p.reason)) !== undefined) {
+      p.reason = `${p.reason} (moved aside)`;
+    }
+  }
   const brokenImages = new Map<Sha256Id, string[]>();
   for (const [key, p] of problems) for (const i of p.images) brokenImages.set(i, [...(brokenImages.get(i) ?? []), key]);
+  const newest = new Map<string, { id: Sha256Id; created: number }>();
+  for (const r of refs) {
+    const best = newest.get(r.domain);
+    if (best === undefined || r.created.getTime() >= best.created)
+      newest.set(r.domain, { id: r.id, created: r.created.getTime() });
+  }
   return {
     images: domainsOf.size,
     checked: { manifests: domainsOf.size, blocks: imagesOfBlock.size, packs: blocksOfPack.size },
     dataRead,
     problems: [...problems].map(([key, p]) => ({ kind: p.kind, key, reason: p.reason, images: [...p.images].sort() })),
     brokenImages: [...brokenImages].map(([id, keys]) => ({ id, domains: domainsOf.get(id) ?? [], keys })),
+    domainsWithoutGoodImage: [...newest].filter(([, n]) => brokenImages.has(n.id)).map(([domain]) => domain),
   };
+}
+
+/**
+ * A pack read whole, checked to hash to its name: then its bytes are the
+ * ones written, and its own checksum (a second SHA-256 pass) adds nothing.
+ * Entries are checked against their ids as they are read.
+ */
+function wholePack(id: Sha256Id, bytes: Buffer): PackReader {
+  const actual = sha256Id(bytes);
+  if (actual !== id) throw new CorruptObjectError(packKey(id), `pack hashes to ${actual}, expected its id ${id}`);
+  return PackReader.fromBytes(id, bytes, { checkWhole: false, hashers: { blake3 } });
 }
 
 /** Pages the blocks place in `pack` that the pack does not hold as a page-sized entry, and the blocks they are in. */

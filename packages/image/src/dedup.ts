@@ -10,6 +10,7 @@
  *   most hooks with it (hooks.ts), e.g. the template a clone was made from;
  * - the import's own new pages, so a page repeated within the image is
  *   stored once.
+ * Pages in packs marked damaged (quarantine.ts) are never dedup targets.
  */
 import { PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { getContent, ObjectNotFoundError, type ObjectStore } from "@xenfleet/store";
@@ -38,11 +39,14 @@ export class DedupSession {
   private fruitless = 0;
   championBlocksLoaded = 0;
 
+  private readonly damagedPacks: ReadonlySet<string>;
+
   constructor(
     private readonly store: ObjectStore,
-    options: DedupOptions & { expectedPages?: number } = {},
+    options: DedupOptions & { expectedPages?: number; damagedPacks?: ReadonlySet<string> } = {},
   ) {
     this.champions = options.champions ?? 8;
+    this.damagedPacks = options.damagedPacks ?? new Set();
     this.index = new DigestTable(options.expectedPages ?? 4096);
   }
 
@@ -81,10 +85,13 @@ export class DedupSession {
       const block = await reads.get(ref.id)!;
       if (block !== undefined && page + block.slots.length <= manifest.pages) {
         const handles = this.addBlock(block);
-        this.parentDigests.set(block.digests.subarray(0, block.slots.length * 32), page * 32);
         for (let j = 0; j < block.slots.length; j++) {
           const slot = block.slots[j]!;
-          this.parentHandles[page + j] = slot === ZERO_SLOT ? -1 : handles[slot]!;
+          const handle = slot === ZERO_SLOT ? -1 : handles[slot]!;
+          this.parentHandles[page + j] = handle;
+          // A page in a damaged pack keeps an all-zero digest: never "same as the parent".
+          if (slot === ZERO_SLOT || handle >= 0)
+            this.parentDigests.set(block.digests.subarray(j * 32, j * 32 + 32), (page + j) * 32);
         }
       }
       page += ref.pages;
@@ -167,12 +174,16 @@ export class DedupSession {
     }
   }
 
-  /** Adds a block's pages to the index; returns the pack handle of each of its pack slots. */
+  /**
+   * Adds a block's pages to the index; returns the pack handle of each of
+   * its pack slots, -1 for a damaged pack, whose pages are left out: the
+   * import stores them anew, which is how a store heals.
+   */
   private addBlock(block: PageListBlock): number[] {
-    const handles = block.packs.map((p) => this.packs.known(p));
+    const handles = block.packs.map((p) => (this.damagedPacks.has(p) ? -1 : this.packs.known(p)));
     for (let i = 0; i < block.slots.length; i++) {
       const slot = block.slots[i]!;
-      if (slot === ZERO_SLOT) continue;
+      if (slot === ZERO_SLOT || handles[slot]! < 0) continue;
       this.index.add(block.digests, i * 32, handles[slot]!);
     }
     return handles;

@@ -28,6 +28,7 @@ import { BLOCKS, FORWARDS, HOOKS, MANIFESTS, PACKS, idFromKey, type Sha256Id } f
 import { loadBlock, loadManifest } from "./load.js";
 import { acquireLock, DEFAULT_STALE_MS, isStale, listLocks, type LockOptions } from "./locks.js";
 import { listImageRefs } from "./refs.js";
+import { VERIFIED_REFS } from "./verification.js";
 
 export interface GcOptions {
   /** Objects younger than this are never deleted (default 1 hour). */
@@ -52,6 +53,8 @@ export interface GcResult {
     locks: number;
     /** Temporary files of writers killed mid-put (filesystem stores), older than the grace period. */
     temporary: number;
+    /** Verification records (refs/verified/) of images no ref holds. */
+    verifications: number;
   };
   readonly bytesFreed: number;
   /** Objects live images need that are missing (their images are broken; `image verify` names them). */
@@ -142,6 +145,7 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       rewrittenPacks: 0,
       locks: 0,
       temporary: 0,
+      verifications: 0,
     };
     let bytesFreed = 0;
     const remove = async (e: ListEntry, kind: keyof typeof deleted) => {
@@ -172,6 +176,14 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       }
       const forward = forwardTo.get(id);
       if (forward !== undefined && !young(forward.entry) && packIds.has(forward.to)) await remove(e, "rewrittenPacks");
+    }
+    // Verification records of images no ref holds any more.
+    const held = new Set<string>(refs.map((r) => r.id));
+    for await (const e of store.listRefs(VERIFIED_REFS)) {
+      if (held.has(e.key.slice(VERIFIED_REFS.length)) || young(e)) continue;
+      check();
+      deleted.verifications++;
+      if (!options.dryRun) await store.deleteRef(e.key);
     }
     for (const l of await listLocks(store)) {
       if (l.key !== lock.key && isStale(l.record, options.lock?.staleMs ?? DEFAULT_STALE_MS)) {

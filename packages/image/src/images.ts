@@ -6,6 +6,7 @@ import { loadManifest } from "./load.js";
 import type { Manifest } from "./manifest.js";
 import { protectedImages } from "./protection.js";
 import { listImageRefs, removeImageRef, type ImageRef } from "./refs.js";
+import { listVerifications, type Verification } from "./verification.js";
 
 export interface ImageInfo {
   readonly id: Sha256Id;
@@ -15,12 +16,14 @@ export interface ImageInfo {
   readonly manifest: Manifest | undefined;
   /** Exempt from retention (`image protect`). */
   readonly protected: boolean;
+  /** Its last verification, if it was ever verified. */
+  readonly verification: Verification | undefined;
 }
 
 /** Every image a ref holds (of one domain, or all), oldest first within a domain. */
 export async function listImages(store: ObjectStore, options: { domain?: string } = {}): Promise<ImageInfo[]> {
   const refs = await listImageRefs(store, options.domain);
-  const protectedIds = await protectedImages(store);
+  const [protectedIds, verifications] = await Promise.all([protectedImages(store), listVerifications(store)]);
   return Promise.all(
     refs.map(async (r) => {
       let manifest: Manifest | undefined;
@@ -29,7 +32,14 @@ export async function listImages(store: ObjectStore, options: { domain?: string 
       } catch {
         manifest = undefined;
       }
-      return { id: r.id, domain: r.domain, created: r.created, manifest, protected: protectedIds.has(r.id) };
+      return {
+        id: r.id,
+        domain: r.domain,
+        created: r.created,
+        manifest,
+        protected: protectedIds.has(r.id),
+        verification: verifications.get(r.id),
+      };
     }),
   );
 }

@@ -26,6 +26,7 @@ import { eventByteLength, openSource, readStream, type StreamEvent, type StreamS
 import { classifyPagesAsync, PAGE_OTHER, PAGE_SAME, PAGE_ZERO } from "@xenfleet/native";
 import { BlockBuilder, ZERO_HANDLE, type PendingBlock } from "./block-builder.js";
 import { DedupSession } from "./dedup.js";
+import { damagedPacks } from "./quarantine.js";
 import {
   ImageAbortedError,
   ImageCorruptError,
@@ -147,10 +148,14 @@ export async function importImage(
   const read = { bytes: 0 };
   const digester = new ImageDigester();
   try {
-    const { parent, skipped: parentSkipped } = await resolveParent(store, options);
+    const [{ parent, skipped: parentSkipped }, damaged] = await Promise.all([
+      resolveParent(store, options),
+      damagedPacks(store),
+    ]);
     const session = new DedupSession(store, {
       ...(options.champions === undefined ? {} : { champions: options.champions }),
       expectedPages: expectedIndexSize(parent?.manifest),
+      damagedPacks: damaged,
     });
     // The parent loads while the stream's first records are read and hashed;
     // classification waits for it (any page of the parent may be repeated).

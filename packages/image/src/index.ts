@@ -53,3 +53,11 @@ export {
   type CheckResult,
   type CheckSubset,
 } from "./check.js";
+export { damageOf, damagedPacks, quarantineObject, DAMAGED, QUARANTINE, type DamageRecord } from "./quarantine.js";
+export {
+  listVerifications,
+  readVerification,
+  verifyAndRecord,
+  VERIFIED_REFS,
+  type Verification,
+} from "./verification.js";

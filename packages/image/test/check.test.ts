@@ -89,6 +89,21 @@ describe.each(BACKENDS)("check on %s", (_name, open) => {
     expect(inSlice.dataRead.packs).toBeLessThan(r.dataRead.packs);
     const outOfSlice = await checkStore(store, { readData: true, subset: missing });
     expect(outOfSlice.problems).toEqual([]);
+    expect(r.domainsWithoutGoodImage).toEqual(["a"]);
+    // Nothing moved unless asked; then the pack goes aside and the next save of "a" heals it.
+    expect(await store.head(keys.packKey(pack))).toBeDefined();
+    const moved = await checkStore(store, { readData: true, moveAside: true });
+    expect(moved.problems[0]!.reason).toMatch(/\(moved aside\)$/);
+    expect(await store.head(keys.packKey(pack))).toBeUndefined();
+    expect((await checkStore(store)).problems[0]!.reason).toMatch(/^damaged \(moved aside/);
+    const base = await sampleStream({ domainType: "x86-hvm", pages: 600, seed: 3 });
+    await importImage(store, [(await mutatePages(base, 0.05, 9)).stream], {
+      domain: "a",
+      created: new Date(Date.now() + 1000),
+    });
+    const healed = await checkStore(store, { readData: true });
+    expect(healed.domainsWithoutGoodImage).toEqual([]);
+    expect(healed.brokenImages.map((i) => i.id).sort()).toEqual([a1, a2].sort());
     await store.close();
   });
 

@@ -20,11 +20,12 @@ import {
   prune,
   removeImage,
   unprotectImage,
-  verifyImage,
+  verifyAndRecord,
   type CheckSubset,
   type ImageInfo,
   type ImageRef,
   type Manifest,
+  type Verification,
   type Sha256Id,
 } from "@xenfleet/image";
 import type { Compression, ObjectStore } from "@xenfleet/store";
@@ -79,8 +80,10 @@ function imageJson(i: {
   created: Date;
   manifest: Manifest | undefined;
   protected: boolean;
+  verification?: Verification | undefined;
 }) {
   const m = i.manifest;
+  const v = i.verification;
   return {
     imageId: i.id,
     domain: domainName(i),
@@ -98,7 +101,10 @@ function imageJson(i: {
     ...(m?.parentSkipped === undefined ? {} : { parentSkipped: m.parentSkipped }),
     domainType: m?.domainType ?? null,
     source: m?.source.kind ?? null,
-    broken: m === undefined,
+    broken: m === undefined || v?.ok === false,
+    /** The last verification (`image verify`, verify jobs): when, whether it passed and what was wrong; null if never. */
+    verified:
+      v === undefined ? null : { at: v.at, ok: v.ok, ...(v.problem === undefined ? {} : { problem: v.problem }) },
   };
 }
 
@@ -271,7 +277,7 @@ export function registerImageCommands(program: Command): void {
   image
     .command("ls")
     .description(
-      "List images by domain name, oldest first: the domain's name and uuid, host, labels, size and the bytes each added",
+      "List images by domain name, oldest first: the domain's name and uuid, host, labels, size, the bytes each added and its last verification",
     )
     .option("--domain <name|uuid>", "only this domain's images")
     .option("--host <id>", "only images saved on this host")
@@ -294,6 +300,7 @@ export function registerImageCommands(program: Command): void {
               { header: "LABELS" },
               { header: "SIZE", right: true },
               { header: "NEW", right: true },
+              { header: "VERIFIED" },
             ],
             images.map((i) => [
               i.imageId.slice(0, 12),
@@ -302,8 +309,9 @@ export function registerImageCommands(program: Command): void {
               i.uuid ?? "-",
               i.host ?? "-",
               `${i.labels.join(",") || "-"}${i.protected ? " (protected)" : ""}`,
-              i.broken ? "(broken)" : formatSize(i.bytesTotal ?? 0),
+              i.bytesTotal === null ? "(broken)" : formatSize(i.bytesTotal),
               i.bytesNew === null ? "-" : formatSize(i.bytesNew),
+              i.verified === null ? "never" : `${i.verified.ok ? "ok" : "BROKEN"} ${i.verified.at.slice(0, 10)}`,
             ]),
           ),
         );
@@ -354,13 +362,15 @@ export function registerImageCommands(program: Command): void {
     "Read every object of an image and check every page and the whole stream; exit 1 naming what is wrong",
     async (store, id, json) => {
       const r = await withBar(`verify of ${id.slice(0, 12)}`, (update) =>
-        verifyImage(store, id, { onProgress: (p) => update(p.bytes, p.bytesTotal) }),
+        verifyAndRecord(store, id, { onProgress: (p) => update(p.bytes, p.bytesTotal) }),
       );
-      emit(
-        json,
-        { imageId: id, bytes: r.bytes, digestKind: r.digest.kind, digest: r.digest.hex, seconds: r.seconds },
-        () => `ok ${id} ${r.bytes} bytes, ${r.digest.kind} digest ${r.digest.hex}`,
-      );
+      const doc = { imageId: id, ...r };
+      if (r.problem !== undefined)
+        throw new WorkFailedError(`image ${id} is broken: ${r.problem.key}: ${r.problem.reason}`, {
+          report: doc,
+          text: `broken ${id}: ${r.problem.key}: ${r.problem.reason}`,
+        });
+      emit(json, doc, () => `ok ${id} ${r.bytes} bytes verified in ${r.seconds.toFixed(1)} s`);
     },
   );
 
@@ -449,16 +459,30 @@ export function registerImageCommands(program: Command): void {
         "read and hash only a deterministic slice of the packs: n/m (the n-th of m) or a percentage (10%)",
       ).argParser(checkSubset),
     )
+    .option(
+      "--move-aside",
+      "move corrupt objects to quarantine/ and mark them, so the next save of each affected domain stores their pages anew",
+    )
     .option("--json", "print the result as one JSON document")
     .addOption(storeOption())
     .action(
       withStore(
         false,
-        async (store, opts: { store: string; json?: boolean; readData?: boolean; readDataSubset?: CheckSubset }) => {
+        async (
+          store,
+          opts: {
+            store: string;
+            json?: boolean;
+            readData?: boolean;
+            readDataSubset?: CheckSubset;
+            moveAside?: boolean;
+          },
+        ) => {
           const readData = opts.readData === true || opts.readDataSubset !== undefined;
           const bar = process.stderr.isTTY ? tracker() : undefined;
           const r = await checkStore(store, {
             readData,
+            moveAside: opts.moveAside ?? false,
             ...(opts.readDataSubset === undefined ? {} : { subset: opts.readDataSubset }),
             onProgress: (phase, done, total) =>
               bar?.update("check", { label: `check ${phase}`, state: "", done, total, unit: "objects" }),
@@ -469,6 +493,7 @@ export function registerImageCommands(program: Command): void {
               (readData ? `; ${r.dataRead.packs} packs (${formatSize(r.dataRead.bytes)}) read and hashed` : ""),
             ...r.problems.map((p) => `${p.kind} ${p.key}: ${p.reason} (breaks ${p.images.length} images)`),
             ...r.brokenImages.map((i) => `broken image ${i.id} ${i.domains.join(", ")}`),
+            ...r.domainsWithoutGoodImage.map((d) => `domain ${d}: its newest image is broken`),
           ].join("\n");
           const doc = { ...r, readData, subset: opts.readDataSubset ?? null };
           if (r.problems.length > 0)
