@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { readStream, writeSampleStream, type SampleOptions } from "@xenfleet/format";
-import { LocalStore, S3Store, type ObjectStore } from "@xenfleet/store";
+import { LocalStore, type ObjectStore } from "@xenfleet/store";
+import { S3Store } from "@xenfleet/store/s3";
 import { startTestS3Server, type TestS3Server } from "@xenfleet/store/testing";
 import { exportImage, type Sha256Id } from "../src/index.js";
 

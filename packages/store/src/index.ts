@@ -37,7 +37,8 @@ export type {
 } from "./object-store.js";
 export { LocalStore } from "./local-store.js";
 export { MemoryStore } from "./memory-store.js";
-export { MIN_PART_SIZE, S3Store, type S3StoreConfig } from "./s3-store.js";
+// The S3 backend (and the AWS SDK, a third of a second to load) is "@xenfleet/store/s3", loaded only when an s3: store is opened.
+export type { S3StoreConfig } from "./s3-store.js";
 export { RetryStore, type RetryEvent, type RetryOptions } from "./retry-store.js";
 export { LimitStore, Semaphore } from "./limit-store.js";
 export { isTransientError } from "./transient.js";

@@ -3,7 +3,6 @@ import { LocalStore } from "./local-store.js";
 import { MemoryStore } from "./memory-store.js";
 import type { ObjectStore } from "./object-store.js";
 import { RetryStore, type RetryOptions } from "./retry-store.js";
-import { S3Store } from "./s3-store.js";
 import { parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
 
 export interface OpenStoreOptions {
@@ -44,8 +43,11 @@ async function openBackend(config: StoreConfig, create: boolean): Promise<Object
   switch (config.kind) {
     case "file":
       return LocalStore.open(config.root, { create });
-    case "s3":
+    case "s3": {
+      // Loaded here, not at the top: the AWS SDK is most of a command's start-up, and most commands never use it.
+      const { S3Store } = await import("./s3-store.js");
       return new S3Store(config.s3);
+    }
     case "memory":
       return new MemoryStore();
   }

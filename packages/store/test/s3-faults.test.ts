@@ -12,7 +12,6 @@ import {
   PackReader,
   PackWriter,
   RetryStore,
-  S3Store,
   StoreRequestError,
   StoreUnavailableError,
   getContent,
@@ -21,6 +20,7 @@ import {
   writePack,
   type ObjectStore,
 } from "@xenfleet/store";
+import { S3Store } from "@xenfleet/store/s3";
 import { XenfleetError } from "@xenfleet/core";
 import {
   randomFaults,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { S3Store } from "@xenfleet/store";
+import { S3Store } from "@xenfleet/store/s3";
 import { describeObjectStoreConformance, startTestS3Server, type TestS3Server } from "@xenfleet/store/testing";
 
 let server: TestS3Server;
