@@ -7,8 +7,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { Redis } from "ioredis";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -122,10 +123,13 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    private readonly extraArgs: readonly string[],
   ) {}
 
-  static async start(dir: string): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), dir);
+  /** A redis-server on a free loopback port keeping its files in `dir`; `extraArgs` e.g. ["--replicaof", "127.0.0.1", "6380"]. */
+  static async start(dir: string, extraArgs: readonly string[] = []): Promise<RedisServer> {
+    mkdirSync(dir, { recursive: true });
+    const server = new RedisServer(await freePort(), dir, extraArgs);
     await server.start();
     return server;
   }
@@ -150,6 +154,7 @@ export class RedisServer {
         "always",
         "--dir",
         this.dir,
+        ...this.extraArgs,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -157,7 +162,7 @@ export class RedisServer {
     const ready = new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", (d) => {
         output += String(d);
-        if (output.includes("Ready to accept connections")) resolve();
+        if (/Ready to accept connections|MASTER <-> REPLICA sync: Finished/.test(output)) resolve();
       });
       child.once("exit", (code) => reject(new Error(`redis-server exited (${String(code)}): ${output.slice(-500)}`)));
     });
@@ -179,6 +184,79 @@ export class RedisServer {
     await this.kill();
     await this.start();
     this.restarts++;
+  }
+}
+
+/**
+ * A Redis watched by Sentinel, all on free loopback ports: a master, one
+ * replica of it, and one sentinel (quorum 1) that promotes the replica a
+ * second after the master stops answering.
+ */
+export class SentinelRedis {
+  private constructor(
+    readonly master: RedisServer,
+    readonly replica: RedisServer,
+    readonly sentinelPort: number,
+    private readonly sentinel: ChildProcess,
+  ) {}
+
+  static readonly MASTER_NAME = "xfmaster";
+
+  static async start(dir: string): Promise<SentinelRedis> {
+    const master = await RedisServer.start(join(dir, "master"));
+    const replica = await RedisServer.start(join(dir, "replica"), ["--replicaof", "127.0.0.1", String(master.port)]);
+    const port = await freePort();
+    const config = join(dir, "sentinel.conf");
+    writeFileSync(
+      config,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${SentinelRedis.MASTER_NAME} 127.0.0.1 ${master.port} 1`,
+        `sentinel down-after-milliseconds ${SentinelRedis.MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${SentinelRedis.MASTER_NAME} 5000`,
+        "",
+      ].join("\n"),
+    );
+    const sentinel = spawn("redis-sentinel", [config], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    await new Promise<void>((resolve, reject) => {
+      sentinel.stdout!.on("data", (d) => {
+        output += String(d);
+        if (output.includes("+monitor master")) resolve();
+      });
+      sentinel.once("exit", (code) =>
+        reject(new Error(`redis-sentinel exited (${String(code)}): ${output.slice(-500)}`)),
+      );
+    });
+    sentinel.stdout!.resume();
+    return new SentinelRedis(master, replica, port, sentinel);
+  }
+
+  get url(): string {
+    return `redis+sentinel://127.0.0.1:${this.sentinelPort}/${SentinelRedis.MASTER_NAME}`;
+  }
+
+  /** The port of the master the sentinel names now. */
+  async currentMasterPort(): Promise<number> {
+    const client = new Redis({ host: "127.0.0.1", port: this.sentinelPort, lazyConnect: true });
+    try {
+      await client.connect();
+      const addr = (await client.call("SENTINEL", "get-master-addr-by-name", SentinelRedis.MASTER_NAME)) as string[];
+      return Number(addr[1]);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.sentinel.exitCode === null && this.sentinel.signalCode === null) {
+      const exited = once(this.sentinel, "exit");
+      this.sentinel.kill("SIGKILL");
+      await exited;
+    }
+    await Promise.all([this.master.kill(), this.replica.kill()]);
   }
 }
 

@@ -4,19 +4,25 @@
  * `process.env` itself, so tests pass plain objects.
  */
 import { z } from "zod";
+import { parseRedisUrl } from "./connection.js";
 import { ConfigError } from "./errors.js";
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from "./names.js";
 import { storeUrl } from "./schemas/common.js";
 
-/** redis://[user:password@]host[:port][/db]; rediss:// for TLS. */
+/**
+ * redis://[user:password@]host[:port][/db]; rediss:// for TLS;
+ * redis+sentinel://host:port[,host:port...]/master[/db] through Sentinel.
+ */
 export const redisUrlSchema = z
   .string()
   .max(2048)
-  .refine((s) => URL.canParse(s), "must be a URL")
-  .refine(
-    (s) => !URL.canParse(s) || ["redis:", "rediss:"].includes(new URL(s).protocol),
-    "must use redis:// or rediss://",
-  );
+  .superRefine((s, ctx) => {
+    try {
+      parseRedisUrl(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^XENFLEET_REDIS:? ?/, "") });
+    }
+  });
 
 export const prefixSchema = z.string().regex(PREFIX_PATTERN, "must be 1-32 of a-z, 0-9, '_', '-'");
 

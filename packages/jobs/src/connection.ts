@@ -21,6 +21,13 @@ export interface RedisTarget {
    * contents: the URL stays short and holds no key material.
    */
   tlsFiles?: { ca?: string; cert?: string; key?: string };
+  /**
+   * Reached through Redis Sentinel (redis+sentinel://h1:p1,h2:p2/master):
+   * the sentinels to ask and the name of the master they watch. ioredis asks
+   * them for the master, and asks again after a failover. `host` and
+   * `port` are then the first sentinel's.
+   */
+  sentinel?: { nodes: Array<{ host: string; port: number }>; master: string };
 }
 
 const TLS_FILE_PARAMS = ["ca", "cert", "key"] as const;
@@ -33,11 +40,15 @@ const TLS_FILE_PARAMS = ["ca", "cert", "key"] as const;
  */
 export type ConnectionRole = "worker" | "producer";
 
+/** redis+sentinel://[user:password@]host:port[,host:port...]/master[/db] */
+const SENTINEL_URL = /^redis\+sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/@]+)\/([^/?#]+)(?:\/(\d+))?\/?$/;
+
 export function parseRedisUrl(url: string): RedisTarget {
-  if (!URL.canParse(url)) throw new ConfigError("XENFLEET_REDIS is not a URL");
+  if (url.startsWith("redis+sentinel:")) return parseSentinelUrl(url);
+  if (!URL.canParse(url)) throw new ConfigError("XENFLEET_REDIS: not a URL");
   const u = new URL(url);
   if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
-    throw new ConfigError(`XENFLEET_REDIS must use redis:// or rediss://, not ${u.protocol}//`);
+    throw new ConfigError(`XENFLEET_REDIS must use redis://, rediss:// or redis+sentinel://, not ${u.protocol}//`);
   }
   const dbText = u.pathname.replace(/^\//, "");
   const db = dbText === "" ? 0 : Number(dbText);
@@ -63,6 +74,33 @@ export function parseRedisUrl(url: string): RedisTarget {
   return target;
 }
 
+function parseSentinelUrl(url: string): RedisTarget {
+  const m = SENTINEL_URL.exec(url);
+  if (m === null)
+    throw new ConfigError(
+      "XENFLEET_REDIS: a Sentinel URL is redis+sentinel://[user:password@]host:port[,host:port...]/master[/db]",
+    );
+  const nodes = m[3]!.split(",").map((node) => {
+    const at = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(node);
+    const port = at?.[2] === undefined ? 26379 : Number(at[2]);
+    if (at === null || port < 1 || port > 65_535)
+      throw new ConfigError(`XENFLEET_REDIS: not a sentinel host:port: ${JSON.stringify(node)}`);
+    return { host: at[1]!.replace(/^\[|\]$/g, ""), port };
+  });
+  const db = m[5] === undefined ? 0 : Number(m[5]);
+  if (db > 15) throw new ConfigError("XENFLEET_REDIS database must be 0-15");
+  const target: RedisTarget = {
+    host: nodes[0]!.host,
+    port: nodes[0]!.port,
+    db,
+    tls: false,
+    sentinel: { nodes, master: decodeURIComponent(m[4]!) },
+  };
+  if (m[1] !== undefined && m[1] !== "") target.username = decodeURIComponent(m[1]);
+  if (m[2] !== undefined && m[2] !== "") target.password = decodeURIComponent(m[2]);
+  return target;
+}
+
 /** Reads one PEM file named in the URL; the error names the parameter and path, never file contents. */
 function readPem(param: string, path: string): Buffer {
   try {
@@ -77,8 +115,14 @@ function readPem(param: string, path: string): Buffer {
 /** ioredis options for a target and role. */
 export function redisOptions(target: RedisTarget, role: ConnectionRole): RedisOptions {
   const options: RedisOptions = {
-    host: target.host,
-    port: target.port,
+    ...(target.sentinel === undefined
+      ? { host: target.host, port: target.port }
+      : {
+          sentinels: target.sentinel.nodes,
+          name: target.sentinel.master,
+          // The same back-off for asking the sentinels as for the master itself.
+          sentinelRetryStrategy: (times: number) => Math.min(1000 * 2 ** Math.min(times, 5), 20_000),
+        }),
     db: target.db,
     maxRetriesPerRequest: role === "worker" ? null : 3,
     // Reconnect forever, backing off from 1s to 20s so a Redis restart is not
@@ -112,6 +156,8 @@ export function describeRedis(target: RedisTarget): string {
     target.username !== undefined || target.password !== undefined
       ? `${target.username ?? ""}${target.password !== undefined ? ":***" : ""}@`
       : "";
-  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
-  return `${target.tls ? "rediss" : "redis"}://${auth}${host}:${target.port}/${target.db}`;
+  const hostPort = (h: { host: string; port: number }) => `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`;
+  if (target.sentinel !== undefined)
+    return `redis+sentinel://${auth}${target.sentinel.nodes.map(hostPort).join(",")}/${target.sentinel.master}/${target.db}`;
+  return `${target.tls ? "rediss" : "redis"}://${auth}${hostPort(target)}/${target.db}`;
 }

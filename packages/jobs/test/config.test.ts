@@ -71,7 +71,39 @@ describe("configuration", () => {
     expect(parseRedisUrl(url)).toEqual(target);
   });
 
-  it.each(["http://r:1", "redis://r/99", "not a url"])("refuses %s", (url) => {
+  it("parses Sentinel URLs: the sentinels, the master's name, the database and the master's password", () => {
+    const target = parseRedisUrl("redis+sentinel://:pw@s1:26379,s2,[::1]:26380/mymaster/2");
+    expect(target).toMatchObject({
+      db: 2,
+      password: "pw",
+      sentinel: {
+        master: "mymaster",
+        nodes: [
+          { host: "s1", port: 26379 },
+          { host: "s2", port: 26379 },
+          { host: "::1", port: 26380 },
+        ],
+      },
+    });
+    const options = redisOptions(target, "worker");
+    expect(options).toMatchObject({ name: "mymaster", db: 2, password: "pw", sentinels: target.sentinel!.nodes });
+    expect(options.host).toBeUndefined();
+    expect(describeRedis(target)).toBe("redis+sentinel://:***@s1:26379,s2:26379,[::1]:26380/mymaster/2");
+    expect(
+      parseEnv(fleetEnvSchema, { XENFLEET_REDIS: "redis+sentinel://s1:26379/m", XENFLEET_STORE: "s3://b/p" })
+        .XENFLEET_REDIS,
+    ).toBe("redis+sentinel://s1:26379/m");
+  });
+
+  it.each([
+    "http://r:1",
+    "redis://r/99",
+    "not a url",
+    "redis+sentinel://s1:26379",
+    "redis+sentinel://s1:99999/m",
+    "redis+sentinel://s1,,s2/m",
+    "redis+sentinel://s1/m/16",
+  ])("refuses %s", (url) => {
     expect(() => parseRedisUrl(url)).toThrow(ConfigError);
   });
 
