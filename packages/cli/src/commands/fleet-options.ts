@@ -28,7 +28,10 @@ export const DEFAULT_REDIS = "redis://127.0.0.1:6379";
 export function addRedisOptions(command: Command): Command {
   return command
     .addOption(
-      new Option("--redis <url>", "Redis URL").env("XENFLEET_REDIS").default(DEFAULT_REDIS).argParser(redisUrl),
+      new Option("--redis <url>", "Redis URL: redis://, rediss:// (TLS) or redis+sentinel://host:port,.../master")
+        .env("XENFLEET_REDIS")
+        .default(DEFAULT_REDIS)
+        .argParser(redisUrl),
     )
     .addOption(
       new Option("--prefix <prefix>", "key prefix of the fleet in Redis")
