@@ -322,7 +322,9 @@ export async function runEvacuation(
       // children); it ends on its own once its worker runs again, as an aborted migration.
       for (const [job, state] of [[send, ss], [recv, rs]] as const)
         if (job && !finished(state)) await job.removeChildDependency().catch(() => false);
+      const target = m.target!;
       await retry(m);
+      if (rs === "waiting") await avoid(target);
       return;
     }
     // The move failed; the commit protocol left the domain on its source.
@@ -345,19 +347,7 @@ export async function runEvacuation(
     const replan = (mode: MoveMode) =>
       m.tries.filter((t) => t.mode === mode).length >= maxAttempts
         ? { placements: [], unplaced: [{ domain: m.domain, reason: `${maxAttempts} ${mode} attempt(s) failed` }] }
-        : planPlacement({
-            hosts: fresh.map((h) => ({
-              id: h.id,
-              state: h.state,
-              memoryFree: free.get(h.id) ?? h.info?.memoryFree ?? 0,
-              tags: h.info?.tags ?? [],
-              domains: placedOn(h.id, h),
-            })),
-            evacuating: [...evacuating],
-            domains: [m.domain],
-            groups,
-            exclude: new Map([[m.domain.uuid, m.excluded[mode]]]),
-          });
+        : planOne(m, fresh, m.excluded[mode]);
     let again = replan(m.mode);
     if (again.placements.length === 0 && m.mode === "live" && payload.coldVia) {
       const live = again.unplaced[0]?.reason;
@@ -371,11 +361,49 @@ export async function runEvacuation(
       m.progress.reason = clip(`${m.progress.reason}; then ${again.unplaced[0]?.reason ?? "no other target"}`);
       return;
     }
-    free.set(p.target, (free.get(p.target) ?? 0) - m.domain.memory);
-    m.target = p.target;
-    m.progress.target = p.target;
+    moveTo(m, p.target);
     m.progress.mode = m.mode;
     m.progress.state = "queued";
+  }
+
+  /**
+   * A target whose worker never took a receive job is likely stopped or gone:
+   * moves still queued for it go elsewhere where they can (no attempt is
+   * spent), rather than each waiting out the listener timeout there.
+   */
+  async function avoid(target: string): Promise<void> {
+    const queued = moves.filter((q) => q.progress.state === "queued" && q.target === target);
+    if (queued.length === 0) return;
+    const fresh = await listHosts(redis, prefix).catch(() => hosts);
+    for (const q of queued) {
+      const p = planOne(q, fresh, new Set([...q.excluded[q.mode], target])).placements[0];
+      if (p) moveTo(q, p.target);
+    }
+  }
+
+  function planOne(m: Move, fresh: HostStatus[], excluded: ReadonlySet<string>) {
+    return planPlacement({
+      hosts: fresh.map((h) => ({
+        id: h.id,
+        state: h.state,
+        memoryFree: free.get(h.id) ?? h.info?.memoryFree ?? 0,
+        tags: h.info?.tags ?? [],
+        domains: placedOn(h.id, h),
+      })),
+      evacuating: [...evacuating],
+      domains: [m.domain],
+      groups,
+      exclude: new Map([[m.domain.uuid, excluded]]),
+    });
+  }
+
+  /** Plans `m` onto `target`, moving its memory there from the target it had. */
+  function moveTo(m: Move, target: string): void {
+    if (m.target !== undefined && m.progress.state === "queued")
+      free.set(m.target, (free.get(m.target) ?? 0) + m.domain.memory);
+    free.set(target, (free.get(target) ?? 0) - m.domain.memory);
+    m.target = target;
+    m.progress.target = target;
   }
 
   /** Domains on a host now, counting moves placed there, for anti-affinity on retries. */

@@ -5,7 +5,7 @@
  * running throughout. Real Redis, real loopback TCP, sim hosts.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -94,6 +94,32 @@ describe("migration deadlines", () => {
       tokenTtlMs: 1000,
     });
     await expect(recv).rejects.toThrow(/no sender connected within 1 s/);
+    expect(await record.outcome()).toBe("aborted");
+    expect(await b.listDomains()).toEqual([]);
+  });
+
+  it("a receiver whose sender goes silent after its HELLO ends after the stall timeout and records the abort", async () => {
+    const { b, dom, record } = await setup("m-silent-sender");
+    const recv = receiveLive({
+      hypervisor: b,
+      record,
+      domainUuid: dom.uuid,
+      bind: { host: "127.0.0.1", port: 0 },
+      advertise: "127.0.0.1",
+      idleTimeoutMs: 1000,
+    });
+    const l = await record.waitForListener(5000);
+    // A sender that is let in and then sends nothing, as a stopped source worker would.
+    const socket = connect(l.port, l.address);
+    cleanups.push(async () => void socket.destroy());
+    const channel = new FrameChannel(socket, { flags: STREAM_FLAGS.acks });
+    await channel.sendControl("hello", {
+      migrationId: record.migrationId,
+      token: l.token,
+      domain: { uuid: dom.uuid, name: dom.name },
+      memoryBytes: dom.memoryBytes,
+    });
+    await expect(recv).rejects.toThrow(/no data from the sender within 1000 ms/);
     expect(await record.outcome()).toBe("aborted");
     expect(await b.listDomains()).toEqual([]);
   });
