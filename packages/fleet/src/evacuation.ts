@@ -320,7 +320,10 @@ export async function runEvacuation(
       fail(m, recv?.failedReason || send?.failedReason || stripReceiver(fields.reason) || "aborted");
       // A job still pending would hold the evacuate job open (a parent completes only after its
       // children); it ends on its own once its worker runs again, as an aborted migration.
-      for (const [job, state] of [[send, ss], [recv, rs]] as const)
+      for (const [job, state] of [
+        [send, ss],
+        [recv, rs],
+      ] as const)
         if (job && !finished(state)) await job.removeChildDependency().catch(() => false);
       const target = m.target!;
       await retry(m);

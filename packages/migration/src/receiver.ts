@@ -181,11 +181,14 @@ function acceptOne(
       fn();
     };
     const timer = setTimeout(
-      () => finish(() => reject(
-              new MigrationFailedError(
-                `no sender connected within ${Math.round((o.tokenTtlMs ?? 60_000) / 1000)} s (the token expired)`,
-              ),
-            )),
+      () =>
+        finish(() =>
+          reject(
+            new MigrationFailedError(
+              `no sender connected within ${Math.round((o.tokenTtlMs ?? 60_000) / 1000)} s (the token expired)`,
+            ),
+          ),
+        ),
       Math.max(0, token.expiresAt - Date.now()),
     );
     const onAbort = () =>
@@ -197,7 +200,9 @@ function acceptOne(
         (r) => {
           if (r.outcome === "aborted")
             finish(() =>
-              reject(new MigrationFailedError(`the sender aborted before connecting: ${r.reason ?? "no reason given"}`)),
+              reject(
+                new MigrationFailedError(`the sender aborted before connecting: ${r.reason ?? "no reason given"}`),
+              ),
             );
         },
         () => undefined,

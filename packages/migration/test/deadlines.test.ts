@@ -51,7 +51,13 @@ describe("migration deadlines", () => {
     await new Promise((res) => server.once("listening", res));
     const port = (server.address() as AddressInfo).port;
     await new Promise((res) => server.close(res));
-    await record.publishListener({ address: "127.0.0.1", port, tls: false, token: "t", expiresAt: Date.now() + 60_000 });
+    await record.publishListener({
+      address: "127.0.0.1",
+      port,
+      tls: false,
+      token: "t",
+      expiresAt: Date.now() + 60_000,
+    });
     await expect(sendLive({ hypervisor: a, record, domain: dom.uuid })).rejects.toThrow(/could not connect/);
     expect(await record.outcome()).toBe("aborted");
     expect((await a.domainInfo(dom.uuid)).state).toBe("running");

@@ -74,13 +74,17 @@ describe("evacuation limits", () => {
       for (let i = 0; i < 2; i++) await sim.createDomain({ name: `${h}-vm${i}`, type: "pv", memoryBytes: 8 * MiB });
     }
     // One at a time from each source: two sources, two at once.
-    expect(await evacuateWatching("evac-per-source", ["l1", "l2"], { perSource: 1, perTarget: 8, total: 8 })).toEqual(
-      { total: 2, perSource: 1, perTarget: expect.any(Number) },
-    );
+    expect(await evacuateWatching("evac-per-source", ["l1", "l2"], { perSource: 1, perTarget: 8, total: 8 })).toEqual({
+      total: 2,
+      perSource: 1,
+      perTarget: expect.any(Number),
+    });
     // Back again, one at a time into each target: two targets, two at once.
-    expect(await evacuateWatching("evac-per-target", ["l3", "l4"], { perSource: 8, perTarget: 1, total: 8 })).toEqual(
-      { total: 2, perSource: expect.any(Number), perTarget: 1 },
-    );
+    expect(await evacuateWatching("evac-per-target", ["l3", "l4"], { perSource: 8, perTarget: 1, total: 8 })).toEqual({
+      total: 2,
+      perSource: expect.any(Number),
+      perTarget: 1,
+    });
     // One at a time in the whole fleet.
     expect(await evacuateWatching("evac-total", ["l1", "l2"], { perSource: 8, perTarget: 8, total: 1 })).toEqual({
       total: 1,

@@ -139,7 +139,8 @@ describe("evacuation with a stopped target", () => {
         async () => {
           const open = await recvQ.getJobCounts("waiting", "active", "delayed");
           const jobs = await recvQ.getJobs(["failed"]);
-          return open.waiting + open.active + open.delayed === 0 && jobs.length === 1 ? jobs : undefined;
+          const pending = Object.values(open).reduce((sum, n) => sum + n, 0);
+          return pending === 0 && jobs.length === 1 ? jobs : undefined;
         },
         { timeoutMs: 60_000, intervalMs: 200 },
       );
