@@ -49,7 +49,7 @@ export interface EvacuationContext {
   onProgress?: (p: EvacuationProgress) => void;
   /** How often job states are polled (default 250 ms). */
   pollMs?: number;
-  /** A move whose send job no source worker took by then is aborted (default 2 min): a dead source queue must not hold the evacuation. */
+  /** A move whose send job no source worker took by then is aborted (default 10 min): a dead source queue must not hold the evacuation. */
   startTimeoutMs?: number;
 }
 
@@ -75,7 +75,7 @@ interface Move {
 
 /** How long after one side aborted the other job gets to report its own reason (usually the target's, the better one). */
 const REASON_GRACE_MS = 3000;
-const DEFAULT_START_TIMEOUT_MS = 120_000;
+const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
 /** Result and progress reasons are at most this long. */
 const REASON_MAX = 1024;
 
@@ -306,8 +306,12 @@ export async function runEvacuation(
       // reads the record), but a stopped or dead worker may never run again: the move ends here.
       const record = new MigrationRecord(redis, prefix, m.migrationId!);
       const fields = await record.get();
-      if (fields.outcome !== "aborted") {
-        if (ss === "waiting" && Date.now() - (m.startedAt ?? 0) > startTimeoutMs)
+      if (fields.outcome === undefined) {
+        // A side that failed before deciding anything (e.g. no room on the target) will never commit:
+        // deciding now frees the other side at once, rather than at its own timeout.
+        const failedFirst = ss === "failed" ? send : rs === "failed" ? recv : undefined;
+        if (failedFirst) await record.decide("aborted", failedFirst.failedReason || "a side failed", ctx.signal);
+        else if (ss === "waiting" && Date.now() - (m.startedAt ?? 0) > startTimeoutMs)
           await record.decide(
             "aborted",
             `no migrate worker on ${m.domain.source} took the send within ${Math.round(startTimeoutMs / 1000)} s`,
@@ -315,6 +319,7 @@ export async function runEvacuation(
           );
         return;
       }
+      if (fields.outcome !== "aborted") return;
       m.abortedAt ??= Date.now();
       if (rs !== "failed" && ss !== "failed" && Date.now() - m.abortedAt < REASON_GRACE_MS) return;
       fail(m, recv?.failedReason || send?.failedReason || stripReceiver(fields.reason) || "aborted");
