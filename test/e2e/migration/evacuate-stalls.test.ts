@@ -7,7 +7,8 @@
  * another target (and sends the moves still queued for t1 elsewhere) and
  * finishes, the failed attempt and its reason in the report. Resumed, t1's worker ends the stale receive jobs at once and holds
  * no copy. Then a target that already holds a domain's uuid refuses it, and
- * the report gives that reason, not only "peer closed the connection".
+ * the report gives that reason, not only "peer closed the connection"; and
+ * the command line's tags and anti-affinity decide where domains go.
  */
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +24,8 @@ import {
   type JobPayload,
   type JobResult,
 } from "@xenfleet/jobs";
-import { testRedis } from "@xenfleet/jobs/testing";
+import { REDIS_URL, testRedis } from "@xenfleet/jobs/testing";
+import { cli } from "../helpers.js";
 import { TestFleet, waitForHosts, waitForJob } from "./test-fleet.js";
 
 const MiB = 2 ** 20;
@@ -44,7 +46,7 @@ beforeAll(async () => {
   // t1's heartbeat lives 15 s: stopped, it still shows as up when the evacuation plans.
   fleet.startWorker("t1", { XENFLEET_SIM_MEMORY: "256M", XENFLEET_HEARTBEAT_MS: "5000", ...senders });
   fleet.startWorker("t2", { XENFLEET_SIM_MEMORY: "128M", ...senders });
-  fleet.startWorker("t3", { XENFLEET_SIM_MEMORY: "128M", ...senders });
+  fleet.startWorker("t3", { XENFLEET_SIM_MEMORY: "128M", XENFLEET_HOST_TAGS: "ssd", ...senders });
   fleet.startController();
   await waitForHosts(r.redis, r.prefix, Object.keys(memory));
 });
@@ -159,8 +161,15 @@ describe("evacuation with a stopped target", () => {
     await t1.createDomain({ name: "dup-twin", type: "pv", memoryBytes: 8 * MiB, uuid: dom.uuid });
     await registered("t1", 1);
     await registered("t2", (await t2.listDomains()).length);
-    const report = await evacuate("evac-twin", ["t2"]);
-    const moved = report.placements?.find((p) => p.domain.uuid === dom.uuid);
+    // Through the CLI, as an operator runs it: its JSON report names the failed attempt and the target's reason.
+    const run = await xenfleetCli(["evacuate", "t2", "--attempts", "2", "--wait", "--json"]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      placements: Array<{ uuid: string; to: string; attempts: number; tries: unknown[] }>;
+    };
+    expect(report.ok).toBe(true);
+    const moved = report.placements.find((p) => p.uuid === dom.uuid);
     expect(moved?.to).toBe("t3");
     expect(moved?.tries).toEqual([
       { target: "t1", mode: "live", reason: expect.stringMatching(/a domain with uuid .* already exists/) },
@@ -169,4 +178,30 @@ describe("evacuation with a stopped target", () => {
     const onT1 = (await t1.listDomains()).filter((d) => d.uuid === dom.uuid);
     expect(onT1.map((d) => [d.name, d.state])).toEqual([["dup-twin", "running"]]);
   });
+
+  it("places by the tags and anti-affinity given on the command line", async () => {
+    const s1 = await SimHost.open(fleet.simDir("s1"));
+    for (const name of ["db1", "ha1", "ha2"]) await s1.createDomain({ name, type: "pv", memoryBytes: 8 * MiB });
+    await registered("s1", 3);
+    // Left to memory alone, all three would go to t1 (by far the most free); t3 alone has the tag.
+    const run = await xenfleetCli([
+      "evacuate",
+      "s1",
+      "--tag",
+      "db1=ssd",
+      "--anti-affinity",
+      "ha1,ha2",
+      "--wait",
+      "--json",
+    ]);
+    expect(run.code).toBe(0);
+    const { placements } = JSON.parse(run.stdout) as { placements: Array<{ domain: string; to: string }> };
+    const to = new Map(placements.map((p) => [p.domain, p.to]));
+    expect(to.get("db1")).toBe("t3");
+    expect(new Set([to.get("ha1"), to.get("ha2")])).toEqual(new Set(["t1", "t3"]));
+  });
 });
+
+function xenfleetCli(args: string[]) {
+  return cli([...args, "--redis", REDIS_URL, "--prefix", r.prefix]);
+}
