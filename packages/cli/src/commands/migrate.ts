@@ -81,14 +81,19 @@ export function registerMigrateCommands(program: Command): void {
     program
       .command("evacuate")
       .description(
-        "Empty hosts: place every domain elsewhere and migrate it; the hosts are marked draining (--store for --cold)",
+        "Empty hosts: place every domain elsewhere and migrate it; the hosts are marked draining (--store for --cold and --cold-fallback)",
       )
       .argument("<hosts...>", "hosts to empty")
       .option("--max-parallel <n>", "migrations at once, cluster-wide", positive, 8)
       .option("--per-source <k>", "migrations at once leaving one host (default: 2)", positive)
       .option("--per-target <k>", "migrations at once arriving on one host (default: 2)", positive)
-      .option("--per-host <k>", "sets both --per-source and --per-target (each of them, given, wins)", positive)
-      .option("--attempts <n>", "tries per domain, each on another target (1-10)", positive, 3)
+      .option("--per-host <k>", "sets both --per-source and --per-target (either, given, overrides it)", positive)
+      .option(
+        "--attempts <n>",
+        "live tries per domain, each on another target (1-10); as many cold ones with --cold-fallback",
+        positive,
+        3,
+      )
       .option("--cold", "move domains through the store (--store) instead of live")
       .option(
         "--cold-fallback",
@@ -98,13 +103,11 @@ export function registerMigrateCommands(program: Command): void {
         "--tag <domain=tags>",
         "the domain goes only to hosts with all these tags (XENFLEET_HOST_TAGS), e.g. db1=ssd,rack-3; repeatable",
         collect,
-        [],
       )
       .option(
         "--anti-affinity <domains>",
         "these domains (names or uuids, comma separated) never share a host; repeatable, one group each",
         collect,
-        [],
       )
       .option("--bandwidth <rate>", "wire bandwidth limit per migration, e.g. 200M (bytes per second)", rate)
       .addOption(compressionOption())
@@ -126,8 +129,8 @@ export function registerMigrateCommands(program: Command): void {
       ["--max-parallel", opts.maxParallel, 4096],
     ] as const)
       if (v !== undefined && v > max) throw new UsageError(`${flag} is at most ${max}`);
-    const requireTags = opts.tag.map(parseTagRule);
-    const antiAffinity = opts.antiAffinity.map((g) => {
+    const requireTags = (opts.tag ?? []).map(parseTagRule);
+    const antiAffinity = (opts.antiAffinity ?? []).map((g) => {
       const members = list(g);
       if (members.length < 2) throw new UsageError(`--anti-affinity ${g}: name at least two domains`);
       return members;
@@ -279,8 +282,8 @@ interface EvacuateOpts {
   attempts: number;
   cold?: boolean;
   coldFallback?: boolean;
-  tag: string[];
-  antiAffinity: string[];
+  tag?: string[];
+  antiAffinity?: string[];
   bandwidth?: number;
   compress?: Compression;
   wait?: boolean;
@@ -288,7 +291,7 @@ interface EvacuateOpts {
 }
 
 /** Repeated options add up. */
-function collect(value: string, previous: string[]): string[] {
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
