@@ -200,6 +200,25 @@ describe("evacuation with a stopped target", () => {
     expect(to.get("db1")).toBe("t3");
     expect(new Set([to.get("ha1"), to.get("ha2")])).toEqual(new Set(["t1", "t3"]));
   });
+
+  it("migrate --wait to a stopped target ends with the reason, the domain still running on its source", async () => {
+    const t3 = await SimHost.open(fleet.simDir("t3"));
+    const dom = await t3.createDomain({ name: "solo", type: "pv", memoryBytes: 8 * MiB });
+    await registered("t3", (await t3.listDomains()).length);
+    const t1 = fleet.procs.get("t1-migrate")!.child;
+    t1.kill("SIGSTOP");
+    let run: Awaited<ReturnType<typeof xenfleetCli>>;
+    try {
+      run = await xenfleetCli(["migrate", "solo", "--to", "t1", "--wait", "--json"]);
+    } finally {
+      t1.kill("SIGCONT");
+    }
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as { ok: boolean; error: { message: string } };
+    expect(out.ok).toBe(false);
+    expect(out.error.message).toMatch(/stays on t3: .*waiting for the receiver to listen/);
+    expect((await t3.domainInfo(dom.uuid)).state).toBe("running");
+  });
 });
 
 function xenfleetCli(args: string[]) {

@@ -22,7 +22,7 @@ import {
   parseResult,
   type JobResult,
 } from "@xenfleet/jobs";
-import { parseRate } from "@xenfleet/migration";
+import { MigrationRecord, parseRate } from "@xenfleet/migration";
 import { COMPRESSIONS, type Compression } from "@xenfleet/store";
 import { durationOption, hostId, labels, list, positive } from "../args.js";
 import { HostDownError, UsageError, WorkFailedError } from "../errors.js";
@@ -236,7 +236,12 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
       const p = parseProgress("migrate-send", send?.progress);
       progress.update(id, bytesStep(label, ss === "active" ? (p?.phase ?? "active") : ss, p?.bytes, p?.memoryBytes));
       const over = (s: string) => s === "completed" || s === "failed" || s === "unknown";
-      if (over(ss) && over(rs)) {
+      // One side failed and the migration is recorded aborted: the other side's job may sit on a
+      // stopped or dead worker for ever, and ends on its own (as aborted) when that worker runs.
+      const abandoned =
+        (ss === "failed" || rs === "failed") &&
+        (await new MigrationRecord(redis, fleet.prefix, id).outcome()) === "aborted";
+      if ((over(ss) && over(rs)) || abandoned) {
         progress.stop();
         if (ss === "completed" && rs === "completed") {
           const r = parseResult("migrate-send", send!.returnvalue);
