@@ -296,7 +296,10 @@ export async function runEvacuation(
       if (progress.memoryBytes !== undefined) m.progress.memoryBytes = progress.memoryBytes;
     }
     const finished = (s: string) => s === "completed" || s === "failed" || s === "unknown";
-    if (ss === "completed" && rs === "completed") {
+    // A send completes only once the target said the domain runs there: the move is done, whatever
+    // the receive job's state (it may still be settling, or sit on a worker that stopped since).
+    if (ss === "completed") {
+      if (!finished(rs)) await recv?.removeChildDependency().catch(() => false);
       m.progress.state = "done";
       m.progress.percent = 100;
       return;
