@@ -40,8 +40,8 @@ beforeAll(async () => {
   const memory = { s1: 128, t1: 256, t2: 128, t3: 128 };
   for (const [h, m] of Object.entries(memory))
     await SimHost.open(fleet.simDir(h), { name: h, totalMemoryBytes: m * MiB });
-  // Senders give up on a silent receiver after 4 s (60 s by default).
-  const senders = { XENFLEET_MIGRATE_LISTEN_TIMEOUT_MS: "4000" };
+  // Senders give up on a silent receiver after 8 s (60 s by default), long enough for a loaded machine.
+  const senders = { XENFLEET_MIGRATE_LISTEN_TIMEOUT_MS: "8000" };
   fleet.startWorker("s1", { XENFLEET_SIM_MEMORY: "128M", ...senders });
   // t1's heartbeat lives 15 s: stopped, it still shows as up when the evacuation plans.
   fleet.startWorker("t1", { XENFLEET_SIM_MEMORY: "256M", XENFLEET_HEARTBEAT_MS: "5000", ...senders });
@@ -119,7 +119,7 @@ describe("evacuation with a stopped target", () => {
     const [tried, spared] = [...(report.placements ?? [])].sort((a, b) => b.attempts - a.attempts);
     expect(tried?.attempts).toBe(2);
     expect(tried?.tries).toEqual([
-      { target: "t1", mode: "live", reason: expect.stringMatching(/after 4000 ms waiting for the receiver to listen/) },
+      { target: "t1", mode: "live", reason: expect.stringMatching(/after 8000 ms waiting for the receiver to listen/) },
     ]);
     expect(spared?.attempts).toBe(1);
     expect(spared?.tries).toBeUndefined();
