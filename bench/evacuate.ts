@@ -4,7 +4,8 @@
  * limited. Each host is a migrate-worker process; this process plays the
  * controller (runEvacuation). Prints one JSON line: completion time, the
  * lower bound (bytes leaving the busiest source / its bandwidth) and their
- * ratio (target <= 1.25).
+ * ratio (target <= 1.25), and the throughput: wire bytes and domain memory
+ * moved per second.
  *
  * The bytes are what the send jobs report having put on the wire (frames,
  * headers and pre-copy resends included), not the domains' memory. Where
@@ -174,6 +175,9 @@ try {
       failed: report.failed.length,
       emptied: report.emptied,
       seconds: Math.round(seconds * 100) / 100,
+      // Wire bytes of every send (pre-copy resends included), and the domains' memory, per second of the evacuation.
+      throughputBytesPerSecond: Math.round(sources.reduce((sum, s) => sum + s.bytes, 0) / seconds),
+      memoryMovedBytesPerSecond: Math.round(((report.placements?.length ?? 0) * memoryBytes) / seconds),
       busiestSource: { host: busiest.host, bytesSent: busiest.bytes, sends: busiest.sends, ...busiest.phases },
       lowerBoundSeconds: Math.round(lowerBound * 100) / 100,
       loadAverage: { start: loadStart, end: loadEnd, cores: cpus().length },

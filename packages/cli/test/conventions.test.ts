@@ -296,6 +296,8 @@ function table(): Record<string, Case[]> {
       { args: ["evacuate", "host-2", "--json", ...redis()], code: 0 },
       { args: ["evacuate", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },
       { args: ["evacuate", "host-2", "--max-parallel", "0", ...redis()], code: 2, says: /at least 1/ },
+      { args: ["evacuate", "host-2", "--attempts", "11", "--json", ...redis()], code: 2, says: /at most 10/ },
+      { args: ["evacuate", "host-2", "--tag", "vm-a=ssd", "--json", ...redis()], code: 2, says: /--tag: .*"vm-a"/ },
       { args: ["evacuate", "host-2", "--json", ...closed()], code: 3, says: UNREACHABLE },
     ],
     up: [

@@ -23,6 +23,9 @@ import {
 } from "@xenfleet/hypervisor";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
 
+/** How a reason the receiver records starts, so the sender can tell it from its own. */
+export const RECEIVER_REASON = "receiver: ";
+
 /** Sender, after READY: claim the commit, or find the receiver gave up and resume the source. */
 export async function senderDecide(
   record: MigrationRecord,

@@ -17,6 +17,7 @@ import { Writable } from "node:stream";
 import type { FrameChannel } from "./channel.js";
 import type { TokenBucket } from "./throttle.js";
 import type { Compression } from "@xenfleet/store";
+import { withTimeout } from "./timeout.js";
 
 export interface FrameSinkOptions {
   compression: Compression;
@@ -26,10 +27,13 @@ export interface FrameSinkOptions {
   limiters?: TokenBucket[];
   /** Unacknowledged data bytes allowed when the channel has flow control (default 4 MiB). */
   window?: number;
+  /** Longest wait for the receiver to acknowledge or the socket to drain (default 30 s): a stalled receiver fails the send. */
+  stallTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
 export const DEFAULT_WINDOW = 4 * 2 ** 20;
+export const DEFAULT_STALL_MS = 30_000;
 
 export class FrameSink extends Writable {
   rawBytes = 0;
@@ -64,12 +68,17 @@ export class FrameSink extends Writable {
   private async flush(all: boolean): Promise<void> {
     while (this.pendingBytes >= this.frameBytes || (all && this.pendingBytes > 0)) {
       const raw = this.takePending(Math.min(this.frameBytes, this.pendingBytes));
+      const stall = this.options.stallTimeoutMs ?? DEFAULT_STALL_MS;
       if (this.channel.flowControl)
-        await this.channel.waitForAck(this.rawBytes + raw.length - (this.options.window ?? DEFAULT_WINDOW));
+        await withTimeout(
+          this.channel.waitForAck(this.rawBytes + raw.length - (this.options.window ?? DEFAULT_WINDOW)),
+          stall,
+          "the receiver acknowledged no data",
+        );
       const frame = this.channel.encoder.data(raw, this.options.compression);
       for (const limiter of this.options.limiters ?? [])
         await limiter.take(frame.wireBytes, this.options.signal, this.priority);
-      await this.channel.send(frame);
+      await withTimeout(this.channel.send(frame), stall, "the receiver took no data");
       this.rawBytes += raw.length;
       this.wireBytes += frame.wireBytes;
       this.frames++;

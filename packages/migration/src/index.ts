@@ -15,7 +15,7 @@ export { MigrationRecord, RECORD_TTL_MS, type Listener, type Outcome } from "./r
 export { FrameChannel } from "./channel.js";
 export { pumpData } from "./data-pump.js";
 export { DEFAULT_WINDOW, FrameSink } from "./frame-sink.js";
-export { recoverSide, receiverSettle, senderAbort, senderDecide } from "./commit.js";
+export { RECEIVER_REASON, recoverSide, receiverSettle, senderAbort, senderDecide } from "./commit.js";
 export { sendLive, type SendOptions, type SendReport } from "./sender.js";
 export { receiveLive, type ReceiveOptions, type ReceiveReport } from "./receiver.js";
 export {

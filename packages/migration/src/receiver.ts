@@ -17,7 +17,7 @@ import { PassThrough } from "node:stream";
 import { createServer as tlsServer } from "node:tls";
 import type { DomainInfo, Hypervisor, MigrationReceiver } from "@xenfleet/hypervisor";
 import { FrameChannel } from "./channel.js";
-import { claimTargetBuild, receiverSettle } from "./commit.js";
+import { claimTargetBuild, RECEIVER_REASON, receiverSettle } from "./commit.js";
 import { NoRoomError } from "@xenfleet/transfer";
 import { MigrationFailedError, WireFormatError } from "./errors.js";
 import type { MigrationRecord, Outcome } from "./rendezvous.js";
@@ -80,7 +80,7 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     });
     ({ channel, hello } = await acceptOne(server, o, token));
   } catch (err) {
-    await o.record.decide("aborted", `receiver: ${(err as Error).message}`).catch(() => undefined);
+    await o.record.decide("aborted", `${RECEIVER_REASON}${(err as Error).message}`).catch(() => undefined);
     throw err;
   } finally {
     server.close();
@@ -115,7 +115,7 @@ export async function receiveLive(o: ReceiveOptions): Promise<ReceiveReport> {
     await o.record.set({ ready: 1, targetDomid: receiver.domain.domid });
     await channel.sendControl("ready", { domid: receiver.domain.domid });
   } catch (err) {
-    await o.record.decide("aborted", `receiver: ${(err as Error).message}`).catch(() => undefined);
+    await o.record.decide("aborted", `${RECEIVER_REASON}${(err as Error).message}`).catch(() => undefined);
     if (receiver) await receiverSettle(o.record, receiver, (err as Error).message);
     channel.close(true);
     o.signal?.removeEventListener("abort", onAbort);
@@ -181,7 +181,14 @@ function acceptOne(
       fn();
     };
     const timer = setTimeout(
-      () => finish(() => reject(new MigrationFailedError("no sender presented the token before it expired"))),
+      () =>
+        finish(() =>
+          reject(
+            new MigrationFailedError(
+              `no sender connected within ${Math.round((o.tokenTtlMs ?? 60_000) / 1000)} s (the token expired)`,
+            ),
+          ),
+        ),
       Math.max(0, token.expiresAt - Date.now()),
     );
     const onAbort = () =>
@@ -189,10 +196,14 @@ function acceptOne(
     o.signal?.addEventListener("abort", onAbort, { once: true });
     // A sender that fails before connecting records "aborted"; stop waiting for it then.
     const watch = setInterval(() => {
-      o.record.outcome().then(
-        (outcome) => {
-          if (outcome === "aborted")
-            finish(() => reject(new MigrationFailedError("the sender aborted before connecting")));
+      o.record.get().then(
+        (r) => {
+          if (r.outcome === "aborted")
+            finish(() =>
+              reject(
+                new MigrationFailedError(`the sender aborted before connecting: ${r.reason ?? "no reason given"}`),
+              ),
+            );
         },
         () => undefined,
       );

@@ -15,7 +15,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { Hypervisor, LiveOptions, MigrationSender, SaveReport } from "@xenfleet/hypervisor";
 import { FrameChannel } from "./channel.js";
-import { senderAbort, senderDecide } from "./commit.js";
+import { RECEIVER_REASON, senderAbort, senderDecide } from "./commit.js";
 import { MigrationFailedError } from "./errors.js";
 import { FrameSink } from "./frame-sink.js";
 import type { Listener, MigrationRecord } from "./rendezvous.js";
@@ -39,7 +39,10 @@ export interface SendOptions {
   window?: number;
   live?: LiveOptions;
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /** How long to wait for the receiver to publish its listener (default 60 s); then the migration is aborted. */
   listenerTimeoutMs?: number;
+  /** Longest wait for the receiver to take data mid-stream before the migration is aborted (default 30 s). */
+  stallTimeoutMs?: number;
   /** How long the receiver may take to finish building the domain after the last byte. */
   readyTimeoutMs?: number;
   doneTimeoutMs?: number;
@@ -73,8 +76,16 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
   const hv = o.hypervisor;
   const info = await hv.domainInfo(o.domain);
   await o.record.set({ domain: info.uuid, sourceWasRunning: info.state === "running" ? 1 : 0 });
-  const listener = await o.record.waitForListener(o.listenerTimeoutMs ?? 60_000, o.signal);
-  const socket = await connect(listener, o.tls, o.signal);
+  let listener: Listener;
+  let socket: Socket;
+  try {
+    listener = await o.record.waitForListener(o.listenerTimeoutMs ?? 60_000, o.signal);
+    socket = await connect(listener, o.tls, o.signal);
+  } catch (err) {
+    // The receiver never listened or cannot be reached: say so in the record, so the receive side stops waiting too.
+    await senderAbort(o.record, undefined, (err as Error).message, o.signal).catch(() => undefined);
+    throw err;
+  }
   const channel = new FrameChannel(socket, { flags: STREAM_FLAGS.acks });
   const onAbort = () => channel.close(true);
   o.signal?.addEventListener("abort", onAbort, { once: true });
@@ -93,6 +104,7 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       compression: o.compression ?? "none",
       limiters,
       ...(o.window ? { window: o.window } : {}),
+      ...(o.stallTimeoutMs ? { stallTimeoutMs: o.stallTimeoutMs } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
     sink.priority = o.priority ?? started;
@@ -171,12 +183,29 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       ...(h.report.digest ? { digest: h.report.digest } : {}),
     };
   } catch (err) {
-    if (handle) await senderAbort(o.record, handle, (err as Error).message).catch(() => undefined);
-    throw err;
+    // Before the commit every failure is an abort (first writer wins, so a decided outcome stands).
+    await senderAbort(o.record, handle, (err as Error).message, o.signal).catch(() => undefined);
+    throw await withTargetReason(o.record, err as Error);
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
     channel.close();
   }
+}
+
+/**
+ * The receiver records why it gave up before it closes the connection; the
+ * sender only sees the connection close. Its reason goes into the error, so
+ * the operator reads "a domain with uuid … already exists" and not only
+ * "peer closed the connection".
+ */
+async function withTargetReason(record: MigrationRecord, err: Error): Promise<Error> {
+  const reason = await record
+    .get()
+    .then((r) => r.reason)
+    .catch(() => undefined);
+  const said = reason?.startsWith(RECEIVER_REASON) ? reason.slice(RECEIVER_REASON.length) : undefined;
+  if (said === undefined || err.message.includes(said)) return err;
+  return new MigrationFailedError(`${err.message}; the target said: ${said}`, { cause: err });
 }
 
 function connect(l: Listener, tls: SendOptions["tls"], signal?: AbortSignal): Promise<Socket> {

@@ -26,6 +26,10 @@ export const configSchema = hostEnvSchema
     XENFLEET_MIGRATE_BANDWIDTH: rateSchema.optional(),
     /** How long a receiver's one-time token stays valid. */
     XENFLEET_MIGRATE_TOKEN_TTL_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+    /** How long a sender waits for its receiver to listen before it aborts the migration (the source keeps running). */
+    XENFLEET_MIGRATE_LISTEN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+    /** Longest silence mid-stream (no data on the target, no acknowledgement on the source) before the migration is aborted. */
+    XENFLEET_MIGRATE_STALL_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
     /** Concurrent sends and receives on this host. */
     XENFLEET_MIGRATE_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     XENFLEET_MIGRATE_RECV_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),

@@ -59,6 +59,8 @@ const handlers = migrateHandlers({
     : {}),
   openStore,
   tokenTtlMs: config.XENFLEET_MIGRATE_TOKEN_TTL_MS,
+  listenerTimeoutMs: config.XENFLEET_MIGRATE_LISTEN_TIMEOUT_MS,
+  stallTimeoutMs: config.XENFLEET_MIGRATE_STALL_TIMEOUT_MS,
 });
 logger.info(
   {

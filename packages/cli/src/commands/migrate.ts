@@ -22,9 +22,9 @@ import {
   parseResult,
   type JobResult,
 } from "@xenfleet/jobs";
-import { parseRate } from "@xenfleet/migration";
+import { MigrationRecord, parseRate } from "@xenfleet/migration";
 import { COMPRESSIONS, type Compression } from "@xenfleet/store";
-import { durationOption, hostId, positive } from "../args.js";
+import { durationOption, hostId, labels, list, positive } from "../args.js";
 import { HostDownError, UsageError, WorkFailedError } from "../errors.js";
 import { emit, seconds } from "../output.js";
 import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
@@ -81,12 +81,35 @@ export function registerMigrateCommands(program: Command): void {
     program
       .command("evacuate")
       .description(
-        "Empty hosts: place every domain elsewhere and migrate it; the hosts are marked draining (--store for --cold)",
+        "Empty hosts: place every domain elsewhere and migrate it; the hosts are marked draining (--store for --cold and --cold-fallback)",
       )
       .argument("<hosts...>", "hosts to empty")
       .option("--max-parallel <n>", "migrations at once, cluster-wide", positive, 8)
-      .option("--per-host <k>", "migrations at once per source and per target host", positive, 2)
-      .option("--cold", "move domains through the store instead of live")
+      .option("--per-source <k>", "migrations at once leaving one host (default: 2)", positive)
+      .option("--per-target <k>", "migrations at once arriving on one host (default: 2)", positive)
+      .option("--per-host <k>", "sets both --per-source and --per-target (either, given, overrides it)", positive)
+      .option(
+        "--attempts <n>",
+        "live tries per domain, each on another target (1-10); as many cold ones with --cold-fallback",
+        positive,
+        3,
+      )
+      .option("--cold", "move domains through the store (--store) instead of live")
+      .option(
+        "--cold-fallback",
+        "a domain no live target is left for goes through the store (--store): saved, then restored on a target",
+      )
+      .option(
+        "--tag <domain=tags>",
+        "the domain goes only to hosts with all these tags (XENFLEET_HOST_TAGS), e.g. db1=ssd,rack-3; repeatable",
+        collect,
+      )
+      .option(
+        "--anti-affinity <domains>",
+        "these domains (names or uuids, comma separated) never share a host; repeatable, one group each",
+        collect,
+      )
+      .option("--bandwidth <rate>", "wire bandwidth limit per migration, e.g. 200M (bytes per second)", rate)
       .addOption(compressionOption())
       .option("--wait", "follow the evacuation to its report, showing each domain's progress")
       .option("--json", "print the result as one JSON document"),
@@ -98,10 +121,28 @@ export function registerMigrateCommands(program: Command): void {
         throw new UsageError((err as Error).message);
       }
     });
+    if (opts.attempts > 10) throw new UsageError("--attempts is at most 10");
+    for (const [flag, v, max] of [
+      ["--per-source", opts.perSource, 64],
+      ["--per-target", opts.perTarget, 64],
+      ["--per-host", opts.perHost, 64],
+      ["--max-parallel", opts.maxParallel, 4096],
+    ] as const)
+      if (v !== undefined && v > max) throw new UsageError(`${flag} is at most ${max}`);
+    const requireTags = (opts.tag ?? []).map(parseTagRule);
+    const antiAffinity = (opts.antiAffinity ?? []).map((g) => {
+      const members = list(g);
+      if (members.length < 2) throw new UsageError(`--anti-affinity ${g}: name at least two domains`);
+      return members;
+    });
     const fleet = fleetOptions(opts);
     await withRedis(fleet, async (redis) => {
-      await registeredHosts(redis, fleet.prefix, ids);
-      await evacuate(redis, fleet, ids, opts);
+      const evacuated = await registeredHosts(redis, fleet.prefix, ids);
+      // A rule naming a domain that is not there would be accepted and do nothing: refuse it.
+      for (const r of requireTags) findDomain(evacuated, r.domain, "--tag: no host being evacuated has a domain");
+      const all = await listHosts(redis, fleet.prefix);
+      for (const g of antiAffinity) for (const d of g) findDomain(all, d, "--anti-affinity: no host reports a domain");
+      await evacuate(redis, fleet, ids, { ...opts, requireTags, antiAffinityGroups: antiAffinity });
     });
   });
 }
@@ -195,7 +236,12 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
       const p = parseProgress("migrate-send", send?.progress);
       progress.update(id, bytesStep(label, ss === "active" ? (p?.phase ?? "active") : ss, p?.bytes, p?.memoryBytes));
       const over = (s: string) => s === "completed" || s === "failed" || s === "unknown";
-      if (over(ss) && over(rs)) {
+      // One side failed and the migration is recorded aborted: the other side's job may sit on a
+      // stopped or dead worker for ever, and ends on its own (as aborted) when that worker runs.
+      const abandoned =
+        (ss === "failed" || rs === "failed") &&
+        (await new MigrationRecord(redis, fleet.prefix, id).outcome()) === "aborted";
+      if ((over(ss) && over(rs)) || abandoned) {
         progress.stop();
         if (ss === "completed" && rs === "completed") {
           const r = parseResult("migrate-send", send!.returnvalue);
@@ -235,14 +281,47 @@ interface EvacuateOpts {
   prefix: string;
   store: string;
   maxParallel: number;
-  perHost: number;
+  perSource?: number;
+  perTarget?: number;
+  perHost?: number;
+  attempts: number;
   cold?: boolean;
+  coldFallback?: boolean;
+  tag?: string[];
+  antiAffinity?: string[];
+  bandwidth?: number;
   compress?: Compression;
   wait?: boolean;
   json?: boolean;
 }
 
-async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: EvacuateOpts): Promise<void> {
+/** Repeated options add up. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** "db1=ssd,rack-3": the domain and the tags its target must have. */
+function parseTagRule(text: string): { domain: string; tags: string[] } {
+  const at = text.indexOf("=");
+  const domain = text.slice(0, at).trim();
+  if (at < 1 || domain === "") throw new UsageError(`--tag ${text}: write DOMAIN=TAG[,TAG...]`);
+  try {
+    const tags = labels(text.slice(at + 1));
+    if (tags.length === 0) throw new Error("no tag given");
+    return { domain, tags };
+  } catch (err) {
+    throw new UsageError(`--tag ${text}: ${(err as Error).message}`);
+  }
+}
+
+const DEFAULT_PER_HOST = 2;
+
+async function evacuate(
+  redis: Redis,
+  fleet: FleetOptions,
+  hosts: string[],
+  o: EvacuateOpts & { requireTags: Array<{ domain: string; tags: string[] }>; antiAffinityGroups: string[][] },
+): Promise<void> {
   const id = `evac-${randomBytes(8).toString("hex")}`;
   const queue = new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(fleet.prefix) });
   const progress = tracker();
@@ -252,8 +331,17 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
       jobData("evacuate", {
         evacuationId: id,
         hosts,
-        limits: { perSource: o.perHost, perTarget: o.perHost, total: o.maxParallel },
-        ...(o.cold ? { cold: true, coldVia: fleet.store } : {}),
+        limits: {
+          perSource: o.perSource ?? o.perHost ?? DEFAULT_PER_HOST,
+          perTarget: o.perTarget ?? o.perHost ?? DEFAULT_PER_HOST,
+          total: o.maxParallel,
+        },
+        maxAttempts: o.attempts,
+        ...(o.cold ? { cold: true } : {}),
+        ...(o.cold || o.coldFallback ? { coldVia: fleet.store } : {}),
+        ...(o.requireTags.length ? { requireTags: o.requireTags } : {}),
+        ...(o.antiAffinityGroups.length ? { antiAffinity: o.antiAffinityGroups } : {}),
+        ...(o.bandwidth ? { bandwidth: o.bandwidth } : {}),
         ...(o.compress ? { compression: o.compress } : {}),
       }),
       { ...JOB_SPECS.evacuate.options, jobId: id },
@@ -276,7 +364,7 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
         progress.update(
           d.uuid,
           bytesStep(
-            `  ${d.name} ${d.source} -> ${d.target ?? "?"}`,
+            `  ${d.name} ${d.source} -> ${d.target ?? "?"}${d.mode === "cold" ? " (cold)" : ""}`,
             d.state === "failed" && d.reason ? `failed (${d.reason})` : d.state,
             d.bytes,
             d.memoryBytes,
@@ -287,8 +375,11 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
         const r = parseResult("evacuate", job!.returnvalue);
         const report = evacuationJson(r);
         const text = [
-          ...(r.placements ?? []).map((x) => `${x.domain.name}: ${x.from} -> ${x.to} (${x.mode})`),
-          ...r.failed.map((f) => `${f.domain.name}: stays on ${f.host}: ${f.error}`),
+          ...(r.placements ?? []).flatMap((x) => [
+            `${x.domain.name}: ${x.from} -> ${x.to} (${x.mode})`,
+            ...triesText(x.tries),
+          ]),
+          ...r.failed.flatMap((f) => [`${f.domain.name}: stays on ${f.host}: ${f.error}`, ...triesText(f.tries)]),
           `emptied: ${(r.emptied ?? []).join(", ") || "none"}`,
           ...(r.notEmpty ?? []).map((n) => `not empty: ${n.host} (${n.remaining} domain(s) left)`),
         ].join("\n");
@@ -309,6 +400,11 @@ async function evacuate(redis: Redis, fleet: FleetOptions, hosts: string[], o: E
   }
 }
 
+/** Failed attempts, one indented line each, under the domain's line. */
+function triesText(tries: JobResult<"evacuate">["failed"][number]["tries"]): string[] {
+  return (tries ?? []).map((t) => `  tried ${t.target} (${t.mode}): ${t.reason}`);
+}
+
 /** An evacuation's result in a JSON document: domains by name and uuid, like every command's. */
 function evacuationJson(r: JobResult<"evacuate">) {
   return {
@@ -322,8 +418,15 @@ function evacuationJson(r: JobResult<"evacuate">) {
       to: x.to,
       mode: x.mode,
       attempts: x.attempts,
+      tries: x.tries ?? [],
     })),
-    failed: r.failed.map((f) => ({ domain: f.domain.name, uuid: f.domain.uuid, host: f.host, reason: f.error })),
+    failed: r.failed.map((f) => ({
+      domain: f.domain.name,
+      uuid: f.domain.uuid,
+      host: f.host,
+      reason: f.error,
+      tries: f.tries ?? [],
+    })),
     emptied: r.emptied ?? [],
     notEmpty: r.notEmpty ?? [],
     ...(r.seconds !== undefined ? { seconds: r.seconds } : {}),

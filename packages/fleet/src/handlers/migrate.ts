@@ -41,7 +41,12 @@ export interface MigrateWorkerDeps {
   /** Shared by every migration this host sends: the host's link. */
   hostLimiter?: TokenBucket;
   openStore?: (url: string) => Promise<ObjectStore>;
+  /** How long a receiver waits for its sender (its token's lifetime). */
   tokenTtlMs?: number;
+  /** How long a sender waits for its receiver to listen. */
+  listenerTimeoutMs?: number;
+  /** Longest silence mid-stream, on either side, before the migration is aborted. */
+  stallTimeoutMs?: number;
 }
 
 export function migrateHandlers(deps: MigrateWorkerDeps): {
@@ -101,6 +106,8 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
             ...(p.timeoutAction !== undefined ? { timeoutAction: p.timeoutAction } : {}),
           },
           ...(deps.tlsCa ? { tls: { ca: deps.tlsCa } } : {}),
+          ...(deps.listenerTimeoutMs ? { listenerTimeoutMs: deps.listenerTimeoutMs } : {}),
+          ...(deps.stallTimeoutMs ? { stallTimeoutMs: deps.stallTimeoutMs } : {}),
           signal: ctx.signal,
           onProgress: throttled(({ rawBytes, memoryBytes }) => {
             void ctx.job
@@ -162,6 +169,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           advertise: deps.advertise,
           ...(deps.tls ? { tls: deps.tls } : {}),
           ...(deps.tokenTtlMs ? { tokenTtlMs: deps.tokenTtlMs } : {}),
+          ...(deps.stallTimeoutMs ? { idleTimeoutMs: deps.stallTimeoutMs } : {}),
           signal: ctx.signal,
         });
         return { domain: { uuid: r.domain.uuid, name: r.domain.name }, bytesReceived: r.rawBytes, seconds: r.seconds };

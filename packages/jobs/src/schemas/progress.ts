@@ -40,6 +40,8 @@ export const evacuationDomainProgressV1 = z.strictObject({
   memoryBytes: bytes.optional(),
   attempts: z.int().min(0).max(100),
   reason: reason.optional(),
+  /** How the current attempt moves it: live, or cold through the store (the fallback once no live target is left). */
+  mode: z.enum(["live", "cold"]).optional(),
 });
 
 export const evacuateProgressV1 = z.strictObject({

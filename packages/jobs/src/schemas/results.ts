@@ -94,12 +94,24 @@ export const migrateRecvResultV1 = z.strictObject({
   seconds,
 });
 
+/** One failed attempt at moving a domain of an evacuation: where to, how, and why it failed (the target's own reason when it gave one). */
+const evacuationTry = z.strictObject({ target: hostIdSchema, mode: z.enum(["live", "cold"]), reason });
+
 export const evacuateResultV1 = z.strictObject({
   v: v1,
   evacuationId: token,
   moved: nonNegativeInt,
   cold: nonNegativeInt,
-  failed: z.array(z.strictObject({ host: hostIdSchema, domain: domainRef, error: reason })).max(100_000),
+  failed: z
+    .array(
+      z.strictObject({
+        host: hostIdSchema,
+        domain: domainRef,
+        error: reason,
+        tries: z.array(evacuationTry).max(64).optional(),
+      }),
+    )
+    .max(100_000),
   /** Where every moved domain runs now. */
   placements: z
     .array(
@@ -109,6 +121,8 @@ export const evacuateResultV1 = z.strictObject({
         to: hostIdSchema,
         mode: z.enum(["live", "cold"]),
         attempts: nonNegativeInt,
+        /** The attempts that failed before this one succeeded. */
+        tries: z.array(evacuationTry).max(64).optional(),
       }),
     )
     .max(100_000)
