@@ -14,6 +14,7 @@ import type { Hypervisor } from "@xenfleet/hypervisor";
 import { type JobHandler, jobProgress } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
+import { publishHostDomains } from "../host-agent.js";
 import { throttled } from "./throttle.js";
 import {
   MigrationFailedError,
@@ -48,6 +49,10 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
   "migrate-send": JobHandler<"migrate-send">;
   "migrate-recv": JobHandler<"migrate-recv">;
 } {
+  // Each side publishes its host's domains once its part is done (the source
+  // destroyed, the target started), before its job completes.
+  const publish = (logger: Parameters<typeof publishHostDomains>[0]["logger"]) =>
+    publishHostDomains({ ...deps, logger });
   return {
     "migrate-send": async (p, ctx) => {
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
@@ -61,6 +66,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           );
         if (r.outcome === "aborted")
           throw new MigrationFailedError(`migration aborted earlier: ${earlier.reason ?? "worker restarted"}`);
+        await publish(ctx.logger);
         return { bytesSent: 0, iterations: 0, downtimeMs: 0, seconds: 0, mode: p.mode };
       }
       await record.set({
@@ -69,7 +75,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
         mode: p.mode,
         ...(p.store ? { store: p.store } : {}),
       });
-      return settled(record, "source", async () => {
+      const sent = await settled(record, "source", async () => {
         if (p.mode === "cold") {
           const store = await needStore(deps, p.store);
           const r = await sendCold({
@@ -126,6 +132,8 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           mode: "live" as const,
         };
       });
+      await publish(ctx.logger);
+      return sent;
     },
     "migrate-recv": async (p, ctx) => {
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
@@ -137,10 +145,11 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           throw new MigrationFailedError(
             `migration aborted: ${earlier.reason ?? (await record.get()).reason ?? "worker restarted"}`,
           );
+        await publish(ctx.logger);
         return { domain: p.domain, bytesReceived: 0, seconds: 0 };
       }
       await record.set({ target: deps.host, domain: p.domain.uuid });
-      return settled(record, "target", async () => {
+      const received = await settled(record, "target", async () => {
         if (p.mode === "cold") {
           const store = await needStore(deps, p.store);
           const r = await receiveCold({
@@ -166,6 +175,8 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
         });
         return { domain: { uuid: r.domain.uuid, name: r.domain.name }, bytesReceived: r.rawBytes, seconds: r.seconds };
       });
+      await publish(ctx.logger);
+      return received;
     },
   };
 }
