@@ -60,8 +60,14 @@ export const JOB_SPECS = {
     options: DEFAULT_JOB_OPTIONS,
   },
   restore: {
-    version: 1,
-    payload: p.restorePayloadV1,
+    version: 2,
+    payload: p.restorePayloadV2,
+    // v1 had no uuid: the image's own.
+    previous: {
+      version: 1,
+      payload: p.restorePayloadV1,
+      upgrade: (old: z.infer<typeof p.restorePayloadV1>) => ({ ...old, v: 2 as const }),
+    },
     resultVersion: 1,
     result: r.restoreResultV1,
     progress: g.restoreProgressV1,

@@ -1,5 +1,5 @@
 import { OperationAbortedError, isProcessRunning } from "@xenfleet/core";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -149,6 +149,22 @@ export class SimHost implements Hypervisor {
   async setDirtyRate(domain: DomainRef, pagesPerSec: number): Promise<void> {
     await this.withDomain(domain, async (d) => {
       d.meta.dirtyPagesPerSec = pagesPerSec;
+    });
+  }
+
+  /**
+   * The guest writes `count` distinct pages now, spread over its memory, each
+   * with content no other page has (sim only: a test's exact, known change,
+   * where the dirty rate's writes depend on time).
+   */
+  async writePages(domain: DomainRef, count: number): Promise<void> {
+    await this.withDomain(domain, async (d) => {
+      const pages = d.memory.pages;
+      if (!Number.isSafeInteger(count) || count < 0 || count > pages)
+        throw new RangeError(`count must be 0..${pages} (the domain's pages), got ${count}`);
+      const stride = Math.floor(pages / Math.max(1, count));
+      for (let i = 0; i < count; i++) await d.memory.write(i * stride, randomBytes(PAGE_SIZE));
+      await d.memory.sync();
     });
   }
 
