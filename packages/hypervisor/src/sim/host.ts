@@ -1,6 +1,6 @@
 import { OperationAbortedError, isProcessRunning } from "@xenfleet/core";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
+import { access, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { DomainExistsError, DomainNotFoundError, InsufficientMemoryError, MigrationStateError } from "../errors.js";
@@ -90,6 +90,14 @@ export class SimHost implements Hypervisor {
     const host = new SimHost(dir, options);
     await host.sweepIncoming();
     return host;
+  }
+
+  /** Whether `dir` holds a sim host already (open() would create one). */
+  static async exists(dir: string): Promise<boolean> {
+    return access(paths.host(dir)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async hostInfo(): Promise<HostInfo> {
