@@ -207,7 +207,8 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
           return emit(
             o.json,
             { ...subject, state: "done", ...migrationJson(r) },
-            () => `${dom.name} now runs on ${o.to} (${mode}): downtime ${formatDuration(r.downtimeMs)}, ${carried}`,
+            () =>
+              `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs === undefined ? "not measured (the hypervisor does not say when it paused)" : formatDuration(r.downtimeMs)}, ${carried}`,
           );
         }
         const reason = send?.failedReason || recv?.failedReason || `send ${ss}, receive ${rs}`;
@@ -227,7 +228,7 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
 /** A migration's result in a JSON document: durations in seconds. */
 function migrationJson(r: JobResult<"migrate-send">) {
   const { v: _v, downtimeMs, ...rest } = r;
-  return { ...rest, downtimeSeconds: seconds(downtimeMs) };
+  return { ...rest, ...(downtimeMs !== undefined ? { downtimeSeconds: seconds(downtimeMs) } : {}) };
 }
 
 interface EvacuateOpts {

@@ -77,7 +77,12 @@ export function registerWorkCommands(program: Command): void {
           };
           return emit(
             opts.json,
-            { ...subject, imageId: r.imageId, ...report, pausedSeconds: seconds(r.pausedMs) },
+            {
+              ...subject,
+              imageId: r.imageId,
+              ...report,
+              ...(r.pausedMs !== undefined ? { pausedSeconds: seconds(r.pausedMs) } : {}),
+            },
             () => `${r.imageId}\n${reportText(report)}`,
           );
         }

@@ -126,7 +126,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           bytesRaw: r.rawBytes,
           compressionRatio: Math.round(r.compressionRatio * 1000) / 1000,
           iterations: r.iterations,
-          downtimeMs: Math.round(r.downtimeMs),
+          ...(r.downtimeMs !== undefined ? { downtimeMs: Math.round(r.downtimeMs) } : {}),
           seconds: r.seconds,
           ...(r.stopReason ? { stopReason: r.stopReason } : {}),
           mode: "live" as const,

@@ -11,6 +11,7 @@ import type {
   DomainType,
   HostInfo,
   Hypervisor,
+  LiveOptions,
   MigrateSendOptions,
   MigrationReceiver,
   MigrationSender,
@@ -19,7 +20,8 @@ import type {
   SaveReport,
 } from "../hypervisor.js";
 import { checkDomainUuid } from "../uuid.js";
-import { makeDomainConfig, withIdentity } from "./config.js";
+import { withIdentity } from "../domain-config.js";
+import { makeDomainConfig } from "./config.js";
 import { PAGE_SIZE } from "./content.js";
 import { digestOf } from "./digest.js";
 import { infoOf, SimDomain } from "./domain.js";
@@ -239,10 +241,13 @@ export class SimHost implements Hypervisor {
         state: options.paused ? "paused" : "running",
         seed: seedOf(uuid),
         dirtyPagesPerSec: 0,
-        config: withIdentity(built.config, name, uuid),
+        config: withIdentity(built.config, { name, uuid }),
       };
     });
   }
+
+  /** The sim's pre-copy (precopy.ts) honours every option. */
+  checkLiveOptions(_live: LiveOptions): void {}
 
   async migrateSend(domain: DomainRef, sink: Writable, options: MigrateSendOptions = {}): Promise<MigrationSender> {
     const meta = await this.resolve(domain);
