@@ -58,9 +58,17 @@ export function registerMigrateCommands(program: Command): void {
       .addOption(compressionOption("lz4"))
       .option("--bandwidth <rate>", "wire bandwidth limit, e.g. 100M (bytes per second)", rate)
       .addOption(
-        durationOption("--max-downtime <duration>", "stop pre-copy once the rest can be sent within this, e.g. 300ms"),
+        durationOption(
+          "--max-downtime <duration>",
+          "stop pre-copy once the rest can be sent within this, e.g. 300ms (refused on xen hosts: libxl has no downtime target)",
+        ),
       )
-      .addOption(durationOption("--timeout <duration>", "bound on pre-copy, e.g. 10m"))
+      .addOption(
+        durationOption(
+          "--timeout <duration>",
+          "bound on pre-copy, e.g. 10m (refused on xen hosts, as is --timeout-action)",
+        ),
+      )
       .addOption(
         new Option("--timeout-action <action>", "when pre-copy times out: force (final pass now) or abort")
           .choices(["force", "abort"])
