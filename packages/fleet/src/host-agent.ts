@@ -5,7 +5,15 @@
  * alive and can reach Redis and its hypervisor".
  */
 import type { Hypervisor, DomainInfo } from "@xenfleet/hypervisor";
-import { keys, type Logger, runHeartbeat, updateHostDomains, type HostDomain, type HostInfo } from "@xenfleet/jobs";
+import {
+  keys,
+  type Logger,
+  registryClock,
+  runHeartbeat,
+  updateHostDomains,
+  type HostDomain,
+  type HostInfo,
+} from "@xenfleet/jobs";
 import type { HostEnv } from "./host-config.js";
 import type { Redis } from "ioredis";
 
@@ -44,7 +52,7 @@ export async function publishHostDomains(options: {
   logger: Logger;
 }): Promise<void> {
   try {
-    const readAt = Date.now();
+    const readAt = await registryClock(options.redis);
     const [host, domains] = await Promise.all([options.hypervisor.hostInfo(), options.hypervisor.listDomains()]);
     await updateHostDomains(options.redis, options.prefix, options.host, {
       memoryFree: host.freeMemoryBytes,

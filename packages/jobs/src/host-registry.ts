@@ -47,20 +47,33 @@ export interface HostStatus {
 }
 
 /**
+ * The time that orders readings of a host (microseconds): Redis's own clock,
+ * one for every process that writes a registration, so a host clock stepping
+ * back cannot freeze a registration behind a reading "from the future".
+ */
+export async function registryClock(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1_000_000 + Number(micros);
+}
+
+/**
  * Register a host (or renew its registration) with a heartbeat that lives
- * `ttlMs`. `readAt` is when `info` was read from the hypervisor (default
- * now): the alive key is always renewed, but the registration is written only
- * when no later reading (updateHostDomains) is stored already.
+ * `ttlMs`. `readAt` is when `info` was read from the hypervisor (registryClock;
+ * default now): the alive key is always renewed, but the registration is
+ * written only when no later reading (updateHostDomains) is stored already.
  */
 export async function heartbeat(
   redis: Redis,
   prefix: string,
   info: HostInfo,
   ttlMs: number,
-  readAt = Date.now(),
+  readAt?: number,
 ): Promise<void> {
   const checked = hostInfoSchema.parse(info);
-  await writeRegistration(redis, prefix, checked, { readAt, aliveMs: Math.max(1, Math.round(ttlMs)) });
+  await writeRegistration(redis, prefix, checked, {
+    readAt: readAt ?? (await registryClock(redis)),
+    aliveMs: Math.max(1, Math.round(ttlMs)),
+  });
 }
 
 /**
@@ -102,8 +115,9 @@ async function writeRegistration(
 }
 
 /**
- * What a host runs now, read from its hypervisor at `readAt` (ms, the host's
- * own clock): the part of a registration that changes between heartbeats.
+ * What a host runs now, read from its hypervisor at `readAt` (registryClock,
+ * taken before the read): the part of a registration that changes between
+ * heartbeats.
  */
 export interface HostDomainsSnapshot {
   memoryFree: number;
@@ -240,7 +254,7 @@ export async function runHeartbeat(options: HeartbeatLoopOptions): Promise<void>
   const ttlMs = options.ttlMs ?? options.intervalMs * 3;
   while (!options.signal.aborted) {
     try {
-      const readAt = Date.now();
+      const readAt = await registryClock(options.redis);
       await heartbeat(options.redis, options.prefix, await options.read(), ttlMs, readAt);
     } catch (err) {
       options.onError?.(err);

@@ -79,6 +79,7 @@ export {
   listHosts,
   markDraining,
   removeHost,
+  registryClock,
   runHeartbeat,
   updateHostDomains,
   type HeartbeatLoopOptions,

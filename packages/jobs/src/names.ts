@@ -6,7 +6,7 @@
  *   {xenfleet}:registry:hosts           set of every host id ever registered
  *   {xenfleet}:registry:host:<id>       last registration of a host (JSON)
  *   {xenfleet}:registry:alive:<id>      heartbeat, expires unless renewed
- *   {xenfleet}:registry:read-at:<id>    when the stored registration was read (ms, the host's clock)
+ *   {xenfleet}:registry:read-at:<id>    when the stored registration was read (µs, Redis's clock)
  *   {xenfleet}:registry:draining        set of hosts being emptied
  *   {xenfleet}:migration:<id>           rendezvous for one live migration
  *
