@@ -8,7 +8,6 @@ export {
 } from "./host-config.js";
 export { hostHypervisor, openHypervisor, type HypervisorConfig } from "./open-hypervisor.js";
 export {
-  publishHostDomains,
   readHostInfo,
   runHostAgent,
   startHostAgent,

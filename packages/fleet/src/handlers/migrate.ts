@@ -67,7 +67,8 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
         if (r.outcome === "aborted")
           throw new MigrationFailedError(`migration aborted earlier: ${earlier.reason ?? "worker restarted"}`);
         await publish(ctx.logger);
-        return { bytesSent: 0, iterations: 0, downtimeMs: 0, seconds: 0, mode: p.mode };
+        // What the earlier attempt measured died with it: no downtime rather than a made-up one.
+        return { bytesSent: 0, iterations: 0, seconds: 0, mode: p.mode };
       }
       await record.set({
         source: deps.host,
