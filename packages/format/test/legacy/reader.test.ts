@@ -419,6 +419,11 @@ describe("the qemu record after a converted HVM libxc stream's END", () => {
     expect(events.at(-2)).toMatchObject({ kind: "libxc-record", name: "END" });
     expect(last.offset + last.raw.length).toBe(v2.length);
     expect(Buffer.from(last.raw.subarray(0, 21)).toString()).toBe("DeviceModelRecord0002");
+    const { inspectStream } = await import("../../src/index.js");
+    expect(await inspectStream([v2], { format: "libxc" })).toMatchObject({
+      bytes: v2.length,
+      deviceModelBytes: last.raw.length - 25,
+    });
     const end = last.offset;
     for (let cut = end - 9; cut <= end + 30; cut++) {
       const split = read(v2, [v2.subarray(0, cut), v2.subarray(cut)]);
