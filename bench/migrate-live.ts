@@ -63,8 +63,9 @@ try {
       runs.push({
         dirtyMiBps: rate,
         compression,
-        downtimeMs: Math.round(sent.downtimeMs * 10) / 10,
-        finalPassMs: Math.round(sent.finalPassMs * 10) / 10,
+        // The sim reports when it paused: both are measured here.
+        downtimeMs: Math.round(sent.downtimeMs! * 10) / 10,
+        finalPassMs: Math.round(sent.finalPassMs! * 10) / 10,
         totalMs: Math.round(totalMs),
         bytesSent: sent.bytesSent,
         rawBytes: sent.rawBytes,

@@ -66,6 +66,7 @@ import {
   NotFoundError,
   RedisUnreachableError,
   UsageError,
+  UuidInUseError,
   WorkFailedError,
 } from "@xenfleet/cli";
 
@@ -466,6 +467,13 @@ const ROWS: Row[] = [
     error: new CannotWriteError("/srv/out.xl", "permission denied"),
     code: "XF_CLI_CANNOT_WRITE",
     message: "cannot write /srv/out.xl: permission denied",
+    unrecoverable: true,
+  },
+  {
+    error: new UuidInUseError("7b3e2f1c-0d4a-4e5b-9c6d-1a2b3c4d5e6f", "host-1", "web-1"),
+    code: "XF_CLI_UUID_IN_USE",
+    message:
+      "domain 7b3e2f1c-0d4a-4e5b-9c6d-1a2b3c4d5e6f already runs on host-1 (as web-1); restore with --new-uuid for a copy with its own uuid and name",
     unrecoverable: true,
   },
   {

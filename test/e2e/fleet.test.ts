@@ -276,7 +276,7 @@ describe("the fleet, as separate processes", () => {
       }),
     );
     expect(ok.failedReason).toBeUndefined();
-    expect(ok.returnvalue).toMatchObject({ v: 1, imageId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(ok.returnvalue).toMatchObject({ v: 2, imageId: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
   it("runs the nightly batch from its cron schedule", async () => {

@@ -74,6 +74,9 @@ export const hostIds = checked((text: string) => list(text).map(assertHostId));
 
 export const hostId = checked(assertHostId);
 
+/** A domain name as `xl list` shows it (printable ASCII, at most 128 characters). */
+export const domainName = checked((text: string) => schema(schemas.domainName)(text));
+
 /** A cron pattern, checked as the scheduler will read it. */
 export const cron = checked((text: string) => {
   checkCron(text);

@@ -51,6 +51,24 @@ export class HostDownError extends XenfleetError {
 }
 
 /**
+ * A restore would give a second domain a uuid the fleet already runs: two
+ * domains with one uuid would share one image history, and a migration onto
+ * the host holding the twin fails. `--new-uuid` makes a copy with its own.
+ */
+export class UuidInUseError extends XenfleetError {
+  readonly code = "XF_CLI_UUID_IN_USE";
+  constructor(
+    readonly uuid: string,
+    readonly host: string,
+    readonly domain: string,
+  ) {
+    super(
+      `domain ${uuid} already runs on ${host} (as ${domain}); restore with --new-uuid for a copy with its own uuid and name`,
+    );
+  }
+}
+
+/**
  * Work that ran and failed in part, with its report: printed as the
  * command's result (with `ok: false` and the error), exit code 1.
  */
@@ -89,6 +107,7 @@ const USAGE_CODES = new Set([
   "XF_CLI_USAGE",
   "XF_CLI_NOT_FOUND",
   "XF_CLI_CANNOT_WRITE",
+  "XF_CLI_UUID_IN_USE",
   "XF_CORE_BAD_SIZE",
   "XF_CORE_BAD_DURATION",
   "XF_STORE_BAD_URL",

@@ -7,6 +7,7 @@ export {
   NotFoundError,
   RedisUnreachableError,
   UsageError,
+  UuidInUseError,
   WorkFailedError,
 } from "./errors.js";
 export { allCommands, buildProgram, CONVENTIONS, runCli } from "./program.js";

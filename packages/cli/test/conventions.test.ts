@@ -248,6 +248,38 @@ function table(): Record<string, Case[]> {
         says: NO_STORE,
       },
       { args: ["restore", image(), "--host", "host-2", "--json", ...closed(), ...store()], code: 3, says: UNREACHABLE },
+      { args: ["restore", image(), "--host", "host-2", "--new-uuid", "--json", ...redis(), ...store()], code: 0 },
+    ],
+    clone: [
+      {
+        args: ["clone", image(), "--host", "host-2", "--name", "c", "--count", "2", "--json", ...redis(), ...store()],
+        code: 0,
+      },
+      {
+        args: ["clone", image(), "--host", "host-2", "--json", ...redis(), ...store()],
+        code: 2,
+        says: /required option '--name <name>'/,
+      },
+      {
+        args: ["clone", image(), "--host", "host-2", "--name", "c", "--count", "0", ...redis()],
+        code: 2,
+        says: /at least 1/,
+      },
+      {
+        args: ["clone", image(), "--host", "host-2", "--name", "c", "--count", "300", ...redis(), ...store()],
+        code: 2,
+        says: /more than 256 copies/,
+      },
+      {
+        args: ["clone", image(), "--host", "host-3", "--name", "c", "--json", ...redis(), ...store()],
+        code: 3,
+        says: /is down/,
+      },
+      {
+        args: ["clone", image(), "--host", "host-2", "--name", "c", ...closed(), ...store()],
+        code: 3,
+        says: UNREACHABLE,
+      },
     ],
     "schedule nightly": [
       { args: ["schedule", "nightly", "--every", "6h", "--json", ...redis(), ...store()], code: 0 },

@@ -43,9 +43,13 @@ export function simDir(stateDir: string, host: string): string {
  * Create each sim host and the domains it should run, leaving existing ones
  * as they are (their memory has moved on since; that is what makes the next
  * save incremental), apart from the dirty rate, which follows the flag.
+ * A domain is looked for on every host of the fleet, not only its first: one
+ * that migrated runs elsewhere now, and creating it again by name would make
+ * a second domain, with a new uuid, beside it.
  */
 export async function prepareSimHosts(fleet: EmbeddedFleet, signal?: AbortSignal): Promise<DomainInfo[]> {
   const created: DomainInfo[] = [];
+  const elsewhere = await domainsOnHosts(fleet);
   for (const [h, host] of hostIds(fleet.hosts).entries()) {
     created.push(
       ...(await prepareSimHost(
@@ -57,6 +61,7 @@ export async function prepareSimHosts(fleet: EmbeddedFleet, signal?: AbortSignal
           domainMemoryBytes: fleet.domainMemoryBytes,
           dirtyPagesPerSec: fleet.dirtyPagesPerSec,
           seedBase: (h + 1) * 1000,
+          elsewhere,
         },
         signal,
       )),
@@ -74,6 +79,19 @@ export interface SimHostSetup {
   dirtyPagesPerSec: number;
   /** Domain d's memory content derives from seedBase + d. */
   seedBase: number;
+  /** Names of domains other hosts run: not created here again. */
+  elsewhere?: ReadonlySet<string>;
+}
+
+/** The names of the domains every existing sim host of the fleet runs. */
+async function domainsOnHosts(fleet: EmbeddedFleet): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const host of hostIds(fleet.hosts)) {
+    const dir = simDir(fleet.stateDir, host);
+    if (!(await SimHost.exists(dir))) continue;
+    for (const d of await (await SimHost.open(dir)).listDomains()) names.add(d.name);
+  }
+  return names;
 }
 
 /** One sim host with domains <host>-vm-1 ... <host>-vm-M (see prepareSimHosts). */
@@ -88,6 +106,7 @@ export async function prepareSimHost(setup: SimHostSetup, signal?: AbortSignal):
       await sim.setDirtyRate(found.uuid, setup.dirtyPagesPerSec);
       continue;
     }
+    if (setup.elsewhere?.has(name)) continue;
     created.push(
       await sim.createDomain(
         {

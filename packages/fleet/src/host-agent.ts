@@ -5,7 +5,15 @@
  * alive and can reach Redis and its hypervisor".
  */
 import type { Hypervisor, DomainInfo } from "@xenfleet/hypervisor";
-import { keys, type Logger, runHeartbeat, type HostDomain, type HostInfo } from "@xenfleet/jobs";
+import {
+  keys,
+  type Logger,
+  registryClock,
+  runHeartbeat,
+  updateHostDomains,
+  type HostDomain,
+  type HostInfo,
+} from "@xenfleet/jobs";
 import type { HostEnv } from "./host-config.js";
 import type { Redis } from "ioredis";
 
@@ -27,6 +35,33 @@ export async function readHostInfo(hypervisor: Hypervisor, identity: HostIdentit
     tags: identity.tags,
     domains: domains.slice(0, 4096).map(domainOf),
   };
+}
+
+/**
+ * Publishes the host's domains now, not at its next heartbeat: called by a
+ * job that just changed them (a restore, either side of a migration) before
+ * it reports done, so whoever waited for the job reads a registry that
+ * already shows the change. A failure only delays the news to the next beat,
+ * so it is logged, never thrown: the job's work is done.
+ */
+export async function publishHostDomains(options: {
+  redis: Redis;
+  prefix: string;
+  host: string;
+  hypervisor: Hypervisor;
+  logger: Logger;
+}): Promise<void> {
+  try {
+    const readAt = await registryClock(options.redis);
+    const [host, domains] = await Promise.all([options.hypervisor.hostInfo(), options.hypervisor.listDomains()]);
+    await updateHostDomains(options.redis, options.prefix, options.host, {
+      memoryFree: host.freeMemoryBytes,
+      domains: domains.map(domainOf),
+      readAt,
+    });
+  } catch (err) {
+    options.logger.warn({ err }, "could not publish the host's domains; the next heartbeat will");
+  }
 }
 
 function domainOf(d: DomainInfo): HostDomain {

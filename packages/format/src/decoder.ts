@@ -51,9 +51,20 @@ type State =
   | "page-count"
   | "page-pfns"
   | "page-data"
+  | "device-model-header"
+  | "device-model-body"
   | "done";
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * What Xen's convert-legacy-stream writes after the END of a libxc-format
+ * HVM stream: the legacy qemu save record as it was, its signature, a 32-bit
+ * length and the device model's state. Xen's verifier stops at END; this
+ * reader takes exactly that record there (anything else is trailing data).
+ */
+const DEVICE_MODEL_SIGNATURE = new TextEncoder().encode("DeviceModelRecord0002");
+const DEVICE_MODEL_HEADER = DEVICE_MODEL_SIGNATURE.length + 4;
 
 /** What a stream begins with, one of the three layers' magic numbers. */
 const STREAM_MAGICS =
@@ -86,6 +97,8 @@ export class StreamDecoder {
   private xlHeader: XlFixedHeader | undefined;
   private libxlLittle = true;
   private libxcLittle = true;
+  /** The libxc stream is an HVM guest's: after its END, as the outer layer, a device model record may follow. */
+  private hvm = false;
   private recordLayer: "libxl" | "libxc" = "libxc";
   private recordType = 0;
   private recordLength = 0;
@@ -111,9 +124,9 @@ export class StreamDecoder {
     }
   }
 
-  /** True once the outermost END has been read. */
+  /** True once the outermost END has been read (and the device model record that may follow it, if begun). */
   get finished(): boolean {
-    return this.state === "done";
+    return this.state === "done" || (this.state === "device-model-header" && this.gathered === 0);
   }
 
   /** Bytes consumed so far. */
@@ -201,7 +214,7 @@ export class StreamDecoder {
           head.length === 0 ? "no bytes at all" : `${head.length} bytes no stream starts with`,
         );
     }
-    if (this.state !== "done") {
+    if (!this.finished) {
       const missing =
         this.state === "page-data" ? this.pagesLeft * PAGE_SIZE - this.partialFill : this.need - this.gathered;
       const inRecord = this.state === "record-body" || this.state.startsWith("page-");
@@ -249,6 +262,7 @@ export class StreamDecoder {
         this.recordLayer = "libxc";
         return this.expect("record-header", SIZES.recordHeader);
       case "done":
+        if (this.outerLayer === "libxc" && this.hvm) return this.expect("device-model-header", DEVICE_MODEL_HEADER);
         this.state = "done";
         this.need = 0;
         return;
@@ -304,9 +318,35 @@ export class StreamDecoder {
       case "domain-header": {
         const h = decodeDomainHeader(bytes, this.libxcLittle, this.failer("libxc", offset));
         out.push({ kind: "domain-header", offset, raw: bytes, ...h });
+        this.hvm = h.domainTypeName === "x86-hvm";
         this.grammar!.domainHeader(h.domainTypeName);
         return this.nextEvent();
       }
+      case "device-model-header": {
+        if (!DEVICE_MODEL_SIGNATURE.every((b, i) => bytes[i] === b))
+          throw this.streamError(
+            "trailing-data",
+            offset,
+            "libxc",
+            "end of stream after the final END record, or an HVM device model record (DeviceModelRecord0002)",
+            "other bytes",
+          );
+        const length = dataView(bytes).getUint32(DEVICE_MODEL_SIGNATURE.length, this.libxcLittle);
+        if (length > this.maxRecordLength)
+          throw this.streamError(
+            "too-large",
+            offset,
+            "libxc",
+            `a device model record of at most ${this.maxRecordLength} bytes`,
+            `${length} bytes`,
+          );
+        return this.expect("device-model-body", DEVICE_MODEL_HEADER + length);
+      }
+      case "device-model-body":
+        out.push({ kind: "device-model", offset, raw: bytes, data: bytes.subarray(DEVICE_MODEL_HEADER) });
+        this.state = "done";
+        this.need = 0;
+        return;
       case "record-header":
         return this.recordHeader(bytes);
       case "record-body":

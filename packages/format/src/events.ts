@@ -79,6 +79,17 @@ export interface PageDataEvent extends RecordEventBase {
   pages: Uint8Array[];
 }
 
+/**
+ * After the END of a libxc-format HVM stream converted from a legacy one:
+ * the legacy qemu record (signature, length, device model state), which
+ * Xen's convert-legacy-stream appends there as it was.
+ */
+export interface DeviceModelEvent extends EventBase {
+  kind: "device-model";
+  /** The device model's saved state (after the signature and length). */
+  data: Uint8Array;
+}
+
 export type StreamEvent =
   | XlHeaderEvent
   | LibxlHeaderEvent
@@ -86,7 +97,8 @@ export type StreamEvent =
   | ImageHeaderEvent
   | DomainHeaderEvent
   | LibxcRecordEvent
-  | PageDataEvent;
+  | PageDataEvent
+  | DeviceModelEvent;
 
 /** The event's bytes in stream order: `raw`, then any page payloads. */
 export function serializeEvent(event: StreamEvent): Uint8Array[] {

@@ -35,6 +35,8 @@ export interface StreamSummary {
   /** PFN entries in PAGE_DATA records (pages plus entries without data). */
   pfns: number;
   bytes: number;
+  /** Bytes of device model state in the qemu record after a libxc HVM stream's END, when there is one. */
+  deviceModelBytes?: number;
 }
 
 export async function inspectStream(source: StreamSource, options: ReadOptions = {}): Promise<StreamSummary> {
@@ -81,6 +83,9 @@ export async function inspectStream(source: StreamSource, options: ReadOptions =
         count(summary.records.libxc, event.name);
         summary.pages += event.pages.length;
         summary.pfns += event.pfns.length;
+        break;
+      case "device-model":
+        summary.deviceModelBytes = event.data.length;
         break;
     }
   }

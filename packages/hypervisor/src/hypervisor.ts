@@ -47,6 +47,14 @@ export interface Hypervisor {
   migrateSend(domain: DomainRef, sink: Writable, options?: MigrateSendOptions): Promise<MigrationSender>;
 
   /**
+   * Refuses, with NotSupportedError saying what the backend does instead,
+   * the pre-copy options it cannot honour. Called with the options a user
+   * gave, before anything starts: an option accepted and then ignored would
+   * promise a downtime or a deadline nobody keeps.
+   */
+  checkLiveOptions(live: LiveOptions): void;
+
+  /**
    * Receiving half: builds the domain from `source`, paused. `start()` unpauses
    * it (tell the sender to commit afterwards); `abort()` destroys it.
    */

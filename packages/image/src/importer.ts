@@ -47,6 +47,7 @@ import {
 } from "./manifest.js";
 import { PackAssembler } from "./pack-assembly.js";
 import { BLOCK_TARGET_PAGES, BLOCK_TARGET_RAW_BYTES, encodeBlock, ZERO_SLOT } from "./page-list.js";
+import { imageOrigin } from "./origins.js";
 import { addImageRef, latestImageRef } from "./refs.js";
 import { settleAll } from "./settle.js";
 import { FileSlots } from "./file-slots.js";
@@ -75,7 +76,7 @@ export interface ImportOptions {
   readonly host?: string;
   /** Labels of the save (e.g. "nightly"), recorded in the manifest (ORIGIN) for retention rules and listings. */
   readonly labels?: readonly string[];
-  /** 'auto' (default): the domain's latest image; an id; or null for none. */
+  /** 'auto' (default): the domain's latest image (or, before its first, the image it was copied from); an id; or null for none. */
   readonly parent?: "auto" | Sha256Id | null;
   /** How new packs are written (default 'none': the fast path; compress workers rewrite them later). */
   readonly compression?: Compression;
@@ -540,6 +541,27 @@ function noteFacts(
   }
 }
 
+/**
+ * A domain without images of its own that was made as a copy of an image
+ * (origins.ts): that image is its parent. One that cannot be read any more
+ * (pruned since) leaves the save a full one, unflagged: nothing is wrong.
+ */
+async function originParent(store: ObjectStore, domain: string): Promise<ResolvedParent> {
+  const id = await imageOrigin(store, domain);
+  if (id === undefined) return {};
+  try {
+    return { parent: { id, manifest: decodeManifest(manifestKey(id), await getContent(store, "manifests", id)) } };
+  } catch (err) {
+    const unreadable =
+      err instanceof ObjectNotFoundError ||
+      err instanceof CorruptObjectError ||
+      err instanceof ImageCorruptError ||
+      err instanceof UnsupportedFormatError;
+    if (unreadable) return {};
+    throw err;
+  }
+}
+
 interface ResolvedParent {
   readonly parent?: { id: Sha256Id; manifest: Manifest };
   /** The latest image, not used as the parent because its manifest could not be read. */
@@ -559,7 +581,7 @@ async function resolveParent(store: ObjectStore, options: ImportOptions): Promis
   const wanted = options.parent === undefined ? "auto" : options.parent;
   if (wanted === null) return {};
   const id = wanted === "auto" ? (await latestImageRef(store, options.domain))?.id : wanted;
-  if (id === undefined) return {};
+  if (id === undefined) return wanted === "auto" ? originParent(store, options.domain) : {};
   try {
     return { parent: { id, manifest: decodeManifest(manifestKey(id), await getContent(store, "manifests", id)) } };
   } catch (err) {

@@ -37,6 +37,7 @@ export {
   type ImageRef,
 } from "./refs.js";
 export { PROTECTED_REFS, protectImage, protectedImages, unprotectImage } from "./protection.js";
+export { imageOrigin, ORIGIN_REFS, setImageOrigin } from "./origins.js";
 export { loadManifest, loadBlock } from "./load.js";
 export * as manifestFormat from "./manifest.js";
 export * as pageListFormat from "./page-list.js";

@@ -24,6 +24,9 @@ const CASES: Array<[string, LegacyImageOptions]> = [
     "xl-wrapped HVM, 64-bit toolstack",
     { width: 64, guest: "hvm", pages: 250, seed: 5, xl: { config: { c_info: { name: "old-hvm" } } } },
   ],
+  // Its v2 form is a libxc stream with the qemu record after END, as Xen's converter writes it.
+  ["bare HVM, 64-bit toolstack", { width: 64, guest: "hvm", pages: 120, seed: 6 }],
+  ["bare HVM, 32-bit toolstack", { width: 32, guest: "hvm", pages: 40, seed: 8 }],
 ];
 
 describe("legacy images are stored as v2", () => {

@@ -46,15 +46,113 @@ export interface HostStatus {
   problem?: string;
 }
 
-/** Register a host (or renew its registration) with a heartbeat that lives `ttlMs`. */
-export async function heartbeat(redis: Redis, prefix: string, info: HostInfo, ttlMs: number): Promise<void> {
+/**
+ * The time that orders readings of a host (microseconds): Redis's own clock,
+ * one for every process that writes a registration, so a host clock stepping
+ * back cannot freeze a registration behind a reading "from the future".
+ */
+export async function registryClock(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1_000_000 + Number(micros);
+}
+
+/**
+ * Register a host (or renew its registration) with a heartbeat that lives
+ * `ttlMs`. `readAt` is when `info` was read from the hypervisor (registryClock;
+ * default now): the alive key is always renewed, but the registration is
+ * written only when no later reading (updateHostDomains) is stored already.
+ */
+export async function heartbeat(
+  redis: Redis,
+  prefix: string,
+  info: HostInfo,
+  ttlMs: number,
+  readAt?: number,
+): Promise<void> {
   const checked = hostInfoSchema.parse(info);
-  await redis
-    .multi()
-    .sadd(keys.hosts(prefix), checked.id)
-    .set(keys.host(prefix, checked.id), JSON.stringify(checked))
-    .set(keys.alive(prefix, checked.id), "1", "PX", Math.max(1, Math.round(ttlMs)))
-    .exec();
+  await writeRegistration(redis, prefix, checked, {
+    readAt: readAt ?? (await registryClock(redis)),
+    aliveMs: Math.max(1, Math.round(ttlMs)),
+  });
+}
+
+/**
+ * KEYS: hosts set, registration, reading time, alive key.
+ * ARGV: host id, registration JSON, reading time (ms), alive lifetime (ms, 0: leave it), only-if-registered (1/0).
+ * Returns 1 when the registration was written.
+ */
+const WRITE_REGISTRATION = `
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[4], '1', 'PX', ARGV[4]) end
+if ARGV[5] == '1' and redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+local last = tonumber(redis.call('GET', KEYS[3]) or '')
+if last ~= nil and tonumber(ARGV[3]) < last then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
+return 1
+`;
+
+async function writeRegistration(
+  redis: Redis,
+  prefix: string,
+  info: HostInfo,
+  options: { readAt: number; aliveMs?: number; onlyIfRegistered?: boolean },
+): Promise<boolean> {
+  const written = await redis.eval(
+    WRITE_REGISTRATION,
+    4,
+    keys.hosts(prefix),
+    keys.host(prefix, info.id),
+    keys.readAt(prefix, info.id),
+    keys.alive(prefix, info.id),
+    info.id,
+    JSON.stringify(info),
+    String(Math.floor(options.readAt)),
+    String(options.aliveMs ?? 0),
+    options.onlyIfRegistered ? "1" : "0",
+  );
+  return written === 1;
+}
+
+/**
+ * What a host runs now, read from its hypervisor at `readAt` (registryClock,
+ * taken before the read): the part of a registration that changes between
+ * heartbeats.
+ */
+export interface HostDomainsSnapshot {
+  memoryFree: number;
+  domains: HostDomain[];
+  readAt: number;
+}
+
+/**
+ * Writes a host's domains at once, between its heartbeats: a worker calls it
+ * when it has just changed them (a restore built a domain, a migration moved
+ * one), so the registry is right when its job finishes rather than at the next
+ * beat. The rest of the registration (address, tags) is kept, and the
+ * heartbeat is not renewed: only the host agent says the host is alive. A
+ * host that is not registered (never was, or forgotten) stays unregistered.
+ *
+ * Returns false, writing nothing, when a newer reading is already stored:
+ * readings of one host are ordered by when they began (see heartbeat), so a
+ * heartbeat that read the hypervisor before the change cannot bring an old
+ * domain list back after this one.
+ */
+export async function updateHostDomains(
+  redis: Redis,
+  prefix: string,
+  id: string,
+  snapshot: HostDomainsSnapshot,
+): Promise<boolean> {
+  const host = hostIdSchema.parse(id);
+  const stored = readInfo(await redis.get(keys.host(prefix, host)));
+  if (!stored.ok) return false;
+  const info = hostInfoSchema.parse({
+    ...stored.info,
+    memoryFree: Math.max(0, snapshot.memoryFree),
+    domains: snapshot.domains.slice(0, 4096),
+  });
+  return writeRegistration(redis, prefix, info, { readAt: snapshot.readAt, onlyIfRegistered: true });
 }
 
 /** Every registered host with its state, sorted by id. */
@@ -121,7 +219,7 @@ export async function forgetDownHost(redis: Redis, prefix: string, id: string): 
       .multi()
       .srem(keys.hosts(prefix), host)
       .srem(keys.draining(prefix), host)
-      .del(keys.host(prefix, host))
+      .del(keys.host(prefix, host), keys.readAt(prefix, host))
       .exec();
     return done !== null;
   } finally {
@@ -135,7 +233,7 @@ export async function removeHost(redis: Redis, prefix: string, id: string): Prom
     .multi()
     .srem(keys.hosts(prefix), id)
     .srem(keys.draining(prefix), id)
-    .del(keys.host(prefix, id), keys.alive(prefix, id))
+    .del(keys.host(prefix, id), keys.alive(prefix, id), keys.readAt(prefix, id))
     .exec();
 }
 
@@ -156,7 +254,8 @@ export async function runHeartbeat(options: HeartbeatLoopOptions): Promise<void>
   const ttlMs = options.ttlMs ?? options.intervalMs * 3;
   while (!options.signal.aborted) {
     try {
-      await heartbeat(options.redis, options.prefix, await options.read(), ttlMs);
+      const readAt = await registryClock(options.redis);
+      await heartbeat(options.redis, options.prefix, await options.read(), ttlMs, readAt);
     } catch (err) {
       options.onError?.(err);
     }

@@ -29,6 +29,12 @@ export interface JobSpec {
   /** The result version this code writes. */
   readonly resultVersion: number;
   readonly result: z.ZodType<{ v: number }>;
+  /** The result version before it, still read (a finished job's result outlives an upgrade) and upgraded. */
+  readonly previousResult?: {
+    readonly version: number;
+    readonly result: z.ZodType<{ v: number }>;
+    readonly upgrade: (old: never) => { v: number };
+  };
   /** What the job reports as its progress while it runs, when it reports any. */
   readonly progress?: z.ZodType<{ v: number }>;
   readonly place: JobPlace;
@@ -54,14 +60,26 @@ export const JOB_SPECS = {
   save: {
     version: 1,
     payload: p.savePayloadV1,
-    resultVersion: 1,
-    result: r.saveResultV1,
+    resultVersion: 2,
+    result: r.saveResultV2,
+    // v1 always had pausedMs; v2 may leave it out (unknown).
+    previousResult: {
+      version: 1,
+      result: r.saveResultV1,
+      upgrade: (old: z.infer<typeof r.saveResultV1>) => ({ ...old, v: 2 as const }),
+    },
     place: { host: "save" },
     options: DEFAULT_JOB_OPTIONS,
   },
   restore: {
-    version: 1,
-    payload: p.restorePayloadV1,
+    version: 2,
+    payload: p.restorePayloadV2,
+    // v1 had no uuid: the image's own.
+    previous: {
+      version: 1,
+      payload: p.restorePayloadV1,
+      upgrade: (old: z.infer<typeof p.restorePayloadV1>) => ({ ...old, v: 2 as const }),
+    },
     resultVersion: 1,
     result: r.restoreResultV1,
     progress: g.restoreProgressV1,
@@ -96,8 +114,14 @@ export const JOB_SPECS = {
   "migrate-send": {
     version: 1,
     payload: p.migrateSendPayloadV1,
-    resultVersion: 1,
-    result: r.migrateSendResultV1,
+    resultVersion: 2,
+    result: r.migrateSendResultV2,
+    // v1 always had downtimeMs; v2 may leave it out (unknown).
+    previousResult: {
+      version: 1,
+      result: r.migrateSendResultV1,
+      upgrade: (old: z.infer<typeof r.migrateSendResultV1>) => ({ ...old, v: 2 as const }),
+    },
     progress: g.migrateSendProgressV1,
     place: { host: "migrate-send" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },

@@ -6,6 +6,7 @@
  *   {xenfleet}:registry:hosts           set of every host id ever registered
  *   {xenfleet}:registry:host:<id>       last registration of a host (JSON)
  *   {xenfleet}:registry:alive:<id>      heartbeat, expires unless renewed
+ *   {xenfleet}:registry:read-at:<id>    when the stored registration was read (µs, Redis's clock)
  *   {xenfleet}:registry:draining        set of hosts being emptied
  *   {xenfleet}:migration:<id>           rendezvous for one live migration
  *
@@ -64,6 +65,7 @@ export const keys = {
   hosts: (prefix: string) => key(prefix, "registry", "hosts"),
   host: (prefix: string, host: string) => key(prefix, "registry", "host", assertHostId(host)),
   alive: (prefix: string, host: string) => key(prefix, "registry", "alive", assertHostId(host)),
+  readAt: (prefix: string, host: string) => key(prefix, "registry", "read-at", assertHostId(host)),
   draining: (prefix: string) => key(prefix, "registry", "draining"),
   migration: (prefix: string, migrationId: string) => key(prefix, "migration", assertToken(migrationId)),
   /** Pattern matching every migration record (for SCAN, e.g. a migrate worker's startup sweep). */

@@ -64,17 +64,14 @@ function parseVersioned(type: JobType, what: "payload" | "result", data: unknown
     );
   }
   if (v < current) {
-    const previous = what === "payload" ? spec.previous : undefined;
+    const previous =
+      what === "payload"
+        ? spec.previous && { ...spec.previous, schema: spec.previous.payload }
+        : spec.previousResult && { ...spec.previousResult, schema: spec.previousResult.result };
     if (previous === undefined || previous.version !== v) {
       throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${current})`);
     }
-    return checked(
-      type,
-      v,
-      what,
-      spec.payload,
-      previous.upgrade(checked(type, v, what, previous.payload, data) as never),
-    );
+    return checked(type, v, what, spec[what], previous.upgrade(checked(type, v, what, previous.schema, data) as never));
   }
   return checked(type, v, what, spec[what], data);
 }

@@ -83,7 +83,7 @@ describe("worker processes", () => {
       const j = await q.getJob(job.id ?? "");
       return (await j?.getState()) === "completed" ? j : undefined;
     });
-    expect(done.returnvalue).toEqual({ v: 1, ...saveResult });
+    expect(done.returnvalue).toEqual({ v: 2, ...saveResult });
     expect(done.stalledCounter).toBe(1);
   });
 

@@ -8,7 +8,9 @@ import {
   listHosts,
   markDraining,
   removeHost,
+  registryClock,
   runHeartbeat,
+  updateHostDomains,
   type HostInfo,
 } from "../src/index.js";
 import { deletePrefix, redis, testPrefix, until, UUID_A } from "./helpers.js";
@@ -77,6 +79,44 @@ describe("host registry", () => {
 
     await removeHost(conn, prefix, "h3");
     expect(await getHost(conn, prefix, "h3")).toBeUndefined();
+  });
+
+  it("takes a worker's domain list between beats, and no beat read before it brings the old list back", async () => {
+    await heartbeat(conn, prefix, info("h1"), 60_000, 1000);
+    const moved = {
+      uuid: "7b3e2f1c-0d4a-4e5b-9c6d-1a2b3c4d5e6f",
+      name: "db-1",
+      memory: 2 ** 30,
+      state: "running",
+    } as const;
+    expect(await updateHostDomains(conn, prefix, "h1", { memoryFree: 2 ** 30, domains: [moved], readAt: 2000 })).toBe(
+      true,
+    );
+    // Address and tags stay as the host agent registered them.
+    expect((await getHost(conn, prefix, "h1"))?.info).toEqual({ ...info("h1"), memoryFree: 2 ** 30, domains: [moved] });
+
+    // A beat that read the hypervisor before the update renews the host, and leaves the list alone.
+    await conn.del(keys.alive(prefix, "h1"));
+    await heartbeat(conn, prefix, info("h1"), 60_000, 1500);
+    const after = await getHost(conn, prefix, "h1");
+    expect(after?.state).toBe("up");
+    expect(after?.info?.domains).toEqual([moved]);
+    // A later one is the truth again.
+    await heartbeat(conn, prefix, info("h1"), 60_000, 2500);
+    expect((await getHost(conn, prefix, "h1"))?.info).toEqual(info("h1"));
+  });
+
+  it("never registers a host, nor makes one alive, from a worker's domain list", async () => {
+    expect(
+      await updateHostDomains(conn, prefix, "h9", { memoryFree: 1, domains: [], readAt: await registryClock(conn) }),
+    ).toBe(false);
+    expect(await listHosts(conn, prefix)).toEqual([]);
+    await heartbeat(conn, prefix, info("h1"), 60_000);
+    await conn.del(keys.alive(prefix, "h1"));
+    expect(
+      await updateHostDomains(conn, prefix, "h1", { memoryFree: 1, domains: [], readAt: await registryClock(conn) }),
+    ).toBe(true);
+    expect((await getHost(conn, prefix, "h1"))?.state).toBe("down");
   });
 
   it("keeps beating until told to stop", async () => {

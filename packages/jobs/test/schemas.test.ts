@@ -19,7 +19,7 @@ const store = "s3://images/fleet";
 /** One valid payload (at its current version) per job type. */
 const valid: { [T in JobType]: Record<string, unknown> } = {
   save: { v: 1, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
-  restore: { v: 1, host: "h2", store, image: IMAGE, paused: false },
+  restore: { v: 2, host: "h2", store, image: IMAGE, paused: false, uuid: UUID_B },
   compress: { v: 1, store, image: IMAGE, algorithm: "zstd", level: 3 },
   "batch-save": {
     v: 2,
@@ -38,7 +38,7 @@ const valid: { [T in JobType]: Record<string, unknown> } = {
 };
 
 const validResult: { [T in JobType]: Record<string, unknown> } = {
-  save: { v: 1, imageId: IMAGE, bytesTotal: 10, bytesNew: 1, pausedMs: 0, seconds: 1 },
+  save: { v: 2, imageId: IMAGE, bytesTotal: 10, bytesNew: 1, pausedMs: 0, seconds: 1 },
   restore: { v: 1, domain, bytesRestored: 10, seconds: 1 },
   compress: { v: 1, imageId: IMAGE, bytesIn: 10, bytesOut: 5, seconds: 1 },
   "batch-save": {
@@ -50,7 +50,7 @@ const validResult: { [T in JobType]: Record<string, unknown> } = {
     bytesNew: 1,
     outcomes: [{ host: "h1", domain: UUID_A, imageId: IMAGE }],
   },
-  "migrate-send": { v: 1, bytesSent: 10, iterations: 3, downtimeMs: 40, seconds: 2 },
+  "migrate-send": { v: 2, bytesSent: 10, iterations: 3, downtimeMs: 40, seconds: 2 },
   "migrate-recv": { v: 1, domain, bytesReceived: 10, seconds: 2 },
   evacuate: { v: 1, evacuationId: "e1", moved: 3, cold: 0, failed: [] },
   retention: { v: 1, kept: 7, dropped: 2 },
@@ -85,7 +85,10 @@ describe("job payloads", () => {
   });
 
   it.each(JOB_TYPES)("%s: refuses a newer result version", (type) => {
-    expect(reasonOf(() => parseResult(type, { ...validResult[type], v: 2 }))).toMatch(/result version 2 is newer/);
+    const newer = JOB_SPECS[type].resultVersion + 1;
+    expect(reasonOf(() => parseResult(type, { ...validResult[type], v: newer }))).toMatch(
+      new RegExp(`result version ${newer} is newer`),
+    );
   });
 
   it.each(JOB_TYPES)("%s: refuses an unknown field rather than dropping it", (type) => {
@@ -142,6 +145,24 @@ describe("job payloads", () => {
       /invalid batch-save job \(v1\).*hosts/,
     );
     expect(reasonOf(() => parseJob("batch-save", { ...valid["batch-save"], hosts: [] }))).toMatch(/hosts/);
+  });
+
+  it("restore: reads a v1 payload (written before copies had a uuid of their own) as v2 keeping the image's", () => {
+    const { uuid: _uuid, ...v2 } = valid.restore;
+    const v1 = { ...v2, v: 1 };
+    expect(parseJob("restore", v1)).toEqual({ ...v1, v: 2 });
+    expect(reasonOf(() => parseJob("restore", { ...v1, uuid: UUID_B }))).toMatch(/invalid restore job \(v1\).*uuid/);
+  });
+
+  it("save and migrate-send: a pause or downtime that was not measured is left out; v1 results still read", () => {
+    const { pausedMs: _p, ...unpaused } = validResult.save;
+    expect(parseResult("save", unpaused)).toEqual(unpaused);
+    const { downtimeMs: _d, ...unmeasured } = validResult["migrate-send"];
+    expect(parseResult("migrate-send", unmeasured)).toEqual(unmeasured);
+    // Results of jobs finished before the upgrade always had them.
+    expect(parseResult("save", { ...validResult.save, v: 1 })).toEqual(validResult.save);
+    expect(reasonOf(() => parseResult("save", { ...unpaused, v: 1 }))).toMatch(/pausedMs/);
+    expect(parseResult("migrate-send", { ...validResult["migrate-send"], v: 1 })).toEqual(validResult["migrate-send"]);
   });
 
   it("refuses an unknown job name", () => {

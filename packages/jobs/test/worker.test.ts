@@ -84,7 +84,7 @@ describe("worker harness", () => {
     expect(futureJob?.attemptsMade).toBe(1);
     expect((await q.getJob(wrongType.id ?? ""))?.failedReason).toMatch(/does not take gc jobs/);
     expect(seen).toEqual(["db-1"]);
-    expect((await q.getJob(good.id ?? ""))?.returnvalue).toEqual({ v: 1, ...saveResult });
+    expect((await q.getJob(good.id ?? ""))?.returnvalue).toEqual({ v: 2, ...saveResult });
     expect(await metrics.registry.metrics()).toMatch(
       /xenfleet_jobs_total\{queue="save@h1",type="save",state="invalid"\} 2/,
     );

@@ -63,10 +63,10 @@ export interface SendReport {
   iterations: number;
   pagesPerIteration: number[];
   stopReason?: SaveReport["stopReason"];
-  /** Source paused until the target ran. */
-  downtimeMs: number;
-  /** The final paused pass alone, as the hypervisor reports it. */
-  finalPassMs: number;
+  /** Source paused until the target ran; absent when the hypervisor does not say when it paused (Xen). */
+  downtimeMs?: number;
+  /** The final paused pass alone, as the hypervisor reports it (when it does). */
+  finalPassMs?: number;
   seconds: number;
   digest?: string;
 }
@@ -74,6 +74,13 @@ export interface SendReport {
 export async function sendLive(o: SendOptions): Promise<SendReport> {
   const started = performance.now();
   const hv = o.hypervisor;
+  try {
+    hv.checkLiveOptions(o.live ?? {});
+  } catch (err) {
+    // Refused before anything started: the receiver learns it from the record.
+    await o.record.decide("aborted", (err as Error).message).catch(() => undefined);
+    throw err;
+  }
   const info = await hv.domainInfo(o.domain);
   await o.record.set({ domain: info.uuid, sourceWasRunning: info.state === "running" ? 1 : 0 });
   let listener: Listener;
@@ -130,8 +137,10 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
     } finally {
       clearInterval(progress);
     }
-    const finalPassMs = handle.report.downtimeMs ?? 0;
-    pausedAt ??= performance.now() - finalPassMs;
+    const finalPassMs = handle.report.downtimeMs;
+    // Told neither when the source paused nor how long it was paused for,
+    // the downtime is unknown: counting from here would leave the final pass out.
+    if (pausedAt === undefined && finalPassMs !== undefined) pausedAt = performance.now() - finalPassMs;
 
     try {
       await channel.expect(["ready"], o.readyTimeoutMs ?? 120_000);
@@ -177,8 +186,8 @@ export async function sendLive(o: SendOptions): Promise<SendReport> {
       iterations: h.report.iterations,
       pagesPerIteration: h.report.pagesPerIteration,
       ...(h.report.stopReason ? { stopReason: h.report.stopReason } : {}),
-      downtimeMs: end - pausedAt,
-      finalPassMs,
+      ...(pausedAt !== undefined ? { downtimeMs: end - pausedAt } : {}),
+      ...(finalPassMs !== undefined ? { finalPassMs } : {}),
       seconds: (performance.now() - started) / 1000,
       ...(h.report.digest ? { digest: h.report.digest } : {}),
     };

@@ -11,6 +11,9 @@
  * restore having finished; otherwise (paused, so maybe half built) it is
  * destroyed and the image restored again. Nobody was told of that copy yet,
  * so nothing depended on it.
+ *
+ * Under a new uuid (a copy, a clone) the image becomes the domain's origin:
+ * its first save stores only the pages it changed since.
  */
 import { piped } from "@xenfleet/core";
 import {
@@ -20,7 +23,7 @@ import {
   type DomainInfo,
   type Hypervisor,
 } from "@xenfleet/hypervisor";
-import { exportImage, loadManifest, parseImageId } from "@xenfleet/image";
+import { exportImage, loadManifest, parseImageId, setImageOrigin } from "@xenfleet/image";
 import type { ObjectStore } from "@xenfleet/store";
 import { NoRoomError } from "./errors.js";
 
@@ -31,6 +34,8 @@ export interface RestoreImageInput {
   host: string;
   imageId: string;
   name?: string;
+  /** The restored domain's uuid, written into its config; by default the image's (the same domain, back). */
+  uuid?: string;
   paused?: boolean;
   signal?: AbortSignal;
   /** Where the restore notes that it builds the domain, so that a retry knows the domain as its own. */
@@ -61,7 +66,7 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   // Every page of the domain's memory is in the image (zero pages too, as
   // entries), so its pages are the memory the domain will need.
   const manifest = await loadManifest(input.store, imageId);
-  const uuid = manifest.domain.uuid;
+  const uuid = input.uuid ?? manifest.domain.uuid;
   const existing = uuid === undefined ? undefined : await findDomain(input.hypervisor, uuid);
   if (existing !== undefined) {
     if (!(await input.claim?.claimed())) throw new DomainExistsError("uuid", existing.uuid);
@@ -80,6 +85,10 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   if (host.freeMemoryBytes < needed) throw new NoRoomError(input.host, needed, host.freeMemoryBytes);
 
   await input.claim?.claim();
+  // A copy under a new uuid has no images of its own: its first save dedups
+  // against the image it was made from (fleet saves file images by uuid).
+  if (input.uuid !== undefined && input.uuid !== manifest.domain.uuid)
+    await setImageOrigin(input.store, input.uuid, imageId);
   try {
     const [exported, restored] = await piped(
       async (sink, signal) => {
@@ -97,6 +106,7 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
           signal,
           paused: input.paused ?? false,
           ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.uuid !== undefined ? { uuid: input.uuid } : {}),
         }),
       { highWaterMark: PIPE_BYTES, ...(input.signal ? { signal: input.signal } : {}) },
     );

@@ -35,7 +35,8 @@ export interface SaveDomainResult {
   imageId: string;
   bytesTotal: number;
   bytesNew: number;
-  pausedMs: number;
+  /** How long the domain was paused; absent when the hypervisor cannot tell (Xen's live save). */
+  pausedMs?: number;
   seconds: number;
   /** The domain's latest image, whose manifest could not be read: not the parent, so this image is a full one. */
   parentSkipped?: { id: string; reason: string };
@@ -80,8 +81,13 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
     bytesTotal: image.bytesTotal,
     bytesNew: image.bytesNew,
     // A suspended domain never runs again here: it was paused for the whole save.
-    pausedMs: Math.round(suspend ? report.durationMs : (report.downtimeMs ?? report.durationMs)),
+    ...pausedOf(suspend ? report.durationMs : report.downtimeMs),
     seconds: (performance.now() - started) / 1000,
     ...(image.parentSkipped === undefined ? {} : { parentSkipped: image.parentSkipped }),
   };
+}
+
+/** The pause, when the hypervisor measured it: never the whole save's duration in its place. */
+function pausedOf(ms: number | undefined): { pausedMs?: number } {
+  return ms === undefined ? {} : { pausedMs: Math.round(ms) };
 }

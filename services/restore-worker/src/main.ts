@@ -2,10 +2,10 @@
 /**
  * restore-worker: runs the restore jobs of one host (queue restore@<host>)
  * against the host's hypervisor. The host's heartbeat comes from its save
- * worker, which also publishes the domains restored here on its next beat.
+ * worker; a restore publishes the host's domains itself once its domain runs.
  */
 import { hostHypervisor, restoreHandler, serveQueues, startService, Stores, loadServiceConfig } from "@xenfleet/fleet";
-import { hostQueue } from "@xenfleet/jobs";
+import { createRedis, hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
 const config = loadServiceConfig("restore-worker", () => loadConfig());
@@ -13,6 +13,7 @@ const host = config.XENFLEET_HOST;
 const service = await startService({ name: "restore-worker", host, config });
 const hypervisor = await hostHypervisor(config);
 const stores = new Stores(config);
+const producer = createRedis(config.XENFLEET_REDIS, "producer", `restore-worker@${host}:producer`);
 const queue = hostQueue("restore", host);
 service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");
 
@@ -23,8 +24,10 @@ await serveQueues(service, {
     {
       queue,
       concurrency: config.XENFLEET_CONCURRENCY,
-      handlers: { restore: restoreHandler({ host, hypervisor, stores }) },
+      handlers: {
+        restore: restoreHandler({ host, hypervisor, stores, redis: producer, prefix: config.XENFLEET_PREFIX }),
+      },
     },
   ],
-  closers: [() => stores.close()],
+  closers: [() => stores.close(), () => producer.quit()],
 });

@@ -77,7 +77,7 @@ describe("live migration between worker processes", () => {
     const recv = await waitForJob(r.redis, r.prefix, hostQueue("migrate-recv", "dst"), "live-1-recv");
     expect(send.failedReason).toBeUndefined();
     expect(recv.failedReason).toBeUndefined();
-    expect(send.returnvalue).toMatchObject({ v: 1, mode: "live" });
+    expect(send.returnvalue).toMatchObject({ v: 2, mode: "live" });
     expect(send.returnvalue.compressionRatio).toBeGreaterThan(1);
     expect(await src.listDomains()).toEqual([]);
     const moved = await dst.domainInfo(d.uuid);
@@ -97,7 +97,7 @@ describe("live migration between worker processes", () => {
     const recv = await waitForJob(r.redis, r.prefix, hostQueue("migrate-recv", "dst"), "cold-1-recv");
     expect(send.failedReason).toBeUndefined();
     expect(recv.failedReason).toBeUndefined();
-    expect(send.returnvalue).toMatchObject({ v: 1, mode: "cold" });
+    expect(send.returnvalue).toMatchObject({ v: 2, mode: "cold" });
     expect(await src.listDomains()).toEqual([]);
     expect((await dst.domainInfo(d.uuid)).state).toBe("running");
     await dst.pause(d.uuid);

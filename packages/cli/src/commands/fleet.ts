@@ -12,6 +12,7 @@ import { registerHostsCommands } from "./hosts.js";
 import { registerScheduleCommands } from "./schedule.js";
 import { registerStatusCommand } from "./status.js";
 import { unknownHost } from "./subjects.js";
+import { registerRestoreCommands } from "./restore.js";
 import { registerWorkCommands } from "./work.js";
 
 export function registerFleetCommands(program: Command): void {
@@ -50,6 +51,7 @@ export function registerFleetCommands(program: Command): void {
     });
 
   registerWorkCommands(program);
+  registerRestoreCommands(program);
   registerScheduleCommands(program);
   registerStatusCommand(program);
 }

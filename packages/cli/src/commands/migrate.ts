@@ -58,9 +58,17 @@ export function registerMigrateCommands(program: Command): void {
       .addOption(compressionOption("lz4"))
       .option("--bandwidth <rate>", "wire bandwidth limit, e.g. 100M (bytes per second)", rate)
       .addOption(
-        durationOption("--max-downtime <duration>", "stop pre-copy once the rest can be sent within this, e.g. 300ms"),
+        durationOption(
+          "--max-downtime <duration>",
+          "stop pre-copy once the rest can be sent within this, e.g. 300ms (refused on xen hosts: libxl has no downtime target)",
+        ),
       )
-      .addOption(durationOption("--timeout <duration>", "bound on pre-copy, e.g. 10m"))
+      .addOption(
+        durationOption(
+          "--timeout <duration>",
+          "bound on pre-copy, e.g. 10m (refused on xen hosts, as is --timeout-action)",
+        ),
+      )
       .addOption(
         new Option("--timeout-action <action>", "when pre-copy times out: force (final pass now) or abort")
           .choices(["force", "abort"])
@@ -253,7 +261,8 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
           return emit(
             o.json,
             { ...subject, state: "done", ...migrationJson(r) },
-            () => `${dom.name} now runs on ${o.to} (${mode}): downtime ${formatDuration(r.downtimeMs)}, ${carried}`,
+            () =>
+              `${dom.name} now runs on ${o.to} (${mode}): downtime ${r.downtimeMs === undefined ? "not measured (the hypervisor does not say when it paused)" : formatDuration(r.downtimeMs)}, ${carried}`,
           );
         }
         const reason = send?.failedReason || recv?.failedReason || `send ${ss}, receive ${rs}`;
@@ -273,7 +282,7 @@ async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: 
 /** A migration's result in a JSON document: durations in seconds. */
 function migrationJson(r: JobResult<"migrate-send">) {
   const { v: _v, downtimeMs, ...rest } = r;
-  return { ...rest, downtimeSeconds: seconds(downtimeMs) };
+  return { ...rest, ...(downtimeMs !== undefined ? { downtimeSeconds: seconds(downtimeMs) } : {}) };
 }
 
 interface EvacuateOpts {

@@ -35,6 +35,8 @@ function describe(s: StreamSummary): string {
     for (const [name, n] of counts) lines.push(`  ${name.padEnd(28)} ${n}`);
   }
   lines.push(`pages:       ${s.pages} (${s.pfns} pfn entries)`);
+  if (s.deviceModelBytes !== undefined)
+    lines.push(`qemu record: ${s.deviceModelBytes} bytes of device model state after END`);
   lines.push(`bytes:       ${s.bytes}`);
   return lines.join("\n");
 }

@@ -5,7 +5,7 @@
  */
 import { getHost, listHosts, type HostDomain, type HostStatus } from "@xenfleet/jobs";
 import type { Redis } from "ioredis";
-import { HostDownError, NotFoundError } from "../errors.js";
+import { HostDownError, NotFoundError, UuidInUseError } from "../errors.js";
 
 export function unknownHost(host: string): NotFoundError {
   return new NotFoundError("host", host, `no host ${host} is registered (xenfleet hosts lists them)`);
@@ -39,4 +39,13 @@ export function findDomain(
     if (domain !== undefined) return { host, domain };
   }
   throw new NotFoundError("domain", nameOrUuid, `${where} ${JSON.stringify(nameOrUuid)}`);
+}
+
+/** Refuses a uuid that a registered host reports running: a restore must not make a twin. */
+export async function refuseRunningUuid(redis: Redis, prefix: string, uuid: string): Promise<void> {
+  const wanted = uuid.toLowerCase();
+  for (const host of await listHosts(redis, prefix)) {
+    const twin = host.info?.domains.find((d) => d.uuid === wanted);
+    if (twin !== undefined) throw new UuidInUseError(wanted, host.id, twin.name);
+  }
 }

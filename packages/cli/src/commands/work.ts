@@ -1,5 +1,5 @@
-/** Commands that start work: save one domain, batch-save hosts, restore an image. */
-import { formatDuration, formatSize, poll } from "@xenfleet/core";
+/** Commands that start work: save one domain, batch-save hosts (restore.ts: restore and clone an image). */
+import { poll } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import { Option, type Command } from "commander";
 import { startBatch, waitForBatch, withSkipped, type BatchProgress, type StartedBatch } from "@xenfleet/fleet";
@@ -19,7 +19,6 @@ import { WorkFailedError } from "../errors.js";
 import { emit, seconds } from "../output.js";
 import { addFleetOptions, fleetOptions, withRedis } from "./fleet-options.js";
 import { fromBatch, reportText, type WorkReport } from "./fleet-report.js";
-import { openImageStore, resolveImageId } from "./image-store.js";
 import { batchStep, tracker, type Step } from "./progress.js";
 import { findDomain, upHost } from "./subjects.js";
 
@@ -78,7 +77,12 @@ export function registerWorkCommands(program: Command): void {
           };
           return emit(
             opts.json,
-            { ...subject, imageId: r.imageId, ...report, pausedSeconds: seconds(r.pausedMs) },
+            {
+              ...subject,
+              imageId: r.imageId,
+              ...report,
+              ...(r.pausedMs !== undefined ? { pausedSeconds: seconds(r.pausedMs) } : {}),
+            },
             () => `${r.imageId}\n${reportText(report)}`,
           );
         }
@@ -152,60 +156,6 @@ export function registerWorkCommands(program: Command): void {
         emit(opts.json, report, () => reportText(report));
       });
     });
-
-  addFleetOptions(program.command("restore"))
-    .description("Restore an image onto a host (verified on the way)")
-    .argument("<image>", "image id (or a unique prefix of at least 8 hex digits)")
-    .requiredOption("--host <id>", "the host to restore onto", hostId)
-    .option("--name <name>", "name of the restored domain (default: the image's)")
-    .option("--paused", "leave the restored domain paused")
-    .option("--wait", "wait for the restore to finish, showing its progress, and print the result")
-    .option("--json", "print the result as one JSON document")
-    .action(async (imageArg: string, opts) => {
-      const options = fleetOptions(opts);
-      // The image must exist: resolved (and a prefix completed) in the store the job names.
-      const store = await openImageStore(opts.store, { create: false });
-      const imageId = await resolveImageId(store, imageArg).finally(() => store.close());
-      await withRedis(options, async (redis) => {
-        await upHost(redis, options.prefix, opts.host);
-        const data = jobData("restore", {
-          host: opts.host,
-          store: options.store,
-          image: imageId,
-          paused: opts.paused === true,
-          ...(opts.name !== undefined ? { name: opts.name } : {}),
-        });
-        const queueName = hostQueue("restore", opts.host);
-        const job = await addJob(redis, options.prefix, queueName, "restore", data, JOB_SPECS.restore.options);
-        const subject = { imageId, host: opts.host as string };
-        if (!opts.wait)
-          return emit(
-            opts.json,
-            { jobId: job, queue: queueName, ...subject, state: "queued" },
-            () => `queued restore of ${imageId.slice(0, 12)} on ${opts.host}: job ${job}`,
-          );
-        const label = `restore of ${imageId.slice(0, 12)} on ${opts.host}`;
-        const done = await followJob(redis, options.prefix, queueName, job, label);
-        if (done.state !== "completed")
-          throw new WorkFailedError(`${label} failed: ${done.failedReason}`, {
-            report: { ...subject, jobId: job },
-            text: "",
-          });
-        const r = parseResult("restore", done.returnvalue);
-        emit(
-          opts.json,
-          {
-            ...subject,
-            domain: r.domain.name,
-            uuid: r.domain.uuid,
-            bytesRestored: r.bytesRestored,
-            seconds: r.seconds,
-          },
-          () =>
-            `restored ${r.domain.name} (${r.domain.uuid}) on ${opts.host}: ${formatSize(r.bytesRestored)} in ${formatDuration(r.seconds * 1000)}`,
-        );
-      });
-    });
 }
 
 /** What a started batch says in JSON, whether waited for or not. */
@@ -220,7 +170,7 @@ function startedJson(batch: StartedBatch): Record<string, unknown> {
 }
 
 /** Adds a job to a queue; returns its id. */
-async function addJob(
+export async function addJob(
   redis: Redis,
   prefix: string,
   queueName: string,

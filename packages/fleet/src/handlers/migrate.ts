@@ -14,6 +14,7 @@ import type { Hypervisor } from "@xenfleet/hypervisor";
 import { type JobHandler, jobProgress } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
 import type { Redis } from "ioredis";
+import { publishHostDomains } from "../host-agent.js";
 import { throttled } from "./throttle.js";
 import {
   MigrationFailedError,
@@ -53,6 +54,10 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
   "migrate-send": JobHandler<"migrate-send">;
   "migrate-recv": JobHandler<"migrate-recv">;
 } {
+  // Each side publishes its host's domains once its part is done (the source
+  // destroyed, the target started), before its job completes.
+  const publish = (logger: Parameters<typeof publishHostDomains>[0]["logger"]) =>
+    publishHostDomains({ ...deps, logger });
   return {
     "migrate-send": async (p, ctx) => {
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
@@ -66,7 +71,9 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           );
         if (r.outcome === "aborted")
           throw new MigrationFailedError(`migration aborted earlier: ${earlier.reason ?? "worker restarted"}`);
-        return { bytesSent: 0, iterations: 0, downtimeMs: 0, seconds: 0, mode: p.mode };
+        await publish(ctx.logger);
+        // What the earlier attempt measured died with it: no downtime rather than a made-up one.
+        return { bytesSent: 0, iterations: 0, seconds: 0, mode: p.mode };
       }
       await record.set({
         source: deps.host,
@@ -74,7 +81,7 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
         mode: p.mode,
         ...(p.store ? { store: p.store } : {}),
       });
-      return settled(record, "source", async () => {
+      const sent = await settled(record, "source", async () => {
         if (p.mode === "cold") {
           const store = await needStore(deps, p.store);
           const r = await sendCold({
@@ -127,12 +134,14 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           bytesRaw: r.rawBytes,
           compressionRatio: Math.round(r.compressionRatio * 1000) / 1000,
           iterations: r.iterations,
-          downtimeMs: Math.round(r.downtimeMs),
+          ...(r.downtimeMs !== undefined ? { downtimeMs: Math.round(r.downtimeMs) } : {}),
           seconds: r.seconds,
           ...(r.stopReason ? { stopReason: r.stopReason } : {}),
           mode: "live" as const,
         };
       });
+      await publish(ctx.logger);
+      return sent;
     },
     "migrate-recv": async (p, ctx) => {
       const record = new MigrationRecord(deps.redis, deps.prefix, p.migrationId);
@@ -144,10 +153,11 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
           throw new MigrationFailedError(
             `migration aborted: ${earlier.reason ?? (await record.get()).reason ?? "worker restarted"}`,
           );
+        await publish(ctx.logger);
         return { domain: p.domain, bytesReceived: 0, seconds: 0 };
       }
       await record.set({ target: deps.host, domain: p.domain.uuid });
-      return settled(record, "target", async () => {
+      const received = await settled(record, "target", async () => {
         if (p.mode === "cold") {
           const store = await needStore(deps, p.store);
           const r = await receiveCold({
@@ -174,6 +184,8 @@ export function migrateHandlers(deps: MigrateWorkerDeps): {
         });
         return { domain: { uuid: r.domain.uuid, name: r.domain.name }, bytesReceived: r.rawBytes, seconds: r.seconds };
       });
+      await publish(ctx.logger);
+      return received;
     },
   };
 }

@@ -3,12 +3,17 @@ import { type BuildClaim, restoreImage } from "@xenfleet/transfer";
 import type { Stores } from "../stores.js";
 import type { Hypervisor } from "@xenfleet/hypervisor";
 import { type JobContext, type JobHandler, jobProgress, parseProgress } from "@xenfleet/jobs";
+import type { Redis } from "ioredis";
+import { publishHostDomains } from "../host-agent.js";
 import { throttled } from "./throttle.js";
 
 export interface RestoreHandlerDeps {
   host: string;
   hypervisor: Hypervisor;
   stores: Stores;
+  /** A producer connection: the host's registration, updated once the domain runs. */
+  redis: Redis;
+  prefix: string;
 }
 
 export function restoreHandler(deps: RestoreHandlerDeps): JobHandler<"restore"> {
@@ -29,11 +34,13 @@ export function restoreHandler(deps: RestoreHandlerDeps): JobHandler<"restore"> 
           .catch(() => undefined);
       }),
       ...(payload.name !== undefined ? { name: payload.name } : {}),
+      ...(payload.uuid !== undefined ? { uuid: payload.uuid } : {}),
     });
     logger.info(
       { image: payload.image, domain: result.domain.name, bytes: result.bytesRestored, adopted: result.adopted },
       result.adopted ? "restored by an earlier attempt" : "restored",
     );
+    await publishHostDomains({ ...deps, logger });
     return {
       domain: { uuid: result.domain.uuid, name: result.domain.name },
       bytesRestored: result.bytesRestored,

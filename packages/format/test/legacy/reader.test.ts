@@ -10,6 +10,7 @@ import {
   readLegacy,
   writeLegacyStream,
 } from "../../src/legacy/index.js";
+import { StreamDecoder } from "../../src/decoder.js";
 import { convertAll, rejection } from "./helpers.js";
 
 const le32 = (v: number) => {
@@ -399,5 +400,50 @@ describe("converted streams", () => {
     else expect(names).toEqual(expect.arrayContaining(["HVM_PARAMS", "HVM_CONTEXT"]));
     if (format === "libxl" && shape.guest === "hvm")
       expect(names).toEqual(expect.arrayContaining(["EMULATOR_XENSTORE_DATA", "EMULATOR_CONTEXT"]));
+  });
+});
+
+describe("the qemu record after a converted HVM libxc stream's END", () => {
+  const read = (stream: Uint8Array, chunks: Uint8Array[] = [stream]) => {
+    const decoder = new StreamDecoder({ format: "libxc" });
+    const events = chunks.flatMap((c) => decoder.push(c));
+    decoder.end();
+    return events;
+  };
+
+  it("is read as the device model's record, wherever the input is split", async () => {
+    const v2 = await convertAll(writeLegacyStream({ width: 64, guest: "hvm", seed: 12 }), { format: "libxc" });
+    const events = read(v2);
+    const last = events.at(-1)!;
+    expect(last.kind).toBe("device-model");
+    expect(events.at(-2)).toMatchObject({ kind: "libxc-record", name: "END" });
+    expect(last.offset + last.raw.length).toBe(v2.length);
+    expect(Buffer.from(last.raw.subarray(0, 21)).toString()).toBe("DeviceModelRecord0002");
+    const { inspectStream } = await import("../../src/index.js");
+    expect(await inspectStream([v2], { format: "libxc" })).toMatchObject({
+      bytes: v2.length,
+      deviceModelBytes: last.raw.length - 25,
+    });
+    const end = last.offset;
+    for (let cut = end - 9; cut <= end + 30; cut++) {
+      const split = read(v2, [v2.subarray(0, cut), v2.subarray(cut)]);
+      expect(split.at(-1)).toMatchObject({ kind: "device-model", offset: end });
+    }
+  });
+
+  it("refuses anything else there, a record cut short, and such a record after a PV stream", async () => {
+    const v2 = await convertAll(writeLegacyStream({ width: 64, guest: "hvm", seed: 13 }), { format: "libxc" });
+    const junk = Buffer.concat([v2, Buffer.from("x")]);
+    expect(() => read(junk)).toThrow(/trailing-data/);
+    expect(() => read(v2.subarray(0, v2.length - 1))).toThrow(/truncated/);
+    const withoutQemu = await convertAll(writeLegacyStream({ width: 64, guest: "hvm", seed: 13 }), {
+      format: "libxc",
+      skipQemu: true,
+    });
+    const other = Buffer.concat([withoutQemu, Buffer.from("DeviceModelRecord0003\0\0\0\0")]);
+    expect(() => read(other)).toThrow(/trailing-data.*device model record/);
+    const pv = await convertAll(writeLegacyStream({ width: 64, guest: "pv", seed: 14 }), { format: "libxc" });
+    const dm = v2.subarray(read(v2).at(-1)!.offset);
+    expect(() => read(Buffer.concat([pv, dm]))).toThrow(/trailing-data/);
   });
 });

@@ -27,10 +27,3 @@ export function makeDomainConfig(spec: {
     on_crash: "destroy",
   };
 }
-
-/** Sets name and uuid in a config (a restore under another name or uuid). */
-export function withIdentity(config: Record<string, unknown>, name: string, uuid: string): Record<string, unknown> {
-  const cInfo =
-    config.c_info !== null && typeof config.c_info === "object" ? (config.c_info as Record<string, unknown>) : {};
-  return { ...config, c_info: { ...cInfo, name, uuid } };
-}

@@ -1,6 +1,6 @@
 import { OperationAbortedError, isProcessRunning } from "@xenfleet/core";
-import { createHash, randomUUID } from "node:crypto";
-import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { access, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { DomainExistsError, DomainNotFoundError, InsufficientMemoryError, MigrationStateError } from "../errors.js";
@@ -11,6 +11,7 @@ import type {
   DomainType,
   HostInfo,
   Hypervisor,
+  LiveOptions,
   MigrateSendOptions,
   MigrationReceiver,
   MigrationSender,
@@ -19,7 +20,8 @@ import type {
   SaveReport,
 } from "../hypervisor.js";
 import { checkDomainUuid } from "../uuid.js";
-import { makeDomainConfig, withIdentity } from "./config.js";
+import { withIdentity } from "../domain-config.js";
+import { makeDomainConfig } from "./config.js";
 import { PAGE_SIZE } from "./content.js";
 import { digestOf } from "./digest.js";
 import { infoOf, SimDomain } from "./domain.js";
@@ -92,6 +94,14 @@ export class SimHost implements Hypervisor {
     return host;
   }
 
+  /** Whether `dir` holds a sim host already (open() would create one). */
+  static async exists(dir: string): Promise<boolean> {
+    return access(paths.host(dir)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   async hostInfo(): Promise<HostInfo> {
     const meta = await this.hostMeta();
     const domains = await this.metas();
@@ -149,6 +159,22 @@ export class SimHost implements Hypervisor {
   async setDirtyRate(domain: DomainRef, pagesPerSec: number): Promise<void> {
     await this.withDomain(domain, async (d) => {
       d.meta.dirtyPagesPerSec = pagesPerSec;
+    });
+  }
+
+  /**
+   * The guest writes `count` distinct pages now, spread over its memory, each
+   * with content no other page has (sim only: a test's exact, known change,
+   * where the dirty rate's writes depend on time).
+   */
+  async writePages(domain: DomainRef, count: number): Promise<void> {
+    await this.withDomain(domain, async (d) => {
+      const pages = d.memory.pages;
+      if (!Number.isSafeInteger(count) || count < 0 || count > pages)
+        throw new RangeError(`count must be 0..${pages} (the domain's pages), got ${count}`);
+      const stride = Math.floor(pages / Math.max(1, count));
+      for (let i = 0; i < count; i++) await d.memory.write(i * stride, randomBytes(PAGE_SIZE));
+      await d.memory.sync();
     });
   }
 
@@ -215,10 +241,13 @@ export class SimHost implements Hypervisor {
         state: options.paused ? "paused" : "running",
         seed: seedOf(uuid),
         dirtyPagesPerSec: 0,
-        config: withIdentity(built.config, name, uuid),
+        config: withIdentity(built.config, { name, uuid }),
       };
     });
   }
+
+  /** The sim's pre-copy (precopy.ts) honours every option. */
+  checkLiveOptions(_live: LiveOptions): void {}
 
   async migrateSend(domain: DomainRef, sink: Writable, options: MigrateSendOptions = {}): Promise<MigrationSender> {
     const meta = await this.resolve(domain);

@@ -12,6 +12,7 @@ import type {
   DomainType,
   HostInfo,
   Hypervisor,
+  LiveOptions,
   MigrateSendOptions,
   MigrationReceiver,
   MigrationSender,
@@ -19,7 +20,14 @@ import type {
   SaveOptions,
   SaveReport,
 } from "../hypervisor.js";
+import { withIdentity } from "../domain-config.js";
+import { checkDomainUuid } from "../uuid.js";
 import { openFifo } from "./fifo.js";
+
+/** What Xen 4.17 does about pre-copy, for the error refusing options it has no hold on. */
+export const XEN_PRECOPY =
+  "Xen 4.17's libxl migration has no downtime target or deadline; libxc's pre-copy sends memory in up to 5 passes " +
+  "(fewer once under 50 pages are dirty), then pauses the guest and sends the rest however long that takes";
 
 /** Xen counts host memory in 4 KiB pages on x86. */
 const XEN_PAGE_BYTES = 4096;
@@ -123,14 +131,9 @@ export class XenHypervisor implements Hypervisor {
 
   async restore(source: Readable, options: RestoreOptions = {}): Promise<DomainInfo> {
     const x = await this.libxl();
-    if (options.name !== undefined || options.uuid !== undefined) {
-      throw new NotSupportedError(
-        "xen",
-        "restore under another name or uuid",
-        "edit the config in the xl header instead",
-      );
-    }
-    const { configText, rest } = await readXlHeader(source);
+    const header = await readXlHeader(source);
+    const configText = renamed(header.configText, options);
+    const { rest } = header;
     const fifo = await openFifo();
     // The stream owns the write end and closes it once everything is written.
     // (A FileHandle's close() waits for every stream still open on it: with
@@ -158,6 +161,25 @@ export class XenHypervisor implements Hypervisor {
       writer.destroy();
       await fifo.close();
     }
+  }
+
+  /**
+   * libxl (Xen 4.17) gives the toolstack no hold on pre-copy: it passes no
+   * precopy_policy callback to libxc, whose default policy decides alone.
+   * Every tuning option is refused, with what happens instead.
+   */
+  checkLiveOptions(live: LiveOptions): void {
+    const given = (
+      [
+        ["maxDowntimeMs", "a downtime target (--max-downtime)"],
+        ["timeoutMs", "a pre-copy deadline (--timeout)"],
+        ["timeoutAction", "a timeout action (--timeout-action)"],
+        ["maxIterations", "a number of pre-copy passes"],
+        ["dirtyPagesThreshold", "a dirty-page threshold"],
+      ] as const
+    ).filter(([key]) => live[key] !== undefined);
+    if (given.length === 0) return;
+    throw new NotSupportedError("xen", `honour ${given.map(([, what]) => what).join(", ")}`, XEN_PRECOPY);
   }
 
   async migrateSend(domain: DomainRef, sink: Writable, options: MigrateSendOptions = {}): Promise<MigrationSender> {
@@ -218,13 +240,19 @@ export class XenHypervisor implements Hypervisor {
     let bytes = header.length;
     await writeChunk(sink, header, signal);
     const fifo = await openFifo();
+    let saveStart = 0;
+    let saveEnded = 0;
     try {
       const counted = fifo.readEnd.createReadStream({ autoClose: false });
       counted.on("data", (c: Buffer | string) => {
         bytes += c.length;
       });
       // libxl closes nothing; the write end is closed once it returns so the reader sees EOF.
-      const saving = x.save(d.domid, fifo.writeEnd.fd, flags).finally(() => fifo.writeEnd.close());
+      saveStart = performance.now();
+      const saving = x.save(d.domid, fifo.writeEnd.fd, flags).finally(() => {
+        saveEnded = performance.now();
+        return fifo.writeEnd.close();
+      });
       try {
         await Promise.all([saving, pipeline(counted, sink, { signal })]);
       } catch (err) {
@@ -249,6 +277,10 @@ export class XenHypervisor implements Hypervisor {
       pagesPerIteration: [],
       iterations: 0,
       bytesWritten: bytes,
+      // Not live, libxl suspends the guest first and writes all of memory
+      // before it returns: its call is the pause. Live, it pauses for a final
+      // pass at a moment it does not report: the downtime is unknown, absent.
+      ...(flags.live ? {} : { downtimeMs: saveEnded - saveStart }),
       durationMs: done - started,
     };
   }
@@ -286,6 +318,29 @@ function toInfo(d: NativeDomainInfo): DomainInfo {
     // destroyed or resumed) runs no more than a paused one.
     state: d.paused || d.shutdown ? "paused" : "running",
   };
+}
+
+/**
+ * The xl config libxl builds the domain from, under the name and uuid asked
+ * for (a copy beside its original): the domain's own config carries them.
+ */
+export function renamed(configText: string, options: { name?: string; uuid?: string }): string {
+  if (options.name === undefined && options.uuid === undefined) return configText;
+  let config: unknown;
+  try {
+    config = JSON.parse(configText);
+  } catch (err) {
+    throw new StreamContentError("xl header config is not JSON", { cause: err });
+  }
+  if (config === null || typeof config !== "object" || Array.isArray(config))
+    throw new StreamContentError("xl header config is not a JSON object");
+  const uuid = options.uuid === undefined ? undefined : checkDomainUuid(options.uuid);
+  return JSON.stringify(
+    withIdentity(config as Record<string, unknown>, {
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(uuid !== undefined ? { uuid } : {}),
+    }),
+  );
 }
 
 /**

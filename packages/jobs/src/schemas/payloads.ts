@@ -5,7 +5,7 @@
  * the README, "Changing a payload").
  */
 import { z } from "zod";
-import { domainName, domainRef, hostIdSchema, imageId, labels, storeRef, token } from "./common.js";
+import { domainName, domainRef, domainUuid, hostIdSchema, imageId, labels, storeRef, token } from "./common.js";
 
 const v1 = z.literal(1);
 
@@ -54,6 +54,16 @@ export const restorePayloadV1 = z.strictObject({
   name: domainName.optional(),
   /** Leave the domain paused after restore (cold migration resumes it later). */
   paused: z.boolean(),
+});
+
+/**
+ * v2 adds `uuid`: a new uuid for the restored domain (a copy, a clone),
+ * written into its config. Without it the domain keeps the image's uuid,
+ * which the worker refuses while a host of the fleet runs it.
+ */
+export const restorePayloadV2 = restorePayloadV1.extend({
+  v: z.literal(2),
+  uuid: domainUuid.optional(),
 });
 
 /** Rewrite an image's raw data compressed. Any compress worker may take it. */

@@ -31,6 +31,16 @@ export const saveResultV1 = z.strictObject({
   parentSkipped: z.strictObject({ id: imageId, reason }).optional(),
 });
 
+/**
+ * v2: `pausedMs` only when measured. A backend that cannot tell when the
+ * domain paused (Xen's live save: libxl does not say) leaves it out rather
+ * than report the whole save's duration.
+ */
+export const saveResultV2 = saveResultV1.extend({
+  v: z.literal(2),
+  pausedMs: nonNegativeInt.optional(),
+});
+
 export const restoreResultV1 = z.strictObject({
   v: v1,
   domain: domainRef,
@@ -85,6 +95,16 @@ export const migrateSendResultV1 = z.strictObject({
   /** Why pre-copy stopped. */
   stopReason: z.enum(["max-iterations", "dirty-threshold", "downtime-target", "timeout"]).optional(),
   mode: z.enum(["live", "cold"]).optional(),
+});
+
+/**
+ * v2: `downtimeMs` only when measured. Xen's libxl pauses the source for its
+ * final pass without saying when, so a xen migration's downtime is unknown,
+ * and left out rather than reported short.
+ */
+export const migrateSendResultV2 = migrateSendResultV1.extend({
+  v: z.literal(2),
+  downtimeMs: nonNegativeInt.optional(),
 });
 
 export const migrateRecvResultV1 = z.strictObject({
