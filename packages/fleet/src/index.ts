@@ -24,7 +24,7 @@ export {
   type FleetLimits,
   type SaveSlot,
 } from "./limits.js";
-export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
+export { storeCredentialVariable, storeCredentialVariables, Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
 export {
   batchTargets,
   UnknownHostError,
@@ -69,6 +69,7 @@ export {
 export { EXIT_CONFIG, Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
 export {
   definedOnly,
+  EMBEDDED_STORE,
   fleetChildren,
   hostChildren,
   hostIds,

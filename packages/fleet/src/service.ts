@@ -18,6 +18,7 @@ import {
   type Logger,
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
+import type { Stores } from "./stores.js";
 import { EXIT_CONFIG } from "./supervisor.js";
 
 export interface ServiceOptions {
@@ -103,6 +104,8 @@ export interface ServeQueuesOptions {
   redisUrl: string;
   prefix: string;
   queues: QueueSpec[];
+  /** The stores jobs may name; an old payload's store URL must be that of one of them. */
+  stores?: Stores;
   /** Run in order once every worker has stopped, before the workers' connections close. */
   closers?: Array<() => Promise<unknown>>;
 }
@@ -126,6 +129,7 @@ export async function serveQueues(service: Service, options: ServeQueuesOptions)
       concurrency: spec.concurrency,
       name: `${service.name}:${spec.queue}`,
       handlers: spec.handlers,
+      ...(options.stores === undefined ? {} : { stores: options.stores }),
     });
     return { connection, handle };
   });

@@ -16,6 +16,7 @@ service.logger.info({ queue: COMPRESS_QUEUE, metricsPort: service.metricsPort },
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix: config.XENFLEET_PREFIX,
+  stores,
   queues: [
     {
       queue: COMPRESS_QUEUE,

@@ -73,6 +73,7 @@ logger.info(
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix,
+  stores,
   queues: [
     {
       queue: hostQueue("migrate-send", host),

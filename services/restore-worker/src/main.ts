@@ -19,6 +19,7 @@ service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.m
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix: config.XENFLEET_PREFIX,
+  stores,
   queues: [
     {
       queue,

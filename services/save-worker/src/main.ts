@@ -36,6 +36,7 @@ logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPo
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix,
+  stores,
   queues: [
     {
       queue,

@@ -73,6 +73,7 @@ export function registerMigrateCommands(program: Command): void {
       throw new UsageError("--max-downtime is between 1ms and 1h");
     if (opts.timeout !== undefined && (opts.timeout < 1 || opts.timeout > 24 * ONE_HOUR))
       throw new UsageError("--timeout is between 1ms and 24h");
+    if (opts.store !== undefined && !opts.cold) throw new UsageError("--store goes with --cold");
     const fleet = fleetOptions(opts);
     await withRedis(fleet, (redis) => migrate(redis, fleet, domainArg, opts));
   });
@@ -98,6 +99,7 @@ export function registerMigrateCommands(program: Command): void {
         throw new UsageError((err as Error).message);
       }
     });
+    if (opts.store !== undefined && !opts.cold) throw new UsageError("--store goes with --cold");
     const fleet = fleetOptions(opts);
     await withRedis(fleet, async (redis) => {
       await registeredHosts(redis, fleet.prefix, ids);
@@ -109,7 +111,7 @@ export function registerMigrateCommands(program: Command): void {
 interface MigrateOpts {
   redis: string;
   prefix: string;
-  store: string;
+  store?: string;
   to: string;
   cold?: boolean;
   compress: Compression;
@@ -233,7 +235,7 @@ function migrationJson(r: JobResult<"migrate-send">) {
 interface EvacuateOpts {
   redis: string;
   prefix: string;
-  store: string;
+  store?: string;
   maxParallel: number;
   perHost: number;
   cold?: boolean;

@@ -17,9 +17,9 @@ import type { Redis } from "ioredis";
 import { hostId, hostIds, labelsOption } from "../args.js";
 import { WorkFailedError } from "../errors.js";
 import { emit, seconds } from "../output.js";
-import { addFleetOptions, fleetOptions, withRedis } from "./fleet-options.js";
+import { addFleetOptions, fleetOptions, openFleetStore, withRedis } from "./fleet-options.js";
 import { fromBatch, reportText, type WorkReport } from "./fleet-report.js";
-import { openImageStore, resolveImageId } from "./image-store.js";
+import { resolveImageId } from "./image-store.js";
 import { batchStep, tracker, type Step } from "./progress.js";
 import { findDomain, upHost } from "./subjects.js";
 
@@ -164,7 +164,7 @@ export function registerWorkCommands(program: Command): void {
     .action(async (imageArg: string, opts) => {
       const options = fleetOptions(opts);
       // The image must exist: resolved (and a prefix completed) in the store the job names.
-      const store = await openImageStore(opts.store, { create: false });
+      const store = await openFleetStore(options.store, { create: false });
       const imageId = await resolveImageId(store, imageArg).finally(() => store.close());
       await withRedis(options, async (redis) => {
         await upHost(redis, options.prefix, opts.host);

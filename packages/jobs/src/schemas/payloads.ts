@@ -5,9 +5,10 @@
  * the README, "Changing a payload").
  */
 import { z } from "zod";
-import { domainName, domainRef, hostIdSchema, imageId, labels, storeRef, token } from "./common.js";
+import { domainName, domainRef, hostIdSchema, imageId, labels, storeName, storeRef, token } from "./common.js";
 
 const v1 = z.literal(1);
+const v2 = z.literal(2);
 
 /** Optional live-migration tuning shared by migrate-send and evacuate payloads. */
 const migrateTuning = {
@@ -178,3 +179,20 @@ export const gcPayloadV1 = z.strictObject({
     .max(30 * 86_400),
   dryRun: z.boolean(),
 });
+
+/*
+ * The versions this code writes. Each is its predecessor with the store
+ * named, never given as a URL: a job cannot send a worker, and the
+ * credentials it holds, to a store of the job's choosing. Their
+ * predecessors are still read (job-types.ts upgrades them, asking the
+ * worker for the name of a configured store a URL equals).
+ */
+export const savePayloadV2 = savePayloadV1.extend({ v: v2, store: storeName });
+export const restorePayloadV2 = restorePayloadV1.extend({ v: v2, store: storeName });
+export const compressPayloadV2 = compressPayloadV1.extend({ v: v2, store: storeName });
+export const batchSavePayloadV3 = batchSavePayloadV2.extend({ v: z.literal(3), store: storeName });
+export const migrateSendPayloadV2 = migrateSendPayloadV1.extend({ v: v2, store: storeName.optional() });
+export const migrateRecvPayloadV2 = migrateRecvPayloadV1.extend({ v: v2, store: storeName.optional() });
+export const evacuatePayloadV2 = evacuatePayloadV1.extend({ v: v2, coldVia: storeName.optional() });
+export const retentionPayloadV2 = retentionPayloadV1.extend({ v: v2, store: storeName });
+export const gcPayloadV2 = gcPayloadV1.extend({ v: v2, store: storeName });
