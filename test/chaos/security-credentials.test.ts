@@ -140,7 +140,7 @@ describe("a service's own log never holds the secrets it was configured with", (
       // A job for an image that is not there: the store is opened and the failure logged.
       const job = await queue.add(
         "compress",
-        jobData("compress", { store: url, image: "b".repeat(64), algorithm: "zstd", level: 3 }),
+        jobData("compress", { store: "main", image: "b".repeat(64), algorithm: "zstd", level: 3 }),
         { ...JOB_SPECS.compress.options, attempts: 1 },
       );
       await waitFor(
