@@ -62,6 +62,11 @@ export function storeCredentialVariables(env: Record<string, string | undefined>
 function envOfStore(env: StoresEnv, name: string): StoreEnv {
   const own = (what: StoreCredential) => env[storeCredentialVariable(name, what)] || undefined;
   const ownKeys = own("ACCESS_KEY_ID") !== undefined || own("SECRET_ACCESS_KEY") !== undefined;
+  if (ownKeys && (own("ACCESS_KEY_ID") === undefined || own("SECRET_ACCESS_KEY") === undefined))
+    throw new ConfigError(
+      `store ${name}: set both ${storeCredentialVariable(name, "ACCESS_KEY_ID")} and ` +
+        `${storeCredentialVariable(name, "SECRET_ACCESS_KEY")}, or neither`,
+    );
   return {
     AWS_ACCESS_KEY_ID: ownKeys ? own("ACCESS_KEY_ID") : env.AWS_ACCESS_KEY_ID,
     AWS_SECRET_ACCESS_KEY: ownKeys ? own("SECRET_ACCESS_KEY") : env.AWS_SECRET_ACCESS_KEY,
