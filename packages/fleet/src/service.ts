@@ -18,6 +18,7 @@ import {
   type Logger,
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
+import { InvalidStoreUrlError } from "@xenfleet/store";
 import type { Stores } from "./stores.js";
 import { EXIT_CONFIG } from "./supervisor.js";
 
@@ -87,7 +88,8 @@ export function loadServiceConfig<C>(name: string, load: () => C): C {
   try {
     return load();
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    // A store URL that cannot be used (half a key pair, say) is as wrong a setting as any.
+    if (!(err instanceof ConfigError || err instanceof InvalidStoreUrlError)) throw err;
     process.stderr.write(`${name}: ${err.message} (${err.code})\n`);
     process.exit(EXIT_CONFIG);
   }

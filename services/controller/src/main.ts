@@ -27,7 +27,7 @@ const config: Config = loadServiceConfig("controller", () => loadConfig());
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "controller", config });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");
-const stores = new Stores(config);
+const stores = loadServiceConfig("controller", () => new Stores(config));
 
 await setLimits(producer, prefix, { hostSaves: config.XENFLEET_HOST_SAVES, fleetSaves: config.XENFLEET_FLEET_SAVES });
 // Scheduled jobs name a store: "main" when XENFLEET_STORE gives the one store, else the first XENFLEET_STORES lists.
