@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { Option, type Command } from "commander";
 import { createRedis, DEFAULT_PREFIX, parseRedisUrl, redisOptions, schemas } from "@xenfleet/jobs";
 import { Stores, UnknownStoreError } from "@xenfleet/fleet";
-import { DEFAULT_STORE_PATH, openStoreConfig, type ObjectStore } from "@xenfleet/store";
+import { DEFAULT_STORE_PATH, openStoreConfig, type ObjectStore, type StoreConfig } from "@xenfleet/store";
 import { Redis } from "ioredis";
 import { prefix, redisUrl, storeLocation } from "../args.js";
 import { RedisUnreachableError, UsageError } from "../errors.js";
@@ -97,6 +97,21 @@ export function fleetStoreName(text: string | undefined): string {
             "and workers open only their configured stores (set XENFLEET_STORES=name=url,... as the workers have it)"
         : `no store is named ${text} (${configured}; set XENFLEET_STORES=name=url,... as the workers have it)`,
     );
+  }
+}
+
+/**
+ * The configured store at `location` (a URL or path; absent: XENFLEET_STORE
+ * or the default), so that an image command opens it with that store's own
+ * credentials; undefined when no configured store is there.
+ */
+export function configuredStoreAt(location: string | undefined): StoreConfig | undefined {
+  const stores = fleetStores();
+  try {
+    return stores.config(stores.storeName(location || process.env.XENFLEET_STORE || DEFAULT_STORE_PATH));
+  } catch (err) {
+    if (err instanceof UnknownStoreError) return undefined;
+    throw err;
   }
 }
 
