@@ -155,7 +155,9 @@ describe("xenfleet up, the fleet commands, down", () => {
     expect(down.code).toBe(0);
     expect(existsSync(join(dir, `up-${prefix}.pid`))).toBe(false);
     // The save workers deregistered on their way out: both hosts are down at once.
-    const after = JSON.parse((await fleetCli(["hosts", ...fleet, "--json"])).stdout) as { hosts: Array<{ state: string }> };
+    const after = JSON.parse((await fleetCli(["hosts", ...fleet, "--json"])).stdout) as {
+      hosts: Array<{ state: string }>;
+    };
     expect(after.hosts.map((h) => h.state)).toEqual(["down", "down"]);
   });
 });

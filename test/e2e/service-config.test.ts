@@ -45,7 +45,10 @@ describe("a service with per-store credentials", () => {
     });
     expect(run.status).toBe(EXIT_CONFIG);
     expect(run.stderr).toMatch(
-      new RegExp(`^${service}: store cold: set both XENFLEET_STORE_COLD_ACCESS_KEY_ID and XENFLEET_STORE_COLD_SECRET_ACCESS_KEY`, "m"),
+      new RegExp(
+        `^${service}: store cold: set both XENFLEET_STORE_COLD_ACCESS_KEY_ID and XENFLEET_STORE_COLD_SECRET_ACCESS_KEY`,
+        "m",
+      ),
     );
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });

@@ -294,7 +294,11 @@ function table(): Record<string, Case[]> {
     ],
     migrate: [
       { args: ["migrate", "vm-a", "--to", "host-2", "--json", ...redis()], code: 0 },
-      { args: ["migrate", "vm-a", "--to", "host-2", ...redis(), "--store", "main"], code: 2, says: /--store goes with --cold/ },
+      {
+        args: ["migrate", "vm-a", "--to", "host-2", ...redis(), "--store", "main"],
+        code: 2,
+        says: /--store goes with --cold/,
+      },
       { args: ["migrate", "no-vm", "--to", "host-2", "--json", ...redis()], code: 2, says: /a domain "no-vm"/ },
       { args: ["migrate", "vm-a", "--to", "host-9", "--json", ...redis()], code: 2, says: /host-9/ },
       { args: ["migrate", "vm-a", "--to", "host-3", "--json", ...redis()], code: 3, says: /host-3 is down/ },

@@ -24,7 +24,13 @@ export {
   type FleetLimits,
   type SaveSlot,
 } from "./limits.js";
-export { storeCredentialVariable, storeCredentialVariables, Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
+export {
+  storeCredentialVariable,
+  storeCredentialVariables,
+  Stores,
+  UnknownStoreError,
+  type StoresEnv,
+} from "./stores.js";
 export {
   batchTargets,
   UnknownHostError,

@@ -38,7 +38,10 @@ const STORE_CREDENTIALS = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN"
 type StoreCredential = (typeof STORE_CREDENTIALS)[number];
 
 /** The variable holding `what` for store `name`: XENFLEET_STORE_COLD_ACCESS_KEY_ID for cold. */
-export function storeCredentialVariable(name: string, what: StoreCredential): `XENFLEET_STORE_${string}_${StoreCredential}` {
+export function storeCredentialVariable(
+  name: string,
+  what: StoreCredential,
+): `XENFLEET_STORE_${string}_${StoreCredential}` {
   return `XENFLEET_STORE_${name.toUpperCase().replaceAll("-", "_")}_${what}`;
 }
 

@@ -219,8 +219,7 @@ export class StreamDecoder {
           : this.state === "unknown-body"
             ? this.unknownBodyLength() - this.bodyTaken
             : this.need - this.gathered;
-      const inRecord =
-        this.state === "record-body" || this.state === "unknown-body" || this.state.startsWith("page-");
+      const inRecord = this.state === "record-body" || this.state === "unknown-body" || this.state.startsWith("page-");
       throw new StreamError({
         reason: "truncated",
         offset: inRecord ? this.eventStart : this.position,

@@ -172,26 +172,39 @@ describe("job payloads", () => {
 
     it("covers every job type that names a store", () => {
       const named = JOB_TYPES.filter((t) => "store" in valid[t] || t.startsWith("migrate") || t === "evacuate");
-      expect(old(url).map(([t]) => t).sort()).toEqual(named.sort());
+      expect(
+        old(url)
+          .map(([t]) => t)
+          .sort(),
+      ).toEqual(named.sort());
     });
 
-    it.each(old(url))("%s: an old payload's URL becomes the name of the configured store it equals", (type, data, field) => {
-      const parsed = parseJob(type, data, worker) as Record<string, unknown>;
-      expect(parsed.v).toBe(JOB_SPECS[type].version);
-      expect(parsed[field]).toBe("main");
-    });
+    it.each(old(url))(
+      "%s: an old payload's URL becomes the name of the configured store it equals",
+      (type, data, field) => {
+        const parsed = parseJob(type, data, worker) as Record<string, unknown>;
+        expect(parsed.v).toBe(JOB_SPECS[type].version);
+        expect(parsed[field]).toBe("main");
+      },
+    );
 
-    it.each(old("main"))("%s: an old payload naming its store is read without a worker's stores", (type, data, field) => {
-      expect((parseJob(type, data) as Record<string, unknown>)[field]).toBe("main");
-    });
+    it.each(old("main"))(
+      "%s: an old payload naming its store is read without a worker's stores",
+      (type, data, field) => {
+        expect((parseJob(type, data) as Record<string, unknown>)[field]).toBe("main");
+      },
+    );
 
     it.each(old(url))("%s: an old payload's URL is refused by a reader that has no stores", (type, data) => {
       expect(reasonOf(() => parseJob(type, data))).toMatch(/names its store by URL/);
     });
 
-    it.each(old("s3://loot?endpoint=http://127.0.0.1:9"))("%s: an old payload's URL of another store is refused", (type, data) => {
-      expect(() => parseJob(type, data, worker)).toThrow(/not configured/);
-    });
+    it.each(old("s3://loot?endpoint=http://127.0.0.1:9"))(
+      "%s: an old payload's URL of another store is refused",
+      (type, data) => {
+        expect(() => parseJob(type, data, worker)).toThrow(/not configured/);
+      },
+    );
   });
 
   it("refuses an unknown job name", () => {
