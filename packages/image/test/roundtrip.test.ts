@@ -64,7 +64,7 @@ describe.each(BACKENDS)("round trip on %s", (_name, open) => {
     expect((await exportToBuffer(store, withRecord.imageId)).equals(stream)).toBe(true);
     const [image] = await listImages(store, { domain: "vm-unknown" });
     const [base] = await listImages(store, { domain: "vm-plain" });
-    expect(image!.manifest.records).toBe(base!.manifest.records + 1);
+    expect(image!.manifest!.records).toBe(base!.manifest!.records + 1);
     expect(withRecord.pages).toBe(without.pages);
     await expect(verifyImage(store, withRecord.imageId)).resolves.toMatchObject({ bytes: stream.length });
     await store.close();
