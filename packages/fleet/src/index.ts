@@ -24,13 +24,8 @@ export {
   type FleetLimits,
   type SaveSlot,
 } from "./limits.js";
-export {
-  storeCredentialVariable,
-  storeCredentialVariables,
-  Stores,
-  UnknownStoreError,
-  type StoresEnv,
-} from "./stores.js";
+export { storeCredentialVariable, storeCredentialVariables } from "./store-credentials.js";
+export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
 export {
   batchTargets,
   UnknownHostError,

@@ -1,6 +1,7 @@
 import { XenfleetError } from "@xenfleet/core";
 import { ConfigError, parseStoreList, schemas, type UpgradeContext } from "@xenfleet/jobs";
-import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig, type StoreEnv } from "@xenfleet/store";
+import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig } from "@xenfleet/store";
+import { envOfStore, type StoreCredentialsEnv } from "./store-credentials.js";
 
 /** A job named a store this worker is not configured with. Retrying cannot change that. */
 export class UnknownStoreError extends XenfleetError {
@@ -22,60 +23,9 @@ function describeStore(store: string): string {
   return URL.canParse(store) ? `URL (${new URL(store).protocol})` : "(unparseable)";
 }
 
-export interface StoresEnv extends StoreEnv {
+export interface StoresEnv extends StoreCredentialsEnv {
   /** "name=url,name=url": the stores this worker may use. Absent: one store, "main", at XENFLEET_STORE. */
   readonly XENFLEET_STORES?: string | undefined;
-  /**
-   * A store's own credentials and region, overriding the AWS_* defaults for
-   * that store only: XENFLEET_STORE_<NAME>_ACCESS_KEY_ID, _SECRET_ACCESS_KEY,
-   * _SESSION_TOKEN and _REGION, <NAME> the store's name upper-cased with "-"
-   * as "_" (see storeCredentialVariables).
-   */
-  readonly [credential: `XENFLEET_STORE_${string}_${StoreCredential}`]: string | undefined;
-}
-
-const STORE_CREDENTIALS = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "REGION"] as const;
-type StoreCredential = (typeof STORE_CREDENTIALS)[number];
-
-/** The variable holding `what` for store `name`: XENFLEET_STORE_COLD_ACCESS_KEY_ID for cold. */
-export function storeCredentialVariable(
-  name: string,
-  what: StoreCredential,
-): `XENFLEET_STORE_${string}_${StoreCredential}` {
-  return `XENFLEET_STORE_${name.toUpperCase().replaceAll("-", "_")}_${what}`;
-}
-
-/**
- * The per-store variables in an environment, for a service's config module
- * to keep (a schema drops variables it does not name, and these are named
- * after the stores). Only names, never values, are checked.
- */
-export function storeCredentialVariables(env: Record<string, string | undefined>): StoresEnv {
-  const pattern = new RegExp(`^XENFLEET_STORE_[A-Z0-9_]+_(${STORE_CREDENTIALS.join("|")})$`);
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (pattern.test(key) && value !== undefined) out[key] = value;
-  return out as StoresEnv;
-}
-
-/**
- * The environment store `name` is opened with: its own key pair (and session
- * token) when it has one, else the AWS_* defaults; its own region, else
- * AWS_REGION. A key pair is never mixed with another's session token.
- */
-function envOfStore(env: StoresEnv, name: string): StoreEnv {
-  const own = (what: StoreCredential) => env[storeCredentialVariable(name, what)] || undefined;
-  const ownKeys = own("ACCESS_KEY_ID") !== undefined || own("SECRET_ACCESS_KEY") !== undefined;
-  if (ownKeys && (own("ACCESS_KEY_ID") === undefined || own("SECRET_ACCESS_KEY") === undefined))
-    throw new ConfigError(
-      `store ${name}: set both ${storeCredentialVariable(name, "ACCESS_KEY_ID")} and ` +
-        `${storeCredentialVariable(name, "SECRET_ACCESS_KEY")}, or neither`,
-    );
-  return {
-    AWS_ACCESS_KEY_ID: ownKeys ? own("ACCESS_KEY_ID") : env.AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: ownKeys ? own("SECRET_ACCESS_KEY") : env.AWS_SECRET_ACCESS_KEY,
-    AWS_SESSION_TOKEN: ownKeys ? own("SESSION_TOKEN") : env.AWS_SESSION_TOKEN,
-    AWS_REGION: own("REGION") ?? env.AWS_REGION,
-  };
 }
 
 /**
