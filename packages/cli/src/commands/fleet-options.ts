@@ -61,7 +61,7 @@ export function addFleetOptions(command: Command): Command {
     new Option(
       "--store <name>",
       "the store the jobs name, as the workers know it (XENFLEET_STORES=name=url,...; XENFLEET_STORE is main); " +
-        "default main, or the first store listed",
+        "a location is taken only when it is a configured store's; default main, or the first store listed",
     ),
   );
 }
