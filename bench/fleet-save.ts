@@ -146,7 +146,7 @@ try {
   await until(async () => (await listHosts(redis, prefix)).filter((h) => h.state === "up").length === HOSTS);
   const queued = await timed(async () => {
     const batch = await startBatch(redis, prefix, {
-      store: env.XENFLEET_STORE,
+      store: "main",
       mode: "checkpoint",
       labels: [],
       compress: false,
@@ -179,7 +179,8 @@ try {
       prefix,
       storeUrl(name),
       workers,
-      (i) => child(`compress-${workers}-${i}`, "compress-worker"),
+      // Each run's workers have its copy as their one store, main.
+      (i) => child(`compress-${workers}-${i}`, "compress-worker", { XENFLEET_STORE: storeUrl(name) }),
       join(dir, "logs"),
     );
     rmSync(join(dir, name), { recursive: true, force: true });
@@ -320,7 +321,7 @@ async function emptyJobRoundTrip(producer: Redis, url: string, benchPrefix: stri
   const payload = jobData("save", {
     host: "h1",
     domain: { uuid: "00000000-0000-0000-0000-000000000001", name: "vm" },
-    store: "file:///x",
+    store: "main",
     mode: "checkpoint",
     labels: [],
     compress: false,
@@ -385,7 +386,7 @@ async function compressRun(
     for (const image of images) {
       await queue.add(
         "compress",
-        jobData("compress", { store, image, algorithm: "zstd", level: 3 }),
+        jobData("compress", { store: "main", image, algorithm: "zstd", level: 3 }),
         JOB_SPECS.compress.options,
       );
     }

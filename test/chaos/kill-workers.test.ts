@@ -168,7 +168,7 @@ describe("workers killed at random instants", () => {
             jobData("save", {
               host,
               domain: { uuid: d.uuid, name: d.name },
-              store: storeUrl,
+              store: "main",
               mode: "checkpoint",
               labels: [],
               compress: true,
@@ -195,7 +195,7 @@ describe("workers killed at random instants", () => {
                 "restore",
                 jobData("restore", {
                   host: TARGET_HOST,
-                  store: storeUrl,
+                  store: "main",
                   image: imageId,
                   name: `copy-${copy.name}`,
                   paused: false,

@@ -98,7 +98,7 @@ describe("Redis restarted in the middle of a batch", () => {
   });
 
   it("the batch completes, with every save and compression settled, and nothing lost", async () => {
-    const started = await startBatch(conn, prefix, { store: storeUrl, mode: "checkpoint", labels: [], compress: true });
+    const started = await startBatch(conn, prefix, { store: "main", mode: "checkpoint", labels: [], compress: true });
     expect(started.total).toBe(HOSTS.length * DOMAINS_PER_HOST);
 
     const saveQueues = HOSTS.map(

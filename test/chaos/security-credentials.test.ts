@@ -110,13 +110,15 @@ describe("object store credentials never reach the logs", () => {
 });
 
 describe("a service's own log never holds the secrets it was configured with", () => {
-  it("a compress worker with S3 credentials and a Redis password in its environment, failing jobs at debug level", async () => {
+  it("a compress worker with S3 credentials (a default and a store's own) and a Redis password in its environment, failing jobs at debug level", async () => {
     const secret = `SECRET${randomBytes(16).toString("hex")}`;
+    const coldSecret = `COLDSECRET${randomBytes(16).toString("hex")}`;
     const redisPassword = `REDISPW${randomBytes(8).toString("hex")}`;
     const prefix = chaosPrefix();
     const dir = tempDir();
     const bucket = await server.createBucket();
     const { url } = server.url(bucket);
+    const { url: coldUrl } = server.url(await server.createBucket());
     const conn = createRedis(SHARED_REDIS, "producer", "xenfleet-chaos");
     const redisUrl = new URL(SHARED_REDIS);
     // The shared Redis has no password: the worker's AUTH is refused, and that error (which carries the password) is logged.
@@ -127,10 +129,12 @@ describe("a service's own log never holds the secrets it was configured with", (
       {
         XENFLEET_REDIS: redisUrl.href,
         XENFLEET_PREFIX: prefix,
-        XENFLEET_STORE: url,
+        XENFLEET_STORES: `main=${url},cold=${coldUrl}`,
         XENFLEET_LOG_LEVEL: "debug",
         AWS_ACCESS_KEY_ID: "S3RVER",
         AWS_SECRET_ACCESS_KEY: secret,
+        XENFLEET_STORE_COLD_ACCESS_KEY_ID: "S3RVER",
+        XENFLEET_STORE_COLD_SECRET_ACCESS_KEY: coldSecret,
       },
       dir,
     );
@@ -138,14 +142,19 @@ describe("a service's own log never holds the secrets it was configured with", (
     try {
       worker.start();
       // A job for an image that is not there: the store is opened and the failure logged.
-      const job = await queue.add(
-        "compress",
-        jobData("compress", { store: url, image: "b".repeat(64), algorithm: "zstd", level: 3 }),
-        { ...JOB_SPECS.compress.options, attempts: 1 },
-      );
+      const jobs = [];
+      for (const store of ["main", "cold"])
+        jobs.push(
+          await queue.add(
+            "compress",
+            jobData("compress", { store, image: "b".repeat(64), algorithm: "zstd", level: 3 }),
+            { ...JOB_SPECS.compress.options, attempts: 1 },
+          ),
+        );
+      const ids = jobs.map((job) => ({ queue: COMPRESS_QUEUE, id: job.id! }));
       await waitFor(
         async () =>
-          (await checkJobsSettled(conn, prefix, [{ queue: COMPRESS_QUEUE, id: job.id! }])).violations.length === 0 ||
+          (await checkJobsSettled(conn, prefix, ids)).violations.length === 0 ||
           worker.output().includes("WRONGPASS") ||
           worker.output().includes("AUTH"),
         30_000,
@@ -155,6 +164,7 @@ describe("a service's own log never holds the secrets it was configured with", (
       // The worker ran the job and logged its failure: the paths that could leak were taken.
       expect(log).toContain("ImageNotFoundError");
       expect(log).not.toContain(secret);
+      expect(log).not.toContain(coldSecret);
       expect(log).not.toContain(redisPassword);
     } finally {
       await worker.stop();

@@ -37,7 +37,7 @@ function savePayload(host: string) {
   return jobData("save", {
     host,
     domain: { uuid: "5f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b", name: "web1" },
-    store: "file:///nonexistent/store",
+    store: "main",
     mode: "checkpoint",
     labels: [],
     compress: false,

@@ -1,9 +1,12 @@
 /**
  * A job decides nothing about where images go: workers open only the
- * stores they are configured with. Save, restore and gc jobs naming a
- * store elsewhere (an S3 endpoint on loopback, a directory) fail as
- * unrecoverable, and a logging HTTP server standing in for that endpoint
- * counts zero requests; a job naming the configured store by name works.
+ * stores they are configured with, and jobs name one. Save, restore and gc
+ * jobs naming a store elsewhere (an S3 endpoint on loopback, a directory),
+ * as a URL in a current payload or in one of the versions written before
+ * stores had names, fail as unrecoverable, and a logging HTTP server
+ * standing in for that endpoint counts zero requests; a job naming the
+ * configured store by name works, and so does an old job carrying the
+ * configured store's URL.
  */
 import { existsSync, rmSync } from "node:fs";
 import { once } from "node:events";
@@ -15,6 +18,8 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gcHandler, Stores } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
+import { listImages } from "@xenfleet/image";
+import { LocalStore } from "@xenfleet/store";
 import {
   bullPrefix,
   CONTROLLER_QUEUE,
@@ -87,24 +92,17 @@ describe("jobs name configured stores; nothing else is opened", () => {
     saver.start();
     restorer.start();
     try {
-      const save = (store: string) =>
-        saves.add(
-          "save",
-          jobData("save", {
-            host: "host-a",
-            domain: { uuid: domain.uuid, name: "web1" },
-            store,
-            mode: "checkpoint",
-            labels: [],
-            compress: false,
-          }),
-          JOB_SPECS.save.options,
-        );
-      const stolen = await save(elsewhereUrl);
-      const planted = await save(pathToFileURL(join(dir, "planted")).href);
+      const domainRef = { uuid: domain.uuid, name: "web1" };
+      // Written as a hostile producer would, straight to the queue: the current version with a URL,
+      // and the version before names (v1) with URLs of stores the worker does not have.
+      const fields = { host: "host-a", domain: domainRef, mode: "checkpoint" as const, labels: [], compress: false };
+      const raw = (data: object) => saves.add("save", data, JOB_SPECS.save.options);
+      const stolen = await raw({ v: 1, ...fields, store: elsewhereUrl });
+      const planted = await raw({ v: 1, ...fields, store: pathToFileURL(join(dir, "planted")).href });
+      const current = await raw({ v: JOB_SPECS.save.version, ...fields, store: elsewhereUrl });
       const restore = await restores.add(
         "restore",
-        jobData("restore", { host: "host-a", store: elsewhereUrl, image: "c".repeat(64), paused: false }),
+        { v: 1, host: "host-a", store: elsewhereUrl, image: "c".repeat(64), paused: false },
         JOB_SPECS.restore.options,
       );
       for (const [queue, job] of [
@@ -117,13 +115,21 @@ describe("jobs name configured stores; nothing else is opened", () => {
         // Unrecoverable: one attempt of five.
         expect(hash.atm).toBe("1");
       }
+      const refused = await settled(saves, current.id!);
+      expect(refused.failedReason).toMatch(/XF_JOB_INVALID.*store must be a store name/);
+      expect(refused.atm).toBe("1");
       expect(requests).toBe(0);
       expect(existsSync(join(dir, "planted"))).toBe(false);
-      // The configured store, by name, works.
-      const good = await save("main");
-      const hash = await settled(saves, good.id!);
-      expect(hash.failedReason).toBeUndefined();
-      expect(JSON.parse(hash.returnvalue!).imageId).toMatch(/^[0-9a-f]{64}$/);
+      // The configured store, by name, works; so does an old job carrying its URL, saved into it.
+      for (const good of [
+        await saves.add("save", jobData("save", { ...fields, store: "main" })),
+        await raw({ v: 1, ...fields, store: storeUrl }),
+      ]) {
+        const hash = await settled(saves, good.id!);
+        expect(hash.failedReason).toBeUndefined();
+        expect(JSON.parse(hash.returnvalue!).imageId).toMatch(/^[0-9a-f]{64}$/);
+      }
+      expect(await listImages(await LocalStore.open(join(dir, "store")), { domain: domain.uuid })).toHaveLength(2);
     } finally {
       await saver.stop();
       await restorer.stop();
@@ -140,20 +146,25 @@ describe("jobs name configured stores; nothing else is opened", () => {
       queue: CONTROLLER_QUEUE,
       connection: workerConn,
       prefix,
+      stores,
       logger: createLogger({ service: "security-stores", level: "silent" }),
       handlers: { gc: gcHandler(stores) },
     });
     const queue = new Queue(CONTROLLER_QUEUE, { connection: conn, prefix: bullPrefix(prefix) });
     try {
-      const gc = (store: string) =>
-        queue.add("gc", jobData("gc", { store, graceSeconds: 3600, dryRun: false }), JOB_SPECS.gc.options);
-      const refused = await settled(queue, (await gc(elsewhereUrl)).id!);
+      // The version before names (v1) carried URLs: one elsewhere, refused; the configured store's, accepted.
+      const gcV1 = (store: string) =>
+        queue.add("gc", { v: 1, store, graceSeconds: 3600, dryRun: false }, JOB_SPECS.gc.options);
+      const refused = await settled(queue, (await gcV1(elsewhereUrl)).id!);
       expect(refused.failedReason).toMatch(/XF_FLEET_UNKNOWN_STORE/);
       expect(refused.atm).toBe("1");
       expect(requests).toBe(0);
-      const byUrl = await settled(queue, (await gc(storeUrl)).id!);
+      const byUrl = await settled(queue, (await gcV1(storeUrl)).id!);
       expect(byUrl.failedReason).toBeUndefined();
-      const byName = await settled(queue, (await gc("main")).id!);
+      const byName = await settled(
+        queue,
+        (await queue.add("gc", jobData("gc", { store: "main", graceSeconds: 3600, dryRun: false }))).id!,
+      );
       expect(byName.failedReason).toBeUndefined();
     } finally {
       await handle.stop();

@@ -17,11 +17,14 @@ describe("xenfleet up, the fleet commands, down", () => {
   const fleet = ["--redis", REDIS_URL, "--prefix", prefix];
   const store = ["--store", fileUrl(join(dir, "store"))];
   const common = [...fleet, ...store];
+  // The CLI knows the fleet's store as the workers do (XENFLEET_STORE, so "main"): fleet commands given
+  // its location send its name.
+  const fleetCli = (args: string[]) => cli(args, { XENFLEET_STORE: fileUrl(join(dir, "store")) });
   let conn: Redis | undefined;
 
   afterAll(async () => {
     // Stop the fleet even when a test failed half way.
-    if (existsSync(join(dir, `up-${prefix}.pid`))) await cli(["down", "--prefix", prefix, "--state-dir", dir]);
+    if (existsSync(join(dir, `up-${prefix}.pid`))) await fleetCli(["down", "--prefix", prefix, "--state-dir", dir]);
     conn ??= redis();
     await deletePrefix(conn, prefix);
     await conn.quit();
@@ -29,7 +32,7 @@ describe("xenfleet up, the fleet commands, down", () => {
   });
 
   it("brings up sim hosts in the background, lists them, saves, and shuts down", async () => {
-    const up = await cli([
+    const up = await fleetCli([
       "up",
       ...common,
       "--detach",
@@ -48,7 +51,7 @@ describe("xenfleet up, the fleet commands, down", () => {
     expect(existsSync(join(dir, `up-${prefix}.pid`))).toBe(true);
     expect(existsSync(join(dir, "hosts", "host-2", "host.json"))).toBe(true);
 
-    const { hosts } = JSON.parse((await cli(["hosts", ...fleet, "--json"])).stdout) as {
+    const { hosts } = JSON.parse((await fleetCli(["hosts", ...fleet, "--json"])).stdout) as {
       hosts: Array<{ host: string; state: string; domains: number }>;
     };
     expect(hosts.map((h) => [h.host, h.state, h.domains])).toEqual([
@@ -56,7 +59,7 @@ describe("xenfleet up, the fleet commands, down", () => {
       ["host-2", "up", 2],
     ]);
 
-    const { domains } = JSON.parse((await cli(["domains", ...fleet, "--json"])).stdout) as {
+    const { domains } = JSON.parse((await fleetCli(["domains", ...fleet, "--json"])).stdout) as {
       domains: Array<Record<string, unknown>>;
     };
     expect(domains).toHaveLength(4);
@@ -65,7 +68,7 @@ describe("xenfleet up, the fleet commands, down", () => {
       expect(d).toMatchObject({ state: "running", memory: 8 * 2 ** 20 });
     }
 
-    const batch = await cli(["batch-save", ...common, "--wait", "--json"]);
+    const batch = await fleetCli(["batch-save", ...common, "--wait", "--json"]);
     expect(batch.code, batch.stderr + batch.stdout).toBe(0);
     const report = JSON.parse(batch.stdout) as Record<string, number>;
     expect(report).toMatchObject({ ok: true, saved: 4, failed: 0 });
@@ -73,7 +76,7 @@ describe("xenfleet up, the fleet commands, down", () => {
     for (const key of ["bytesNew", "seconds"]) expect(typeof report[key]).toBe("number");
 
     // The hosts filter travels in the batch's payload: only host-2's two domains are saved.
-    const some = await cli(["batch-save", ...common, "--hosts", "host-2", "--wait", "--json"]);
+    const some = await fleetCli(["batch-save", ...common, "--hosts", "host-2", "--wait", "--json"]);
     expect(some.code, some.stderr + some.stdout).toBe(0);
     expect(JSON.parse(some.stdout)).toMatchObject({ saved: 2, failed: 0 });
     conn = redis();
@@ -82,7 +85,7 @@ describe("xenfleet up, the fleet commands, down", () => {
     await controller.close();
     expect(batches.map((j) => (j.data as { hosts?: string[] }).hosts ?? "all").sort()).toEqual(["all", ["host-2"]]);
 
-    const one = await cli(["save", ...common, "host-2", "host-2-vm-1", "--label", "adhoc", "--wait", "--json"]);
+    const one = await fleetCli(["save", ...common, "host-2", "host-2-vm-1", "--label", "adhoc", "--wait", "--json"]);
     const saved = JSON.parse(one.stdout) as { imageId: string; uuid: string };
     expect(saved).toMatchObject({
       ok: true,
@@ -97,7 +100,7 @@ describe("xenfleet up, the fleet commands, down", () => {
 
     // The image is listed under the domain's name, with its host, labels and new bytes.
     const listed = JSON.parse(
-      (await cli(["image", "ls", "--domain", "host-2-vm-1", "--label", "adhoc", ...store, "--json"])).stdout,
+      (await fleetCli(["image", "ls", "--domain", "host-2-vm-1", "--label", "adhoc", ...store, "--json"])).stdout,
     ) as { images: Array<Record<string, unknown>> };
     expect(listed.images).toEqual([
       expect.objectContaining({
@@ -110,7 +113,7 @@ describe("xenfleet up, the fleet commands, down", () => {
       }),
     ]);
 
-    const unknown = await cli(["save", ...common, "host-2", "no-such-vm", "--json"]);
+    const unknown = await fleetCli(["save", ...common, "host-2", "no-such-vm", "--json"]);
     expect(unknown.code).toBe(2);
     expect(JSON.parse(unknown.stdout)).toMatchObject({
       ok: false,
@@ -118,7 +121,7 @@ describe("xenfleet up, the fleet commands, down", () => {
     });
 
     // A restore followed to its end: its progress, one line per state, then the result.
-    const restored = await cli([
+    const restored = await fleetCli([
       "restore",
       ...common,
       saved.imageId.slice(0, 12),
@@ -139,7 +142,7 @@ describe("xenfleet up, the fleet commands, down", () => {
     });
     expect(restored.stderr).toMatch(/restore of [0-9a-f]{12} on host-1: completed/);
 
-    const status = JSON.parse((await cli(["status", ...fleet, "--json"])).stdout) as {
+    const status = JSON.parse((await fleetCli(["status", ...fleet, "--json"])).stdout) as {
       ok: boolean;
       hosts: unknown[];
       batches: Array<{ state: string }>;
@@ -148,11 +151,13 @@ describe("xenfleet up, the fleet commands, down", () => {
     expect(status.hosts).toHaveLength(2);
     expect(status.batches[0]).toMatchObject({ state: "completed" });
 
-    const down = await cli(["down", "--prefix", prefix, "--state-dir", dir]);
+    const down = await fleetCli(["down", "--prefix", prefix, "--state-dir", dir]);
     expect(down.code).toBe(0);
     expect(existsSync(join(dir, `up-${prefix}.pid`))).toBe(false);
     // The save workers deregistered on their way out: both hosts are down at once.
-    const after = JSON.parse((await cli(["hosts", ...fleet, "--json"])).stdout) as { hosts: Array<{ state: string }> };
+    const after = JSON.parse((await fleetCli(["hosts", ...fleet, "--json"])).stdout) as {
+      hosts: Array<{ state: string }>;
+    };
     expect(after.hosts.map((h) => h.state)).toEqual(["down", "down"]);
   });
 });

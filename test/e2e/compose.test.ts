@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { Stores } from "@xenfleet/fleet";
 import { ROOT } from "./helpers.js";
 
 interface Service {
@@ -44,9 +45,25 @@ describe("docker-compose.yml", () => {
       expect(s.environment).toMatchObject({
         XENFLEET_REDIS: "redis://redis:6379",
         XENFLEET_STORE: expect.stringMatching(/^s3:\/\/xenfleet\/.*endpoint=http:\/\/minio:9000/),
+        // The store's own credentials, MinIO's user as minio-init logs in with it; no fleet-wide AWS_* keys.
+        XENFLEET_STORE_MAIN_ACCESS_KEY_ID: services.minio!.environment!.MINIO_ROOT_USER,
+        XENFLEET_STORE_MAIN_SECRET_ACCESS_KEY: services.minio!.environment!.MINIO_ROOT_PASSWORD,
       });
+      expect(s.environment!.AWS_ACCESS_KEY_ID).toBeUndefined();
+      expect(s.environment!.XENFLEET_STORES).toBeUndefined();
+      // What the workers read it as: one store, main, opened with main's own key.
+      const stores = new Stores(s.environment!);
+      expect(stores.names).toEqual(["main"]);
+      expect(stores.config("main")).toMatchObject({ kind: "s3", s3: { credentials: { accessKeyId: "xenfleet" } } });
       expect(s.stop_grace_period).toBe("90s");
     }
+  });
+
+  it("gives the CLI the fleet's store under the same name, with the same credentials", () => {
+    const cli = services.cli!.environment!;
+    const controller = services.controller!.environment!;
+    for (const key of ["XENFLEET_STORE", "XENFLEET_STORE_MAIN_ACCESS_KEY_ID", "XENFLEET_STORE_MAIN_SECRET_ACCESS_KEY"])
+      expect(cli[key]).toBe(controller[key]);
   });
 
   it("runs each host's workers with its own id and sim state, and keeps compress scalable", () => {

@@ -41,7 +41,9 @@ const HOSTS = ["host-1", "host-2", "host-3", "host-4"];
 describe("the fleet, as separate processes", () => {
   const prefix = testPrefix();
   const dir = tempDir();
-  const store = fileUrl(join(dir, "store"));
+  const storeUrl = fileUrl(join(dir, "store"));
+  // What jobs name: the workers' one store (XENFLEET_STORE).
+  const store = "main";
   const simDir = (host: string) => join(dir, "hosts", host);
   const procs = new Map<string, Proc>();
   // host-1's save worker serves Prometheus metrics (a random high port: the machine is shared).
@@ -70,7 +72,7 @@ describe("the fleet, as separate processes", () => {
     const env = {
       XENFLEET_REDIS: REDIS_URL,
       XENFLEET_PREFIX: prefix,
-      XENFLEET_STORE: store,
+      XENFLEET_STORE: storeUrl,
       XENFLEET_LOG_LEVEL: "info",
     };
     const logs = dir;

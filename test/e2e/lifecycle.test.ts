@@ -35,13 +35,16 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
   const storeUrl = fileUrl(join(dir, "store"));
   const fleet = ["--redis", REDIS_URL, "--prefix", prefix];
   const store = ["--store", storeUrl];
+  // The CLI knows the fleet's store as the workers do (XENFLEET_STORE, so "main"): fleet commands given
+  // its location send its name.
+  const fleetCli = (args: string[]) => cli(args, { XENFLEET_STORE: storeUrl });
   const simDir = (host: string) => join(dir, "hosts", host);
   const procs = new Map<string, Proc>();
   let conn: Redis;
 
   /** Runs the CLI with --json; its one document. */
   async function json(args: string[], code = 0): Promise<Record<string, unknown>> {
-    const r = await cli([...args, "--json"]);
+    const r = await fleetCli([...args, "--json"]);
     expect(r.code, `${args.join(" ")}: ${r.stdout}\n${r.stderr}`).toBe(code);
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
@@ -90,7 +93,7 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
       ["host-2", "up"],
     ]);
     expect((await json(["status", ...fleet])).hostCounts).toEqual({ up: 1, draining: 1, down: 0 });
-    const text = await cli(["status", ...fleet]);
+    const text = await fleetCli(["status", ...fleet]);
     expect(text.stdout).toMatch(/^hosts: 1 up, 1 draining, 0 down/m);
 
     expect(await json(["hosts", "undrain", "host-1", ...fleet])).toEqual({
@@ -207,7 +210,7 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
       { host: "host-2", domain: "host-2-vm-1", reason: expect.stringMatching(/host host-2 is down/) },
       { host: "host-2", domain: "host-2-vm-2", reason: expect.stringMatching(/host host-2 is down/) },
     ]);
-    const text = await cli(["batch-save", "--wait", "--no-compress", ...fleet, ...store]);
+    const text = await fleetCli(["batch-save", "--wait", "--no-compress", ...fleet, ...store]);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/not saved: host-2 host-2-vm-1: host host-2 is down/);
 

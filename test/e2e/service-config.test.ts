@@ -29,3 +29,27 @@ describe("a service with a bad setting", () => {
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });
 });
+
+describe("a service with per-store credentials", () => {
+  it.each(SERVICES)("%s reads its store's own variables: half a key pair is named, exit 78", (service) => {
+    const run = spawnSync(process.execPath, nodeArgs(service), {
+      env: {
+        PATH: process.env.PATH,
+        XENFLEET_HOST: "host-1",
+        XENFLEET_SIM_DIR: tempDir(),
+        XENFLEET_STORES: "main=file:///srv/images,cold=s3://cold-images?endpoint=http://127.0.0.1:9",
+        XENFLEET_STORE_COLD_ACCESS_KEY_ID: "COLDKEY",
+      },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(EXIT_CONFIG);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^${service}: store cold: set both XENFLEET_STORE_COLD_ACCESS_KEY_ID and XENFLEET_STORE_COLD_SECRET_ACCESS_KEY`,
+        "m",
+      ),
+    );
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+});

@@ -212,6 +212,19 @@ function table(): Record<string, Case[]> {
     ],
     save: [
       { args: ["save", "host-1", "vm-a", "--json", ...redis(), ...store()], code: 0 },
+      { args: ["save", "host-1", "vm-a", "--json", ...redis(), "--store", "main"], code: 0 },
+      { args: ["save", "host-1", "vm-a", "--json", ...redis()], code: 0 },
+      {
+        args: ["save", "host-1", "vm-a", "--json", ...redis(), "--store", "s3://loot?endpoint=http://127.0.0.1:9"],
+        code: 2,
+        says: /s3:\/\/loot.* is not the location of one of them/,
+      },
+      { args: ["save", "host-1", "vm-a", ...redis(), "--store", "cold"], code: 2, says: /no store is named cold/ },
+      {
+        args: ["save", "host-1", "vm-a", "--json", ...redis(), "--store", "cold"],
+        env: { XENFLEET_STORES: "main=/srv/images,cold=/srv/cold" },
+        code: 0,
+      },
       {
         args: ["save", "host-1", "no-vm", "--json", ...redis(), ...store()],
         code: 2,
@@ -242,11 +255,13 @@ function table(): Record<string, Case[]> {
       },
       { args: ["restore", image(), "--host", "host-9", "--json", ...redis(), ...store()], code: 2, says: /host-9/ },
       { args: ["restore", image(), "--host", "host-3", "--json", ...redis(), ...store()], code: 3, says: /is down/ },
+      // A fleet command's --store is a store's name; a location is refused unless it is a configured store's.
       {
         args: ["restore", image(), "--host", "host-2", "--json", ...redis(), ...missingStore()],
-        code: 3,
-        says: NO_STORE,
+        code: 2,
+        says: /--store of a fleet command is a store's name \(configured stores: main\)/,
       },
+      { args: ["restore", image(), "--host", "host-2", "--json", ...redis(), "--store", "main"], code: 0 },
       { args: ["restore", image(), "--host", "host-2", "--json", ...closed(), ...store()], code: 3, says: UNREACHABLE },
       { args: ["restore", image(), "--host", "host-2", "--new-uuid", "--json", ...redis(), ...store()], code: 0 },
     ],
@@ -311,6 +326,11 @@ function table(): Record<string, Case[]> {
     ],
     migrate: [
       { args: ["migrate", "vm-a", "--to", "host-2", "--json", ...redis()], code: 0 },
+      {
+        args: ["migrate", "vm-a", "--to", "host-2", ...redis(), "--store", "main"],
+        code: 2,
+        says: /--store goes with --cold/,
+      },
       { args: ["migrate", "no-vm", "--to", "host-2", "--json", ...redis()], code: 2, says: /a domain "no-vm"/ },
       { args: ["migrate", "vm-a", "--to", "host-9", "--json", ...redis()], code: 2, says: /host-9/ },
       { args: ["migrate", "vm-a", "--to", "host-3", "--json", ...redis()], code: 3, says: /host-3 is down/ },
@@ -371,9 +391,11 @@ function table(): Record<string, Case[]> {
 }
 
 function run(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  // Nothing of the fleet's configuration leaks in from the environment the tests run in.
+  // Nothing of the fleet's configuration leaks in from the environment the tests run in; the
+  // fleet's one store, main, is the fixture store (as the workers of a fleet would have it).
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("XENFLEET_")));
-  return xenfleet(args.map(expand), { cwd: fixtures.DIR, env: { ...base, ...env } });
+  const fleet = { XENFLEET_STORE: expand("{DIR}/store") };
+  return xenfleet(args.map(expand), { cwd: fixtures.DIR, env: { ...base, ...fleet, ...env } });
 }
 
 function hostInfo(id: string, domains: Array<[string, string]>): HostInfo {

@@ -21,7 +21,7 @@ export interface EmbeddedFleet {
   compressWorkers: number;
   redis: string;
   prefix: string;
-  /** A store URL (file:///..., s3://...). */
+  /** A store URL (file:///..., s3://...): the fleet's one store, which its workers and jobs call EMBEDDED_STORE. */
   store: string;
   /** Sim hosts live in <stateDir>/hosts/host-N, logs in <stateDir>/logs. */
   stateDir: string;
@@ -156,10 +156,15 @@ export function serviceCommand(service: string): { command: string; args: string
   };
 }
 
+/** What an embedded fleet's workers call its store (XENFLEET_STORE's name), and so what its jobs name. */
+export const EMBEDDED_STORE = "main";
+
 /** Every process of the embedded fleet. */
 export function fleetChildren(fleet: EmbeddedFleet, baseEnv: Record<string, string | undefined>): ChildSpec[] {
+  // The fleet has one store, "main"; a list in the caller's environment is not this fleet's.
+  const { XENFLEET_STORES: _notOurs, ...inherited } = baseEnv;
   const common: Record<string, string> = {
-    ...definedOnly(baseEnv),
+    ...definedOnly(inherited),
     ...fleet.env,
     XENFLEET_REDIS: fleet.redis,
     XENFLEET_PREFIX: fleet.prefix,

@@ -24,6 +24,7 @@ export {
   type FleetLimits,
   type SaveSlot,
 } from "./limits.js";
+export { storeCredentialVariable, storeCredentialVariables } from "./store-credentials.js";
 export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
 export {
   batchTargets,
@@ -69,6 +70,7 @@ export {
 export { EXIT_CONFIG, Supervisor, type ChildSpec, type SupervisorEvent, type SupervisorOptions } from "./supervisor.js";
 export {
   definedOnly,
+  EMBEDDED_STORE,
   fleetChildren,
   hostChildren,
   hostIds,

@@ -18,6 +18,8 @@ import {
   type Logger,
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
+import { InvalidStoreUrlError } from "@xenfleet/store";
+import type { Stores } from "./stores.js";
 import { EXIT_CONFIG } from "./supervisor.js";
 
 export interface ServiceOptions {
@@ -86,7 +88,8 @@ export function loadServiceConfig<C>(name: string, load: () => C): C {
   try {
     return load();
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    // A store URL that cannot be used (half a key pair, say) is as wrong a setting as any.
+    if (!(err instanceof ConfigError || err instanceof InvalidStoreUrlError)) throw err;
     process.stderr.write(`${name}: ${err.message} (${err.code})\n`);
     process.exit(EXIT_CONFIG);
   }
@@ -103,6 +106,8 @@ export interface ServeQueuesOptions {
   redisUrl: string;
   prefix: string;
   queues: QueueSpec[];
+  /** The stores jobs may name; an old payload's store URL must be that of one of them. */
+  stores?: Stores;
   /** Run in order once every worker has stopped, before the workers' connections close. */
   closers?: Array<() => Promise<unknown>>;
 }
@@ -126,6 +131,7 @@ export async function serveQueues(service: Service, options: ServeQueuesOptions)
       concurrency: spec.concurrency,
       name: `${service.name}:${spec.queue}`,
       handlers: spec.handlers,
+      ...(options.stores === undefined ? {} : { stores: options.stores }),
     });
     return { connection, handle };
   });

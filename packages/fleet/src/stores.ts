@@ -1,6 +1,7 @@
 import { XenfleetError } from "@xenfleet/core";
-import { ConfigError, parseStoreList } from "@xenfleet/jobs";
-import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig, type StoreEnv } from "@xenfleet/store";
+import { ConfigError, parseStoreList, schemas, type UpgradeContext } from "@xenfleet/jobs";
+import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig } from "@xenfleet/store";
+import { envOfStore, type StoreCredentialsEnv } from "./store-credentials.js";
 
 /** A job named a store this worker is not configured with. Retrying cannot change that. */
 export class UnknownStoreError extends XenfleetError {
@@ -18,11 +19,11 @@ export class UnknownStoreError extends XenfleetError {
 
 /** A store as a message shows it: a name as itself, a URL only by its scheme (it is whatever the job said). */
 function describeStore(store: string): string {
-  if (/^[a-z0-9][a-z0-9_-]{0,31}$/.test(store)) return JSON.stringify(store);
+  if (schemas.STORE_NAME_PATTERN.test(store)) return JSON.stringify(store);
   return URL.canParse(store) ? `URL (${new URL(store).protocol})` : "(unparseable)";
 }
 
-export interface StoresEnv extends StoreEnv {
+export interface StoresEnv extends StoreCredentialsEnv {
   /** "name=url,name=url": the stores this worker may use. Absent: one store, "main", at XENFLEET_STORE. */
   readonly XENFLEET_STORES?: string | undefined;
 }
@@ -34,17 +35,18 @@ export interface StoresEnv extends StoreEnv {
  * A job written before stores had names carries a URL: it is accepted only
  * when the URL is that of a configured store (same backend, place and
  * endpoint), so a job cannot send a worker, and its credentials, anywhere
- * else. One client per store for the worker's lifetime.
+ * else. Each store has its own credentials (StoresEnv). One client per
+ * store for the worker's lifetime.
  */
-export class Stores {
+export class Stores implements UpgradeContext {
   private readonly configured = new Map<string, StoreConfig>();
   private readonly open = new Map<string, Promise<ObjectStore>>();
 
   constructor(private readonly env: StoresEnv) {
     const list = env.XENFLEET_STORES?.trim();
     if (list) {
-      for (const [name, url] of parseStoreList(list)) this.configured.set(name, parseStoreUrl(url, env));
-    } else if (env.XENFLEET_STORE) this.configured.set("main", parseStoreUrl(env.XENFLEET_STORE, env));
+      for (const [name, url] of parseStoreList(list)) this.add(name, url);
+    } else if (env.XENFLEET_STORE) this.add("main", env.XENFLEET_STORE);
     else
       throw new ConfigError(
         "no store configured: set XENFLEET_STORE (one store, main) or XENFLEET_STORES=name=url,...",
@@ -56,9 +58,16 @@ export class Stores {
     return [...this.configured.keys()];
   }
 
+  /** Where store `name` is and how it is opened; UnknownStoreError when it is not configured. */
+  config(name: string): StoreConfig {
+    const config = this.configured.get(name);
+    if (config === undefined) throw new UnknownStoreError(name, this.names);
+    return config;
+  }
+
   /** The store a job names (a configured name, or the URL of a configured store); UnknownStoreError otherwise. */
   get(ref: string): Promise<ObjectStore> {
-    const name = this.nameOf(ref);
+    const name = this.storeName(ref);
     let store = this.open.get(name);
     if (store === undefined) {
       store = openStoreConfig(this.configured.get(name)!);
@@ -69,18 +78,28 @@ export class Stores {
     return store;
   }
 
+  private add(name: string, url: string): void {
+    this.configured.set(name, parseStoreUrl(url, envOfStore(this.env, name)));
+  }
+
   async close(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
     await Promise.allSettled(all.map(async (s) => (await s).close()));
   }
 
-  private nameOf(ref: string): string {
+  /**
+   * The name of the configured store `ref` is: a configured name, or a URL
+   * (or path) of the same backend, place and endpoint as a configured store.
+   * UnknownStoreError otherwise.
+   */
+  storeName(ref: string): string {
     if (this.configured.has(ref)) return ref;
-    if (URL.canParse(ref)) {
+    if (!schemas.STORE_NAME_PATTERN.test(ref)) {
       let wanted: string | undefined;
       try {
-        wanted = identity(parseStoreUrl(ref, this.env));
+        wanted = identity(parseStoreUrl(ref, {}));
+        // Credentials and region play no part: a location is compared, not how it is reached.
       } catch {
         wanted = undefined;
       }
@@ -90,7 +109,7 @@ export class Stores {
   }
 }
 
-/** What makes two store configurations the same store: backend, place, endpoint; never credentials. */
+/** What makes two store configurations the same store: backend, place, endpoint; never credentials or region. */
 function identity(config: StoreConfig): string {
   switch (config.kind) {
     case "file":
@@ -98,8 +117,8 @@ function identity(config: StoreConfig): string {
     case "memory":
       return "memory:";
     case "s3": {
-      const { bucket, prefix, endpoint, region, forcePathStyle } = config.s3;
-      return `s3:${JSON.stringify({ bucket, prefix: prefix ?? "", endpoint: endpoint ?? "", region, forcePathStyle })}`;
+      const { bucket, prefix, endpoint, forcePathStyle } = config.s3;
+      return `s3:${JSON.stringify({ bucket, prefix: prefix ?? "", endpoint: endpoint ?? "", forcePathStyle })}`;
     }
   }
 }

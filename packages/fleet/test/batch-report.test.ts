@@ -47,7 +47,7 @@ describe("waiting for a batch", () => {
     try {
       const payload = jobData("batch-save", {
         batchId: "b1",
-        store: "file:///srv/store",
+        store: "main",
         mode: "checkpoint",
         labels: [],
         total: 0,

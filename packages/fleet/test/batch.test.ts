@@ -20,7 +20,7 @@ import {
 import type { Redis } from "ioredis";
 import { expandInto, startBatch } from "../src/index.js";
 
-const STORE = "file:///srv/xenfleet/store";
+const STORE = "main";
 const uuid = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, "0")}`;
 
 describe("batch expansion", () => {
@@ -83,7 +83,7 @@ describe("batch expansion", () => {
     });
     expect(batch.total).toBe(3);
     const parent = await queue(CONTROLLER_QUEUE).getJob(batch.jobId);
-    expect(parent?.data).toMatchObject({ v: 2, hosts: ["h2", "h3"], total: 3 });
+    expect(parent?.data).toMatchObject({ v: 3, hosts: ["h2", "h3"], total: 3 });
     expect(await waitingOn("h1")).toEqual([]);
     expect(await waitingOn("h2")).toEqual(["b", "c"]);
     expect(await waitingOn("h3")).toEqual(["d"]);

@@ -3,7 +3,9 @@
  * consuming exact byte counts and returning the events each chunk completes.
  * Memory is bounded by the current event: bytes are only gathered once they
  * have arrived, and a record length is checked against its type and the
- * reader's limits before any of its body is gathered.
+ * reader's limits before any of its body is gathered. The body of an
+ * unknown optional record is never gathered: nothing here reads it, so it
+ * is handed on as it arrives ("record-data" events), whatever its length.
  *
  * Specs: libxc-migration-stream.html (3 Headers, 4 Records),
  * libxl-migration-stream.html (3 Header, 4 Record Overview); xl header in
@@ -53,6 +55,7 @@ type State =
   | "page-data"
   | "device-model-header"
   | "device-model-body"
+  | "unknown-body"
   | "done";
 
 const EMPTY = new Uint8Array(0);
@@ -110,6 +113,8 @@ export class StreamDecoder {
   private pageRaw: Uint8Array = EMPTY;
   private partialPage: Uint8Array | undefined;
   private partialFill = 0;
+  /** Bytes of an unknown optional record's body and padding handed on so far. */
+  private bodyTaken = 0;
 
   constructor(options: DecoderOptions = {}) {
     this.maxRecordLength = Math.min(options.maxRecordLength ?? REC_LENGTH_MAX, 0xffff_ffff);
@@ -157,6 +162,11 @@ export class StreamDecoder {
         segStart = -1;
         continue;
       }
+      if (this.state === "unknown-body") {
+        pos = this.takeUnknownBody(chunk, pos, out);
+        segStart = -1;
+        continue;
+      }
       const start = pos;
       const want = this.need - this.gathered;
       const take = Math.min(want, len - pos);
@@ -184,7 +194,8 @@ export class StreamDecoder {
         const eventStart = this.eventStart;
         this.advance(bytes, out);
         const state = this.state as State; // advance() moved it on
-        if (this.eventStart !== eventStart || state === "page-data" || state === "done") break;
+        if (this.eventStart !== eventStart || state === "page-data" || state === "unknown-body" || state === "done")
+          break;
         // The same event goes on: a header told us how long the rest is.
         if (this.need > bytes.length) {
           this.gathered = bytes.length;
@@ -216,8 +227,12 @@ export class StreamDecoder {
     }
     if (!this.finished) {
       const missing =
-        this.state === "page-data" ? this.pagesLeft * PAGE_SIZE - this.partialFill : this.need - this.gathered;
-      const inRecord = this.state === "record-body" || this.state.startsWith("page-");
+        this.state === "page-data"
+          ? this.pagesLeft * PAGE_SIZE - this.partialFill
+          : this.state === "unknown-body"
+            ? this.unknownBodyLength() - this.bodyTaken
+            : this.need - this.gathered;
+      const inRecord = this.state === "record-body" || this.state === "unknown-body" || this.state.startsWith("page-");
       throw new StreamError({
         reason: "truncated",
         offset: inRecord ? this.eventStart : this.position,
@@ -348,7 +363,7 @@ export class StreamDecoder {
         this.need = 0;
         return;
       case "record-header":
-        return this.recordHeader(bytes);
+        return this.recordHeader(bytes, out);
       case "record-body":
         this.recordBody(bytes, out);
         return this.nextEvent();
@@ -387,7 +402,7 @@ export class StreamDecoder {
     }
   }
 
-  private recordHeader(bytes: Uint8Array): void {
+  private recordHeader(bytes: Uint8Array, out: StreamEvent[]): void {
     const le = this.recordLayer === "libxc" ? this.libxcLittle : this.libxlLittle;
     const v = dataView(bytes);
     this.recordType = v.getUint32(0, le);
@@ -412,7 +427,49 @@ export class StreamDecoder {
       this.expect("page-count", SIZES.recordHeader + SIZES.pageDataHeader);
       return;
     }
+    if (this.spec === undefined) return this.unknownRecord(bytes, out);
     this.expect("record-body", SIZES.recordHeader + length + padLength(length));
+  }
+
+  /**
+   * An optional record this reader does not know (the grammar refused an
+   * unknown mandatory one): its event now, with the header as its bytes,
+   * then its body and padding as "record-data" events, a view of each chunk
+   * they arrive in. Up to 128 MiB of body nobody reads is never held.
+   */
+  private unknownRecord(header: Uint8Array, out: StreamEvent[]): void {
+    out.push({
+      kind: this.recordLayer === "libxc" ? "libxc-record" : "libxl-record",
+      offset: this.eventStart,
+      raw: header,
+      type: this.recordType,
+      length: this.recordLength,
+      name: "UNKNOWN",
+      fields: {},
+    } as LibxcRecordEvent | LibxlRecordEvent);
+    this.bodyTaken = 0;
+    this.state = "unknown-body";
+    this.need = 0;
+    if (this.unknownBodyLength() === 0) this.nextEvent();
+  }
+
+  private unknownBodyLength(): number {
+    return this.recordLength + padLength(this.recordLength);
+  }
+
+  /** Hands on what the chunk holds of an unknown record's body and padding; checks the padding is zero. */
+  private takeUnknownBody(chunk: Uint8Array, pos: number, out: StreamEvent[]): number {
+    const total = this.unknownBodyLength();
+    const take = Math.min(total - this.bodyTaken, chunk.length - pos);
+    const bytes = chunk.subarray(pos, pos + take);
+    const padFrom = Math.max(0, this.recordLength - this.bodyTaken);
+    if (padFrom < take && !isAllZero(bytes.subarray(padFrom)))
+      this.codec().fail("bad-padding", "zero padding after the record body");
+    out.push({ kind: "record-data", offset: this.position, raw: bytes, type: this.recordType });
+    this.bodyTaken += take;
+    this.position += take;
+    if (this.bodyTaken === total) this.nextEvent();
+    return pos + take;
   }
 
   private recordBody(bytes: Uint8Array, out: StreamEvent[]): void {
@@ -420,15 +477,15 @@ export class StreamDecoder {
     const bodyEnd = SIZES.recordHeader + this.recordLength;
     if (!isAllZero(bytes.subarray(bodyEnd))) ctx.fail("bad-padding", "zero padding after the record body");
     const body = bytes.subarray(SIZES.recordHeader, bodyEnd);
-    const known = this.spec !== undefined;
+    const spec = this.spec!;
     const event = {
       kind: this.recordLayer === "libxc" ? "libxc-record" : "libxl-record",
       offset: this.eventStart,
       raw: bytes,
       type: this.recordType,
       length: this.recordLength,
-      name: known ? this.spec!.name : "UNKNOWN",
-      fields: known ? this.spec!.decode(body, ctx) : { body },
+      name: spec.name,
+      fields: spec.decode(body, ctx),
     };
     out.push(event as LibxcRecordEvent | LibxlRecordEvent);
   }

@@ -1,6 +1,7 @@
 /**
  * What the reader yields. Every event carries the byte offset of its first
- * byte and its exact bytes (`raw`); a PAGE_DATA event keeps its page payloads
+ * byte and its exact bytes (`raw`; an unknown optional record's body comes
+ * as RecordDataEvents after its header's event); a PAGE_DATA event keeps its page payloads
  * apart in `pages`. Concatenating `raw` then `pages` for every event, in
  * order, gives back the original stream.
  */
@@ -90,8 +91,20 @@ export interface DeviceModelEvent extends EventBase {
   data: Uint8Array;
 }
 
+/**
+ * Bytes of an unknown optional record's body (and padding), in stream order,
+ * as they arrive: the record's own event (name "UNKNOWN") carries only its
+ * header, and nothing gathers a body nobody reads.
+ */
+export interface RecordDataEvent extends EventBase {
+  kind: "record-data";
+  /** The record's type. */
+  type: number;
+}
+
 export type StreamEvent =
   | XlHeaderEvent
+  | RecordDataEvent
   | LibxlHeaderEvent
   | LibxlRecordEvent
   | ImageHeaderEvent

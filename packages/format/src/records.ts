@@ -555,10 +555,11 @@ export type LibxcRecordName = keyof typeof LIBXC_RECORDS;
 export type LibxlRecordName = keyof typeof LIBXL_RECORDS;
 export type LibxcFields = { [K in LibxcRecordName]: FieldsOf<(typeof LIBXC_RECORDS)[K]> };
 export type LibxlFields = { [K in LibxlRecordName]: FieldsOf<(typeof LIBXL_RECORDS)[K]> };
-/** Fields of a record type the reader does not know (optional records only). */
-export interface UnknownFields {
-  body: Uint8Array;
-}
+/**
+ * Fields of a record type the reader does not know (optional records only):
+ * none. Its body follows as "record-data" events, handed on unread.
+ */
+export type UnknownFields = Record<string, never>;
 
 // biome-ignore lint/suspicious/noExplicitAny: the table holds specs of every record type
 type AnySpec = RecordSpec<any>;

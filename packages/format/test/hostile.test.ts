@@ -63,13 +63,42 @@ describe("hostile inputs", () => {
     const at = events.find((e) => e.kind === "page-data")!.offset;
     const optional = Buffer.concat([u32(0x80000013), u32(5), Buffer.from("hello"), Buffer.alloc(3)]);
     const withOptional = Buffer.concat([bytes.subarray(0, at), optional, bytes.subarray(at)]);
-    const read = decodeChunked(withOptional, [11]);
+    const read = decodeChunked(withOptional, [3]);
     const unknown = read.find((e) => e.kind === "libxc-record" && e.name === "UNKNOWN");
-    expect(unknown).toMatchObject({ type: 0x80000013, length: 5 });
-    if (unknown?.kind === "libxc-record" && unknown.name === "UNKNOWN")
-      expect(Buffer.from(unknown.fields.body).toString()).toBe("hello");
+    expect(unknown).toMatchObject({ type: 0x80000013, length: 5, offset: at });
+    expect(Buffer.from(unknown!.raw).equals(optional.subarray(0, 8))).toBe(true);
+    // The body and padding follow as record-data events, split where the chunks were.
+    const data = read.filter((e) => e.kind === "record-data");
+    expect(data.length).toBeGreaterThan(1);
+    expect(Buffer.concat(data.map((e) => e.raw)).toString("latin1")).toBe("hello\0\0\0");
+    expect(data[0]!.offset).toBe(at + 8);
     expect(reserialize(read).equals(withOptional)).toBe(true);
     expect((await verifyStream([withOptional])).ok).toBe(true);
+    // Its padding is still checked, and a stream ending inside it is truncated.
+    const badPadding = Buffer.from(withOptional);
+    badPadding[at + 8 + 5 + 2] = 1;
+    expect(() => decodeChunked(badPadding, [3])).toThrow(/bad-padding/);
+    expect(() => decodeChunked(withOptional.subarray(0, at + 10))).toThrow(/truncated/);
+  });
+
+  it("streams past a large unknown optional record instead of gathering it (regression: a 128 MiB record took 6x its size)", async () => {
+    const bytes = await sampleBytes({ layers: "libxc", domainType: "x86-hvm", pages: 3 });
+    const at = decodeChunked(bytes).find((e) => e.kind === "page-data")!.offset;
+    const MiB = 1024 * 1024;
+    const piece = new Uint8Array(MiB).fill(7);
+    const decoder = new StreamDecoder();
+    decoder.push(bytes.subarray(0, at));
+    decoder.push(Buffer.concat([u32(0x80000042), u32(64 * MiB)]));
+    const before = process.memoryUsage().arrayBuffers;
+    let passed = 0;
+    // The same 1 MiB chunk 64 times: a reader that gathered the body would have to join the pieces into 64 MiB.
+    for (let i = 0; i < 64; i++)
+      for (const e of decoder.push(piece)) if (e.kind === "record-data") passed += e.raw.length;
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * MiB);
+    expect(passed).toBe(64 * MiB);
+    decoder.push(bytes.subarray(at));
+    decoder.end();
+    expect(decoder.finished).toBe(true);
   });
 
   it("each error class has one fixed code and is unrecoverable", () => {

@@ -69,7 +69,10 @@ export class BlockBuilder {
   take(): PendingBlock {
     const n = this.count;
     const pending = new PendingBlock(
-      Buffer.concat(this.raw),
+      // One piece (a long record's chunk, say) is already a copy of its own: not copied again.
+      this.raw.length === 1
+        ? Buffer.from(this.raw[0]!.buffer, this.raw[0]!.byteOffset, this.raw[0]!.length)
+        : Buffer.concat(this.raw),
       this.rawLength,
       this.pieces,
       Buffer.from(this.digests.subarray(0, n * 32)),

@@ -130,6 +130,8 @@ const READ_AHEAD_WHILE_PARENT_LOADS = 16;
  * also reads and hashes the stream.
  */
 const PUT_CONCURRENCY = 16;
+/** Raw bytes of page-less blocks being stored at once (see closeBlock). */
+const RAW_ONLY_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 /** Pack existence checks in flight at once before the commit. */
 const CHECK_CONCURRENCY = 32;
 
@@ -208,11 +210,23 @@ export async function importImage(
       }
       return { id, pages: pending.pages, rawBytes: pending.rawBytes };
     };
+    // Raw bytes of blocks without pages (the body of a long unknown record)
+    // being stored: bounded, so such a record is held about once however
+    // slow the puts, rather than piling up behind them. Only those blocks
+    // are waited for: they name no pack, so they never wait for the pages
+    // this loop has yet to add.
+    let rawOnlyBytes = 0;
+    const rawOnlyBlocks: Array<Promise<void>> = [];
     const closeBlock = () => {
       if (builder.empty) return;
+      const rawOnly = builder.pages === 0 ? builder.rawBytes : 0;
       const stored = storeBlock(builder.take());
       stored.catch(() => {}); // awaited with the others at the end
       blocks.push(stored);
+      if (rawOnly > 0) {
+        rawOnlyBytes += rawOnly;
+        rawOnlyBlocks.push(stored.then(noop, noop).then(() => void (rawOnlyBytes -= rawOnly)));
+      }
     };
 
     // Per-batch scratch for the classification below, grown as needed.
@@ -220,7 +234,10 @@ export async function importImage(
     let fresh = new Uint8Array(1024);
     const classify = async (item: Pending) => {
       const ev = item.event;
-      counts.records++;
+      if (ev.kind === "record-data") {
+        // A piece of an unknown record's body: kept in blocks of its own, which name no pack.
+        if (builder.pages > 0) closeBlock();
+      } else counts.records++;
       noteFacts(ev, facts);
       builder.addRaw(ev.raw);
       digester.addRaw(ev.raw);
@@ -267,6 +284,7 @@ export async function importImage(
         await packs.drain();
       }
       if (builder.pages >= BLOCK_TARGET_PAGES || builder.rawBytes >= BLOCK_TARGET_RAW_BYTES) closeBlock();
+      while (rawOnlyBytes > RAW_ONLY_BYTES_IN_FLIGHT) await rawOnlyBlocks.shift();
       slots.release(ev.offset + eventByteLength(ev));
       options.onProgress?.({
         bytes: read.bytes,
@@ -374,6 +392,9 @@ export async function importImage(
     await lock.release();
   }
 }
+
+/** What a promise settles to, when only that it settled matters. */
+function noop(): void {}
 
 /** The domain's name to record, if it is not the name the image is filed under. */
 function domainNameOf(

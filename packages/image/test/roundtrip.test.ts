@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { readStream } from "@xenfleet/format";
 import { exportImage, importImage, listImages, verifyImage } from "../src/index.js";
 import { BACKENDS, cleanupAll, exportToBuffer, sampleStream, xenVerify } from "./helpers.js";
 
@@ -39,6 +40,35 @@ describe.each(BACKENDS)("round trip on %s", (_name, open) => {
       await store.close();
     },
   );
+
+  it("an unknown optional record comes back byte for byte, counted as one record", async () => {
+    const store = await open();
+    const plain = await sampleStream({ domainType: "x86-hvm", pages: 700, seed: 3 });
+    let at = 0;
+    for await (const e of readStream([plain]))
+      if (e.kind === "page-data") {
+        at = e.offset;
+        break;
+      }
+    // 3 MiB and 5 bytes of body (so padded), longer than a block's raw target.
+    const body = Buffer.alloc(3 * 1024 * 1024 + 5, 0x5a);
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(0x80000077, 0);
+    header.writeUInt32LE(body.length, 4);
+    const stream = Buffer.concat([plain.subarray(0, at), header, body, Buffer.alloc(3), plain.subarray(at)]);
+    const chunks = function* () {
+      for (let i = 0; i < stream.length; i += 65_536) yield stream.subarray(i, i + 65_536);
+    };
+    const withRecord = await importImage(store, chunks(), { domain: "vm-unknown" });
+    const without = await importImage(store, [plain], { domain: "vm-plain" });
+    expect((await exportToBuffer(store, withRecord.imageId)).equals(stream)).toBe(true);
+    const [image] = await listImages(store, { domain: "vm-unknown" });
+    const [base] = await listImages(store, { domain: "vm-plain" });
+    expect(image!.manifest!.records).toBe(base!.manifest!.records + 1);
+    expect(withRecord.pages).toBe(without.pages);
+    await expect(verifyImage(store, withRecord.imageId)).resolves.toMatchObject({ bytes: stream.length });
+    await store.close();
+  });
 
   it("records the host, the labels, the domain's name and the bytes the import added in the manifest", async () => {
     const store = await open();

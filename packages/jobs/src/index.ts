@@ -31,6 +31,7 @@ export {
   type JobResult,
   type ProgressJobType,
   type JobSpec,
+  type UpgradeContext,
   type JobType,
 } from "./job-types.js";
 export { jobData, jobProgress, jobResult, parseJob, parseJobByName, parseProgress, parseResult } from "./parse-job.js";

@@ -13,19 +13,49 @@ import { COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, type HostQueueKind } from 
 /** Where a job type runs: on one host's queue of that kind, or a shared queue. */
 export type JobPlace = { readonly host: HostQueueKind } | { readonly shared: "compress" | "controller" };
 
+/** What upgrading an old payload may ask of the worker reading it. */
+export interface UpgradeContext {
+  /**
+   * The name of the configured store `ref` is: a name as itself, or (an old
+   * payload) the URL of one of the worker's stores. Throws when it is none.
+   */
+  storeName(ref: string): string;
+}
+
+export interface PreviousVersion {
+  readonly version: number;
+  readonly payload: z.ZodType<{ v: number }>;
+  readonly upgrade: (old: never, ctx: UpgradeContext) => { v: number };
+}
+
+/**
+ * An older version of a payload whose only change since is that its store
+ * (`field`) is named: upgraded to `current` with the name of the configured
+ * store it names or, as a URL, equals.
+ */
+function storeNamed(
+  version: number,
+  payload: z.ZodType<{ v: number }>,
+  current: number,
+  field: "store" | "coldVia" = "store",
+): PreviousVersion {
+  const upgrade = (old: { v: number } & Record<string, unknown>, ctx: UpgradeContext) => {
+    const ref = old[field];
+    return { ...old, v: current, ...(typeof ref === "string" ? { [field]: ctx.storeName(ref) } : {}) };
+  };
+  return { version, payload, upgrade };
+}
+
 export interface JobSpec {
   /** The payload version this code writes. */
   readonly version: number;
   readonly payload: z.ZodType<{ v: number }>;
   /**
-   * The payload version before it, still read and upgraded: during a rolling
-   * upgrade, queues and job schedulers hold payloads written by older code.
+   * Payload versions before it, still read and upgraded to this one: during
+   * a rolling upgrade, queues and job schedulers hold payloads written by
+   * older code.
    */
-  readonly previous?: {
-    readonly version: number;
-    readonly payload: z.ZodType<{ v: number }>;
-    readonly upgrade: (old: never) => { v: number };
-  };
+  readonly previous?: readonly PreviousVersion[];
   /** The result version this code writes. */
   readonly resultVersion: number;
   readonly result: z.ZodType<{ v: number }>;
@@ -58,8 +88,9 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
 
 export const JOB_SPECS = {
   save: {
-    version: 1,
-    payload: p.savePayloadV1,
+    version: 2,
+    payload: p.savePayloadV2,
+    previous: [storeNamed(1, p.savePayloadV1, 2)],
     resultVersion: 2,
     result: r.saveResultV2,
     // v1 always had pausedMs; v2 may leave it out (unknown).
@@ -74,12 +105,8 @@ export const JOB_SPECS = {
   restore: {
     version: 2,
     payload: p.restorePayloadV2,
-    // v1 had no uuid: the image's own.
-    previous: {
-      version: 1,
-      payload: p.restorePayloadV1,
-      upgrade: (old: z.infer<typeof p.restorePayloadV1>) => ({ ...old, v: 2 as const }),
-    },
+    // v1 named its store by URL and had no uuid (the image's own).
+    previous: [storeNamed(1, p.restorePayloadV1, 2)],
     resultVersion: 1,
     result: r.restoreResultV1,
     progress: g.restoreProgressV1,
@@ -87,22 +114,19 @@ export const JOB_SPECS = {
     options: DEFAULT_JOB_OPTIONS,
   },
   compress: {
-    version: 1,
-    payload: p.compressPayloadV1,
+    version: 2,
+    payload: p.compressPayloadV2,
+    previous: [storeNamed(1, p.compressPayloadV1, 2)],
     resultVersion: 1,
     result: r.compressResultV1,
     place: { shared: "compress" },
     options: DEFAULT_JOB_OPTIONS,
   },
   "batch-save": {
-    version: 2,
-    payload: p.batchSavePayloadV2,
-    // v1 had no hosts filter: it meant every host.
-    previous: {
-      version: 1,
-      payload: p.batchSavePayloadV1,
-      upgrade: (old: z.infer<typeof p.batchSavePayloadV1>) => ({ ...old, v: 2 as const }),
-    },
+    version: 3,
+    payload: p.batchSavePayloadV3,
+    // v1 had no hosts filter (it meant every host); v3 names its store.
+    previous: [storeNamed(1, p.batchSavePayloadV1, 3), storeNamed(2, p.batchSavePayloadV2, 3)],
     resultVersion: 1,
     result: r.batchSaveResultV1,
     progress: g.batchSaveProgressV1,
@@ -112,8 +136,9 @@ export const JOB_SPECS = {
   // A failed migration is not retried blindly: the evacuation that asked for
   // it picks another target (or a cold path) instead.
   "migrate-send": {
-    version: 1,
-    payload: p.migrateSendPayloadV1,
+    version: 2,
+    payload: p.migrateSendPayloadV2,
+    previous: [storeNamed(1, p.migrateSendPayloadV1, 2)],
     resultVersion: 2,
     result: r.migrateSendResultV2,
     // v1 always had downtimeMs; v2 may leave it out (unknown).
@@ -127,16 +152,18 @@ export const JOB_SPECS = {
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
   },
   "migrate-recv": {
-    version: 1,
-    payload: p.migrateRecvPayloadV1,
+    version: 2,
+    payload: p.migrateRecvPayloadV2,
+    previous: [storeNamed(1, p.migrateRecvPayloadV1, 2)],
     resultVersion: 1,
     result: r.migrateRecvResultV1,
     place: { host: "migrate-recv" },
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
   },
   evacuate: {
-    version: 1,
-    payload: p.evacuatePayloadV1,
+    version: 2,
+    payload: p.evacuatePayloadV2,
+    previous: [storeNamed(1, p.evacuatePayloadV1, 2, "coldVia")],
     resultVersion: 1,
     result: r.evacuateResultV1,
     progress: g.evacuateProgressV1,
@@ -144,16 +171,18 @@ export const JOB_SPECS = {
     options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
   },
   retention: {
-    version: 1,
-    payload: p.retentionPayloadV1,
+    version: 2,
+    payload: p.retentionPayloadV2,
+    previous: [storeNamed(1, p.retentionPayloadV1, 2)],
     resultVersion: 1,
     result: r.retentionResultV1,
     place: { shared: "controller" },
     options: DEFAULT_JOB_OPTIONS,
   },
   gc: {
-    version: 1,
-    payload: p.gcPayloadV1,
+    version: 2,
+    payload: p.gcPayloadV2,
+    previous: [storeNamed(1, p.gcPayloadV1, 2)],
     resultVersion: 1,
     result: r.gcResultV1,
     place: { shared: "controller" },

@@ -13,11 +13,19 @@ import {
   type JobSpec,
   type JobType,
   type ProgressJobType,
+  type UpgradeContext,
 } from "./job-types.js";
+import { STORE_NAME_PATTERN } from "./schemas/common.js";
 
-/** The typed payload of a `type` job, or InvalidJobError saying why not. */
-export function parseJob<T extends JobType>(type: T, data: unknown): JobPayload<T> {
-  return parseVersioned(type, "payload", data) as JobPayload<T>;
+/**
+ * The typed payload of a `type` job, or InvalidJobError saying why not. An
+ * older version is upgraded; `ctx` answers what the upgrade asks of the
+ * reader (a worker passes its stores). Without it, an old payload naming
+ * its store by URL cannot be read: only a worker knows which URLs are its
+ * stores.
+ */
+export function parseJob<T extends JobType>(type: T, data: unknown, ctx?: UpgradeContext): JobPayload<T> {
+  return parseVersioned(type, "payload", data, ctx) as JobPayload<T>;
 }
 
 /** The typed result of a `type` job (a parent reading its children), or InvalidJobError. */
@@ -26,11 +34,11 @@ export function parseResult<T extends JobType>(type: T, data: unknown): JobResul
 }
 
 /** Parse data for a job known only by its BullMQ name. */
-export function parseJobByName(name: string, data: unknown): JobPayload<JobType> {
+export function parseJobByName(name: string, data: unknown, ctx?: UpgradeContext): JobPayload<JobType> {
   if (!isJobType(name)) {
     throw new InvalidJobError(name.slice(0, 64), versionOf(data), "unknown job type");
   }
-  return parseJob(name, data);
+  return parseJob(name, data, ctx);
 }
 
 /**
@@ -46,7 +54,7 @@ export function jobResult<T extends JobType>(type: T, fields: Omit<JobResult<T>,
   return parseResult(type, { ...fields, v: JOB_SPECS[type].resultVersion });
 }
 
-function parseVersioned(type: JobType, what: "payload" | "result", data: unknown): unknown {
+function parseVersioned(type: JobType, what: "payload" | "result", data: unknown, ctx?: UpgradeContext): unknown {
   const spec: JobSpec = JOB_SPECS[type];
   const current = what === "payload" ? spec.version : spec.resultVersion;
   const v = versionOf(data);
@@ -64,14 +72,18 @@ function parseVersioned(type: JobType, what: "payload" | "result", data: unknown
     );
   }
   if (v < current) {
-    const previous =
-      what === "payload"
-        ? spec.previous && { ...spec.previous, schema: spec.previous.payload }
-        : spec.previousResult && { ...spec.previousResult, schema: spec.previousResult.result };
-    if (previous === undefined || previous.version !== v) {
+    if (what === "result") {
+      const previous = spec.previousResult;
+      if (previous === undefined || previous.version !== v)
+        throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${current})`);
+      return checked(type, v, what, spec.result, previous.upgrade(checked(type, v, what, previous.result, data) as never));
+    }
+    const previous = spec.previous?.find((p) => p.version === v);
+    if (previous === undefined) {
       throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${current})`);
     }
-    return checked(type, v, what, spec[what], previous.upgrade(checked(type, v, what, previous.schema, data) as never));
+    const old = checked(type, v, what, previous.payload, data);
+    return checked(type, v, what, spec.payload, previous.upgrade(old as never, ctx ?? namesOnly(type, v)));
   }
   return checked(type, v, what, spec[what], data);
 }
@@ -82,6 +94,20 @@ function checked(type: JobType, v: number, what: "payload" | "result", schema: z
     throw new InvalidJobError(type, v, `${what} does not match the schema: ${describeIssues(parsed.error.issues)}`);
   }
   return parsed.data;
+}
+
+/** A reader without stores: it takes an old payload's store name, never a URL. */
+function namesOnly(type: JobType, v: number): UpgradeContext {
+  return {
+    storeName(ref) {
+      if (STORE_NAME_PATTERN.test(ref)) return ref;
+      throw new InvalidJobError(
+        type,
+        v,
+        "the payload names its store by URL; only a worker configured with that store reads it",
+      );
+    },
+  };
 }
 
 function versionOf(data: unknown): unknown {

@@ -7,7 +7,7 @@
 import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
 import { InvalidJobError } from "./errors.js";
-import { JOB_SPECS, type JobPayload, type JobResult, type JobType } from "./job-types.js";
+import { JOB_SPECS, type JobPayload, type JobResult, type JobType, type UpgradeContext } from "./job-types.js";
 import type { Logger } from "./logger.js";
 import type { FleetMetrics, JobOutcome } from "./metrics.js";
 import { bullPrefix, hostOfQueue } from "./names.js";
@@ -76,6 +76,12 @@ export interface RunWorkerOptions {
   handBackMs?: number;
   /** Shown on jobs this worker processed. */
   name?: string;
+  /**
+   * The worker's stores, by name: an old payload's store URL is read only
+   * when it is that of one of them (see UpgradeContext). Without it, old
+   * payloads naming a store by URL are refused.
+   */
+  stores?: UpgradeContext;
   stall?: Partial<StallSettings>;
 }
 
@@ -112,7 +118,7 @@ export function runWorker(options: RunWorkerOptions): WorkerHandle {
     try {
       const unparseable = unparseableReason(job);
       if (unparseable !== undefined) throw new InvalidJobError(type.slice(0, 64), undefined, unparseable);
-      const payload = parseJobByName(type, job.data);
+      const payload = parseJobByName(type, job.data, options.stores);
       checkHost(queue, type, payload);
       const handler = handlers[type as JobType] as JobHandler<JobType> | undefined;
       if (handler === undefined) {

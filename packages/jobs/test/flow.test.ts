@@ -76,7 +76,7 @@ describe("batch-save flow", () => {
     const flow = batchSaveFlow({
       prefix,
       batchId: "nightly-1",
-      store: "s3://images/fleet",
+      store: "main",
       mode: "checkpoint",
       labels: ["nightly"],
       compress: false,
@@ -102,7 +102,7 @@ describe("batch-save flow", () => {
       const controller = queue(CONTROLLER_QUEUE, prefix, conn);
       const finished = await controller.getJob(parent.id ?? "");
       await controller.close();
-      expect(finished?.data).toMatchObject({ v: 2, hosts: ["h1", "h2"], total: 4 });
+      expect(finished?.data).toMatchObject({ v: 3, hosts: ["h1", "h2"], total: 4 });
       expect(finished?.returnvalue).toEqual({
         v: 1,
         batchId: "nightly-1",

@@ -18,17 +18,17 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), "corpus", "payloads");
 
 const domain = { uuid: UUID_A, name: "web-1" };
-const store = "s3://images/fleet";
+const store = "main";
 const valid: { [T in JobType]: Record<string, unknown> } = {
-  save: { v: 1, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
-  restore: { v: 1, host: "h2", store, image: IMAGE, paused: false },
-  compress: { v: 1, store, image: IMAGE, algorithm: "zstd", level: 3 },
-  "batch-save": { v: 2, batchId: "nightly-2024-05-01", store, mode: "suspend", labels: [], total: 2, hosts: ["h1"] },
-  "migrate-send": { v: 1, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
-  "migrate-recv": { v: 1, migrationId: "m1", host: "h2", source: "h1", domain },
-  evacuate: { v: 1, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
-  retention: { v: 1, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
-  gc: { v: 1, store, graceSeconds: 86_400, dryRun: true },
+  save: { v: 2, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
+  restore: { v: 2, host: "h2", store, image: IMAGE, paused: false },
+  compress: { v: 2, store, image: IMAGE, algorithm: "zstd", level: 3 },
+  "batch-save": { v: 3, batchId: "nightly-2024-05-01", store, mode: "suspend", labels: [], total: 2, hosts: ["h1"] },
+  "migrate-send": { v: 2, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
+  "migrate-recv": { v: 2, migrationId: "m1", host: "h2", source: "h1", domain },
+  evacuate: { v: 2, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
+  retention: { v: 2, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
+  gc: { v: 2, store, graceSeconds: 86_400, dryRun: true },
 };
 
 /** Nested arrays or objects `depth` deep, built without recursion (as a hostile producer would send). */

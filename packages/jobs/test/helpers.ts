@@ -67,7 +67,7 @@ export function savePayload(host: string, overrides: Partial<JobPayload<"save">>
   return jobData("save", {
     host,
     domain: { uuid: UUID_A, name: "web-1" },
-    store: "s3://images/fleet",
+    store: "main",
     mode: "checkpoint",
     labels: ["nightly"],
     compress: true,

@@ -14,15 +14,15 @@ import {
 import { IMAGE, UUID_A, UUID_B } from "./helpers.js";
 
 const domain = { uuid: UUID_A, name: "web-1" };
-const store = "s3://images/fleet";
+const store = "main";
 
 /** One valid payload (at its current version) per job type. */
 const valid: { [T in JobType]: Record<string, unknown> } = {
-  save: { v: 1, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
+  save: { v: 2, host: "h1", domain, store, mode: "checkpoint", labels: ["nightly"], compress: true },
   restore: { v: 2, host: "h2", store, image: IMAGE, paused: false, uuid: UUID_B },
-  compress: { v: 1, store, image: IMAGE, algorithm: "zstd", level: 3 },
+  compress: { v: 2, store, image: IMAGE, algorithm: "zstd", level: 3 },
   "batch-save": {
-    v: 2,
+    v: 3,
     batchId: "nightly-2024-05-01",
     store,
     mode: "suspend",
@@ -30,11 +30,11 @@ const valid: { [T in JobType]: Record<string, unknown> } = {
     total: 2,
     hosts: ["h1", "h2"],
   },
-  "migrate-send": { v: 1, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
-  "migrate-recv": { v: 1, migrationId: "m1", host: "h2", source: "h1", domain },
-  evacuate: { v: 1, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
-  retention: { v: 1, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
-  gc: { v: 1, store, graceSeconds: 86_400, dryRun: true },
+  "migrate-send": { v: 2, migrationId: "m1", host: "h1", target: "h2", domain, mode: "live", compress: false },
+  "migrate-recv": { v: 2, migrationId: "m1", host: "h2", source: "h1", domain },
+  evacuate: { v: 2, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
+  retention: { v: 2, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
+  gc: { v: 2, store, graceSeconds: 86_400, dryRun: true },
 };
 
 const validResult: { [T in JobType]: Record<string, unknown> } = {
@@ -108,9 +108,9 @@ describe("job payloads", () => {
     ["host with hash tag", { ...valid.save, host: "{h1}" }, /host/],
     ["upper-case host", { ...valid.save, host: "H1" }, /host/],
     ["unknown mode", { ...valid.save, mode: "hibernate" }, /mode/],
-    ["store with credentials", { ...valid.save, store: "s3://key:secret@bucket/x" }, /credentials/],
-    ["store not a URL", { ...valid.save, store: "/var/lib/images" }, /store/],
-    ["store with odd scheme", { ...valid.save, store: "ftp://host/x" }, /scheme/],
+    ["store given as a URL", { ...valid.save, store: "s3://bucket/x" }, /store must be a store name/],
+    ["store given as a path", { ...valid.save, store: "/var/lib/images" }, /store must be a store name/],
+    ["upper-case store name", { ...valid.save, store: "Main" }, /store must be a store name/],
     ["too many labels", { ...valid.save, labels: Array(17).fill("a") }, /labels/],
     ["page data smuggled in", { ...valid.save, pages: "AAAA" }, /pages/],
   ])("save: refuses %s", (_name, data, why) => {
@@ -134,12 +134,16 @@ describe("job payloads", () => {
   it("never echoes the offending value in the reason", () => {
     const reason = reasonOf(() => parseJob("save", { ...valid.save, store: "s3://key:hunter2@bucket/x" }));
     expect(reason).not.toContain("hunter2");
+    const old = reasonOf(() => parseJob("save", { ...valid.save, v: 1, store: "s3://key:hunter2@bucket/x" }));
+    expect(old).toMatch(/credentials/);
+    expect(old).not.toContain("hunter2");
   });
 
-  it("batch-save: reads a v1 payload (written before the hosts filter) as v2 for every host", () => {
+  it("batch-save: reads a v1 payload (written before the hosts filter) as v3 for every host", () => {
     const v1: Record<string, unknown> = { ...valid["batch-save"], v: 1 };
     delete v1.hosts;
-    expect(parseJob("batch-save", v1)).toEqual({ ...v1, v: 2 });
+    expect(parseJob("batch-save", v1)).toEqual({ ...v1, v: 3 });
+    expect(parseJob("batch-save", { ...valid["batch-save"], v: 2 })).toEqual(valid["batch-save"]);
     // v1 never had the filter: a v1 payload carrying one is malformed, not silently widened.
     expect(reasonOf(() => parseJob("batch-save", { ...v1, hosts: ["h1"] }))).toMatch(
       /invalid batch-save job \(v1\).*hosts/,
@@ -163,6 +167,65 @@ describe("job payloads", () => {
     expect(parseResult("save", { ...validResult.save, v: 1 })).toEqual(validResult.save);
     expect(reasonOf(() => parseResult("save", { ...unpaused, v: 1 }))).toMatch(/pausedMs/);
     expect(parseResult("migrate-send", { ...validResult["migrate-send"], v: 1 })).toEqual(validResult["migrate-send"]);
+  });
+
+  describe("payloads written before stores had names", () => {
+    /** Each type's previous version, naming its store by `ref`. */
+    const old = (ref: string): Array<[JobType, Record<string, unknown>, string]> => [
+      ["save", { ...valid.save, v: 1, store: ref }, "store"],
+      ["restore", { ...valid.restore, v: 1, store: ref }, "store"],
+      ["compress", { ...valid.compress, v: 1, store: ref }, "store"],
+      ["batch-save", { ...valid["batch-save"], v: 2, store: ref }, "store"],
+      ["migrate-send", { ...valid["migrate-send"], v: 1, mode: "cold", store: ref }, "store"],
+      ["migrate-recv", { ...valid["migrate-recv"], v: 1, mode: "cold", store: ref }, "store"],
+      ["evacuate", { ...valid.evacuate, v: 1, cold: true, coldVia: ref }, "coldVia"],
+      ["retention", { ...valid.retention, v: 1, store: ref }, "store"],
+      ["gc", { ...valid.gc, v: 1, store: ref }, "store"],
+    ];
+    const url = "s3://images/fleet?endpoint=http://10.0.0.5:9000";
+    /** A reader whose one store, "main", is at `url`. */
+    const worker = {
+      storeName(ref: string): string {
+        if (ref === "main" || ref === url) return "main";
+        throw new Error(`store ${ref} is not configured`);
+      },
+    };
+
+    it("covers every job type that names a store", () => {
+      const named = JOB_TYPES.filter((t) => "store" in valid[t] || t.startsWith("migrate") || t === "evacuate");
+      expect(
+        old(url)
+          .map(([t]) => t)
+          .sort(),
+      ).toEqual(named.sort());
+    });
+
+    it.each(old(url))(
+      "%s: an old payload's URL becomes the name of the configured store it equals",
+      (type, data, field) => {
+        const parsed = parseJob(type, data, worker) as Record<string, unknown>;
+        expect(parsed.v).toBe(JOB_SPECS[type].version);
+        expect(parsed[field]).toBe("main");
+      },
+    );
+
+    it.each(old("main"))(
+      "%s: an old payload naming its store is read without a worker's stores",
+      (type, data, field) => {
+        expect((parseJob(type, data) as Record<string, unknown>)[field]).toBe("main");
+      },
+    );
+
+    it.each(old(url))("%s: an old payload's URL is refused by a reader that has no stores", (type, data) => {
+      expect(reasonOf(() => parseJob(type, data))).toMatch(/names its store by URL/);
+    });
+
+    it.each(old("s3://loot?endpoint=http://127.0.0.1:9"))(
+      "%s: an old payload's URL of another store is refused",
+      (type, data) => {
+        expect(() => parseJob(type, data, worker)).toThrow(/not configured/);
+      },
+    );
   });
 
   it("refuses an unknown job name", () => {

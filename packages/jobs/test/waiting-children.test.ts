@@ -78,7 +78,7 @@ describe("a parent job waiting for its children", () => {
     try {
       const parent = await controller.add(
         "batch-save",
-        jobData("batch-save", { batchId: "b1", store: "s3://images/fleet", mode: "checkpoint", labels: [], total: 1 }),
+        jobData("batch-save", { batchId: "b1", store: "main", mode: "checkpoint", labels: [], total: 1 }),
         JOB_SPECS["batch-save"].options,
       );
       await until("the parent to complete", async () => ((await parent.getState()) === "completed" ? true : undefined));

@@ -70,14 +70,14 @@ describe("worker harness", () => {
     const opts = { attempts: 5 };
     const bad = await q.add("save", { ...savePayload("h1"), domain: { uuid: "not-a-uuid", name: "x" } }, opts);
     const future = await q.add("save", { ...savePayload("h1"), v: 7, hibernate: true }, opts);
-    const wrongType = await q.add("gc", { v: 1, store: "s3://b/p", graceSeconds: 3600, dryRun: true }, opts);
+    const wrongType = await q.add("gc", { v: 2, store: "main", graceSeconds: 3600, dryRun: true }, opts);
     const good = await q.add("save", savePayload("h1", { domain: { uuid: UUID_B, name: "db-1" } }), opts);
 
     await waitFor(good.id, "completed");
     for (const job of [bad, future, wrongType]) await waitFor(job.id, "failed");
 
     const badJob = await q.getJob(bad.id ?? "");
-    expect(badJob?.failedReason).toMatch(/invalid save job \(v1\).*domain\.uuid/);
+    expect(badJob?.failedReason).toMatch(/invalid save job \(v2\).*domain\.uuid/);
     expect(badJob?.attemptsMade).toBe(1); // five allowed, one used: not retried
     const futureJob = await q.getJob(future.id ?? "");
     expect(futureJob?.failedReason).toMatch(/invalid save job \(v7\).*newer than this worker understands/);

@@ -10,12 +10,13 @@ import { loadConfig } from "./config.js";
 
 const config = loadServiceConfig("compress-worker", () => loadConfig());
 const service = await startService({ name: "compress-worker", config });
-const stores = new Stores(config);
+const stores = loadServiceConfig("compress-worker", () => new Stores(config));
 service.logger.info({ queue: COMPRESS_QUEUE, metricsPort: service.metricsPort }, "compress worker started");
 
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix: config.XENFLEET_PREFIX,
+  stores,
   queues: [
     {
       queue: COMPRESS_QUEUE,

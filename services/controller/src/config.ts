@@ -1,5 +1,5 @@
 /** The controller's configuration: the only place it reads the environment. */
-import { cronSchema, storeCredentialsSchema } from "@xenfleet/fleet";
+import { cronSchema, storeCredentialsSchema, storeCredentialVariables, type StoresEnv } from "@xenfleet/fleet";
 import { fleetEnvSchema, parseEnv } from "@xenfleet/jobs";
 import { z } from "zod";
 
@@ -31,8 +31,9 @@ export const configSchema = fleetEnvSchema.extend(storeCredentialsSchema.shape).
   XENFLEET_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
 });
 
-export type Config = z.infer<typeof configSchema>;
+/** The schema's variables, and each store's own credentials (named after the stores, so no schema lists them). */
+export type Config = z.infer<typeof configSchema> & StoresEnv;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseEnv(configSchema, env);
+  return { ...parseEnv(configSchema, env), ...storeCredentialVariables(env) };
 }

@@ -27,11 +27,11 @@ const config: Config = loadServiceConfig("controller", () => loadConfig());
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "controller", config });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");
-const stores = new Stores(config);
+const stores = loadServiceConfig("controller", () => new Stores(config));
 
 await setLimits(producer, prefix, { hostSaves: config.XENFLEET_HOST_SAVES, fleetSaves: config.XENFLEET_FLEET_SAVES });
-// Scheduled jobs name the store as configured: its URL when XENFLEET_STORE gives one, else the first name.
-const store = config.XENFLEET_STORE ?? stores.names[0]!;
+// Scheduled jobs name a store: "main" when XENFLEET_STORE gives the one store, else the first XENFLEET_STORES lists.
+const store = stores.names[0]!;
 if (config.XENFLEET_NIGHTLY_CRON !== undefined) {
   await scheduleNightly(
     producer,
@@ -57,6 +57,7 @@ service.logger.info({ queue: CONTROLLER_QUEUE, metricsPort: service.metricsPort 
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix,
+  stores,
   queues: [
     {
       queue: CONTROLLER_QUEUE,

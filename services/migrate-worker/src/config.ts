@@ -1,6 +1,6 @@
 /** The migrate worker's configuration: the only place it reads the environment. */
 import { readFileSync } from "node:fs";
-import { hostEnvSchema } from "@xenfleet/fleet";
+import { hostEnvSchema, storeCredentialVariables, type StoresEnv } from "@xenfleet/fleet";
 import { parseEnv, portSchema } from "@xenfleet/jobs";
 import { parseRate } from "@xenfleet/migration";
 import { z } from "zod";
@@ -46,10 +46,11 @@ export const configSchema = hostEnvSchema
     path: ["XENFLEET_MIGRATE_TLS_KEY"],
   });
 
-export type Config = z.infer<typeof configSchema>;
+/** The schema's variables, and each store's own credentials (named after the stores, so no schema lists them). */
+export type Config = z.infer<typeof configSchema> & StoresEnv;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseEnv(configSchema, env);
+  return { ...parseEnv(configSchema, env), ...storeCredentialVariables(env) };
 }
 
 /** The PEM files the config names, read once at start. */

@@ -1,12 +1,13 @@
 /** The restore worker's configuration: the only place it reads the environment. */
-import { hostEnvSchema } from "@xenfleet/fleet";
+import { hostEnvSchema, storeCredentialVariables, type StoresEnv } from "@xenfleet/fleet";
 import { parseEnv } from "@xenfleet/jobs";
 import type { z } from "zod";
 
 export const configSchema = hostEnvSchema;
 
-export type Config = z.infer<typeof configSchema>;
+/** The schema's variables, and each store's own credentials (named after the stores, so no schema lists them). */
+export type Config = z.infer<typeof configSchema> & StoresEnv;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseEnv(configSchema, env);
+  return { ...parseEnv(configSchema, env), ...storeCredentialVariables(env) };
 }

@@ -12,7 +12,7 @@ const config = loadServiceConfig("restore-worker", () => loadConfig());
 const host = config.XENFLEET_HOST;
 const service = await startService({ name: "restore-worker", host, config });
 const hypervisor = await hostHypervisor(config);
-const stores = new Stores(config);
+const stores = loadServiceConfig("restore-worker", () => new Stores(config));
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `restore-worker@${host}:producer`);
 const queue = hostQueue("restore", host);
 service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");
@@ -20,6 +20,7 @@ service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.m
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix: config.XENFLEET_PREFIX,
+  stores,
   queues: [
     {
       queue,

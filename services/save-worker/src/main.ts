@@ -26,7 +26,7 @@ const { logger } = service;
 
 const hypervisor = await hostHypervisor(config);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `save-worker@${host}:producer`);
-const stores = new Stores(config);
+const stores = loadServiceConfig("save-worker", () => new Stores(config));
 const compressQueue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(prefix) });
 
 const agent = startHostAgent({ redis: producer, prefix, hypervisor, config, logger });
@@ -36,6 +36,7 @@ logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPo
 await serveQueues(service, {
   redisUrl: config.XENFLEET_REDIS,
   prefix,
+  stores,
   queues: [
     {
       queue,

@@ -91,8 +91,8 @@ describe("live migration between worker processes", () => {
     const dst = await SimHost.open(fleet.simDir("dst"));
     const d = await src.createDomain({ name: "cold-1", type: "pv", memoryBytes: 16 * MiB });
     const before = await src.digest(d.uuid);
-    const storeUrl = `file://${join(fleet.dir, "store")}`;
-    await enqueue("cold-1", { uuid: d.uuid, name: d.name }, {}, { store: storeUrl });
+    // The workers' one store (XENFLEET_STORE, so "main"), under the fleet's directory.
+    await enqueue("cold-1", { uuid: d.uuid, name: d.name }, {}, { store: "main" });
     const send = await waitForJob(r.redis, r.prefix, hostQueue("migrate-send", "src"), "cold-1-send");
     const recv = await waitForJob(r.redis, r.prefix, hostQueue("migrate-recv", "dst"), "cold-1-recv");
     expect(send.failedReason).toBeUndefined();

@@ -122,7 +122,7 @@ describe.skipIf(!onXen)("fleet services on a real hypervisor", () => {
         jobData("save", {
           host: HOST_ID,
           domain: { uuid: guest.uuid, name: guest.name },
-          store: STORE_URL,
+          store: "main",
           mode: "suspend",
           labels: [],
           compress: false,
@@ -144,7 +144,7 @@ describe.skipIf(!onXen)("fleet services on a real hypervisor", () => {
       const restoreStarted = performance.now();
       const restore = await queues[1]!.add(
         "restore",
-        jobData("restore", { host: HOST_ID, store: STORE_URL, image: saved.imageId, paused: false }),
+        jobData("restore", { host: HOST_ID, store: "main", image: saved.imageId, paused: false }),
         JOB_SPECS.restore.options,
       );
       const restored = (await restore.waitUntilFinished(events[1]!, 600_000)) as {

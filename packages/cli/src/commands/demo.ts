@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { formatDuration, formatSize, sleep } from "@xenfleet/core";
-import { startBatch, waitForBatch, withSkipped, type BatchReport } from "@xenfleet/fleet";
+import { EMBEDDED_STORE, startBatch, waitForBatch, withSkipped, type BatchReport } from "@xenfleet/fleet";
 import { bullPrefix, COMPRESS_QUEUE, DEFAULT_PREFIX, keys } from "@xenfleet/jobs";
 import { DEFAULT_STORE_PATH } from "@xenfleet/store";
 import type { Redis } from "ioredis";
@@ -70,7 +70,7 @@ export function registerDemoCommand(program: Command): void {
               signal.throwIfAborted();
             }
             const batch = await startBatch(redis, prefix, {
-              store: fleet.store,
+              store: EMBEDDED_STORE,
               mode: "checkpoint",
               labels: ["nightly"],
               compress: true,

@@ -2,15 +2,21 @@
  * The options fleet commands share (--redis, --prefix, and --store for those
  * that name a store), their environment fallbacks, and the connection they
  * open. This is where the fleet commands read the environment.
+ *
+ * A fleet command's --store is a store's name, as the workers know it: jobs
+ * never carry a URL, since a worker opens only its configured stores. The
+ * names come from the same variables the workers read (XENFLEET_STORES, or
+ * XENFLEET_STORE as "main"; the embedded default store when neither is set).
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Option, type Command } from "commander";
-import { createRedis, DEFAULT_PREFIX, parseRedisUrl, redisOptions } from "@xenfleet/jobs";
-import { DEFAULT_STORE_PATH } from "@xenfleet/store";
+import { createRedis, DEFAULT_PREFIX, parseRedisUrl, redisOptions, schemas } from "@xenfleet/jobs";
+import { Stores, UnknownStoreError } from "@xenfleet/fleet";
+import { DEFAULT_STORE_PATH, openStoreConfig, type ObjectStore, type StoreConfig } from "@xenfleet/store";
 import { Redis } from "ioredis";
 import { prefix, redisUrl, storeLocation } from "../args.js";
-import { RedisUnreachableError } from "../errors.js";
+import { RedisUnreachableError, UsageError } from "../errors.js";
 
 export interface RedisOptions {
   redis: string;
@@ -18,7 +24,7 @@ export interface RedisOptions {
 }
 
 export interface FleetOptions extends RedisOptions {
-  /** The store as a URL (jobs travel to other processes). */
+  /** The store the jobs name, by its name (jobs travel to workers, which know it by that name). */
   store: string;
 }
 
@@ -49,20 +55,74 @@ export function storeOption(): Option {
     .argParser(storeLocation);
 }
 
-/** --redis, --prefix and --store, for fleet commands that start work on images. */
+/** --redis, --prefix and --store (a store's name), for fleet commands that start work on images. */
 export function addFleetOptions(command: Command): Command {
-  return addRedisOptions(command).addOption(storeOption());
+  return addRedisOptions(command).addOption(
+    new Option(
+      "--store <name>",
+      "the store the jobs name, as the workers know it (XENFLEET_STORES=name=url,...; XENFLEET_STORE is main); " +
+        "a location is taken only when it is a configured store's; default main, or the first store listed",
+    ),
+  );
 }
 
-/** The store jobs name: a URL (a plain path becomes a file:// URL, since jobs travel to other processes). */
+/** A store location as a URL (a plain path becomes a file:// URL, since it is handed to other processes). */
 export function storeUrlOf(text: string): string {
   if (text === "") return storeUrlOf(DEFAULT_STORE_PATH);
   return /^[a-z][a-z0-9+.-]*:/i.test(text) ? text : pathToFileURL(resolve(text)).href;
 }
 
+/** The stores fleet commands know, by name, as the workers are configured. */
+function fleetStores(): Stores {
+  const env = process.env;
+  return new Stores({ ...env, XENFLEET_STORE: env.XENFLEET_STORE || DEFAULT_STORE_PATH });
+}
+
+/**
+ * The name of the store a fleet command's --store means: a configured
+ * store's name, or a URL (or path) equal to a configured store, whose name
+ * is then sent. Anything else is refused here: a worker would refuse it too.
+ */
+export function fleetStoreName(text: string | undefined): string {
+  const stores = fleetStores();
+  if (text === undefined) return stores.names[0]!;
+  try {
+    return stores.storeName(text);
+  } catch (err) {
+    if (!(err instanceof UnknownStoreError)) throw err;
+    const configured = `configured stores: ${stores.names.join(", ")}`;
+    throw new UsageError(
+      !schemas.STORE_NAME_PATTERN.test(text)
+        ? `--store of a fleet command is a store's name (${configured}); ${text} is not the location of one of them, ` +
+            "and workers open only their configured stores (set XENFLEET_STORES=name=url,... as the workers have it)"
+        : `no store is named ${text} (${configured}; set XENFLEET_STORES=name=url,... as the workers have it)`,
+    );
+  }
+}
+
+/**
+ * The configured store at `location` (a URL or path; absent: XENFLEET_STORE
+ * or the default), so that an image command opens it with that store's own
+ * credentials; undefined when no configured store is there.
+ */
+export function configuredStoreAt(location: string | undefined): StoreConfig | undefined {
+  const stores = fleetStores();
+  try {
+    return stores.config(stores.storeName(location || process.env.XENFLEET_STORE || DEFAULT_STORE_PATH));
+  } catch (err) {
+    if (err instanceof UnknownStoreError) return undefined;
+    throw err;
+  }
+}
+
+/** Opens the store a fleet command names, as this machine's configuration has it (to read images). */
+export function openFleetStore(name: string, options: { create: boolean }): Promise<ObjectStore> {
+  return openStoreConfig(fleetStores().config(name), options);
+}
+
 /** The options as the fleet's functions take them (values were checked when parsed). */
-export function fleetOptions(opts: { redis: string; prefix: string; store: string }): FleetOptions {
-  return { redis: opts.redis, prefix: opts.prefix, store: storeUrlOf(opts.store) };
+export function fleetOptions(opts: { redis: string; prefix: string; store?: string }): FleetOptions {
+  return { redis: opts.redis, prefix: opts.prefix, store: fleetStoreName(opts.store) };
 }
 
 /**

@@ -5,9 +5,13 @@
  * reached where it was said to be), never a new empty store.
  */
 import { ImageNotFoundError, ImageUsageError, listImageRefs, type Sha256Id } from "@xenfleet/image";
-import { openStore, type ObjectStore } from "@xenfleet/store";
+import { openStore, openStoreConfig, type ObjectStore } from "@xenfleet/store";
+import { configuredStoreAt } from "./fleet-options.js";
 
+/** The store at `location`; a configured store (XENFLEET_STORES) is opened with its own credentials. */
 export function openImageStore(location: string | undefined, options: { create: boolean }): Promise<ObjectStore> {
+  const configured = configuredStoreAt(location);
+  if (configured !== undefined) return openStoreConfig(configured, { create: options.create });
   return openStore(location, process.env, { create: options.create });
 }
 

@@ -81,6 +81,7 @@ export function registerMigrateCommands(program: Command): void {
       throw new UsageError("--max-downtime is between 1ms and 1h");
     if (opts.timeout !== undefined && (opts.timeout < 1 || opts.timeout > 24 * ONE_HOUR))
       throw new UsageError("--timeout is between 1ms and 24h");
+    if (opts.store !== undefined && !opts.cold) throw new UsageError("--store goes with --cold");
     const fleet = fleetOptions(opts);
     await withRedis(fleet, (redis) => migrate(redis, fleet, domainArg, opts));
   });
@@ -129,6 +130,8 @@ export function registerMigrateCommands(program: Command): void {
         throw new UsageError((err as Error).message);
       }
     });
+    if (opts.store !== undefined && !opts.cold && !opts.coldFallback)
+      throw new UsageError("--store goes with --cold or --cold-fallback");
     if (opts.attempts > 10) throw new UsageError("--attempts is at most 10");
     for (const [flag, v, max] of [
       ["--per-source", opts.perSource, 64],
@@ -158,7 +161,7 @@ export function registerMigrateCommands(program: Command): void {
 interface MigrateOpts {
   redis: string;
   prefix: string;
-  store: string;
+  store?: string;
   to: string;
   cold?: boolean;
   compress: Compression;
@@ -288,7 +291,7 @@ function migrationJson(r: JobResult<"migrate-send">) {
 interface EvacuateOpts {
   redis: string;
   prefix: string;
-  store: string;
+  store?: string;
   maxParallel: number;
   perSource?: number;
   perTarget?: number;

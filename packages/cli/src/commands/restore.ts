@@ -13,8 +13,8 @@ import type { Redis } from "ioredis";
 import { domainName, hostId, positive } from "../args.js";
 import { UsageError, WorkFailedError } from "../errors.js";
 import { emit } from "../output.js";
-import { addFleetOptions, fleetOptions, withRedis, type FleetOptions } from "./fleet-options.js";
-import { openImageStore, resolveImageId } from "./image-store.js";
+import { addFleetOptions, fleetOptions, openFleetStore, withRedis, type FleetOptions } from "./fleet-options.js";
+import { resolveImageId } from "./image-store.js";
 import { refuseRunningUuid, upHost } from "./subjects.js";
 import { addJob, followJob } from "./work.js";
 
@@ -36,7 +36,7 @@ export function registerRestoreCommands(program: Command): void {
     .option("--json", "print the result as one JSON document")
     .action(async (imageArg: string, opts) => {
       const options = fleetOptions(opts);
-      const { imageId, manifest } = await readImage(opts.store, imageArg);
+      const { imageId, manifest } = await readImage(options.store, imageArg);
       await withRedis(options, async (redis) => {
         await upHost(redis, options.prefix, opts.host);
         let copy: { uuid: string; name: string } | undefined;
@@ -83,7 +83,7 @@ export function registerRestoreCommands(program: Command): void {
         count === 1 ? [opts.name as string] : Array.from({ length: count }, (_, i) => `${opts.name}-${i + 1}`);
       // NAME-K must be a name too (the longest).
       domainName(names[names.length - 1]!);
-      const { imageId } = await readImage(opts.store, imageArg);
+      const { imageId } = await readImage(options.store, imageArg);
       await withRedis(options, async (redis) => {
         await upHost(redis, options.prefix, opts.host);
         const clones: Array<{ name: string; uuid: string; jobId: string }> = [];
@@ -118,12 +118,9 @@ export function registerRestoreCommands(program: Command): void {
     });
 }
 
-/** The image named on the command line, resolved (a prefix completed) in the store, with its manifest. */
-async function readImage(
-  storeUrl: string | undefined,
-  imageArg: string,
-): Promise<{ imageId: string; manifest: Manifest }> {
-  const store = await openImageStore(storeUrl, { create: false });
+/** The image named on the command line, resolved (a prefix completed) in the named store the job will use, with its manifest. */
+async function readImage(storeName: string, imageArg: string): Promise<{ imageId: string; manifest: Manifest }> {
+  const store = await openFleetStore(storeName, { create: false });
   try {
     const imageId = await resolveImageId(store, imageArg);
     return { imageId, manifest: await loadManifest(store, imageId) };

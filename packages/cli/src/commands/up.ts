@@ -15,7 +15,7 @@ import type { EmbeddedFleet } from "@xenfleet/fleet";
 import { count, positive, prefix, sizeOption } from "../args.js";
 import { NotFoundError, UsageError, WorkFailedError } from "../errors.js";
 import { emit } from "../output.js";
-import { addFleetOptions, fleetOptions, withRedis } from "./fleet-options.js";
+import { addRedisOptions, storeOption, storeUrlOf, withRedis } from "./fleet-options.js";
 import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { ensureRedis } from "./local-redis.js";
 
@@ -23,7 +23,9 @@ export function addEmbeddedOptions(
   command: Command,
   defaults: { hosts: number; domains: number; memory: string; dirtyRate: number },
 ): Command {
-  return addFleetOptions(command)
+  // --store here says where the fleet's one store is (its workers call it main): a location, as for image commands.
+  return addRedisOptions(command)
+    .addOption(storeOption())
     .option("--hosts <n>", "simulated hosts (host-1 ... host-N)", positive, defaults.hosts)
     .option("--domains <m>", "domains per host", count, defaults.domains)
     .addOption(sizeOption("--memory <size>", "memory of each domain", defaults.memory))
@@ -41,7 +43,6 @@ export function addEmbeddedOptions(
 }
 
 export function embeddedFleet(opts: Record<string, unknown>): EmbeddedFleet {
-  const f = fleetOptions(opts as { redis: string; prefix: string; store: string });
   const domains = opts.domains as number;
   const memory = opts.memory as number;
   return {
@@ -51,9 +52,9 @@ export function embeddedFleet(opts: Record<string, unknown>): EmbeddedFleet {
     hostMemoryBytes: (opts.hostMemory as number | undefined) ?? Math.max(4 * 2 ** 30, 2 * domains * memory),
     dirtyPagesPerSec: opts.dirtyRate as number,
     compressWorkers: opts.compressWorkers as number,
-    redis: f.redis,
-    prefix: f.prefix,
-    store: f.store,
+    redis: opts.redis as string,
+    prefix: opts.prefix as string,
+    store: storeUrlOf(opts.store as string),
     stateDir: resolve(opts.stateDir as string),
     logLevel: opts.logLevel as string,
   };

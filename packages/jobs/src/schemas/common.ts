@@ -48,18 +48,27 @@ export const storeUrl = z
     return u.username === "" && u.password === "";
   }, "store URL must not carry credentials");
 
-const STORE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** What a store is called in XENFLEET_STORES and in jobs. */
+export const STORE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /**
- * The store a job uses: a name from the workers' configuration, or (jobs
- * written before stores had names) a URL, which a worker accepts only when
- * it is that of one of its configured stores.
+ * The store a job uses, by its name in the workers' configuration
+ * (XENFLEET_STORES, or "main" for XENFLEET_STORE). A job never carries a URL:
+ * where images go is the worker's decision, made with its own credentials.
+ */
+export const storeName = z.string().regex(STORE_NAME_PATTERN, "store must be a store name: 1-32 of a-z 0-9 _ -");
+
+/**
+ * The store of a payload written before stores had names (save, restore,
+ * compress, retention and gc v1, batch-save v1 and v2, migrate and evacuate
+ * v1): a name, or a URL, which a worker accepts only when it is that of one
+ * of its configured stores (the upgrade to the current version asks it).
  */
 export const storeRef = z
   .string()
   .max(2048)
   .superRefine((s, ctx) => {
-    if (STORE_NAME.test(s)) return;
+    if (STORE_NAME_PATTERN.test(s)) return;
     // Not a name: then a URL, checked as one (its own messages say what is wrong).
     const parsed = storeUrl.safeParse(s);
     if (!parsed.success)

@@ -5,9 +5,10 @@
  * the README, "Changing a payload").
  */
 import { z } from "zod";
-import { domainName, domainRef, domainUuid, hostIdSchema, imageId, labels, storeRef, token } from "./common.js";
+import { domainName, domainRef, domainUuid, hostIdSchema, imageId, labels, storeName, storeRef, token } from "./common.js";
 
 const v1 = z.literal(1);
+const v2 = z.literal(2);
 
 /** Optional live-migration tuning shared by migrate-send and evacuate payloads. */
 const migrateTuning = {
@@ -54,16 +55,6 @@ export const restorePayloadV1 = z.strictObject({
   name: domainName.optional(),
   /** Leave the domain paused after restore (cold migration resumes it later). */
   paused: z.boolean(),
-});
-
-/**
- * v2 adds `uuid`: a new uuid for the restored domain (a copy, a clone),
- * written into its config. Without it the domain keeps the image's uuid,
- * which the worker refuses while a host of the fleet runs it.
- */
-export const restorePayloadV2 = restorePayloadV1.extend({
-  v: z.literal(2),
-  uuid: domainUuid.optional(),
 });
 
 /** Rewrite an image's raw data compressed. Any compress worker may take it. */
@@ -188,3 +179,25 @@ export const gcPayloadV1 = z.strictObject({
     .max(30 * 86_400),
   dryRun: z.boolean(),
 });
+
+/*
+ * The versions this code writes. Each is its predecessor with the store
+ * named, never given as a URL: a job cannot send a worker, and the
+ * credentials it holds, to a store of the job's choosing. Their
+ * predecessors are still read (job-types.ts upgrades them, asking the
+ * worker for the name of a configured store a URL equals).
+ */
+export const savePayloadV2 = savePayloadV1.extend({ v: v2, store: storeName });
+/**
+ * Restore v2 also adds `uuid`: a new uuid for the restored domain (a copy,
+ * a clone), written into its config. Without it the domain keeps the
+ * image's uuid.
+ */
+export const restorePayloadV2 = restorePayloadV1.extend({ v: v2, store: storeName, uuid: domainUuid.optional() });
+export const compressPayloadV2 = compressPayloadV1.extend({ v: v2, store: storeName });
+export const batchSavePayloadV3 = batchSavePayloadV2.extend({ v: z.literal(3), store: storeName });
+export const migrateSendPayloadV2 = migrateSendPayloadV1.extend({ v: v2, store: storeName.optional() });
+export const migrateRecvPayloadV2 = migrateRecvPayloadV1.extend({ v: v2, store: storeName.optional() });
+export const evacuatePayloadV2 = evacuatePayloadV1.extend({ v: v2, coldVia: storeName.optional() });
+export const retentionPayloadV2 = retentionPayloadV1.extend({ v: v2, store: storeName });
+export const gcPayloadV2 = gcPayloadV1.extend({ v: v2, store: storeName });

@@ -40,6 +40,8 @@ export interface ProxiedRequest {
   readonly url: string;
   /** 0 for the first request the proxy sees. */
   readonly index: number;
+  /** The request's Authorization header (e.g. to see which access key signed it), if any. */
+  readonly authorization?: string;
 }
 
 /** Decides the fault (or none) for each request. */
@@ -81,7 +83,12 @@ export async function startFaultProxy(target: string, plan: FaultPlan = () => un
   const sockets = new Set<Socket>();
 
   const server: Server = createServer((req, res) => {
-    const fault = current({ method: req.method ?? "GET", url: req.url ?? "/", index: requests++ });
+    const fault = current({
+      method: req.method ?? "GET",
+      url: req.url ?? "/",
+      index: requests++,
+      ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+    });
     if (fault !== undefined) injected[fault.kind]++;
     handle(req, res, fault).catch(() => req.socket.destroy());
   });
