@@ -76,7 +76,13 @@ function parseVersioned(type: JobType, what: "payload" | "result", data: unknown
       const previous = spec.previousResult;
       if (previous === undefined || previous.version !== v)
         throw new InvalidJobError(type, v, `${what} version ${v} is no longer supported (current is v${current})`);
-      return checked(type, v, what, spec.result, previous.upgrade(checked(type, v, what, previous.result, data) as never));
+      return checked(
+        type,
+        v,
+        what,
+        spec.result,
+        previous.upgrade(checked(type, v, what, previous.result, data) as never),
+      );
     }
     const previous = spec.previous?.find((p) => p.version === v);
     if (previous === undefined) {

@@ -170,10 +170,12 @@ describe("job payloads", () => {
   });
 
   describe("payloads written before stores had names", () => {
+    /** Restore v1 had no uuid field. */
+    const withoutUuid = ({ uuid: _uuid, ...rest }: Record<string, unknown>) => rest;
     /** Each type's previous version, naming its store by `ref`. */
     const old = (ref: string): Array<[JobType, Record<string, unknown>, string]> => [
       ["save", { ...valid.save, v: 1, store: ref }, "store"],
-      ["restore", { ...valid.restore, v: 1, store: ref }, "store"],
+      ["restore", { ...withoutUuid(valid.restore), v: 1, store: ref }, "store"],
       ["compress", { ...valid.compress, v: 1, store: ref }, "store"],
       ["batch-save", { ...valid["batch-save"], v: 2, store: ref }, "store"],
       ["migrate-send", { ...valid["migrate-send"], v: 1, mode: "cold", store: ref }, "store"],

@@ -5,7 +5,17 @@
  * the README, "Changing a payload").
  */
 import { z } from "zod";
-import { domainName, domainRef, domainUuid, hostIdSchema, imageId, labels, storeName, storeRef, token } from "./common.js";
+import {
+  domainName,
+  domainRef,
+  domainUuid,
+  hostIdSchema,
+  imageId,
+  labels,
+  storeName,
+  storeRef,
+  token,
+} from "./common.js";
 
 const v1 = z.literal(1);
 const v2 = z.literal(2);
