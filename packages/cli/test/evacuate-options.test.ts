@@ -78,7 +78,7 @@ describe("evacuate options", () => {
       "5",
       "--cold-fallback",
       "--store",
-      dir,
+      "main",
       "--tag",
       "db1=ssd,rack-3",
       "--anti-affinity",
@@ -88,7 +88,7 @@ describe("evacuate options", () => {
     ]);
     expect(p.maxAttempts).toBe(5);
     expect(p.cold).toBeUndefined();
-    expect(p.coldVia).toContain(dir);
+    expect(p.coldVia).toBe("main");
     expect(p.requireTags).toEqual([{ domain: "db1", tags: ["ssd", "rack-3"] }]);
     expect(p.antiAffinity).toEqual([["db1", "db2"]]);
     expect(p.bandwidth).toBe(200 * 2 ** 20);
