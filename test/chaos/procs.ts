@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
+import { until } from "../e2e/helpers.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -162,7 +163,7 @@ export class RedisServer {
     const ready = new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", (d) => {
         output += String(d);
-        if (/Ready to accept connections|MASTER <-> REPLICA sync: Finished/.test(output)) resolve();
+        if (output.includes("Ready to accept connections")) resolve();
       });
       child.once("exit", (code) => reject(new Error(`redis-server exited (${String(code)}): ${output.slice(-500)}`)));
     });
@@ -203,8 +204,22 @@ export class SentinelRedis {
   static readonly MASTER_NAME = "xfmaster";
 
   static async start(dir: string): Promise<SentinelRedis> {
-    const master = await RedisServer.start(join(dir, "master"));
+    // The master sends its first full copy at once, not after Redis's default 5 s wait for more replicas.
+    const master = await RedisServer.start(join(dir, "master"), ["--repl-diskless-sync-delay", "0"]);
     const replica = await RedisServer.start(join(dir, "replica"), ["--replicaof", "127.0.0.1", String(master.port)]);
+    // A replica accepts connections before it holds the master's data: wait until it does, or a
+    // master killed early would be replaced by an empty one.
+    const probe = new Redis({ host: "127.0.0.1", port: replica.port, lazyConnect: true });
+    try {
+      await probe.connect();
+      await until(
+        "the replica in sync with the master",
+        async () => ((await probe.info("replication")).includes("master_link_status:up") ? true : undefined),
+        30_000,
+      );
+    } finally {
+      probe.disconnect();
+    }
     const port = await freePort();
     const config = join(dir, "sentinel.conf");
     writeFileSync(
