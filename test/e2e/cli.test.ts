@@ -120,7 +120,8 @@ describe("xenfleet up, the fleet commands, down", () => {
       error: { code: "XF_CLI_NOT_FOUND", message: expect.stringMatching(/reports no domain/) },
     });
 
-    // A restore followed to its end: its progress, one line per state, then the result.
+    // A restore followed to its end: its progress, one line per state, then the result. The domain still
+    // runs on host-2, so this is a copy, with its own uuid.
     const restored = await fleetCli([
       "restore",
       ...common,
@@ -129,6 +130,7 @@ describe("xenfleet up, the fleet commands, down", () => {
       "host-1",
       "--name",
       "copy",
+      "--new-uuid",
       "--paused",
       "--wait",
       "--json",
