@@ -225,6 +225,18 @@ export class StreamDecoder {
           head.length === 0 ? "no bytes at all" : `${head.length} bytes no stream starts with`,
         );
     }
+    if (this.state === "device-model-header") {
+      // Fewer bytes after END than a device model record's header: they are one only if they begin like it.
+      const tail = concatBytes(this.pieces);
+      if (!tail.every((b, i) => b === DEVICE_MODEL_SIGNATURE[i]))
+        throw this.streamError(
+          "trailing-data",
+          this.position - tail.length,
+          "libxc",
+          "end of stream after the final END record, or an HVM device model record (DeviceModelRecord0002)",
+          `${tail.length} more bytes`,
+        );
+    }
     if (!this.finished) {
       const missing =
         this.state === "page-data"
