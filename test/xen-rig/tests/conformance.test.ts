@@ -39,7 +39,7 @@ if (onXen) {
       domainMemoryBytes: GUEST_MEMORY_MIB * MiB,
       capabilities: {
         digest: false,
-        restoreAs: false,
+        restoreAs: true,
         separatePeer: false,
         liveTypes: ["pvh"],
         pagesPerIteration: false,
