@@ -129,7 +129,7 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
 
   const refs = await listImageRefs(store);
   const domainsOf = new Map<Sha256Id, string[]>();
-  for (const r of refs) domainsOf.set(r.id, [...(domainsOf.get(r.id) ?? []), r.domain]);
+  for (const r of refs) append(domainsOf, r.id, r.domain);
 
   // Manifests: which images list each block.
   const imagesOfBlock = new Map<Sha256Id, Set<Sha256Id>>();
@@ -157,7 +157,7 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
     try {
       const block = await loadBlock(store, images.values().next().value!, id);
       pagesOfBlock.set(id, { packs: block.packs, slots: block.slots, digests: Buffer.from(block.digests) });
-      for (const pack of block.packs) blocksOfPack.set(pack, [...(blocksOfPack.get(pack) ?? []), id]);
+      for (const pack of block.packs) append(blocksOfPack, pack, id);
     } catch (err) {
       report("block", blockKey(id), findingOf(err), images);
     }
@@ -207,7 +207,7 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
     }
   }
   const brokenImages = new Map<Sha256Id, string[]>();
-  for (const [key, p] of problems) for (const i of p.images) brokenImages.set(i, [...(brokenImages.get(i) ?? []), key]);
+  for (const [key, p] of problems) for (const i of p.images) append(brokenImages, i, key);
   const newest = new Map<string, { id: Sha256Id; created: number }>();
   for (const r of refs) {
     const best = newest.get(r.domain);
@@ -222,6 +222,13 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
     brokenImages: [...brokenImages].map(([id, keys]) => ({ id, domains: domainsOf.get(id) ?? [], keys })),
     domainsWithoutGoodImage: [...newest].filter(([, n]) => brokenImages.has(n.id)).map(([domain]) => domain),
   };
+}
+
+/** Adds `value` to the list under `key` (in place: a pack named by thousands of blocks is not copied each time). */
+function append<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
+  const list = lists.get(key);
+  if (list === undefined) lists.set(key, [value]);
+  else list.push(value);
 }
 
 /**
