@@ -52,7 +52,13 @@ export async function checkJobsSettled(
       if (state === "delayed" && job.repeatJobKey !== undefined) continue;
       if (state === "failed" && !job.failedReason) violations.push(`job ${queue}/${id} failed without a reason`);
       else if (state !== "completed" && state !== "failed")
-        violations.push(`job ${queue}/${id} (${job.name}) is stuck in ${state}`);
+        // A job waiting out a retry's backoff says why its last attempt failed.
+        violations.push(
+          `job ${queue}/${id} (${job.name}) is stuck in ${state}` +
+            (job.attemptsMade > 0
+              ? ` after ${job.attemptsMade} attempts, the last failing with: ${job.failedReason}`
+              : ""),
+        );
     }
   } finally {
     await Promise.all([...queues.values()].map((q) => q.close()));

@@ -61,6 +61,8 @@ describe("workers killed at random instants", () => {
   const procs: ServiceProc[] = [];
   const expected: ExpectedDomain[] = [];
   let conn: Redis;
+  /** A run that found violations keeps its workers' logs and state for reading. */
+  let keep = false;
 
   beforeAll(async () => {
     conn = createRedis(SHARED_REDIS, "producer", "xenfleet-chaos");
@@ -101,7 +103,8 @@ describe("workers killed at random instants", () => {
     await Promise.all(procs.map((p) => p.stop()));
     await deletePrefix(conn, prefix);
     await conn.quit();
-    if (process.env.CHAOS_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+    if (process.env.CHAOS_KEEP !== "1" && !keep) rmSync(dir, { recursive: true, force: true });
+    else console.log(`kill-workers: logs and state kept in ${dir}`);
   });
 
   it(`loses nothing across ${SOURCE_HOSTS.length * DOMAINS_PER_HOST * SAVE_ROUNDS} saves, their compressions and restores`, {
@@ -231,7 +234,10 @@ describe("workers killed at random instants", () => {
       const all = async () => [...jobs, ...(await compressJobs())];
       // A job held by a killed worker comes back after its lock lapses (30 s) and a stalled check runs (15 s).
       const settled = await waitForJobsSettled(conn, prefix, all, SETTLE_WAIT_MS);
-      if (settled.violations.length > 0) console.log(workerLinesAbout(procs, settled.violations));
+      if (settled.violations.length > 0) {
+        keep = true;
+        console.log(workerLinesAbout(procs, settled.violations));
+      }
       const failed = settled.outcomes.filter((o) => o.state === "failed");
       const kills = procs.reduce((n, p) => n + p.kills, 0);
       console.log(
@@ -306,6 +312,11 @@ function workerLinesAbout(procs: readonly ServiceProc[], violations: readonly st
       .split("\n")
       .filter((line) => ids.some((id) => line.includes(`"jobId":"${id}"`)));
     for (const line of about.slice(-10)) lines.push(`${p.name}: ${line}`);
+  }
+  // A worker that is down, or up but taking no jobs, leaves its queue's retries waiting: say which.
+  for (const p of procs) {
+    lines.push(`${p.name}: ${p.alive ? "alive" : "DOWN"} after ${p.starts} starts; its last lines:`);
+    for (const line of p.output().trimEnd().split("\n").slice(-5)) lines.push(`  ${line}`);
   }
   return `stuck: ${violations.join("; ")}\n${lines.join("\n")}`;
 }
