@@ -15,6 +15,8 @@ import { MigrationFailedError } from "./errors.js";
 import { realClock, type Clock } from "./throttle.js";
 
 export const RECORD_TTL_MS = 24 * 3600 * 1000;
+/** How long one wait for a replica's acknowledgement of an outcome lasts before decide tries again. */
+const REPLICATION_WAIT_MS = 2000;
 
 export interface Listener {
   address: string;
@@ -76,7 +78,8 @@ export class MigrationRecord {
 
   /**
    * Writes `wanted` as the outcome unless one is already written, and returns
-   * the outcome that holds: the first writer wins, atomically. Redis errors
+   * the outcome that holds: the first writer wins, atomically. It returns
+   * only once a replica holds the outcome too (see replicated). Redis errors
    * are retried (the decision must not be guessed) until `signal` aborts.
    */
   async decide(wanted: Outcome, reason = "", signal?: AbortSignal): Promise<Outcome> {
@@ -91,13 +94,32 @@ export class MigrationRecord {
         const won = replies?.[0]?.[1] === 1;
         const held = replies?.[1]?.[1];
         if (won && reason) await this.redis.hset(this.key, "reason", reason.slice(0, 1024));
-        if (held === "committed" || held === "aborted") return held;
-        throw new Error(`outcome field holds ${String(held)}`);
+        if (held !== "committed" && held !== "aborted") throw new Error(`outcome field holds ${String(held)}`);
+        await this.replicated();
+        return held;
       } catch (err) {
         if (signal?.aborted) throw err;
         await this.clock.sleep(Math.min(2000, 50 * 2 ** Math.min(attempt, 6)));
       }
     }
+  }
+
+  /**
+   * Waits until a replica of the master holds every write made so far on
+   * this connection (the outcome among them). Replication is asynchronous: a
+   * master that dies right after the decision could be replaced by a replica
+   * that never saw it, and a "committed" lost that way would let the target,
+   * finding no outcome, write "aborted" and destroy its copy after the
+   * sender destroyed the source. A master without connected replicas has no
+   * such failover to fear. Throws while no replica has acknowledged, so that
+   * decide retries (the outcome, already written, is not written again).
+   */
+  private async replicated(): Promise<void> {
+    const info = await this.redis.info("replication");
+    const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
+    if (replicas === 0) return;
+    const acknowledged = await this.redis.wait(1, REPLICATION_WAIT_MS);
+    if (acknowledged < 1) throw new Error(`no replica acknowledged the outcome within ${REPLICATION_WAIT_MS} ms`);
   }
 
   async delete(): Promise<void> {
