@@ -14,11 +14,17 @@
  * turns within a round so the machine's load falls on all of them alike.
  * Prints one JSON line.
  *
- * Targets (issue 24): local export <= 0.4x restic dump; S3 <= 1.5x local.
+ * And a restore job through the fleet (lib/restore-job.ts): queued to its
+ * domain running on a sim host, against the export alone and against the
+ * same restore run directly in this process.
+ *
+ * Targets (issue 24): local export <= 0.4x restic dump; S3 <= 1.5x local;
+ * restore job <= 1.2x the export.
  *
  * Runs the built CLI (packages/cli/dist): `npm run build` first.
  * Options (env): BENCH_RESTORE_MIB (default 1024), BENCH_RESTORE_ROUNDS (3),
- * BENCH_RESTORE_S3 (1; 0 skips the S3 store).
+ * BENCH_RESTORE_S3 (1; 0 skips the S3 store), BENCH_RESTORE_JOB (1; 0 skips
+ * the restore job, which needs Redis: XENFLEET_REDIS, default the local one).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
@@ -28,10 +34,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startTestS3Server } from "@xenfleet/store/testing";
 import { baselineToolEnv } from "./lib/baseline-env.js";
+import { timeRestoreJobs } from "./lib/restore-job.js";
 
 const MIB = Number(process.env.BENCH_RESTORE_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_RESTORE_ROUNDS ?? 3);
 const WITH_S3 = process.env.BENCH_RESTORE_S3 !== "0";
+const WITH_JOB = process.env.BENCH_RESTORE_JOB !== "0";
 const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", "cli", "bin", "xenfleet.js");
 
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
       stores.push({ name: "s3", url, env: { ...process.env, ...env } });
     }
     const runs: Record<string, { cmd: string; args: string[]; env: NodeJS.ProcessEnv }> = {};
+    let localImage = "";
     for (const s of stores) {
       const out = run(
         process.execPath,
@@ -91,6 +100,7 @@ async function main(): Promise<void> {
         s.env,
       );
       const { imageId } = JSON.parse(out) as { imageId: string };
+      if (s.name === "local") localImage = imageId;
       runs[`xenfleet_${s.name}`] = {
         cmd: process.execPath,
         args: [CLI, "image", "export", imageId, "-", "--store", s.url],
@@ -125,6 +135,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++)
       for (const [name, r] of Object.entries(runs)) times[name]!.push(await timedToNull(r.cmd, r.args, r.env));
 
+    if (WITH_JOB) {
+      const jobs = await timeRestoreJobs(dir, join(dir, "store"), localImage, MIB * 2 ** 20, ROUNDS);
+      times.restoreJob = jobs.job;
+      times.restoreDirect = jobs.direct;
+    } else notes.push("BENCH_RESTORE_JOB=0: the restore job was not timed");
+
     const seconds = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, round(median(v))]));
     const local = seconds.xenfleet_local!;
     const ratio = (a: number | undefined, b: number | undefined) =>
@@ -141,10 +157,13 @@ async function main(): Promise<void> {
         localVsBorgFixed4k: ratio(local, seconds.borgFixed4k),
         localVsCat: ratio(local, seconds.cat),
         s3VsLocal: ratio(seconds.xenfleet_s3, local),
+        restoreJobVsExport: ratio(seconds.restoreJob, local),
+        restoreJobVsDirect: ratio(seconds.restoreJob, seconds.restoreDirect),
       },
       targets: {
         localVsRestic: seconds.restic === undefined ? null : local <= 0.4 * seconds.restic,
         s3VsLocal: seconds.xenfleet_s3 === undefined ? null : seconds.xenfleet_s3 <= 1.5 * local,
+        restoreJobVsExport: seconds.restoreJob === undefined ? null : seconds.restoreJob <= 1.2 * local,
       },
       notes,
     };
