@@ -46,9 +46,13 @@ const KILLS = Number(process.env.CHAOS_KILLS ?? 30);
 /**
  * The waits fit inside the test's own limit, so a run that gets stuck ends
  * by saying which jobs are stuck and what their workers logged about them.
+ * Settling may take a job's whole retry policy after the last kill: its
+ * backoffs (10 + 20 + 40 + 80 s, DEFAULT_JOB_OPTIONS) and, for each kill
+ * that held it, a lock lapse and a stalled check (30 + 15 s), so a job that
+ * failed each attempt settles (as failed, with its reason) within about 300 s.
  */
 const IMAGES_WAIT_MS = 150_000;
-const SETTLE_WAIT_MS = 180_000;
+const SETTLE_WAIT_MS = 300_000;
 const TEST_TIMEOUT_MS = IMAGES_WAIT_MS + SETTLE_WAIT_MS + 60_000;
 
 describe("workers killed at random instants", () => {
