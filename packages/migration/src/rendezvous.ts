@@ -9,8 +9,7 @@
  * ("committed" | "aborted", written once, see commit.ts) and reason.
  * The record expires a day after its last write.
  */
-import type { Redis } from "ioredis";
-import { keys } from "@xenfleet/jobs";
+import { keys, type RedisClient } from "@xenfleet/jobs";
 import { MigrationFailedError } from "./errors.js";
 import { realClock, type Clock } from "./throttle.js";
 
@@ -32,7 +31,7 @@ export class MigrationRecord {
   readonly key: string;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
     readonly migrationId: string,
     private readonly clock: Clock = realClock,
