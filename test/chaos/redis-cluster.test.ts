@@ -17,9 +17,11 @@
  * that job runs again. So after the failover a domain may have an extra
  * image, never none.
  */
+import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBatch, waitForBatch } from "@xenfleet/fleet";
@@ -37,6 +39,7 @@ import {
   keys,
   listHosts,
   type RedisClient,
+  scanKeys,
 } from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
 import {
@@ -46,8 +49,9 @@ import {
   waitForJobsSettled,
   type ExpectedDomain,
 } from "./invariants.js";
-import { chaosPrefix, RedisCluster, type RedisServer, ServiceProc, tempDir, until } from "./procs.js";
+import { chaosPrefix, ROOT, RedisCluster, type RedisServer, ServiceProc, tempDir, until } from "./procs.js";
 
+const run = promisify(execFile);
 const MiB = 2 ** 20;
 /** Hosts with domains to save; RESTORE_HOST starts empty and receives a restore. */
 const HOSTS = ["c1", "c2"];
@@ -171,12 +175,29 @@ describe("the fleet on a Redis Cluster", () => {
     expect(counts.get(owner)).toBeGreaterThan(TOTAL);
     for (const [node, count] of counts) if (node !== owner) expect(count).toBe(0);
 
+    // SCAN reaches them on a cluster too (it scans every master).
+    let scanned = 0;
+    for await (const found of scanKeys(conn, keys.all(prefix))) scanned += found.length;
+    expect(scanned).toBe(counts.get(owner));
+
     const store = await openStore(storeUrl, {});
     try {
       expect((await listImageRefs(store)).length).toBe(TOTAL);
     } finally {
       await store.close();
     }
+  });
+
+  it("answers the CLI through the cluster URL", async () => {
+    const cli = join(ROOT, "packages", "cli", "src", "main.ts");
+    const { stdout } = await run(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", cli, "hosts", "--json", "--redis", cluster.url, "--prefix", prefix],
+      { cwd: ROOT },
+    );
+    const listed = JSON.parse(stdout) as { ok: boolean; hosts: { host: string; state: string }[] };
+    expect(listed.ok).toBe(true);
+    expect(listed.hosts.map((h) => [h.host, h.state])).toEqual([...HOSTS, RESTORE_HOST].map((h) => [h, "up"]));
   });
 
   it("restores an image onto another host, where its memory digest equals the original's", async () => {
