@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Queue } from "bullmq";
 import { SimHost } from "@xenfleet/hypervisor";
-import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, JOB_SPECS, jobData, type RedisClient } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  createRedis,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";

@@ -27,7 +27,15 @@ import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBatch, waitForBatch } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
-import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, createRedis, hostQueue, listHosts, type RedisClient } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  createRedis,
+  hostQueue,
+  listHosts,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { listImageRefs } from "@xenfleet/image";
 import { openStore } from "@xenfleet/store";
 import {

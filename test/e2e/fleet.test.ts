@@ -18,7 +18,16 @@ import {
   waitForBatch,
   type BatchReport,
 } from "@xenfleet/fleet";
-import { COMPRESS_QUEUE, CONTROLLER_QUEUE, getHost, hostQueue, JOB_SPECS, jobData, listHosts, type RedisClient } from "@xenfleet/jobs";
+import {
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  getHost,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  listHosts,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import {
   deletePrefix,
   fileUrl,

@@ -54,7 +54,11 @@ function controllerQueue(redis: RedisClient, prefix: string): Queue {
   return new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
 }
 
-export async function batchProgress(redis: RedisClient, prefix: string, jobId: string): Promise<BatchProgress | undefined> {
+export async function batchProgress(
+  redis: RedisClient,
+  prefix: string,
+  jobId: string,
+): Promise<BatchProgress | undefined> {
   const queue = controllerQueue(redis, prefix);
   try {
     return await progressOf(queue, jobId);

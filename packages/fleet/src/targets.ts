@@ -34,7 +34,11 @@ export class UnknownHostError extends Error {
 }
 
 /** Targets on `hosts` (every registered host when absent). */
-export async function batchTargets(redis: RedisClient, prefix: string, hosts?: readonly string[]): Promise<BatchTargets> {
+export async function batchTargets(
+  redis: RedisClient,
+  prefix: string,
+  hosts?: readonly string[],
+): Promise<BatchTargets> {
   const all = await listHosts(redis, prefix);
   if (hosts !== undefined) {
     const missing = hosts.filter((h) => !all.some((s) => s.id === h));

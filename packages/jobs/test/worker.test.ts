@@ -1,7 +1,14 @@
 import type { Queue } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { XenfleetError } from "@xenfleet/core";
-import { createMetrics, hostQueue, runWorker, type RunWorkerOptions, type WorkerHandle, type RedisClient } from "../src/index.js";
+import {
+  createMetrics,
+  hostQueue,
+  runWorker,
+  type RunWorkerOptions,
+  type WorkerHandle,
+  type RedisClient,
+} from "../src/index.js";
 import {
   deferred,
   deletePrefix,

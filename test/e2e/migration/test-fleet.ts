@@ -87,7 +87,12 @@ export class TestFleet {
 }
 
 /** Waits until every named host shows as up in the registry. */
-export async function waitForHosts(redis: RedisClient, prefix: string, ids: string[], timeoutMs = 60_000): Promise<void> {
+export async function waitForHosts(
+  redis: RedisClient,
+  prefix: string,
+  ids: string[],
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const up = new Set((await listHosts(redis, prefix)).filter((h) => h.state === "up").map((h) => h.id));

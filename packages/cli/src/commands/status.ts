@@ -8,7 +8,15 @@ import { sleep } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { activeSaveSlots, getLimits, listBatches, listSchedules, type BatchProgress } from "@xenfleet/fleet";
-import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, listHosts, type HostState, type RedisClient } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  hostQueue,
+  listHosts,
+  type HostState,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { emit, iso } from "../output.js";
 import { addRedisOptions, withRedis } from "./fleet-options.js";
 import { batchStep, tracker } from "./progress.js";

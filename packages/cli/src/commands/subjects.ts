@@ -19,7 +19,11 @@ export async function upHost(redis: RedisClient, prefix: string, host: string): 
 }
 
 /** Each of `hosts` must be registered. */
-export async function registeredHosts(redis: RedisClient, prefix: string, hosts: readonly string[]): Promise<HostStatus[]> {
+export async function registeredHosts(
+  redis: RedisClient,
+  prefix: string,
+  hosts: readonly string[],
+): Promise<HostStatus[]> {
   const all = await listHosts(redis, prefix);
   const missing = hosts.find((h) => !all.some((s) => s.id === h));
   if (missing !== undefined) throw unknownHost(missing);
