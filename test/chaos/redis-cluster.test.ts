@@ -32,6 +32,7 @@ import {
   COMPRESS_QUEUE,
   CONTROLLER_QUEUE,
   createRedis,
+  forgetDownHost,
   getHost,
   hostQueue,
   jobData,
@@ -136,8 +137,11 @@ describe("the fleet on a Redis Cluster", () => {
     return out;
   }
 
-  /** A batch of every domain with compression; `midway` runs once the first saves are done. Returns the compressions run. */
-  async function batch(midway?: () => Promise<void>): Promise<number> {
+  /**
+   * A batch of every domain with compression; `midway` runs once the first
+   * saves are done, told how many are. Returns the compressions run.
+   */
+  async function batch(midway?: (savedSoFar: number) => Promise<void>): Promise<number> {
     const before = new Set((await jobsNow()).map((j) => `${j.queue}/${j.id}`));
     const started = await startBatch(conn, prefix, { store: "main", mode: "checkpoint", labels: [], compress: true });
     expect(started.total).toBe(TOTAL);
@@ -147,16 +151,18 @@ describe("the fleet on a Redis Cluster", () => {
       );
       const completed = async () =>
         (await Promise.all(saveQueues.map((q) => q.getCompletedCount()))).reduce((a, b) => a + b, 0);
+      let savedSoFar: number;
       try {
         // Saves of an earlier batch are completed already: count this batch's from what is there now.
         const earlier = await completed();
         await until("the first saves of the batch", async () =>
           (await completed()) >= earlier + 2 ? true : undefined,
         );
+        savedSoFar = (await completed()) - earlier;
       } finally {
         await Promise.all(saveQueues.map((q) => q.close()));
       }
-      await midway();
+      await midway(savedSoFar);
     }
     const done = await waitForBatch(conn, prefix, started.jobId, { intervalMs: 200 });
     expect(done.error).toBeUndefined();
@@ -237,7 +243,8 @@ describe("the fleet on a Redis Cluster", () => {
   it("loses the master of the prefix's slot mid-batch: its replica takes over and the batch completes, nothing lost", async () => {
     const old: RedisServer = await cluster.masterOf(keys.hosts(prefix));
     let promoted: RedisServer | undefined;
-    const compressions = await batch(async () => {
+    const compressions = await batch(async (savedSoFar) => {
+      expect(savedSoFar).toBeLessThan(TOTAL);
       await old.kill();
       promoted = await cluster.failedOver(keys.hosts(prefix), old);
     });
@@ -260,5 +267,14 @@ describe("the fleet on a Redis Cluster", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("forgets a host whose heartbeat lapsed (WATCH and MULTI on a duplicate of the cluster connection)", async () => {
+    // Every service is stopped by now: each host's heartbeat lapses.
+    await until("the restore host to show as down", async () =>
+      (await getHost(conn, prefix, RESTORE_HOST))?.state === "down" ? true : undefined,
+    );
+    expect(await forgetDownHost(conn, prefix, RESTORE_HOST)).toBe(true);
+    expect((await listHosts(conn, prefix)).map((h) => h.id)).toEqual(HOSTS);
   });
 });
