@@ -185,6 +185,17 @@ describe("the fleet on a Redis Cluster", () => {
     let scanned = 0;
     for await (const found of scanKeys(conn, keys.all(prefix))) scanned += found.length;
     expect(scanned).toBe(counts.get(owner));
+    // Keys in many slots, so on every master: SCAN finds each of them.
+    const probes = Array.from({ length: 30 }, (_, i) => `probe:{${prefix}-${i}}`);
+    for (const key of probes) await conn.set(key, "1");
+    try {
+      expect([...(await cluster.keyCounts()).values()].every((n) => n > 0)).toBe(true);
+      const found: string[] = [];
+      for await (const batch of scanKeys(conn, `probe:{${prefix}-*`)) found.push(...batch);
+      expect(new Set(found)).toEqual(new Set(probes));
+    } finally {
+      for (const key of probes) await conn.del(key);
+    }
 
     const store = await openStore(storeUrl, {});
     try {
