@@ -344,7 +344,7 @@ export class RedisCluster {
   private async ready(): Promise<true | undefined> {
     for (const node of this.nodes) {
       if (node.child === undefined) continue;
-      const ok = await this.ask(node.port, async (c) => {
+      const ok = await this.onNode(node.port, async (c) => {
         if (!(await c.cluster("INFO")).includes("cluster_state:ok")) return false;
         const replication = await c.info("replication");
         return replication.includes("role:master") || replication.includes("master_link_status:up");
@@ -354,7 +354,8 @@ export class RedisCluster {
     return true;
   }
 
-  private async ask<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
+  /** Runs `fn` on a connection of its own to the node on `port` (a node, not the cluster: no redirections). */
+  async onNode<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
     const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, retryStrategy: () => null });
     try {
       await client.connect();
@@ -367,7 +368,7 @@ export class RedisCluster {
   /** The node that serves `key`'s hash slot now, as a live node sees it. */
   async masterOf(key: string): Promise<RedisServer> {
     const live = this.nodes.find((n) => n.child !== undefined)!;
-    const port = await this.ask(live.port, async (c) => {
+    const port = await this.onNode(live.port, async (c) => {
       const slot = Number(await c.cluster("KEYSLOT", key));
       // Each range: first slot, last slot, then its master [host, port, id] and its replicas.
       const ranges = await c.cluster("SLOTS");
@@ -378,12 +379,21 @@ export class RedisCluster {
     return node;
   }
 
+  /** The replica of `master`. */
+  async replicaOf(master: RedisServer): Promise<RedisServer> {
+    const info = await this.onNode(master.port, (c) => c.info("replication"));
+    const port = Number(/^slave0:.*port=(\d+)/m.exec(info)?.[1]);
+    const node = this.nodes.find((n) => n.port === port);
+    if (node === undefined) throw new Error(`the master on ${master.port} has no replica`);
+    return node;
+  }
+
   /** How many keys each live master holds. */
   async keyCounts(): Promise<Map<RedisServer, number>> {
     const counts = new Map<RedisServer, number>();
     for (const node of this.nodes) {
       if (node.child === undefined) continue;
-      await this.ask(node.port, async (c) => {
+      await this.onNode(node.port, async (c) => {
         if ((await c.info("replication")).includes("role:master")) counts.set(node, await c.dbsize());
       });
     }

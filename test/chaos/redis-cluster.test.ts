@@ -42,6 +42,7 @@ import {
   type RedisClient,
   scanKeys,
 } from "@xenfleet/jobs";
+import { MigrationRecord } from "@xenfleet/migration";
 import { openStore } from "@xenfleet/store";
 import {
   checkDomains,
@@ -249,6 +250,33 @@ describe("the fleet on a Redis Cluster", () => {
     await until("the restore host to stop listing the copy", async () =>
       (await getHost(conn, prefix, RESTORE_HOST))?.info?.domains.length === 0 ? true : undefined,
     );
+  });
+
+  it("reports a migration's outcome only once the replica of the record's master holds it", async () => {
+    const owner = await cluster.masterOf(keys.migration(prefix, "m-cluster"));
+    const replica = await cluster.replicaOf(owner);
+    const record = new MigrationRecord(conn, prefix, "m-cluster");
+    await record.set({ source: HOSTS[0]!, target: HOSTS[1]! });
+    // A frozen replica cannot acknowledge: decide waits (WAIT) on the record's own master.
+    replica.child!.kill("SIGSTOP");
+    let reported: string | undefined;
+    const decided = record.decide("committed").then((o) => (reported = o));
+    try {
+      await until("decide to wait for a replica on the record's master", async () =>
+        String(await cluster.onNode(owner.port, (c) => c.client("LIST"))).includes("cmd=wait") ? true : undefined,
+      );
+      expect(await cluster.onNode(owner.port, (c) => c.hget(record.key, "outcome"))).toBe("committed");
+      expect(reported).toBeUndefined();
+    } finally {
+      replica.child!.kill("SIGCONT");
+    }
+    expect(await decided).toBe("committed");
+    const onReplica = await cluster.onNode(replica.port, async (c) => {
+      await c.readonly();
+      return c.hget(record.key, "outcome");
+    });
+    expect(onReplica).toBe("committed");
+    await record.delete();
   });
 
   it("loses the master of the prefix's slot mid-batch: its replica takes over and the batch completes, nothing lost", async () => {

@@ -55,6 +55,7 @@ export {
   type RedisClient,
   type RedisTarget,
 } from "./connection.js";
+export { nodeForKey } from "./node-for-key.js";
 export { scanKeys } from "./scan.js";
 export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from "./logger.js";
 export { createMetrics, type FleetMetrics, type JobOutcome, type MetricsOptions } from "./metrics.js";
