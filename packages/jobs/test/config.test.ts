@@ -118,7 +118,7 @@ describe("configuration", () => {
       maxRetriesPerRequest: null,
     });
     expect(clusterOptions(target, "producer").redisOptions?.maxRetriesPerRequest).toBe(3);
-    expect(clusterOptions(target, "worker").redisOptions?.host).toBeUndefined();
+    expect(clusterOptions(target, "worker").redisOptions).not.toHaveProperty("host");
     expect(describeRedis(target)).toBe("redis+cluster://fleet:***@c1:7000,c2:6379,[::1]:7002");
     expect(
       parseEnv(fleetEnvSchema, { XENFLEET_REDIS: "redis+cluster://c1:7000,c2:7001", XENFLEET_STORE: "s3://b/p" })
