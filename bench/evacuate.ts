@@ -30,11 +30,10 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { serviceCommand } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
 import { parseSize } from "@xenfleet/core";
-import { bullPrefix, hostQueue, jobData, keys, listHosts } from "@xenfleet/jobs";
+import { bullPrefix, createRedis, hostQueue, jobData, keys, listHosts, scanKeys } from "@xenfleet/jobs";
 import { parseRate } from "@xenfleet/migration";
 import { runEvacuation } from "@xenfleet/fleet";
 import { cpuOf, cpuSince, type CpuTimes } from "./lib/proc-cpu.js";
@@ -58,7 +57,7 @@ const hostIds = Array.from({ length: nHosts }, (_, i) => `h${i + 1}`);
 const drained = hostIds.slice(0, 2);
 
 const dir = await mkdtemp(join(tmpdir(), "xf-bench-evac-"));
-const redis = new Redis(values.redis);
+const redis = createRedis(values.redis, "worker", "xenfleet-bench");
 const prefix = `bench-${randomBytes(4).toString("hex")}`;
 const children: ChildProcess[] = [];
 const queues: Queue[] = [];
@@ -196,8 +195,7 @@ try {
   for (const q of queues) await q.close();
   for (const c of children) c.kill("SIGTERM");
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
-  const found = await redis.keys(keys.all(prefix));
-  if (found.length) await redis.del(...found);
+  for await (const found of scanKeys(redis, keys.all(prefix))) await redis.del(...found);
   redis.disconnect();
   await rm(dir, { recursive: true, force: true });
 }

@@ -50,9 +50,9 @@ import {
   keys,
   listHosts,
   runWorker,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
-import type { Redis } from "ioredis";
 import { cpuOf, cpuSince } from "./lib/proc-cpu.js";
 
 const { values: args } = parseArgs({
@@ -304,7 +304,7 @@ async function directHost(
 }
 
 /** Mean round trip of an empty job through Redis, with a worker in this process. */
-async function emptyJobRoundTrip(producer: Redis, url: string, benchPrefix: string): Promise<number> {
+async function emptyJobRoundTrip(producer: RedisClient, url: string, benchPrefix: string): Promise<number> {
   const name = "bench-empty";
   const connection = createRedis(url, "worker", "bench-worker");
   const eventsConnection = createRedis(url, "worker", "bench-events");
@@ -365,7 +365,7 @@ interface CompressRun {
  * outside it); each job's bytes count in proportion to its time inside it.
  */
 async function compressRun(
-  producer: Redis,
+  producer: RedisClient,
   benchPrefix: string,
   store: string,
   workers: number,

@@ -14,10 +14,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Redis } from "ioredis";
 import { SimHost } from "@xenfleet/hypervisor";
 import { parseSize } from "@xenfleet/core";
-import { keys } from "@xenfleet/jobs";
+import { createRedis, keys, scanKeys } from "@xenfleet/jobs";
 import { MigrationRecord, receiveLive, sendLive } from "@xenfleet/migration";
 import type { Compression } from "@xenfleet/store";
 
@@ -35,7 +34,7 @@ const compressions = values.compress.split(",") as Compression[];
 const PAGE = 4096;
 
 const dir = await mkdtemp(join(tmpdir(), "xf-bench-mig-"));
-const redis = new Redis(values.redis);
+const redis = createRedis(values.redis, "worker", "xenfleet-bench");
 const prefix = `bench-${randomBytes(4).toString("hex")}`;
 try {
   const hosts = [await SimHost.open(join(dir, "a")), await SimHost.open(join(dir, "b"))];
@@ -88,8 +87,7 @@ try {
     }),
   );
 } finally {
-  const found = await redis.keys(keys.all(prefix));
-  if (found.length) await redis.del(...found);
+  for await (const found of scanKeys(redis, keys.all(prefix))) await redis.del(...found);
   redis.disconnect();
   await rm(dir, { recursive: true, force: true });
 }

@@ -11,10 +11,9 @@
  * - corruption: a corrupt object is reported by name, never restored silently.
  */
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { SimHost } from "@xenfleet/hypervisor";
 import { gc, isStale, listImageRefs, listLocks, parseImageId, verifyImage, type GcResult } from "@xenfleet/image";
-import { bullPrefix } from "@xenfleet/jobs";
+import { bullPrefix, type RedisClient } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
 
 export interface JobOutcome {
@@ -28,7 +27,7 @@ export interface JobOutcome {
 
 /** The state of each job; violations for any not settled, or failed without a reason. */
 export async function checkJobsSettled(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   jobs: readonly { queue: string; id: string }[],
 ): Promise<{ violations: string[]; outcomes: JobOutcome[] }> {
@@ -71,7 +70,7 @@ export async function checkJobsSettled(
  * the last result either way: on timeout, its violations say what is stuck.
  */
 export async function waitForJobsSettled(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   jobs: () => Promise<readonly { queue: string; id: string }[]> | readonly { queue: string; id: string }[],
   timeoutMs: number,

@@ -9,9 +9,16 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { SimHost } from "@xenfleet/hypervisor";
-import { bullPrefix, COMPRESS_QUEUE, createRedis, hostQueue, JOB_SPECS, jobData } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  createRedis,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { openStore } from "@xenfleet/store";
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -64,7 +71,7 @@ describe("workers killed at random instants", () => {
   const random = seededRandom(CHAOS_SEED);
   const procs: ServiceProc[] = [];
   const expected: ExpectedDomain[] = [];
-  let conn: Redis;
+  let conn: RedisClient;
   /** A run that found violations keeps its workers' logs and state for reading. */
   let keep = false;
 

@@ -10,10 +10,9 @@ import { once } from "node:events";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
-import { createRedis } from "@xenfleet/jobs";
+import { createRedis, type RedisClient } from "@xenfleet/jobs";
 import { MigrationRecord, receiveLive, sendLive } from "@xenfleet/migration";
 import { checkDomains } from "./invariants.js";
 import { CHAOS_SEED, SHARED_REDIS, chaosPrefix, deletePrefix, seededRandom, tempDir } from "./procs.js";
@@ -67,7 +66,7 @@ describe("live migration with the connection cut midway", () => {
   const prefix = chaosPrefix();
   const dir = tempDir();
   const random = seededRandom(CHAOS_SEED + 2);
-  let conn: Redis;
+  let conn: RedisClient;
 
   beforeAll(() => {
     conn = createRedis(SHARED_REDIS, "producer", "xenfleet-chaos");

@@ -10,10 +10,9 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { FlowProducer, Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
-import { bullPrefix, createRedis, hostQueue, JOB_SPECS, jobData, listHosts } from "@xenfleet/jobs";
+import { bullPrefix, createRedis, hostQueue, JOB_SPECS, jobData, listHosts, type RedisClient } from "@xenfleet/jobs";
 import { checkDomains, waitForJobsSettled, type ExpectedDomain } from "./invariants.js";
 import {
   CHAOS_SEED,
@@ -37,7 +36,7 @@ describe("live migrations with workers killed midway", () => {
   const simDir = (host: string) => join(dir, "hosts", host);
   const random = seededRandom(CHAOS_SEED + 1);
   const workers = new Map<string, ServiceProc>();
-  let conn: Redis;
+  let conn: RedisClient;
   let flows: FlowProducer;
 
   beforeAll(async () => {

@@ -275,6 +275,148 @@ export class SentinelRedis {
   }
 }
 
+/**
+ * A Redis Cluster on free loopback ports: `masters` masters sharing the
+ * 16384 slots and `replicasPerMaster` replicas of each, made by
+ * `redis-cli --cluster create`. A replica takes over its master's slots two
+ * seconds after the master stops answering (cluster-node-timeout).
+ */
+export class RedisCluster {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  static async start(dir: string, masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
+        const nodeDir = join(dir, `node-${i}`);
+        // The cluster bus gets a free port of its own: port + 10000, Redis's default, may be taken or past 65535.
+        const busPort = await freePort();
+        nodes.push(
+          await RedisServer.start(nodeDir, [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            join(nodeDir, "nodes.conf"),
+            "--cluster-node-timeout",
+            "2000",
+            "--cluster-port",
+            String(busPort),
+            "--repl-diskless-sync-delay",
+            "0",
+          ]),
+        );
+      }
+      const create = spawn(
+        "redis-cli",
+        [
+          "--cluster",
+          "create",
+          ...nodes.map((n) => `127.0.0.1:${n.port}`),
+          "--cluster-replicas",
+          String(replicasPerMaster),
+          "--cluster-yes",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let output = "";
+      create.stdout!.on("data", (d) => (output += String(d)));
+      create.stderr!.on("data", (d) => (output += String(d)));
+      const [code] = (await once(create, "exit")) as [number | null];
+      if (code !== 0) throw new Error(`redis-cli --cluster create exited (${String(code)}): ${output.slice(-1000)}`);
+      const cluster = new RedisCluster(nodes);
+      await until(
+        "every cluster node to see the cluster whole and every replica in sync",
+        () => cluster.ready(),
+        60_000,
+      );
+      return cluster;
+    } catch (err) {
+      await Promise.all(nodes.map((n) => n.kill()));
+      throw err;
+    }
+  }
+
+  get url(): string {
+    return `redis+cluster://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(",")}`;
+  }
+
+  /** True once every live node says the cluster is ok and every live replica holds its master's data. */
+  private async ready(): Promise<true | undefined> {
+    for (const node of this.nodes) {
+      if (node.child === undefined) continue;
+      const ok = await this.onNode(node.port, async (c) => {
+        if (!(await c.cluster("INFO")).includes("cluster_state:ok")) return false;
+        const replication = await c.info("replication");
+        return replication.includes("role:master") || replication.includes("master_link_status:up");
+      });
+      if (!ok) return undefined;
+    }
+    return true;
+  }
+
+  /** Runs `fn` on a connection of its own to the node on `port` (a node, not the cluster: no redirections). */
+  async onNode<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
+    const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, retryStrategy: () => null });
+    try {
+      await client.connect();
+      return await fn(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** The node that serves `key`'s hash slot now, as a live node sees it. */
+  async masterOf(key: string): Promise<RedisServer> {
+    const live = this.nodes.find((n) => n.child !== undefined)!;
+    const port = await this.onNode(live.port, async (c) => {
+      const slot = Number(await c.cluster("KEYSLOT", key));
+      // Each range: first slot, last slot, then its master [host, port, id] and its replicas.
+      const ranges = await c.cluster("SLOTS");
+      return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+    });
+    const node = this.nodes.find((n) => n.port === port);
+    if (node === undefined) throw new Error(`no node of this cluster serves ${key}`);
+    return node;
+  }
+
+  /** The replica of `master`. */
+  async replicaOf(master: RedisServer): Promise<RedisServer> {
+    const info = await this.onNode(master.port, (c) => c.info("replication"));
+    const port = Number(/^slave0:.*port=(\d+)/m.exec(info)?.[1]);
+    const node = this.nodes.find((n) => n.port === port);
+    if (node === undefined) throw new Error(`the master on ${master.port} has no replica`);
+    return node;
+  }
+
+  /** How many keys each live master holds. */
+  async keyCounts(): Promise<Map<RedisServer, number>> {
+    const counts = new Map<RedisServer, number>();
+    for (const node of this.nodes) {
+      if (node.child === undefined) continue;
+      await this.onNode(node.port, async (c) => {
+        if ((await c.info("replication")).includes("role:master")) counts.set(node, await c.dbsize());
+      });
+    }
+    return counts;
+  }
+
+  /** Waits until a node other than `old` serves `key` and the cluster is ok again. */
+  async failedOver(key: string, old: RedisServer): Promise<RedisServer> {
+    return until(
+      `a replica to take over ${key} from the master on ${old.port}`,
+      async () => {
+        const now = await this.masterOf(key);
+        return now !== old && (await this.ready()) ? now : undefined;
+      },
+      60_000,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+  }
+}
+
 // Key cleanup and polling are the same as the end-to-end suites use.
 export { deletePrefix, until } from "../e2e/helpers.js";
 

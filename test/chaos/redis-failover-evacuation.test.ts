@@ -20,7 +20,6 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import {
@@ -32,6 +31,7 @@ import {
   listHosts,
   parseProgress,
   parseResult,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import { checkDomains, type ExpectedDomain } from "./invariants.js";
 import { SentinelRedis, ServiceProc, chaosPrefix, tempDir, until } from "./procs.js";
@@ -51,7 +51,7 @@ describe("Redis failed over by Sentinel in the middle of an evacuation", () => {
   const procs: ServiceProc[] = [];
   const expected: ExpectedDomain[] = [];
   let redis: SentinelRedis;
-  let conn: Redis;
+  let conn: RedisClient;
 
   beforeAll(async () => {
     redis = await SentinelRedis.start(join(dir, "redis"));

@@ -24,11 +24,18 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBatch, waitForBatch } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
-import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, createRedis, hostQueue, listHosts } from "@xenfleet/jobs";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  createRedis,
+  hostQueue,
+  listHosts,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { listImageRefs } from "@xenfleet/image";
 import { openStore } from "@xenfleet/store";
 import {
@@ -100,7 +107,7 @@ describe.each(OUTAGES)("Redis %s in the middle of a batch", (how, startRedis) =>
   const procs: ServiceProc[] = [];
   const expected: ExpectedDomain[] = [];
   let redis: Outage & { exactlyOnce: boolean };
-  let conn: Redis;
+  let conn: RedisClient;
 
   beforeAll(async () => {
     redis = await startRedis(dir);

@@ -5,7 +5,6 @@
  * to another host's queue is refused there (it used to run).
  */
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bullPrefix,
@@ -15,11 +14,12 @@ import {
   jobData,
   runWorker,
   type WorkerHandle,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import { SHARED_REDIS, chaosPrefix, deletePrefix, waitFor } from "./procs.js";
 
-let conn: Redis;
-let workerConn: Redis;
+let conn: RedisClient;
+let workerConn: RedisClient;
 const prefix = chaosPrefix();
 const logger = createLogger({ service: "security-jobs", level: "silent" });
 

@@ -13,10 +13,9 @@ import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
-import { createRedis } from "@xenfleet/jobs";
+import { createRedis, type RedisClient } from "@xenfleet/jobs";
 import { FrameChannel, FrameEncoder, MigrationRecord, receiveLive, type Listener } from "@xenfleet/migration";
 import { SHARED_REDIS, chaosPrefix, deletePrefix, sleep, tempDir, waitFor } from "./procs.js";
 
@@ -25,7 +24,7 @@ const MiB = 2 ** 20;
 const DOMAIN = "5f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
 let dir: string;
-let conn: Redis;
+let conn: RedisClient;
 let host: SimHost;
 const prefix = chaosPrefix();
 let tls: { key: string; cert: string; ca: string } | undefined;

@@ -14,7 +14,6 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gcHandler, Stores } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
@@ -29,12 +28,13 @@ import {
   JOB_SPECS,
   jobData,
   runWorker,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import { SHARED_REDIS, ServiceProc, chaosPrefix, deletePrefix, tempDir, waitFor } from "./procs.js";
 
 const MiB = 2 ** 20;
 let dir: string;
-let conn: Redis;
+let conn: RedisClient;
 let server: Server;
 let requests = 0;
 let elsewhereUrl: string;

@@ -6,8 +6,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
-import { CONTROLLER_QUEUE } from "@xenfleet/jobs";
+import { CONTROLLER_QUEUE, type RedisClient } from "@xenfleet/jobs";
 import { cli, deletePrefix, fileUrl, queue, redis, REDIS_URL, tempDir, testPrefix } from "./helpers.js";
 
 describe("xenfleet up, the fleet commands, down", () => {
@@ -20,7 +19,7 @@ describe("xenfleet up, the fleet commands, down", () => {
   // The CLI knows the fleet's store as the workers do (XENFLEET_STORE, so "main"): fleet commands given
   // its location send its name.
   const fleetCli = (args: string[]) => cli(args, { XENFLEET_STORE: fileUrl(join(dir, "store")) });
-  let conn: Redis | undefined;
+  let conn: RedisClient | undefined;
 
   afterAll(async () => {
     // Stop the fleet even when a test failed half way.

@@ -14,8 +14,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StreamDecoder } from "@xenfleet/format";
 import { SimHost } from "@xenfleet/hypervisor";
-import { listHosts } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { listHosts, type RedisClient } from "@xenfleet/jobs";
 import {
   cli,
   deletePrefix,
@@ -49,7 +48,7 @@ describe("domains across the fleet: the registry at once, unique uuids, clones",
   const store = ["--store", storeUrl];
   const simDir = (host: string) => join(dir, "hosts", host);
   const procs: Proc[] = [];
-  let conn: Redis;
+  let conn: RedisClient;
 
   async function json(args: string[], code = 0): Promise<Record<string, unknown>> {
     // The CLI knows the fleet's store as its workers do (XENFLEET_STORE, so "main").

@@ -18,8 +18,16 @@ import {
   waitForBatch,
   type BatchReport,
 } from "@xenfleet/fleet";
-import { COMPRESS_QUEUE, CONTROLLER_QUEUE, getHost, hostQueue, JOB_SPECS, jobData, listHosts } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import {
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  getHost,
+  hostQueue,
+  JOB_SPECS,
+  jobData,
+  listHosts,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import {
   deletePrefix,
   fileUrl,
@@ -48,7 +56,7 @@ describe("the fleet, as separate processes", () => {
   const procs = new Map<string, Proc>();
   // host-1's save worker serves Prometheus metrics (a random high port: the machine is shared).
   const metricsPort = 20_000 + Math.floor(Math.random() * 40_000);
-  let conn: Redis;
+  let conn: RedisClient;
   /** Domain uuids by host: [writing its memory, idle]. */
   const domains = new Map<string, [string, string]>();
 

@@ -11,9 +11,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
 import { poll } from "@xenfleet/core";
-import { bullPrefix, createRedis } from "@xenfleet/jobs";
+import { bullPrefix, createRedis, type RedisClient } from "@xenfleet/jobs";
 import { deletePrefix, testPrefix as newTestPrefix, REDIS_URL } from "@xenfleet/jobs/testing";
-import type { Redis } from "ioredis";
 
 export { deletePrefix, REDIS_URL };
 
@@ -32,11 +31,11 @@ export function fileUrl(path: string): string {
   return pathToFileURL(path).href;
 }
 
-export function redis(): Redis {
+export function redis(): RedisClient {
   return createRedis(REDIS_URL, "producer", "xenfleet-e2e");
 }
 
-export function queue(connection: Redis, prefix: string, name: string): Queue {
+export function queue(connection: RedisClient, prefix: string, name: string): Queue {
   return new Queue(name, { connection, prefix: bullPrefix(prefix) });
 }
 

@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { listBatches, removeSchedule, waitForBatch } from "@xenfleet/fleet";
-import { getHost, listHosts, markDraining } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { getHost, listHosts, markDraining, type RedisClient } from "@xenfleet/jobs";
 import {
   cli,
   deletePrefix,
@@ -40,7 +39,7 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
   const fleetCli = (args: string[]) => cli(args, { XENFLEET_STORE: storeUrl });
   const simDir = (host: string) => join(dir, "hosts", host);
   const procs = new Map<string, Proc>();
-  let conn: Redis;
+  let conn: RedisClient;
 
   /** Runs the CLI with --json; its one document. */
   async function json(args: string[], code = 0): Promise<Record<string, unknown>> {

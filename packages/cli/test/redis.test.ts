@@ -25,6 +25,21 @@ describe("a Redis that does not answer", () => {
       expect(r.ms).toBeLessThan(8000);
     },
   );
+
+  it("fails with exit code 3 and one line for a Redis Cluster none of whose nodes answers", async () => {
+    const [a, b] = [await closedPort(), await closedPort()];
+    const r = await xenfleet(["hosts", "--redis", `redis+cluster://:secret@127.0.0.1:${a},127.0.0.1:${b}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`cannot reach Redis at redis+cluster://:***@127.0.0.1:${a},127.0.0.1:${b}`);
+    expect(r.stderr).not.toContain("secret");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("refuses a malformed Cluster URL as a usage error (exit code 2)", async () => {
+    const r = await xenfleet(["hosts", "--redis", "redis+cluster://127.0.0.1:7000/0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("a Cluster URL is redis+cluster://");
+  });
 });
 
 describe("isLocalDefaultRedis", () => {

@@ -11,8 +11,8 @@ import {
   parseProgress,
   parseResult,
   type results,
+  type RedisClient,
 } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
 import type { z } from "zod";
 import type { SkippedDomain } from "./targets.js";
 
@@ -50,11 +50,15 @@ export interface BatchProgress {
   error?: string;
 }
 
-function controllerQueue(redis: Redis, prefix: string): Queue {
+function controllerQueue(redis: RedisClient, prefix: string): Queue {
   return new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
 }
 
-export async function batchProgress(redis: Redis, prefix: string, jobId: string): Promise<BatchProgress | undefined> {
+export async function batchProgress(
+  redis: RedisClient,
+  prefix: string,
+  jobId: string,
+): Promise<BatchProgress | undefined> {
   const queue = controllerQueue(redis, prefix);
   try {
     return await progressOf(queue, jobId);
@@ -64,7 +68,7 @@ export async function batchProgress(redis: Redis, prefix: string, jobId: string)
 }
 
 /** Batches known to the controller queue, newest first. */
-export async function listBatches(redis: Redis, prefix: string, limit = 20): Promise<BatchProgress[]> {
+export async function listBatches(redis: RedisClient, prefix: string, limit = 20): Promise<BatchProgress[]> {
   const queue = controllerQueue(redis, prefix);
   try {
     const jobs = await queue.getJobs(
@@ -139,7 +143,7 @@ async function reportOf(job: Job): Promise<BatchReport> {
 
 /** Poll until the batch has its report (or has failed). */
 export async function waitForBatch(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   jobId: string,
   options: { signal?: AbortSignal; onProgress?: (p: BatchProgress) => void; intervalMs?: number } = {},

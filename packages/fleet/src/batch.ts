@@ -17,8 +17,8 @@ import {
   hostQueue,
   type BatchSaveTarget,
   type JobPayload,
+  type RedisClient,
 } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
 import { getLimits } from "./limits.js";
 import { batchTargets, type DuplicateDomain, type SkippedDomain } from "./targets.js";
 
@@ -50,7 +50,7 @@ export function newBatchId(kind = "batch"): string {
 }
 
 export async function startBatch(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   options: BatchOptions & { batchId?: string },
 ): Promise<StartedBatch> {
@@ -87,7 +87,7 @@ export async function startBatch(
 export async function expandInto(
   job: Job,
   payload: JobPayload<"batch-save">,
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   batchId: string,
   options: { compress: boolean },
@@ -124,7 +124,7 @@ export async function expandInto(
 }
 
 /** Each target host's save queue runs at most `hostSaves` jobs at once, however many workers it has. */
-async function applyHostLimits(redis: Redis, prefix: string, targets: BatchSaveTarget[]): Promise<void> {
+async function applyHostLimits(redis: RedisClient, prefix: string, targets: BatchSaveTarget[]): Promise<void> {
   const { hostSaves } = await getLimits(redis, prefix);
   for (const host of new Set(targets.map((t) => t.host))) {
     const queue = new Queue(hostQueue("save", host), { connection: redis, prefix: bullPrefix(prefix) });

@@ -18,7 +18,6 @@
 import { sleep } from "@xenfleet/core";
 import { createHash } from "node:crypto";
 import { FlowProducer, type Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import {
   bullPrefix,
   hostQueue,
@@ -33,6 +32,7 @@ import {
   type JobResult,
   jobProgress,
   parseProgress,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import { MigrationRecord, RECEIVER_REASON } from "@xenfleet/migration";
 import { type PlanDomain, type PlanHost, planPlacement } from "./placement.js";
@@ -83,7 +83,7 @@ type EvacuateResult = Omit<JobResult<"evacuate">, "v">;
 
 /** The controller's handler for `evacuate` jobs. */
 export async function runEvacuation(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   payload: JobPayload<"evacuate">,
   ctx: EvacuationContext = {},

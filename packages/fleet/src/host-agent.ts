@@ -13,9 +13,9 @@ import {
   updateHostDomains,
   type HostDomain,
   type HostInfo,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import type { HostEnv } from "./host-config.js";
-import type { Redis } from "ioredis";
 
 export interface HostIdentity {
   id: string;
@@ -45,14 +45,14 @@ export async function readHostInfo(hypervisor: Hypervisor, identity: HostIdentit
  * so it is logged, never thrown: the job's work is done.
  */
 export async function publishHostDomains(options: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   host: string;
   hypervisor: Hypervisor;
   logger: Logger;
 }): Promise<void> {
   try {
-    const readAt = await registryClock(options.redis);
+    const readAt = await registryClock(options.redis, options.prefix);
     const [host, domains] = await Promise.all([options.hypervisor.hostInfo(), options.hypervisor.listDomains()]);
     await updateHostDomains(options.redis, options.prefix, options.host, {
       memoryFree: host.freeMemoryBytes,
@@ -69,7 +69,7 @@ function domainOf(d: DomainInfo): HostDomain {
 }
 
 export interface HostAgentOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   hypervisor: Hypervisor;
   identity: HostIdentity;
@@ -101,7 +101,7 @@ export interface HostAgentHandle {
  * finishes, the host is still up): stop it among the service's closers.
  */
 export function startHostAgent(options: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   hypervisor: Hypervisor;
   config: HostEnv;

@@ -7,8 +7,7 @@
  * died expires on its own, so a crash never leaks a slot.
  */
 import { sleep } from "@xenfleet/core";
-import { bullPrefix } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { bullPrefix, type RedisClient } from "@xenfleet/jobs";
 
 export interface FleetLimits {
   /** Saves at once per host. */
@@ -23,11 +22,11 @@ export const DEFAULT_LIMITS: FleetLimits = { hostSaves: 2, fleetSaves: 16 };
 const settingsKey = (prefix: string) => `${bullPrefix(prefix)}:limits:settings`;
 const leasesKey = (prefix: string) => `${bullPrefix(prefix)}:limits:save-leases`;
 
-export async function setLimits(redis: Redis, prefix: string, limits: FleetLimits): Promise<void> {
+export async function setLimits(redis: RedisClient, prefix: string, limits: FleetLimits): Promise<void> {
   await redis.hset(settingsKey(prefix), { hostSaves: limits.hostSaves, fleetSaves: limits.fleetSaves });
 }
 
-export async function getLimits(redis: Redis, prefix: string): Promise<FleetLimits> {
+export async function getLimits(redis: RedisClient, prefix: string): Promise<FleetLimits> {
   const stored = await redis.hgetall(settingsKey(prefix));
   const read = (name: keyof FleetLimits) => {
     const n = Number(stored[name]);
@@ -64,7 +63,7 @@ export interface SaveSlot {
  * not wake in lockstep), then hold it, renewing the lease, until released.
  */
 export async function acquireSaveSlot(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   holder: string,
   signal: AbortSignal,
@@ -93,8 +92,13 @@ export async function acquireSaveSlot(
   };
 }
 
+/** KEYS: leases. Counts the leases not expired by the clock that expires them (see ACQUIRE). */
+const ACTIVE = `
+local t = redis.call('TIME')
+return redis.call('ZCOUNT', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), '+inf')
+`;
+
 /** Saves holding a fleet-wide slot now. */
-export async function activeSaveSlots(redis: Redis, prefix: string): Promise<number> {
-  const [seconds, micros] = await redis.time();
-  return redis.zcount(leasesKey(prefix), Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), "+inf");
+export async function activeSaveSlots(redis: RedisClient, prefix: string): Promise<number> {
+  return (await redis.eval(ACTIVE, 1, leasesKey(prefix))) as number;
 }

@@ -7,8 +7,7 @@
 import { XenfleetError } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
-import { bullPrefix, CONTROLLER_QUEUE, JOB_SPECS, jobData, type JobPayload } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { bullPrefix, CONTROLLER_QUEUE, JOB_SPECS, jobData, type JobPayload, type RedisClient } from "@xenfleet/jobs";
 import { z } from "zod";
 
 export const SCHEDULES = { nightly: "nightly", retention: "retention", gc: "gc" } as const;
@@ -73,7 +72,7 @@ export interface ScheduleInfo {
   next?: number;
 }
 
-function controllerQueue(redis: Redis, prefix: string): Queue {
+function controllerQueue(redis: RedisClient, prefix: string): Queue {
   return new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
 }
 
@@ -86,7 +85,7 @@ function repeatOptions(repeat: Repeat): { pattern: string; tz?: string } | { eve
 
 /** The nightly batch save of every domain on every host that is up (or only on `hosts`). */
 export async function scheduleNightly(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   repeat: Repeat,
   template: { store: string; mode: "checkpoint" | "live" | "suspend"; labels?: string[]; hosts?: string[] },
@@ -103,7 +102,7 @@ export async function scheduleNightly(
 }
 
 export async function scheduleRetention(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   repeat: Repeat,
   data: Omit<JobPayload<"retention">, "v">,
@@ -112,7 +111,7 @@ export async function scheduleRetention(
 }
 
 export async function scheduleGc(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   repeat: Repeat,
   data: Omit<JobPayload<"gc">, "v">,
@@ -121,7 +120,7 @@ export async function scheduleGc(
 }
 
 async function upsert(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   id: ScheduleId,
   repeat: Repeat,
@@ -141,7 +140,7 @@ async function upsert(
   }
 }
 
-export async function removeSchedule(redis: Redis, prefix: string, id: ScheduleId): Promise<boolean> {
+export async function removeSchedule(redis: RedisClient, prefix: string, id: ScheduleId): Promise<boolean> {
   const queue = controllerQueue(redis, prefix);
   try {
     return await queue.removeJobScheduler(SCHEDULES[id]);
@@ -150,7 +149,7 @@ export async function removeSchedule(redis: Redis, prefix: string, id: ScheduleI
   }
 }
 
-export async function listSchedules(redis: Redis, prefix: string): Promise<ScheduleInfo[]> {
+export async function listSchedules(redis: RedisClient, prefix: string): Promise<ScheduleInfo[]> {
   const queue = controllerQueue(redis, prefix);
   try {
     return (await queue.getJobSchedulers(0, -1, true)).map((s) => ({

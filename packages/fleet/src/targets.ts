@@ -6,8 +6,7 @@
  * (a cloned domain, or one caught between two hosts by a migration) is saved
  * on each of them and listed as a duplicate, so the report can say so.
  */
-import { listHosts, type BatchSaveTarget } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { listHosts, type BatchSaveTarget, type RedisClient } from "@xenfleet/jobs";
 
 export interface SkippedDomain {
   host: string;
@@ -35,7 +34,11 @@ export class UnknownHostError extends Error {
 }
 
 /** Targets on `hosts` (every registered host when absent). */
-export async function batchTargets(redis: Redis, prefix: string, hosts?: readonly string[]): Promise<BatchTargets> {
+export async function batchTargets(
+  redis: RedisClient,
+  prefix: string,
+  hosts?: readonly string[],
+): Promise<BatchTargets> {
   const all = await listHosts(redis, prefix);
   if (hosts !== undefined) {
     const missing = hosts.filter((h) => !all.some((s) => s.id === h));

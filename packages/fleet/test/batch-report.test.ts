@@ -15,12 +15,12 @@ import {
   JobNotFoundError,
   jobData,
   jobResult,
+  type RedisClient,
 } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
 import { waitForBatch } from "../src/index.js";
 
 describe("waiting for a batch", () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
 
   beforeEach(() => {

@@ -16,15 +16,15 @@ import {
   jobData,
   runWorker,
   type WorkerHandle,
+  type RedisClient,
 } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
 import { expandInto, startBatch } from "../src/index.js";
 
 const STORE = "main";
 const uuid = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, "0")}`;
 
 describe("batch expansion", () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   const queues: Queue[] = [];
   const handles: WorkerHandle[] = [];

@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { deletePrefix, REDIS_URL, testPrefix } from "@xenfleet/jobs/testing";
-import { createRedis } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { createRedis, type RedisClient } from "@xenfleet/jobs";
 import { acquireSaveSlot, activeSaveSlots, getLimits, setLimits, DEFAULT_LIMITS } from "../src/index.js";
 
 describe("fleet-wide save slots", () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
 
   beforeEach(() => {

@@ -11,7 +11,8 @@ import { storeUrl } from "./schemas/common.js";
 
 /**
  * redis://[user:password@]host[:port][/db]; rediss:// for TLS;
- * redis+sentinel://host:port[,host:port...]/master[/db] through Sentinel.
+ * redis+sentinel://host:port[,host:port...]/master[/db] through Sentinel;
+ * redis+cluster://host:port[,host:port...] for a Redis Cluster.
  */
 export const redisUrlSchema = z
   .string()

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { ConfigError } from "./errors.js";
 
 export interface RedisTarget {
@@ -28,7 +28,21 @@ export interface RedisTarget {
    * `port` are then the first sentinel's.
    */
   sentinel?: { nodes: Array<{ host: string; port: number }>; master: string };
+  /**
+   * A Redis Cluster (redis+cluster://h1:p1,h2:p2): some of its nodes, from
+   * which ioredis learns the rest and which node holds which slot. `host`
+   * and `port` are then the first node's; `db` is 0, the only one a cluster has.
+   */
+  cluster?: { nodes: Array<{ host: string; port: number }> };
 }
+
+/**
+ * A connection made here: one Redis server (direct or through Sentinel) or
+ * a Redis Cluster. Both take the same commands; every key xenfleet uses is
+ * in one hash slot (see names.ts), so multi-key commands, scripts and
+ * MULTI work on either.
+ */
+export type RedisClient = Redis | Cluster;
 
 const TLS_FILE_PARAMS = ["ca", "cert", "key"] as const;
 
@@ -43,12 +57,18 @@ export type ConnectionRole = "worker" | "producer";
 /** redis+sentinel://[user:password@]host:port[,host:port...]/master[/db] */
 const SENTINEL_URL = /^redis\+sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/@]+)\/([^/?#]+)(?:\/(\d+))?\/?$/;
 
+/** redis+cluster://[user:password@]host:port[,host:port...][/] */
+const CLUSTER_URL = /^redis\+cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/@?#]+)\/?$/;
+
 export function parseRedisUrl(url: string): RedisTarget {
   if (url.startsWith("redis+sentinel:")) return parseSentinelUrl(url);
+  if (url.startsWith("redis+cluster:")) return parseClusterUrl(url);
   if (!URL.canParse(url)) throw new ConfigError("XENFLEET_REDIS: not a URL");
   const u = new URL(url);
   if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
-    throw new ConfigError(`XENFLEET_REDIS must use redis://, rediss:// or redis+sentinel://, not ${u.protocol}//`);
+    throw new ConfigError(
+      `XENFLEET_REDIS must use redis://, rediss://, redis+sentinel:// or redis+cluster://, not ${u.protocol}//`,
+    );
   }
   const dbText = u.pathname.replace(/^\//, "");
   const db = dbText === "" ? 0 : Number(dbText);
@@ -80,13 +100,7 @@ function parseSentinelUrl(url: string): RedisTarget {
     throw new ConfigError(
       "XENFLEET_REDIS: a Sentinel URL is redis+sentinel://[user:password@]host:port[,host:port...]/master[/db]",
     );
-  const nodes = m[3]!.split(",").map((node) => {
-    const at = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(node);
-    const port = at?.[2] === undefined ? 26379 : Number(at[2]);
-    if (at === null || port < 1 || port > 65_535)
-      throw new ConfigError(`XENFLEET_REDIS: not a sentinel host:port: ${JSON.stringify(node)}`);
-    return { host: at[1]!.replace(/^\[|\]$/g, ""), port };
-  });
+  const nodes = parseNodes(m[3]!, "sentinel", 26379);
   const db = m[5] === undefined ? 0 : Number(m[5]);
   if (db > 15) throw new ConfigError("XENFLEET_REDIS database must be 0-15");
   const target: RedisTarget = {
@@ -96,6 +110,30 @@ function parseSentinelUrl(url: string): RedisTarget {
     tls: false,
     sentinel: { nodes, master: decodeURIComponent(m[4]!) },
   };
+  if (m[1] !== undefined && m[1] !== "") target.username = decodeURIComponent(m[1]);
+  if (m[2] !== undefined && m[2] !== "") target.password = decodeURIComponent(m[2]);
+  return target;
+}
+
+/** `host:port,host:port`, each port defaulting to `defaultPort`; `what` names a node in errors. */
+function parseNodes(list: string, what: string, defaultPort: number): Array<{ host: string; port: number }> {
+  return list.split(",").map((node) => {
+    const at = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(node);
+    const port = at?.[2] === undefined ? defaultPort : Number(at[2]);
+    if (at === null || port < 1 || port > 65_535)
+      throw new ConfigError(`XENFLEET_REDIS: not a ${what} host:port: ${JSON.stringify(node)}`);
+    return { host: at[1]!.replace(/^\[|\]$/g, ""), port };
+  });
+}
+
+function parseClusterUrl(url: string): RedisTarget {
+  const m = CLUSTER_URL.exec(url);
+  if (m === null)
+    throw new ConfigError(
+      "XENFLEET_REDIS: a Cluster URL is redis+cluster://[user:password@]host:port[,host:port...] (no database: a cluster has only 0)",
+    );
+  const nodes = parseNodes(m[3]!, "cluster node", 6379);
+  const target: RedisTarget = { host: nodes[0]!.host, port: nodes[0]!.port, db: 0, tls: false, cluster: { nodes } };
   if (m[1] !== undefined && m[1] !== "") target.username = decodeURIComponent(m[1]);
   if (m[2] !== undefined && m[2] !== "") target.password = decodeURIComponent(m[2]);
   return target;
@@ -143,9 +181,26 @@ export function redisOptions(target: RedisTarget, role: ConnectionRole): RedisOp
   return options;
 }
 
+/**
+ * ioredis Cluster options: each node's connection gets the target's
+ * credentials and the role's retry policy (BullMQ reads
+ * maxRetriesPerRequest from `redisOptions`), and the cluster as a whole
+ * backs off as a single server does.
+ */
+export function clusterOptions(target: RedisTarget, role: ConnectionRole): ClusterOptions {
+  const { host: _host, port: _port, db: _db, retryStrategy, ...perNode } = redisOptions(target, role);
+  return { redisOptions: perNode, clusterRetryStrategy: retryStrategy };
+}
+
 /** A new ioredis client; the caller owns it and calls `quit()` when done. */
-export function createRedis(url: string, role: ConnectionRole, connectionName?: string): Redis {
-  const options = redisOptions(parseRedisUrl(url), role);
+export function createRedis(url: string, role: ConnectionRole, connectionName?: string): RedisClient {
+  const target = parseRedisUrl(url);
+  if (target.cluster !== undefined) {
+    const options = clusterOptions(target, role);
+    if (connectionName !== undefined) options.redisOptions = { ...options.redisOptions, connectionName };
+    return new Cluster(target.cluster.nodes, options);
+  }
+  const options = redisOptions(target, role);
   if (connectionName !== undefined) options.connectionName = connectionName;
   return new Redis(options);
 }
@@ -157,6 +212,7 @@ export function describeRedis(target: RedisTarget): string {
       ? `${target.username ?? ""}${target.password !== undefined ? ":***" : ""}@`
       : "";
   const hostPort = (h: { host: string; port: number }) => `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`;
+  if (target.cluster !== undefined) return `redis+cluster://${auth}${target.cluster.nodes.map(hostPort).join(",")}`;
   if (target.sentinel !== undefined)
     return `redis+sentinel://${auth}${target.sentinel.nodes.map(hostPort).join(",")}/${target.sentinel.master}/${target.db}`;
   return `${target.tls ? "rediss" : "redis"}://${auth}${hostPort(target)}/${target.db}`;

@@ -6,7 +6,7 @@
  * Redis key expiry, not timestamps, so host clocks do not matter.
  */
 import { sleep } from "@xenfleet/core";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 import { z } from "zod";
 import { hostIdSchema } from "./host-id.js";
 import { keys } from "./names.js";
@@ -49,10 +49,12 @@ export interface HostStatus {
 /**
  * The time that orders readings of a host (microseconds): Redis's own clock,
  * one for every process that writes a registration, so a host clock stepping
- * back cannot freeze a registration behind a reading "from the future".
+ * back cannot freeze a registration behind a reading "from the future". It is
+ * read by a script on the registry's key, not by TIME: on a Redis Cluster,
+ * TIME goes to any node, and only the node holding the registry is one clock.
  */
-export async function registryClock(redis: Redis): Promise<number> {
-  const [seconds, micros] = await redis.time();
+export async function registryClock(redis: RedisClient, prefix: string): Promise<number> {
+  const [seconds, micros] = (await redis.eval("return redis.call('TIME')", 1, keys.hosts(prefix))) as [string, string];
   return Number(seconds) * 1_000_000 + Number(micros);
 }
 
@@ -63,7 +65,7 @@ export async function registryClock(redis: Redis): Promise<number> {
  * written only when no later reading (updateHostDomains) is stored already.
  */
 export async function heartbeat(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   info: HostInfo,
   ttlMs: number,
@@ -71,7 +73,7 @@ export async function heartbeat(
 ): Promise<void> {
   const checked = hostInfoSchema.parse(info);
   await writeRegistration(redis, prefix, checked, {
-    readAt: readAt ?? (await registryClock(redis)),
+    readAt: readAt ?? (await registryClock(redis, prefix)),
     aliveMs: Math.max(1, Math.round(ttlMs)),
   });
 }
@@ -93,7 +95,7 @@ return 1
 `;
 
 async function writeRegistration(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   info: HostInfo,
   options: { readAt: number; aliveMs?: number; onlyIfRegistered?: boolean },
@@ -139,7 +141,7 @@ export interface HostDomainsSnapshot {
  * domain list back after this one.
  */
 export async function updateHostDomains(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   id: string,
   snapshot: HostDomainsSnapshot,
@@ -156,7 +158,7 @@ export async function updateHostDomains(
 }
 
 /** Every registered host with its state, sorted by id. */
-export async function listHosts(redis: Redis, prefix: string): Promise<HostStatus[]> {
+export async function listHosts(redis: RedisClient, prefix: string): Promise<HostStatus[]> {
   const ids = (await redis.smembers(keys.hosts(prefix))).filter((id) => hostIdSchema.safeParse(id).success).sort();
   if (ids.length === 0) return [];
   const pipeline = redis.pipeline();
@@ -181,19 +183,19 @@ export async function listHosts(redis: Redis, prefix: string): Promise<HostStatu
   });
 }
 
-export async function getHost(redis: Redis, prefix: string, id: string): Promise<HostStatus | undefined> {
+export async function getHost(redis: RedisClient, prefix: string, id: string): Promise<HostStatus | undefined> {
   return (await listHosts(redis, prefix)).find((h) => h.id === id);
 }
 
-export async function markDraining(redis: Redis, prefix: string, id: string): Promise<void> {
+export async function markDraining(redis: RedisClient, prefix: string, id: string): Promise<void> {
   await redis.sadd(keys.draining(prefix), hostIdSchema.parse(id));
 }
 
-export async function clearDraining(redis: Redis, prefix: string, id: string): Promise<void> {
+export async function clearDraining(redis: RedisClient, prefix: string, id: string): Promise<void> {
   await redis.srem(keys.draining(prefix), hostIdSchema.parse(id));
 }
 
-export async function isDraining(redis: Redis, prefix: string, id: string): Promise<boolean> {
+export async function isDraining(redis: RedisClient, prefix: string, id: string): Promise<boolean> {
   return (await redis.sismember(keys.draining(prefix), hostIdSchema.parse(id))) === 1;
 }
 
@@ -204,7 +206,7 @@ export async function isDraining(redis: Redis, prefix: string, id: string): Prom
  * check and the removal are one transaction (WATCH on the alive key), so a
  * heartbeat arriving in between makes it false rather than half-forgotten.
  */
-export async function forgetDownHost(redis: Redis, prefix: string, id: string): Promise<boolean> {
+export async function forgetDownHost(redis: RedisClient, prefix: string, id: string): Promise<boolean> {
   const host = hostIdSchema.parse(id);
   const alive = keys.alive(prefix, host);
   // A dedicated connection: WATCH belongs to the connection, and this one may be shared.
@@ -228,7 +230,7 @@ export async function forgetDownHost(redis: Redis, prefix: string, id: string): 
 }
 
 /** Forget a decommissioned host entirely. */
-export async function removeHost(redis: Redis, prefix: string, id: string): Promise<void> {
+export async function removeHost(redis: RedisClient, prefix: string, id: string): Promise<void> {
   await redis
     .multi()
     .srem(keys.hosts(prefix), id)
@@ -238,7 +240,7 @@ export async function removeHost(redis: Redis, prefix: string, id: string): Prom
 }
 
 export interface HeartbeatLoopOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Reads the host's current state (memory, domains) for each beat. */
   read: () => Promise<HostInfo>;
@@ -254,7 +256,7 @@ export async function runHeartbeat(options: HeartbeatLoopOptions): Promise<void>
   const ttlMs = options.ttlMs ?? options.intervalMs * 3;
   while (!options.signal.aborted) {
     try {
-      const readAt = await registryClock(options.redis);
+      const readAt = await registryClock(options.redis, options.prefix);
       await heartbeat(options.redis, options.prefix, await options.read(), ttlMs, readAt);
     } catch (err) {
       options.onError?.(err);

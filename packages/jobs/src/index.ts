@@ -46,13 +46,17 @@ export {
   type FleetEnv,
 } from "./config.js";
 export {
+  clusterOptions,
   createRedis,
   describeRedis,
   parseRedisUrl,
   redisOptions,
   type ConnectionRole,
+  type RedisClient,
   type RedisTarget,
 } from "./connection.js";
+export { nodeForKey } from "./node-for-key.js";
+export { scanKeys } from "./scan.js";
 export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from "./logger.js";
 export { createMetrics, type FleetMetrics, type JobOutcome, type MetricsOptions } from "./metrics.js";
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";

@@ -5,7 +5,7 @@
  * errors are retried, and shutdown finishes or hands back the job in hand.
  */
 import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError, WaitingError } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 import { InvalidJobError } from "./errors.js";
 import { JOB_SPECS, type JobPayload, type JobResult, type JobType, type UpgradeContext } from "./job-types.js";
 import type { Logger } from "./logger.js";
@@ -60,7 +60,7 @@ export interface RunWorkerOptions {
   /** Queue name, from the names module (e.g. `hostQueue("save", host)`). */
   queue: string;
   /** An ioredis client made with role "worker"; the caller owns and closes it. */
-  connection: Redis;
+  connection: RedisClient;
   /** The fleet prefix (e.g. "xenfleet"), not the BullMQ hash-tag form. */
   prefix: string;
   handlers: JobHandlers;

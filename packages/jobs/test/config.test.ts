@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { Cluster } from "ioredis";
 import { z } from "zod";
 import {
+  clusterOptions,
   ConfigError,
   createRedis,
   describeRedis,
@@ -95,6 +97,47 @@ describe("configuration", () => {
     ).toBe("redis+sentinel://s1:26379/m");
   });
 
+  it("parses Cluster URLs: the nodes to start from and the password, for a Cluster client of the role", async () => {
+    const target = parseRedisUrl("redis+cluster://fleet:pw@c1:7000,c2,[::1]:7002/");
+    expect(target).toMatchObject({
+      db: 0,
+      username: "fleet",
+      password: "pw",
+      cluster: {
+        nodes: [
+          { host: "c1", port: 7000 },
+          { host: "c2", port: 6379 },
+          { host: "::1", port: 7002 },
+        ],
+      },
+    });
+    expect(target.sentinel).toBeUndefined();
+    expect(clusterOptions(target, "worker").redisOptions).toMatchObject({
+      username: "fleet",
+      password: "pw",
+      maxRetriesPerRequest: null,
+    });
+    expect(clusterOptions(target, "producer").redisOptions?.maxRetriesPerRequest).toBe(3);
+    expect(clusterOptions(target, "worker").redisOptions).not.toHaveProperty("host");
+    expect(describeRedis(target)).toBe("redis+cluster://fleet:***@c1:7000,c2:6379,[::1]:7002");
+    expect(
+      parseEnv(fleetEnvSchema, { XENFLEET_REDIS: "redis+cluster://c1:7000,c2:7001", XENFLEET_STORE: "s3://b/p" })
+        .XENFLEET_REDIS,
+    ).toBe("redis+cluster://c1:7000,c2:7001");
+    // Nothing listens there: the client is only looked at, then closed.
+    const client = createRedis("redis+cluster://127.0.0.1:1", "worker", "xenfleet-config-test");
+    client.on("error", () => undefined);
+    try {
+      expect(client).toBeInstanceOf(Cluster);
+      expect((client as Cluster).options.redisOptions).toMatchObject({
+        connectionName: "xenfleet-config-test",
+        maxRetriesPerRequest: null,
+      });
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it.each([
     "http://r:1",
     "redis://r/99",
@@ -103,6 +146,11 @@ describe("configuration", () => {
     "redis+sentinel://s1:99999/m",
     "redis+sentinel://s1,,s2/m",
     "redis+sentinel://s1/m/16",
+    "redis+cluster://",
+    "redis+cluster://c1:7000/0",
+    "redis+cluster://c1:7000,,c2",
+    "redis+cluster://c1:70000",
+    "redis+cluster://c1:7000?tls=1",
   ])("refuses %s", (url) => {
     expect(() => parseRedisUrl(url)).toThrow(ConfigError);
   });

@@ -10,6 +10,7 @@ import {
   keys,
   runWorker,
   type WorkerHandle,
+  scanKeys,
 } from "../src/index.js";
 import {
   deletePrefix,
@@ -120,7 +121,8 @@ describe("batch-save flow", () => {
       expect(saved.sort()).toEqual(["h1/db-1-clone/nightly-1", "h1/web-1/nightly-1", "h2/db-1/nightly-1"]);
 
       // Every key the flow created sits under the prefix's hash tag.
-      const [, found] = await conn.scan("0", "MATCH", `*${prefix}*`, "COUNT", 10_000);
+      const found: string[] = [];
+      for await (const batch of scanKeys(conn, `*${prefix}*`)) found.push(...batch);
       expect(found.length).toBeGreaterThan(0);
       expect(found.every((k) => k.startsWith(`${bullPrefix(prefix)}:`))).toBe(true);
       expect(keys.all(prefix)).toBe(`${bullPrefix(prefix)}:*`);

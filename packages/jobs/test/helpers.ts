@@ -2,7 +2,6 @@
 import { Writable } from "node:stream";
 import { poll } from "@xenfleet/core";
 import { Queue, type JobsOptions } from "bullmq";
-import type { Redis } from "ioredis";
 import {
   bullPrefix,
   createLogger,
@@ -11,17 +10,18 @@ import {
   type ConnectionRole,
   type JobPayload,
   type Logger,
+  type RedisClient,
 } from "../src/index.js";
 import { deletePrefix as deleteTestPrefix, REDIS_URL } from "../src/testing/index.js";
 
 export { REDIS_URL, testPrefix } from "../src/testing/index.js";
 
-export function redis(role: ConnectionRole = "worker"): Redis {
+export function redis(role: ConnectionRole = "worker"): RedisClient {
   return createRedis(REDIS_URL, role, "xenfleet-jobs-test");
 }
 
 /** Delete every key under the prefix; throws if any survive (something still writing). */
-export function deletePrefix(client: Redis, prefix: string): Promise<void> {
+export function deletePrefix(client: RedisClient, prefix: string): Promise<void> {
   return deleteTestPrefix(client, prefix, { strict: true });
 }
 
@@ -54,7 +54,7 @@ export function captureLogger(): { logger: Logger; lines: () => string } {
 
 export const silentLogger = createLogger({ service: "test", level: "silent" });
 
-export function queue(name: string, prefix: string, connection: Redis): Queue {
+export function queue(name: string, prefix: string, connection: RedisClient): Queue {
   return new Queue(name, { connection, prefix: bullPrefix(prefix) });
 }
 

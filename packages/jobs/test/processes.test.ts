@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
-import { hostQueue, runWorker, type WorkerHandle } from "../src/index.js";
+import { hostQueue, runWorker, type WorkerHandle, type RedisClient } from "../src/index.js";
 import {
   deletePrefix,
   queue,
@@ -40,7 +39,7 @@ function child(prefix: string, mode: "hold" | "graceful") {
 
 describe("worker processes", () => {
   let prefix: string;
-  let conn: Redis;
+  let conn: RedisClient;
   let q: Queue;
   let rescuer: WorkerHandle | undefined;
   let kids: ReturnType<typeof child>[] = [];

@@ -14,9 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Job, Queue, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, createRedis, describeRedis, parseRedisUrl } from "../src/index.js";
+import { ConfigError, createRedis, describeRedis, parseRedisUrl, type RedisClient } from "../src/index.js";
 import { captureLogger } from "./helpers.js";
 
 const run = promisify(execFile);
@@ -149,8 +148,8 @@ async function startRedis(args: string[]): Promise<ChildProcess | undefined> {
 /** Adds a job and has a BullMQ worker, on connections from createRedis, run it. */
 async function runOneJob(url: string): Promise<unknown> {
   const prefix = `xftest-${randomBytes(4).toString("hex")}`;
-  const clients: Redis[] = [createRedis(url, "producer"), createRedis(url, "worker")];
-  const [producer, workerConn] = clients as [Redis, Redis];
+  const clients: RedisClient[] = [createRedis(url, "producer"), createRedis(url, "worker")];
+  const [producer, workerConn] = clients as [RedisClient, RedisClient];
   const queue = new Queue("auth-test", { connection: producer, prefix });
   const worker = new Worker("auth-test", async (job) => ({ doubled: (job.data as { n: number }).n * 2 }), {
     connection: workerConn,

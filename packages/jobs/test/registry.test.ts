@@ -108,13 +108,21 @@ describe("host registry", () => {
 
   it("never registers a host, nor makes one alive, from a worker's domain list", async () => {
     expect(
-      await updateHostDomains(conn, prefix, "h9", { memoryFree: 1, domains: [], readAt: await registryClock(conn) }),
+      await updateHostDomains(conn, prefix, "h9", {
+        memoryFree: 1,
+        domains: [],
+        readAt: await registryClock(conn, prefix),
+      }),
     ).toBe(false);
     expect(await listHosts(conn, prefix)).toEqual([]);
     await heartbeat(conn, prefix, info("h1"), 60_000);
     await conn.del(keys.alive(prefix, "h1"));
     expect(
-      await updateHostDomains(conn, prefix, "h1", { memoryFree: 1, domains: [], readAt: await registryClock(conn) }),
+      await updateHostDomains(conn, prefix, "h1", {
+        memoryFree: 1,
+        domains: [],
+        readAt: await registryClock(conn, prefix),
+      }),
     ).toBe(true);
     expect((await getHost(conn, prefix, "h1"))?.state).toBe("down");
   });

@@ -1,8 +1,14 @@
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { XenfleetError } from "@xenfleet/core";
-import { createMetrics, hostQueue, runWorker, type RunWorkerOptions, type WorkerHandle } from "../src/index.js";
+import {
+  createMetrics,
+  hostQueue,
+  runWorker,
+  type RunWorkerOptions,
+  type WorkerHandle,
+  type RedisClient,
+} from "../src/index.js";
 import {
   deferred,
   deletePrefix,
@@ -28,7 +34,7 @@ class ImageCorrupt extends XenfleetError {
 
 describe("worker harness", () => {
   let prefix: string;
-  let conn: Redis;
+  let conn: RedisClient;
   let q: Queue;
   const name = hostQueue("save", "h1");
   const handles: WorkerHandle[] = [];

@@ -9,8 +9,7 @@
  * ("committed" | "aborted", written once, see commit.ts) and reason.
  * The record expires a day after its last write.
  */
-import type { Redis } from "ioredis";
-import { keys } from "@xenfleet/jobs";
+import { keys, nodeForKey, type RedisClient } from "@xenfleet/jobs";
 import { MigrationFailedError } from "./errors.js";
 import { realClock, type Clock } from "./throttle.js";
 
@@ -32,7 +31,7 @@ export class MigrationRecord {
   readonly key: string;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
     readonly migrationId: string,
     private readonly clock: Clock = realClock,
@@ -115,10 +114,12 @@ export class MigrationRecord {
    * decide retries (the outcome, already written, is not written again).
    */
   private async replicated(): Promise<void> {
-    const info = await this.redis.info("replication");
+    // On a cluster, the master that holds the record, not whichever node a keyless command would reach.
+    const master = await nodeForKey(this.redis, this.key);
+    const info = await master.info("replication");
     const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
     if (replicas === 0) return;
-    const acknowledged = await this.redis.wait(1, REPLICATION_WAIT_MS);
+    const acknowledged = await master.wait(1, REPLICATION_WAIT_MS);
     if (acknowledged < 1) throw new Error(`no replica acknowledged the outcome within ${REPLICATION_WAIT_MS} ms`);
   }
 

@@ -14,9 +14,8 @@
  * target keeps its source paused and stays unsettled, for the next sweep.
  */
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import { keys } from "@xenfleet/jobs";
+import { keys, scanKeys, type RedisClient } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
-import type { Redis } from "ioredis";
 import { discardImage } from "./cold.js";
 import { recoverSide } from "./commit.js";
 import { MigrationRecord, type Outcome } from "./rendezvous.js";
@@ -55,17 +54,14 @@ export async function settleSide(
 
 /** The startup sweep: settles every unsettled side this host started. Errors on one record are reported, not thrown. */
 export async function sweepMigrations(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   host: string,
   deps: SettleDeps,
   onError: (migrationId: string, err: unknown) => void = () => undefined,
 ): Promise<Settled[]> {
   const done: Settled[] = [];
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", keys.migrations(prefix), "COUNT", 500);
-    cursor = next;
+  for await (const found of scanKeys(redis, keys.migrations(prefix), 500)) {
     for (const key of found) {
       const migrationId = key.slice(key.lastIndexOf(":") + 1);
       const record = new MigrationRecord(redis, prefix, migrationId);
@@ -79,6 +75,6 @@ export async function sweepMigrations(
         }
       }
     }
-  } while (cursor !== "0");
+  }
   return done;
 }

@@ -5,8 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
-import { bullPrefix, listHosts, waitForJob as waitForFinished } from "@xenfleet/jobs";
+import { bullPrefix, listHosts, waitForJob as waitForFinished, type RedisClient } from "@xenfleet/jobs";
 import { REDIS_URL } from "@xenfleet/jobs/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -88,7 +87,12 @@ export class TestFleet {
 }
 
 /** Waits until every named host shows as up in the registry. */
-export async function waitForHosts(redis: Redis, prefix: string, ids: string[], timeoutMs = 60_000): Promise<void> {
+export async function waitForHosts(
+  redis: RedisClient,
+  prefix: string,
+  ids: string[],
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const up = new Set((await listHosts(redis, prefix)).filter((h) => h.state === "up").map((h) => h.id));
@@ -100,7 +104,7 @@ export async function waitForHosts(redis: Redis, prefix: string, ids: string[], 
 
 /** Polls a job until it completes or fails. */
 export async function waitForJob(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queueName: string,
   id: string,

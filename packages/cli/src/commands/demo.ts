@@ -14,9 +14,8 @@ import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { formatDuration, formatSize, sleep } from "@xenfleet/core";
 import { EMBEDDED_STORE, startBatch, waitForBatch, withSkipped, type BatchReport } from "@xenfleet/fleet";
-import { bullPrefix, COMPRESS_QUEUE, DEFAULT_PREFIX, keys } from "@xenfleet/jobs";
+import { bullPrefix, COMPRESS_QUEUE, DEFAULT_PREFIX, keys, scanKeys, type RedisClient } from "@xenfleet/jobs";
 import { DEFAULT_STORE_PATH } from "@xenfleet/store";
-import type { Redis } from "ioredis";
 import { durationOption } from "../args.js";
 import { WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
@@ -141,7 +140,7 @@ export function registerDemoCommand(program: Command): void {
 
 /** Wait (bounded) until the compress queue has nothing left to do. */
 async function waitForCompression(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   signal: AbortSignal,
 ): Promise<{ done: number; failed: number }> {
@@ -162,11 +161,6 @@ async function waitForCompression(
 }
 
 /** Remove every key of the demo's prefix. */
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", keys.all(prefix), "COUNT", 1000);
-    cursor = next;
-    if (found.length > 0) await redis.del(...found);
-  } while (cursor !== "0");
+async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  for await (const found of scanKeys(redis, keys.all(prefix))) await redis.del(...found);
 }

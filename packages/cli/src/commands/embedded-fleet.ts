@@ -5,8 +5,7 @@
  */
 import { EXIT_CONFIG, fleetChildren, hostIds, prepareSimHosts, Supervisor, type EmbeddedFleet } from "@xenfleet/fleet";
 import { PollTimeoutError, poll } from "@xenfleet/core";
-import { listHosts } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { listHosts, type RedisClient } from "@xenfleet/jobs";
 import { join } from "node:path";
 import { WorkFailedError } from "../errors.js";
 import { childEnv } from "./fleet-options.js";
@@ -48,7 +47,7 @@ export async function startEmbeddedFleet(fleet: EmbeddedFleet, log: (line: strin
 
 /** Resolve once every host of the fleet reports up; reject after `timeoutMs`. */
 export async function waitForHosts(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   count: number,
   timeoutMs = 120_000,

@@ -11,10 +11,18 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Option, type Command } from "commander";
-import { createRedis, DEFAULT_PREFIX, parseRedisUrl, redisOptions, schemas } from "@xenfleet/jobs";
+import {
+  clusterOptions,
+  createRedis,
+  DEFAULT_PREFIX,
+  parseRedisUrl,
+  type RedisClient,
+  redisOptions,
+  schemas,
+} from "@xenfleet/jobs";
 import { Stores, UnknownStoreError } from "@xenfleet/fleet";
 import { DEFAULT_STORE_PATH, openStoreConfig, type ObjectStore, type StoreConfig } from "@xenfleet/store";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { prefix, redisUrl, storeLocation } from "../args.js";
 import { RedisUnreachableError, UsageError } from "../errors.js";
 
@@ -34,7 +42,10 @@ export const DEFAULT_REDIS = "redis://127.0.0.1:6379";
 export function addRedisOptions(command: Command): Command {
   return command
     .addOption(
-      new Option("--redis <url>", "Redis URL: redis://, rediss:// (TLS) or redis+sentinel://host:port,.../master")
+      new Option(
+        "--redis <url>",
+        "Redis URL: redis://, rediss:// (TLS), redis+sentinel://host:port,.../master or redis+cluster://host:port,...",
+      )
         .env("XENFLEET_REDIS")
         .default(DEFAULT_REDIS)
         .argParser(redisUrl),
@@ -131,17 +142,24 @@ export function fleetOptions(opts: { redis: string; prefix: string; store?: stri
  * (which retry for as long as it takes).
  */
 export async function pingRedis(url: string, timeoutMs = 3000): Promise<string | undefined> {
-  const client = new Redis({
-    ...redisOptions(parseRedisUrl(url), "producer"),
+  const target = parseRedisUrl(url);
+  const oneTry = {
     connectionName: "xenfleet-cli-ping",
-    lazyConnect: true,
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
     // A peer that accepted but never answers is not waited for when closing.
     disconnectTimeout: 100,
-  });
+  };
+  const client =
+    target.cluster === undefined
+      ? new Redis({ ...redisOptions(target, "producer"), ...oneTry, lazyConnect: true, enableOfflineQueue: false })
+      : new Cluster(target.cluster.nodes, {
+          redisOptions: { ...clusterOptions(target, "producer").redisOptions, ...oneTry },
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          clusterRetryStrategy: () => null,
+        });
   let timer: NodeJS.Timeout | undefined;
   // A refused connection emits "error" and then "end" without settling connect().
   const failed = new Promise<never>((_, reject) => {
@@ -171,7 +189,7 @@ export async function reachRedis(url: string): Promise<void> {
  * A Redis that does not answer at first fails at once (RedisUnreachableError)
  * rather than after the producer's retries.
  */
-export async function withRedis<T>(options: RedisOptions, fn: (redis: Redis) => Promise<T>): Promise<T> {
+export async function withRedis<T>(options: RedisOptions, fn: (redis: RedisClient) => Promise<T>): Promise<T> {
   await reachRedis(options.redis);
   const redis = createRedis(options.redis, "producer", "xenfleet-cli");
   try {

@@ -8,7 +8,6 @@ import { formatDuration, formatSize, sleep } from "@xenfleet/core";
 import { randomBytes } from "node:crypto";
 import { FlowProducer, Queue } from "bullmq";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import type { Redis } from "ioredis";
 import {
   assertHostId,
   bullPrefix,
@@ -21,6 +20,7 @@ import {
   parseProgress,
   parseResult,
   type JobResult,
+  type RedisClient,
 } from "@xenfleet/jobs";
 import { MigrationRecord, parseRate } from "@xenfleet/migration";
 import { COMPRESSIONS, type Compression } from "@xenfleet/store";
@@ -173,7 +173,7 @@ interface MigrateOpts {
   json?: boolean;
 }
 
-async function migrate(redis: Redis, fleet: FleetOptions, domainArg: string, o: MigrateOpts): Promise<void> {
+async function migrate(redis: RedisClient, fleet: FleetOptions, domainArg: string, o: MigrateOpts): Promise<void> {
   const hosts = await listHosts(redis, fleet.prefix);
   const target = hosts.find((h) => h.id === o.to);
   if (target === undefined) throw unknownHost(o.to);
@@ -329,7 +329,7 @@ function parseTagRule(text: string): { domain: string; tags: string[] } {
 const DEFAULT_PER_HOST = 2;
 
 async function evacuate(
-  redis: Redis,
+  redis: RedisClient,
   fleet: FleetOptions,
   hosts: string[],
   o: EvacuateOpts & { requireTags: Array<{ domain: string; tags: string[] }>; antiAffinityGroups: string[][] },

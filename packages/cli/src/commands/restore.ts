@@ -7,9 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { formatDuration, formatSize } from "@xenfleet/core";
 import { loadManifest, type Manifest } from "@xenfleet/image";
-import { hostQueue, JOB_SPECS, jobData, parseResult } from "@xenfleet/jobs";
+import { hostQueue, JOB_SPECS, jobData, parseResult, type RedisClient } from "@xenfleet/jobs";
 import type { Command } from "commander";
-import type { Redis } from "ioredis";
 import { domainName, hostId, positive } from "../args.js";
 import { UsageError, WorkFailedError } from "../errors.js";
 import { emit } from "../output.js";
@@ -135,7 +134,7 @@ function originalName(manifest: Manifest): string {
 }
 
 async function queueRestore(
-  redis: Redis,
+  redis: RedisClient,
   options: FleetOptions,
   job: { host: string; imageId: string; paused: boolean; name?: string; uuid?: string },
 ): Promise<string> {
@@ -158,7 +157,7 @@ interface RestoredDomain {
 }
 
 async function waitForRestore(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   host: string,
   jobId: string,

@@ -8,8 +8,15 @@ import { sleep } from "@xenfleet/core";
 import { Queue } from "bullmq";
 import type { Command } from "commander";
 import { activeSaveSlots, getLimits, listBatches, listSchedules, type BatchProgress } from "@xenfleet/fleet";
-import { bullPrefix, COMPRESS_QUEUE, CONTROLLER_QUEUE, hostQueue, listHosts, type HostState } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  hostQueue,
+  listHosts,
+  type HostState,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { emit, iso } from "../output.js";
 import { addRedisOptions, withRedis } from "./fleet-options.js";
 import { batchStep, tracker } from "./progress.js";
@@ -17,7 +24,7 @@ import { scheduleJson, when } from "./schedule.js";
 
 const COUNTED = ["waiting", "active", "delayed", "completed", "failed", "waiting-children", "prioritized"] as const;
 
-export async function fleetSnapshot(redis: Redis, prefix: string) {
+export async function fleetSnapshot(redis: RedisClient, prefix: string) {
   const hosts = await listHosts(redis, prefix);
   const queueNames = [
     CONTROLLER_QUEUE,
@@ -82,7 +89,7 @@ export function registerStatusCommand(program: Command): void {
 const running = (s: Snapshot) => s.batches.filter((b) => b.state !== "completed" && b.state !== "failed");
 
 /** Progress bars of the running batches until they end (or Ctrl-C). */
-async function follow(redis: Redis, prefix: string, first: Snapshot): Promise<void> {
+async function follow(redis: RedisClient, prefix: string, first: Snapshot): Promise<void> {
   if (running(first).length === 0) return;
   const bars = tracker();
   const stop = new AbortController();

@@ -3,8 +3,7 @@
  * in the registry: an unknown one is NotFoundError (exit code 2), a host
  * that is down HostDownError (exit code 3).
  */
-import { getHost, listHosts, type HostDomain, type HostStatus } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { getHost, listHosts, type HostDomain, type HostStatus, type RedisClient } from "@xenfleet/jobs";
 import { HostDownError, NotFoundError, UuidInUseError } from "../errors.js";
 
 export function unknownHost(host: string): NotFoundError {
@@ -12,7 +11,7 @@ export function unknownHost(host: string): NotFoundError {
 }
 
 /** A registered host, which must be up (or draining, when `draining` may get work). */
-export async function upHost(redis: Redis, prefix: string, host: string): Promise<HostStatus> {
+export async function upHost(redis: RedisClient, prefix: string, host: string): Promise<HostStatus> {
   const status = await getHost(redis, prefix, host);
   if (status === undefined) throw unknownHost(host);
   if (status.state === "down") throw new HostDownError(host);
@@ -20,7 +19,11 @@ export async function upHost(redis: Redis, prefix: string, host: string): Promis
 }
 
 /** Each of `hosts` must be registered. */
-export async function registeredHosts(redis: Redis, prefix: string, hosts: readonly string[]): Promise<HostStatus[]> {
+export async function registeredHosts(
+  redis: RedisClient,
+  prefix: string,
+  hosts: readonly string[],
+): Promise<HostStatus[]> {
   const all = await listHosts(redis, prefix);
   const missing = hosts.find((h) => !all.some((s) => s.id === h));
   if (missing !== undefined) throw unknownHost(missing);
@@ -42,7 +45,7 @@ export function findDomain(
 }
 
 /** Refuses a uuid that a registered host reports running: a restore must not make a twin. */
-export async function refuseRunningUuid(redis: Redis, prefix: string, uuid: string): Promise<void> {
+export async function refuseRunningUuid(redis: RedisClient, prefix: string, uuid: string): Promise<void> {
   const wanted = uuid.toLowerCase();
   for (const host of await listHosts(redis, prefix)) {
     const twin = host.info?.domains.find((d) => d.uuid === wanted);

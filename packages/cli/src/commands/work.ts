@@ -12,8 +12,8 @@ import {
   JobNotFoundError,
   parseProgress,
   parseResult,
+  type RedisClient,
 } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
 import { hostId, hostIds, labelsOption } from "../args.js";
 import { WorkFailedError } from "../errors.js";
 import { emit, seconds } from "../output.js";
@@ -171,7 +171,7 @@ function startedJson(batch: StartedBatch): Record<string, unknown> {
 
 /** Adds a job to a queue; returns its id. */
 export async function addJob(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queueName: string,
   name: string,
@@ -199,7 +199,7 @@ export interface FinishedJob {
  * bytes a restore has written, from its progress) on stderr.
  */
 export async function followJob(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queueName: string,
   id: string,

@@ -18,11 +18,11 @@ import {
   type JobProgress,
   jobProgress,
   parseProgress,
+  type RedisClient,
 } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
 
 export interface BatchHandlerDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   compress: boolean;
 }

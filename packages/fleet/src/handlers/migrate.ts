@@ -11,9 +11,8 @@
  * half-done (sweep.ts).
  */
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import { type JobHandler, jobProgress } from "@xenfleet/jobs";
+import { type JobHandler, jobProgress, type RedisClient } from "@xenfleet/jobs";
 import type { ObjectStore } from "@xenfleet/store";
-import type { Redis } from "ioredis";
 import { publishHostDomains } from "../host-agent.js";
 import { throttled } from "./throttle.js";
 import {
@@ -32,7 +31,7 @@ export interface MigrateWorkerDeps {
   host: string;
   hypervisor: Hypervisor;
   /** A producer-role client for the migration records. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   bind: { host: string; port: number };
   advertise: string;

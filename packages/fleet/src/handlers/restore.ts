@@ -2,8 +2,7 @@
 import { type BuildClaim, restoreImage } from "@xenfleet/transfer";
 import type { Stores } from "../stores.js";
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import { type JobContext, type JobHandler, jobProgress, parseProgress } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { type JobContext, type JobHandler, jobProgress, parseProgress, type RedisClient } from "@xenfleet/jobs";
 import { publishHostDomains } from "../host-agent.js";
 import { throttled } from "./throttle.js";
 
@@ -12,7 +11,7 @@ export interface RestoreHandlerDeps {
   hypervisor: Hypervisor;
   stores: Stores;
   /** A producer connection: the host's registration, updated once the domain runs. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
 }
 

@@ -8,14 +8,13 @@ import { saveDomain } from "@xenfleet/transfer";
 import { acquireSaveSlot } from "../limits.js";
 import type { Stores } from "../stores.js";
 import type { Hypervisor } from "@xenfleet/hypervisor";
-import { JOB_SPECS, jobData, type JobHandler } from "@xenfleet/jobs";
-import type { Redis } from "ioredis";
+import { JOB_SPECS, jobData, type JobHandler, type RedisClient } from "@xenfleet/jobs";
 
 export interface SaveHandlerDeps {
   hypervisor: Hypervisor;
   stores: Stores;
   /** A producer connection: fleet-wide slots and compress jobs. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   compressQueue: Queue;
   compressLevel: number;

@@ -5,9 +5,9 @@
  * see or disturb anything else that uses the same Redis.
  */
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
-import { type ConnectionRole, createRedis } from "../connection.js";
+import { type ConnectionRole, createRedis, type RedisClient } from "../connection.js";
 import { keys } from "../names.js";
+import { scanKeys } from "../scan.js";
 
 export const REDIS_URL = process.env.XENFLEET_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
@@ -17,22 +17,21 @@ export function testPrefix(kind = "xftest"): string {
 }
 
 /** Deletes every key under the prefix; with `strict`, throws if any survive (something still writing). */
-export async function deletePrefix(client: Redis, prefix: string, options: { strict?: boolean } = {}): Promise<void> {
+export async function deletePrefix(
+  client: RedisClient,
+  prefix: string,
+  options: { strict?: boolean } = {},
+): Promise<void> {
   for (let pass = 0; pass < 2; pass++) {
-    let cursor = "0";
-    do {
-      const [next, found] = await client.scan(cursor, "MATCH", keys.all(prefix), "COUNT", 1000);
-      cursor = next;
-      if (found.length > 0) await client.del(...found);
-    } while (cursor !== "0");
+    for await (const found of scanKeys(client, keys.all(prefix))) await client.del(...found);
   }
   if (!options.strict) return;
-  const [, left] = await client.scan("0", "MATCH", keys.all(prefix), "COUNT", 10_000);
-  if (left.length > 0) throw new Error(`keys left under ${prefix}: ${left.slice(0, 5).join(", ")}`);
+  for await (const left of scanKeys(client, keys.all(prefix), 10_000))
+    throw new Error(`keys left under ${prefix}: ${left.slice(0, 5).join(", ")}`);
 }
 
 export interface TestRedis {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Deletes the prefix's keys and closes the client. */
   cleanup(): Promise<void>;
