@@ -9,24 +9,28 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MigrationRecord } from "@xenfleet/migration";
-import { SentinelRedis, chaosPrefix, sleep, tempDir } from "./procs.js";
+import { SentinelRedis, chaosPrefix, tempDir, until } from "./procs.js";
 
 describe("a migration's outcome under asynchronous replication", () => {
   const dir = tempDir();
   const prefix = chaosPrefix();
   let redis: SentinelRedis;
   let master: Redis;
+  /** A second connection to the master: the first is blocked in decide's WAIT. */
+  let observer: Redis;
   let replica: Redis;
 
   beforeAll(async () => {
     redis = await SentinelRedis.start(join(dir, "redis"));
     master = new Redis(redis.master.url);
+    observer = new Redis(redis.master.url);
     replica = new Redis(redis.replica.url);
   });
 
   afterAll(async () => {
     redis?.replica.child?.kill("SIGCONT");
     master?.disconnect();
+    observer?.disconnect();
     replica?.disconnect();
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -40,9 +44,11 @@ describe("a migration's outcome under asynchronous replication", () => {
     let reported: string | undefined;
     const decided = record.decide("committed").then((o) => (reported = o));
     try {
-      // The master holds the outcome at once; the frozen replica cannot acknowledge it.
-      await sleep(1500);
-      expect(await master.hget(record.key, "outcome")).toBe("committed");
+      // The master holds the outcome; decide waits (WAIT) for the frozen replica to acknowledge it.
+      await until("decide to wait for the replica", async () =>
+        String(await observer.client("LIST")).includes("cmd=wait") ? true : undefined,
+      );
+      expect(await observer.hget(record.key, "outcome")).toBe("committed");
       expect(reported).toBeUndefined();
     } finally {
       frozen.kill("SIGCONT");
