@@ -76,6 +76,7 @@ export {
   heartbeat,
   hostDomainSchema,
   hostInfoSchema,
+  hostReadingAges,
   isDraining,
   listHosts,
   markDraining,
