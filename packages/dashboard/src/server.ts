@@ -17,6 +17,7 @@ import { domainsPage } from "./pages/domains.js";
 import { evacuationsPage } from "./pages/evacuations.js";
 import { hostsPage } from "./pages/hosts.js";
 import { imagesPage } from "./pages/images.js";
+import { queueBoard, QUEUES_PATH } from "./queues.js";
 import { LIVE_SCRIPT, STYLE } from "./static.js";
 
 export interface DashboardOptions {
@@ -41,7 +42,10 @@ export interface Dashboard {
 }
 
 export const PAGES: readonly Page[] = [hostsPage, domainsPage, batchesPage, evacuationsPage, imagesPage];
-const NAV: readonly NavItem[] = PAGES.map((p) => ({ path: p.path, title: p.title }));
+const NAV: readonly NavItem[] = [
+  ...PAGES.map((p) => ({ path: p.path, title: p.title })),
+  { path: `${QUEUES_PATH}/`, title: "Queues" },
+];
 /** A form body larger than this is refused: the forms here are a few fields. */
 const MAX_BODY = 16 * 1024;
 
@@ -86,6 +90,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const auth = new Auth(options.token);
   const redis = createRedis(options.redisUrl, "producer", "dashboard");
   const prefix = options.prefix;
+  const queues = queueBoard(redis, prefix);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://dashboard");
@@ -105,6 +110,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const caller = auth.caller(req);
     if (caller === undefined)
       return send(res, 401, loginPage(), { "www-authenticate": 'Bearer realm="xenfleet dashboard"' });
+    if (path === QUEUES_PATH || path.startsWith(`${QUEUES_PATH}/`)) {
+      // Read-only: it looks, the dashboard's own forms change things.
+      if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "the queue board is read-only");
+      return queues.handle(req, res);
+    }
     if (method === "POST") return act(req, res, path, caller);
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, `${method} is not allowed here`);
     if (path === "/") return send(res, 303, "", { location: "/hosts" });
@@ -174,6 +184,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await queues.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

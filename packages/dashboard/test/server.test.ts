@@ -88,6 +88,20 @@ describe("the dashboard server", () => {
     expect(fragment).not.toContain("<nav>");
   });
 
+  it("mounts bull-board read-only at /queues, behind the token", async () => {
+    expect((await fetch(url("/queues/"))).status).toBe(401);
+    const page = await fetch(url("/queues/"), { headers: bearer });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/bull-board|Bull Dashboard/i);
+    const api = await fetch(url("/queues/api/queues"), { headers: bearer });
+    expect(api.status).toBe(200);
+    const { queues } = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
+    expect(queues.map((q) => q.name)).toEqual(expect.arrayContaining(["controller", "compress", "save@host-1", "migrate-recv@host-1"]));
+    expect(queues.every((q) => q.readOnlyMode)).toBe(true);
+    const change = await fetch(url("/queues/api/queues/controller/pause"), { method: "PUT", headers: bearer });
+    expect(change.status).toBe(405);
+  });
+
   it("logs in with the token into an HttpOnly SameSite=Strict session, and drains only with the CSRF token", async () => {
     const form = { "content-type": "application/x-www-form-urlencoded" };
     const wrong = await fetch(url("/login"), { method: "POST", headers: form, body: "token=nope", redirect: "manual" });

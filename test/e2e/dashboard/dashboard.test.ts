@@ -2,8 +2,8 @@
  * The dashboard in a browser (Debian's Chromium, driven by playwright-core)
  * against an embedded fleet started by `xenfleet up --detach` with a Redis
  * prefix of its own: every host listed, a batch's progress reaching done
- * without a reload, a host drained from its button, an evacuation's domains
- * finishing, and no page without the token. Screenshots of each page go to
+ * without a reload, the queues in bull-board, a host drained from its
+ * button, an evacuation's domains finishing, and no page without the token. Screenshots of each page go to
  * test/artifacts/dashboard (not committed).
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -138,6 +138,12 @@ describe("the dashboard in a browser, against an embedded fleet", () => {
     await expect.poll(() => page.locator("tr[data-image]").count(), { timeout: PAGE_WAIT }).toBe(6);
     expect(await page.locator("tr[data-image]").first().textContent()).toContain("e2e");
     await shot("images");
+  });
+
+  it("shows the queues in bull-board", async () => {
+    await page.goto(new URL("queues/", base).href);
+    await page.getByText("save@host-1", { exact: true }).first().waitFor({ timeout: PAGE_WAIT });
+    await shot("queues");
   });
 
   it("drains a host from its button", async () => {
