@@ -19,8 +19,9 @@ BUILD="g++ make python3 librust-blake3-dev libxen-dev"
 RUN="redis-server"
 # The tests (npm test): Xen's own stream verifier and converter and its stream
 # specs (format conformance), a Redis, redis-sentinel (the failover chaos test)
-# and Chromium (the dashboard's browser tests drive it with playwright-core).
-TEST="xen-utils-4.17 xen-doc redis-server redis-sentinel chromium"
+# Chromium (the dashboard's browser tests drive it with playwright-core) and
+# prometheus (promtool checks the metrics' names and format).
+TEST="xen-utils-4.17 xen-doc redis-server redis-sentinel chromium prometheus"
 # Benchmarks (bench/nightly): restic and borg, the baselines.
 BENCH="restic borgbackup"
 # The Xen rig (npm run test:xen): QEMU, Xen's hypervisor, and debootstrap and

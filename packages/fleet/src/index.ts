@@ -99,6 +99,7 @@ export {
   type Unplaced,
 } from "./placement.js";
 export { fleetSnapshot, type FleetSnapshot } from "./snapshot.js";
+export { registerFleetGauges, type FleetGaugeSource } from "./fleet-gauges.js";
 export {
   domainName,
   imageJson,
