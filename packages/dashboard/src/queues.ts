@@ -28,7 +28,11 @@ export function queueBoard(redis: Redis, prefix: string): QueueBoard {
   /** The queues there are now: hosts come and go, so the list is read again on each request. */
   async function refresh(): Promise<void> {
     const hosts = await listHosts(redis, prefix);
-    const names = [CONTROLLER_QUEUE, COMPRESS_QUEUE, ...hosts.flatMap((h) => HOST_QUEUE_KINDS.map((k) => hostQueue(k, h.id)))];
+    const names = [
+      CONTROLLER_QUEUE,
+      COMPRESS_QUEUE,
+      ...hosts.flatMap((h) => HOST_QUEUE_KINDS.map((k) => hostQueue(k, h.id))),
+    ];
     for (const name of names)
       if (!open.has(name)) open.set(name, new Queue(name, { connection: redis, prefix: bullPrefix(prefix) }));
     board.replaceQueues(names.map((n) => new BullMQAdapter(open.get(n)!, { readOnlyMode: true })));

@@ -86,7 +86,9 @@ function send(res: ServerResponse, status: number, body: Html | string, headers:
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   if (options.token.length < 16)
-    throw new ConfigError("XENFLEET_DASHBOARD_TOKEN: required, at least 16 characters (the dashboard refuses to run open)");
+    throw new ConfigError(
+      "XENFLEET_DASHBOARD_TOKEN: required, at least 16 characters (the dashboard refuses to run open)",
+    );
   const auth = new Auth(options.token);
   const redis = createRedis(options.redisUrl, "producer", "dashboard");
   const prefix = options.prefix;

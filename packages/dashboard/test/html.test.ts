@@ -6,7 +6,7 @@ describe("html", () => {
     const name = `<script>alert("x")</script>&'`;
     const out = html`<td title="${name}">${name}</td>`.text;
     expect(out).toBe(
-      "<td title=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;\">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;</td>",
+      '<td title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;</td>',
     );
     expect(out).not.toContain("<script>");
   });

@@ -96,7 +96,9 @@ describe("the dashboard server", () => {
     const api = await fetch(url("/queues/api/queues"), { headers: bearer });
     expect(api.status).toBe(200);
     const { queues } = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
-    expect(queues.map((q) => q.name)).toEqual(expect.arrayContaining(["controller", "compress", "save@host-1", "migrate-recv@host-1"]));
+    expect(queues.map((q) => q.name)).toEqual(
+      expect.arrayContaining(["controller", "compress", "save@host-1", "migrate-recv@host-1"]),
+    );
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
     const change = await fetch(url("/queues/api/queues/controller/pause"), { method: "PUT", headers: bearer });
     expect(change.status).toBe(405);

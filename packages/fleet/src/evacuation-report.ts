@@ -55,7 +55,11 @@ export interface EvacuationStatus {
 export async function listEvacuations(redis: Redis, prefix: string, limit = 20): Promise<EvacuationStatus[]> {
   const queue = new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
   try {
-    const jobs = await queue.getJobs(["active", "waiting", "delayed", "completed", "failed", "prioritized"], 0, limit * 3);
+    const jobs = await queue.getJobs(
+      ["active", "waiting", "delayed", "completed", "failed", "prioritized"],
+      0,
+      limit * 3,
+    );
     const evacuations = jobs.filter((j): j is Job => j !== undefined && j.name === "evacuate");
     evacuations.sort((a, b) => b.timestamp - a.timestamp);
     return await Promise.all(evacuations.slice(0, limit).map((j) => statusOf(queue, j)));

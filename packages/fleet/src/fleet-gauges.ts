@@ -29,7 +29,11 @@ async function read({ redis, prefix, stores }: FleetGaugeSource): Promise<Readin
   const hosts = await listHosts(redis, prefix);
   const counts = { up: 0, draining: 0, down: 0 };
   for (const h of hosts) counts[h.state]++;
-  const names = [CONTROLLER_QUEUE, COMPRESS_QUEUE, ...hosts.flatMap((h) => HOST_QUEUE_KINDS.map((k) => hostQueue(k, h.id)))];
+  const names = [
+    CONTROLLER_QUEUE,
+    COMPRESS_QUEUE,
+    ...hosts.flatMap((h) => HOST_QUEUE_KINDS.map((k) => hostQueue(k, h.id))),
+  ];
   const now = Date.now();
   const queues = await Promise.all(
     names.map(async (name) => {

@@ -185,7 +185,11 @@ export async function listHosts(redis: Redis, prefix: string): Promise<HostStatu
  * Seconds since each host was last read (its last heartbeat, or a worker's
  * update of its domains), by Redis's own clock; absent for a host never read.
  */
-export async function hostReadingAges(redis: Redis, prefix: string, ids: readonly string[]): Promise<Map<string, number>> {
+export async function hostReadingAges(
+  redis: Redis,
+  prefix: string,
+  ids: readonly string[],
+): Promise<Map<string, number>> {
   const ages = new Map<string, number>();
   if (ids.length === 0) return ages;
   const [now, ...readings] = await Promise.all([

@@ -40,7 +40,9 @@ describe("metrics server", () => {
       encoding: "utf8",
     });
     const problems = `${check.stdout}${check.stderr}`.split("\n").filter((l) => l.trim() !== "");
-    expect(problems.filter((l) => !/^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l))).toEqual([]);
+    expect(
+      problems.filter((l) => !/^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l)),
+    ).toEqual([]);
   });
 
   it("serves /metrics with the standard metrics and /healthz", async () => {

@@ -81,8 +81,7 @@ describe("the dashboard in a browser, against an embedded fleet", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (existsSync(join(dir, `up-${prefix}.pid`)))
-      await cli(["down", "--prefix", prefix, "--state-dir", dir], env);
+    if (existsSync(join(dir, `up-${prefix}.pid`))) await cli(["down", "--prefix", prefix, "--state-dir", dir], env);
     await deletePrefix(conn, prefix);
     await conn.quit();
     rmSync(dir, { recursive: true, force: true });
@@ -116,7 +115,12 @@ describe("the dashboard in a browser, against an embedded fleet", () => {
   it("shows a batch's progress reach done without a reload", async () => {
     await page.goto(new URL("batches", base).href);
     await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
-    const batch = await startBatch(conn, prefix, { store: "main", mode: "checkpoint", labels: ["e2e"], compress: false });
+    const batch = await startBatch(conn, prefix, {
+      store: "main",
+      mode: "checkpoint",
+      labels: ["e2e"],
+      compress: false,
+    });
     const section = page.locator(`section[data-batch="${batch.batchId}"]`);
     await section.waitFor({ timeout: PAGE_WAIT });
     await expect

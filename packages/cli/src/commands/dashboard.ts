@@ -48,10 +48,10 @@ export function registerDashboardCommand(program: Command): void {
 /** --dashboard-port and --dashboard-bind, for `up` and `demo`. */
 export function addDashboardOptions(command: Command): Command {
   return command
+    .addOption(new Option("--dashboard-port <port>", "the dashboard's port (0: a free one)").argParser(port).default(0))
     .addOption(
-      new Option("--dashboard-port <port>", "the dashboard's port (0: a free one)").argParser(port).default(0),
+      new Option("--dashboard-bind <address>", "the dashboard's address").argParser(bindAddress).default("127.0.0.1"),
     )
-    .addOption(new Option("--dashboard-bind <address>", "the dashboard's address").argParser(bindAddress).default("127.0.0.1"))
     .option("--no-dashboard", "run no dashboard");
 }
 
@@ -98,7 +98,10 @@ export function dashboardLine(url: string, choice: DashboardChoice): string {
 }
 
 /** The embedded fleet's dashboard: its one store, main, as its workers have it. */
-export async function startFleetDashboard(fleet: EmbeddedFleet, choice: DashboardChoice): Promise<Dashboard & { stores: Stores }> {
+export async function startFleetDashboard(
+  fleet: EmbeddedFleet,
+  choice: DashboardChoice,
+): Promise<Dashboard & { stores: Stores }> {
   const stores = new Stores({ ...process.env, ...fleet.env, XENFLEET_STORES: undefined, XENFLEET_STORE: fleet.store });
   const dashboard = await startDashboard({
     redisUrl: fleet.redis,

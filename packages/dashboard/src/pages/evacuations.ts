@@ -16,7 +16,9 @@ ${
     ? ""
     : html`<table><thead><tr><th>Domain</th><th>From</th><th>To</th><th>State</th><th>Progress</th><th>Attempts</th></tr></thead><tbody>
 ${p.domains.map(
-  (d) => html`<tr data-domain="${d.name}"><td>${d.name}</td><td>${d.source}</td><td>${d.target ?? "-"}${d.mode === "cold" ? " (cold)" : ""}</td>
+  (
+    d,
+  ) => html`<tr data-domain="${d.name}"><td>${d.name}</td><td>${d.source}</td><td>${d.target ?? "-"}${d.mode === "cold" ? " (cold)" : ""}</td>
 <td class="state-${d.state}">${d.state}${d.reason === undefined ? "" : html`: ${d.reason}`}</td>
 <td>${d.percent === undefined ? "" : `${d.percent}%`}${d.bytes === undefined ? "" : ` ${size(d.bytes)} of ${size(d.memoryBytes)}`}</td>
 <td class="n">${d.attempts}</td></tr>

@@ -19,7 +19,9 @@ ${
     ? html`<p>No image.</p>`
     : html`<table><thead><tr><th>Domain</th><th>Image</th><th>Created</th><th>Host</th><th>Labels</th><th>Size</th><th>New</th><th>Verified</th></tr></thead><tbody>
 ${images.map(
-  (i) => html`<tr data-image="${i.imageId}"><td>${i.domain ?? i.uuid ?? "-"}</td><td><code>${i.imageId.slice(0, 12)}</code></td><td>${when(i.created)}</td><td>${i.host ?? "-"}</td>
+  (
+    i,
+  ) => html`<tr data-image="${i.imageId}"><td>${i.domain ?? i.uuid ?? "-"}</td><td><code>${i.imageId.slice(0, 12)}</code></td><td>${when(i.created)}</td><td>${i.host ?? "-"}</td>
 <td>${i.labels.join(", ")}${i.protected ? " (protected)" : ""}</td><td class="n">${i.bytesTotal === null ? html`<span class="bad">broken</span>` : size(i.bytesTotal)}</td><td class="n">${size(i.bytesNew)}</td>
 <td>${i.verified === null ? "never" : html`<span class="${i.verified.ok ? "ok" : "bad"}">${i.verified.ok ? "ok" : "BROKEN"}</span> ${when(i.verified.at)}${i.verified.problem === undefined ? "" : `: ${i.verified.problem}`}`}</td></tr>
 `,
