@@ -18,8 +18,10 @@ BUILD="g++ make python3 librust-blake3-dev libxen-dev"
 # Running the embedded fleet (xenfleet demo, xenfleet up): a Redis.
 RUN="redis-server"
 # The tests (npm test): Xen's own stream verifier and converter and its stream
-# specs (format conformance), a Redis, and redis-sentinel (the failover chaos test).
-TEST="xen-utils-4.17 xen-doc redis-server redis-sentinel"
+# specs (format conformance), a Redis, redis-sentinel (the failover chaos test)
+# Chromium (the dashboard's browser tests drive it with playwright-core) and
+# prometheus (promtool checks the metrics' names and format).
+TEST="xen-utils-4.17 xen-doc redis-server redis-sentinel chromium prometheus"
 # Benchmarks (bench/nightly): restic and borg, the baselines.
 BENCH="restic borgbackup"
 # The Xen rig (npm run test:xen): QEMU, Xen's hypervisor, and debootstrap and

@@ -27,7 +27,7 @@ const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { 
   services: Record<string, Service>;
 };
 const services = compose.services;
-const fleet = ["controller", "host-1", "host-2", "host-3", "compress"];
+const fleet = ["controller", "host-1", "host-2", "host-3", "compress", "dashboard"];
 
 describe("docker-compose.yml", () => {
   it("has Redis, MinIO, the bucket job, the controller, several hosts and compress workers", () => {
@@ -75,6 +75,16 @@ describe("docker-compose.yml", () => {
     // A fixed container name or host port would stop `--scale compress=N`.
     expect(services.compress!.container_name).toBeUndefined();
     expect(services.compress!.ports).toBeUndefined();
+  });
+
+  it("serves the dashboard on the Docker host's loopback only, with the token from the environment", () => {
+    const dashboard = services.dashboard!;
+    expect(dashboard.ports).toEqual(["127.0.0.1:8080:8080"]);
+    expect(dashboard.environment).toMatchObject({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own interpolation, from the environment
+      XENFLEET_DASHBOARD_TOKEN: "${XENFLEET_DASHBOARD_TOKEN:-}",
+      XENFLEET_DASHBOARD_PORT: "8080",
+    });
   });
 
   it("points every command at an entry point of the build", () => {

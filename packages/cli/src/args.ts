@@ -6,6 +6,7 @@
  * shown) the way people write them: 64M, 1.5 GiB, 30s, 15m, 1h, 7d.
  */
 import { statSync } from "node:fs";
+import { isIP } from "node:net";
 import { parseDuration, parseSize } from "@xenfleet/core";
 import { checkCron } from "@xenfleet/fleet";
 import { parseCheckSubset } from "@xenfleet/image";
@@ -141,3 +142,16 @@ export function durationOption(flags: string, description: string, fallback?: st
 
 /** A slice of a store's packs for `check --read-data-subset`: n/m or a percentage. */
 export const checkSubset = checked(parseCheckSubset);
+
+/** A TCP port, 0 to 65535. */
+export function port(text: string): number {
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || n > 65_535) throw new InvalidArgumentError(`not a port (0-65535): ${text}`);
+  return n;
+}
+
+/** An IP address to listen on (127.0.0.1, ::1, 0.0.0.0...). */
+export function bindAddress(text: string): string {
+  if (isIP(text) === 0) throw new InvalidArgumentError(`not an IP address: ${text}`);
+  return text;
+}

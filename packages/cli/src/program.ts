@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, type Option } from "commander";
+import { registerDashboardCommand } from "./commands/dashboard.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerFleetCommands } from "./commands/fleet.js";
 import { registerHostCommand } from "./commands/host.js";
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerUpCommands(program);
   registerHostCommand(program);
   registerDemoCommand(program);
+  registerDashboardCommand(program);
   for (const command of allCommands(program)) markRequired(command.options as readonly Option[]);
   return program;
 }

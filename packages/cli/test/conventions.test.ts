@@ -383,8 +383,26 @@ function table(): Record<string, Case[]> {
             },
           ]),
     ],
+    dashboard: [
+      { args: ["dashboard", "--port", "0"], code: 2, says: /XENFLEET_DASHBOARD_TOKEN is not set/ },
+      { args: ["dashboard", "--bind", "anywhere"], code: 2, says: /not an IP address/ },
+      { args: ["dashboard", "--port", "70000"], code: 2, says: /not a port/ },
+      {
+        args: ["dashboard", "--port", "0", "--prefix", "{PREFIX}"],
+        code: 2,
+        says: /at least 16 characters.*XF_CONFIG_INVALID/,
+        env: { XENFLEET_DASHBOARD_TOKEN: "short" },
+      },
+      {
+        args: ["dashboard", "--port", "0", ...closed()],
+        code: 3,
+        says: UNREACHABLE,
+        env: { XENFLEET_DASHBOARD_TOKEN: "0123456789abcdef0" },
+      },
+    ],
     demo: [
       { args: ["demo", "--pause", "5", "--json", ...closed()], code: 2, says: /not a duration/ },
+      { args: ["demo", "--dashboard-port", "port", "--json", ...closed()], code: 2, says: /not a port/ },
       { args: ["demo", "--json", "--state-dir", out("demo-state"), ...closed()], code: 3, says: UNREACHABLE },
     ],
   };

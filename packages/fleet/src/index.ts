@@ -98,4 +98,20 @@ export {
   type PlanInput,
   type Unplaced,
 } from "./placement.js";
+export { fleetSnapshot, type FleetSnapshot } from "./snapshot.js";
+export { registerFleetGauges, type FleetGaugeSource } from "./fleet-gauges.js";
+export {
+  domainName,
+  imageJson,
+  lastGoodImages,
+  selectImages,
+  type ImageFilters,
+  type ImageJson,
+} from "./image-list.js";
+export {
+  evacuationJson,
+  listEvacuations,
+  type EvacuationReport,
+  type EvacuationStatus,
+} from "./evacuation-report.js";
 export * from "./handlers/index.js";

@@ -183,6 +183,28 @@ export async function listHosts(redis: RedisClient, prefix: string): Promise<Hos
   });
 }
 
+/**
+ * Seconds since each host was last read (its last heartbeat, or a worker's
+ * update of its domains), by Redis's own clock; absent for a host never read.
+ */
+export async function hostReadingAges(
+  redis: RedisClient,
+  prefix: string,
+  ids: readonly string[],
+): Promise<Map<string, number>> {
+  const ages = new Map<string, number>();
+  if (ids.length === 0) return ages;
+  const [now, ...readings] = await Promise.all([
+    registryClock(redis, prefix),
+    ...ids.map((id) => redis.get(keys.readAt(prefix, id))),
+  ]);
+  ids.forEach((id, i) => {
+    const at = Number(readings[i]);
+    if (readings[i] != null && Number.isFinite(at)) ages.set(id, Math.max(0, (now - at) / 1_000_000));
+  });
+  return ages;
+}
+
 export async function getHost(redis: RedisClient, prefix: string, id: string): Promise<HostStatus | undefined> {
   return (await listHosts(redis, prefix)).find((h) => h.id === id);
 }

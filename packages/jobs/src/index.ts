@@ -80,6 +80,7 @@ export {
   heartbeat,
   hostDomainSchema,
   hostInfoSchema,
+  hostReadingAges,
   isDraining,
   listHosts,
   markDraining,

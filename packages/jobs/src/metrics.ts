@@ -37,7 +37,8 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): FleetMetrics {
   const registry = new Registry();
   if (options.labels) registry.setDefaultLabels(options.labels);
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "xenfleet_" });
+  // Node's process metrics under their standard names (process_*, nodejs_*), so stock dashboards match.
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMetrics, serveMetrics, type MetricsServer } from "../src/index.js";
 import { captureLogger } from "./helpers.js";
@@ -22,6 +23,26 @@ describe("metrics server", () => {
   afterEach(async () => {
     await server?.close();
     server = undefined;
+  });
+
+  it("names Node's process metrics as stock dashboards expect, without a prefix", async () => {
+    const metrics = createMetrics({ labels: { service: "test" } });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^process_cpu_user_seconds_total\{service="test"\} /m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{service="test"\} /m);
+    expect(text).not.toContain("xenfleet_process_");
+    // Prometheus's own linter: names, units, help and types. It objects only to
+    // prom-client's gauges named *_total, which keep their standard names.
+    metrics.jobs.inc({ queue: "save@h1", type: "save", state: "completed" });
+    metrics.jobSeconds.observe({ queue: "save@h1", type: "save", state: "completed" }, 2);
+    const check = spawnSync("/usr/bin/promtool", ["check", "metrics"], {
+      input: await metrics.registry.metrics(),
+      encoding: "utf8",
+    });
+    const problems = `${check.stdout}${check.stderr}`.split("\n").filter((l) => l.trim() !== "");
+    expect(
+      problems.filter((l) => !/^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l)),
+    ).toEqual([]);
   });
 
   it("serves /metrics with the standard metrics and /healthz", async () => {

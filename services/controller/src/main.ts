@@ -11,6 +11,7 @@ import {
   evacuateHandler,
   gcHandler,
   loadServiceConfig,
+  registerFleetGauges,
   retentionHandler,
   scheduleGc,
   scheduleNightly,
@@ -29,6 +30,8 @@ const service = await startService({ name: "controller", config });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");
 const stores = loadServiceConfig("controller", () => new Stores(config));
 
+// The fleet's state (hosts, queues, last good images) on the controller's /metrics.
+registerFleetGauges(service.metrics.registry, { redis: producer, prefix, stores });
 await setLimits(producer, prefix, { hostSaves: config.XENFLEET_HOST_SAVES, fleetSaves: config.XENFLEET_FLEET_SAVES });
 // Scheduled jobs name a store: "main" when XENFLEET_STORE gives the one store, else the first XENFLEET_STORES lists.
 const store = stores.names[0]!;

@@ -24,6 +24,7 @@ import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { withRedis } from "./fleet-options.js";
 import { fromBatch, reportText } from "./fleet-report.js";
 import { ensureRedis } from "./local-redis.js";
+import { dashboardChoice, dashboardLine, startFleetDashboard } from "./dashboard.js";
 
 export function registerDemoCommand(program: Command): void {
   addEmbeddedOptions(program.command("demo"), { hosts: 3, domains: 4, memory: "64M", dirtyRate: 100 })
@@ -51,6 +52,8 @@ export function registerDemoCommand(program: Command): void {
         `creating ${fleet.hosts} sim hosts x ${fleet.domains} domains of ${formatSize(fleet.domainMemoryBytes)}, prefix ${prefix}`,
       );
       const running = await startEmbeddedFleet(fleet, log);
+      const dashboard = dashboardChoice(opts);
+      let served: Awaited<ReturnType<typeof startFleetDashboard>> | undefined;
       const batches: BatchReport[] = [];
       // Ctrl-C or SIGTERM ends the demo early, still stopping the fleet cleanly.
       const interrupted = new AbortController();
@@ -62,6 +65,10 @@ export function registerDemoCommand(program: Command): void {
         await withRedis(fleet, async (redis) => {
           await waitForHosts(redis, prefix, fleet.hosts, 120_000, signal);
           log("fleet up");
+          if (dashboard !== undefined) {
+            served = await startFleetDashboard(fleet, dashboard);
+            log(dashboardLine(served.url, dashboard));
+          }
           for (let n = 1; n <= 2; n++) {
             if (n === 2) {
               log(`waiting ${formatDuration(opts.pause as number)} while the domains write to their memory`);
@@ -88,6 +95,7 @@ export function registerDemoCommand(program: Command): void {
         process.removeListener("SIGINT", onSignal);
         process.removeListener("SIGTERM", onSignal);
         log("stopping the fleet");
+        await served?.close().catch(() => undefined);
         await running.stop();
         await withRedis(fleet, (redis) => deletePrefix(redis, prefix));
         if (!opts.keep) rmSync(demoDir, { recursive: true, force: true });

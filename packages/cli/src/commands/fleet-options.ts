@@ -84,7 +84,7 @@ export function storeUrlOf(text: string): string {
 }
 
 /** The stores fleet commands know, by name, as the workers are configured. */
-function fleetStores(): Stores {
+export function fleetStores(): Stores {
   const env = process.env;
   return new Stores({ ...env, XENFLEET_STORE: env.XENFLEET_STORE || DEFAULT_STORE_PATH });
 }

@@ -22,10 +22,7 @@ import {
   unprotectImage,
   verifyAndRecord,
   type CheckSubset,
-  type ImageInfo,
   type ImageRef,
-  type Manifest,
-  type Verification,
   type Sha256Id,
 } from "@xenfleet/image";
 import type { Compression, ObjectStore } from "@xenfleet/store";
@@ -34,6 +31,7 @@ import { UsageError, WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
 import { writeOutput } from "../output-file.js";
 import { storeOption } from "./fleet-options.js";
+import { imageJson, selectImages, type ImageFilters as LsFilters } from "@xenfleet/fleet";
 import { openImageStore, resolveImageId } from "./image-store.js";
 import { tracker } from "./progress.js";
 
@@ -71,84 +69,6 @@ async function withBar<T>(
   } finally {
     bar?.stop();
   }
-}
-
-/** What `image ls` and `image show` say of an image, as JSON. */
-function imageJson(i: {
-  id: string;
-  domain: string;
-  created: Date;
-  manifest: Manifest | undefined;
-  protected: boolean;
-  verification?: Verification | undefined;
-}) {
-  const m = i.manifest;
-  const v = i.verification;
-  return {
-    imageId: i.id,
-    domain: domainName(i),
-    uuid: m?.domain.uuid ?? null,
-    host: m?.host ?? null,
-    labels: m?.labels ?? [],
-    protected: i.protected,
-    created: i.created.toISOString(),
-    bytesTotal: m?.streamBytes ?? null,
-    /** What the image added to the store when it was made; null for images made before that was recorded. */
-    bytesNew: m?.bytesNew ?? null,
-    pages: m?.pages ?? null,
-    zeroPages: m?.zeroPages ?? null,
-    parent: m?.parent ?? null,
-    ...(m?.parentSkipped === undefined ? {} : { parentSkipped: m.parentSkipped }),
-    domainType: m?.domainType ?? null,
-    source: m?.source.kind ?? null,
-    broken: m === undefined || v?.ok === false,
-    /** The last verification (`image verify`, verify jobs): when, whether it passed and what was wrong; null if never. */
-    verified:
-      v === undefined ? null : { at: v.at, ok: v.ok, ...(v.problem === undefined ? {} : { problem: v.problem }) },
-  };
-}
-
-/**
- * The domain's name: as its host knew it (fleet saves file images under the
- * uuid and record the name), else the name the image is filed under unless
- * that is only the uuid.
- */
-function domainName(i: { domain: string; manifest: Manifest | undefined }): string | null {
-  if (i.manifest?.domainName !== undefined) return i.manifest.domainName;
-  return i.domain === i.manifest?.domain.uuid ? null : i.domain;
-}
-
-interface LsFilters {
-  domain?: string;
-  host?: string;
-  since?: Date;
-  label?: string[];
-  latest?: boolean;
-}
-
-function selectImages(images: readonly ImageInfo[], f: LsFilters): ImageInfo[] {
-  const wanted = f.domain?.toLowerCase();
-  const chosen = images.filter(
-    (i) =>
-      (wanted === undefined ||
-        i.domain === f.domain ||
-        i.manifest?.domain.uuid === wanted ||
-        i.manifest?.domainName === f.domain) &&
-      (f.host === undefined || i.manifest?.host === f.host) &&
-      (f.since === undefined || i.created >= f.since) &&
-      (f.label === undefined || f.label.every((l) => i.manifest?.labels?.includes(l))),
-  );
-  // By the domain's name, then oldest first (fleet saves are filed under the uuid: that order means nothing to people).
-  const name = (i: ImageInfo) => domainName(i) ?? i.domain;
-  chosen.sort((a, b) => name(a).localeCompare(name(b)) || a.created.getTime() - b.created.getTime());
-  if (!f.latest) return chosen;
-  // The newest image of each domain its images are filed under (a fleet save's: its uuid).
-  const newest = new Map<string, ImageInfo>();
-  for (const i of chosen) {
-    const best = newest.get(i.domain);
-    if (best === undefined || i.created >= best.created) newest.set(i.domain, i);
-  }
-  return chosen.filter((i) => newest.get(i.domain) === i);
 }
 
 function refJson(r: ImageRef) {

@@ -22,6 +22,7 @@ import {
   type JobResult,
   type RedisClient,
 } from "@xenfleet/jobs";
+import { evacuationJson } from "@xenfleet/fleet";
 import { MigrationRecord, parseRate } from "@xenfleet/migration";
 import { COMPRESSIONS, type Compression } from "@xenfleet/store";
 import { durationOption, hostId, labels, list, positive } from "../args.js";
@@ -415,32 +416,4 @@ async function evacuate(
 /** Failed attempts, one indented line each, under the domain's line. */
 function triesText(tries: JobResult<"evacuate">["failed"][number]["tries"]): string[] {
   return (tries ?? []).map((t) => `  tried ${t.target} (${t.mode}): ${t.reason}`);
-}
-
-/** An evacuation's result in a JSON document: domains by name and uuid, like every command's. */
-function evacuationJson(r: JobResult<"evacuate">) {
-  return {
-    evacuationId: r.evacuationId,
-    moved: r.moved,
-    cold: r.cold,
-    placements: (r.placements ?? []).map((x) => ({
-      domain: x.domain.name,
-      uuid: x.domain.uuid,
-      from: x.from,
-      to: x.to,
-      mode: x.mode,
-      attempts: x.attempts,
-      tries: x.tries ?? [],
-    })),
-    failed: r.failed.map((f) => ({
-      domain: f.domain.name,
-      uuid: f.domain.uuid,
-      host: f.host,
-      reason: f.error,
-      tries: f.tries ?? [],
-    })),
-    emptied: r.emptied ?? [],
-    notEmpty: r.notEmpty ?? [],
-    ...(r.seconds !== undefined ? { seconds: r.seconds } : {}),
-  };
 }

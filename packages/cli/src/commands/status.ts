@@ -5,54 +5,15 @@
  * they end or Ctrl-C; otherwise, or with --json, it prints one snapshot.
  */
 import { sleep } from "@xenfleet/core";
-import { Queue } from "bullmq";
 import type { Command } from "commander";
-import { activeSaveSlots, getLimits, listBatches, listSchedules, type BatchProgress } from "@xenfleet/fleet";
-import {
-  bullPrefix,
-  COMPRESS_QUEUE,
-  CONTROLLER_QUEUE,
-  hostQueue,
-  listHosts,
-  type HostState,
-  type RedisClient,
-} from "@xenfleet/jobs";
+import { fleetSnapshot, type BatchProgress, type FleetSnapshot } from "@xenfleet/fleet";
+import type { RedisClient } from "@xenfleet/jobs";
 import { emit, iso } from "../output.js";
 import { addRedisOptions, withRedis } from "./fleet-options.js";
 import { batchStep, tracker } from "./progress.js";
 import { scheduleJson, when } from "./schedule.js";
 
-const COUNTED = ["waiting", "active", "delayed", "completed", "failed", "waiting-children", "prioritized"] as const;
-
-export async function fleetSnapshot(redis: RedisClient, prefix: string) {
-  const hosts = await listHosts(redis, prefix);
-  const queueNames = [
-    CONTROLLER_QUEUE,
-    COMPRESS_QUEUE,
-    ...hosts.flatMap((h) => [hostQueue("save", h.id), hostQueue("restore", h.id)]),
-  ];
-  const queues: Record<string, Record<string, number>> = {};
-  for (const name of queueNames) {
-    const queue = new Queue(name, { connection: redis, prefix: bullPrefix(prefix) });
-    try {
-      queues[name] = await queue.getJobCounts(...COUNTED);
-    } finally {
-      await queue.close();
-    }
-  }
-  const inState = (state: HostState) => hosts.filter((h) => h.state === state).length;
-  return {
-    hostCounts: { up: inState("up"), draining: inState("draining"), down: inState("down") },
-    hosts: hosts.map((h) => ({ host: h.id, state: h.state, domains: h.info?.domains.length ?? 0 })),
-    queues,
-    limits: await getLimits(redis, prefix),
-    savesRunning: await activeSaveSlots(redis, prefix),
-    schedules: await listSchedules(redis, prefix),
-    batches: await listBatches(redis, prefix, 10),
-  };
-}
-
-type Snapshot = Awaited<ReturnType<typeof fleetSnapshot>>;
+type Snapshot = FleetSnapshot;
 
 function batchJson(b: BatchProgress) {
   return {

@@ -18,13 +18,23 @@ import { emit } from "../output.js";
 import { addRedisOptions, storeOption, storeUrlOf, withRedis } from "./fleet-options.js";
 import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { ensureRedis } from "./local-redis.js";
+import {
+  addDashboardOptions,
+  dashboardChoice,
+  dashboardLine,
+  dashboardUrl,
+  freePort,
+  startFleetDashboard,
+  TOKEN_VARIABLE,
+  type DashboardChoice,
+} from "./dashboard.js";
 
 export function addEmbeddedOptions(
   command: Command,
   defaults: { hosts: number; domains: number; memory: string; dirtyRate: number },
 ): Command {
   // --store here says where the fleet's one store is (its workers call it main): a location, as for image commands.
-  return addRedisOptions(command)
+  return addDashboardOptions(addRedisOptions(command))
     .addOption(storeOption())
     .option("--hosts <n>", "simulated hosts (host-1 ... host-N)", positive, defaults.hosts)
     .option("--domains <m>", "domains per host", count, defaults.domains)
@@ -78,7 +88,8 @@ export function registerUpCommands(program: Command): void {
       const fleet = embeddedFleet(opts);
       const log = (line: string) => process.stderr.write(`up: ${line}\n`);
       await ensureRedis(fleet.redis, fleet.stateDir, log);
-      if (opts.detach) return await detach(fleet, pidFileOf(opts), opts.json);
+      const dashboard = dashboardChoice(opts);
+      if (opts.detach) return await detach(fleet, pidFileOf(opts), opts.json, dashboard);
       // Listen first: a signal while the fleet starts must still stop it cleanly.
       const stopRequested = new AbortController();
       const onSignal = () => stopRequested.abort();
@@ -86,13 +97,16 @@ export function registerUpCommands(program: Command): void {
       process.once("SIGTERM", onSignal);
       const running = await startEmbeddedFleet(fleet, log);
       let failure: unknown;
+      let served: Awaited<ReturnType<typeof startFleetDashboard>> | undefined;
       try {
         await withRedis(fleet, (redis) =>
           waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal),
         );
+        if (dashboard !== undefined) served = await startFleetDashboard(fleet, dashboard);
         log(
           `fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`,
         );
+        if (served !== undefined && dashboard !== undefined) log(dashboardLine(served.url, dashboard));
         await new Promise<void>((done) => {
           if (stopRequested.signal.aborted) done();
           else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
@@ -101,6 +115,7 @@ export function registerUpCommands(program: Command): void {
         if (!stopRequested.signal.aborted) failure = err;
       }
       log("stopping the fleet");
+      await served?.close().catch(() => undefined);
       await running.stop();
       log("fleet stopped");
       if (failure !== undefined) throw failure;
@@ -140,7 +155,12 @@ export function registerUpCommands(program: Command): void {
 }
 
 /** Start `up` again without --detach, in the background, and wait until its hosts are up. */
-async function detach(fleet: EmbeddedFleet, pidFile: string, json: boolean | undefined): Promise<void> {
+async function detach(
+  fleet: EmbeddedFleet,
+  pidFile: string,
+  json: boolean | undefined,
+  dashboard: DashboardChoice | undefined,
+): Promise<void> {
   if (existsSync(pidFile) && isProcessRunning(Number(readFileSync(pidFile, "utf8").trim()))) {
     throw new UsageError(`a fleet is already running (pid file ${pidFile})`);
   }
@@ -174,7 +194,12 @@ async function detach(fleet: EmbeddedFleet, pidFile: string, json: boolean | und
     "--log-level",
     fleet.logLevel ?? "info",
   ];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out] });
+  // The port is chosen here, so that the URL printed is the one the background fleet listens on.
+  const port = dashboard === undefined ? 0 : dashboard.port || (await freePort(dashboard.bind));
+  if (dashboard === undefined) args.push("--no-dashboard");
+  else args.push("--dashboard-port", String(port), "--dashboard-bind", dashboard.bind);
+  const env = dashboard === undefined ? process.env : { ...process.env, [TOKEN_VARIABLE]: dashboard.token };
+  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out], env });
   closeSync(out);
   const pid = child.pid;
   if (pid === undefined) throw new WorkFailedError("could not start the fleet process");
@@ -187,9 +212,25 @@ async function detach(fleet: EmbeddedFleet, pidFile: string, json: boolean | und
   );
   await withRedis(fleet, (redis) => Promise.race([waitForHosts(redis, fleet.prefix, fleet.hosts), exited]));
   child.removeAllListeners("exit");
+  const url = dashboard === undefined ? undefined : dashboardUrl(dashboard.bind, port);
   emit(
     json,
-    { pid, pidFile, log: logFile, hosts: fleet.hosts, prefix: fleet.prefix, store: fleet.store, state: "up" },
-    () => `fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})`,
+    {
+      pid,
+      pidFile,
+      log: logFile,
+      hosts: fleet.hosts,
+      prefix: fleet.prefix,
+      store: fleet.store,
+      state: "up",
+      ...(url === undefined || dashboard === undefined
+        ? {}
+        : { dashboard: { url, ...(dashboard.generated ? { token: dashboard.token } : {}) } }),
+    },
+    () =>
+      [
+        `fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})`,
+        ...(url === undefined || dashboard === undefined ? [] : [dashboardLine(url, dashboard)]),
+      ].join("\n"),
   );
 }

@@ -1,0 +1,116 @@
+/**
+ * The fleet's state as Prometheus gauges, read from Redis and the stores at
+ * each scrape: hosts by state, each queue's depth and the age of its oldest
+ * waiting job, and each domain's last good image (the first thing an
+ * operator alerts on: "no good image for 36 h"). One scrape reads once,
+ * whatever the number of gauges.
+ */
+import { Queue } from "bullmq";
+import {
+  bullPrefix,
+  COMPRESS_QUEUE,
+  CONTROLLER_QUEUE,
+  HOST_QUEUE_KINDS,
+  hostQueue,
+  listHosts,
+  type RedisClient,
+} from "@xenfleet/jobs";
+import { listImages } from "@xenfleet/image";
+import { Gauge, type Registry } from "prom-client";
+import { domainName, lastGoodImages } from "./image-list.js";
+import type { Stores } from "./stores.js";
+
+export interface FleetGaugeSource {
+  redis: RedisClient;
+  prefix: string;
+  stores: Stores;
+}
+
+interface Reading {
+  hosts: Record<"up" | "draining" | "down", number>;
+  queues: Array<{ queue: string; waiting: number; oldestSeconds: number }>;
+  lastGood: Array<{ domain: string; uuid: string; seconds: number }>;
+}
+
+async function read({ redis, prefix, stores }: FleetGaugeSource): Promise<Reading> {
+  const hosts = await listHosts(redis, prefix);
+  const counts = { up: 0, draining: 0, down: 0 };
+  for (const h of hosts) counts[h.state]++;
+  const names = [
+    CONTROLLER_QUEUE,
+    COMPRESS_QUEUE,
+    ...hosts.flatMap((h) => HOST_QUEUE_KINDS.map((k) => hostQueue(k, h.id))),
+  ];
+  const now = Date.now();
+  const queues = await Promise.all(
+    names.map(async (name) => {
+      const queue = new Queue(name, { connection: redis, prefix: bullPrefix(prefix) });
+      try {
+        const c = await queue.getJobCounts("waiting", "prioritized");
+        // The oldest waiting job is the first in ascending order.
+        const [oldest] = await queue.getJobs(["waiting"], 0, 0, true);
+        const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0);
+        return { queue: name, waiting, oldestSeconds: oldest ? Math.max(0, (now - oldest.timestamp) / 1000) : 0 };
+      } finally {
+        await queue.close();
+      }
+    }),
+  );
+  const images = (await Promise.all(stores.names.map(async (n) => listImages(await stores.get(n))))).flat();
+  const lastGood = [...lastGoodImages(images)].map(([uuid, i]) => ({
+    domain: domainName(i) ?? uuid,
+    uuid,
+    seconds: i.created.getTime() / 1000,
+  }));
+  return { hosts: counts, queues, lastGood };
+}
+
+export function registerFleetGauges(registry: Registry, source: FleetGaugeSource): void {
+  let pending: { at: number; reading: Promise<Reading> } | undefined;
+  // The gauges of one scrape share one reading.
+  const reading = () => {
+    if (pending === undefined || Date.now() - pending.at > 1000) pending = { at: Date.now(), reading: read(source) };
+    return pending.reading;
+  };
+  const registers = [registry];
+  new Gauge({
+    name: "xenfleet_hosts",
+    help: "Registered hosts by state (up, draining, down)",
+    labelNames: ["state"],
+    registers,
+    async collect() {
+      const r = await reading();
+      for (const [state, n] of Object.entries(r.hosts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: "xenfleet_queue_waiting_jobs",
+    help: "Jobs waiting to be taken, per queue",
+    labelNames: ["queue"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const q of (await reading()).queues) this.set({ queue: q.queue }, q.waiting);
+    },
+  });
+  new Gauge({
+    name: "xenfleet_queue_oldest_waiting_job_age_seconds",
+    help: "How long the oldest waiting job of each queue has waited (0: none waits)",
+    labelNames: ["queue"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const q of (await reading()).queues) this.set({ queue: q.queue }, q.oldestSeconds);
+    },
+  });
+  new Gauge({
+    name: "xenfleet_domain_last_good_image_timestamp_seconds",
+    help: "When each domain's newest good image was made (Unix time): its manifest reads and no verification failed it",
+    labelNames: ["domain", "uuid"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const d of (await reading()).lastGood) this.set({ domain: d.domain, uuid: d.uuid }, d.seconds);
+    },
+  });
+}
