@@ -53,6 +53,7 @@ export {
   scheduleGc,
   scheduleNightly,
   scheduleRetention,
+  scheduleVerify,
   SCHEDULES,
   type Repeat,
   type ScheduleId,
@@ -98,4 +99,14 @@ export {
   type PlanInput,
   type Unplaced,
 } from "./placement.js";
+export {
+  imagesDue,
+  startVerifyRun,
+  verifyChildJobId,
+  verifyCounts,
+  verifyRunJobId,
+  waitForVerifyRun,
+  type VerifyRunOptions,
+  type VerifyRunOutcome,
+} from "./verify-run.js";
 export * from "./handlers/index.js";

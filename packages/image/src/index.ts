@@ -61,4 +61,5 @@ export {
   verifyAndRecord,
   VERIFIED_REFS,
   type Verification,
+  type VerifyOptions,
 } from "./verification.js";

@@ -54,7 +54,14 @@ export {
   type RedisTarget,
 } from "./connection.js";
 export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from "./logger.js";
-export { createMetrics, type FleetMetrics, type JobOutcome, type MetricsOptions } from "./metrics.js";
+export {
+  createMetrics,
+  createVerifyGauges,
+  type FleetMetrics,
+  type ImageVerifyCounts,
+  type JobOutcome,
+  type MetricsOptions,
+} from "./metrics.js";
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
 export {
   DEFAULT_STALL_SETTINGS,

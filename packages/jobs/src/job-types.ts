@@ -188,6 +188,24 @@ export const JOB_SPECS = {
     place: { shared: "controller" },
     options: DEFAULT_JOB_OPTIONS,
   },
+  // Verification is reading and hashing: the compress workers take it, and it scales out with them.
+  "verify-run": {
+    version: 1,
+    payload: p.verifyRunPayloadV1,
+    resultVersion: 1,
+    result: r.verifyRunResultV1,
+    progress: g.verifyRunProgressV1,
+    place: { shared: "controller" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
+  },
+  verify: {
+    version: 1,
+    payload: p.verifyPayloadV1,
+    resultVersion: 1,
+    result: r.verifyResultV1,
+    place: { shared: "compress" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
 } as const satisfies Record<string, JobSpec>;
 
 export type JobType = keyof typeof JOB_SPECS;

@@ -10,3 +10,5 @@ export { gcHandler, retentionHandler } from "./maintenance.js";
 export { migrateHandlers, type MigrateWorkerDeps } from "./migrate.js";
 export { restoreHandler, type RestoreHandlerDeps } from "./restore.js";
 export { saveHandler, type SaveHandlerDeps } from "./save.js";
+export { verifyHandler } from "./verify.js";
+export { verifyRunHandler, type VerifyRunHandlerDeps } from "./verify-run.js";

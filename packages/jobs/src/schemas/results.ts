@@ -167,3 +167,35 @@ export const gcResultV1 = z.strictObject({
   objectsDeleted: nonNegativeInt,
   bytesFreed: bytes,
 });
+
+/** The object at fault in a verification that failed, and why. */
+const verifyProblem = z.strictObject({ key: z.string().max(1024), reason });
+
+export const verifyResultV1 = z.strictObject({
+  v: v1,
+  imageId,
+  ok: z.boolean(),
+  /** Bytes read and checked. */
+  bytes,
+  seconds,
+  problem: verifyProblem.optional(),
+});
+
+export const verifyRunResultV1 = z.strictObject({
+  v: v1,
+  runId: token,
+  /** Images the store held when the run began. */
+  images: nonNegativeInt,
+  /** Images this run verified (ok or broken), and those skipped as verified within the window. */
+  verified: nonNegativeInt,
+  skippedRecent: nonNegativeInt,
+  ok: nonNegativeInt,
+  broken: z.array(z.strictObject({ imageId, ...verifyProblem.shape })).max(100_000),
+  /** Verify jobs that failed without a verdict (the store unreachable, say). */
+  failed: z.array(z.strictObject({ imageId, reason })).max(100_000),
+  /** When the run ends: images with no verification within the window (none ever, without one). */
+  unverified: nonNegativeInt,
+  /** Images whose last verification found them broken, this run's and earlier ones. */
+  brokenTotal: nonNegativeInt,
+  startedAt: z.int().min(0),
+});
