@@ -10,16 +10,20 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poll } from "@xenfleet/core";
 import { SimHost } from "@xenfleet/hypervisor";
 import { keys, loadBlock, loadManifest, readVerification, verifyAndRecord, type Sha256Id } from "@xenfleet/image";
 import {
+  bullPrefix,
   COMPRESS_QUEUE,
   CONTROLLER_QUEUE,
   createLogger,
   createMetrics,
   createRedis,
   createVerifyGauges,
+  parseResult,
   runWorker,
   type WorkerHandle,
 } from "@xenfleet/jobs";
@@ -28,6 +32,8 @@ import { openStore, type ObjectStore } from "@xenfleet/store";
 import { saveDomain } from "@xenfleet/transfer";
 import type { Redis } from "ioredis";
 import {
+  removeSchedule,
+  scheduleVerify,
   startVerifyRun,
   Stores,
   verifyCounts,
@@ -136,5 +142,28 @@ describe("verify run", () => {
     expect(report.broken).toHaveLength(1);
     expect(report.broken[0]!.reason).toMatch(/damaged|missing/);
     expect(await readVerification(store, images[0]!)).toMatchObject({ ok: true, subset: "1/1" });
+  });
+
+  it("runs from its schedule, under a run id of its own, skipping what the last runs verified", async () => {
+    await scheduleVerify(redis, prefix, { everyMs: 60_000, now: true }, { store: "main", outdatedAfterSeconds: DAY });
+    const controller = new Queue(CONTROLLER_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
+    try {
+      const job = await poll(
+        "the scheduled verify run to finish",
+        async () =>
+          (await controller.getJobs(["completed", "failed"])).find(
+            (j) => j?.name === "verify-run" && j.repeatJobKey !== undefined,
+          ),
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      expect(job.failedReason).toBeUndefined();
+      const report = parseResult("verify-run", job.returnvalue);
+      expect(report.runId).toMatch(/^verify-\d+$/);
+      // Every image was verified by the runs before, within the day.
+      expect(report).toMatchObject({ images: 20, skippedRecent: 20, verified: 0, unverified: 0, brokenTotal: 1 });
+    } finally {
+      expect(await removeSchedule(redis, prefix, "verify")).toBe(true);
+      await controller.close();
+    }
   });
 });
