@@ -56,6 +56,14 @@ export {
 } from "./check.js";
 export { damageOf, damagedPacks, quarantineObject, DAMAGED, QUARANTINE, type DamageRecord } from "./quarantine.js";
 export {
+  HEALTH_REFS,
+  listHealthChecks,
+  readHealthCheck,
+  recordHealthCheck,
+  type HealthCheck,
+  type HealthDigest,
+} from "./health.js";
+export {
   listVerifications,
   readVerification,
   verifyAndRecord,
