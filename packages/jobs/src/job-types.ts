@@ -206,6 +206,15 @@ export const JOB_SPECS = {
     place: { shared: "compress" },
     options: DEFAULT_JOB_OPTIONS,
   },
+  // A failed check is a verdict, not an error to retry: the job's result says why.
+  "health-check": {
+    version: 1,
+    payload: p.healthCheckPayloadV1,
+    resultVersion: 1,
+    result: r.healthCheckResultV1,
+    place: { host: "restore" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
+  },
 } as const satisfies Record<string, JobSpec>;
 
 export type JobType = keyof typeof JOB_SPECS;

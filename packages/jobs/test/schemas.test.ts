@@ -36,6 +36,7 @@ const valid: { [T in JobType]: Record<string, unknown> } = {
   retention: { v: 2, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
   gc: { v: 2, store, graceSeconds: 86_400, dryRun: true },
   "verify-run": { v: 1, runId: "verify", store, outdatedAfterSeconds: 30 * 86_400, subset: { n: 1, of: 7 } },
+  "health-check": { v: 1, host: "h1", store, image: IMAGE, deadlineSeconds: 600 },
   verify: { v: 1, store, image: IMAGE, subset: { percent: 10 }, runId: "verify-1" },
 };
 
@@ -70,7 +71,23 @@ const validResult: { [T in JobType]: Record<string, unknown> } = {
     brokenTotal: 1,
     startedAt: 1,
   },
-  verify: { v: 1, imageId: IMAGE, ok: false, bytes: 10, seconds: 1, problem: { key: "packs/ab/cd", reason: "missing" } },
+  "health-check": {
+    v: 1,
+    imageId: IMAGE,
+    passed: false,
+    reason: "restore failed",
+    digest: "not-recorded",
+    seconds: 2,
+    copy: domain,
+  },
+  verify: {
+    v: 1,
+    imageId: IMAGE,
+    ok: false,
+    bytes: 10,
+    seconds: 1,
+    problem: { key: "packs/ab/cd", reason: "missing" },
+  },
 };
 
 function reasonOf(fn: () => unknown): string {

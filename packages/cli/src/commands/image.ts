@@ -25,6 +25,7 @@ import {
   type ImageInfo,
   type ImageRef,
   type Manifest,
+  type HealthCheck,
   type Verification,
   type Sha256Id,
 } from "@xenfleet/image";
@@ -34,6 +35,7 @@ import { UsageError, WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
 import { writeOutput } from "../output-file.js";
 import { storeOption } from "./fleet-options.js";
+import { registerHealthCheckCommand } from "./health-check.js";
 import { openImageStore, resolveImageId } from "./image-store.js";
 import { tracker } from "./progress.js";
 
@@ -81,9 +83,11 @@ function imageJson(i: {
   manifest: Manifest | undefined;
   protected: boolean;
   verification?: Verification | undefined;
+  health?: HealthCheck | undefined;
 }) {
   const m = i.manifest;
   const v = i.verification;
+  const h = i.health;
   return {
     imageId: i.id,
     domain: domainName(i),
@@ -105,6 +109,8 @@ function imageJson(i: {
     /** The last verification (`image verify`, verify jobs): when, whether it passed and what was wrong; null if never. */
     verified:
       v === undefined ? null : { at: v.at, ok: v.ok, ...(v.problem === undefined ? {} : { problem: v.problem }) },
+    /** The last health check (`image health-check`): when, where, passed or why not; null if never. */
+    healthCheck: h === undefined ? null : { ...h },
   };
 }
 
@@ -301,6 +307,7 @@ export function registerImageCommands(program: Command): void {
               { header: "SIZE", right: true },
               { header: "NEW", right: true },
               { header: "VERIFIED" },
+              { header: "HEALTH" },
             ],
             images.map((i) => [
               i.imageId.slice(0, 12),
@@ -312,6 +319,9 @@ export function registerImageCommands(program: Command): void {
               i.bytesTotal === null ? "(broken)" : formatSize(i.bytesTotal),
               i.bytesNew === null ? "-" : formatSize(i.bytesNew),
               i.verified === null ? "never" : `${i.verified.ok ? "ok" : "BROKEN"} ${i.verified.at.slice(0, 10)}`,
+              i.healthCheck === null
+                ? "never"
+                : `${i.healthCheck.passed ? "passed" : "FAILED"} ${i.healthCheck.at.slice(0, 10)}`,
             ]),
           ),
         );
@@ -390,6 +400,8 @@ export function registerImageCommands(program: Command): void {
     const refs = await removeImage(store, id);
     emit(json, { imageId: id, removed: refs.map(refJson) }, () => `removed ${id}`);
   });
+
+  registerHealthCheckCommand(image);
 
   program
     .command("prune")

@@ -6,6 +6,7 @@
 export { batchSaveHandler, type BatchHandlerDeps } from "./batch-save.js";
 export { compressHandler } from "./compress.js";
 export { evacuateHandler } from "./evacuate.js";
+export { healthCheckHandler } from "./health-check.js";
 export { gcHandler, retentionHandler } from "./maintenance.js";
 export { migrateHandlers, type MigrateWorkerDeps } from "./migrate.js";
 export { restoreHandler, type RestoreHandlerDeps } from "./restore.js";

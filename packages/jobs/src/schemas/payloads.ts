@@ -252,3 +252,17 @@ export const verifyPayloadV1 = z.strictObject({
   /** Set when the verification is one child of a verify run. */
   runId: token.optional(),
 });
+
+/**
+ * A health check on a host: restore the image as a paused copy (unique name,
+ * new uuid), check it runs (and on the sim that it reproduces the state its
+ * save recorded), destroy it. Runs on the host's restore queue.
+ */
+export const healthCheckPayloadV1 = z.strictObject({
+  v: v1,
+  host: hostIdSchema,
+  store: storeName,
+  image: imageId,
+  /** The copy must be running within this many seconds. */
+  deadlineSeconds: z.int().min(1).max(86_400),
+});

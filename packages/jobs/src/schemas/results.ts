@@ -199,3 +199,16 @@ export const verifyRunResultV1 = z.strictObject({
   brokenTotal: nonNegativeInt,
   startedAt: z.int().min(0),
 });
+
+export const healthCheckResultV1 = z.strictObject({
+  v: v1,
+  imageId,
+  passed: z.boolean(),
+  /** Why it failed, when it did. */
+  reason: reason.optional(),
+  /** The copy's state digest against the save's: matched, differs, not-recorded or not-readable (Xen). */
+  digest: z.enum(["matched", "differs", "not-recorded", "not-readable"]),
+  seconds,
+  /** The copy made and destroyed. */
+  copy: domainRef,
+});
