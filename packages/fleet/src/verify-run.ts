@@ -140,19 +140,19 @@ export async function verifyCounts(
 /** The children's verdicts and failures, as the run's report lists them. */
 export async function childVerdicts(
   job: Job,
-): Promise<Pick<JobResult<"verify-run">, "verified" | "ok" | "broken" | "failed">> {
+): Promise<Pick<JobResult<"verify-run">, "verified" | "intact" | "broken" | "failed">> {
   const broken: JobResult<"verify-run">["broken"] = [];
   const failed: JobResult<"verify-run">["failed"] = [];
-  let ok = 0;
+  let intact = 0;
   for (const value of Object.values(await job.getChildrenValues())) {
     const r = parseResult("verify", value);
-    if (r.ok) ok++;
+    if (r.ok) intact++;
     else broken.push({ imageId: r.imageId, key: r.problem?.key ?? "", reason: r.problem?.reason ?? "" });
   }
   for (const [key, reason] of Object.entries(await job.getIgnoredChildrenFailures()))
     failed.push({ imageId: key.slice(-64), reason: String(reason).slice(0, 1024) });
   broken.sort((a, b) => a.imageId.localeCompare(b.imageId));
-  return { verified: ok + broken.length, ok, broken, failed };
+  return { verified: intact + broken.length, intact, broken, failed };
 }
 
 export interface VerifyRunOutcome {

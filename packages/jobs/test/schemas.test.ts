@@ -64,7 +64,7 @@ const validResult: { [T in JobType]: Record<string, unknown> } = {
     images: 3,
     verified: 2,
     skippedRecent: 1,
-    ok: 1,
+    intact: 1,
     broken: [{ imageId: IMAGE, key: "packs/ab/cd", reason: "corrupt" }],
     failed: [],
     unverified: 0,

@@ -86,7 +86,7 @@ function reportJson(r: JobResult<"verify-run">) {
 export function verifyReportText(r: JobResult<"verify-run">, outdatedAfterSeconds?: number): string {
   const window = outdatedAfterSeconds === undefined ? "" : ` within ${formatDuration(outdatedAfterSeconds * 1000)}`;
   return [
-    `verify run ${r.runId}: ${r.images} images, ${r.verified} verified (${r.ok} ok, ${r.broken.length} broken), ${r.skippedRecent} skipped as verified${window}`,
+    `verify run ${r.runId}: ${r.images} images, ${r.verified} verified (${r.intact} intact, ${r.broken.length} broken), ${r.skippedRecent} skipped as verified${window}`,
     ...r.broken.map((b) => `  broken ${b.imageId}: ${b.key}: ${b.reason}`),
     ...r.failed.map((f) => `  not verified ${f.imageId}: ${f.reason}`),
     `store: ${r.unverified} images unverified, ${r.brokenTotal} broken`,

@@ -49,7 +49,7 @@ export function verifyRunHandler(deps: VerifyRunHandlerDeps): JobHandler<"verify
     const counts = await verifyCounts(store, progress.startedAt, payload.outdatedAfterSeconds);
     deps.onCounts?.(payload.store, counts);
     logger.info(
-      { runId: progress.runId, ok: verdicts.ok, brokenNow: verdicts.broken.length, ...counts },
+      { runId: progress.runId, intact: verdicts.intact, brokenNow: verdicts.broken.length, ...counts },
       "verify run done",
     );
     return {

@@ -119,7 +119,7 @@ describe("verify run", () => {
     const done = await waitForVerifyRun(redis, prefix, jobId);
     expect(done.error).toBeUndefined();
     const report = done.report!;
-    expect(report).toMatchObject({ images: 20, skippedRecent: 5, verified: 15, ok: 14, failed: [] });
+    expect(report).toMatchObject({ images: 20, skippedRecent: 5, verified: 15, intact: 14, failed: [] });
     expect(report.broken).toEqual([
       { imageId: victim, key: keys.packKey(pack), reason: expect.stringMatching(/^corrupt \(moved aside\)/) },
     ]);
@@ -138,7 +138,7 @@ describe("verify run", () => {
     // No window: every image again, each pack read (1/1 is every pack), the broken image still broken.
     const { jobId } = await startVerifyRun(redis, prefix, { store: "main", subset: { n: 1, of: 1 } });
     const report = (await waitForVerifyRun(redis, prefix, jobId)).report!;
-    expect(report).toMatchObject({ images: 20, skippedRecent: 0, verified: 20, ok: 19, unverified: 0, brokenTotal: 1 });
+    expect(report).toMatchObject({ images: 20, skippedRecent: 0, verified: 20, intact: 19, unverified: 0, brokenTotal: 1 });
     expect(report.broken).toHaveLength(1);
     expect(report.broken[0]!.reason).toMatch(/damaged|missing/);
     expect(await readVerification(store, images[0]!)).toMatchObject({ ok: true, subset: "1/1" });

@@ -189,7 +189,8 @@ export const verifyRunResultV1 = z.strictObject({
   /** Images this run verified (ok or broken), and those skipped as verified within the window. */
   verified: nonNegativeInt,
   skippedRecent: nonNegativeInt,
-  ok: nonNegativeInt,
+  /** Of those, the images found intact. */
+  intact: nonNegativeInt,
   broken: z.array(z.strictObject({ imageId, ...verifyProblem.shape })).max(100_000),
   /** Verify jobs that failed without a verdict (the store unreachable, say). */
   failed: z.array(z.strictObject({ imageId, reason })).max(100_000),
