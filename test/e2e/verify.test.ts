@@ -169,4 +169,15 @@ describe("verify runs and health checks, as separate processes", () => {
     expect(report.broken.map((b: { imageId: string }) => b.imageId)).toEqual([bad]);
     expect(await gauge("xenfleet_images_broken")).toBe(1);
   });
+
+  it("a verify run with a health check host also health-checks each domain's newest image there", async () => {
+    const r = await run(["verify-all", "--outdated-after", "30d", "--health-check-host", "host-1", "--wait"]);
+    // The corrupt image fails its health check (its pack was moved aside), so the run exits 1.
+    expect(r.code, r.stderr + r.stdout).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ ok: false, images: 4, verified: 0, skippedRecent: 4, brokenTotal: 1 });
+    expect(report.healthChecks.passed).toBe(3);
+    expect(report.healthChecks.failed).toEqual([{ imageId: images[1], reason: expect.any(String) }]);
+    await onlyOriginals();
+  });
 });

@@ -13,6 +13,8 @@ import {
   bullPrefix,
   COMPRESS_QUEUE,
   CONTROLLER_QUEUE,
+  hostOfQueue,
+  hostQueue,
   JOB_SPECS,
   jobData,
   JobNotFoundError,
@@ -35,6 +37,11 @@ export function verifyRunJobId(runId: string): string {
 /** A verify child's job id: the run and the image, so expanding a run twice queues each image once. */
 export function verifyChildJobId(runId: string, imageId: string): string {
   return `verify-${runId}-${imageId}`;
+}
+
+/** A health-check child's job id, likewise. */
+export function healthChildJobId(runId: string, imageId: string): string {
+  return `health-${runId}-${imageId}`;
 }
 
 /** Queues a verify run now; the controller expands it. */
@@ -117,6 +124,54 @@ export async function queueVerifyChildren(
   }
 }
 
+/** The newest image of every domain of the store (what a run health-checks). */
+export async function newestImages(store: ObjectStore): Promise<Sha256Id[]> {
+  const newest = new Map<string, { id: Sha256Id; created: number }>();
+  for (const r of await listImageRefs(store)) {
+    const best = newest.get(r.domain);
+    if (best === undefined || r.created.getTime() >= best.created)
+      newest.set(r.domain, { id: r.id, created: r.created.getTime() });
+  }
+  return [...new Set([...newest.values()].map((n) => n.id))].sort();
+}
+
+/** Adds one health-check child per image, on the run's health check host's restore queue. */
+export async function queueHealthChildren(
+  job: Job,
+  redis: Redis,
+  prefix: string,
+  runId: string,
+  payload: JobPayload<"verify-run">,
+  images: readonly Sha256Id[],
+): Promise<void> {
+  const check = payload.healthCheck;
+  if (check === undefined) return;
+  const queue = new Queue(hostQueue("restore", check.host), { connection: redis, prefix: bullPrefix(prefix) });
+  try {
+    for (let i = 0; i < images.length; i += 500) {
+      await queue.addBulk(
+        images.slice(i, i + 500).map((image) => ({
+          name: "health-check",
+          data: jobData("health-check", {
+            host: check.host,
+            store: payload.store,
+            image,
+            deadlineSeconds: check.deadlineSeconds,
+          }),
+          opts: {
+            ...JOB_SPECS["health-check"].options,
+            jobId: healthChildJobId(runId, image),
+            parent: { id: job.id ?? "", queue: job.queueQualifiedName },
+            ignoreDependencyOnFailure: true,
+          },
+        })),
+      );
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
 /** What the store's images look like now: how many lack a verification within the window, how many are broken. */
 export async function verifyCounts(
   store: ObjectStore,
@@ -137,22 +192,45 @@ export async function verifyCounts(
   return { unverified, broken };
 }
 
-/** The children's verdicts and failures, as the run's report lists them. */
+/**
+ * The children's verdicts and failures, as the run's report lists them. A
+ * child's key is "<bull prefix>:<queue>:<job id>": health checks are the
+ * children on a host's restore queue, verifications the others.
+ */
 export async function childVerdicts(
   job: Job,
-): Promise<Pick<JobResult<"verify-run">, "verified" | "intact" | "broken" | "failed">> {
+  withHealthChecks: boolean,
+): Promise<Pick<JobResult<"verify-run">, "verified" | "intact" | "broken" | "failed" | "healthChecks">> {
   const broken: JobResult<"verify-run">["broken"] = [];
   const failed: JobResult<"verify-run">["failed"] = [];
+  const health = { passed: 0, failed: [] as Array<{ imageId: string; reason: string }> };
+  const isHealthCheck = (key: string) => hostOfQueue(key.split(":").at(-2) ?? "") !== undefined;
   let intact = 0;
-  for (const value of Object.values(await job.getChildrenValues())) {
+  for (const [key, value] of Object.entries(await job.getChildrenValues())) {
+    if (isHealthCheck(key)) {
+      const r = parseResult("health-check", value);
+      if (r.passed) health.passed++;
+      else health.failed.push({ imageId: r.imageId, reason: r.reason ?? "failed" });
+      continue;
+    }
     const r = parseResult("verify", value);
     if (r.ok) intact++;
     else broken.push({ imageId: r.imageId, key: r.problem?.key ?? "", reason: r.problem?.reason ?? "" });
   }
-  for (const [key, reason] of Object.entries(await job.getIgnoredChildrenFailures()))
-    failed.push({ imageId: key.slice(-64), reason: String(reason).slice(0, 1024) });
+  for (const [key, reason] of Object.entries(await job.getIgnoredChildrenFailures())) {
+    const entry = { imageId: key.slice(-64), reason: String(reason).slice(0, 1024) };
+    if (isHealthCheck(key)) health.failed.push({ ...entry, reason: `could not run: ${entry.reason}`.slice(0, 1024) });
+    else failed.push(entry);
+  }
   broken.sort((a, b) => a.imageId.localeCompare(b.imageId));
-  return { verified: intact + broken.length, intact, broken, failed };
+  health.failed.sort((a, b) => a.imageId.localeCompare(b.imageId));
+  return {
+    verified: intact + broken.length,
+    intact,
+    broken,
+    failed,
+    ...(withHealthChecks ? { healthChecks: health } : {}),
+  };
 }
 
 export interface VerifyRunOutcome {

@@ -66,6 +66,7 @@ export function registerScheduleCommands(program: Command): void {
       const options = fleetOptions(opts);
       const run = verifyRunOptions(options.store, opts);
       const verify = await withRedis(options, async (redis) => {
+        if (run.healthCheck !== undefined) await registeredHosts(redis, options.prefix, [run.healthCheck.host]);
         await scheduleVerify(redis, options.prefix, repeat, run);
         return (await listSchedules(redis, options.prefix)).find((s) => s.id === "verify");
       });

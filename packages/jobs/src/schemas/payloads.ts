@@ -241,6 +241,8 @@ export const verifyRunPayloadV1 = z.strictObject({
     .optional(),
   /** Read only this slice of each image's packs (and every page in them); absent, each image whole. */
   subset: verifySubset.optional(),
+  /** Also health-check the newest image of every domain on this host (a health-check child each). */
+  healthCheck: z.strictObject({ host: hostIdSchema, deadlineSeconds: z.int().min(1).max(86_400) }).optional(),
 });
 
 /** Verify one image (read, hash, record the result beside it). Any compress worker may take it. */

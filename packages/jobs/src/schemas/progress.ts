@@ -87,6 +87,8 @@ export const verifyRunProgressV1 = z.strictObject({
   images: z.int().min(0).max(1_000_000),
   queued: z.int().min(0).max(1_000_000),
   skippedRecent: z.int().min(0).max(1_000_000),
+  /** Health checks queued (the newest image of each domain), with a health check host. */
+  healthChecks: z.int().min(0).max(1_000_000).optional(),
   /** False while the verify jobs are being queued: a run that crashed then expands again under the same id. */
   expanded: z.boolean(),
 });

@@ -199,6 +199,13 @@ export const verifyRunResultV1 = z.strictObject({
   /** Images whose last verification found them broken, this run's and earlier ones. */
   brokenTotal: nonNegativeInt,
   startedAt: z.int().min(0),
+  /** With a health check host: the newest images of the domains that passed, and those that failed (or could not run) and why. */
+  healthChecks: z
+    .strictObject({
+      passed: nonNegativeInt,
+      failed: z.array(z.strictObject({ imageId, reason })).max(100_000),
+    })
+    .optional(),
 });
 
 export const healthCheckResultV1 = z.strictObject({
