@@ -5,14 +5,7 @@
  * compress queue. Run any number of them, anywhere that reaches Redis and
  * the store: throughput grows with their count.
  */
-import {
-  compressHandler,
-  loadServiceConfig,
-  serveQueues,
-  startService,
-  Stores,
-  verifyHandler,
-} from "@xenfleet/fleet";
+import { compressHandler, loadServiceConfig, serveQueues, startService, Stores, verifyHandler } from "@xenfleet/fleet";
 import { COMPRESS_QUEUE } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 

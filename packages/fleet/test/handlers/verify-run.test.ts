@@ -138,7 +138,14 @@ describe("verify run", () => {
     // No window: every image again, each pack read (1/1 is every pack), the broken image still broken.
     const { jobId } = await startVerifyRun(redis, prefix, { store: "main", subset: { n: 1, of: 1 } });
     const report = (await waitForVerifyRun(redis, prefix, jobId)).report!;
-    expect(report).toMatchObject({ images: 20, skippedRecent: 0, verified: 20, intact: 19, unverified: 0, brokenTotal: 1 });
+    expect(report).toMatchObject({
+      images: 20,
+      skippedRecent: 0,
+      verified: 20,
+      intact: 19,
+      unverified: 0,
+      brokenTotal: 1,
+    });
     expect(report.broken).toHaveLength(1);
     expect(report.broken[0]!.reason).toMatch(/damaged|missing/);
     expect(await readVerification(store, images[0]!)).toMatchObject({ ok: true, subset: "1/1" });
