@@ -310,6 +310,64 @@ function table(): Record<string, Case[]> {
       },
       { args: ["schedule", "nightly", "--every", "1h", "--json", ...closed()], code: 3, says: UNREACHABLE },
     ],
+    "schedule verify": [
+      {
+        args: [
+          "schedule",
+          "verify",
+          "--every",
+          "1d",
+          "--outdated-after",
+          "30d",
+          "--subset",
+          "1/7",
+          "--json",
+          ...redis(),
+        ],
+        code: 0,
+      },
+      { args: ["schedule", "verify", "--cron", "0 2 * *", "--json", ...redis()], code: 2, says: /"0 2 \* \*"/ },
+      { args: ["schedule", "verify", "--every", "1d", "--subset", "0/7", ...redis()], code: 2, says: /not a subset/ },
+      {
+        args: ["schedule", "verify", "--every", "1d", "--health-check-host", "host-9", "--json", ...redis()],
+        code: 2,
+        says: /host-9/,
+      },
+      { args: ["schedule", "verify", "--every", "1d", "--json", ...closed()], code: 3, says: UNREACHABLE },
+    ],
+    "verify-all": [
+      { args: ["verify-all", "--outdated-after", "30d", "--subset", "10%", "--json", ...redis(), ...store()], code: 0 },
+      { args: ["verify-all", "--outdated-after", "0", "--json", ...redis()], code: 2, says: /at least 1s/ },
+      {
+        args: ["verify-all", "--health-check-deadline", "5m", "--json", ...redis()],
+        code: 2,
+        says: /goes with --health-check-host/,
+      },
+      { args: ["verify-all", "--health-check-host", "host-3", "--json", ...redis()], code: 3, says: /is down/ },
+      { args: ["verify-all", "--json", ...closed()], code: 3, says: UNREACHABLE },
+    ],
+    "image health-check": [
+      {
+        args: ["image", "health-check", image(), "--host", "host-9", "--json", ...redis(), ...store()],
+        code: 2,
+        says: /host-9/,
+      },
+      {
+        args: ["image", "health-check", image(), "--host", "host-3", "--json", ...redis(), ...store()],
+        code: 3,
+        says: /is down/,
+      },
+      {
+        args: ["image", "health-check", image(), "--host", "host-2", "--deadline", "500ms", ...redis(), ...store()],
+        code: 2,
+        says: /--deadline must be/,
+      },
+      {
+        args: ["image", "health-check", image(), "--host", "host-2", "--json", ...closed(), ...store()],
+        code: 3,
+        says: UNREACHABLE,
+      },
+    ],
     "schedule list": [
       { args: ["schedule", "list", "--json", ...redis()], code: 0 },
       { args: ["schedule", "list", "--json", ...closed()], code: 3, says: UNREACHABLE },

@@ -207,7 +207,7 @@ describe("xenfleet image", () => {
     expect(await ls(["--since", "2100-01-01"])).toEqual([]);
     expect((await ls(["--since", "1h"])).length).toBe(3);
     const text = (await run(["image", "ls", "--store", store])).stdout.split("\n");
-    expect(text[0]).toMatch(/^IMAGE\s+CREATED\s+DOMAIN\s+UUID\s+HOST\s+LABELS\s+SIZE\s+NEW\s+VERIFIED$/);
+    expect(text[0]).toMatch(/^IMAGE\s+CREATED\s+DOMAIN\s+UUID\s+HOST\s+LABELS\s+SIZE\s+NEW\s+VERIFIED\s+HEALTH$/);
     expect(text[1]).toMatch(/\snever$/);
     await expect(run(["image", "ls", "--since", "yesterday", "--store", store])).rejects.toMatchObject({
       code: 2,

@@ -1,9 +1,9 @@
 /**
  * Images as people see them (`xenfleet image ls`, the dashboard): named by
- * the domain's name, with its labels, sizes, new bytes and last
- * verification; and each domain's last good image.
+ * the domain's name, with its labels, sizes, new bytes, last verification
+ * and last health check; and each domain's last good image.
  */
-import type { ImageInfo, Manifest, Verification } from "@xenfleet/image";
+import type { HealthCheck, ImageInfo, Manifest, Verification } from "@xenfleet/image";
 
 /** What `image ls` and `image show` say of an image, as JSON. */
 export function imageJson(i: {
@@ -13,9 +13,11 @@ export function imageJson(i: {
   manifest: Manifest | undefined;
   protected: boolean;
   verification?: Verification | undefined;
+  health?: HealthCheck | undefined;
 }) {
   const m = i.manifest;
   const v = i.verification;
+  const h = i.health;
   return {
     imageId: i.id,
     domain: domainName(i),
@@ -37,6 +39,8 @@ export function imageJson(i: {
     /** The last verification (`image verify`, verify jobs): when, whether it passed and what was wrong; null if never. */
     verified:
       v === undefined ? null : { at: v.at, ok: v.ok, ...(v.problem === undefined ? {} : { problem: v.problem }) },
+    /** The last health check (`image health-check`): when, where, passed or why not; null if never. */
+    healthCheck: h === undefined ? null : { ...h },
   };
 }
 

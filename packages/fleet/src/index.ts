@@ -53,6 +53,7 @@ export {
   scheduleGc,
   scheduleNightly,
   scheduleRetention,
+  scheduleVerify,
   SCHEDULES,
   type Repeat,
   type ScheduleId,
@@ -114,4 +115,14 @@ export {
   type EvacuationReport,
   type EvacuationStatus,
 } from "./evacuation-report.js";
+export {
+  imagesDue,
+  startVerifyRun,
+  verifyChildJobId,
+  verifyCounts,
+  verifyRunJobId,
+  waitForVerifyRun,
+  type VerifyRunOptions,
+  type VerifyRunOutcome,
+} from "./verify-run.js";
 export * from "./handlers/index.js";

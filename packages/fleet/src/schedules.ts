@@ -10,7 +10,7 @@ import { CronExpressionParser } from "cron-parser";
 import { bullPrefix, CONTROLLER_QUEUE, JOB_SPECS, jobData, type JobPayload, type RedisClient } from "@xenfleet/jobs";
 import { z } from "zod";
 
-export const SCHEDULES = { nightly: "nightly", retention: "retention", gc: "gc" } as const;
+export const SCHEDULES = { nightly: "nightly", retention: "retention", gc: "gc", verify: "verify" } as const;
 export type ScheduleId = keyof typeof SCHEDULES;
 
 /**
@@ -119,12 +119,32 @@ export async function scheduleGc(
   await upsert(redis, prefix, "gc", repeat, "gc", jobData("gc", data));
 }
 
+/** The run id a verify template carries; each run gets its own id derived from it. */
+export const VERIFY_RUN = "verify";
+
+/** A verify run of one store: every image not verified within the window, read and hashed by the compress workers. */
+export async function scheduleVerify(
+  redis: RedisClient,
+  prefix: string,
+  repeat: Repeat,
+  template: Omit<JobPayload<"verify-run">, "v" | "runId">,
+): Promise<void> {
+  await upsert(
+    redis,
+    prefix,
+    "verify",
+    repeat,
+    "verify-run",
+    jobData("verify-run", { runId: VERIFY_RUN, ...template }),
+  );
+}
+
 async function upsert(
   redis: RedisClient,
   prefix: string,
   id: ScheduleId,
   repeat: Repeat,
-  name: "batch-save" | "retention" | "gc",
+  name: "batch-save" | "retention" | "gc" | "verify-run",
   data: unknown,
 ): Promise<void> {
   const queue = controllerQueue(redis, prefix);

@@ -59,6 +59,8 @@ export interface CheckOptions {
    * nothing in the store is changed.
    */
   readonly moveAside?: boolean;
+  /** Only these images and the objects they need (a verification of one image); every image the refs hold when absent. */
+  readonly images?: readonly Sha256Id[];
   /** Objects read at once (default 8). */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
@@ -127,8 +129,10 @@ export async function checkStore(store: ObjectStore, options: CheckOptions = {})
   };
   const step = () => options.signal?.throwIfAborted();
 
-  const refs = await listImageRefs(store);
+  const only = options.images === undefined ? undefined : new Set(options.images);
+  const refs = (await listImageRefs(store)).filter((r) => only === undefined || only.has(r.id));
   const domainsOf = new Map<Sha256Id, string[]>();
+  for (const id of only ?? []) domainsOf.set(id, []);
   for (const r of refs) append(domainsOf, r.id, r.domain);
 
   // Manifests: which images list each block.

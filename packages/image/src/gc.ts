@@ -28,6 +28,7 @@ import { BLOCKS, FORWARDS, HOOKS, MANIFESTS, PACKS, idFromKey, type Sha256Id } f
 import { loadBlock, loadManifest } from "./load.js";
 import { acquireLock, DEFAULT_STALE_MS, isStale, listLocks, type LockOptions } from "./locks.js";
 import { listImageRefs } from "./refs.js";
+import { HEALTH_REFS } from "./health.js";
 import { VERIFIED_REFS } from "./verification.js";
 
 export interface GcOptions {
@@ -53,7 +54,7 @@ export interface GcResult {
     locks: number;
     /** Temporary files of writers killed mid-put (filesystem stores), older than the grace period. */
     temporary: number;
-    /** Verification records (refs/verified/) of images no ref holds. */
+    /** Verification and health check records (refs/verified/, refs/health/) of images no ref holds. */
     verifications: number;
   };
   readonly bytesFreed: number;
@@ -177,14 +178,15 @@ export async function gc(store: ObjectStore, options: GcOptions = {}): Promise<G
       const forward = forwardTo.get(id);
       if (forward !== undefined && !young(forward.entry) && packIds.has(forward.to)) await remove(e, "rewrittenPacks");
     }
-    // Verification records of images no ref holds any more.
+    // Verification and health check records of images no ref holds any more.
     const held = new Set<string>(refs.map((r) => r.id));
-    for await (const e of store.listRefs(VERIFIED_REFS)) {
-      if (held.has(e.key.slice(VERIFIED_REFS.length)) || young(e)) continue;
-      check();
-      deleted.verifications++;
-      if (!options.dryRun) await store.deleteRef(e.key);
-    }
+    for (const records of [VERIFIED_REFS, HEALTH_REFS])
+      for await (const e of store.listRefs(records)) {
+        if (held.has(e.key.slice(records.length)) || young(e)) continue;
+        check();
+        deleted.verifications++;
+        if (!options.dryRun) await store.deleteRef(e.key);
+      }
     for (const l of await listLocks(store)) {
       if (l.key !== lock.key && isStale(l.record, options.lock?.staleMs ?? DEFAULT_STALE_MS)) {
         deleted.locks++;

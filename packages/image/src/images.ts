@@ -6,6 +6,7 @@ import { loadManifest } from "./load.js";
 import type { Manifest } from "./manifest.js";
 import { protectedImages } from "./protection.js";
 import { listImageRefs, removeImageRef, type ImageRef } from "./refs.js";
+import { listHealthChecks, type HealthCheck } from "./health.js";
 import { listVerifications, type Verification } from "./verification.js";
 
 export interface ImageInfo {
@@ -18,12 +19,18 @@ export interface ImageInfo {
   readonly protected: boolean;
   /** Its last verification, if it was ever verified. */
   readonly verification: Verification | undefined;
+  /** Its last health check (a restored copy run), if it ever had one. */
+  readonly health: HealthCheck | undefined;
 }
 
 /** Every image a ref holds (of one domain, or all), oldest first within a domain. */
 export async function listImages(store: ObjectStore, options: { domain?: string } = {}): Promise<ImageInfo[]> {
   const refs = await listImageRefs(store, options.domain);
-  const [protectedIds, verifications] = await Promise.all([protectedImages(store), listVerifications(store)]);
+  const [protectedIds, verifications, health] = await Promise.all([
+    protectedImages(store),
+    listVerifications(store),
+    listHealthChecks(store),
+  ]);
   return Promise.all(
     refs.map(async (r) => {
       let manifest: Manifest | undefined;
@@ -39,6 +46,7 @@ export async function listImages(store: ObjectStore, options: { domain?: string 
         manifest,
         protected: protectedIds.has(r.id),
         verification: verifications.get(r.id),
+        health: health.get(r.id),
       };
     }),
   );

@@ -76,6 +76,12 @@ export interface ImportOptions {
   readonly host?: string;
   /** Labels of the save (e.g. "nightly"), recorded in the manifest (ORIGIN) for retention rules and listings. */
   readonly labels?: readonly string[];
+  /**
+   * The hypervisor's digest of the state the stream captured, recorded in
+   * the manifest (ORIGIN). Asked for once the whole stream has been read:
+   * the hypervisor knows it only when its save is done.
+   */
+  readonly stateDigest?: () => Promise<string | undefined>;
   /** 'auto' (default): the domain's latest image (or, before its first, the image it was copied from); an id; or null for none. */
   readonly parent?: "auto" | Sha256Id | null;
   /** How new packs are written (default 'none': the fast path; compress workers rewrite them later). */
@@ -346,6 +352,7 @@ export async function importImage(
       throw new Error(`image digest covers ${digester.bytes} bytes of a stream of ${read.bytes}`);
 
     await checkPacksExist(store, referencedPacks, options.domain);
+    const stateDigest = await options.stateDigest?.();
 
     const manifest: Manifest = {
       streamBytes: read.bytes,
@@ -366,6 +373,7 @@ export async function importImage(
       ...domainNameOf(options, facts),
       ...(options.labels === undefined ? {} : { labels: options.labels }),
       ...(parentSkipped === undefined ? {} : { parentSkipped }),
+      ...(stateDigest === undefined ? {} : { stateDigest }),
     };
     const dataBytesNew = packs.stats.bytesCreated + counts.blockBytesNew;
     const manifestBytes = encodeWithBytesNew(manifest, dataBytesNew);

@@ -56,9 +56,18 @@ export {
 } from "./check.js";
 export { damageOf, damagedPacks, quarantineObject, DAMAGED, QUARANTINE, type DamageRecord } from "./quarantine.js";
 export {
+  HEALTH_REFS,
+  listHealthChecks,
+  readHealthCheck,
+  recordHealthCheck,
+  type HealthCheck,
+  type HealthDigest,
+} from "./health.js";
+export {
   listVerifications,
   readVerification,
   verifyAndRecord,
   VERIFIED_REFS,
   type Verification,
+  type VerifyOptions,
 } from "./verification.js";

@@ -19,7 +19,8 @@
  *   3 BLOCKS  count u32 | reserved u32 | count x (block id [32] | pages u32 | rawBytes u32)
  *   0x80000004 ORIGIN (optional)  UTF-8 JSON: {"host"?: string, "name"?: string,
  *             "labels"?: string[], "bytesNew"?: number,
- *             "parentSkipped"?: {"id": string, "reason": string}}
+ *             "parentSkipped"?: {"id": string, "reason": string},
+ *             "stateDigest"?: string}
  * Each of IMAGE, DOMAIN, BLOCKS appears exactly once, in that order; ORIGIN,
  * written only when one of its fields is known, at most once, after them.
  * Manifests written before ORIGIN existed have none and load as before; a
@@ -167,6 +168,13 @@ export interface Manifest {
    * (its manifest could not be read): the image is a full one, flagged so.
    */
   readonly parentSkipped?: { readonly id: string; readonly reason: string };
+  /**
+   * ORIGIN: the hypervisor's digest of the domain's state the stream
+   * captured (memory and vCPUs, taken at the paused point; the sim computes
+   * it, Xen cannot), which a restore of the image must reproduce: what a
+   * health check compares its copy with.
+   */
+  readonly stateDigest?: string;
 }
 
 const DOMAIN_TYPES: readonly DomainTypeName[] = ["unknown", "x86-pv", "x86-hvm"];
@@ -346,7 +354,7 @@ function digestKindOf(code: number): DigestKind | undefined {
   return (Object.keys(DIGEST_KINDS) as DigestKind[]).find((k) => DIGEST_KINDS[k] === code);
 }
 
-type Origin = Pick<Manifest, "host" | "domainName" | "labels" | "bytesNew" | "parentSkipped">;
+type Origin = Pick<Manifest, "host" | "domainName" | "labels" | "bytesNew" | "parentSkipped" | "stateDigest">;
 
 /** The ORIGIN section's JSON ("name" for domainName), or undefined when no field is known. */
 function encodeOrigin(m: Manifest): Buffer | undefined {
@@ -356,6 +364,7 @@ function encodeOrigin(m: Manifest): Buffer | undefined {
     ...(m.labels === undefined ? {} : { labels: [...m.labels] }),
     ...(m.bytesNew === undefined ? {} : { bytesNew: m.bytesNew }),
     ...(m.parentSkipped === undefined ? {} : { parentSkipped: { ...m.parentSkipped } }),
+    ...(m.stateDigest === undefined ? {} : { stateDigest: m.stateDigest }),
   };
   if (Object.keys(json).length === 0) return undefined;
   if (m.bytesNew !== undefined && !(Number.isSafeInteger(m.bytesNew) && m.bytesNew >= 0))
@@ -372,7 +381,7 @@ function decodeOrigin(body: Buffer, bad: (detail: string) => never): Origin {
   } catch {
     return bad("ORIGIN section is not a JSON object");
   }
-  const { host, name, labels, bytesNew, parentSkipped } = parsed;
+  const { host, name, labels, bytesNew, parentSkipped, stateDigest } = parsed;
   if (host !== undefined && typeof host !== "string") bad("ORIGIN host is not a string");
   if (name !== undefined && typeof name !== "string") bad("ORIGIN name is not a string");
   if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === "string")))
@@ -382,12 +391,15 @@ function decodeOrigin(body: Buffer, bad: (detail: string) => never): Origin {
   const skipped = parentSkipped as { id?: unknown; reason?: unknown } | undefined;
   if (skipped !== undefined && !(typeof skipped?.id === "string" && typeof skipped.reason === "string"))
     bad("ORIGIN parentSkipped is not {id, reason}");
+  if (stateDigest !== undefined && !(typeof stateDigest === "string" && /^[0-9a-f]{64}$/.test(stateDigest)))
+    bad("ORIGIN stateDigest is not 64 hex digits");
   return {
     ...(host === undefined ? {} : { host: host as string }),
     ...(name === undefined ? {} : { domainName: name as string }),
     ...(labels === undefined ? {} : { labels: labels as string[] }),
     ...(bytesNew === undefined ? {} : { bytesNew: bytesNew as number }),
     ...(skipped === undefined ? {} : { parentSkipped: { id: skipped.id as string, reason: skipped.reason as string } }),
+    ...(stateDigest === undefined ? {} : { stateDigest: stateDigest as string }),
   };
 }
 

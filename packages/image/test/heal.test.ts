@@ -91,4 +91,26 @@ describe.each(BACKENDS)("verification and healing on %s", (_name, open) => {
     expect(await damagedPacks(store)).toEqual(new Set());
     await store.close();
   });
+
+  it("with a subset, reads only the packs of that slice: a corrupt pack outside it goes unnoticed, inside it is found", async () => {
+    const store = await open();
+    const id = (
+      await importImage(store, [await sampleStream({ domainType: "x86-hvm", pages: 1200, seed: 31 })], { domain: "s" })
+    ).imageId;
+    const pack = (await packsOf(store, id))[0]!;
+    const bytes = Buffer.from(await store.get(keys.packKey(pack)));
+    bytes[16 + 4096 + 9]! ^= 0x01;
+    await store.delete(keys.packKey(pack));
+    await store.put(keys.packKey(pack), bytes);
+    // The pack's slice of seven (by its id, as check's) and another one.
+    const slice = (Number.parseInt(pack.slice(0, 8), 16) % 7) + 1;
+    const other = (slice % 7) + 1;
+    const missed = await verifyAndRecord(store, id, { subset: { n: other, of: 7 } });
+    expect(missed).toMatchObject({ ok: true, subset: `${other}/7`, bytes: 0 });
+    const found = await verifyAndRecord(store, id, { subset: { n: slice, of: 7 } });
+    expect(found).toMatchObject({ ok: false, subset: `${slice}/7`, problem: { key: keys.packKey(pack) } });
+    expect(await readVerification(store, id)).toEqual(found);
+    expect(await damageOf(store, keys.packKey(pack))).toBeDefined();
+    await store.close();
+  });
 });

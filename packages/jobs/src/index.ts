@@ -58,7 +58,14 @@ export {
 export { nodeForKey } from "./node-for-key.js";
 export { scanKeys } from "./scan.js";
 export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from "./logger.js";
-export { createMetrics, type FleetMetrics, type JobOutcome, type MetricsOptions } from "./metrics.js";
+export {
+  createMetrics,
+  createVerifyGauges,
+  type FleetMetrics,
+  type ImageVerifyCounts,
+  type JobOutcome,
+  type MetricsOptions,
+} from "./metrics.js";
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
 export {
   DEFAULT_STALL_SETTINGS,

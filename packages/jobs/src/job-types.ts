@@ -188,6 +188,33 @@ export const JOB_SPECS = {
     place: { shared: "controller" },
     options: DEFAULT_JOB_OPTIONS,
   },
+  // Verification is reading and hashing: the compress workers take it, and it scales out with them.
+  "verify-run": {
+    version: 1,
+    payload: p.verifyRunPayloadV1,
+    resultVersion: 1,
+    result: r.verifyRunResultV1,
+    progress: g.verifyRunProgressV1,
+    place: { shared: "controller" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
+  },
+  verify: {
+    version: 1,
+    payload: p.verifyPayloadV1,
+    resultVersion: 1,
+    result: r.verifyResultV1,
+    place: { shared: "compress" },
+    options: DEFAULT_JOB_OPTIONS,
+  },
+  // A failed check is a verdict, not an error to retry: the job's result says why.
+  "health-check": {
+    version: 1,
+    payload: p.healthCheckPayloadV1,
+    resultVersion: 1,
+    result: r.healthCheckResultV1,
+    place: { host: "restore" },
+    options: { ...DEFAULT_JOB_OPTIONS, attempts: 1 },
+  },
 } as const satisfies Record<string, JobSpec>;
 
 export type JobType = keyof typeof JOB_SPECS;

@@ -3,7 +3,7 @@
  * (never prom-client's global one, so tests and several workers in one
  * process do not trample each other) and the worker harness feeds it.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** How a job attempt ended, as counted by `xenfleet_jobs_total{state}`. */
 /** waiting_children and delayed: the handler moved its job on purpose; the attempt goes on later. */
@@ -75,5 +75,36 @@ export function createMetrics(options: MetricsOptions = {}): FleetMetrics {
       labelNames: ["host"],
       registers,
     }),
+  };
+}
+
+/** What a verify run leaves behind, per store: images not verified within its window, and images found broken. */
+export interface ImageVerifyCounts {
+  unverified: number;
+  broken: number;
+}
+
+/**
+ * The controller's gauges of verification, set at the end of each verify
+ * run (xenfleet_images_unverified, xenfleet_images_broken, by store).
+ * Returns the setter the verify-run handler calls.
+ */
+export function createVerifyGauges(registry: Registry): (store: string, counts: ImageVerifyCounts) => void {
+  const registers = [registry];
+  const unverified = new Gauge({
+    name: "xenfleet_images_unverified",
+    help: "Images with no verification within the window of the last verify run (none ever, without a window)",
+    labelNames: ["store"],
+    registers,
+  });
+  const broken = new Gauge({
+    name: "xenfleet_images_broken",
+    help: "Images whose last verification found them broken, at the end of the last verify run",
+    labelNames: ["store"],
+    registers,
+  });
+  return (store, counts) => {
+    unverified.set({ store }, counts.unverified);
+    broken.set({ store }, counts.broken);
   };
 }

@@ -29,6 +29,9 @@ const valid: { [T in JobType]: Record<string, unknown> } = {
   evacuate: { v: 2, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
   retention: { v: 2, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
   gc: { v: 2, store, graceSeconds: 86_400, dryRun: true },
+  "verify-run": { v: 1, runId: "verify", store, outdatedAfterSeconds: 86_400, subset: { n: 1, of: 7 } },
+  "health-check": { v: 1, host: "h1", store, image: IMAGE, deadlineSeconds: 600 },
+  verify: { v: 1, store, image: IMAGE, subset: { percent: 10 } },
 };
 
 /** Nested arrays or objects `depth` deep, built without recursion (as a hostile producer would send). */

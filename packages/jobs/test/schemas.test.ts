@@ -35,6 +35,9 @@ const valid: { [T in JobType]: Record<string, unknown> } = {
   evacuate: { v: 2, evacuationId: "e1", hosts: ["h1", "h2"], limits: { perSource: 2, perTarget: 2, total: 8 } },
   retention: { v: 2, store, keep: { nightly: 7, weekly: 4 }, dryRun: false },
   gc: { v: 2, store, graceSeconds: 86_400, dryRun: true },
+  "verify-run": { v: 1, runId: "verify", store, outdatedAfterSeconds: 30 * 86_400, subset: { n: 1, of: 7 } },
+  "health-check": { v: 1, host: "h1", store, image: IMAGE, deadlineSeconds: 600 },
+  verify: { v: 1, store, image: IMAGE, subset: { percent: 10 }, runId: "verify-1" },
 };
 
 const validResult: { [T in JobType]: Record<string, unknown> } = {
@@ -55,6 +58,36 @@ const validResult: { [T in JobType]: Record<string, unknown> } = {
   evacuate: { v: 1, evacuationId: "e1", moved: 3, cold: 0, failed: [] },
   retention: { v: 1, kept: 7, dropped: 2 },
   gc: { v: 1, objectsDeleted: 4, bytesFreed: 400 },
+  "verify-run": {
+    v: 1,
+    runId: "verify-1",
+    images: 3,
+    verified: 2,
+    skippedRecent: 1,
+    intact: 1,
+    broken: [{ imageId: IMAGE, key: "packs/ab/cd", reason: "corrupt" }],
+    failed: [],
+    unverified: 0,
+    brokenTotal: 1,
+    startedAt: 1,
+  },
+  "health-check": {
+    v: 1,
+    imageId: IMAGE,
+    passed: false,
+    reason: "restore failed",
+    digest: "not-recorded",
+    seconds: 2,
+    copy: domain,
+  },
+  verify: {
+    v: 1,
+    imageId: IMAGE,
+    ok: false,
+    bytes: 10,
+    seconds: 1,
+    problem: { key: "packs/ab/cd", reason: "missing" },
+  },
 };
 
 function reasonOf(fn: () => unknown): string {
@@ -127,6 +160,8 @@ describe("job payloads", () => {
     ["evacuate", { ...valid.evacuate, hosts: [] }, /hosts/],
     ["retention", { ...valid.retention, keep: { nightly: -1, weekly: 0 } }, /keep\.nightly/],
     ["gc", { ...valid.gc, graceSeconds: 1 }, /graceSeconds/],
+    ["verify-run", { ...valid["verify-run"], subset: { n: 8, of: 7 } }, /subset/],
+    ["verify", { ...valid.verify, store: "s3://bucket/x" }, /store/],
   ] as const)("%s: refuses a malformed payload", (type, data, why) => {
     expect(reasonOf(() => parseJob(type, data))).toMatch(why);
   });
@@ -193,8 +228,11 @@ describe("job payloads", () => {
       },
     };
 
-    it("covers every job type that names a store", () => {
-      const named = JOB_TYPES.filter((t) => "store" in valid[t] || t.startsWith("migrate") || t === "evacuate");
+    it("covers every job type that names a store and had a version before stores had names", () => {
+      // Job types born after stores had names (verify, verify-run) never carried a URL.
+      const named = JOB_TYPES.filter(
+        (t) => ("store" in valid[t] || t.startsWith("migrate") || t === "evacuate") && "previous" in JOB_SPECS[t],
+      );
       expect(
         old(url)
           .map(([t]) => t)

@@ -40,6 +40,12 @@ export interface RestoreImageInput {
   signal?: AbortSignal;
   /** Where the restore notes that it builds the domain, so that a retry knows the domain as its own. */
   claim?: BuildClaim;
+  /**
+   * Under a new uuid, record the image as the copy's origin (default true):
+   * its first save then stores only what it changed. A copy that is never
+   * saved (a health check's) leaves no mark.
+   */
+  recordOrigin?: boolean;
   /** Stream bytes restored so far, of `bytesTotal` (the export's progress). */
   onProgress?: (progress: { bytes: number; bytesTotal: number }) => void;
 }
@@ -87,7 +93,7 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   await input.claim?.claim();
   // A copy under a new uuid has no images of its own: its first save dedups
   // against the image it was made from (fleet saves file images by uuid).
-  if (input.uuid !== undefined && input.uuid !== manifest.domain.uuid)
+  if (input.recordOrigin !== false && input.uuid !== undefined && input.uuid !== manifest.domain.uuid)
     await setImageOrigin(input.store, input.uuid, imageId);
   try {
     const [exported, restored] = await piped(

@@ -52,9 +52,17 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
   const wasRunning = info.state === "running";
   let report: SaveReport;
   let image: ImportResult;
+  // The state digest the hypervisor reports once its save is done, for the manifest (a health check's oracle).
+  let settle!: { resolve: (r: SaveReport) => void; reject: (err: unknown) => void };
+  const saved = new Promise<SaveReport>((resolve, reject) => (settle = { resolve, reject }));
+  saved.catch(() => {});
   try {
     [report, image] = await piped(
-      (sink, signal) => input.hypervisor.save(info.uuid, sink, { mode: input.mode, keepSuspended: suspend, signal }),
+      (sink, signal) => {
+        const save = input.hypervisor.save(info.uuid, sink, { mode: input.mode, keepSuspended: suspend, signal });
+        save.then(settle.resolve, settle.reject);
+        return save;
+      },
       (source, signal) =>
         importImage(input.store, source, {
           // Images are filed under the uuid: it is unique in the fleet and travels
@@ -66,6 +74,7 @@ export async function saveDomain(input: SaveDomainInput): Promise<SaveDomainResu
           ...(input.labels === undefined ? {} : { labels: input.labels }),
           parent: "auto",
           compression: "none",
+          stateDigest: async () => (await saved).digest,
           signal,
         }),
       { highWaterMark: PIPE_BYTES, ...(input.signal ? { signal: input.signal } : {}) },

@@ -44,7 +44,10 @@ describe("saveDomain", () => {
       expect((await host.domainInfo(d.uuid)).state).toBe("running");
       expect(result.bytesTotal).toBeGreaterThan(16 * MiB);
       expect(result.pausedMs).toBeLessThanOrEqual(result.seconds * 1000);
-      expect(await restoredDigest(peer, store, result.imageId)).toBe(before);
+      const restored = await restoredDigest(peer, store, result.imageId);
+      expect(restored).toBe(before);
+      // The manifest records the state digest the save captured: what a health check compares a restore with.
+      expect((await loadManifest(store, result.imageId as Sha256Id)).stateDigest).toBe(restored);
     },
   );
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * compress-worker: stateless; takes compress jobs from the shared compress
- * queue. Run any number of them, anywhere that reaches Redis and the store:
- * throughput grows with their count.
+ * compress-worker: stateless; takes compress and verify jobs (verification
+ * is reading and hashing, and scales out the same way) from the shared
+ * compress queue. Run any number of them, anywhere that reaches Redis and
+ * the store: throughput grows with their count.
  */
-import { compressHandler, serveQueues, startService, Stores, loadServiceConfig } from "@xenfleet/fleet";
+import { compressHandler, loadServiceConfig, serveQueues, startService, Stores, verifyHandler } from "@xenfleet/fleet";
 import { COMPRESS_QUEUE } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
@@ -21,7 +22,7 @@ await serveQueues(service, {
     {
       queue: COMPRESS_QUEUE,
       concurrency: config.XENFLEET_CONCURRENCY,
-      handlers: { compress: compressHandler(stores) },
+      handlers: { compress: compressHandler(stores), verify: verifyHandler(stores) },
     },
   ],
   closers: [() => stores.close()],

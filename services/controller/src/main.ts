@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * controller: takes the fleet-wide work on the controller queue (batch
- * reports and scheduled batch expansion, evacuations, retention, GC), keeps
- * the recurring schedules in Redis, and publishes the save concurrency
- * limits that batch expansion and the save workers honour. Run one or more;
- * they share the queue.
+ * reports and scheduled batch expansion, evacuations, retention, GC, verify
+ * runs and their gauges), keeps the recurring schedules in Redis, and
+ * publishes the save concurrency limits that batch expansion and the save
+ * workers honour. Run one or more; they share the queue.
  */
 import {
   batchSaveHandler,
@@ -20,8 +20,9 @@ import {
   setLimits,
   startService,
   Stores,
+  verifyRunHandler,
 } from "@xenfleet/fleet";
-import { CONTROLLER_QUEUE, createRedis } from "@xenfleet/jobs";
+import { CONTROLLER_QUEUE, createRedis, createVerifyGauges } from "@xenfleet/jobs";
 import { type Config, loadConfig } from "./config.js";
 
 const config: Config = loadServiceConfig("controller", () => loadConfig());
@@ -70,6 +71,12 @@ await serveQueues(service, {
         retention: retentionHandler(stores),
         gc: gcHandler(stores),
         evacuate: evacuateHandler({ redis: producer, prefix }),
+        "verify-run": verifyRunHandler({
+          redis: producer,
+          prefix,
+          stores,
+          onCounts: createVerifyGauges(service.metrics.registry),
+        }),
       },
     },
   ],

@@ -1,10 +1,19 @@
 #!/usr/bin/env node
 /**
- * restore-worker: runs the restore jobs of one host (queue restore@<host>)
- * against the host's hypervisor. The host's heartbeat comes from its save
- * worker; a restore publishes the host's domains itself once its domain runs.
+ * restore-worker: runs the restore and health-check jobs of one host (queue
+ * restore@<host>) against the host's hypervisor. The host's heartbeat comes
+ * from its save worker; a restore publishes the host's domains itself once
+ * its domain runs.
  */
-import { hostHypervisor, restoreHandler, serveQueues, startService, Stores, loadServiceConfig } from "@xenfleet/fleet";
+import {
+  healthCheckHandler,
+  hostHypervisor,
+  loadServiceConfig,
+  restoreHandler,
+  serveQueues,
+  startService,
+  Stores,
+} from "@xenfleet/fleet";
 import { createRedis, hostQueue } from "@xenfleet/jobs";
 import { loadConfig } from "./config.js";
 
@@ -27,6 +36,7 @@ await serveQueues(service, {
       concurrency: config.XENFLEET_CONCURRENCY,
       handlers: {
         restore: restoreHandler({ host, hypervisor, stores, redis: producer, prefix: config.XENFLEET_PREFIX }),
+        "health-check": healthCheckHandler({ host, hypervisor, stores }),
       },
     },
   ],

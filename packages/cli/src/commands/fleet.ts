@@ -13,6 +13,7 @@ import { registerScheduleCommands } from "./schedule.js";
 import { registerStatusCommand } from "./status.js";
 import { unknownHost } from "./subjects.js";
 import { registerRestoreCommands } from "./restore.js";
+import { registerVerifyCommand } from "./verify.js";
 import { registerWorkCommands } from "./work.js";
 
 export function registerFleetCommands(program: Command): void {
@@ -53,5 +54,6 @@ export function registerFleetCommands(program: Command): void {
   registerWorkCommands(program);
   registerRestoreCommands(program);
   registerScheduleCommands(program);
+  registerVerifyCommand(program);
   registerStatusCommand(program);
 }

@@ -32,6 +32,7 @@ import { emit, table } from "../output.js";
 import { writeOutput } from "../output-file.js";
 import { storeOption } from "./fleet-options.js";
 import { imageJson, selectImages, type ImageFilters as LsFilters } from "@xenfleet/fleet";
+import { registerHealthCheckCommand } from "./health-check.js";
 import { openImageStore, resolveImageId } from "./image-store.js";
 import { tracker } from "./progress.js";
 
@@ -221,6 +222,7 @@ export function registerImageCommands(program: Command): void {
               { header: "SIZE", right: true },
               { header: "NEW", right: true },
               { header: "VERIFIED" },
+              { header: "HEALTH" },
             ],
             images.map((i) => [
               i.imageId.slice(0, 12),
@@ -232,6 +234,9 @@ export function registerImageCommands(program: Command): void {
               i.bytesTotal === null ? "(broken)" : formatSize(i.bytesTotal),
               i.bytesNew === null ? "-" : formatSize(i.bytesNew),
               i.verified === null ? "never" : `${i.verified.ok ? "ok" : "BROKEN"} ${i.verified.at.slice(0, 10)}`,
+              i.healthCheck === null
+                ? "never"
+                : `${i.healthCheck.passed ? "passed" : "FAILED"} ${i.healthCheck.at.slice(0, 10)}`,
             ]),
           ),
         );
@@ -310,6 +315,8 @@ export function registerImageCommands(program: Command): void {
     const refs = await removeImage(store, id);
     emit(json, { imageId: id, removed: refs.map(refJson) }, () => `removed ${id}`);
   });
+
+  registerHealthCheckCommand(image);
 
   program
     .command("prune")

@@ -118,7 +118,7 @@ export function registerRestoreCommands(program: Command): void {
 }
 
 /** The image named on the command line, resolved (a prefix completed) in the named store the job will use, with its manifest. */
-async function readImage(storeName: string, imageArg: string): Promise<{ imageId: string; manifest: Manifest }> {
+export async function readImage(storeName: string, imageArg: string): Promise<{ imageId: string; manifest: Manifest }> {
   const store = await openFleetStore(storeName, { create: false });
   try {
     const imageId = await resolveImageId(store, imageArg);

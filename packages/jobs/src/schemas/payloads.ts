@@ -211,3 +211,60 @@ export const migrateRecvPayloadV2 = migrateRecvPayloadV1.extend({ v: v2, store: 
 export const evacuatePayloadV2 = evacuatePayloadV1.extend({ v: v2, coldVia: storeName.optional() });
 export const retentionPayloadV2 = retentionPayloadV1.extend({ v: v2, store: storeName });
 export const gcPayloadV2 = gcPayloadV1.extend({ v: v2, store: storeName });
+
+/**
+ * A deterministic slice of an image's packs, as `check --read-data-subset`
+ * takes it: the n-th of m (by pack id), or a percentage of them.
+ */
+export const verifySubset = z.union([
+  z
+    .strictObject({ n: z.int().min(1).max(10_000), of: z.int().min(1).max(10_000) })
+    .refine((s) => s.n <= s.of, "subset n/m needs 1 <= n <= m"),
+  z.strictObject({ percent: z.number().gt(0).max(100) }),
+]);
+
+/**
+ * A verify run: the controller lists the store's images, skips those
+ * verified within the window, and fans out one verify job per image onto
+ * the compress queue; once they have all finished it writes the report.
+ */
+export const verifyRunPayloadV1 = z.strictObject({
+  v: v1,
+  /** The run's id; a scheduled run's own id derives from it and its start. */
+  runId: token,
+  store: storeName,
+  /** Images verified less than this long ago are skipped; absent, every image is verified. */
+  outdatedAfterSeconds: z
+    .int()
+    .min(1)
+    .max(10 * 365 * 86_400)
+    .optional(),
+  /** Read only this slice of each image's packs (and every page in them); absent, each image whole. */
+  subset: verifySubset.optional(),
+  /** Also health-check the newest image of every domain on this host (a health-check child each). */
+  healthCheck: z.strictObject({ host: hostIdSchema, deadlineSeconds: z.int().min(1).max(86_400) }).optional(),
+});
+
+/** Verify one image (read, hash, record the result beside it). Any compress worker may take it. */
+export const verifyPayloadV1 = z.strictObject({
+  v: v1,
+  store: storeName,
+  image: imageId,
+  subset: verifySubset.optional(),
+  /** Set when the verification is one child of a verify run. */
+  runId: token.optional(),
+});
+
+/**
+ * A health check on a host: restore the image as a paused copy (unique name,
+ * new uuid), check it runs (and on the sim that it reproduces the state its
+ * save recorded), destroy it. Runs on the host's restore queue.
+ */
+export const healthCheckPayloadV1 = z.strictObject({
+  v: v1,
+  host: hostIdSchema,
+  store: storeName,
+  image: imageId,
+  /** The copy must be running within this many seconds. */
+  deadlineSeconds: z.int().min(1).max(86_400),
+});

@@ -74,3 +74,21 @@ export const restoreProgressV1 = z.strictObject({
   bytes: bytes.optional(),
   totalBytes: bytes.optional(),
 });
+
+/**
+ * A verify run's expansion, left on the job by its first run for its second
+ * (which writes the report): the run's id, when it began, and how many
+ * images it queued and skipped.
+ */
+export const verifyRunProgressV1 = z.strictObject({
+  v: v1,
+  runId: token,
+  startedAt: z.int().min(0),
+  images: z.int().min(0).max(1_000_000),
+  queued: z.int().min(0).max(1_000_000),
+  skippedRecent: z.int().min(0).max(1_000_000),
+  /** Health checks queued (the newest image of each domain), with a health check host. */
+  healthChecks: z.int().min(0).max(1_000_000).optional(),
+  /** False while the verify jobs are being queued: a run that crashed then expands again under the same id. */
+  expanded: z.boolean(),
+});

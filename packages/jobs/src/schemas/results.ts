@@ -167,3 +167,56 @@ export const gcResultV1 = z.strictObject({
   objectsDeleted: nonNegativeInt,
   bytesFreed: bytes,
 });
+
+/** The object at fault in a verification that failed, and why. */
+const verifyProblem = z.strictObject({ key: z.string().max(1024), reason });
+
+export const verifyResultV1 = z.strictObject({
+  v: v1,
+  imageId,
+  ok: z.boolean(),
+  /** Bytes read and checked. */
+  bytes,
+  seconds,
+  problem: verifyProblem.optional(),
+});
+
+export const verifyRunResultV1 = z.strictObject({
+  v: v1,
+  runId: token,
+  /** Images the store held when the run began. */
+  images: nonNegativeInt,
+  /** Images this run verified (ok or broken), and those skipped as verified within the window. */
+  verified: nonNegativeInt,
+  skippedRecent: nonNegativeInt,
+  /** Of those, the images found intact. */
+  intact: nonNegativeInt,
+  broken: z.array(z.strictObject({ imageId, ...verifyProblem.shape })).max(100_000),
+  /** Verify jobs that failed without a verdict (the store unreachable, say). */
+  failed: z.array(z.strictObject({ imageId, reason })).max(100_000),
+  /** When the run ends: images with no verification within the window (none ever, without one). */
+  unverified: nonNegativeInt,
+  /** Images whose last verification found them broken, this run's and earlier ones. */
+  brokenTotal: nonNegativeInt,
+  startedAt: z.int().min(0),
+  /** With a health check host: the newest images of the domains that passed, and those that failed (or could not run) and why. */
+  healthChecks: z
+    .strictObject({
+      passed: nonNegativeInt,
+      failed: z.array(z.strictObject({ imageId, reason })).max(100_000),
+    })
+    .optional(),
+});
+
+export const healthCheckResultV1 = z.strictObject({
+  v: v1,
+  imageId,
+  passed: z.boolean(),
+  /** Why it failed, when it did. */
+  reason: reason.optional(),
+  /** The copy's state digest against the save's: matched, differs, not-recorded or not-readable (Xen). */
+  digest: z.enum(["matched", "differs", "not-recorded", "not-readable"]),
+  seconds,
+  /** The copy made and destroyed. */
+  copy: domainRef,
+});
