@@ -188,3 +188,23 @@ export function checkCorruptionNamed(error: unknown, objectKey: string): string[
     ? []
     : [`corruption of ${objectKey} reported without naming it: ${text.slice(0, 300)}`];
 }
+
+/**
+ * A sim host of 256 MiB at `dir` with `count` idle domains <host>-d0, -d1…,
+ * PV and HVM in turn. Idle: their memory does not change, so the digests
+ * taken now must hold at the end.
+ */
+export async function simHostWithIdleDomains(
+  dir: string,
+  host: string,
+  count: number,
+  memoryBytes: number,
+): Promise<ExpectedDomain[]> {
+  const sim = await SimHost.open(dir, { name: host, totalMemoryBytes: 256 * 2 ** 20 });
+  const domains: ExpectedDomain[] = [];
+  for (let i = 0; i < count; i++) {
+    const d = await sim.createDomain({ name: `${host}-d${i}`, type: i % 2 === 0 ? "pv" : "hvm", memoryBytes });
+    domains.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
+  }
+  return domains;
+}

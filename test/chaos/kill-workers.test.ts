@@ -28,6 +28,7 @@ import {
   checkNoPartialImages,
   checkRefsExport,
   waitForJobsSettled,
+  simHostWithIdleDomains,
   type ExpectedDomain,
 } from "./invariants.js";
 import {
@@ -77,19 +78,9 @@ describe("workers killed at random instants", () => {
 
   beforeAll(async () => {
     conn = createRedis(SHARED_REDIS, "producer", "xenfleet-chaos");
-    for (const host of [...SOURCE_HOSTS, TARGET_HOST]) {
-      const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: 256 * MiB });
-      if (host === TARGET_HOST) continue;
-      for (let i = 0; i < DOMAINS_PER_HOST; i++) {
-        // Idle domains: their memory does not change, so the digest taken now must hold at the end.
-        const d = await sim.createDomain({
-          name: `${host}-d${i}`,
-          type: i % 2 === 0 ? "pv" : "hvm",
-          memoryBytes: 4 * MiB,
-        });
-        expected.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
-      }
-    }
+    for (const host of SOURCE_HOSTS)
+      expected.push(...(await simHostWithIdleDomains(simDir(host), host, DOMAINS_PER_HOST, 4 * MiB)));
+    await simHostWithIdleDomains(simDir(TARGET_HOST), TARGET_HOST, 0, 0);
     const env = {
       XENFLEET_REDIS: SHARED_REDIS,
       XENFLEET_PREFIX: prefix,

@@ -49,6 +49,7 @@ import {
   checkNoPartialImages,
   checkRefsExport,
   waitForJobsSettled,
+  simHostWithIdleDomains,
   type ExpectedDomain,
 } from "./invariants.js";
 import { chaosPrefix, ROOT, RedisCluster, type RedisServer, ServiceProc, tempDir, until } from "./procs.js";
@@ -77,17 +78,8 @@ describe("the fleet on a Redis Cluster", () => {
     conn = createRedis(cluster.url, "worker", "xenfleet-chaos");
     // A master lost mid-batch makes refused connections until its replica takes over.
     conn.on("error", () => undefined);
-    for (const host of HOSTS) {
-      const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: 256 * MiB });
-      for (let i = 0; i < DOMAINS_PER_HOST; i++) {
-        const d = await sim.createDomain({
-          name: `${host}-d${i}`,
-          type: i % 2 === 0 ? "pv" : "hvm",
-          memoryBytes: 4 * MiB,
-        });
-        expected.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
-      }
-    }
+    for (const host of HOSTS)
+      expected.push(...(await simHostWithIdleDomains(simDir(host), host, DOMAINS_PER_HOST, 4 * MiB)));
     await SimHost.open(simDir(RESTORE_HOST), { name: RESTORE_HOST, totalMemoryBytes: 256 * MiB });
     const env = {
       XENFLEET_REDIS: cluster.url,

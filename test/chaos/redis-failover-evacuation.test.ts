@@ -21,7 +21,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SimHost } from "@xenfleet/hypervisor";
 import {
   bullPrefix,
   CONTROLLER_QUEUE,
@@ -33,7 +32,7 @@ import {
   parseResult,
   type RedisClient,
 } from "@xenfleet/jobs";
-import { checkDomains, type ExpectedDomain } from "./invariants.js";
+import { checkDomains, simHostWithIdleDomains, type ExpectedDomain } from "./invariants.js";
 import { SentinelRedis, ServiceProc, chaosPrefix, tempDir, until } from "./procs.js";
 
 const MiB = 2 ** 20;
@@ -58,19 +57,9 @@ describe("Redis failed over by Sentinel in the middle of an evacuation", () => {
     conn = createRedis(redis.url, "worker", "xenfleet-chaos");
     // Refused connections during the failover are expected; ioredis reconnects by itself.
     conn.on("error", () => undefined);
-    for (const host of [...SOURCES, ...TARGETS]) {
-      const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: 256 * MiB });
-      if (!SOURCES.includes(host)) continue;
-      for (let i = 0; i < DOMAINS_PER_SOURCE; i++) {
-        // Idle domains: their memory does not change, so the digest taken now must hold at the end.
-        const d = await sim.createDomain({
-          name: `${host}-d${i}`,
-          type: i % 2 === 0 ? "pv" : "hvm",
-          memoryBytes: 16 * MiB,
-        });
-        expected.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
-      }
-    }
+    for (const host of SOURCES)
+      expected.push(...(await simHostWithIdleDomains(simDir(host), host, DOMAINS_PER_SOURCE, 16 * MiB)));
+    for (const host of TARGETS) await simHostWithIdleDomains(simDir(host), host, 0, 0);
     const env = {
       XENFLEET_REDIS: redis.url,
       XENFLEET_PREFIX: prefix,

@@ -26,7 +26,6 @@ import { pathToFileURL } from "node:url";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBatch, waitForBatch } from "@xenfleet/fleet";
-import { SimHost } from "@xenfleet/hypervisor";
 import {
   bullPrefix,
   COMPRESS_QUEUE,
@@ -44,6 +43,7 @@ import {
   checkNoPartialImages,
   checkRefsExport,
   waitForJobsSettled,
+  simHostWithIdleDomains,
   type ExpectedDomain,
 } from "./invariants.js";
 import { RedisServer, SentinelRedis, ServiceProc, chaosPrefix, sleep, tempDir, until } from "./procs.js";
@@ -114,17 +114,8 @@ describe.each(OUTAGES)("Redis %s in the middle of a batch", (how, startRedis) =>
     conn = createRedis(redis.url, "worker", "xenfleet-chaos");
     // Refused connections while Redis is down are expected; ioredis reconnects by itself.
     conn.on("error", () => undefined);
-    for (const host of HOSTS) {
-      const sim = await SimHost.open(simDir(host), { name: host, totalMemoryBytes: 256 * MiB });
-      for (let i = 0; i < DOMAINS_PER_HOST; i++) {
-        const d = await sim.createDomain({
-          name: `${host}-d${i}`,
-          type: i % 2 === 0 ? "pv" : "hvm",
-          memoryBytes: 4 * MiB,
-        });
-        expected.push({ uuid: d.uuid, name: d.name, digest: (await sim.digest(d.uuid)).digest });
-      }
-    }
+    for (const host of HOSTS)
+      expected.push(...(await simHostWithIdleDomains(simDir(host), host, DOMAINS_PER_HOST, 4 * MiB)));
     const env = {
       XENFLEET_REDIS: redis.url,
       XENFLEET_PREFIX: prefix,
