@@ -6,7 +6,7 @@
  * started from the CLI (`verify-all`) or by its schedule; both are one
  * verify-run job on the controller queue, which expands itself.
  */
-import { Queue, type Job } from "bullmq";
+import { Queue, type Job, type JobsOptions } from "bullmq";
 import { poll } from "@xenfleet/core";
 import { listImageRefs, listVerifications, type Sha256Id } from "@xenfleet/image";
 import {
@@ -98,30 +98,16 @@ export async function queueVerifyChildren(
   payload: JobPayload<"verify-run">,
   images: readonly Sha256Id[],
 ): Promise<void> {
-  const queue = new Queue(COMPRESS_QUEUE, { connection: redis, prefix: bullPrefix(prefix) });
-  try {
-    for (let i = 0; i < images.length; i += 500) {
-      await queue.addBulk(
-        images.slice(i, i + 500).map((image) => ({
-          name: "verify",
-          data: jobData("verify", {
-            store: payload.store,
-            image,
-            runId,
-            ...(payload.subset === undefined ? {} : { subset: payload.subset }),
-          }),
-          opts: {
-            ...JOB_SPECS.verify.options,
-            jobId: verifyChildJobId(runId, image),
-            parent: { id: job.id ?? "", queue: job.queueQualifiedName },
-            ignoreDependencyOnFailure: true,
-          },
-        })),
-      );
-    }
-  } finally {
-    await queue.close();
-  }
+  await addChildren(job, redis, prefix, COMPRESS_QUEUE, images, (image) => ({
+    name: "verify",
+    data: jobData("verify", {
+      store: payload.store,
+      image,
+      runId,
+      ...(payload.subset === undefined ? {} : { subset: payload.subset }),
+    }),
+    opts: { ...JOB_SPECS.verify.options, jobId: verifyChildJobId(runId, image) },
+  }));
 }
 
 /** The newest image of every domain of the store (what a run health-checks). */
@@ -146,25 +132,39 @@ export async function queueHealthChildren(
 ): Promise<void> {
   const check = payload.healthCheck;
   if (check === undefined) return;
-  const queue = new Queue(hostQueue("restore", check.host), { connection: redis, prefix: bullPrefix(prefix) });
+  await addChildren(job, redis, prefix, hostQueue("restore", check.host), images, (image) => ({
+    name: "health-check",
+    data: jobData("health-check", {
+      host: check.host,
+      store: payload.store,
+      image,
+      deadlineSeconds: check.deadlineSeconds,
+    }),
+    opts: { ...JOB_SPECS["health-check"].options, jobId: healthChildJobId(runId, image) },
+  }));
+}
+
+/**
+ * Adds a child job per image to `queue`, under the run's job, in bulks of
+ * 500. A child that fails does not hold up its parent (the run reports it).
+ */
+async function addChildren(
+  job: Job,
+  redis: RedisClient,
+  prefix: string,
+  queueName: string,
+  images: readonly Sha256Id[],
+  child: (image: Sha256Id) => { name: string; data: unknown; opts: JobsOptions },
+): Promise<void> {
+  const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(prefix) });
+  const parent = { id: job.id ?? "", queue: job.queueQualifiedName };
   try {
     for (let i = 0; i < images.length; i += 500) {
       await queue.addBulk(
-        images.slice(i, i + 500).map((image) => ({
-          name: "health-check",
-          data: jobData("health-check", {
-            host: check.host,
-            store: payload.store,
-            image,
-            deadlineSeconds: check.deadlineSeconds,
-          }),
-          opts: {
-            ...JOB_SPECS["health-check"].options,
-            jobId: healthChildJobId(runId, image),
-            parent: { id: job.id ?? "", queue: job.queueQualifiedName },
-            ignoreDependencyOnFailure: true,
-          },
-        })),
+        images.slice(i, i + 500).map((image) => {
+          const c = child(image);
+          return { ...c, opts: { ...c.opts, parent, ignoreDependencyOnFailure: true } };
+        }),
       );
     }
   } finally {
