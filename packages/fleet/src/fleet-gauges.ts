@@ -1,6 +1,6 @@
 /**
- * The fleet's state as Prometheus gauges, read from Redis and the stores at
- * each scrape: hosts by state, each queue's depth and the age of its oldest
+ * The fleet's state as Prometheus gauges, read from Redis at each scrape
+ * and from the stores at most once a minute: hosts by state, each queue's depth and the age of its oldest
  * waiting job, and each domain's last good image (the first thing an
  * operator alerts on: "no good image for 36 h"). One scrape reads once,
  * whatever the number of gauges.
@@ -56,13 +56,32 @@ async function read({ redis, prefix, stores }: FleetGaugeSource): Promise<Readin
       }
     }),
   );
-  const images = (await Promise.all(stores.names.map(async (n) => listImages(await stores.get(n))))).flat();
-  const lastGood = [...lastGoodImages(images)].map(([uuid, i]) => ({
-    domain: domainName(i) ?? uuid,
-    uuid,
-    seconds: i.created.getTime() / 1000,
-  }));
-  return { hosts: counts, queues, lastGood };
+  return { hosts: counts, queues, lastGood: await lastGood(stores) };
+}
+
+/**
+ * Listing a store's images reads every manifest, far more than a scrape
+ * every few seconds should cost, and the answer changes only as saves land:
+ * it is read at most once a minute and shared by the scrapes in between.
+ */
+const STORE_READ_INTERVAL_MS = 60_000;
+const lastGoodReadings = new WeakMap<Stores, { at: number; reading: Promise<Reading["lastGood"]> }>();
+
+function lastGood(stores: Stores): Promise<Reading["lastGood"]> {
+  const cached = lastGoodReadings.get(stores);
+  if (cached !== undefined && Date.now() - cached.at < STORE_READ_INTERVAL_MS) return cached.reading;
+  const reading = (async () => {
+    const images = (await Promise.all(stores.names.map(async (n) => listImages(await stores.get(n))))).flat();
+    return [...lastGoodImages(images)].map(([uuid, i]) => ({
+      domain: domainName(i) ?? uuid,
+      uuid,
+      seconds: i.created.getTime() / 1000,
+    }));
+  })();
+  // A failed reading is not kept: the next scrape tries again.
+  reading.catch(() => lastGoodReadings.delete(stores));
+  lastGoodReadings.set(stores, { at: Date.now(), reading });
+  return reading;
 }
 
 export function registerFleetGauges(registry: Registry, source: FleetGaugeSource): void {

@@ -67,7 +67,7 @@ describe("fleet gauges", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("reads hosts, queues and last good images at each scrape, in Prometheus's format", async () => {
+  it("reads hosts and queues at each scrape and last good images from the stores, in Prometheus's format", async () => {
     const registry = new Registry();
     registerFleetGauges(registry, { redis: t.redis, prefix: t.prefix, stores });
     const text = await registry.metrics();
