@@ -17,3 +17,9 @@ export interface Page {
   title: string;
   render(ctx: PageContext): Promise<Html>;
 }
+
+/**
+ * Pages refresh every few seconds in every open browser; listing the images
+ * reads every manifest, so page loads within this many ms share one listing.
+ */
+export const LISTING_MAX_AGE_MS = 5000;

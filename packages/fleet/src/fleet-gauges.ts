@@ -15,9 +15,9 @@ import {
   listHosts,
   type RedisClient,
 } from "@xenfleet/jobs";
-import { listImages } from "@xenfleet/image";
 import { Gauge, type Registry } from "prom-client";
 import { domainName, lastGoodImages } from "./image-list.js";
+import { imagesOfStores } from "./store-images.js";
 import type { Stores } from "./stores.js";
 
 export interface FleetGaugeSource {
@@ -59,29 +59,18 @@ async function read({ redis, prefix, stores }: FleetGaugeSource): Promise<Readin
   return { hosts: counts, queues, lastGood: await lastGood(stores) };
 }
 
-/**
- * Listing a store's images reads every manifest, far more than a scrape
- * every few seconds should cost, and the answer changes only as saves land:
- * it is read at most once a minute and shared by the scrapes in between.
- */
+/** Listing the stores' images reads every manifest: at most once a minute, not at every scrape. */
 const STORE_READ_INTERVAL_MS = 60_000;
-const lastGoodReadings = new WeakMap<Stores, { at: number; reading: Promise<Reading["lastGood"]> }>();
 
-function lastGood(stores: Stores): Promise<Reading["lastGood"]> {
-  const cached = lastGoodReadings.get(stores);
-  if (cached !== undefined && Date.now() - cached.at < STORE_READ_INTERVAL_MS) return cached.reading;
-  const reading = (async () => {
-    const images = (await Promise.all(stores.names.map(async (n) => listImages(await stores.get(n))))).flat();
-    return [...lastGoodImages(images)].map(([uuid, i]) => ({
-      domain: domainName(i) ?? uuid,
-      uuid,
-      seconds: i.created.getTime() / 1000,
-    }));
-  })();
-  // A failed reading is not kept: the next scrape tries again.
-  reading.catch(() => lastGoodReadings.delete(stores));
-  lastGoodReadings.set(stores, { at: Date.now(), reading });
-  return reading;
+async function lastGood(stores: Stores): Promise<Reading["lastGood"]> {
+  const listed = await imagesOfStores(stores, STORE_READ_INTERVAL_MS);
+  const unreadable = listed.find((s) => s.problem !== undefined);
+  if (unreadable !== undefined) throw new Error(`store ${unreadable.store}: ${unreadable.problem}`);
+  return [...lastGoodImages(listed.flatMap((s) => s.images))].map(([uuid, i]) => ({
+    domain: domainName(i) ?? uuid,
+    uuid,
+    seconds: i.created.getTime() / 1000,
+  }));
 }
 
 export function registerFleetGauges(registry: Registry, source: FleetGaugeSource): void {

@@ -100,6 +100,7 @@ export {
   type Unplaced,
 } from "./placement.js";
 export { fleetSnapshot, type FleetSnapshot } from "./snapshot.js";
+export { imagesOfStores, type StoreImages } from "./store-images.js";
 export { registerFleetGauges, type FleetGaugeSource } from "./fleet-gauges.js";
 export {
   domainName,

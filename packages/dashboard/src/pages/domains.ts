@@ -1,10 +1,9 @@
 /** Domains: where each runs, its last good image and when, its last failure in a recent batch. */
-import { lastGoodImages, listBatches } from "@xenfleet/fleet";
+import { imagesOfStores, lastGoodImages, listBatches } from "@xenfleet/fleet";
 import { listHosts } from "@xenfleet/jobs";
 import { size, when } from "../format.js";
 import { html } from "../html.js";
-import { imagesOfStores } from "../images-of.js";
-import type { Page } from "../page.js";
+import { LISTING_MAX_AGE_MS, type Page } from "../page.js";
 
 export const domainsPage: Page = {
   path: "/domains",
@@ -13,7 +12,7 @@ export const domainsPage: Page = {
     const [hosts, batches, listed] = await Promise.all([
       listHosts(redis, prefix),
       listBatches(redis, prefix, 20),
-      imagesOfStores(stores),
+      imagesOfStores(stores, LISTING_MAX_AGE_MS),
     ]);
     const good = lastGoodImages(listed.flatMap((s) => s.images));
     // Batches come newest first: the first failure met is a domain's last.

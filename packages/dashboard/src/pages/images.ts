@@ -1,15 +1,14 @@
 /** Images, per store and domain: labels, sizes, new bytes, verified when and how. */
-import { imageJson, selectImages } from "@xenfleet/fleet";
+import { imageJson, imagesOfStores, selectImages } from "@xenfleet/fleet";
 import { size, when } from "../format.js";
 import { html } from "../html.js";
-import { imagesOfStores } from "../images-of.js";
-import type { Page } from "../page.js";
+import { LISTING_MAX_AGE_MS, type Page } from "../page.js";
 
 export const imagesPage: Page = {
   path: "/images",
   title: "Images",
   async render({ stores }) {
-    const listed = await imagesOfStores(stores);
+    const listed = await imagesOfStores(stores, LISTING_MAX_AGE_MS);
     return html`${listed.map((s) => {
       const images = selectImages(s.images).map(imageJson);
       return html`<h2>Store ${s.store}</h2>
