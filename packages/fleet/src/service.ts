@@ -2,25 +2,37 @@
  * What every worker process sets up around its worker, the same way in each:
  * a logger named after the service (and host), the signal that SIGTERM and
  * SIGINT abort, a Prometheus registry served on the configured port (none
- * when the port is 0), and an orderly close once the worker has stopped.
+ * when the port is 0, a free one when "auto") with a /healthz that asks
+ * Redis and the stores, an entry in the service registry saying where its
+ * metrics are, and an orderly close once the worker has stopped.
  */
+import { hostname } from "node:os";
 import {
   ConfigError,
   createLogger,
   createMetrics,
   createRedis,
+  newServiceEntry,
+  runServiceRegistration,
   runWorker,
   serveMetrics,
   terminationSignal,
   type FleetEnv,
   type FleetMetrics,
+  type Health,
   type JobHandlers,
   type Logger,
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
 import { InvalidStoreUrlError } from "@xenfleet/store";
+import { probeStore } from "./store-probe.js";
 import type { Stores } from "./stores.js";
 import { EXIT_CONFIG } from "./supervisor.js";
+
+/** How often a service renews its registry entry (it lives three times as long). */
+const REGISTRATION_INTERVAL_MS = 5000;
+/** How long /healthz waits for Redis and for each store. */
+const HEALTH_TIMEOUT_MS = 2000;
 
 export interface ServiceOptions {
   /** e.g. "save-worker"; the `service` field of every log line and metric. */
@@ -28,7 +40,10 @@ export interface ServiceOptions {
   /** The host a host-bound worker serves; labels its logs and metrics. */
   host?: string;
   /** The service's validated configuration (the fleet-wide part of it). */
-  config: Pick<FleetEnv, "XENFLEET_LOG_LEVEL" | "XENFLEET_METRICS_PORT">;
+  config: Pick<
+    FleetEnv,
+    "XENFLEET_REDIS" | "XENFLEET_PREFIX" | "XENFLEET_LOG_LEVEL" | "XENFLEET_METRICS_PORT" | "XENFLEET_METRICS_BIND"
+  >;
 }
 
 export interface Service {
@@ -40,6 +55,10 @@ export interface Service {
   metrics: FleetMetrics;
   /** Where /metrics and /healthz are served, if they are. */
   metricsPort: number | undefined;
+  /** The URL of /metrics as registered for scrapers, if served. */
+  metricsUrl: string | undefined;
+  /** /healthz also fails while `check` throws (or takes longer than two seconds): e.g. a store out of reach. */
+  addHealthCheck(check: () => Promise<void>): void;
   /**
    * After the worker has stopped: runs `closers` in order (a failing one does
    * not keep the others from running), closes the metrics endpoint and logs
@@ -54,28 +73,83 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const logger = host === undefined ? base : base.child({ host });
   const signal = terminationSignal();
   const metrics = createMetrics({ labels: host === undefined ? { service: name } : { service: name, host } });
+  const redis = createRedis(config.XENFLEET_REDIS, "producer", `${name}${host ? `@${host}` : ""}:registry`);
+  const checks: Array<() => Promise<void>> = [
+    () => within(redis.ping(), HEALTH_TIMEOUT_MS, "Redis did not answer PING").then(() => undefined),
+  ];
+  const health = async (): Promise<Health> => {
+    if (signal.aborted) return { ok: false, reason: "shutting down" };
+    const failed = (await Promise.allSettled(checks.map((check) => check()))).filter(
+      (r): r is PromiseRejectedResult => r.status === "rejected",
+    );
+    if (failed.length === 0) return { ok: true };
+    return { ok: false, reason: failed.map((f) => (f.reason as Error).message ?? String(f.reason)).join("; ") };
+  };
+  const port = config.XENFLEET_METRICS_PORT;
   const server =
-    config.XENFLEET_METRICS_PORT > 0
+    port !== 0
       ? await serveMetrics({
           registry: metrics.registry,
-          port: config.XENFLEET_METRICS_PORT,
-          healthy: () => !signal.aborted,
+          port: port === "auto" ? 0 : port,
+          host: config.XENFLEET_METRICS_BIND,
+          health,
         })
       : undefined;
+  const metricsUrl =
+    server === undefined ? undefined : `http://${reachableAs(config.XENFLEET_METRICS_BIND)}:${server.port}/metrics`;
+  const registration = new AbortController();
+  const registered = runServiceRegistration({
+    redis,
+    prefix: config.XENFLEET_PREFIX,
+    entry: newServiceEntry({
+      service: name,
+      ...(host === undefined ? {} : { host }),
+      ...(metricsUrl === undefined ? {} : { metricsUrl }),
+    }),
+    intervalMs: REGISTRATION_INTERVAL_MS,
+    signal: registration.signal,
+    onError: (err) => logger.debug({ err }, "could not renew the service registration"),
+  });
   return {
     name: host === undefined ? name : `${name}@${host}`,
     logger,
     signal,
     metrics,
     metricsPort: server?.port,
+    metricsUrl,
+    addHealthCheck: (check) => checks.push(() => within(check(), HEALTH_TIMEOUT_MS, "a health check timed out")),
     close: async (outcome, closers = []) => {
       for (const close of closers) {
         await close().catch((err: unknown) => logger.warn({ err }, "error while closing"));
       }
+      registration.abort();
+      await registered;
+      redis.disconnect();
       await server?.close().catch(() => undefined);
       logger.info({ outcome }, "stopped");
     },
   };
+}
+
+/** The address others reach a listener bound to `bind` at: this machine's name for a wildcard bind. */
+function reachableAs(bind: string): string {
+  if (bind === "0.0.0.0" || bind === "::") return hostname();
+  return bind.includes(":") ? `[${bind}]` : bind;
+}
+
+/** `promise`, or a rejection with `message` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -119,6 +193,8 @@ export interface ServeQueuesOptions {
  * the service's: one abandoned job makes the process's shutdown abandoned.
  */
 export async function serveQueues(service: Service, options: ServeQueuesOptions): Promise<void> {
+  const { stores } = options;
+  for (const name of stores?.names ?? []) service.addHealthCheck(() => probeStore(stores!, name, HEALTH_TIMEOUT_MS));
   const handles = options.queues.map((spec) => {
     const connection = createRedis(options.redisUrl, "worker", `${service.name}:${spec.queue}`);
     const handle = runWorker({
