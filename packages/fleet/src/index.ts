@@ -60,6 +60,7 @@ export {
   type ScheduleInfo,
 } from "./schedules.js";
 export {
+  checkStoresHealth,
   loadServiceConfig,
   serveQueues,
   startService,

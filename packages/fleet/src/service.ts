@@ -169,6 +169,11 @@ export function loadServiceConfig<C>(name: string, load: () => C): C {
   }
 }
 
+/** The service's /healthz fails while one of `stores` cannot be reached. */
+export function checkStoresHealth(service: Service, stores: Stores): void {
+  for (const name of stores.names) service.addHealthCheck(() => probeStore(stores, name, HEALTH_TIMEOUT_MS));
+}
+
 /** One queue a service serves: its own Redis connection and worker. */
 export interface QueueSpec {
   queue: string;
@@ -193,8 +198,7 @@ export interface ServeQueuesOptions {
  * the service's: one abandoned job makes the process's shutdown abandoned.
  */
 export async function serveQueues(service: Service, options: ServeQueuesOptions): Promise<void> {
-  const { stores } = options;
-  for (const name of stores?.names ?? []) service.addHealthCheck(() => probeStore(stores!, name, HEALTH_TIMEOUT_MS));
+  if (options.stores !== undefined) checkStoresHealth(service, options.stores);
   const handles = options.queues.map((spec) => {
     const connection = createRedis(options.redisUrl, "worker", `${service.name}:${spec.queue}`);
     const handle = runWorker({
