@@ -60,7 +60,7 @@ export function registerHostCommand(program: Command): void {
     .option("--sim-domains <m>", "sim backend: create domains <host>-vm-1 ... <host>-vm-M if missing", count, 0)
     .addOption(sizeOption("--memory <size>", "memory of each created domain", "64M"))
     .option("--dirty-rate <pages>", "pages per second each created domain writes", count, 100)
-    .option("--log-dir <dir>", "the workers' log files", ".xenfleet/logs")
+    .option("--log-dir <dir>", "the workers' log files; '-': on this command's stdout and stderr", ".xenfleet/logs")
     .addHelpText("after", `\n${hostVariablesHelp()}`)
     .action(async (opts) => {
       const env = definedOnly(process.env);
@@ -85,7 +85,7 @@ export function registerHostCommand(program: Command): void {
         if (created.length > 0) log(`created ${created.length} sim domains`);
       }
       const supervisor = new Supervisor({
-        logDir: resolve(opts.logDir),
+        logDir: opts.logDir === "-" ? undefined : resolve(opts.logDir),
         onEvent: (e) =>
           log(
             e.type === "started"
