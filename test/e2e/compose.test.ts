@@ -104,7 +104,10 @@ describe("docker-compose.yml", () => {
   it("pins every image to a version", () => {
     for (const [name, s] of Object.entries(services)) {
       if (s.image === undefined || s.build !== undefined) continue;
-      expect([name, s.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:(v?\d+\.\d+\.\d+[\w.-]*|RELEASE\.[\w.-]+)$/)]);
+      expect([name, s.image]).toEqual([
+        name,
+        expect.stringMatching(/^[\w./-]+:(v?\d+\.\d+\.\d+[\w.-]*|RELEASE\.[\w.-]+)$/),
+      ]);
     }
   });
 
@@ -115,7 +118,14 @@ describe("docker-compose.yml", () => {
     }
     // Each host container runs three workers, one metrics port each.
     for (const host of ["host-1", "host-2", "host-3"])
-      expect(services[host]!.healthcheck!.test).toEqual(["CMD", "node", "deploy/healthcheck.mjs", "9464", "9465", "9466"]);
+      expect(services[host]!.healthcheck!.test).toEqual([
+        "CMD",
+        "node",
+        "deploy/healthcheck.mjs",
+        "9464",
+        "9465",
+        "9466",
+      ]);
     for (const name of ["controller", "compress", "dashboard"])
       expect(services[name]!.healthcheck!.test).toEqual(["CMD", "node", "deploy/healthcheck.mjs", "9464"]);
     expect(existsSync(join(ROOT, "deploy", "healthcheck.mjs"))).toBe(true);
@@ -139,7 +149,10 @@ describe("docker-compose.yml", () => {
       const check = promtool("check", "config", "prometheus.yml");
       expect(check.code, check.output).toBe(0);
       const config = parse(readFileSync(join(dir, "prometheus.yml"), "utf8")) as {
-        scrape_configs: Array<{ static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+        scrape_configs: Array<{
+          static_configs?: Array<{ targets: string[] }>;
+          dns_sd_configs?: Array<{ names: string[]; port: number }>;
+        }>;
       };
       const targets = config.scrape_configs.flatMap((c) => [
         ...(c.static_configs ?? []).flatMap((s) => s.targets),

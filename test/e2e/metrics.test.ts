@@ -174,7 +174,9 @@ describe.skipIf(!existsSync(PROMTOOL))("metrics of every service of an embedded 
     const exprs = [...dashboard.matchAll(/"expr":\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
     expect(exprs.length).toBeGreaterThan(5);
     const served = new Set([...scrapes.values()].flatMap((t) => [...families(t)]));
-    const named = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:xenfleet|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!)));
+    const named = new Set(
+      exprs.flatMap((e) => [...e.matchAll(/\b((?:xenfleet|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!)),
+    );
     const missing = [...named].filter((n) => !served.has(n.replace(/_(bucket|count|sum)$/, "")) && !served.has(n));
     expect(missing).toEqual([]);
   });

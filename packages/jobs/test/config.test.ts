@@ -30,8 +30,7 @@ describe("configuration", () => {
     const port = (value: string) =>
       parseEnv(fleetEnvSchema, { XENFLEET_STORE: "file:///x", XENFLEET_METRICS_PORT: value }).XENFLEET_METRICS_PORT;
     expect([port("9464"), port("0"), port("auto")]).toEqual([9464, 0, "auto"]);
-    for (const bad of ["any", "-1", "70000", "9464x"])
-      expect(() => port(bad), bad).toThrow(/XENFLEET_METRICS_PORT/);
+    for (const bad of ["any", "-1", "70000", "9464x"]) expect(() => port(bad), bad).toThrow(/XENFLEET_METRICS_PORT/);
   });
 
   it("takes named stores instead of one, and refuses a list it cannot read", () => {

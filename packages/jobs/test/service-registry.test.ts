@@ -26,7 +26,10 @@ describe("service registry", () => {
     await registerService(conn, prefix, save, 60_000);
     await registerService(conn, prefix, compress, 200);
     expect(await listServices(conn, prefix)).toEqual([compress, save]);
-    await until("the lapse", async () => (await conn.exists(keys.serviceAlive(prefix, compress.id))) === 0 || undefined);
+    await until(
+      "the lapse",
+      async () => (await conn.exists(keys.serviceAlive(prefix, compress.id))) === 0 || undefined,
+    );
     expect(await listServices(conn, prefix)).toEqual([save]);
     // The lapsed entry is gone from the registry itself, not only from the listing.
     expect(await conn.hkeys(keys.services(prefix))).toEqual([save.id]);

@@ -35,7 +35,8 @@ const HOST_VARIABLES: Record<string, string> = {
   XENFLEET_HOST_TAGS: "placement tags, comma separated",
   XENFLEET_HEARTBEAT_MS: "heartbeat interval in milliseconds (default 5000)",
   XENFLEET_CONCURRENCY: "jobs each worker runs at once (default 1)",
-  XENFLEET_METRICS_PORT: "first of three Prometheus ports (save, restore, migrate; 0: none (default), auto: free ports)",
+  XENFLEET_METRICS_PORT:
+    "first of three Prometheus ports (save, restore, migrate; 0: none (default), auto: free ports)",
   XENFLEET_METRICS_BIND: "address the metrics endpoints listen on (default 0.0.0.0)",
   XENFLEET_LOG_LEVEL: "log level of the workers (default info)",
 };

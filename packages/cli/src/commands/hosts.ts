@@ -17,7 +17,9 @@ import { addRedisOptions, withRedis } from "./fleet-options.js";
 import { unknownHost } from "./subjects.js";
 
 export function registerHostsCommands(program: Command): void {
-  const hosts = program.command("hosts").description("The fleet's hosts: list them (the default), drain, undrain, forget");
+  const hosts = program
+    .command("hosts")
+    .description("The fleet's hosts: list them (the default), drain, undrain, forget");
 
   addRedisOptions(hosts.command("list", { isDefault: true }))
     .description("List the fleet's hosts: up, down (heartbeat lapsed) or draining, memory, domains")
