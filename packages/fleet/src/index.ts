@@ -26,6 +26,7 @@ export {
 } from "./limits.js";
 export { storeCredentialVariable, storeCredentialVariables } from "./store-credentials.js";
 export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
+export { probeStore } from "./store-probe.js";
 export {
   batchTargets,
   UnknownHostError,
