@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { listServices } from "@xenfleet/jobs";
 import {
   deletePrefix,
   fileUrl,
@@ -84,6 +85,17 @@ describe("/healthz", () => {
     const port = await compressWorker("store-gone", { XENFLEET_REDIS: REDIS_URL, XENFLEET_STORE: fileUrl(storeDir) });
     await until("healthy", async () => ((await health(port))?.status === 200 ? true : undefined));
     expect((await health(port))?.body).toEqual({ ok: true });
+    // Started on its own, it registers where its metrics are, as the embedded fleet's services do.
+    const conn = redis();
+    try {
+      const registered = await until("registered", async () => {
+        const found = (await listServices(conn, prefix)).filter((s) => s.service === "compress-worker");
+        return found.length > 0 ? found : undefined;
+      });
+      expect(registered.map((s) => s.metricsUrl)).toEqual([`http://127.0.0.1:${port}/metrics`]);
+    } finally {
+      await conn.quit();
+    }
     rmSync(storeDir, { recursive: true });
     const gone = await health(port);
     expect(gone?.status).toBe(503);
