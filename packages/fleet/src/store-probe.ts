@@ -1,8 +1,10 @@
 /**
  * Whether a store can be reached now, for a service's /healthz: cheap and
- * bounded in time. A filesystem store must still be a directory (a store
- * whose disk was unmounted or whose directory was removed lists as empty,
- * which would look healthy); any other store answers one listing request.
+ * bounded in time. A filesystem store that was a directory must still be one
+ * (a store whose disk was unmounted or whose directory was removed lists as
+ * empty, which would look healthy); one not created yet (a new fleet's,
+ * before its first save writes it) is not a failure. Any other store
+ * answers one listing request.
  */
 import { stat } from "node:fs/promises";
 import type { Stores } from "./stores.js";
@@ -20,10 +22,16 @@ export async function probeStore(stores: Stores, name: string, timeoutMs: number
   }
 }
 
+/** The filesystem stores each Stores has seen as directories. */
+const seenDirectories = new WeakMap<Stores, Set<string>>();
+
 async function reach(stores: Stores, name: string, config: ReturnType<Stores["config"]>): Promise<void> {
   if (config.kind === "file") {
+    const seen = seenDirectories.get(stores) ?? new Set<string>();
+    seenDirectories.set(stores, seen);
     const info = await stat(config.root).catch(() => undefined);
-    if (!info?.isDirectory()) throw new Error(`store ${name}: ${config.root} is not a directory`);
+    if (info?.isDirectory()) seen.add(name);
+    else if (info !== undefined || seen.has(name)) throw new Error(`store ${name}: ${config.root} is not a directory`);
     return;
   }
   try {

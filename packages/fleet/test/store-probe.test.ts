@@ -1,9 +1,10 @@
 /**
  * probeStore, what a service's /healthz asks of each store: a filesystem
- * store's directory must exist (an empty listing would not tell), an S3
+ * store's directory, once there, must stay (an empty listing would not
+ * tell), while one not created yet is no failure; an S3
  * store must answer a listing, and neither may take longer than the timeout.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,15 +34,22 @@ describe("probeStore", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("passes while a filesystem store's directory exists, and names it once it is gone", async () => {
+  it("passes before a filesystem store is created and while it exists, and names it once it is gone", async () => {
     const root = join(dir, "store");
     const stores = new Stores({ XENFLEET_STORE: pathToFileURL(root).href });
-    await expect(probeStore(stores, "main", 1000)).rejects.toThrow(`store main: ${root} is not a directory`);
+    // A new fleet's store: its first save creates it.
+    await expect(probeStore(stores, "main", 1000)).resolves.toBeUndefined();
     await (await stores.get("main")).close(); // opening creates it
     await expect(probeStore(stores, "main", 1000)).resolves.toBeUndefined();
     await rm(root, { recursive: true });
-    await expect(probeStore(stores, "main", 1000)).rejects.toThrow(/is not a directory/);
+    await expect(probeStore(stores, "main", 1000)).rejects.toThrow(`store main: ${root} is not a directory`);
     await stores.close();
+  });
+
+  it("fails when a filesystem store's path is not a directory", async () => {
+    const stores = new Stores({ XENFLEET_STORE: pathToFileURL(join(dir, "store-file")).href });
+    await writeFile(join(dir, "store-file"), "not a store");
+    await expect(probeStore(stores, "main", 1000)).rejects.toThrow(/store-file is not a directory/);
   });
 
   it("passes while an S3 store answers a listing, and fails within the timeout when its endpoint does not answer", async () => {
