@@ -1,6 +1,6 @@
 /**
- * Every service of a running embedded fleet (`xenfleet up --detach`) serves
- * its metrics on a port of its own, registered where `up` and `status` find
+ * Every service of a running embedded fleet (`xenfleet up --detach`), its
+ * dashboard included, serves its metrics on a port of its own, registered where `up` and `status` find
  * it. After a batch save (compressed), a live migration and a verify run,
  * each scrape passes `promtool check metrics` and holds the metrics an
  * operator alerts on, moved by that real work: saves' paused time on the
@@ -44,7 +44,7 @@ describe.skipIf(!existsSync(PROMTOOL))("metrics of every service of an embedded 
   const prefix = testPrefix();
   const dir = tempDir();
   const storeUrl = fileUrl(join(dir, "store"));
-  const env = { XENFLEET_STORE: storeUrl };
+  const env = { XENFLEET_STORE: storeUrl, XENFLEET_DASHBOARD_TOKEN: "e2e-metrics-token-0123456789" };
   const fleet = ["--redis", REDIS_URL, "--prefix", prefix];
   let conn: RedisClient;
   let services: Registered[] = [];
@@ -60,7 +60,8 @@ describe.skipIf(!existsSync(PROMTOOL))("metrics of every service of an embedded 
         storeUrl,
         "--detach",
         "--json",
-        "--no-dashboard",
+        "--dashboard-port",
+        "0",
         "--hosts",
         "2",
         "--domains",
@@ -98,6 +99,8 @@ describe.skipIf(!existsSync(PROMTOOL))("metrics of every service of an embedded 
     expect(services.map(nameOf).sort()).toEqual([
       "compress-worker",
       "controller",
+      // Served by the up process itself, beside the fleet.
+      "dashboard",
       "migrate-worker@host-1",
       "migrate-worker@host-2",
       "restore-worker@host-1",
@@ -119,7 +122,7 @@ describe.skipIf(!existsSync(PROMTOOL))("metrics of every service of an embedded 
   });
 
   it("passes promtool check metrics on every service, with Node's process metrics under their standard names", () => {
-    expect(scrapes.size).toBe(8);
+    expect(scrapes.size).toBe(9);
     for (const [name, text] of scrapes) {
       const check = spawnSync(PROMTOOL, ["check", "metrics"], { input: text, encoding: "utf8" });
       // promtool objects only to prom-client's gauges named *_total, which keep their standard names.

@@ -62,6 +62,11 @@ export {
 } from "./schedules.js";
 export {
   checkStoresHealth,
+  startServiceEndpoint,
+  type ServiceEndpoint,
+  type ServiceEndpointOptions,
+} from "./service-endpoint.js";
+export {
   loadServiceConfig,
   serveQueues,
   startService,

@@ -6,33 +6,22 @@
  * Redis and the stores, an entry in the service registry saying where its
  * metrics are, and an orderly close once the worker has stopped.
  */
-import { hostname } from "node:os";
 import {
   ConfigError,
   createLogger,
-  createMetrics,
   createRedis,
-  newServiceEntry,
-  runServiceRegistration,
   runWorker,
-  serveMetrics,
   terminationSignal,
   type FleetEnv,
   type FleetMetrics,
-  type Health,
   type JobHandlers,
   type Logger,
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
 import { InvalidStoreUrlError } from "@xenfleet/store";
-import { probeStore } from "./store-probe.js";
+import { checkStoresHealth, startServiceEndpoint } from "./service-endpoint.js";
 import type { Stores } from "./stores.js";
 import { EXIT_CONFIG } from "./supervisor.js";
-
-/** How often a service renews its registry entry (it lives three times as long). */
-const REGISTRATION_INTERVAL_MS = 5000;
-/** How long /healthz waits for Redis and for each store. */
-const HEALTH_TIMEOUT_MS = 2000;
 
 export interface ServiceOptions {
   /** e.g. "save-worker"; the `service` field of every log line and metric. */
@@ -72,84 +61,32 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const base = createLogger({ service: name, level: config.XENFLEET_LOG_LEVEL });
   const logger = host === undefined ? base : base.child({ host });
   const signal = terminationSignal();
-  const metrics = createMetrics({ labels: host === undefined ? { service: name } : { service: name, host } });
-  const redis = createRedis(config.XENFLEET_REDIS, "producer", `${name}${host ? `@${host}` : ""}:registry`);
-  const checks: Array<() => Promise<void>> = [
-    () => within(redis.ping(), HEALTH_TIMEOUT_MS, "Redis did not answer PING").then(() => undefined),
-  ];
-  const health = async (): Promise<Health> => {
-    if (signal.aborted) return { ok: false, reason: "shutting down" };
-    const failed = (await Promise.allSettled(checks.map((check) => check()))).filter(
-      (r): r is PromiseRejectedResult => r.status === "rejected",
-    );
-    if (failed.length === 0) return { ok: true };
-    return { ok: false, reason: failed.map((f) => (f.reason as Error).message ?? String(f.reason)).join("; ") };
-  };
-  const port = config.XENFLEET_METRICS_PORT;
-  const server =
-    port !== 0
-      ? await serveMetrics({
-          registry: metrics.registry,
-          port: port === "auto" ? 0 : port,
-          host: config.XENFLEET_METRICS_BIND,
-          health,
-        })
-      : undefined;
-  const metricsUrl =
-    server === undefined ? undefined : `http://${reachableAs(config.XENFLEET_METRICS_BIND)}:${server.port}/metrics`;
-  const registration = new AbortController();
-  const registered = runServiceRegistration({
-    redis,
+  const endpoint = await startServiceEndpoint({
+    name,
+    ...(host === undefined ? {} : { host }),
+    redisUrl: config.XENFLEET_REDIS,
     prefix: config.XENFLEET_PREFIX,
-    entry: newServiceEntry({
-      service: name,
-      ...(host === undefined ? {} : { host }),
-      ...(metricsUrl === undefined ? {} : { metricsUrl }),
-    }),
-    intervalMs: REGISTRATION_INTERVAL_MS,
-    signal: registration.signal,
-    onError: (err) => logger.debug({ err }, "could not renew the service registration"),
+    port: config.XENFLEET_METRICS_PORT,
+    bind: config.XENFLEET_METRICS_BIND,
+    signal,
+    onError: (err: unknown) => logger.debug({ err }, "could not renew the service registration"),
   });
   return {
     name: host === undefined ? name : `${name}@${host}`,
     logger,
     signal,
-    metrics,
-    metricsPort: server?.port,
-    metricsUrl,
-    addHealthCheck: (check) => checks.push(() => within(check(), HEALTH_TIMEOUT_MS, "a health check timed out")),
+    metrics: endpoint.metrics,
+    metricsPort: endpoint.metricsPort,
+    metricsUrl: endpoint.metricsUrl,
+    addHealthCheck: endpoint.addHealthCheck,
     close: async (outcome, closers = []) => {
       for (const close of closers) {
         await close().catch((err: unknown) => logger.warn({ err }, "error while closing"));
       }
-      registration.abort();
-      await registered;
-      redis.disconnect();
-      await server?.close().catch(() => undefined);
+      await endpoint.close();
       logger.info({ outcome }, "stopped");
     },
   };
-}
-
-/** The address others reach a listener bound to `bind` at: this machine's name for a wildcard bind. */
-function reachableAs(bind: string): string {
-  if (bind === "0.0.0.0" || bind === "::") return hostname();
-  return bind.includes(":") ? `[${bind}]` : bind;
-}
-
-/** `promise`, or a rejection with `message` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(message)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -167,11 +104,6 @@ export function loadServiceConfig<C>(name: string, load: () => C): C {
     process.stderr.write(`${name}: ${err.message} (${err.code})\n`);
     process.exit(EXIT_CONFIG);
   }
-}
-
-/** The service's /healthz fails while one of `stores` cannot be reached. */
-export function checkStoresHealth(service: Service, stores: Stores): void {
-  for (const name of stores.names) service.addHealthCheck(() => probeStore(stores, name, HEALTH_TIMEOUT_MS));
 }
 
 /** One queue a service serves: its own Redis connection and worker. */

@@ -109,6 +109,7 @@ export function registerUpCommands(program: Command): void {
         );
         if (served !== undefined && dashboard !== undefined) log(dashboardLine(served.url, dashboard));
         for (const line of metricsLines(services)) log(line);
+        if (served?.metricsUrl !== undefined) log(`metrics: dashboard ${served.metricsUrl}`);
         await new Promise<void>((done) => {
           if (stopRequested.signal.aborted) done();
           else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
@@ -212,7 +213,8 @@ async function detach(
       reject(new WorkFailedError(`the fleet process exited (code ${code}); see ${logFile}`)),
     ),
   );
-  const expected = fleetChildren(fleet, {}).length;
+  // The fleet's processes, and the dashboard the background process serves.
+  const expected = fleetChildren(fleet, {}).length + (dashboard === undefined ? 0 : 1);
   const services = await withRedis(fleet, (redis) =>
     Promise.race([
       waitForHosts(redis, fleet.prefix, fleet.hosts).then(() => registeredServices(redis, fleet.prefix, expected)),
