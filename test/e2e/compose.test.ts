@@ -4,6 +4,7 @@
  * MinIO, the bucket is created before the fleet starts, compress scales, and
  * every command points at a file the build produces.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,6 +22,9 @@ interface Service {
   ports?: string[];
   hostname?: string;
   stop_grace_period?: string;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  profiles?: string[];
+  volumes?: string[];
 }
 
 const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as {
@@ -28,6 +32,7 @@ const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { 
 };
 const services = compose.services;
 const fleet = ["controller", "host-1", "host-2", "host-3", "compress", "dashboard"];
+const PROMTOOL = "/usr/bin/promtool";
 
 describe("docker-compose.yml", () => {
   it("has Redis, MinIO, the bucket job, the controller, several hosts and compress workers", () => {
@@ -94,5 +99,84 @@ describe("docker-compose.yml", () => {
       expect(script).toMatch(/dist\/main\.js$/);
       expect(existsSync(join(ROOT, script.replace(/dist\/main\.js$/, "src/main.ts")))).toBe(true);
     }
+  });
+
+  it("pins every image to a version", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (s.image === undefined || s.build !== undefined) continue;
+      expect([name, s.image]).toEqual([
+        name,
+        expect.stringMatching(/^[\w./-]+:(v?\d+\.\d+\.\d+[\w.-]*|RELEASE\.[\w.-]+)$/),
+      ]);
+    }
+  });
+
+  it("checks the health of every long-running service, the fleet's through each service's /healthz", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (name === "minio-init" || name === "cli") continue;
+      expect([name, s.healthcheck?.test?.[0]]).toEqual([name, "CMD"]);
+    }
+    // Each host container runs three workers, one metrics port each.
+    for (const host of ["host-1", "host-2", "host-3"])
+      expect(services[host]!.healthcheck!.test).toEqual([
+        "CMD",
+        "node",
+        "deploy/healthcheck.mjs",
+        "9464",
+        "9465",
+        "9466",
+      ]);
+    for (const name of ["controller", "compress", "dashboard"])
+      expect(services[name]!.healthcheck!.test).toEqual(["CMD", "node", "deploy/healthcheck.mjs", "9464"]);
+    expect(existsSync(join(ROOT, "deploy", "healthcheck.mjs"))).toBe(true);
+    expect(services.cli!.healthcheck).toEqual({ disable: true });
+    // The workers log to the container's stdout.
+    for (const host of ["host-1", "host-2", "host-3"]) {
+      const args = services[host]!.entrypoint!;
+      expect(args[args.indexOf("--log-dir") + 1]).toBe("-");
+    }
+  });
+
+  describe.skipIf(!existsSync(PROMTOOL))("Prometheus", () => {
+    const dir = join(ROOT, "deploy", "prometheus");
+    const promtool = (...args: string[]) => {
+      const run = spawnSync(PROMTOOL, args, { cwd: dir, encoding: "utf8" });
+      return { code: run.status, output: run.stdout + run.stderr };
+    };
+
+    it("runs with the repository's configuration and scrapes every xenfleet service on its metrics ports", () => {
+      expect(services.prometheus!.volumes).toContain("./deploy/prometheus:/etc/prometheus:ro");
+      const check = promtool("check", "config", "prometheus.yml");
+      expect(check.code, check.output).toBe(0);
+      const config = parse(readFileSync(join(dir, "prometheus.yml"), "utf8")) as {
+        scrape_configs: Array<{
+          static_configs?: Array<{ targets: string[] }>;
+          dns_sd_configs?: Array<{ names: string[]; port: number }>;
+        }>;
+      };
+      const targets = config.scrape_configs.flatMap((c) => [
+        ...(c.static_configs ?? []).flatMap((s) => s.targets),
+        ...(c.dns_sd_configs ?? []).flatMap((d) => d.names.map((n) => `${n}:${d.port}`)),
+      ]);
+      const port = Number(services.controller!.environment!.XENFLEET_METRICS_PORT);
+      const expected = [
+        `controller:${port}`,
+        `compress:${port}`,
+        `dashboard:${port}`,
+        ...["host-1", "host-2", "host-3"].flatMap((h) => [0, 1, 2].map((i) => `${h}:${port + i}`)),
+      ];
+      expect(targets).toEqual(expect.arrayContaining(expected));
+    });
+
+    it("alerts on a domain without a good image for 36 hours", () => {
+      const rules = promtool("check", "rules", "alerts.yml");
+      expect(rules.code, rules.output).toBe(0);
+      expect(readFileSync(join(dir, "alerts.yml"), "utf8")).toContain(
+        "time() - xenfleet_domain_last_good_image_timestamp_seconds > 36 * 3600",
+      );
+      // The rule's own unit test: fires at 37 h without a good image, not at 35 h, and not for a domain saved nightly.
+      const tested = promtool("test", "rules", "alerts.test.yml");
+      expect(tested.code, tested.output).toBe(0);
+    });
   });
 });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { listBatches, removeSchedule, waitForBatch } from "@xenfleet/fleet";
-import { getHost, listHosts, markDraining, type RedisClient } from "@xenfleet/jobs";
+import { getHost, isDraining, listHosts, type RedisClient } from "@xenfleet/jobs";
 import {
   cli,
   deletePrefix,
@@ -83,9 +83,16 @@ describe("a fleet over time: host lifecycle, scheduled batches", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("shows a draining host apart and returns it to service with hosts undrain", async () => {
-    // What an evacuation leaves behind on the hosts it emptied.
-    await markDraining(conn, prefix, "host-1");
+  it("drains a host with hosts drain, shows it apart and returns it to service with hosts undrain", async () => {
+    // What an evacuation, and the dashboard's Drain button, mark first.
+    expect(await json(["hosts", "drain", "host-1", ...fleet])).toEqual({
+      ok: true,
+      host: "host-1",
+      state: "draining",
+      wasDraining: false,
+    });
+    expect(await isDraining(conn, prefix, "host-1")).toBe(true);
+    expect(await json(["hosts", "drain", "host-1", ...fleet])).toMatchObject({ wasDraining: true });
     const listed = (await json(["hosts", ...fleet])).hosts as Array<{ host: string; state: string }>;
     expect(listed.map((h) => [h.host, h.state])).toEqual([
       ["host-1", "draining"],

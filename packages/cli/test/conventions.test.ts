@@ -192,6 +192,12 @@ function table(): Record<string, Case[]> {
       { args: ["hosts", "--redis", "http://x", "--json"], code: 2, says: /--redis <url>/ },
       { args: ["hosts", "--prefix", "Bad Prefix"], code: 2, says: /--prefix <prefix>/ },
     ],
+    "hosts drain": [
+      { args: ["hosts", "drain", "host-2", "--json", ...redis()], code: 0 },
+      { args: ["hosts", "drain", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },
+      { args: ["hosts", "drain", "../x", ...redis()], code: 2, says: /invalid host id/ },
+      { args: ["hosts", "drain", "host-2", "--json", ...closed()], code: 3, says: UNREACHABLE },
+    ],
     "hosts undrain": [
       { args: ["hosts", "undrain", "host-2", "--json", ...redis()], code: 0 },
       { args: ["hosts", "undrain", "host-9", "--json", ...redis()], code: 2, says: /no host host-9 is registered/ },

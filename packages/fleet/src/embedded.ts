@@ -170,8 +170,10 @@ export function fleetChildren(fleet: EmbeddedFleet, baseEnv: Record<string, stri
     XENFLEET_PREFIX: fleet.prefix,
     XENFLEET_STORE: fleet.store,
     XENFLEET_LOG_LEVEL: fleet.logLevel ?? "info",
-    // Many processes on one machine: no fixed metrics ports to collide on.
-    XENFLEET_METRICS_PORT: "0",
+    // Many processes on one machine: each serves its metrics on a free port of
+    // the loopback address and registers the URL (xenfleet status lists them).
+    XENFLEET_METRICS_PORT: "auto",
+    XENFLEET_METRICS_BIND: "127.0.0.1",
   };
   const child = (name: string, service: string, env: Record<string, string> = {}): ChildSpec => ({
     name,
@@ -199,10 +201,11 @@ export function fleetChildren(fleet: EmbeddedFleet, baseEnv: Record<string, stri
  * The processes of one host: its save worker (also the host's agent), its
  * restore worker and its migrate worker, all with the host's environment
  * (XENFLEET_HOST, the hypervisor, the sim directory). With a metrics port P
- * in the environment they serve metrics on P, P+1 and P+2.
+ * in the environment they serve metrics on P, P+1 and P+2 ("auto": each on
+ * a free port).
  */
 export function hostChildren(host: string, env: Record<string, string>): ChildSpec[] {
-  const port = Number(env.XENFLEET_METRICS_PORT ?? "0");
+  const port = env.XENFLEET_METRICS_PORT === "auto" ? 0 : Number(env.XENFLEET_METRICS_PORT ?? "0");
   const metrics = (offset: number): Record<string, string> =>
     port > 0 ? { XENFLEET_METRICS_PORT: String(port + offset) } : {};
   const child = (name: string, service: string, extra: Record<string, string>): ChildSpec => ({

@@ -1,9 +1,10 @@
 /**
  * The fleet's state as Prometheus gauges, read from Redis at each scrape
  * and from the stores at most once a minute: hosts by state, each queue's depth and the age of its oldest
- * waiting job, and each domain's last good image (the first thing an
- * operator alerts on: "no good image for 36 h"). One scrape reads once,
- * whatever the number of gauges.
+ * waiting job, each domain's last good image (the first thing an
+ * operator alerts on: "no good image for 36 h"), and each store's size and
+ * how much its images' streams exceed it (dedup, zero pages and compression
+ * together). One scrape reads once, whatever the number of gauges.
  */
 import { Queue } from "bullmq";
 import {
@@ -30,6 +31,15 @@ interface Reading {
   hosts: Record<"up" | "draining" | "down", number>;
   queues: Array<{ queue: string; waiting: number; oldestSeconds: number }>;
   lastGood: Array<{ domain: string; uuid: string; seconds: number }>;
+  usage: StoreUsage[];
+}
+
+interface StoreUsage {
+  store: string;
+  /** Bytes of every object in the store. */
+  storedBytes: number;
+  /** Bytes the store's images reproduce (their whole streams). */
+  imageBytes: number;
 }
 
 async function read({ redis, prefix, stores }: FleetGaugeSource): Promise<Reading> {
@@ -56,7 +66,7 @@ async function read({ redis, prefix, stores }: FleetGaugeSource): Promise<Readin
       }
     }),
   );
-  return { hosts: counts, queues, lastGood: await lastGood(stores) };
+  return { hosts: counts, queues, lastGood: await lastGood(stores), usage: await storeUsage(stores) };
 }
 
 /** Listing the stores' images reads every manifest: at most once a minute, not at every scrape. */
@@ -71,6 +81,30 @@ async function lastGood(stores: Stores): Promise<Reading["lastGood"]> {
     uuid,
     seconds: i.created.getTime() / 1000,
   }));
+}
+
+const usages = new WeakMap<Stores, { at: number; usage: Promise<StoreUsage[]> }>();
+
+/** Each store's size (one listing of its objects) and its images' stream bytes, at most once a minute. */
+async function storeUsage(stores: Stores): Promise<StoreUsage[]> {
+  const cached = usages.get(stores);
+  if (cached !== undefined && Date.now() - cached.at < STORE_READ_INTERVAL_MS) return cached.usage;
+  const usage = (async () => {
+    const listed = await imagesOfStores(stores, STORE_READ_INTERVAL_MS);
+    return Promise.all(
+      listed.map(async ({ store, images }) => {
+        let storedBytes = 0;
+        for await (const object of (await stores.get(store)).list("")) storedBytes += object.size;
+        const imageBytes = images.reduce((sum, i) => sum + (i.manifest?.streamBytes ?? 0), 0);
+        return { store, storedBytes, imageBytes };
+      }),
+    );
+  })();
+  const entry = { at: Date.now(), usage };
+  usages.set(stores, entry);
+  // A failed reading is tried again at the next scrape.
+  usage.catch(() => usages.get(stores) === entry && usages.delete(stores));
+  return usage;
 }
 
 export function registerFleetGauges(registry: Registry, source: FleetGaugeSource): void {
@@ -119,6 +153,37 @@ export function registerFleetGauges(registry: Registry, source: FleetGaugeSource
     async collect() {
       this.reset();
       for (const d of (await reading()).lastGood) this.set({ domain: d.domain, uuid: d.uuid }, d.seconds);
+    },
+  });
+  new Gauge({
+    name: "xenfleet_store_size_bytes",
+    help: "Bytes of every object in each store",
+    labelNames: ["store"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const u of (await reading()).usage) this.set({ store: u.store }, u.storedBytes);
+    },
+  });
+  new Gauge({
+    name: "xenfleet_store_image_bytes",
+    help: "Bytes the images of each store reproduce (the sum of their whole streams)",
+    labelNames: ["store"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const u of (await reading()).usage) this.set({ store: u.store }, u.imageBytes);
+    },
+  });
+  new Gauge({
+    name: "xenfleet_store_dedup_ratio",
+    help: "Image bytes over stored bytes, per store: what deduplication, zero pages and compression save together",
+    labelNames: ["store"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const u of (await reading()).usage)
+        if (u.storedBytes > 0) this.set({ store: u.store }, u.imageBytes / u.storedBytes);
     },
   });
 }

@@ -26,6 +26,7 @@ export {
 } from "./limits.js";
 export { storeCredentialVariable, storeCredentialVariables } from "./store-credentials.js";
 export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
+export { probeStore } from "./store-probe.js";
 export {
   batchTargets,
   UnknownHostError,
@@ -59,6 +60,12 @@ export {
   type ScheduleId,
   type ScheduleInfo,
 } from "./schedules.js";
+export {
+  checkStoresHealth,
+  startServiceEndpoint,
+  type ServiceEndpoint,
+  type ServiceEndpointOptions,
+} from "./service-endpoint.js";
 export {
   loadServiceConfig,
   serveQueues,

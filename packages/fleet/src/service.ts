@@ -2,15 +2,15 @@
  * What every worker process sets up around its worker, the same way in each:
  * a logger named after the service (and host), the signal that SIGTERM and
  * SIGINT abort, a Prometheus registry served on the configured port (none
- * when the port is 0), and an orderly close once the worker has stopped.
+ * when the port is 0, a free one when "auto") with a /healthz that asks
+ * Redis and the stores, an entry in the service registry saying where its
+ * metrics are, and an orderly close once the worker has stopped.
  */
 import {
   ConfigError,
   createLogger,
-  createMetrics,
   createRedis,
   runWorker,
-  serveMetrics,
   terminationSignal,
   type FleetEnv,
   type FleetMetrics,
@@ -19,6 +19,7 @@ import {
   type ShutdownOutcome,
 } from "@xenfleet/jobs";
 import { InvalidStoreUrlError } from "@xenfleet/store";
+import { checkStoresHealth, startServiceEndpoint } from "./service-endpoint.js";
 import type { Stores } from "./stores.js";
 import { EXIT_CONFIG } from "./supervisor.js";
 
@@ -28,7 +29,10 @@ export interface ServiceOptions {
   /** The host a host-bound worker serves; labels its logs and metrics. */
   host?: string;
   /** The service's validated configuration (the fleet-wide part of it). */
-  config: Pick<FleetEnv, "XENFLEET_LOG_LEVEL" | "XENFLEET_METRICS_PORT">;
+  config: Pick<
+    FleetEnv,
+    "XENFLEET_REDIS" | "XENFLEET_PREFIX" | "XENFLEET_LOG_LEVEL" | "XENFLEET_METRICS_PORT" | "XENFLEET_METRICS_BIND"
+  >;
 }
 
 export interface Service {
@@ -40,6 +44,10 @@ export interface Service {
   metrics: FleetMetrics;
   /** Where /metrics and /healthz are served, if they are. */
   metricsPort: number | undefined;
+  /** The URL of /metrics as registered for scrapers, if served. */
+  metricsUrl: string | undefined;
+  /** /healthz also fails while `check` throws (or takes longer than two seconds): e.g. a store out of reach. */
+  addHealthCheck(check: () => Promise<void>): void;
   /**
    * After the worker has stopped: runs `closers` in order (a failing one does
    * not keep the others from running), closes the metrics endpoint and logs
@@ -53,26 +61,29 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const base = createLogger({ service: name, level: config.XENFLEET_LOG_LEVEL });
   const logger = host === undefined ? base : base.child({ host });
   const signal = terminationSignal();
-  const metrics = createMetrics({ labels: host === undefined ? { service: name } : { service: name, host } });
-  const server =
-    config.XENFLEET_METRICS_PORT > 0
-      ? await serveMetrics({
-          registry: metrics.registry,
-          port: config.XENFLEET_METRICS_PORT,
-          healthy: () => !signal.aborted,
-        })
-      : undefined;
+  const endpoint = await startServiceEndpoint({
+    name,
+    ...(host === undefined ? {} : { host }),
+    redisUrl: config.XENFLEET_REDIS,
+    prefix: config.XENFLEET_PREFIX,
+    port: config.XENFLEET_METRICS_PORT,
+    bind: config.XENFLEET_METRICS_BIND,
+    signal,
+    onError: (err: unknown) => logger.debug({ err }, "could not renew the service registration"),
+  });
   return {
     name: host === undefined ? name : `${name}@${host}`,
     logger,
     signal,
-    metrics,
-    metricsPort: server?.port,
+    metrics: endpoint.metrics,
+    metricsPort: endpoint.metricsPort,
+    metricsUrl: endpoint.metricsUrl,
+    addHealthCheck: endpoint.addHealthCheck,
     close: async (outcome, closers = []) => {
       for (const close of closers) {
         await close().catch((err: unknown) => logger.warn({ err }, "error while closing"));
       }
-      await server?.close().catch(() => undefined);
+      await endpoint.close();
       logger.info({ outcome }, "stopped");
     },
   };
@@ -119,6 +130,7 @@ export interface ServeQueuesOptions {
  * the service's: one abandoned job makes the process's shutdown abandoned.
  */
 export async function serveQueues(service: Service, options: ServeQueuesOptions): Promise<void> {
+  if (options.stores !== undefined) checkStoresHealth(service, options.stores);
   const handles = options.queues.map((spec) => {
     const connection = createRedis(options.redisUrl, "worker", `${service.name}:${spec.queue}`);
     const handle = runWorker({

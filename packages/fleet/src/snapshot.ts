@@ -1,7 +1,7 @@
 /**
  * The fleet at a glance, as `xenfleet status` and the dashboard show it:
- * hosts by state, job counts per queue, save limits, schedules and the
- * recent batches.
+ * hosts by state, job counts per queue, save limits, schedules, the
+ * recent batches, and the running services with their metrics URLs.
  */
 import { Queue } from "bullmq";
 import {
@@ -10,6 +10,7 @@ import {
   CONTROLLER_QUEUE,
   hostQueue,
   listHosts,
+  listServices,
   type HostState,
   type RedisClient,
 } from "@xenfleet/jobs";
@@ -44,6 +45,13 @@ export async function fleetSnapshot(redis: RedisClient, prefix: string) {
     savesRunning: await activeSaveSlots(redis, prefix),
     schedules: await listSchedules(redis, prefix),
     batches: await listBatches(redis, prefix, 10),
+    services: (await listServices(redis, prefix)).map((s) => ({
+      service: s.service,
+      ...(s.host === undefined ? {} : { host: s.host }),
+      machine: s.machine,
+      pid: s.pid,
+      metricsUrl: s.metricsUrl ?? null,
+    })),
   };
 }
 

@@ -24,7 +24,8 @@ export type SupervisorEvent =
   | { type: "exited"; name: string; code: number | null; signal: NodeJS.Signals | null; restartInMs?: number };
 
 export interface SupervisorOptions {
-  logDir: string;
+  /** Each child's output goes to <logDir>/<name>.log; without one, to the supervisor's own stdout and stderr (a container's log). */
+  logDir: string | undefined;
   onEvent?: (event: SupervisorEvent) => void;
   /** Delay before the first restart; doubles up to `maxBackoffMs`. */
   backoffMs?: number;
@@ -52,7 +53,7 @@ export class Supervisor {
   private stopping = false;
 
   constructor(private readonly options: SupervisorOptions) {
-    mkdirSync(options.logDir, { recursive: true });
+    if (options.logDir !== undefined) mkdirSync(options.logDir, { recursive: true });
   }
 
   start(specs: readonly ChildSpec[]): void {
@@ -92,7 +93,8 @@ export class Supervisor {
   }
 
   private launch(child: Running): void {
-    const log = openSync(join(this.options.logDir, `${child.spec.name}.log`), "a");
+    const { logDir } = this.options;
+    const log = logDir === undefined ? "inherit" : openSync(join(logDir, `${child.spec.name}.log`), "a");
     let proc: ChildProcess;
     try {
       proc = spawn(child.spec.command, child.spec.args, {
@@ -106,7 +108,7 @@ export class Supervisor {
         detached: true,
       });
     } finally {
-      closeSync(log);
+      if (typeof log === "number") closeSync(log);
     }
     child.process = proc;
     child.startedAt = Date.now();

@@ -26,7 +26,8 @@ describe("fleet gauges", () => {
   const t = testRedis("producer", "xfgauge");
   let dir: string;
   let stores: Stores;
-  let saved: { uuid: string; created: number };
+  let saved: { uuid: string; created: number; streamBytes: number };
+  let storedBytes = 0;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "xenfleet-gauges-"));
@@ -36,8 +37,9 @@ describe("fleet gauges", () => {
     const store = await openStore(url, {});
     try {
       const before = Date.now();
-      await saveDomain({ hypervisor: host, store, domain: domain.uuid, mode: "checkpoint" });
-      saved = { uuid: domain.uuid, created: before };
+      const result = await saveDomain({ hypervisor: host, store, domain: domain.uuid, mode: "checkpoint" });
+      saved = { uuid: domain.uuid, created: before, streamBytes: result.bytesTotal };
+      for await (const object of store.list("")) storedBytes += object.size;
     } finally {
       await store.close();
     }
@@ -82,6 +84,11 @@ describe("fleet gauges", () => {
       `xenfleet_domain_last_good_image_timestamp_seconds\\{domain="web",uuid="${saved.uuid}"\\} ([\\d.]+)`,
     ).exec(text);
     expect(Number(good?.[1])).toBeGreaterThanOrEqual(Math.floor(saved.created / 1000));
+    // The store's size is every object in it; its images reproduce their whole streams.
+    expect(text).toContain(`xenfleet_store_size_bytes{store="main"} ${storedBytes}`);
+    expect(text).toContain(`xenfleet_store_image_bytes{store="main"} ${saved.streamBytes}`);
+    const ratio = /xenfleet_store_dedup_ratio\{store="main"\} ([\d.e+-]+)/.exec(text);
+    expect(Number(ratio?.[1])).toBeCloseTo(saved.streamBytes / storedBytes, 6);
     const check = spawnSync(PROMTOOL, ["check", "metrics"], { input: text, encoding: "utf8" });
     expect(check.status, check.stdout + check.stderr).toBe(0);
   });

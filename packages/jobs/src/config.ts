@@ -32,6 +32,13 @@ export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug",
 /** A TCP port; 0 turns the metrics endpoint off. */
 export const portSchema = z.coerce.number().int().min(0).max(65_535);
 
+/**
+ * The metrics endpoint's port: a number (0: none), or "auto" for a free port
+ * the system picks, which the service then registers (service-registry.ts):
+ * many services on one machine need no port plan.
+ */
+export const metricsPortSchema = z.union([z.literal("auto"), portSchema]);
+
 /** The variables every xenfleet service reads. Services `.extend()` it with their own. */
 export const fleetEnvSchema = z.object({
   XENFLEET_REDIS: redisUrlSchema.default("redis://127.0.0.1:6379"),
@@ -54,7 +61,9 @@ export const fleetEnvSchema = z.object({
       }
     })
     .optional(),
-  XENFLEET_METRICS_PORT: portSchema.default(0),
+  XENFLEET_METRICS_PORT: metricsPortSchema.default(0),
+  /** The address the metrics endpoint listens on. */
+  XENFLEET_METRICS_BIND: z.string().min(1).max(255).default("0.0.0.0"),
   XENFLEET_LOG_LEVEL: logLevelSchema.default("info"),
 });
 

@@ -38,6 +38,7 @@ export { jobData, jobProgress, jobResult, parseJob, parseJobByName, parseProgres
 export {
   fleetEnvSchema,
   logLevelSchema,
+  metricsPortSchema,
   parseEnv,
   parseStoreList,
   portSchema,
@@ -66,7 +67,7 @@ export {
   type JobOutcome,
   type MetricsOptions,
 } from "./metrics.js";
-export { serveMetrics, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
+export { serveMetrics, type Health, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
 export {
   DEFAULT_STALL_SETTINGS,
   isUnrecoverable,
@@ -102,6 +103,16 @@ export {
   type HostState,
   type HostStatus,
 } from "./host-registry.js";
+export {
+  listServices,
+  newServiceEntry,
+  registerService,
+  runServiceRegistration,
+  serviceEntrySchema,
+  unregisterService,
+  type ServiceEntry,
+  type ServiceRegistrationOptions,
+} from "./service-registry.js";
 export {
   batchSaveFlow,
   batchSaveJobId,

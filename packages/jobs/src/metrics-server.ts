@@ -8,9 +8,15 @@ export interface MetricsServerOptions {
   /** The port to listen on; 0 picks a free one (services skip the server when configured 0). */
   port: number;
   host?: string;
-  /** /healthz answers 200 while this returns true, 503 otherwise (e.g. once shutting down). */
-  healthy?: () => boolean;
+  /**
+   * /healthz answers 200 with `{"ok":true}` while this reports ok, 503 with
+   * `{"ok":false,"reason":...}` otherwise (shutting down, Redis or a store
+   * out of reach). A check that throws is a failure with its message.
+   */
+  health?: () => Health | Promise<Health>;
 }
+
+export type Health = { ok: true } | { ok: false; reason: string };
 
 export interface MetricsServer {
   port: number;
@@ -28,8 +34,14 @@ export async function serveMetrics(options: MetricsServerOptions): Promise<Metri
         (err: unknown) => res.writeHead(500).end(String(err)),
       );
     } else if (path === "/healthz") {
-      const ok = options.healthy?.() ?? true;
-      res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(ok ? "ok\n" : "unhealthy\n");
+      Promise.resolve()
+        .then(() => options.health?.() ?? { ok: true as const })
+        .catch((err: unknown): Health => ({ ok: false, reason: (err as Error).message ?? String(err) }))
+        .then((health) =>
+          res
+            .writeHead(health.ok ? 200 : 503, { "content-type": "application/json" })
+            .end(`${JSON.stringify(health)}\n`),
+        );
     } else {
       res.writeHead(404).end();
     }

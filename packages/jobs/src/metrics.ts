@@ -25,7 +25,22 @@ export interface FleetMetrics {
   bytesSaved: Counter<"host">;
   bytesNew: Counter<"host">;
   bytesRestored: Counter<"host">;
+  /** How long each save kept its domain paused (only saves that measured it). */
+  savePausedSeconds: Histogram<"host">;
+  /** Per migration, on its source host: the domain's downtime (when measured), the whole move's duration, the bytes sent. */
+  migrationDowntimeSeconds: Histogram<"host" | "mode">;
+  migrationSeconds: Histogram<"host" | "mode">;
+  migrationSentBytes: Histogram<"host" | "mode">;
+  /** Bytes compress jobs read (raw) and wrote (compressed); bytes verify jobs read and checked. */
+  compressReadBytes: Counter;
+  compressWrittenBytes: Counter;
+  verifyReadBytes: Counter;
 }
+
+/** From a millisecond to five minutes: a checkpoint's pause is short; a suspend or a slow final pass is not. */
+const PAUSE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** 1 MiB to 64 GiB, by fours: a small guest's memory to a large one's. */
+const SIZE_BUCKETS = Array.from({ length: 9 }, (_, i) => 2 ** 20 * 4 ** i);
 
 export interface MetricsOptions {
   /** Added as a label to every metric, e.g. { service: "save-worker", host: "h1" }. */
@@ -73,6 +88,49 @@ export function createMetrics(options: MetricsOptions = {}): FleetMetrics {
       name: "xenfleet_bytes_restored_total",
       help: "Bytes of domain streams restored",
       labelNames: ["host"],
+      registers,
+    }),
+    savePausedSeconds: new Histogram({
+      name: "xenfleet_save_paused_seconds",
+      help: "How long a save kept its domain paused",
+      labelNames: ["host"],
+      buckets: PAUSE_BUCKETS,
+      registers,
+    }),
+    migrationDowntimeSeconds: new Histogram({
+      name: "xenfleet_migration_downtime_seconds",
+      help: "How long a migrated domain ran nowhere (paused on its source until it ran on its target)",
+      labelNames: ["host", "mode"],
+      buckets: PAUSE_BUCKETS,
+      registers,
+    }),
+    migrationSeconds: new Histogram({
+      name: "xenfleet_migration_duration_seconds",
+      help: "How long a migration took, from its source's point of view",
+      labelNames: ["host", "mode"],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    migrationSentBytes: new Histogram({
+      name: "xenfleet_migration_sent_bytes",
+      help: "Bytes a migration sent: on the wire (live) or added to the store (cold)",
+      labelNames: ["host", "mode"],
+      buckets: SIZE_BUCKETS,
+      registers,
+    }),
+    compressReadBytes: new Counter({
+      name: "xenfleet_compress_read_bytes_total",
+      help: "Bytes of image data compress jobs read (before compression)",
+      registers,
+    }),
+    compressWrittenBytes: new Counter({
+      name: "xenfleet_compress_written_bytes_total",
+      help: "Bytes of image data compress jobs wrote (after compression)",
+      registers,
+    }),
+    verifyReadBytes: new Counter({
+      name: "xenfleet_verify_read_bytes_total",
+      help: "Bytes verify jobs read and hashed",
       registers,
     }),
   };

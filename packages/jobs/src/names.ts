@@ -8,6 +8,8 @@
  *   {xenfleet}:registry:alive:<id>      heartbeat, expires unless renewed
  *   {xenfleet}:registry:read-at:<id>    when the stored registration was read (µs, Redis's clock)
  *   {xenfleet}:registry:draining        set of hosts being emptied
+ *   {xenfleet}:registry:services        every service process registered (id -> JSON)
+ *   {xenfleet}:registry:service-alive:<id>  a service's heartbeat, expires unless renewed
  *   {xenfleet}:migration:<id>           rendezvous for one live migration
  *
  * The whole prefix is one Redis Cluster hash tag. BullMQ's flow scripts touch
@@ -67,6 +69,8 @@ export const keys = {
   alive: (prefix: string, host: string) => key(prefix, "registry", "alive", assertHostId(host)),
   readAt: (prefix: string, host: string) => key(prefix, "registry", "read-at", assertHostId(host)),
   draining: (prefix: string) => key(prefix, "registry", "draining"),
+  services: (prefix: string) => key(prefix, "registry", "services"),
+  serviceAlive: (prefix: string, id: string) => key(prefix, "registry", "service-alive", assertToken(id)),
   migration: (prefix: string, migrationId: string) => key(prefix, "migration", assertToken(migrationId)),
   /** Pattern matching every migration record (for SCAN, e.g. a migrate worker's startup sweep). */
   migrations: (prefix: string) => key(prefix, "migration", "*"),

@@ -127,7 +127,7 @@ export function runWorker(options: RunWorkerOptions): WorkerHandle {
       const out = await handler(payload, { job, signal: signal ?? new AbortController().signal, logger: jobLog });
       const result = jobResult(type as JobType, out as Omit<JobResult<JobType>, "v">);
       outcome = "completed";
-      if (metrics) countBytes(metrics, queue, type, result);
+      if (metrics) countResult(metrics, queue, type, result);
       return result;
     } catch (err) {
       // The handler moved its job on purpose (a parent now waiting for the
@@ -239,15 +239,31 @@ function describe(err: unknown): string {
   return typeof code === "string" ? `[${code}] ${err.message}` : err.message;
 }
 
-/** Byte counters come from results, so no handler has to remember to feed them. */
-function countBytes(metrics: FleetMetrics, queue: string, type: string, result: unknown): void {
+/**
+ * Byte counters, pauses and migration figures come from results, so no
+ * handler has to remember to feed them: a result is what the job did.
+ */
+function countResult(metrics: FleetMetrics, queue: string, type: string, result: unknown): void {
   const host = hostOfQueue(queue) ?? "";
   if (type === "save") {
     const r = result as JobResult<"save">;
     metrics.bytesSaved.inc({ host }, r.bytesTotal);
     metrics.bytesNew.inc({ host }, r.bytesNew);
+    if (r.pausedMs !== undefined) metrics.savePausedSeconds.observe({ host }, r.pausedMs / 1000);
   } else if (type === "restore") {
     metrics.bytesRestored.inc({ host }, (result as JobResult<"restore">).bytesRestored);
+  } else if (type === "migrate-send") {
+    const r = result as JobResult<"migrate-send">;
+    const labels = { host, mode: r.mode ?? "live" };
+    if (r.downtimeMs !== undefined) metrics.migrationDowntimeSeconds.observe(labels, r.downtimeMs / 1000);
+    metrics.migrationSeconds.observe(labels, r.seconds);
+    metrics.migrationSentBytes.observe(labels, r.bytesSent);
+  } else if (type === "compress") {
+    const r = result as JobResult<"compress">;
+    metrics.compressReadBytes.inc(r.bytesIn);
+    metrics.compressWrittenBytes.inc(r.bytesOut);
+  } else if (type === "verify") {
+    metrics.verifyReadBytes.inc((result as JobResult<"verify">).bytes);
   }
 }
 

@@ -21,8 +21,16 @@ describe("configuration", () => {
       XENFLEET_PREFIX: "xenfleet",
       XENFLEET_STORE: "file:///var/lib/xenfleet",
       XENFLEET_METRICS_PORT: 0,
+      XENFLEET_METRICS_BIND: "0.0.0.0",
       XENFLEET_LOG_LEVEL: "info",
     });
+  });
+
+  it("takes a metrics port, none (0) or a free one (auto)", () => {
+    const port = (value: string) =>
+      parseEnv(fleetEnvSchema, { XENFLEET_STORE: "file:///x", XENFLEET_METRICS_PORT: value }).XENFLEET_METRICS_PORT;
+    expect([port("9464"), port("0"), port("auto")]).toEqual([9464, 0, "auto"]);
+    for (const bad of ["any", "-1", "70000", "9464x"]) expect(() => port(bad), bad).toThrow(/XENFLEET_METRICS_PORT/);
   });
 
   it("takes named stores instead of one, and refuses a list it cannot read", () => {

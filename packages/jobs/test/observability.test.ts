@@ -51,7 +51,12 @@ describe("metrics server", () => {
     metrics.bytesNew.inc({ host: "h1" }, 4096);
     metrics.jobSeconds.observe({ queue: "save@h1", type: "save", state: "completed" }, 2);
     let healthy = true;
-    server = await serveMetrics({ registry: metrics.registry, port: 0, host: "127.0.0.1", healthy: () => healthy });
+    server = await serveMetrics({
+      registry: metrics.registry,
+      port: 0,
+      host: "127.0.0.1",
+      health: () => (healthy ? { ok: true } : { ok: false, reason: "the store is gone" }),
+    });
     const base = `http://127.0.0.1:${server.port}`;
 
     const res = await fetch(`${base}/metrics`);
@@ -63,9 +68,11 @@ describe("metrics server", () => {
     expect(text).toContain("xenfleet_bytes_saved_total");
     expect(text).toContain("xenfleet_bytes_restored_total");
 
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ok = await fetch(`${base}/healthz`);
+    expect([ok.status, await ok.json()]).toEqual([200, { ok: true }]);
     healthy = false;
-    expect((await fetch(`${base}/healthz`)).status).toBe(503);
+    const down = await fetch(`${base}/healthz`);
+    expect([down.status, await down.json()]).toEqual([503, { ok: false, reason: "the store is gone" }]);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 

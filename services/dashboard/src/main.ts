@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
  * dashboard: the fleet's web pages (hosts, domains, batches, evacuations,
- * images) for whoever holds XENFLEET_DASHBOARD_TOKEN, until SIGTERM.
+ * images) for whoever holds XENFLEET_DASHBOARD_TOKEN, until SIGTERM. Like
+ * every service it serves its own metrics and /healthz on
+ * XENFLEET_METRICS_PORT and registers itself.
  */
 import { startDashboard } from "@xenfleet/dashboard";
-import { loadServiceConfig, Stores } from "@xenfleet/fleet";
-import { createLogger, terminationSignal } from "@xenfleet/jobs";
+import { checkStoresHealth, loadServiceConfig, startService, Stores } from "@xenfleet/fleet";
 import { type Config, loadConfig } from "./config.js";
 
 const config: Config = loadServiceConfig("dashboard", () => loadConfig());
-const logger = createLogger({ service: "dashboard", level: config.XENFLEET_LOG_LEVEL });
+const service = await startService({ name: "dashboard", config });
 const stores = loadServiceConfig("dashboard", () => new Stores(config));
-const signal = terminationSignal();
+checkStoresHealth(service, stores);
 const dashboard = await startDashboard({
   redisUrl: config.XENFLEET_REDIS,
   prefix: config.XENFLEET_PREFIX,
@@ -20,8 +21,6 @@ const dashboard = await startDashboard({
   port: config.XENFLEET_DASHBOARD_PORT,
   bind: config.XENFLEET_DASHBOARD_BIND,
 });
-logger.info({ url: dashboard.url }, "dashboard started");
-await new Promise<void>((done) => signal.addEventListener("abort", () => done(), { once: true }));
-await dashboard.close();
-await stores.close();
-logger.info("stopped");
+service.logger.info({ url: dashboard.url, metricsPort: service.metricsPort }, "dashboard started");
+await new Promise<void>((done) => service.signal.addEventListener("abort", () => done(), { once: true }));
+await service.close("finished", [() => dashboard.close(), () => stores.close()]);

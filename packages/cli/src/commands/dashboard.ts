@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { Option, type Command } from "commander";
 import { startDashboard, type Dashboard } from "@xenfleet/dashboard";
-import { Stores, type EmbeddedFleet } from "@xenfleet/fleet";
+import { checkStoresHealth, startServiceEndpoint, Stores, type EmbeddedFleet } from "@xenfleet/fleet";
 import { bindAddress, port } from "../args.js";
 import { UsageError } from "../errors.js";
 import { addRedisOptions, fleetStores, reachRedis } from "./fleet-options.js";
@@ -98,11 +98,24 @@ export function dashboardLine(url: string, choice: DashboardChoice): string {
 }
 
 /** The embedded fleet's dashboard: its one store, main, as its workers have it. */
+/**
+ * The embedded fleet's dashboard, in this process: like the fleet's other
+ * services it serves metrics and /healthz on a free port of 127.0.0.1 and
+ * registers them (`metricsUrl`).
+ */
 export async function startFleetDashboard(
   fleet: EmbeddedFleet,
   choice: DashboardChoice,
-): Promise<Dashboard & { stores: Stores }> {
+): Promise<Dashboard & { stores: Stores; metricsUrl: string | undefined }> {
   const stores = new Stores({ ...process.env, ...fleet.env, XENFLEET_STORES: undefined, XENFLEET_STORE: fleet.store });
+  const endpoint = await startServiceEndpoint({
+    name: "dashboard",
+    redisUrl: fleet.redis,
+    prefix: fleet.prefix,
+    port: "auto",
+    bind: "127.0.0.1",
+  });
+  checkStoresHealth(endpoint, stores);
   const dashboard = await startDashboard({
     redisUrl: fleet.redis,
     prefix: fleet.prefix,
@@ -114,8 +127,10 @@ export async function startFleetDashboard(
   return {
     ...dashboard,
     stores,
+    metricsUrl: endpoint.metricsUrl,
     close: async () => {
       await dashboard.close();
+      await endpoint.close();
       await stores.close();
     },
   };

@@ -20,7 +20,7 @@ import { durationOption } from "../args.js";
 import { WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
 import { addEmbeddedOptions, embeddedFleet } from "./up.js";
-import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
+import { registeredServices, startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { withRedis } from "./fleet-options.js";
 import { fromBatch, reportText } from "./fleet-report.js";
 import { ensureRedis } from "./local-redis.js";
@@ -64,7 +64,11 @@ export function registerDemoCommand(program: Command): void {
       try {
         await withRedis(fleet, async (redis) => {
           await waitForHosts(redis, prefix, fleet.hosts, 120_000, signal);
-          log("fleet up");
+          const services = await registeredServices(redis, prefix, running.services, 30_000, signal);
+          const controller = services.find((s) => s.service === "controller")?.metricsUrl;
+          log(
+            `fleet up; ${services.filter((s) => s.metricsUrl).length} services serve metrics${controller ? ` (the controller's: ${controller}; xenfleet status --prefix ${prefix} lists them all)` : ""}`,
+          );
           if (dashboard !== undefined) {
             served = await startFleetDashboard(fleet, dashboard);
             log(dashboardLine(served.url, dashboard));

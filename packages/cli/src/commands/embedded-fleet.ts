@@ -5,13 +5,15 @@
  */
 import { EXIT_CONFIG, fleetChildren, hostIds, prepareSimHosts, Supervisor, type EmbeddedFleet } from "@xenfleet/fleet";
 import { PollTimeoutError, poll } from "@xenfleet/core";
-import { listHosts, type RedisClient } from "@xenfleet/jobs";
+import { listHosts, listServices, type RedisClient, type ServiceEntry } from "@xenfleet/jobs";
 import { join } from "node:path";
 import { WorkFailedError } from "../errors.js";
 import { childEnv } from "./fleet-options.js";
 
 export interface RunningFleet {
   supervisor: Supervisor;
+  /** How many service processes the fleet runs. */
+  services: number;
   stop(): Promise<void>;
 }
 
@@ -30,7 +32,8 @@ export async function startEmbeddedFleet(fleet: EmbeddedFleet, log: (line: strin
         );
     },
   });
-  supervisor.start(fleetChildren(fleet, childEnv()));
+  const children = fleetChildren(fleet, childEnv());
+  supervisor.start(children);
   // If this process ends without stopping the fleet (an uncaught error), take the children with it.
   const killAll = () => {
     for (const pid of Object.values(supervisor.pids())) if (pid !== undefined) safeKill(pid);
@@ -38,6 +41,7 @@ export async function startEmbeddedFleet(fleet: EmbeddedFleet, log: (line: strin
   process.once("exit", killAll);
   return {
     supervisor,
+    services: children.length,
     stop: async () => {
       await supervisor.stop();
       process.removeListener("exit", killAll);
@@ -77,4 +81,33 @@ function safeKill(pid: number): void {
   } catch {
     // already gone
   }
+}
+
+/** The fleet's `count` services once they have all registered (every one serves metrics), or as many as did within `timeoutMs`. */
+export async function registeredServices(
+  redis: RedisClient,
+  prefix: string,
+  count: number,
+  timeoutMs = 30_000,
+  signal?: AbortSignal,
+): Promise<ServiceEntry[]> {
+  let services: ServiceEntry[] = [];
+  await poll(
+    "services to register",
+    async () => {
+      services = await listServices(redis, prefix);
+      return services.length >= count;
+    },
+    { timeoutMs, ...(signal ? { signal } : {}) },
+  ).catch((err: unknown) => {
+    if (!(err instanceof PollTimeoutError)) throw err;
+  });
+  return services;
+}
+
+/** "metrics: save-worker@host-1 http://127.0.0.1:40123/metrics", one line per service. */
+export function metricsLines(services: readonly ServiceEntry[]): string[] {
+  return services.map(
+    (s) => `metrics: ${s.host === undefined ? s.service : `${s.service}@${s.host}`} ${s.metricsUrl ?? "(none)"}`,
+  );
 }

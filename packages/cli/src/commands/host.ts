@@ -35,7 +35,9 @@ const HOST_VARIABLES: Record<string, string> = {
   XENFLEET_HOST_TAGS: "placement tags, comma separated",
   XENFLEET_HEARTBEAT_MS: "heartbeat interval in milliseconds (default 5000)",
   XENFLEET_CONCURRENCY: "jobs each worker runs at once (default 1)",
-  XENFLEET_METRICS_PORT: "first of three Prometheus ports (save, restore, migrate; default 0: none)",
+  XENFLEET_METRICS_PORT:
+    "first of three Prometheus ports (save, restore, migrate; 0: none (default), auto: free ports)",
+  XENFLEET_METRICS_BIND: "address the metrics endpoints listen on (default 0.0.0.0)",
   XENFLEET_LOG_LEVEL: "log level of the workers (default info)",
 };
 
@@ -59,7 +61,7 @@ export function registerHostCommand(program: Command): void {
     .option("--sim-domains <m>", "sim backend: create domains <host>-vm-1 ... <host>-vm-M if missing", count, 0)
     .addOption(sizeOption("--memory <size>", "memory of each created domain", "64M"))
     .option("--dirty-rate <pages>", "pages per second each created domain writes", count, 100)
-    .option("--log-dir <dir>", "the workers' log files", ".xenfleet/logs")
+    .option("--log-dir <dir>", "the workers' log files; '-': on this command's stdout and stderr", ".xenfleet/logs")
     .addHelpText("after", `\n${hostVariablesHelp()}`)
     .action(async (opts) => {
       const env = definedOnly(process.env);
@@ -84,7 +86,7 @@ export function registerHostCommand(program: Command): void {
         if (created.length > 0) log(`created ${created.length} sim domains`);
       }
       const supervisor = new Supervisor({
-        logDir: resolve(opts.logDir),
+        logDir: opts.logDir === "-" ? undefined : resolve(opts.logDir),
         onEvent: (e) =>
           log(
             e.type === "started"

@@ -1,14 +1,15 @@
 /**
- * `xenfleet hosts [list]`, `hosts undrain HOST`, `hosts forget HOST`: the
- * registry's hosts and their lifecycle. An evacuation marks its hosts
- * draining (nothing new is placed there) and the mark stays until an
- * operator returns the host to service; a host that is gone for good stays
+ * `xenfleet hosts [list]`, `hosts drain HOST`, `hosts undrain HOST`,
+ * `hosts forget HOST`: the registry's hosts and their lifecycle. A host is
+ * marked draining (nothing new is placed there) by `hosts drain`, by the
+ * dashboard's button or by an evacuation, which then moves its domains
+ * away, and the mark stays until an operator returns the host to service; a host that is gone for good stays
  * `down` until it is forgotten. Forgetting touches only the registry: the
  * images of the host's domains stay in the store.
  */
 import type { Command } from "commander";
 import { formatSize } from "@xenfleet/core";
-import { clearDraining, forgetDownHost, getHost, listHosts, type HostStatus } from "@xenfleet/jobs";
+import { clearDraining, forgetDownHost, getHost, listHosts, markDraining, type HostStatus } from "@xenfleet/jobs";
 import { hostId } from "../args.js";
 import { UsageError } from "../errors.js";
 import { emit, table } from "../output.js";
@@ -16,7 +17,9 @@ import { addRedisOptions, withRedis } from "./fleet-options.js";
 import { unknownHost } from "./subjects.js";
 
 export function registerHostsCommands(program: Command): void {
-  const hosts = program.command("hosts").description("The fleet's hosts: list them (the default), undrain, forget");
+  const hosts = program
+    .command("hosts")
+    .description("The fleet's hosts: list them (the default), drain, undrain, forget");
 
   addRedisOptions(hosts.command("list", { isDefault: true }))
     .description("List the fleet's hosts: up, down (heartbeat lapsed) or draining, memory, domains")
@@ -42,6 +45,23 @@ export function registerHostsCommands(program: Command): void {
             `${h.info?.tags.join(",") ?? ""}${h.problem ? `  (${h.problem})` : ""}`,
           ]),
         ),
+      );
+    });
+
+  addRedisOptions(hosts.command("drain"))
+    .description("Mark a host draining: nothing new is placed on it (its domains stay; `evacuate` moves them)")
+    .argument("<host>", "the host's id", hostId)
+    .option("--json", "print the result as one JSON document")
+    .action(async (host: string, opts) => {
+      const after = await withRedis(opts, async (redis) => {
+        const before = await getHost(redis, opts.prefix, host);
+        if (before === undefined) throw unknownHost(host);
+        await markDraining(redis, opts.prefix, host);
+        const now = (await getHost(redis, opts.prefix, host)) ?? before;
+        return { host, state: now.state, wasDraining: before.draining };
+      });
+      emit(opts.json, after, () =>
+        after.wasDraining ? `${host} was draining already (${after.state})` : `${host} is draining (${after.state})`,
       );
     });
 

@@ -84,6 +84,10 @@ function summary(s: Snapshot): string {
       .map(([state, n]) => `${state} ${n}`);
     lines.push(`  ${name.padEnd(24)} ${busy.join(", ") || "idle"}`);
   }
+  for (const svc of s.services)
+    lines.push(
+      `service ${svc.host === undefined ? svc.service : `${svc.service}@${svc.host}`} (pid ${svc.pid} on ${svc.machine}): ${svc.metricsUrl ?? "no metrics"}`,
+    );
   for (const sch of s.schedules)
     lines.push(`schedule ${sch.id}: ${when(sch)}${sch.next ? `, next ${iso(sch.next)}` : ""}`);
   for (const b of s.batches.slice(0, 5)) {

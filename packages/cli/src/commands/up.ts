@@ -11,12 +11,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { DEFAULT_PREFIX } from "@xenfleet/jobs";
-import type { EmbeddedFleet } from "@xenfleet/fleet";
+import { fleetChildren, type EmbeddedFleet } from "@xenfleet/fleet";
 import { count, positive, prefix, sizeOption } from "../args.js";
 import { NotFoundError, UsageError, WorkFailedError } from "../errors.js";
 import { emit } from "../output.js";
 import { addRedisOptions, storeOption, storeUrlOf, withRedis } from "./fleet-options.js";
-import { startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
+import { metricsLines, registeredServices, startEmbeddedFleet, waitForHosts } from "./embedded-fleet.js";
 import { ensureRedis } from "./local-redis.js";
 import {
   addDashboardOptions,
@@ -99,14 +99,17 @@ export function registerUpCommands(program: Command): void {
       let failure: unknown;
       let served: Awaited<ReturnType<typeof startFleetDashboard>> | undefined;
       try {
-        await withRedis(fleet, (redis) =>
-          waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal),
-        );
+        const services = await withRedis(fleet, async (redis) => {
+          await waitForHosts(redis, fleet.prefix, fleet.hosts, 120_000, stopRequested.signal);
+          return registeredServices(redis, fleet.prefix, running.services, 30_000, stopRequested.signal);
+        });
         if (dashboard !== undefined) served = await startFleetDashboard(fleet, dashboard);
         log(
           `fleet up: ${fleet.hosts} hosts x ${fleet.domains} domains, prefix ${fleet.prefix}, store ${fleet.store}, logs in ${join(fleet.stateDir, "logs")}`,
         );
         if (served !== undefined && dashboard !== undefined) log(dashboardLine(served.url, dashboard));
+        for (const line of metricsLines(services)) log(line);
+        if (served?.metricsUrl !== undefined) log(`metrics: dashboard ${served.metricsUrl}`);
         await new Promise<void>((done) => {
           if (stopRequested.signal.aborted) done();
           else stopRequested.signal.addEventListener("abort", () => done(), { once: true });
@@ -210,7 +213,14 @@ async function detach(
       reject(new WorkFailedError(`the fleet process exited (code ${code}); see ${logFile}`)),
     ),
   );
-  await withRedis(fleet, (redis) => Promise.race([waitForHosts(redis, fleet.prefix, fleet.hosts), exited]));
+  // The fleet's processes, and the dashboard the background process serves.
+  const expected = fleetChildren(fleet, {}).length + (dashboard === undefined ? 0 : 1);
+  const services = await withRedis(fleet, (redis) =>
+    Promise.race([
+      waitForHosts(redis, fleet.prefix, fleet.hosts).then(() => registeredServices(redis, fleet.prefix, expected)),
+      exited,
+    ]),
+  );
   child.removeAllListeners("exit");
   const url = dashboard === undefined ? undefined : dashboardUrl(dashboard.bind, port);
   emit(
@@ -223,6 +233,11 @@ async function detach(
       prefix: fleet.prefix,
       store: fleet.store,
       state: "up",
+      services: services.map((s) => ({
+        service: s.service,
+        ...(s.host === undefined ? {} : { host: s.host }),
+        metricsUrl: s.metricsUrl ?? null,
+      })),
       ...(url === undefined || dashboard === undefined
         ? {}
         : { dashboard: { url, ...(dashboard.generated ? { token: dashboard.token } : {}) } }),
@@ -231,6 +246,7 @@ async function detach(
       [
         `fleet up in the background (pid ${pid}, pid file ${pidFile}, log ${logFile})`,
         ...(url === undefined || dashboard === undefined ? [] : [dashboardLine(url, dashboard)]),
+        ...metricsLines(services),
       ].join("\n"),
   );
 }
