@@ -68,3 +68,23 @@ export {
 export { PackReader, type PackReaderOptions } from "./pack/reader.js";
 export { BufferPool } from "./pack/buffer-pool.js";
 export { recompressPack, type RecompressOptions, type RecompressResult } from "./pack/recompress.js";
+export * from "./key-errors.js";
+export { createKeyFile, keyFileId, readKeyFile, KEY_FILE_FORMAT, type KeyFile } from "./key-file.js";
+export { DEFAULT_SCRYPT, type ScryptParams } from "./key-wrap.js";
+export {
+  describeSecret,
+  KeyRing,
+  KEYS_PREFIX,
+  newMasterKey,
+  type AddKeyOptions,
+  type KeyInfo,
+  type KeySecret,
+} from "./key-ring.js";
+export {
+  newStoreHeader,
+  readStoreHeader,
+  STORE_HEADER_KEY,
+  writeStoreHeader,
+  type EncryptionHeader,
+  type StoreHeader,
+} from "./store-header.js";

@@ -13,6 +13,13 @@ import {
   StoreRequestError,
   StoreUnavailableError,
   UnsupportedPackError,
+  KeyFileError,
+  KeyRingError,
+  StoreExistsError,
+  StoreKeyMissingError,
+  StoreNotEncryptedError,
+  UnsupportedStoreError,
+  WrongKeyError,
 } from "@xenfleet/store";
 
 describe("store errors", () => {
@@ -29,6 +36,13 @@ describe("store errors", () => {
     [new InvalidStoreUrlError("gs://x", "unknown scheme"), "XF_STORE_BAD_URL", true, "gs://x"],
     [new InvalidContentIdError("zz", "not hex"), "XF_STORE_BAD_CONTENT_ID", true, "zz"],
     [new StoreMissingError("/srv/stor", "no such directory"), "XF_STORE_MISSING", true, "no store at /srv/stor"],
+    [new StoreKeyMissingError("/srv/enc"), "XF_KEY_MISSING", true, "XENFLEET_KEY_FILE"],
+    [new WrongKeyError("the key file /k", "/srv/enc", "no wrapping"), "XF_KEY_WRONG", true, "/k does not unlock"],
+    [new KeyFileError("/k", "no such file"), "XF_KEY_FILE", true, "key file /k: no such file"],
+    [new StoreNotEncryptedError("/srv/plain", "--key-file"), "XF_KEY_PLAIN_STORE", true, "not encrypted"],
+    [new KeyRingError("the last key"), "XF_KEY_REFUSED", true, "the last key"],
+    [new UnsupportedStoreError("/srv/x", "version 9"), "XF_STORE_UNSUPPORTED", true, "version 9"],
+    [new StoreExistsError("/srv/x", "already has a header"), "XF_STORE_EXISTS", true, "already has a header"],
   ])("%s", (error, code, unrecoverable, inMessage) => {
     expect(error).toBeInstanceOf(XenfleetError);
     expect(error.code).toBe(code);
