@@ -88,3 +88,10 @@ export {
   type EncryptionHeader,
   type StoreHeader,
 } from "./store-header.js";
+export {
+  EncryptedStore,
+  STORE_HEADER_NAME,
+  WRAPPED_KEYS_PREFIX,
+  isKeyHierarchyName,
+} from "./encrypted-store.js";
+export { MASTER_KEY_BYTES } from "./encryption/keys.js";
