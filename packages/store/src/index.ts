@@ -43,7 +43,7 @@ export { RetryStore, type RetryEvent, type RetryOptions } from "./retry-store.js
 export { LimitStore, Semaphore } from "./limit-store.js";
 export { isTransientError } from "./transient.js";
 export { DEFAULT_STORE_PATH, parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
-export { openStore, openStoreConfig, type OpenStoreOptions } from "./open-store.js";
+export { openInnerStore, openStore, openStoreConfig, wrapBackend, type OpenStoreOptions } from "./open-store.js";
 export { getContent, getVerified, putContent } from "./verified.js";
 export {
   COMPRESSIONS,
@@ -74,7 +74,6 @@ export { DEFAULT_SCRYPT, type ScryptParams } from "./key-wrap.js";
 export {
   describeSecret,
   KeyRing,
-  KEYS_PREFIX,
   newMasterKey,
   type AddKeyOptions,
   type KeyInfo,
@@ -83,7 +82,6 @@ export {
 export {
   newStoreHeader,
   readStoreHeader,
-  STORE_HEADER_KEY,
   writeStoreHeader,
   type EncryptionHeader,
   type StoreHeader,
@@ -95,3 +93,16 @@ export {
   isKeyHierarchyName,
 } from "./encrypted-store.js";
 export { MASTER_KEY_BYTES } from "./encryption/keys.js";
+export {
+  describeKeySource,
+  ENCRYPTION_SCHEME,
+  encryptionHeader,
+  initStore,
+  readKeyRing,
+  readKeySecret,
+  unlockStore,
+  type InitStoreOptions,
+  type InitStoreResult,
+  type StoreKeySource,
+  type UnlockedStore,
+} from "./unlock-store.js";

@@ -14,6 +14,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { WRAPPED_KEYS_PREFIX } from "./encrypted-store.js";
+import { MASTER_KEY_BYTES } from "./encryption/keys.js";
 import { ObjectNotFoundError } from "./errors.js";
 import { KeyRingError, WrongKeyError } from "./key-errors.js";
 import type { KeyFile } from "./key-file.js";
@@ -30,8 +32,6 @@ import {
 } from "./key-wrap.js";
 import type { ObjectStore } from "./object-store.js";
 
-export const KEYS_PREFIX = "keys/";
-export const MASTER_KEY_BYTES = 32;
 const WRAPPED_FORMAT = "xenfleet-wrapped-key";
 const WRAPPED_VERSION = 1;
 const ID = /^[0-9a-f]{16}$/;
@@ -94,8 +94,8 @@ export class KeyRing {
   /** Every key that opens the store, oldest first. Needs no key: the metadata is not secret. */
   async list(): Promise<KeyInfo[]> {
     const out: KeyInfo[] = [];
-    for await (const entry of this.store.list(KEYS_PREFIX)) {
-      const wrapped = await this.read(entry.key.slice(KEYS_PREFIX.length));
+    for await (const entry of this.store.list(WRAPPED_KEYS_PREFIX)) {
+      const wrapped = await this.read(entry.key.slice(WRAPPED_KEYS_PREFIX.length));
       if (wrapped !== undefined) out.push(infoOf(wrapped));
     }
     return out.sort((a, b) => a.created.getTime() - b.created.getTime() || (a.id < b.id ? -1 : 1));
@@ -122,7 +122,7 @@ export class KeyRing {
       aead: WRAP_AEAD,
       ...sealed,
     };
-    const { created } = await this.store.put(KEYS_PREFIX + id, Buffer.from(`${JSON.stringify(wrapped)}\n`));
+    const { created } = await this.store.put(WRAPPED_KEYS_PREFIX + id, Buffer.from(`${JSON.stringify(wrapped)}\n`));
     if (!created) throw new KeyRingError(`${describeSecret(secret)} already opens store ${this.location} (key ${id})`);
     return infoOf(wrapped);
   }
@@ -144,8 +144,8 @@ export class KeyRing {
         );
       candidates.push(wrapped);
     } else {
-      for await (const entry of this.store.list(KEYS_PREFIX)) {
-        const wrapped = await this.read(entry.key.slice(KEYS_PREFIX.length));
+      for await (const entry of this.store.list(WRAPPED_KEYS_PREFIX)) {
+        const wrapped = await this.read(entry.key.slice(WRAPPED_KEYS_PREFIX.length));
         if (wrapped?.kind === "passphrase") candidates.push(wrapped);
       }
     }
@@ -178,7 +178,7 @@ export class KeyRing {
       throw new KeyRingError(
         `key ${id} is the key given to unlock store ${this.location}; unlock with another to remove it`,
       );
-    await this.store.delete(KEYS_PREFIX + id);
+    await this.store.delete(WRAPPED_KEYS_PREFIX + id);
   }
 
   /** The wrapping `id`, or undefined when there is none; one that is not a wrapping this code reads is KeyRingError. */
@@ -186,14 +186,16 @@ export class KeyRing {
     if (!ID.test(id)) return undefined;
     let bytes: Buffer;
     try {
-      bytes = await this.store.get(KEYS_PREFIX + id);
+      bytes = await this.store.get(WRAPPED_KEYS_PREFIX + id);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;
     }
     const wrapped = parseWrapped(bytes);
     if (wrapped === undefined || wrapped.id !== id)
-      throw new KeyRingError(`${KEYS_PREFIX}${id} in store ${this.location} is not a wrapped key this program reads`);
+      throw new KeyRingError(
+        `${WRAPPED_KEYS_PREFIX}${id} in store ${this.location} is not a wrapped key this program reads`,
+      );
     return wrapped;
   }
 

@@ -10,11 +10,11 @@
  * the key ring holds a key, so a half-made store never claims to be whole.
  */
 import { randomBytes } from "node:crypto";
+import { STORE_HEADER_NAME } from "./encrypted-store.js";
 import { ObjectNotFoundError } from "./errors.js";
 import { StoreExistsError, UnsupportedStoreError } from "./key-errors.js";
 import type { ObjectStore } from "./object-store.js";
 
-export const STORE_HEADER_KEY = "xenfleet-store.json";
 const HEADER_FORMAT = "xenfleet-store";
 const HEADER_VERSION = 1;
 /** A header larger than this is not one: read no further. */
@@ -51,12 +51,12 @@ export function newStoreHeader(encryption: EncryptionHeader | null): StoreHeader
 export async function readStoreHeader(store: ObjectStore): Promise<StoreHeader | undefined> {
   let bytes: Buffer;
   try {
-    bytes = await store.get(STORE_HEADER_KEY, { offset: 0, length: MAX_HEADER_BYTES + 1 });
+    bytes = await store.get(STORE_HEADER_NAME, { offset: 0, length: MAX_HEADER_BYTES + 1 });
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
-  const bad = (detail: string) => new UnsupportedStoreError(store.location, `${STORE_HEADER_KEY} ${detail}`);
+  const bad = (detail: string) => new UnsupportedStoreError(store.location, `${STORE_HEADER_NAME} ${detail}`);
   if (bytes.length > MAX_HEADER_BYTES) throw bad(`is larger than ${MAX_HEADER_BYTES} bytes`);
   let h: Partial<StoreHeader>;
   try {
@@ -79,6 +79,6 @@ export async function readStoreHeader(store: ObjectStore): Promise<StoreHeader |
 
 /** Writes the header; StoreExistsError when the store has one already (two inits raced). */
 export async function writeStoreHeader(store: ObjectStore, header: StoreHeader): Promise<void> {
-  const { created } = await store.put(STORE_HEADER_KEY, Buffer.from(`${JSON.stringify(header, null, 2)}\n`));
-  if (!created) throw new StoreExistsError(store.location, `already has a header (${STORE_HEADER_KEY})`);
+  const { created } = await store.put(STORE_HEADER_NAME, Buffer.from(`${JSON.stringify(header, null, 2)}\n`));
+  if (!created) throw new StoreExistsError(store.location, `already has a header (${STORE_HEADER_NAME})`);
 }

@@ -6,7 +6,7 @@ import {
   KeyFileError,
   KeyRing,
   KeyRingError,
-  KEYS_PREFIX,
+  WRAPPED_KEYS_PREFIX,
   MemoryStore,
   newMasterKey,
   readKeyFile,
@@ -81,7 +81,7 @@ describe("KeyRing", () => {
     expect(unlocked.masterKey.equals(master)).toBe(true);
     expect(unlocked.keyId).toBe(info.id);
     // The stored wrapping does not hold the master key in the clear.
-    const stored = await store.get(KEYS_PREFIX + info.id);
+    const stored = await store.get(WRAPPED_KEYS_PREFIX + info.id);
     expect(stored.includes(master)).toBe(false);
     expect(stored.includes(Buffer.from(master.toString("base64")))).toBe(false);
   });
@@ -101,12 +101,12 @@ describe("KeyRing", () => {
     const ring = new KeyRing(store, STORE_ID, "mem");
     const secret = await fileSecret("a.key");
     const { id } = await ring.add(newMasterKey(), secret);
-    const doc = JSON.parse((await store.get(KEYS_PREFIX + id)).toString());
+    const doc = JSON.parse((await store.get(WRAPPED_KEYS_PREFIX + id)).toString());
     const sealed = Buffer.from(doc.sealed, "base64");
     sealed[0]! ^= 1;
     doc.sealed = sealed.toString("base64");
-    await store.delete(KEYS_PREFIX + id);
-    await store.put(KEYS_PREFIX + id, Buffer.from(JSON.stringify(doc)));
+    await store.delete(WRAPPED_KEYS_PREFIX + id);
+    await store.put(WRAPPED_KEYS_PREFIX + id, Buffer.from(JSON.stringify(doc)));
     await expect(ring.unlock(secret)).rejects.toThrow(WrongKeyError);
     await expect(ring.unlock(secret)).rejects.toThrow(/authentication failed/);
   });
@@ -118,9 +118,9 @@ describe("KeyRing", () => {
     // The same wrapping read as another store's.
     await expect(new KeyRing(store, "f".repeat(32), "mem").unlock(secret)).rejects.toThrow(/authentication failed/);
     // Its label edited.
-    const doc = JSON.parse((await store.get(KEYS_PREFIX + id)).toString());
-    await store.delete(KEYS_PREFIX + id);
-    await store.put(KEYS_PREFIX + id, Buffer.from(JSON.stringify({ ...doc, label: "two" })));
+    const doc = JSON.parse((await store.get(WRAPPED_KEYS_PREFIX + id)).toString());
+    await store.delete(WRAPPED_KEYS_PREFIX + id);
+    await store.put(WRAPPED_KEYS_PREFIX + id, Buffer.from(JSON.stringify({ ...doc, label: "two" })));
     await expect(new KeyRing(store, STORE_ID, "mem").unlock(secret)).rejects.toThrow(WrongKeyError);
   });
 
@@ -130,8 +130,8 @@ describe("KeyRing", () => {
     const master = newMasterKey();
     const a = await ring.add(master, passphrase("correct horse"), { scrypt: CHEAP });
     const b = await ring.add(master, passphrase("correct horse"), { scrypt: CHEAP });
-    const docA = JSON.parse((await store.get(KEYS_PREFIX + a.id)).toString());
-    const docB = JSON.parse((await store.get(KEYS_PREFIX + b.id)).toString());
+    const docA = JSON.parse((await store.get(WRAPPED_KEYS_PREFIX + a.id)).toString());
+    const docB = JSON.parse((await store.get(WRAPPED_KEYS_PREFIX + b.id)).toString());
     expect(docA.kdf).toMatchObject({ name: "scrypt", ...CHEAP });
     expect(docA.kdf.salt).not.toBe(docB.kdf.salt);
     expect(docA.sealed).not.toBe(docB.sealed);
@@ -146,10 +146,10 @@ describe("KeyRing", () => {
     const store = new MemoryStore();
     const ring = new KeyRing(store, STORE_ID, "mem");
     const { id } = await ring.add(newMasterKey(), passphrase("pw"), { scrypt: CHEAP });
-    const doc = JSON.parse((await store.get(KEYS_PREFIX + id)).toString());
+    const doc = JSON.parse((await store.get(WRAPPED_KEYS_PREFIX + id)).toString());
     doc.kdf.N = 2 ** 30;
-    await store.delete(KEYS_PREFIX + id);
-    await store.put(KEYS_PREFIX + id, Buffer.from(JSON.stringify(doc)));
+    await store.delete(WRAPPED_KEYS_PREFIX + id);
+    await store.put(WRAPPED_KEYS_PREFIX + id, Buffer.from(JSON.stringify(doc)));
     await expect(ring.unlock(passphrase("pw"))).rejects.toThrow(KeyRingError);
   });
 
