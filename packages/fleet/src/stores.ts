@@ -1,7 +1,13 @@
 import { XenfleetError } from "@xenfleet/core";
 import { ConfigError, parseStoreList, schemas, type UpgradeContext } from "@xenfleet/jobs";
-import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig } from "@xenfleet/store";
-import { envOfStore, type StoreCredentialsEnv } from "./store-credentials.js";
+import {
+  openStoreConfig,
+  parseStoreUrl,
+  type ObjectStore,
+  type StoreConfig,
+  type StoreKeySource,
+} from "@xenfleet/store";
+import { envOfStore, keyFileOfStore, type StoreCredentialsEnv } from "./store-credentials.js";
 
 /** A job named a store this worker is not configured with. Retrying cannot change that. */
 export class UnknownStoreError extends XenfleetError {
@@ -35,11 +41,14 @@ export interface StoresEnv extends StoreCredentialsEnv {
  * A job written before stores had names carries a URL: it is accepted only
  * when the URL is that of a configured store (same backend, place and
  * endpoint), so a job cannot send a worker, and its credentials, anywhere
- * else. Each store has its own credentials (StoresEnv). One client per
- * store for the worker's lifetime.
+ * else. Each store has its own credentials (StoresEnv), and an encrypted
+ * store its key file (XENFLEET_STORE_<NAME>_KEY_FILE, else XENFLEET_KEY_FILE):
+ * a worker without one refuses every job on that store with
+ * StoreKeyMissingError. One client per store for the worker's lifetime.
  */
 export class Stores implements UpgradeContext {
   private readonly configured = new Map<string, StoreConfig>();
+  private readonly keyFiles = new Map<string, string>();
   private readonly open = new Map<string, Promise<ObjectStore>>();
 
   constructor(private readonly env: StoresEnv) {
@@ -70,7 +79,8 @@ export class Stores implements UpgradeContext {
     const name = this.storeName(ref);
     let store = this.open.get(name);
     if (store === undefined) {
-      store = openStoreConfig(this.configured.get(name)!);
+      const key = this.key(name);
+      store = openStoreConfig(this.configured.get(name)!, key === undefined ? {} : { key });
       // A failed open is not cached: the next job tries again.
       store.catch(() => this.open.delete(name));
       this.open.set(name, store);
@@ -78,8 +88,16 @@ export class Stores implements UpgradeContext {
     return store;
   }
 
+  /** The key store `name` is opened with, when it is configured with one. */
+  key(name: string): StoreKeySource | undefined {
+    const file = this.keyFiles.get(name);
+    return file === undefined ? undefined : { file };
+  }
+
   private add(name: string, url: string): void {
     this.configured.set(name, parseStoreUrl(url, envOfStore(this.env, name)));
+    const keyFile = keyFileOfStore(this.env, name);
+    if (keyFile !== undefined) this.keyFiles.set(name, keyFile);
   }
 
   async close(): Promise<void> {
