@@ -15,11 +15,15 @@ import { createHmac } from "node:crypto";
  *
  * The rules, applied to one segment at a time so that a prefix of a name
  * maps to a prefix of its stored name:
- * - a segment of lowercase hex whose length is a multiple of 4 from 16 to
- *   128 digits (content ids are 64, hooks 24) is permuted, keeping its
- *   length (a 4-round-pair Feistel network over its bytes, HMAC-SHA256 as
- *   the round function);
- * - a segment of 2 hex digits just before a permuted one is the fan-out
+ * - every run of lowercase hex digits within a segment (between
+ *   characters that are not, or the segment's ends) whose length is a
+ *   multiple of 4 from 16 to 128 digits (content ids are 64, hooks 24) is
+ *   permuted, keeping its length (an 8-round Feistel network over its
+ *   bytes, HMAC-SHA256 as the round function); so is the id in an image
+ *   ref's `<created>-<id>`, while its 15-digit time is kept and refs still
+ *   list oldest first;
+ * - a segment of 2 hex digits just before a segment that is wholly one
+ *   permuted run is the fan-out
  *   directory of a content key: when it is the first two digits of the next
  *   segment it becomes the first two digits of that segment's permuted
  *   form, so fan-out still spreads objects evenly and reveals nothing;
@@ -33,8 +37,11 @@ import { createHmac } from "node:crypto";
 const HEX = /^[0-9a-f]+$/;
 const ROUNDS = 8;
 
-const isPermuted = (segment: string) =>
-  segment.length >= 16 && segment.length <= 128 && segment.length % 4 === 0 && HEX.test(segment);
+const HEX_RUNS = /[0-9a-f]+/g;
+const TRAILING_HEX = /[0-9a-f]*$/;
+
+const isPermutedRun = (run: string) => run.length >= 16 && run.length <= 128 && run.length % 4 === 0;
+const isPermuted = (segment: string) => isPermutedRun(segment) && HEX.test(segment);
 const isFanout = (segment: string) => segment.length === 2 && HEX.test(segment);
 
 export class NameCipher {
@@ -57,7 +64,7 @@ export class NameCipher {
           segments[i + 1] = walked;
         }
         i++;
-      } else if (isPermuted(segment)) segments[i] = this.permute(segment, true);
+      } else segments[i] = this.runs(segment, true);
     }
     return segments.join("/");
   }
@@ -79,7 +86,7 @@ export class NameCipher {
           segments[i + 1] = walked;
         }
         i++;
-      } else if (isPermuted(segment)) segments[i] = this.permute(segment, false);
+      } else segments[i] = this.runs(segment, false);
     }
     return segments.join("/");
   }
@@ -88,8 +95,8 @@ export class NameCipher {
    * The longest prefix shared by the stored names of all names starting
    * with `prefix`: list that, decode, and keep the names that start with
    * `prefix`. Stops before a fan-out segment (its stored form depends on
-   * the next one) and before a trailing partial segment of hex digits
-   * (it may be the start of a permuted one).
+   * the next one) and before the hex digits that end a partial last
+   * segment (they may be the start of a permuted run).
    */
   storedPrefix(prefix: string): string {
     const segments = prefix.split("/");
@@ -97,10 +104,15 @@ export class NameCipher {
     const kept: string[] = [];
     for (const segment of segments) {
       if (isFanout(segment)) return kept.map((s) => `${s}/`).join("");
-      kept.push(isPermuted(segment) ? this.permute(segment, true) : segment);
+      kept.push(this.runs(segment, true));
     }
-    const whole = kept.map((s) => `${s}/`).join("");
-    return HEX.test(partial) ? whole : whole + partial;
+    const complete = partial.slice(0, partial.length - TRAILING_HEX.exec(partial)![0].length);
+    return kept.map((s) => `${s}/`).join("") + this.runs(complete, true);
+  }
+
+  /** A segment with each of its permuted runs permuted (or unpermuted). */
+  private runs(segment: string, forward: boolean): string {
+    return segment.replace(HEX_RUNS, (run) => (isPermutedRun(run) ? this.permute(run, forward) : run));
   }
 
   /** The keyed Feistel permutation of a hex segment (or its inverse), as hex of the same length. */
