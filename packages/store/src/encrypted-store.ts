@@ -34,6 +34,8 @@ import {
   parseHeader,
   plainSize,
   sealSegment,
+  sealSegmentInto,
+  sealedSize,
   segmentCount,
   segmentOffset,
 } from "./encryption/format.js";
@@ -188,12 +190,14 @@ export class EncryptedStore implements ObjectStore {
     const header = newHeader(this.keys, stored);
     const key = objectKey(this.keys, header);
     const count = segmentCount(data.length);
-    const parts = [header.bytes];
+    const out = Buffer.allocUnsafe(sealedSize(data.length));
+    header.bytes.copy(out, 0);
+    let at = HEADER_BYTES;
     for (let i = 0; i < count; i++) {
       const plain = data.subarray(i * SEGMENT_BYTES, (i + 1) * SEGMENT_BYTES);
-      parts.push(sealSegment(key, header, i, i === count - 1, plain));
+      at += sealSegmentInto(out, at, key, header, i, i === count - 1, plain);
     }
-    return Buffer.concat(parts);
+    return out;
   }
 
   /** Seals a stream of chunks segment by segment; a full segment waits until it is known whether more follows. */
@@ -397,15 +401,23 @@ class Chunks {
   }
 
   take(count: number): Buffer {
+    const head = this.parts[0];
+    // Most reads arrive as one large chunk: a view of it spares a copy (nothing here writes to chunks).
+    if (head !== undefined && head.length >= count) {
+      if (head.length === count) this.parts.shift();
+      else this.parts[0] = head.subarray(count);
+      this.bytes -= count;
+      return head.subarray(0, count);
+    }
     const out = Buffer.allocUnsafe(count);
     let filled = 0;
     while (filled < count) {
-      const head = this.parts[0]!;
-      const n = Math.min(head.length, count - filled);
-      head.copy(out, filled, 0, n);
+      const part = this.parts[0]!;
+      const n = Math.min(part.length, count - filled);
+      part.copy(out, filled, 0, n);
       filled += n;
-      if (n === head.length) this.parts.shift();
-      else this.parts[0] = head.subarray(n);
+      if (n === part.length) this.parts.shift();
+      else this.parts[0] = part.subarray(n);
     }
     this.bytes -= count;
     return out;
