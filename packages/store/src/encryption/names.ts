@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { type Cipher, createCipheriv, hkdfSync } from "node:crypto";
 
 /**
  * Stored names that reveal nothing without the key, while dedup still works
@@ -17,9 +17,9 @@ import { createHmac } from "node:crypto";
  * maps to a prefix of its stored name:
  * - every run of lowercase hex digits within a segment (between
  *   characters that are not, or the segment's ends) whose length is a
- *   multiple of 4 from 16 to 128 digits (content ids are 64, hooks 24) is
+ *   multiple of 4 from 16 to 64 digits (content ids are 64, hooks 24) is
  *   permuted, keeping its length (an 8-round Feistel network over its
- *   bytes, HMAC-SHA256 as the round function); so is the id in an image
+ *   bytes, see permute); so is the id in an image
  *   ref's `<created>-<id>`, while its 15-digit time is kept and refs still
  *   list oldest first;
  * - a segment of 2 hex digits just before a segment that is wholly one
@@ -40,11 +40,14 @@ const ROUNDS = 8;
 const HEX_RUNS = /[0-9a-f]+/g;
 const TRAILING_HEX = /[0-9a-f]*$/;
 
-const isPermutedRun = (run: string) => run.length >= 16 && run.length <= 128 && run.length % 4 === 0;
+const isPermutedRun = (run: string) => run.length >= 16 && run.length <= 64 && run.length % 4 === 0;
 const isPermuted = (segment: string) => isPermutedRun(segment) && HEX.test(segment);
 const isFanout = (segment: string) => segment.length === 2 && HEX.test(segment);
 
 export class NameCipher {
+  /** Round functions by run width and round, made on first use. */
+  private readonly rounds = new Map<number, Cipher>();
+
   constructor(private readonly key: Buffer) {}
 
   /** The stored name of `name`. */
@@ -115,7 +118,15 @@ export class NameCipher {
     return segment.replace(HEX_RUNS, (run) => (isPermutedRun(run) ? this.permute(run, forward) : run));
   }
 
-  /** The keyed Feistel permutation of a hex segment (or its inverse), as hex of the same length. */
+  /**
+   * The keyed Feistel permutation of a hex run (or its inverse), as hex of
+   * the same length: 8 rounds over its two halves (at most 16 bytes each).
+   * The round function is AES-256 of the half, zero-padded to a block,
+   * under a key of its own per run width and round (HKDF of the names key),
+   * truncated to the half's size: a pseudo-random function, which is what
+   * Luby and Rackoff's construction asks of it. Kept as open ECB ciphers,
+   * so a round costs one block, not a key schedule: GC decodes every name.
+   */
   private permute(hex: string, forward: boolean): string {
     const bytes = Buffer.from(hex, "hex");
     const half = bytes.length / 2;
@@ -130,10 +141,16 @@ export class NameCipher {
   }
 
   private roundFunction(round: number, width: number, input: Buffer): Buffer {
-    return createHmac("sha256", this.key)
-      .update(Buffer.from([round, width]))
-      .update(input)
-      .digest();
+    const id = width * ROUNDS + round;
+    let cipher = this.rounds.get(id);
+    if (cipher === undefined) {
+      const key = Buffer.from(hkdfSync("sha256", this.key, Buffer.alloc(0), `names ${width} ${round}`, 32));
+      cipher = createCipheriv("aes-256-ecb", key, null).setAutoPadding(false);
+      this.rounds.set(id, cipher);
+    }
+    const block = Buffer.alloc(16);
+    input.copy(block);
+    return cipher.update(block);
   }
 }
 
