@@ -12,6 +12,10 @@ import {
   LocalStore,
   MemoryStore,
   NotEncryptedObjectError,
+  PackReader,
+  PackWriter,
+  sha256Id,
+  writePack,
   ObjectAuthenticationError,
   ObjectMovedError,
   ObjectNotFoundError,
@@ -127,6 +131,20 @@ describe("EncryptedStore", () => {
     ).toBe(true);
     const fetched = inner.reads.reduce((sum, r) => sum + (r.range?.length ?? Number.POSITIVE_INFINITY), 0);
     expect(fetched).toBe(HEADER + (S + TAG) + 1);
+  });
+
+  it("reads one pack entry without fetching the pack", async () => {
+    const { inner, store } = setup();
+    const writer = new PackWriter({ entryHash: "sha256", compression: "none", frameEntries: 16 });
+    const input = Array.from({ length: 512 }, () => randomBytes(4096)).map((data) => ({ id: sha256Id(data), data }));
+    for (const page of input) writer.add(page.id, page.data);
+    const pack = writer.finish();
+    await writePack(store, pack);
+    const reader = await PackReader.open(store, pack.id);
+    inner.reads.length = 0;
+    expect((await reader.read(input[300]!.id)).equals(input[300]!.data)).toBe(true);
+    const fetched = inner.reads.reduce((sum, r) => sum + (r.range?.length ?? Number.POSITIVE_INFINITY), 0);
+    expect(fetched).toBeLessThan(pack.bytes.length / 8);
   });
 
   it("seals streamed chunks the same way as a buffer, whatever the chunk boundaries", async () => {
