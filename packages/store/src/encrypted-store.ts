@@ -78,6 +78,8 @@ export class EncryptedStore implements ObjectStore {
   readonly location: string;
   readonly capabilities: ObjectStore["capabilities"];
   readonly sweepTemporary?: ObjectStore["sweepTemporary"];
+  /** The master key's public fingerprint (masterKeyId), recorded in every object header. */
+  readonly keyId: string;
   private readonly keys: StoreKeys;
   private readonly names: NameCipher;
 
@@ -87,6 +89,7 @@ export class EncryptedStore implements ObjectStore {
   ) {
     this.keys = deriveStoreKeys(masterKey);
     this.names = new NameCipher(this.keys.names);
+    this.keyId = this.keys.keyId.toString("hex");
     this.location = `${inner.location} (encrypted)`;
     this.capabilities = inner.capabilities;
     if (inner.sweepTemporary !== undefined) {

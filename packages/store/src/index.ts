@@ -92,7 +92,7 @@ export {
   WRAPPED_KEYS_PREFIX,
   isKeyHierarchyName,
 } from "./encrypted-store.js";
-export { MASTER_KEY_BYTES } from "./encryption/keys.js";
+export { MASTER_KEY_BYTES, masterKeyId } from "./encryption/keys.js";
 export {
   describeKeySource,
   ENCRYPTION_SCHEME,

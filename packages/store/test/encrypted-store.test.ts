@@ -11,6 +11,7 @@ import {
   type ListEntry,
   LocalStore,
   MemoryStore,
+  masterKeyId,
   NotEncryptedObjectError,
   PackReader,
   PackWriter,
@@ -246,12 +247,20 @@ describe("EncryptedStore", () => {
     });
 
     it("another master key is ObjectAuthenticationError saying so", async () => {
-      const { inner } = await stored();
+      const { inner, store } = await stored();
+      const reader = new EncryptedStore(inner, randomBytes(32));
       // "packs/ab/obj" holds no content id, so every key stores it under the same name.
-      const wrong = await new EncryptedStore(inner, randomBytes(32)).get("packs/ab/obj").catch((e: unknown) => e);
+      const wrong = await reader.get("packs/ab/obj").catch((e: unknown) => e);
       expect(wrong).toBeInstanceOf(ObjectAuthenticationError);
       expect((wrong as ObjectAuthenticationError).wrongKey).toBe(true);
-      expect((wrong as Error).message).toContain("another key");
+      expect((wrong as Error).message).toContain(`another key (key id ${store.keyId}; this key's is ${reader.keyId})`);
+    });
+
+    it("names a master key by a fingerprint that is the same for every store and differs between keys", () => {
+      const master = randomBytes(32);
+      expect(masterKeyId(master)).toMatch(/^[0-9a-f]{16}$/);
+      expect(new EncryptedStore(new MemoryStore(), master).keyId).toBe(masterKeyId(master));
+      expect(masterKeyId(randomBytes(32))).not.toBe(masterKeyId(master));
     });
 
     it("a plain object read through the encrypted store is NotEncryptedObjectError", async () => {

@@ -26,3 +26,12 @@ export function deriveStoreKeys(masterKey: Uint8Array): StoreKeys {
     Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), `xenfleet store v1 ${label}`, bytes));
   return { content: derive("content", 32), names: derive("names", 32), keyId: derive("key id", 8) };
 }
+
+/**
+ * The public fingerprint of a master key (16 hex digits), as every object
+ * header records it: a store header can keep it to tell "this is not the
+ * store's key" before any object is read.
+ */
+export function masterKeyId(masterKey: Uint8Array): string {
+  return deriveStoreKeys(masterKey).keyId.toString("hex");
+}
