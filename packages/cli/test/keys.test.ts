@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,6 +58,21 @@ async function filesUnder(dir: string): Promise<Buffer[]> {
   return out;
 }
 
+/** Each file under `dir` outside keys/ and its SHA-256: what a key rotation must leave as it is. */
+async function dataFiles(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const n of (await readdir(dir, { recursive: true })) as string[]) {
+    if (n.startsWith("keys") || !(await stat(join(dir, n))).isFile()) continue;
+    out.set(
+      n,
+      createHash("sha256")
+        .update(await readFile(join(dir, n)))
+        .digest("hex"),
+    );
+  }
+  return out;
+}
+
 /** 32-byte runs from the middle of every 16th 4 KiB stretch of the stream that is not all zero. */
 function samples(stream: Buffer): Buffer[] {
   const out: Buffer[] = [];
@@ -100,6 +116,7 @@ describe("xenfleet init --encrypt, key add|list|remove", () => {
     expect(json(missing).error.code).toBe("XF_KEY_MISSING");
     expect(json(missing).error.message).toContain("XENFLEET_KEY_FILE");
 
+    const before = await dataFiles(store);
     const added = await xenfleet(["key", "add", "--store", store, "--key-file", k1, "--new-key-file", k2, "--json"]);
     expect(added.code).toBe(0);
     expect(json(added)).toMatchObject({ ok: true, keyFileCreated: true });
@@ -118,6 +135,8 @@ describe("xenfleet init --encrypt, key add|list|remove", () => {
     expect((await xenfleet(["key", "remove", k1Id, "--store", store, "--key-file", k2])).code).toBe(0);
     const last = await xenfleet(["key", "remove", k2Id, "--store", store, "--key-file", k2, "--json"]);
     expect(json(last).error.message).toMatch(/last key/);
+    // Rotation wrote and deleted wrapped keys only: every other file of the store is as it was.
+    expect(await dataFiles(store)).toEqual(before);
 
     const wrong = await xenfleet([
       "image",
