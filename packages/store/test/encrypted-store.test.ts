@@ -9,6 +9,7 @@ import {
   EncryptedStore,
   InvalidKeyError,
   type ListEntry,
+  LimitStore,
   LocalStore,
   MemoryStore,
   masterKeyId,
@@ -22,11 +23,21 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   RefConflictError,
+  RetryStore,
 } from "@xenfleet/store";
 import { describeObjectStoreConformance } from "@xenfleet/store/testing";
 
 describeObjectStoreConformance("encrypted over memory", async () => ({
   store: new EncryptedStore(new MemoryStore(), randomBytes(32)),
+  cleanup: async () => {},
+}));
+
+// The order openStore's result is wrapped in: RetryStore(LimitStore(backend)) inside.
+describeObjectStoreConformance("encrypted over retry and limit wrappers", async () => ({
+  store: new EncryptedStore(
+    new RetryStore(new LimitStore(new MemoryStore(), 8), { sleep: async () => {} }),
+    randomBytes(32),
+  ),
   cleanup: async () => {},
 }));
 
