@@ -80,16 +80,17 @@ export class EncryptedStore implements ObjectStore {
   readonly sweepTemporary?: ObjectStore["sweepTemporary"];
   /** The master key's public fingerprint (masterKeyId), recorded in every object header. */
   readonly keyId: string;
-  private readonly keys: StoreKeys;
-  private readonly names: NameCipher;
+  // ES private fields: a logger or inspector that prints the store never reaches a key.
+  readonly #keys: StoreKeys;
+  readonly #names: NameCipher;
 
   constructor(
     readonly inner: ObjectStore,
     masterKey: Uint8Array,
   ) {
-    this.keys = deriveStoreKeys(masterKey);
-    this.names = new NameCipher(this.keys.names);
-    this.keyId = this.keys.keyId.toString("hex");
+    this.#keys = deriveStoreKeys(masterKey);
+    this.#names = new NameCipher(this.#keys.names);
+    this.keyId = this.#keys.keyId.toString("hex");
     this.location = `${inner.location} (encrypted)`;
     this.capabilities = inner.capabilities;
     if (inner.sweepTemporary !== undefined) {
@@ -124,9 +125,9 @@ export class EncryptedStore implements ObjectStore {
 
   async *list(prefix: string): AsyncIterable<ListEntry> {
     validatePrefix(prefix);
-    for await (const entry of this.inner.list(this.names.storedPrefix(prefix))) {
+    for await (const entry of this.inner.list(this.#names.storedPrefix(prefix))) {
       if (isKeyHierarchyName(entry.key)) continue;
-      const key = this.names.decode(entry.key);
+      const key = this.#names.decode(entry.key);
       if (!key.startsWith(prefix)) continue;
       yield { key, size: await this.plainSizeOf(key, entry.key, entry.size), mtime: entry.mtime };
     }
@@ -138,7 +139,7 @@ export class EncryptedStore implements ObjectStore {
 
   async getRef(name: string): Promise<RefValue | undefined> {
     const key = refKey(name);
-    const storedName = this.names.encode(name);
+    const storedName = this.#names.encode(name);
     const value = await this.inner.getRef(storedName);
     if (value === undefined) return undefined;
     const chunks: Buffer[] = [];
@@ -156,7 +157,7 @@ export class EncryptedStore implements ObjectStore {
 
   async putRef(name: string, data: Uint8Array, options?: RefWriteOptions): Promise<{ version: string }> {
     refKey(name);
-    const storedName = this.names.encode(name);
+    const storedName = this.#names.encode(name);
     const sealed = this.sealBuffer(REFS_PREFIX + storedName, data);
     return this.inner.putRef(storedName, sealed, options).catch((error: unknown) => {
       throw renameConflict(error, name);
@@ -165,15 +166,15 @@ export class EncryptedStore implements ObjectStore {
 
   async deleteRef(name: string, options?: RefWriteOptions): Promise<void> {
     refKey(name);
-    await this.inner.deleteRef(this.names.encode(name), options).catch((error: unknown) => {
+    await this.inner.deleteRef(this.#names.encode(name), options).catch((error: unknown) => {
       throw renameConflict(error, name);
     });
   }
 
   async *listRefs(prefix: string): AsyncIterable<ListEntry> {
     validatePrefix(prefix);
-    for await (const entry of this.inner.listRefs(this.names.storedPrefix(prefix))) {
-      const name = this.names.decode(entry.key);
+    for await (const entry of this.inner.listRefs(this.#names.storedPrefix(prefix))) {
+      const name = this.#names.decode(entry.key);
       if (!name.startsWith(prefix)) continue;
       const size = await this.plainSizeOf(REFS_PREFIX + name, REFS_PREFIX + entry.key, entry.size);
       yield { key: name, size, mtime: entry.mtime };
@@ -186,12 +187,12 @@ export class EncryptedStore implements ObjectStore {
 
   private storedName(key: string): string {
     if (isKeyHierarchyName(key)) throw new InvalidKeyError(key, "reserved for the store's key hierarchy");
-    return this.names.encode(key);
+    return this.#names.encode(key);
   }
 
   private sealBuffer(stored: string, data: Uint8Array): Buffer {
-    const header = newHeader(this.keys, stored);
-    const key = objectKey(this.keys, header);
+    const header = newHeader(this.#keys, stored);
+    const key = objectKey(this.#keys, header);
     const count = segmentCount(data.length);
     const out = Buffer.allocUnsafe(sealedSize(data.length));
     header.bytes.copy(out, 0);
@@ -205,8 +206,8 @@ export class EncryptedStore implements ObjectStore {
 
   /** Seals a stream of chunks segment by segment; a full segment waits until it is known whether more follows. */
   private async *sealChunks(stored: string, source: PutSource): AsyncIterable<Uint8Array> {
-    const header = newHeader(this.keys, stored);
-    const key = objectKey(this.keys, header);
+    const header = newHeader(this.#keys, stored);
+    const key = objectKey(this.#keys, header);
     yield header.bytes;
     const pending = new Chunks();
     let full: Buffer | undefined;
@@ -322,10 +323,10 @@ export class EncryptedStore implements ObjectStore {
   private checkHeader(key: string, stored: string, bytes: Buffer): Header {
     const header = parseHeader(bytes);
     if (header === undefined) throw this.headerError(key, stored, bytes);
-    if (!header.keyId.equals(this.keys.keyId)) {
+    if (!header.keyId.equals(this.#keys.keyId)) {
       throw new ObjectAuthenticationError(
         key,
-        `written under another key (key id ${header.keyId.toString("hex")}; this key's is ${this.keys.keyId.toString("hex")})`,
+        `written under another key (key id ${header.keyId.toString("hex")}; this key's is ${this.#keys.keyId.toString("hex")})`,
         true,
       );
     }
@@ -340,7 +341,7 @@ export class EncryptedStore implements ObjectStore {
 
   /** Opens segments of one object; the first that authenticates settles whether the object was moved here. */
   private opener(key: string, stored: string, header: Header): SegmentOpener {
-    const segmentKey = objectKey(this.keys, header);
+    const segmentKey = objectKey(this.#keys, header);
     const moved = !header.nameDigest.equals(nameDigest(stored));
     return {
       open: (index, last, sealed) => {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   type ByteRange,
@@ -380,6 +381,17 @@ describe("EncryptedStore", () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+
+  it("shows no key to a logger or an inspector", async () => {
+    const master = randomBytes(32);
+    const store = new EncryptedStore(new MemoryStore(), master);
+    await store.put("k/1", Buffer.from("x"));
+    const shown = `${JSON.stringify(store)} ${inspect(store, { depth: 10, showHidden: true })}`;
+    expect(shown).toContain("memory:");
+    expect(shown).not.toContain(master.toString("hex"));
+    expect(shown).not.toContain(master.toString("base64"));
+    expect(shown).not.toMatch(/content|names:/);
   });
 
   it("refuses a master key that is not 32 bytes", () => {
