@@ -29,7 +29,7 @@ async function xenfleet(args: string[], env: Record<string, string> = {}) {
 interface Doc {
   ok: boolean;
   error: { code: string; message: string };
-  key: { id: string };
+  key: { id: string; kind: string };
   keys: { id: string; current: boolean }[];
   imageId: string;
   copied: number;
@@ -164,6 +164,18 @@ describe("xenfleet init --encrypt, key add|list|remove", () => {
     expect((await xenfleet(["image", "import", file, "--domain", "vm", "--store", store], env)).code).toBe(0);
     const wrong = await xenfleet(["image", "ls", "--store", store, "--json"], { XENFLEET_PASSPHRASE: "nope" });
     expect(json(wrong).error.code).toBe("XF_KEY_WRONG");
+    // A second passphrase, named by the variable that holds it (never given as a flag).
+    const second = { ...env, NEW_PASSPHRASE: "a second passphrase" };
+    const added = await xenfleet(
+      ["key", "add", "--store", store, "--new-passphrase-env", "NEW_PASSPHRASE", "--json"],
+      second,
+    );
+    expect(json(added)).toMatchObject({ ok: true, key: { kind: "passphrase" } });
+    expect(added.stdout + added.stderr).not.toContain("a second passphrase");
+    const opened = await xenfleet(["image", "ls", "--store", store, "--json"], {
+      XENFLEET_PASSPHRASE: "a second passphrase",
+    });
+    expect(json(opened).ok).toBe(true);
 
     const plain = join(dir, "plain");
     expect((await xenfleet(["image", "import", file, "--domain", "vm", "--store", plain])).code).toBe(0);
