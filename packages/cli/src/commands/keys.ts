@@ -56,7 +56,7 @@ export function registerKeyCommands(program: Command): void {
     .addOption(keyFileOption())
     .action(async (opts: StoreOpts & { encrypt?: boolean; label: string }) => {
       const key = storeKey(opts.keyFile);
-      if (!opts.encrypt && opts.keyFile !== undefined)
+      if (!opts.encrypt && opts.keyFile)
         throw new UsageError("--key-file (or XENFLEET_KEY_FILE) is for an encrypted store: add --encrypt");
       if (opts.encrypt && key === undefined)
         throw new UsageError(`--encrypt needs --key-file FILE (or XENFLEET_KEY_FILE, or ${PASSPHRASE_VARIABLE})`);
