@@ -9,6 +9,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT_CONFIG } from "@xenfleet/fleet";
 import { SimHost } from "@xenfleet/hypervisor";
 import { COMPRESS_QUEUE, hostQueue, JOB_SPECS, jobData, keys, listHosts, type RedisClient } from "@xenfleet/jobs";
 import {
@@ -136,6 +137,14 @@ describe("the fleet on an encrypted store", () => {
     expect(compressed.failedReason).toBeUndefined();
     const r = compressed.returnvalue as { bytesIn: number; bytesOut: number };
     expect(r.bytesOut).toBeLessThan(r.bytesIn);
+  });
+
+  it("a worker whose key file path names no file stops at start-up, naming it", async () => {
+    const missing = join(dir, "missing.key");
+    const proc = start("compress-bad-key", nodeArgs("compress-worker"), { ...env, XENFLEET_KEY_FILE: missing }, dir);
+    const exited = await proc.exited;
+    expect(exited.code).toBe(EXIT_CONFIG);
+    expect(proc.output()).toContain(`key file ${missing}: no such file`);
   });
 
   it("restores the compressed image onto another host with the original's memory", async () => {

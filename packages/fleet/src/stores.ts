@@ -1,7 +1,9 @@
 import { XenfleetError } from "@xenfleet/core";
 import { ConfigError, parseStoreList, schemas, type UpgradeContext } from "@xenfleet/jobs";
 import {
+  KeyFileError,
   openStoreConfig,
+  readKeyFileSync,
   parseStoreUrl,
   type ObjectStore,
   type StoreConfig,
@@ -86,6 +88,23 @@ export class Stores implements UpgradeContext {
       this.open.set(name, store);
     }
     return store;
+  }
+
+  /**
+   * Reads every configured key file now, so that a service given a path
+   * that is wrong, or a file that is not a key file, stops at start-up with
+   * ConfigError naming it rather than failing each job. Returns this.
+   */
+  checkKeyFiles(): this {
+    for (const [name, file] of this.keyFiles) {
+      try {
+        readKeyFileSync(file);
+      } catch (err) {
+        if (!(err instanceof KeyFileError)) throw err;
+        throw new ConfigError(`store ${name}: ${err.message}`);
+      }
+    }
+    return this;
   }
 
   /** The key store `name` is opened with, when it is configured with one. */

@@ -69,7 +69,7 @@ export { PackReader, type PackReaderOptions } from "./pack/reader.js";
 export { BufferPool } from "./pack/buffer-pool.js";
 export { recompressPack, type RecompressOptions, type RecompressResult } from "./pack/recompress.js";
 export * from "./key-errors.js";
-export { createKeyFile, keyFileId, readKeyFile, KEY_FILE_FORMAT, type KeyFile } from "./key-file.js";
+export { createKeyFile, keyFileId, readKeyFile, readKeyFileSync, KEY_FILE_FORMAT, type KeyFile } from "./key-file.js";
 export { DEFAULT_SCRYPT, type ScryptParams } from "./key-wrap.js";
 export {
   describeSecret,

@@ -9,6 +9,7 @@
  * unlocking reads one object, and a damaged file is told from a wrong one.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { link, open, readFile, unlink } from "node:fs/promises";
 import { KeyFileError } from "./key-errors.js";
 
@@ -32,11 +33,30 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new KeyFileError(path, code === "ENOENT" ? "no such file" : `cannot be read (${code ?? String(err)})`, {
-      cause: err,
-    });
+    throw unreadable(path, err);
   }
+  return parseKeyFile(path, text);
+}
+
+/** readKeyFile, synchronously: for a service checking its configuration before it starts. */
+export function readKeyFileSync(path: string): KeyFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  return parseKeyFile(path, text);
+}
+
+function unreadable(path: string, err: unknown): KeyFileError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new KeyFileError(path, code === "ENOENT" ? "no such file" : `cannot be read (${code ?? String(err)})`, {
+    cause: err,
+  });
+}
+
+function parseKeyFile(path: string, text: string): KeyFile {
   let doc: { format?: unknown; version?: unknown; id?: unknown; key?: unknown };
   try {
     doc = JSON.parse(text);

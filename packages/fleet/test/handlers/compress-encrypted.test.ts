@@ -12,8 +12,9 @@ import type { Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimHost } from "@xenfleet/hypervisor";
 import { parseImageId, verifyImage } from "@xenfleet/image";
-import { createLogger, jobData } from "@xenfleet/jobs";
+import { ConfigError, createLogger, jobData } from "@xenfleet/jobs";
 import {
+  createKeyFile,
   initStore,
   openInnerStore,
   openStore,
@@ -94,6 +95,26 @@ describe("compress handler on an encrypted store", () => {
 });
 
 describe("key files in a worker's configuration", () => {
+  it("are read at start-up: a path that names no key file is ConfigError naming the store and the file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "xenfleet-key-config-"));
+    try {
+      const good = join(dir, "good.key");
+      await createKeyFile(good);
+      const url = pathToFileURL(join(dir, "store")).href;
+      const ok = new Stores({ XENFLEET_STORES: `main=${url}`, XENFLEET_KEY_FILE: good });
+      expect(ok.checkKeyFiles()).toBe(ok);
+      const missing = join(dir, "missing.key");
+      const bad = new Stores({
+        XENFLEET_STORES: `main=${url},cold=${url}/cold`,
+        XENFLEET_STORE_COLD_KEY_FILE: missing,
+      });
+      expect(() => bad.checkKeyFiles()).toThrow(ConfigError);
+      expect(() => bad.checkKeyFiles()).toThrow(`store cold: key file ${missing}: no such file`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a store's own key file comes first, then XENFLEET_KEY_FILE", () => {
     const env = storeCredentialVariables({
       XENFLEET_STORE_COLD_TIER_KEY_FILE: "/etc/xenfleet/cold.key",
