@@ -51,6 +51,8 @@ export interface StoresEnv extends StoreCredentialsEnv {
 export class Stores implements UpgradeContext {
   private readonly configured = new Map<string, StoreConfig>();
   private readonly keyFiles = new Map<string, string>();
+  /** The opens (in `open`) that have finished: those close() waits for. */
+  private readonly opened = new WeakSet<Promise<ObjectStore>>();
   private readonly open = new Map<string, Promise<ObjectStore>>();
 
   constructor(private readonly env: StoresEnv) {
@@ -79,14 +81,16 @@ export class Stores implements UpgradeContext {
   /** The store a job names (a configured name, or the URL of a configured store); UnknownStoreError otherwise. */
   get(ref: string): Promise<ObjectStore> {
     const name = this.storeName(ref);
-    let store = this.open.get(name);
-    if (store === undefined) {
-      const key = this.key(name);
-      store = openStoreConfig(this.configured.get(name)!, key === undefined ? {} : { key });
-      // A failed open is not cached: the next job tries again.
-      store.catch(() => this.open.delete(name));
-      this.open.set(name, store);
-    }
+    const cached = this.open.get(name);
+    if (cached !== undefined) return cached;
+    const key = this.key(name);
+    const store = openStoreConfig(this.configured.get(name)!, key === undefined ? {} : { key });
+    // A failed open is not cached: the next job tries again.
+    store.then(
+      () => this.opened.add(store),
+      () => this.open.delete(name),
+    );
+    this.open.set(name, store);
     return store;
   }
 
@@ -119,10 +123,23 @@ export class Stores implements UpgradeContext {
     if (keyFile !== undefined) this.keyFiles.set(name, keyFile);
   }
 
+  /**
+   * Closes the stores that are open. One still opening (its header read
+   * waiting on an endpoint that does not answer) is not waited for: it is
+   * closed as soon as its open ends, so shutting down never hangs on it.
+   */
   async close(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
-    await Promise.allSettled(all.map(async (s) => (await s).close()));
+    await Promise.allSettled(
+      all.map(async (pending) => {
+        if (!this.opened.has(pending)) {
+          pending.then((s) => s.close()).catch(() => {});
+          return;
+        }
+        await (await pending).close();
+      }),
+    );
   }
 
   /**
