@@ -16,13 +16,23 @@
  * the ideal bounds: unique non-zero pages x 4 KiB, and those pages
  * compressed with zstd -3 in 1 MiB groups. One JSON line.
  *
+ * With BENCH_NIGHTLY_ENCRYPTED=1 (the default), the same nights are also
+ * imported, compressed and collected in a second store behind an
+ * EncryptedStore, the two imports of a night in alternating order: import
+ * time encrypted over plain, and the two stores' stored bytes (dedup works
+ * within a key, so they should differ only by the encryption's headers and
+ * tags).
+ *
  * Targets: after the last night, xenfleet's compressed store <= 0.9x borg
  * fixed-4K's repository and its raw store <= 1.1x the uncompressed ideal;
- * every incremental night's import <= 0.35x borg fixed-4K's time.
+ * every incremental night's import <= 0.35x borg fixed-4K's time; the
+ * encrypted imports <= 1.10x the plain ones' time.
  *
  * Options (env): BENCH_NIGHTLY_MIB (default 1024), BENCH_NIGHTLY_NIGHTS (6),
- * BENCH_NIGHTLY_CHANGE (0.05), BENCH_NIGHTLY_TOOLS (restic,borg,borg-fixed).
+ * BENCH_NIGHTLY_CHANGE (0.05), BENCH_NIGHTLY_TOOLS (restic,borg,borg-fixed),
+ * BENCH_NIGHTLY_ENCRYPTED (1; 0 for the plain store alone).
  */
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -32,7 +42,7 @@ import zstd from "zstd-napi";
 import { PageType, StreamWriter, type PfnEntry } from "@xenfleet/format";
 import { compressImage, DigestTable, gc, importImage, type Sha256Id } from "@xenfleet/image";
 import { hashPages, PAGE_SIZE } from "@xenfleet/native";
-import { LocalStore, type ObjectStore } from "@xenfleet/store";
+import { EncryptedStore, LocalStore, type ObjectStore } from "@xenfleet/store";
 import { CommandRunner } from "./lib/command-runner.js";
 import { baselineToolEnv } from "./lib/baseline-env.js";
 
@@ -312,6 +322,7 @@ async function main(): Promise<void> {
   const nights = Number(process.env.BENCH_NIGHTLY_NIGHTS ?? 6);
   const change = Number(process.env.BENCH_NIGHTLY_CHANGE ?? 0.05);
   const wanted = (process.env.BENCH_NIGHTLY_TOOLS ?? "restic,borg,borg-fixed").split(",").filter(Boolean);
+  const encrypted = (process.env.BENCH_NIGHTLY_ENCRYPTED ?? "1") !== "0";
   const dir = await mkdtemp(join(tmpdir(), "xenfleet-bench-nightly-"));
   // Started first, while this process is small (see CommandRunner).
   const commands = new CommandRunner();
@@ -320,6 +331,10 @@ async function main(): Promise<void> {
     const ideal = new IdealBound();
     const storeRoot = join(dir, "xenfleet");
     const store = await LocalStore.open(storeRoot);
+    const encryptedRoot = join(dir, "xenfleet-encrypted");
+    const encryptedInner = encrypted ? await LocalStore.open(encryptedRoot) : undefined;
+    const encryptedStore = encryptedInner && new EncryptedStore(encryptedInner, randomBytes(32));
+    const encryptedTotals = { plainImportSeconds: 0, encryptedImportSeconds: 0 };
     const others = tools(commands, dir, wanted);
     for (const t of others) await t.init();
     const file = join(dir, "domain.xl");
@@ -332,9 +347,14 @@ async function main(): Promise<void> {
       const streamBytes = await domain.writeStream(file, "nightly", "6f1e2d3c-0000-4000-8000-000000000042");
       ideal.add(domain);
 
-      const imp = await timed(commands, () =>
-        importImage(store, file, { domain: "nightly", created: new Date(Date.UTC(2025, 0, 1 + night, 2)) }),
-      );
+      const created = new Date(Date.UTC(2025, 0, 1 + night, 2));
+      const importInto = (into: ObjectStore) =>
+        timed(commands, () => importImage(into, file, { domain: "nightly", created }));
+      // Alternating which goes first, so that neither always meets a cold or a warm page cache.
+      const encryptedFirst = encryptedStore !== undefined && night % 2 === 1;
+      const encImpFirst = encryptedFirst ? await importInto(encryptedStore) : undefined;
+      const imp = await importInto(store);
+      const encImp = encryptedStore === undefined ? undefined : (encImpFirst ?? (await importInto(encryptedStore)));
       const rawAfter = await storeBytes(store);
       // 1 MiB frames, as the compressed ideal groups pages: compressed packs are cold and read whole.
       const comp = await timed(commands, () =>
@@ -359,6 +379,24 @@ async function main(): Promise<void> {
       before.xenfleetRaw! += imp.value.bytesNew;
       compressedSoFar = compressedAfter;
       void rawAfter;
+      if (encryptedStore !== undefined && encImp !== undefined) {
+        const encComp = await timed(commands, () =>
+          compressImage(encryptedStore, encImp.value.imageId as Sha256Id, "zstd", { frameEntries: 256 }),
+        );
+        await gc(encryptedStore, { graceMs: 0 });
+        row.xenfleetEncrypted = {
+          importSeconds: round(encImp.seconds),
+          bytesNew: encImp.value.bytesNew,
+          dedupPages: encImp.value.dedupPages,
+          compressSeconds: round(encComp.seconds),
+          // What the bucket holds: the inner store's objects, headers and tags included.
+          storedBytesCompressed: await storeBytes(encryptedInner!),
+        };
+        if (night > 0) {
+          encryptedTotals.plainImportSeconds += imp.seconds;
+          encryptedTotals.encryptedImportSeconds += encImp.seconds;
+        }
+      }
       for (const t of others) {
         const r = await timed(commands, () => t.backup(file, night));
         const size = await duBytes(commands, t.repo);
@@ -389,6 +427,21 @@ async function main(): Promise<void> {
         storeDuBytes: await duBytes(commands, storeRoot),
       },
       others: Object.fromEntries(others.map((t) => [t.name, { repoBytes: before[t.name] }])),
+      encrypted:
+        encryptedStore === undefined
+          ? null
+          : {
+              storeDuBytes: await duBytes(commands, encryptedRoot),
+              storedBytes: await storeBytes(encryptedInner!),
+              storedVsPlain: round((await storeBytes(encryptedInner!)) / xfCompressed),
+              incrementalImportTimeVsPlain: round(
+                encryptedTotals.encryptedImportSeconds / encryptedTotals.plainImportSeconds,
+              ),
+              firstImportTimeVsPlain: round(
+                (perNight[0]!.xenfleetEncrypted as { importSeconds: number }).importSeconds /
+                  (perNight[0]!.xenfleet as { importSeconds: number }).importSeconds,
+              ),
+            },
       ratios: {
         rawVsIdeal: round(xfRaw / idealRaw),
         compressedVsIdealZstd: round(xfCompressed / idealCompressed),
@@ -399,11 +452,16 @@ async function main(): Promise<void> {
         compressedVsBorgFixed4k: fixed === undefined ? null : xfCompressed <= 0.9 * fixed.repoBytes,
         rawVsIdeal: xfRaw <= 1.1 * idealRaw,
         incrementalImportTime: incrementalRatios.every((r) => r !== null && r <= 0.35),
+        encryptedImportTime:
+          encryptedStore === undefined
+            ? null
+            : encryptedTotals.encryptedImportSeconds <= 1.1 * encryptedTotals.plainImportSeconds,
       },
       perNight,
     };
     process.stdout.write(JSON.stringify(result) + "\n");
     await store.close();
+    await encryptedStore?.close();
   } finally {
     commands.close();
     await rm(dir, { recursive: true, force: true });

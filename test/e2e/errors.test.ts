@@ -32,6 +32,16 @@ import {
   StoreRequestError,
   StoreUnavailableError,
   UnsupportedPackError,
+  KeyFileError,
+  KeyRingError,
+  NotEncryptedObjectError,
+  ObjectAuthenticationError,
+  ObjectMovedError,
+  StoreExistsError,
+  StoreKeyMissingError,
+  StoreNotEncryptedError,
+  UnsupportedStoreError,
+  WrongKeyError,
 } from "@xenfleet/store";
 import { DeltaFormatError, LibxlError, NativeArgumentError, XenUnavailableError } from "@xenfleet/native";
 import {
@@ -216,6 +226,69 @@ const ROWS: Row[] = [
     error: new InvalidContentIdError("zz", "not hex"),
     code: "XF_STORE_BAD_CONTENT_ID",
     message: 'invalid content id "zz": not hex',
+    unrecoverable: true,
+  },
+  // encrypted stores and their keys
+  {
+    error: new StoreKeyMissingError("/srv/enc"),
+    code: "XF_KEY_MISSING",
+    message:
+      "store /srv/enc is encrypted and no key was given: name its key file with --key-file FILE or XENFLEET_KEY_FILE=FILE (a worker: XENFLEET_KEY_FILE, or XENFLEET_STORE_<NAME>_KEY_FILE for one store), or give its passphrase in XENFLEET_PASSPHRASE",
+    unrecoverable: true,
+  },
+  {
+    error: new WrongKeyError("the key file /k", "/srv/enc", "no wrapping"),
+    code: "XF_KEY_WRONG",
+    message: "the key file /k does not unlock store /srv/enc: no wrapping",
+    unrecoverable: true,
+  },
+  {
+    error: new KeyFileError("/k", "no such file"),
+    code: "XF_KEY_FILE",
+    message: "key file /k: no such file",
+    unrecoverable: true,
+  },
+  {
+    error: new StoreNotEncryptedError("/srv/plain", "the key file /k"),
+    code: "XF_KEY_PLAIN_STORE",
+    message:
+      "store /srv/plain is not encrypted, but the key file /k was given; an encrypted store is made with `xenfleet init --encrypt` and filled with `xenfleet image copy`",
+    unrecoverable: true,
+  },
+  {
+    error: new KeyRingError("key 0123456789abcdef is the last key of store /srv/enc; not removed"),
+    code: "XF_KEY_REFUSED",
+    message: "key 0123456789abcdef is the last key of store /srv/enc; not removed",
+    unrecoverable: true,
+  },
+  {
+    error: new UnsupportedStoreError("/srv/x", "xenfleet-store.json has version 9"),
+    code: "XF_STORE_UNSUPPORTED",
+    message: "store /srv/x: xenfleet-store.json has version 9",
+    unrecoverable: true,
+  },
+  {
+    error: new StoreExistsError("/srv/x", "already has a header: it was made before"),
+    code: "XF_STORE_EXISTS",
+    message: "store /srv/x already has a header: it was made before",
+    unrecoverable: true,
+  },
+  {
+    error: new ObjectAuthenticationError("packs/ab/x", "segment 0 does not authenticate"),
+    code: "XF_STORE_AUTH_FAILED",
+    message: "object packs/ab/x failed authentication: segment 0 does not authenticate",
+    unrecoverable: true,
+  },
+  {
+    error: new ObjectMovedError("packs/ab/x"),
+    code: "XF_STORE_OBJECT_MOVED",
+    message: "object packs/ab/x was written under another name and moved here: refused",
+    unrecoverable: true,
+  },
+  {
+    error: new NotEncryptedObjectError("packs/ab/x", "no magic"),
+    code: "XF_STORE_NOT_ENCRYPTED",
+    message: "object packs/ab/x is not an encrypted object (no magic): is the store encrypted?",
     unrecoverable: true,
   },
 

@@ -119,6 +119,12 @@ const USAGE_CODES = new Set([
   "XF_DOMAIN_NOT_FOUND",
   "XF_CONFIG_INVALID",
   "XF_SCHEDULE_BAD_CRON",
+  "XF_KEY_MISSING",
+  "XF_KEY_WRONG",
+  "XF_KEY_FILE",
+  "XF_KEY_PLAIN_STORE",
+  "XF_KEY_REFUSED",
+  "XF_STORE_EXISTS",
 ]);
 
 /** Codes of errors that mean a dependency could not be reached: exit code 3. */

@@ -11,6 +11,7 @@ import { registerDemoCommand } from "./commands/demo.js";
 import { registerFleetCommands } from "./commands/fleet.js";
 import { registerHostCommand } from "./commands/host.js";
 import { registerImageCommands } from "./commands/image.js";
+import { registerKeyCommands } from "./commands/keys.js";
 import { registerMigrateCommands } from "./commands/migrate.js";
 import { registerSimCommands } from "./commands/sim.js";
 import { registerStreamCommands } from "./commands/stream.js";
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerStreamCommands(program);
   registerSimCommands(program);
   registerImageCommands(program);
+  registerKeyCommands(program);
   registerFleetCommands(program);
   registerMigrateCommands(program);
   registerUpCommands(program);

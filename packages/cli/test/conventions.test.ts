@@ -17,7 +17,7 @@ import { writeSampleStream } from "@xenfleet/format";
 import { importImage } from "@xenfleet/image";
 import { createRedis, heartbeat, type HostInfo } from "@xenfleet/jobs";
 import { deletePrefix, REDIS_URL, testPrefix } from "@xenfleet/jobs/testing";
-import { LocalStore } from "@xenfleet/store";
+import { createKeyFile, initStore, LocalStore, openInnerStore, parseStoreUrl, unlockStore } from "@xenfleet/store";
 import type { Command } from "commander";
 import { reportError } from "../src/output.js";
 import { allCommands, buildProgram } from "../src/program.js";
@@ -38,9 +38,9 @@ const prefix = testPrefix("xfcli");
  * The fixtures, made in beforeAll; the table is built when the tests are
  * collected, before that, so it names them by placeholders.
  */
-const fixtures = { DIR: "", PORT: "", IMAGE: "", PREFIX: prefix };
+const fixtures = { DIR: "", PORT: "", IMAGE: "", PREFIX: prefix, OLDKEY: "" };
 const expand = (arg: string) =>
-  arg.replace(/\{(DIR|PORT|IMAGE|PREFIX)\}/g, (_, name: keyof typeof fixtures) => fixtures[name]);
+  arg.replace(/\{(DIR|PORT|IMAGE|PREFIX|OLDKEY)\}/g, (_, name: keyof typeof fixtures) => fixtures[name]);
 const f = {
   redis: () => ["--redis", REDIS_URL, "--prefix", "{PREFIX}"],
   closed: () => ["--redis", "redis://127.0.0.1:{PORT}", "--prefix", "{PREFIX}"],
@@ -184,6 +184,69 @@ function table(): Record<string, Case[]> {
       { args: ["gc", "--grace", "1x", "--json", ...store()], code: 2, says: /not a duration: "1x"/ },
       { args: ["gc", "--grace", "3600", ...store()], code: 2, says: /not a duration: "3600"/ },
       { args: ["gc", "--json", ...missingStore()], code: 3, says: NO_STORE },
+    ],
+    "image copy": [
+      { args: ["image", "copy", "--all", "--to", out("copy"), "--json", ...store()], code: 0 },
+      { args: ["image", "copy", "--to", out("copy"), "--json", ...store()], code: 2, says: /name what to copy/ },
+      {
+        args: ["image", "copy", "--all", "--to", out("copy"), "--to-key-file", out("enc.key"), "--json", ...store()],
+        code: 2,
+        says: /is not encrypted, but the key file/,
+      },
+      { args: ["image", "copy", "--all", "--to", out("copy"), "--json", ...missingStore()], code: 3, says: NO_STORE },
+    ],
+    init: [
+      { args: ["init", "--encrypt", "--key-file", out("new.key"), "--store", out("new-store"), "--json"], code: 0 },
+      {
+        args: ["init", "--encrypt", "--store", out("other-store"), "--json"],
+        code: 2,
+        says: /--encrypt needs --key-file/,
+      },
+      { args: ["init", "--json", ...store()], code: 2, says: /already holds objects/ },
+    ],
+    "key list": [
+      { args: ["key", "list", "--store", out("enc"), "--json"], code: 0 },
+      { args: ["key", "list", "--json", ...store()], code: 2, says: /is not encrypted: it has no keys/ },
+      { args: ["key", "list", "--json", ...missingStore()], code: 3, says: NO_STORE },
+    ],
+    "key add": [
+      {
+        args: ["key", "add", "--store", out("enc"), "--key-file", out("enc.key"), "--new-key-file", out("added.key")],
+        code: 0,
+      },
+      {
+        args: [
+          "key",
+          "add",
+          "--store",
+          out("enc"),
+          "--key-file",
+          out("nokey"),
+          "--new-key-file",
+          out("x.key"),
+          "--json",
+        ],
+        code: 2,
+        says: /key file .*nokey: no such file/,
+      },
+      {
+        args: ["key", "add", "--store", out("enc"), "--new-key-file", out("x.key"), "--json"],
+        code: 2,
+        says: /unlock the store with --key-file/,
+      },
+    ],
+    "key remove": [
+      { args: ["key", "remove", "{OLDKEY}", "--store", out("enc"), "--key-file", out("enc.key"), "--json"], code: 0 },
+      {
+        args: ["key", "remove", "0000000000000000", "--store", out("enc"), "--key-file", out("enc.key"), "--json"],
+        code: 2,
+        says: /has no key 0000000000000000/,
+      },
+      {
+        args: ["key", "remove", "0000000000000000", "--key-file", out("enc.key"), "--json", ...missingStore()],
+        code: 3,
+        says: NO_STORE,
+      },
     ],
     "hosts list": [
       { args: ["hosts", "--json", ...redis()], code: 0 },
@@ -528,6 +591,16 @@ beforeAll(async () => {
   const store = await LocalStore.open(join(dir, "store"));
   fixtures.IMAGE = (await importImage(store, [Buffer.concat(chunks)], { domain: "web" })).imageId;
   await store.close();
+  // An encrypted store with two keys: enc.key, and one "key remove" removes.
+  const inner = await openInnerStore(parseStoreUrl(join(dir, "enc"), {}));
+  try {
+    await initStore(inner, { encrypt: { file: join(dir, "enc.key") } });
+    const { keys } = await unlockStore(inner, { file: join(dir, "enc.key") });
+    const old = await createKeyFile(join(dir, "old.key"));
+    fixtures.OLDKEY = (await keys!.ring.add(keys!.masterKey, { kind: "file", file: old })).id;
+  } finally {
+    await inner.close();
+  }
   // The registry: host-1 and host-2 up, host-3 registered but down (its heartbeat lapsed).
   const redis = createRedis(REDIS_URL, "producer", `${prefix}-test`);
   try {

@@ -35,6 +35,8 @@ export const storeCredentialsSchema = z.object({
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
   AWS_REGION: z.string().optional(),
+  /** The key file of the encrypted stores (XENFLEET_STORE_<NAME>_KEY_FILE for one store); empty is none. */
+  XENFLEET_KEY_FILE: z.string().max(4096).optional(),
 });
 
 export const hostEnvSchema = fleetEnvSchema.extend(storeCredentialsSchema.shape).extend({

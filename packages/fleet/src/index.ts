@@ -24,7 +24,7 @@ export {
   type FleetLimits,
   type SaveSlot,
 } from "./limits.js";
-export { storeCredentialVariable, storeCredentialVariables } from "./store-credentials.js";
+export { keyFileOfStore, storeCredentialVariable, storeCredentialVariables } from "./store-credentials.js";
 export { Stores, UnknownStoreError, type StoresEnv } from "./stores.js";
 export { probeStore } from "./store-probe.js";
 export {

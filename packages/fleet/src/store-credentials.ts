@@ -1,16 +1,19 @@
 /**
  * Each configured store's own credentials: XENFLEET_STORE_<NAME>_ACCESS_KEY_ID,
  * _SECRET_ACCESS_KEY, _SESSION_TOKEN and _REGION override the AWS_* defaults
- * for that store only, so a key given for one store opens no other.
+ * for that store only, so a key given for one store opens no other; and
+ * _KEY_FILE, the key file of an encrypted store, overrides XENFLEET_KEY_FILE.
  */
 import { ConfigError } from "@xenfleet/jobs";
 import type { StoreEnv } from "@xenfleet/store";
 
-const STORE_CREDENTIALS = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "REGION"] as const;
+const STORE_CREDENTIALS = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "REGION", "KEY_FILE"] as const;
 export type StoreCredential = (typeof STORE_CREDENTIALS)[number];
 
 /** The AWS_* defaults and every store's own variables, <NAME> its name upper-cased with "-" as "_". */
 export interface StoreCredentialsEnv extends StoreEnv {
+  /** The key file of every encrypted store without one of its own (XENFLEET_STORE_<NAME>_KEY_FILE). */
+  readonly XENFLEET_KEY_FILE?: string | undefined;
   readonly [credential: `XENFLEET_STORE_${string}_${StoreCredential}`]: string | undefined;
 }
 
@@ -53,4 +56,14 @@ export function envOfStore(env: StoreCredentialsEnv, name: string): StoreEnv {
     AWS_SESSION_TOKEN: ownKeys ? own("SESSION_TOKEN") : env.AWS_SESSION_TOKEN,
     AWS_REGION: own("REGION") ?? env.AWS_REGION,
   };
+}
+
+/**
+ * The key file store `name` is opened with: its own (XENFLEET_STORE_<NAME>_KEY_FILE),
+ * else XENFLEET_KEY_FILE, else none. Only the file's path is configuration;
+ * the key is read from the file by the process that opens the store, and
+ * never travels in a job, through Redis or into a log.
+ */
+export function keyFileOfStore(env: StoreCredentialsEnv, name: string): string | undefined {
+  return env[storeCredentialVariable(name, "KEY_FILE")] || env.XENFLEET_KEY_FILE || undefined;
 }

@@ -1,7 +1,15 @@
 import { XenfleetError } from "@xenfleet/core";
 import { ConfigError, parseStoreList, schemas, type UpgradeContext } from "@xenfleet/jobs";
-import { openStoreConfig, parseStoreUrl, type ObjectStore, type StoreConfig } from "@xenfleet/store";
-import { envOfStore, type StoreCredentialsEnv } from "./store-credentials.js";
+import {
+  KeyFileError,
+  openStoreConfig,
+  readKeyFileSync,
+  parseStoreUrl,
+  type ObjectStore,
+  type StoreConfig,
+  type StoreKeySource,
+} from "@xenfleet/store";
+import { envOfStore, keyFileOfStore, type StoreCredentialsEnv } from "./store-credentials.js";
 
 /** A job named a store this worker is not configured with. Retrying cannot change that. */
 export class UnknownStoreError extends XenfleetError {
@@ -35,11 +43,16 @@ export interface StoresEnv extends StoreCredentialsEnv {
  * A job written before stores had names carries a URL: it is accepted only
  * when the URL is that of a configured store (same backend, place and
  * endpoint), so a job cannot send a worker, and its credentials, anywhere
- * else. Each store has its own credentials (StoresEnv). One client per
- * store for the worker's lifetime.
+ * else. Each store has its own credentials (StoresEnv), and an encrypted
+ * store its key file (XENFLEET_STORE_<NAME>_KEY_FILE, else XENFLEET_KEY_FILE):
+ * a worker without one refuses every job on that store with
+ * StoreKeyMissingError. One client per store for the worker's lifetime.
  */
 export class Stores implements UpgradeContext {
   private readonly configured = new Map<string, StoreConfig>();
+  private readonly keyFiles = new Map<string, string>();
+  /** The opens (in `open`) that have finished: those close() waits for. */
+  private readonly opened = new WeakSet<Promise<ObjectStore>>();
   private readonly open = new Map<string, Promise<ObjectStore>>();
 
   constructor(private readonly env: StoresEnv) {
@@ -68,24 +81,65 @@ export class Stores implements UpgradeContext {
   /** The store a job names (a configured name, or the URL of a configured store); UnknownStoreError otherwise. */
   get(ref: string): Promise<ObjectStore> {
     const name = this.storeName(ref);
-    let store = this.open.get(name);
-    if (store === undefined) {
-      store = openStoreConfig(this.configured.get(name)!);
-      // A failed open is not cached: the next job tries again.
-      store.catch(() => this.open.delete(name));
-      this.open.set(name, store);
-    }
+    const cached = this.open.get(name);
+    if (cached !== undefined) return cached;
+    const key = this.key(name);
+    const store = openStoreConfig(this.configured.get(name)!, key === undefined ? {} : { key });
+    // A failed open is not cached: the next job tries again.
+    store.then(
+      () => this.opened.add(store),
+      () => this.open.delete(name),
+    );
+    this.open.set(name, store);
     return store;
+  }
+
+  /**
+   * Reads every configured key file now, so that a service given a path
+   * that is wrong, or a file that is not a key file, stops at start-up with
+   * ConfigError naming it rather than failing each job. Returns this.
+   */
+  checkKeyFiles(): this {
+    for (const [name, file] of this.keyFiles) {
+      try {
+        readKeyFileSync(file);
+      } catch (err) {
+        if (!(err instanceof KeyFileError)) throw err;
+        throw new ConfigError(`store ${name}: ${err.message}`);
+      }
+    }
+    return this;
+  }
+
+  /** The key store `name` is opened with, when it is configured with one. */
+  key(name: string): StoreKeySource | undefined {
+    const file = this.keyFiles.get(name);
+    return file === undefined ? undefined : { file };
   }
 
   private add(name: string, url: string): void {
     this.configured.set(name, parseStoreUrl(url, envOfStore(this.env, name)));
+    const keyFile = keyFileOfStore(this.env, name);
+    if (keyFile !== undefined) this.keyFiles.set(name, keyFile);
   }
 
+  /**
+   * Closes the stores that are open. One still opening (its header read
+   * waiting on an endpoint that does not answer) is not waited for: it is
+   * closed as soon as its open ends, so shutting down never hangs on it.
+   */
   async close(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
-    await Promise.allSettled(all.map(async (s) => (await s).close()));
+    await Promise.allSettled(
+      all.map(async (pending) => {
+        if (!this.opened.has(pending)) {
+          pending.then((s) => s.close()).catch(() => {});
+          return;
+        }
+        await (await pending).close();
+      }),
+    );
   }
 
   /**

@@ -9,6 +9,7 @@ export { exportImage, verifyImage, type ExportOptions, type ExportProgress, type
 export { listImages, removeImage, type ImageInfo } from "./images.js";
 export { prune, selectKept, isoWeek, type PruneResult, type RetentionPolicy } from "./retention.js";
 export { gc, DEFAULT_GRACE_MS, type GcOptions, type GcResult } from "./gc.js";
+export { copyImages, type CopyOptions, type CopyResult } from "./copy.js";
 export {
   compressImage,
   compressPack,

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { readStream, writeSampleStream, type SampleOptions } from "@xenfleet/format";
-import { LocalStore, type ObjectStore } from "@xenfleet/store";
+import { randomBytes } from "node:crypto";
+import { EncryptedStore, LocalStore, type ObjectStore } from "@xenfleet/store";
 import { S3Store } from "@xenfleet/store/s3";
 import { startTestS3Server, type TestS3Server } from "@xenfleet/store/testing";
 import { exportImage, type Sha256Id } from "../src/index.js";
@@ -41,9 +42,15 @@ export async function s3Store(): Promise<ObjectStore> {
   return new S3Store(s3.config(await s3.createBucket()));
 }
 
+/** A filesystem store holding everything encrypted, under a fresh key. */
+export async function encryptedLocalStore(): Promise<EncryptedStore> {
+  return new EncryptedStore(await localStore(), randomBytes(32));
+}
+
 export const BACKENDS: Array<[string, () => Promise<ObjectStore>]> = [
   ["filesystem", localStore],
   ["s3 over HTTP", s3Store],
+  ["encrypted filesystem", encryptedLocalStore],
 ];
 
 /** A whole sample stream in memory. */

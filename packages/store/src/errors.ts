@@ -162,3 +162,48 @@ export class InvalidContentIdError extends XenfleetError {
     super(`invalid content id ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text)}: ${detail}`);
   }
 }
+
+/**
+ * An encrypted object that does not authenticate under this store's key:
+ * a byte was changed, the object was cut short or extended, or (`wrongKey`)
+ * it was written under another key. Never a guess that the data is corrupt:
+ * authenticated encryption cannot tell a flipped bit from a forgery, so it
+ * says which check failed and names the object.
+ */
+export class ObjectAuthenticationError extends XenfleetError {
+  readonly code = "XF_STORE_AUTH_FAILED";
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+    readonly wrongKey = false,
+  ) {
+    super(`object ${key} failed authentication: ${detail}`);
+  }
+}
+
+/**
+ * An encrypted object that authenticates, but was written under another
+ * name than the one it was read under: someone moved or copied it. Its
+ * bytes are genuine; its place is not.
+ */
+export class ObjectMovedError extends XenfleetError {
+  readonly code = "XF_STORE_OBJECT_MOVED";
+  constructor(readonly key: string) {
+    super(`object ${key} was written under another name and moved here: refused`);
+  }
+}
+
+/**
+ * An object read through an encrypted store that is not in the encrypted
+ * format at all: a store written without encryption opened with a key, or
+ * an object put into the store from outside.
+ */
+export class NotEncryptedObjectError extends XenfleetError {
+  readonly code = "XF_STORE_NOT_ENCRYPTED";
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+  ) {
+    super(`object ${key} is not an encrypted object (${detail}): is the store encrypted?`);
+  }
+}

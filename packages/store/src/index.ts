@@ -43,7 +43,7 @@ export { RetryStore, type RetryEvent, type RetryOptions } from "./retry-store.js
 export { LimitStore, Semaphore } from "./limit-store.js";
 export { isTransientError } from "./transient.js";
 export { DEFAULT_STORE_PATH, parseStoreUrl, type StoreConfig, type StoreEnv } from "./store-url.js";
-export { openStore, openStoreConfig, type OpenStoreOptions } from "./open-store.js";
+export { openInnerStore, openStore, openStoreConfig, wrapBackend, type OpenStoreOptions } from "./open-store.js";
 export { getContent, getVerified, putContent } from "./verified.js";
 export {
   COMPRESSIONS,
@@ -68,3 +68,41 @@ export {
 export { PackReader, type PackReaderOptions } from "./pack/reader.js";
 export { BufferPool } from "./pack/buffer-pool.js";
 export { recompressPack, type RecompressOptions, type RecompressResult } from "./pack/recompress.js";
+export * from "./key-errors.js";
+export { createKeyFile, keyFileId, readKeyFile, readKeyFileSync, KEY_FILE_FORMAT, type KeyFile } from "./key-file.js";
+export { DEFAULT_SCRYPT, type ScryptParams } from "./key-wrap.js";
+export {
+  describeSecret,
+  KeyRing,
+  newMasterKey,
+  type AddKeyOptions,
+  type KeyInfo,
+  type KeySecret,
+} from "./key-ring.js";
+export {
+  newStoreHeader,
+  readStoreHeader,
+  writeStoreHeader,
+  type EncryptionHeader,
+  type StoreHeader,
+} from "./store-header.js";
+export {
+  EncryptedStore,
+  STORE_HEADER_NAME,
+  WRAPPED_KEYS_PREFIX,
+  isKeyHierarchyName,
+} from "./encrypted-store.js";
+export { MASTER_KEY_BYTES, masterKeyId } from "./encryption/keys.js";
+export {
+  describeKeySource,
+  ENCRYPTION_SCHEME,
+  encryptionHeader,
+  initStore,
+  readKeyRing,
+  readKeySecret,
+  unlockStore,
+  type InitStoreOptions,
+  type InitStoreResult,
+  type StoreKeySource,
+  type UnlockedStore,
+} from "./unlock-store.js";

@@ -11,7 +11,7 @@ import { loadConfig } from "./config.js";
 
 const config = loadServiceConfig("compress-worker", () => loadConfig());
 const service = await startService({ name: "compress-worker", config });
-const stores = loadServiceConfig("compress-worker", () => new Stores(config));
+const stores = loadServiceConfig("compress-worker", () => new Stores(config).checkKeyFiles());
 service.logger.info({ queue: COMPRESS_QUEUE, metricsPort: service.metricsPort }, "compress worker started");
 
 await serveQueues(service, {

@@ -29,7 +29,7 @@ const config: Config = loadServiceConfig("controller", () => loadConfig());
 const prefix = config.XENFLEET_PREFIX;
 const service = await startService({ name: "controller", config });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", "controller:producer");
-const stores = loadServiceConfig("controller", () => new Stores(config));
+const stores = loadServiceConfig("controller", () => new Stores(config).checkKeyFiles());
 
 // The fleet's state (hosts, queues, last good images) on the controller's /metrics.
 registerFleetGauges(service.metrics.registry, { redis: producer, prefix, stores });

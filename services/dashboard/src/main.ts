@@ -11,7 +11,7 @@ import { type Config, loadConfig } from "./config.js";
 
 const config: Config = loadServiceConfig("dashboard", () => loadConfig());
 const service = await startService({ name: "dashboard", config });
-const stores = loadServiceConfig("dashboard", () => new Stores(config));
+const stores = loadServiceConfig("dashboard", () => new Stores(config).checkKeyFiles());
 checkStoresHealth(service, stores);
 const dashboard = await startDashboard({
   redisUrl: config.XENFLEET_REDIS,

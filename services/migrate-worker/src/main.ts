@@ -30,7 +30,7 @@ const { logger } = service;
 // after every migration would hold a send slot and a core for seconds.
 const hypervisor = await hostHypervisor(config, { simSaveDigest: false });
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `migrate-worker@${host}:producer`);
-const stores = loadServiceConfig("migrate-worker", () => new Stores(config));
+const stores = loadServiceConfig("migrate-worker", () => new Stores(config).checkKeyFiles());
 const { tls, ca } = loadTls(config);
 
 // Usually the save worker is the host's agent; a host without one runs it here.

@@ -21,7 +21,7 @@ const config = loadServiceConfig("restore-worker", () => loadConfig());
 const host = config.XENFLEET_HOST;
 const service = await startService({ name: "restore-worker", host, config });
 const hypervisor = await hostHypervisor(config);
-const stores = loadServiceConfig("restore-worker", () => new Stores(config));
+const stores = loadServiceConfig("restore-worker", () => new Stores(config).checkKeyFiles());
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `restore-worker@${host}:producer`);
 const queue = hostQueue("restore", host);
 service.logger.info({ queue, hypervisor: hypervisor.kind, metricsPort: service.metricsPort }, "restore worker started");

@@ -26,7 +26,7 @@ const { logger } = service;
 
 const hypervisor = await hostHypervisor(config);
 const producer = createRedis(config.XENFLEET_REDIS, "producer", `save-worker@${host}:producer`);
-const stores = loadServiceConfig("save-worker", () => new Stores(config));
+const stores = loadServiceConfig("save-worker", () => new Stores(config).checkKeyFiles());
 const compressQueue = new Queue(COMPRESS_QUEUE, { connection: producer, prefix: bullPrefix(prefix) });
 
 const agent = startHostAgent({ redis: producer, prefix, hypervisor, config, logger });

@@ -21,7 +21,13 @@ import {
   schemas,
 } from "@xenfleet/jobs";
 import { Stores, UnknownStoreError } from "@xenfleet/fleet";
-import { DEFAULT_STORE_PATH, openStoreConfig, type ObjectStore, type StoreConfig } from "@xenfleet/store";
+import {
+  DEFAULT_STORE_PATH,
+  openStoreConfig,
+  type ObjectStore,
+  type StoreConfig,
+  type StoreKeySource,
+} from "@xenfleet/store";
 import { Cluster, Redis } from "ioredis";
 import { prefix, redisUrl, storeLocation } from "../args.js";
 import { RedisUnreachableError, UsageError } from "../errors.js";
@@ -64,6 +70,29 @@ export function storeOption(): Option {
     .env("XENFLEET_STORE")
     .default(DEFAULT_STORE_PATH)
     .argParser(storeLocation);
+}
+
+/** --key-file, for every command that opens a store here: the key file of an encrypted store. */
+export function keyFileOption(): Option {
+  return new Option(
+    "--key-file <file>",
+    "key file of an encrypted store (else XENFLEET_PASSPHRASE, the passphrase of one, is tried)",
+  ).env("XENFLEET_KEY_FILE");
+}
+
+/** The variable a passphrase is read from: never a flag, which every user of the machine could see in ps. */
+export const PASSPHRASE_VARIABLE = "XENFLEET_PASSPHRASE";
+
+/**
+ * The key a command opens a store with: --key-file (or XENFLEET_KEY_FILE),
+ * else the store's own key file as configured (XENFLEET_STORE_<NAME>_KEY_FILE),
+ * else the passphrase in XENFLEET_PASSPHRASE, else none.
+ */
+export function storeKey(keyFile: string | undefined, configured?: StoreKeySource): StoreKeySource | undefined {
+  if (keyFile) return { file: keyFile };
+  if (configured !== undefined) return configured;
+  const passphrase = process.env[PASSPHRASE_VARIABLE];
+  return passphrase ? { passphrase, source: PASSPHRASE_VARIABLE } : undefined;
 }
 
 /** --redis, --prefix and --store (a store's name), for fleet commands that start work on images. */
@@ -114,12 +143,15 @@ export function fleetStoreName(text: string | undefined): string {
 /**
  * The configured store at `location` (a URL or path; absent: XENFLEET_STORE
  * or the default), so that an image command opens it with that store's own
- * credentials; undefined when no configured store is there.
+ * credentials and key file; undefined when no configured store is there.
  */
-export function configuredStoreAt(location: string | undefined): StoreConfig | undefined {
+export function configuredStoreAt(
+  location: string | undefined,
+): { config: StoreConfig; key: StoreKeySource | undefined } | undefined {
   const stores = fleetStores();
   try {
-    return stores.config(stores.storeName(location || process.env.XENFLEET_STORE || DEFAULT_STORE_PATH));
+    const name = stores.storeName(location || process.env.XENFLEET_STORE || DEFAULT_STORE_PATH);
+    return { config: stores.config(name), key: stores.key(name) };
   } catch (err) {
     if (err instanceof UnknownStoreError) return undefined;
     throw err;
@@ -128,7 +160,9 @@ export function configuredStoreAt(location: string | undefined): StoreConfig | u
 
 /** Opens the store a fleet command names, as this machine's configuration has it (to read images). */
 export function openFleetStore(name: string, options: { create: boolean }): Promise<ObjectStore> {
-  return openStoreConfig(fleetStores().config(name), options);
+  const stores = fleetStores();
+  const key = storeKey(undefined, stores.key(name));
+  return openStoreConfig(stores.config(name), key === undefined ? options : { ...options, key });
 }
 
 /** The options as the fleet's functions take them (values were checked when parsed). */

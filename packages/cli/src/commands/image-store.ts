@@ -5,14 +5,44 @@
  * reached where it was said to be), never a new empty store.
  */
 import { ImageNotFoundError, ImageUsageError, listImageRefs, type Sha256Id } from "@xenfleet/image";
-import { openStore, openStoreConfig, type ObjectStore } from "@xenfleet/store";
-import { configuredStoreAt } from "./fleet-options.js";
+import {
+  openInnerStore,
+  openStoreConfig,
+  parseStoreUrl,
+  type ObjectStore,
+  type OpenStoreOptions,
+  type StoreConfig,
+  type StoreKeySource,
+} from "@xenfleet/store";
+import { configuredStoreAt, storeKey } from "./fleet-options.js";
 
-/** The store at `location`; a configured store (XENFLEET_STORES) is opened with its own credentials. */
-export function openImageStore(location: string | undefined, options: { create: boolean }): Promise<ObjectStore> {
+/** Where `location` is and the key it is opened with (--key-file, else as configured, else XENFLEET_PASSPHRASE). */
+export function imageStoreOf(
+  location: string | undefined,
+  keyFile: string | undefined,
+): { config: StoreConfig; key: StoreKeySource | undefined } {
   const configured = configuredStoreAt(location);
-  if (configured !== undefined) return openStoreConfig(configured, { create: options.create });
-  return openStore(location, process.env, { create: options.create });
+  return {
+    config: configured?.config ?? parseStoreUrl(location, process.env),
+    key: storeKey(keyFile, configured?.key),
+  };
+}
+
+/**
+ * The store at `location`; a configured store (XENFLEET_STORES) is opened
+ * with its own credentials. An encrypted store is opened with its key.
+ */
+export function openImageStore(
+  location: string | undefined,
+  options: { create: boolean; keyFile?: string | undefined },
+): Promise<ObjectStore> {
+  const { config, key } = imageStoreOf(location, options.keyFile);
+  return openStoreConfig(config, { create: options.create, ...(key === undefined ? {} : { key }) });
+}
+
+/** The store itself, not unlocked (its header and key ring are read as they are): for init and key commands. */
+export function openInnerImageStore(location: string | undefined, options: OpenStoreOptions): Promise<ObjectStore> {
+  return openInnerStore(imageStoreOf(location, undefined).config, options);
 }
 
 /**

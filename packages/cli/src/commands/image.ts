@@ -11,6 +11,9 @@ import { formatSize } from "@xenfleet/core";
 import type { StreamSource } from "@xenfleet/format";
 import {
   checkStore,
+  copyImages,
+  ImageUsageError,
+  listImageRefs,
   exportImage,
   gc,
   importAnyImage,
@@ -25,15 +28,15 @@ import {
   type ImageRef,
   type Sha256Id,
 } from "@xenfleet/image";
-import type { Compression, ObjectStore } from "@xenfleet/store";
-import { checkSubset, count, durationOption, inputFile, label, labels, since } from "../args.js";
+import { openStoreConfig, type Compression, type ObjectStore } from "@xenfleet/store";
+import { checkSubset, count, durationOption, inputFile, label, labels, since, storeLocation } from "../args.js";
 import { UsageError, WorkFailedError } from "../errors.js";
 import { emit, table } from "../output.js";
 import { writeOutput } from "../output-file.js";
-import { storeOption } from "./fleet-options.js";
+import { keyFileOption, storeOption } from "./fleet-options.js";
 import { imageJson, selectImages, type ImageFilters as LsFilters } from "@xenfleet/fleet";
 import { registerHealthCheckCommand } from "./health-check.js";
-import { openImageStore, resolveImageId } from "./image-store.js";
+import { imageStoreOf, openImageStore, resolveImageId } from "./image-store.js";
 import { tracker } from "./progress.js";
 
 /**
@@ -41,14 +44,14 @@ import { tracker } from "./progress.js";
  * runs, closes it. Commander calls actions with the arguments, then the
  * options, then the command.
  */
-function withStore<O extends { store: string }, A extends unknown[]>(
+function withStore<O extends { store: string; keyFile?: string }, A extends unknown[]>(
   create: boolean,
   action: (store: ObjectStore, ...args: [...A, O]) => Promise<void>,
 ) {
   return async (...given: [...A, O, Command]) => {
     const args = given.slice(0, -1) as [...A, O];
     const opts = args[args.length - 1] as O;
-    const store = await openImageStore(opts.store, { create });
+    const store = await openImageStore(opts.store, { create, keyFile: opts.keyFile });
     try {
       await action(store, ...args);
     } finally {
@@ -107,6 +110,7 @@ export function registerImageCommands(program: Command): void {
     )
     .option("--json", "print the result as one JSON document")
     .addOption(storeOption())
+    .addOption(keyFileOption())
     .action(
       withStore(
         true,
@@ -176,6 +180,7 @@ export function registerImageCommands(program: Command): void {
     .argument("<file>", "output file, or - for standard output")
     .option("--json", "print the result as one JSON document (not with -)")
     .addOption(storeOption())
+    .addOption(keyFileOption())
     .action(
       withStore(false, async (store, idText: string, file: string, opts: { store: string; json?: boolean }) => {
         if (file === "-" && opts.json)
@@ -207,6 +212,7 @@ export function registerImageCommands(program: Command): void {
     .option("--latest", "only the newest image of each domain")
     .option("--json", 'print {"ok": true, "images": [...]}')
     .addOption(storeOption())
+    .addOption(keyFileOption())
     .action(
       withStore(false, async (store, opts: LsFilters & { store: string; json?: boolean }) => {
         const images = selectImages(await listImages(store), opts).map(imageJson);
@@ -255,6 +261,7 @@ export function registerImageCommands(program: Command): void {
       .argument("<id>", "image id (or a unique prefix)")
       .option("--json", "print the result as one JSON document")
       .addOption(storeOption())
+      .addOption(keyFileOption())
       .action(
         withStore(false, async (store, idText: string, opts: { store: string; json?: boolean }) =>
           run(store, await resolveImageId(store, idText), opts.json),
@@ -316,6 +323,62 @@ export function registerImageCommands(program: Command): void {
     emit(json, { imageId: id, removed: refs.map(refJson) }, () => `removed ${id}`);
   });
 
+  image
+    .command("copy")
+    .description(
+      "Copy images, and everything they need, into the store --to names (another site; a plain store into an " +
+        "encrypted one, or back): image IDs, a domain's (--domain) or all (--all). What the target has is skipped",
+    )
+    .argument("[ids...]", "image ids (or unique prefixes)")
+    .requiredOption(
+      "--to <url>",
+      "the target store: a path, file:///path or s3://bucket/prefix?endpoint=...",
+      storeLocation,
+    )
+    .option("--to-key-file <file>", "key file of the target store, when it is encrypted")
+    .option("--domain <name>", "every image of this domain")
+    .option("--all", "every image of the store")
+    .option("--json", "print the result as one JSON document")
+    .addOption(storeOption())
+    .addOption(keyFileOption())
+    .action(
+      withStore(
+        false,
+        async (
+          store,
+          ids: string[],
+          opts: { store: string; to: string; toKeyFile?: string; domain?: string; all?: boolean; json?: boolean },
+        ) => {
+          if ([ids.length > 0, opts.domain !== undefined, opts.all === true].filter(Boolean).length !== 1)
+            throw new UsageError("name what to copy: image IDs, --domain NAME or --all (one of them)");
+          const chosen =
+            ids.length > 0
+              ? await Promise.all(ids.map((id) => resolveImageId(store, id)))
+              : [...new Set((await listImageRefs(store, opts.domain)).map((r) => r.id))];
+          if (opts.domain !== undefined && chosen.length === 0)
+            throw new ImageUsageError(`domain ${opts.domain} has no images in ${store.location}`);
+          // The target's own credentials when it is a configured store; its key only from --to-key-file.
+          const target = await openStoreConfig(imageStoreOf(opts.to, undefined).config, {
+            create: true,
+            ...(opts.toKeyFile === undefined ? {} : { key: { file: opts.toKeyFile } }),
+          });
+          try {
+            const r = await withBar(`copy to ${target.location}`, (update) =>
+              copyImages(store, target, chosen, { onProgress: (p) => update(p.bytes) }),
+            );
+            emit(
+              opts.json,
+              { to: target.location, ...r },
+              () =>
+                `copied ${r.images} images to ${target.location}: ${r.copied} objects (${formatSize(r.bytes)}) written, ${r.skipped} already there`,
+            );
+          } finally {
+            await target.close();
+          }
+        },
+      ),
+    );
+
   registerHealthCheckCommand(image);
 
   program
@@ -329,6 +392,7 @@ export function registerImageCommands(program: Command): void {
     .option("--dry-run", "report, remove nothing")
     .option("--json", "print the result as one JSON document")
     .addOption(storeOption())
+    .addOption(keyFileOption())
     .action(
       withStore(
         false,
@@ -392,6 +456,7 @@ export function registerImageCommands(program: Command): void {
     )
     .option("--json", "print the result as one JSON document")
     .addOption(storeOption())
+    .addOption(keyFileOption())
     .action(
       withStore(
         false,
@@ -440,6 +505,7 @@ export function registerImageCommands(program: Command): void {
     .option("--dry-run", "report, delete nothing")
     .option("--json", "print the result as one JSON document")
     .addOption(storeOption())
+    .addOption(keyFileOption())
     .action(
       withStore(false, async (store, opts: { store: string; json?: boolean; grace: number; dryRun?: boolean }) => {
         const r = await gc(store, { graceMs: opts.grace, dryRun: opts.dryRun ?? false });
