@@ -207,3 +207,11 @@ export class NotEncryptedObjectError extends XenfleetError {
     super(`object ${key} is not an encrypted object (${detail}): is the store encrypted?`);
   }
 }
+
+/** A master key that is not 32 bytes: a key file cut short, or the wrong file. */
+export class InvalidMasterKeyError extends XenfleetError {
+  readonly code = "XF_STORE_BAD_MASTER_KEY";
+  constructor(readonly bytes: number) {
+    super(`an encrypted store's master key is 32 bytes, not ${bytes}`);
+  }
+}

@@ -9,6 +9,7 @@ import {
   type ByteRange,
   EncryptedStore,
   InvalidKeyError,
+  InvalidMasterKeyError,
   type ListEntry,
   LimitStore,
   LocalStore,
@@ -395,7 +396,7 @@ describe("EncryptedStore", () => {
   });
 
   it("refuses a master key that is not 32 bytes", () => {
-    expect(() => new EncryptedStore(new MemoryStore(), randomBytes(16))).toThrow(/32 bytes/);
+    expect(() => new EncryptedStore(new MemoryStore(), randomBytes(16))).toThrow(InvalidMasterKeyError);
   });
 });
 

@@ -42,7 +42,7 @@ export const SALT_BYTES = 32;
 export const HEADER_BYTES = 8 + 8 + SALT_BYTES + 32;
 export const SEGMENT_BYTES = 64 * 1024;
 export const TAG_BYTES = 16;
-const SEALED_SEGMENT_BYTES = SEGMENT_BYTES + TAG_BYTES;
+export const SEALED_SEGMENT_BYTES = SEGMENT_BYTES + TAG_BYTES;
 
 /** The parts of a header, as views into its bytes. */
 export interface Header {
@@ -158,12 +158,3 @@ export function openSegment(
   }
   return plain;
 }
-
-/** Splits a sealed body (the bytes after the header, from segment `first` on) into its sealed segments. */
-export function splitSegments(body: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < body.length; at += SEALED_SEGMENT_BYTES) out.push(body.subarray(at, at + SEALED_SEGMENT_BYTES));
-  return out;
-}
-
-export { SEALED_SEGMENT_BYTES };

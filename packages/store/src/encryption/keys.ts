@@ -1,4 +1,5 @@
 import { hkdfSync } from "node:crypto";
+import { InvalidMasterKeyError } from "../errors.js";
 
 /** A repository master key is 32 random bytes; everything else is derived from it. */
 export const MASTER_KEY_BYTES = 32;
@@ -20,7 +21,7 @@ export interface StoreKeys {
  */
 export function deriveStoreKeys(masterKey: Uint8Array): StoreKeys {
   if (!(masterKey instanceof Uint8Array) || masterKey.length !== MASTER_KEY_BYTES) {
-    throw new TypeError(`an encrypted store's master key is ${MASTER_KEY_BYTES} bytes`);
+    throw new InvalidMasterKeyError(masterKey instanceof Uint8Array ? masterKey.length : 0);
   }
   const derive = (label: string, bytes: number) =>
     Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), `xenfleet store v1 ${label}`, bytes));
