@@ -34,6 +34,7 @@ import {
   UnsupportedPackError,
   KeyFileError,
   KeyRingError,
+  InvalidMasterKeyError,
   NotEncryptedObjectError,
   ObjectAuthenticationError,
   ObjectMovedError,
@@ -289,6 +290,12 @@ const ROWS: Row[] = [
     error: new NotEncryptedObjectError("packs/ab/x", "no magic"),
     code: "XF_STORE_NOT_ENCRYPTED",
     message: "object packs/ab/x is not an encrypted object (no magic): is the store encrypted?",
+    unrecoverable: true,
+  },
+  {
+    error: new InvalidMasterKeyError(16),
+    code: "XF_STORE_BAD_MASTER_KEY",
+    message: "an encrypted store's master key is 32 bytes, not 16",
     unrecoverable: true,
   },
 
