@@ -9,7 +9,15 @@
  */
 import type { Command } from "commander";
 import { formatSize } from "@xenfleet/core";
-import { clearDraining, forgetDownHost, getHost, listHosts, markDraining, type HostStatus } from "@xenfleet/jobs";
+import {
+  clearDraining,
+  forgetDownHost,
+  getHost,
+  type HostStatus,
+  listHosts,
+  markDraining,
+  type RedisClient,
+} from "@xenfleet/jobs";
 import { hostId } from "../args.js";
 import { UsageError } from "../errors.js";
 import { emit, table } from "../output.js";
@@ -48,41 +56,18 @@ export function registerHostsCommands(program: Command): void {
       );
     });
 
-  addRedisOptions(hosts.command("drain"))
-    .description("Mark a host draining: nothing new is placed on it (its domains stay; `evacuate` moves them)")
-    .argument("<host>", "the host's id", hostId)
-    .option("--json", "print the result as one JSON document")
-    .action(async (host: string, opts) => {
-      const after = await withRedis(opts, async (redis) => {
-        const before = await getHost(redis, opts.prefix, host);
-        if (before === undefined) throw unknownHost(host);
-        await markDraining(redis, opts.prefix, host);
-        const now = (await getHost(redis, opts.prefix, host)) ?? before;
-        return { host, state: now.state, wasDraining: before.draining };
-      });
-      emit(opts.json, after, () =>
-        after.wasDraining ? `${host} was draining already (${after.state})` : `${host} is draining (${after.state})`,
-      );
-    });
-
-  addRedisOptions(hosts.command("undrain"))
-    .description("Return a draining host to service: new domains may be placed on it again")
-    .argument("<host>", "the host's id", hostId)
-    .option("--json", "print the result as one JSON document")
-    .action(async (host: string, opts) => {
-      const after = await withRedis(opts, async (redis) => {
-        const before = await getHost(redis, opts.prefix, host);
-        if (before === undefined) throw unknownHost(host);
-        await clearDraining(redis, opts.prefix, host);
-        const now = (await getHost(redis, opts.prefix, host)) ?? before;
-        return { host, state: now.state, wasDraining: before.draining };
-      });
-      emit(opts.json, after, () =>
-        after.wasDraining
-          ? `${host} returned to service (${after.state})`
-          : `${host} was not draining (${after.state})`,
-      );
-    });
+  addDrainCommand(hosts, "drain", {
+    description: "Mark a host draining: nothing new is placed on it (its domains stay; `evacuate` moves them)",
+    change: markDraining,
+    say: (host, wasDraining, state) =>
+      wasDraining ? `${host} was draining already (${state})` : `${host} is draining (${state})`,
+  });
+  addDrainCommand(hosts, "undrain", {
+    description: "Return a draining host to service: new domains may be placed on it again",
+    change: clearDraining,
+    say: (host, wasDraining, state) =>
+      wasDraining ? `${host} returned to service (${state})` : `${host} was not draining (${state})`,
+  });
 
   addRedisOptions(hosts.command("forget"))
     .description("Remove a host that is down from the registry (its domains' images stay in the store)")
@@ -118,4 +103,30 @@ function hostJson(h: HostStatus) {
     domains: h.info?.domains.length ?? 0,
     ...(h.problem !== undefined ? { problem: h.problem } : {}),
   };
+}
+
+/** `hosts drain` and `hosts undrain`: one mark set or cleared, reported with what it was before. */
+function addDrainCommand(
+  hosts: Command,
+  name: string,
+  how: {
+    description: string;
+    change: (redis: RedisClient, prefix: string, host: string) => Promise<unknown>;
+    say: (host: string, wasDraining: boolean, state: string) => string;
+  },
+): void {
+  addRedisOptions(hosts.command(name))
+    .description(how.description)
+    .argument("<host>", "the host's id", hostId)
+    .option("--json", "print the result as one JSON document")
+    .action(async (host: string, opts) => {
+      const after = await withRedis(opts, async (redis) => {
+        const before = await getHost(redis, opts.prefix, host);
+        if (before === undefined) throw unknownHost(host);
+        await how.change(redis, opts.prefix, host);
+        const now = (await getHost(redis, opts.prefix, host)) ?? before;
+        return { host, state: now.state, wasDraining: before.draining };
+      });
+      emit(opts.json, after, () => how.say(host, after.wasDraining, after.state));
+    });
 }
