@@ -15,7 +15,7 @@ import { KeyFileError } from "./key-errors.js";
 
 export const KEY_FILE_FORMAT = "xenfleet-key-file";
 const KEY_FILE_VERSION = 1;
-export const KEK_BYTES = 32;
+const KEK_BYTES = 32;
 
 export interface KeyFile {
   readonly path: string;
